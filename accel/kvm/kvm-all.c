@@ -1,0 +1,467 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The KVM accelerator's VM side: /dev/kvm and capability probing, the ioctl
+ * wrappers, VM creation, memory slots, the in-kernel irqchip and PIT, IRQ
+ * lines, and the AccelOps/"kvm-accel" registration. vCPU threads live in
+ * kvm-cpu.c, register state in kvm-state.c, exit dispatch in kvm-exit.c.
+ */
+#include "util/osdep.h"
+
+#include <sys/ioctl.h>
+
+#include "hw/core/machine.h"
+#include "hw/core/object.h"
+#include "system/cpus.h"
+#include "system/memory.h"
+#include "util/error-report.h"
+
+#include "kvm-internal.h"
+
+#define KVM_API_VERSION_EXPECTED 12
+
+typedef struct KVMCapInfo {
+    const char *name;
+    int cap;
+    bool required;
+} KVMCapInfo;
+
+/*
+ * Every capability baton looks at, probed once when /dev/kvm is opened.
+ * Required ones fail init() with KVMMissingCap; the others only switch
+ * optional state (debug registers, XCRs...) on or off.
+ */
+static const KVMCapInfo kvm_cap_table[] = {
+    {"KVM_CAP_USER_MEMORY", KVM_CAP_USER_MEMORY, true},
+    {"KVM_CAP_IRQCHIP", KVM_CAP_IRQCHIP, true},
+    {"KVM_CAP_PIT2", KVM_CAP_PIT2, true},
+    {"KVM_CAP_SET_TSS_ADDR", KVM_CAP_SET_TSS_ADDR, true},
+    {"KVM_CAP_EXT_CPUID", KVM_CAP_EXT_CPUID, true},
+    {"KVM_CAP_MP_STATE", KVM_CAP_MP_STATE, true},
+    {"KVM_CAP_IMMEDIATE_EXIT", KVM_CAP_IMMEDIATE_EXIT, true},
+    {"KVM_CAP_SET_IDENTITY_MAP_ADDR", KVM_CAP_SET_IDENTITY_MAP_ADDR, false},
+    {"KVM_CAP_VCPU_EVENTS", KVM_CAP_VCPU_EVENTS, false},
+    {"KVM_CAP_DEBUGREGS", KVM_CAP_DEBUGREGS, false},
+    {"KVM_CAP_XSAVE", KVM_CAP_XSAVE, false},
+    {"KVM_CAP_XCRS", KVM_CAP_XCRS, false},
+    {"KVM_CAP_NR_MEMSLOTS", KVM_CAP_NR_MEMSLOTS, false},
+    {"KVM_CAP_NR_VCPUS", KVM_CAP_NR_VCPUS, false},
+    {"KVM_CAP_MAX_VCPUS", KVM_CAP_MAX_VCPUS, false},
+};
+
+static KVMState kvm_global = {
+    .fd = -1,
+    .vm_fd = -1,
+};
+
+KVMState *kvm_state(void)
+{
+    return &kvm_global;
+}
+
+/* ---- ioctl wrappers ---- */
+
+/*
+ * The only ioctl() calls on KVM fds in baton (STYLE.md 2.6). A per-ioctl
+ * trace hook belongs here once scripts/ generates trace.h.
+ */
+static int kvm_do_ioctl(int fd, unsigned long req, void *arg)
+{
+    int ret = ioctl(fd, req, arg);
+
+    return ret < 0 ? -errno : ret;
+}
+
+int kvm_ioctl(KVMState *s, unsigned long req, void *arg)
+{
+    return kvm_do_ioctl(s->fd, req, arg);
+}
+
+int kvm_vm_ioctl(KVMState *s, unsigned long req, void *arg)
+{
+    return kvm_do_ioctl(s->vm_fd, req, arg);
+}
+
+int kvm_vcpu_ioctl(KVMCPU *kcpu, unsigned long req, void *arg)
+{
+    return kvm_do_ioctl(kcpu->fd, req, arg);
+}
+
+/* ---- /dev/kvm and capabilities ---- */
+
+int kvm_cap(KVMState *s, int cap)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(kvm_cap_table); i++) {
+        if (kvm_cap_table[i].cap == cap) {
+            return s->cap_values ? s->cap_values[i] : 0;
+        }
+    }
+    /* Capabilities are probed once: add new ones to kvm_cap_table. */
+    g_assert_not_reached();
+}
+
+static void kvm_probe_caps(KVMState *s)
+{
+    s->cap_values = g_new0(int, ARRAY_SIZE(kvm_cap_table));
+    for (size_t i = 0; i < ARRAY_SIZE(kvm_cap_table); i++) {
+        int ret =
+            kvm_ioctl(s, KVM_CHECK_EXTENSION, KVM_ARG(kvm_cap_table[i].cap));
+
+        s->cap_values[i] = ret > 0 ? ret : 0;
+    }
+}
+
+static bool kvm_check_required_caps(KVMState *s, GError **errp)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(kvm_cap_table); i++) {
+        if (kvm_cap_table[i].required && !s->cap_values[i]) {
+            g_set_error(errp, BATON_ERROR, BATON_ERROR_KVM_MISSING_CAP,
+                        "kvm does not support %s", kvm_cap_table[i].name);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Open /dev/kvm once and check the API version (QEMU's messages). */
+static bool kvm_open(KVMState *s, GError **errp)
+{
+    int fd, ret;
+
+    if (s->fd >= 0) {
+        return true;
+    }
+    fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        error_setg_errno(errp, errno, "Could not access KVM kernel module");
+        return false;
+    }
+    s->fd = fd;
+    ret = kvm_ioctl(s, KVM_GET_API_VERSION, NULL);
+    if (ret != KVM_API_VERSION_EXPECTED) {
+        if (ret < 0) {
+            error_setg_errno(errp, -ret, "KVM_GET_API_VERSION failed");
+        } else {
+            error_setg(errp,
+                       "kvm API version %d is not supported "
+                       "(baton needs %d)",
+                       ret, KVM_API_VERSION_EXPECTED);
+        }
+        close(fd);
+        s->fd = -1;
+        return false;
+    }
+    kvm_probe_caps(s);
+    return true;
+}
+
+static bool kvm_accel_available(GError **errp)
+{
+    return kvm_open(kvm_state(), errp);
+}
+
+/* ---- VM ---- */
+
+static bool kvm_check_irqchip_mode(const MachineState *ms, GError **errp)
+{
+    const char *mode = ms->kernel_irqchip ? ms->kernel_irqchip : "on";
+
+    if (!strcmp(mode, "on")) {
+        return true;
+    }
+    if (!strcmp(mode, "off") || !strcmp(mode, "split")) {
+        error_setg(errp, "kernel-irqchip=%s is not supported", mode);
+    } else {
+        error_setg(errp,
+                   "Parameter 'kernel-irqchip' does not accept "
+                   "value '%s' (expected 'on', 'off' or 'split')",
+                   mode);
+    }
+    return false;
+}
+
+static unsigned int kvm_max_vcpus(KVMState *s)
+{
+    int max = kvm_cap(s, KVM_CAP_MAX_VCPUS);
+
+    if (!max) {
+        max = kvm_cap(s, KVM_CAP_NR_VCPUS);
+    }
+    /* KVM's documented fallback when neither capability is reported. */
+    return max > 0 ? (unsigned int)max : 4;
+}
+
+static bool kvm_create_vm(KVMState *s, GError **errp)
+{
+    uint64_t identity_map = KVM_IDENTITY_MAP_ADDR;
+    int ret;
+
+    ret = kvm_ioctl(s, KVM_GET_VCPU_MMAP_SIZE, NULL);
+    if (ret < (int)sizeof(struct kvm_run)) {
+        error_setg_errno(errp, ret < 0 ? -ret : EINVAL,
+                         "KVM_GET_VCPU_MMAP_SIZE failed (%d)", ret);
+        return false;
+    }
+    s->vcpu_mmap_size = ret;
+
+    /* KVM_CREATE_VM can be interrupted while the kernel sets up the mm. */
+    do {
+        ret = kvm_ioctl(s, KVM_CREATE_VM, KVM_ARG(0));
+    } while (ret == -EINTR);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "KVM_CREATE_VM failed");
+        return false;
+    }
+    s->vm_fd = ret;
+
+    /*
+     * Intel needs three pages for the real-mode TSS and one for the EPT
+     * identity map, both inside guest-physical space below 4 GiB and
+     * outside RAM; QEMU's addresses sit just below the BIOS ROM.
+     */
+    ret = kvm_vm_ioctl(s, KVM_SET_TSS_ADDR, KVM_ARG(KVM_TSS_ADDR));
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "KVM_SET_TSS_ADDR(0x%llx) failed",
+                         KVM_TSS_ADDR);
+        return false;
+    }
+    if (kvm_cap(s, KVM_CAP_SET_IDENTITY_MAP_ADDR)) {
+        ret = kvm_vm_ioctl(s, KVM_SET_IDENTITY_MAP_ADDR, &identity_map);
+        if (ret < 0) {
+            error_setg_errno(errp, -ret,
+                             "KVM_SET_IDENTITY_MAP_ADDR(0x%llx) failed",
+                             KVM_IDENTITY_MAP_ADDR);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool kvm_set_slot(KVMState *s, const KVMSlot *slot, GError **errp)
+{
+    struct kvm_userspace_memory_region mem = {
+        .slot = slot->slot,
+        .flags = slot->flags,
+        .guest_phys_addr = slot->gpa,
+        .memory_size = slot->size,
+        .userspace_addr = (uintptr_t)slot->host,
+    };
+    int ret = kvm_vm_ioctl(s, KVM_SET_USER_MEMORY_REGION, &mem);
+
+    if (ret < 0) {
+        error_setg_errno(errp, -ret,
+                         "KVM_SET_USER_MEMORY_REGION failed for "
+                         "'%s' (slot %u, 0x%" HWADDR_PRIx "+0x%" PRIx64 ")",
+                         slot->mr->name, slot->slot, slot->gpa, slot->size);
+        return false;
+    }
+    return true;
+}
+
+/* One slot per RAM region of AS_MEMORY, slot ids in ascending gpa order. */
+static bool kvm_init_slots(KVMState *s, GError **errp)
+{
+    g_autoptr(GPtrArray) regions = memory_ram_regions();
+    int max_slots = kvm_cap(s, KVM_CAP_NR_MEMSLOTS);
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+
+    if (max_slots <= 0) {
+        max_slots = 32; /* KVM's minimum before the capability existed */
+    }
+    s->slots = g_array_new(FALSE, TRUE, sizeof(KVMSlot));
+    for (guint i = 0; i < regions->len; i++) {
+        const MemoryRegion *mr = g_ptr_array_index(regions, i);
+        KVMSlot slot = {
+            .slot = i,
+            .gpa = mr->base,
+            .size = mr->size,
+            .host = (uint8_t *)mr->ram->host + mr->ram_offset,
+            .mr = mr,
+        };
+
+        if (i >= (guint)max_slots) {
+            error_setg(errp,
+                       "RAM region '%s' needs KVM memory slot %u, "
+                       "but kvm supports only %d slots",
+                       mr->name, i, max_slots);
+            return false;
+        }
+        if ((slot.gpa | slot.size | (uintptr_t)slot.host) & (page - 1)) {
+            error_setg(errp,
+                       "RAM region '%s' (0x%" HWADDR_PRIx "+0x%" PRIx64
+                       ") is not page aligned",
+                       mr->name, slot.gpa, slot.size);
+            return false;
+        }
+        if (!kvm_set_slot(s, &slot, errp)) {
+            return false;
+        }
+        g_array_append_val(s->slots, slot);
+    }
+    return true;
+}
+
+static bool kvm_init_irqchip(KVMState *s, GError **errp)
+{
+    struct kvm_pit_config pit = {.flags = 0};
+    int ret;
+
+    /* Must precede KVM_CREATE_VCPU so every vCPU gets an in-kernel LAPIC. */
+    ret = kvm_vm_ioctl(s, KVM_CREATE_IRQCHIP, NULL);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "KVM_CREATE_IRQCHIP failed");
+        return false;
+    }
+    s->irqchip_in_kernel = true;
+    ret = kvm_vm_ioctl(s, KVM_CREATE_PIT2, &pit);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "KVM_CREATE_PIT2 failed");
+        return false;
+    }
+    return true;
+}
+
+/* KVM_GET_SUPPORTED_CPUID, growing the table until it fits. */
+static bool kvm_get_supported_cpuid(KVMState *s, GError **errp)
+{
+    for (uint32_t nent = 256; nent <= 4096; nent *= 2) {
+        struct kvm_cpuid2 *cpuid =
+            g_malloc0(sizeof(*cpuid) + nent * sizeof(cpuid->entries[0]));
+        int ret;
+
+        cpuid->nent = nent;
+        ret = kvm_ioctl(s, KVM_GET_SUPPORTED_CPUID, cpuid);
+        if (ret == 0) {
+            s->supported_cpuid = cpuid;
+            return true;
+        }
+        g_free(cpuid);
+        if (ret != -E2BIG) {
+            error_setg_errno(errp, -ret, "KVM_GET_SUPPORTED_CPUID failed");
+            return false;
+        }
+    }
+    error_setg(errp, "KVM_GET_SUPPORTED_CPUID returns more than 4096 entries");
+    return false;
+}
+
+static void kvm_accel_cleanup(void)
+{
+    KVMState *s = kvm_state();
+
+    kvm_cpus_destroy(s);
+    if (s->vm_fd >= 0) {
+        close(s->vm_fd);
+        s->vm_fd = -1;
+    }
+    if (s->slots) {
+        g_array_free(s->slots, TRUE);
+        s->slots = NULL;
+    }
+    g_clear_pointer(&s->supported_cpuid, g_free);
+    g_clear_pointer(&s->cap_values, g_free);
+    s->irqchip_in_kernel = false;
+    if (s->fd >= 0) {
+        close(s->fd);
+        s->fd = -1;
+    }
+}
+
+static bool kvm_accel_init(MachineState *ms, GError **errp)
+{
+    KVMState *s = kvm_state();
+    unsigned int ncpus = ms->smp_cpus ? ms->smp_cpus : 1;
+
+    g_assert(s->vm_fd < 0);
+    if (!kvm_open(s, errp) || !kvm_check_required_caps(s, errp) ||
+        !kvm_check_irqchip_mode(ms, errp)) {
+        return false;
+    }
+    if (ncpus > kvm_max_vcpus(s)) {
+        error_setg(errp,
+                   "Number of SMP cpus requested (%u) exceeds the "
+                   "maximum cpus supported by KVM (%u)",
+                   ncpus, kvm_max_vcpus(s));
+        return false;
+    }
+    if (!kvm_create_vm(s, errp) || !kvm_init_slots(s, errp) ||
+        !kvm_init_irqchip(s, errp) || !kvm_get_supported_cpuid(s, errp) ||
+        !kvm_cpus_create(s, ncpus, errp)) {
+        kvm_accel_cleanup();
+        return false;
+    }
+    return true;
+}
+
+/* ---- AccelOps glue ---- */
+
+static void kvm_accel_set_irq(unsigned int gsi, bool level)
+{
+    KVMState *s = kvm_state();
+    struct kvm_irq_level irq = {.irq = gsi, .level = level};
+    static bool warned;
+    int ret;
+
+    if (s->vm_fd < 0) {
+        return;
+    }
+    ret = kvm_vm_ioctl(s, KVM_IRQ_LINE, &irq);
+    if (ret < 0 && !warned) {
+        /* Once: a bad GSI from a device model would otherwise flood. */
+        warned = true;
+        error_report("KVM_IRQ_LINE failed for GSI %u (level %d): %s", gsi,
+                     level, g_strerror(-ret));
+    }
+    if (level && !s->irqchip_in_kernel) {
+        kvm_cpus_kick_halted(s);
+    }
+}
+
+static void kvm_accel_pause_all(void)
+{
+    kvm_cpus_pause(kvm_state());
+}
+
+static void kvm_accel_resume_all(void)
+{
+    kvm_cpus_resume(kvm_state());
+}
+
+static void kvm_accel_reset_all(MachineState *ms)
+{
+    kvm_cpus_reset(kvm_state(), ms);
+}
+
+static char *kvm_accel_dump_registers(CPUState *cpu)
+{
+    if (!cpu || !cpu->accel) {
+        return NULL;
+    }
+    return kvm_cpu_dump_registers(cpu->accel);
+}
+
+static const AccelOps kvm_accel_ops = {
+    .name = "kvm",
+    .available = kvm_accel_available,
+    .init = kvm_accel_init,
+    .resume_all = kvm_accel_resume_all,
+    .pause_all = kvm_accel_pause_all,
+    .reset_all = kvm_accel_reset_all,
+    .set_irq = kvm_accel_set_irq,
+    .dump_registers = kvm_accel_dump_registers,
+    .cleanup = kvm_accel_cleanup,
+};
+
+static const TypeInfo kvm_accel_type = {
+    .name = "kvm-accel",
+    .parent = TYPE_ACCEL,
+    .instance_size = sizeof(Object),
+    .desc = "KVM accelerator",
+};
+
+static void kvm_accel_register(void)
+{
+    accel_register(&kvm_accel_ops);
+    type_register(&kvm_accel_type);
+}
+
+type_init(kvm_accel_register)

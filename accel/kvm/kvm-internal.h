@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Private to accel/kvm/: the VM and vCPU structures shared by kvm-all.c
+ * (VM, capabilities, memory slots, IRQs), kvm-cpu.c (vCPU threads, pause,
+ * run-on-cpu), kvm-state.c (x86 register state: CPUID, reset, snapshot),
+ * kvm-exit.c (exit dispatch) and kvm-dump.c (register dump text).
+ *
+ * Locking: the big lock (BQL) is the outer lock, KVMState.lock the inner
+ * one. A vCPU thread never takes the BQL while holding KVMState.lock; the
+ * main thread may take KVMState.lock with the BQL held but drops the BQL
+ * before it sleeps on one of KVMState's condition variables.
+ */
+#ifndef BATON_ACCEL_KVM_KVM_INTERNAL_H
+#define BATON_ACCEL_KVM_KVM_INTERNAL_H
+
+#include <pthread.h>
+#include <linux/kvm.h>
+
+#include "system/cpus.h"
+#include "system/memory.h"
+#include "system/runstate.h"
+
+/* Fixed addresses below 4 GiB that KVM needs on Intel (QEMU's choice). */
+#define KVM_TSS_ADDR 0xfffbd000ULL
+#define KVM_IDENTITY_MAP_ADDR 0xfeffc000ULL
+
+/* The signal that kicks a vCPU thread out of KVM_RUN. */
+#define KVM_SIG_IPI SIGUSR1
+
+typedef struct KVMCPU KVMCPU;
+
+/* One KVM memory slot, mirroring one RAM region of AS_MEMORY. */
+typedef struct KVMSlot {
+    uint32_t slot;
+    hwaddr gpa;
+    uint64_t size;
+    void *host;
+    uint32_t flags; /* KVM_MEM_* */
+    const MemoryRegion *mr;
+} KVMSlot;
+
+typedef struct KVMState {
+    int fd;    /* /dev/kvm, -1 if closed */
+    int vm_fd; /* -1 before KVM_CREATE_VM */
+    size_t vcpu_mmap_size;
+    int *cap_values; /* parallel to the capability table */
+    struct kvm_cpuid2 *supported_cpuid;
+    GArray *slots; /* KVMSlot, slot ids 0..n-1 in order */
+    bool irqchip_in_kernel;
+
+    unsigned int nr_cpus; /* entries in cpus[] */
+    KVMCPU **cpus;
+    bool cpus_registered; /* CPUStates handed to cpus_add() */
+
+    /*
+     * vCPU thread coordination, all protected by lock. A vCPU thread is
+     * "parked" while it sleeps on cond at its safe point (no incomplete
+     * exit outstanding): stopped, waiting for reset, or halted.
+     */
+    GMutex lock;
+    GCond cond;           /* vCPUs: resume, work queued, quit */
+    GCond parked_cond;    /* waiters: nr_parked changed, work done */
+    bool stop;            /* pause requested (pause_all) */
+    unsigned int nr_live; /* vCPU threads inside their run loop */
+    unsigned int nr_parked;
+    bool error_stop_pending; /* vm_stop(INTERNAL_ERROR) already queued */
+} KVMState;
+
+/* A synchronous call run on a vCPU thread (see kvm_run_on_cpu()). */
+typedef void KVMWorkFunc(KVMCPU *kcpu, void *opaque);
+typedef struct KVMWork {
+    KVMWorkFunc *fn;
+    void *opaque;
+    bool done; /* under KVMState.lock */
+} KVMWork;
+
+struct KVMCPU {
+    KVMState *s;
+    CPUState *cpu;
+    unsigned int index;
+    int fd; /* vCPU fd, -1 if not created */
+    struct kvm_run *run;
+    pthread_t thread;
+    bool thread_started;
+
+    /* Creation handshake with kvm_cpus_create(), under s->lock. */
+    bool create_done;
+    GError *create_err;
+
+    /* Under s->lock. */
+    bool live; /* thread is inside its run loop */
+    bool parked;
+    bool in_run;     /* inside (or about to enter) KVM_RUN */
+    bool wait_reset; /* triple fault / internal error: until reset */
+    bool halted;     /* HLT exit (no in-kernel irqchip only) */
+    bool quit;
+    GQueue work; /* KVMWork * */
+};
+
+/* Capabilities, probed once at open (kvm-all.c). */
+KVMState *kvm_state(void);
+int kvm_cap(KVMState *s, int cap);
+
+/*
+ * ioctl wrappers: the only place where baton calls ioctl() on a KVM fd.
+ * They return the ioctl's non-negative result or -errno. ARG is a pointer
+ * or, for ioctls taking a value, KVM_ARG(value).
+ */
+#define KVM_ARG(v) ((void *)(uintptr_t)(v))
+int kvm_ioctl(KVMState *s, unsigned long req, void *arg);
+int kvm_vm_ioctl(KVMState *s, unsigned long req, void *arg);
+int kvm_vcpu_ioctl(KVMCPU *kcpu, unsigned long req, void *arg);
+
+/* vCPUs (kvm-cpu.c). Called from the main thread with the BQL held. */
+bool kvm_cpus_create(KVMState *s, unsigned int n, GError **errp);
+void kvm_cpus_destroy(KVMState *s);
+void kvm_cpus_pause(KVMState *s);
+void kvm_cpus_resume(KVMState *s);
+/*
+ * Run FN on KCPU's thread and wait for it; on KCPU's own thread FN runs at
+ * once. A running vCPU is kicked out of KVM_RUN and resumes afterwards.
+ * The caller's BQL, if held, is dropped while waiting. FN runs without the
+ * BQL, at the vCPU's safe point (no exit awaiting completion), and may
+ * issue vCPU ioctls. False if the vCPU thread is gone (FN not run).
+ */
+bool kvm_run_on_cpu(KVMCPU *kcpu, KVMWorkFunc *fn, void *opaque);
+/* Same, on every vCPU concurrently; waits for all. */
+void kvm_run_on_all_cpus(KVMState *s, KVMWorkFunc *fn, void *opaque);
+/* Wake a vCPU parked by an HLT exit (no in-kernel irqchip). */
+void kvm_cpus_kick_halted(KVMState *s);
+/* Power-on state for every vCPU; vCPUs must be paused. */
+void kvm_cpus_reset(KVMState *s, const MachineState *ms);
+/* "info registers" text for KCPU (g_free), NULL + error_report on failure. */
+char *kvm_cpu_dump_registers(KVMCPU *kcpu);
+
+/* x86 power-on state (kvm-state.c); runs on the vCPU thread. */
+bool kvm_cpu_reset(KVMCPU *kcpu, const MachineState *ms, GError **errp);
+/* CPUID for one vCPU from KVM's supported table (kvm-state.c). */
+struct kvm_cpuid2 *kvm_cpu_build_cpuid(const struct kvm_cpuid2 *supported,
+                                       uint32_t apic_id);
+
+/*
+ * Exit dispatch (kvm-exit.c). Calls no KVM ioctl: everything it needs
+ * from the rest of baton goes through KVMExitHooks so that unit tests can
+ * feed it fabricated kvm_run structures. Called with the BQL held.
+ */
+typedef enum KVMExitAction {
+    KVM_EXIT_ACTION_CONTINUE,   /* re-enter KVM_RUN */
+    KVM_EXIT_ACTION_HALT,       /* park until an interrupt or reset */
+    KVM_EXIT_ACTION_WAIT_RESET, /* park until the machine is reset */
+    KVM_EXIT_ACTION_ERROR,      /* dump, stop with internal-error */
+} KVMExitAction;
+
+typedef struct KVMExitHooks {
+    uint64_t (*ld)(AddressSpaceId space, hwaddr addr, unsigned int size);
+    void (*st)(AddressSpaceId space, hwaddr addr, uint64_t val,
+               unsigned int size);
+    bool (*rw)(AddressSpaceId space, hwaddr addr, void *buf, uint64_t len,
+               bool is_write);
+    void (*request_reset)(ShutdownCause cause);
+    void (*request_shutdown)(ShutdownCause cause);
+} KVMExitHooks;
+
+const KVMExitHooks *kvm_exit_default_hooks(void);
+/* RUN_SIZE is the size of the mapping RUN points into (bounds PIO data). */
+KVMExitAction kvm_handle_exit(struct kvm_run *run, size_t run_size,
+                              int cpu_index, const KVMExitHooks *hooks);
+
+/* Register snapshot and its "info registers" text (kvm-dump.c). */
+typedef struct KVMRegSnapshot {
+    struct kvm_regs regs;
+    struct kvm_sregs sregs;
+    struct kvm_fpu fpu;
+    struct kvm_debugregs dregs;
+    struct kvm_vcpu_events events;
+    struct kvm_mp_state mp_state;
+    bool halted;   /* HLT exit parked (no in-kernel irqchip) */
+    uint64_t xcr0; /* 0 if unknown */
+    bool have_xsave;
+    struct kvm_xsave xsave; /* standard (non-compacted) layout */
+} KVMRegSnapshot;
+
+char *kvm_format_registers(const KVMRegSnapshot *snap);
+/* Fill SNAP from KCPU (kvm-state.c); on its own thread only. */
+bool kvm_cpu_get_snapshot(KVMCPU *kcpu, KVMRegSnapshot *snap, GError **errp);
+
+#endif

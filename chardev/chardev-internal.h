@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Private to chardev/: the Chardev instance layout shared by every backend,
+ * the per-backend operations table, and the helpers the backends share
+ * (frontend delivery, the can_read-gated fd watch, blocking write-all).
+ * Nothing outside chardev/ includes this file.
+ */
+#ifndef BATON_CHARDEV_CHARDEV_INTERNAL_H
+#define BATON_CHARDEV_CHARDEV_INTERNAL_H
+
+#include "chardev/char.h"
+#include "hw/core/object.h"
+
+/*
+ * What a backend implements. OPEN runs from realize after the common
+ * options are applied; it must leave the chardev closable by CLOSE even
+ * when it fails half-way (CLOSE is then called). CLOSE is idempotent.
+ */
+typedef struct ChardevOps {
+    bool (*open)(Chardev *chr, GError **errp);
+    void (*close)(Chardev *chr);
+    /* Write all of BUF; returns LEN, a short count, or -errno. NULL: drop. */
+    ssize_t (*write)(Chardev *chr, const uint8_t *buf, size_t len);
+    /* Drop the current peer (sockets); NULL: nothing to drop. */
+    void (*disconnect)(Chardev *chr);
+    /* query-chardev "filename"; NULL: the type name without "chardev-". */
+    char *(*filename)(Chardev *chr);
+} ChardevOps;
+
+struct Chardev {
+    Object parent_obj;
+
+    /* Common properties (every backend's table lists them). */
+    char *logfile;
+    bool logappend;
+
+    /* Runtime state. */
+    const ChardevOps *ops;
+    bool live;          /* OPEN ran and CLOSE has not */
+    bool be_open;       /* backend connected: last event was OPENED */
+    int logfd;
+    const ChardevFrontendOps *fe_ops;
+    void *fe_opaque;
+    guint fe_open_idle; /* pending OPENED for a freshly attached frontend */
+};
+
+/* Property rows for the options every backend accepts. */
+#define CHARDEV_COMMON_PROPS                                         \
+    DEFINE_PROP("logfile", PROP_STRING, Chardev, logfile,            \
+                .desc = "file that receives a copy of the output"),  \
+    DEFINE_PROP("logappend", PROP_BOOL, Chardev, logappend,          \
+                .desc = "append to the logfile instead of truncating")
+
+/*
+ * Register a backend type: TI must have parent TYPE_CHARDEV and use
+ * chr_realize/chr_unrealize; OPS is what those dispatch to.
+ */
+void chr_register_backend(const TypeInfo *ti, const ChardevOps *ops);
+bool chr_realize(Object *obj, GError **errp);
+void chr_unrealize(Object *obj);
+
+/*
+ * QMP chardev-add's nested form, flattened by opts_parse ("backend.type",
+ * "backend.data.addr.data.path", ...), rewritten as -chardev options with
+ * QMP's defaults (server=on, wait=off). Returns NULL + errp on keys with
+ * no -chardev equivalent.
+ */
+OptList *chr_opts_from_qapi(const OptList *opts, GError **errp);
+
+/* Delivery to the attached frontend (no-ops without one). */
+size_t chr_be_can_read(Chardev *chr);
+void chr_be_read(Chardev *chr, const uint8_t *buf, size_t len);
+/* Record the backend state and tell the frontend. */
+void chr_be_event(Chardev *chr, ChardevEvent event);
+
+/*
+ * A GSource reading FD into the frontend: it reads only while the frontend
+ * can take bytes (can_read() > 0), at most that many per read, and
+ * re-checks every few ms while an attached frontend is full. EOF(chr, err)
+ * runs from the watch's dispatch on end of file (err 0), a hard read error
+ * (errno), or a hang-up while nobody is reading; it usually destroys the
+ * watch. A hang-up with bytes still queued waits for the frontend to
+ * drain them first.
+ */
+typedef void (*ChrEofFunc)(Chardev *chr, int err);
+GSource *chr_watch_new(Chardev *chr, int fd, bool is_socket, ChrEofFunc eof);
+/* Destroy and unref *SRC if set, and clear it. */
+void chr_watch_clear(GSource **src);
+
+/*
+ * Write all of BUF to FD (send(MSG_NOSIGNAL) when IS_SOCKET), waiting for
+ * POLLOUT on EAGAIN. Gives up after CHR_WRITE_STALL_MS without progress
+ * and returns the short count (or -EAGAIN if nothing went out). Returns
+ * LEN or -errno on a hard error.
+ */
+#define CHR_WRITE_STALL_MS 2000
+ssize_t chr_fd_write_all(int fd, bool is_socket, const uint8_t *buf,
+                         size_t len);
+
+/* Close *FD if >= 0 and set it to -1. */
+void chr_close_fd(int *fd);
+
+/* Parse a textual bool/number option value with QEMU's error wording. */
+bool chr_parse_bool_opt(const char *name, const char *value, bool def,
+                        bool *out, GError **errp);
+bool chr_parse_uint_opt(const char *name, const char *value, uint64_t def,
+                        uint64_t *out, GError **errp);
+
+#endif

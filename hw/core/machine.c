@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Machine names and the current machine: the registry of QEMU machine names
+ * that -machine and query-machines see, their resolution (aliases and any
+ * versioned "pc-q35-X.Y" / "pc-i440fx-X.Y" / "pc-X.Y"), and the generic
+ * "none" machine. Machine types themselves (hw/i386/pc.c) own their
+ * memory map and devices.
+ */
+#include "util/osdep.h"
+
+#include "hw/core/machine.h"
+
+/* Registered names, in registration order (const MachineTypeDef *). */
+static GPtrArray *machine_names;
+static MachineState *current_machine;
+
+void machine_register_names(const MachineTypeDef *defs, size_t n)
+{
+    size_t i;
+
+    if (!machine_names) {
+        machine_names = g_ptr_array_new();
+    }
+    for (i = 0; i < n; i++) {
+        g_assert(defs[i].name && defs[i].typename);
+        g_assert(!machine_type_find(defs[i].name));
+        g_ptr_array_add(machine_names, (gpointer)&defs[i]);
+    }
+}
+
+/* "X.Y" with both parts non-empty decimal digits. */
+static bool machine_is_version(const char *str)
+{
+    const char *dot = strchr(str, '.');
+    const char *p;
+
+    if (!dot || dot == str || dot[1] == '\0') {
+        return false;
+    }
+    for (p = str; *p; p++) {
+        if (p != dot && !g_ascii_isdigit(*p)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * The family prefix of a versioned name ("pc-q35-", "pc-i440fx-"), or NULL.
+ * QEMU's plain "pc-X.Y" names are old spellings of "pc-i440fx-X.Y".
+ */
+static const char *machine_family(const char *name)
+{
+    static const char *const families[] = {"pc-q35-", "pc-i440fx-"};
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(families); i++) {
+        if (g_str_has_prefix(name, families[i]) &&
+            machine_is_version(name + strlen(families[i]))) {
+            return families[i];
+        }
+    }
+    if (g_str_has_prefix(name, "pc-") && machine_is_version(name + 3)) {
+        return "pc-i440fx-";
+    }
+    return NULL;
+}
+
+const MachineTypeDef *machine_type_find(const char *name)
+{
+    const char *family;
+    guint i;
+
+    if (!machine_names || !name) {
+        return NULL;
+    }
+    for (i = 0; i < machine_names->len; i++) {
+        const MachineTypeDef *def = g_ptr_array_index(machine_names, i);
+
+        if (!strcmp(def->name, name) ||
+            (def->alias && !strcmp(def->alias, name))) {
+            return def;
+        }
+    }
+
+    /* Any version of a registered family selects that family's machine. */
+    family = machine_family(name);
+    if (!family) {
+        return NULL;
+    }
+    for (i = 0; i < machine_names->len; i++) {
+        const MachineTypeDef *def = g_ptr_array_index(machine_names, i);
+
+        if (g_str_has_prefix(def->name, family) &&
+            machine_is_version(def->name + strlen(family))) {
+            return def;
+        }
+    }
+    return NULL;
+}
+
+GPtrArray *machine_type_list(void)
+{
+    GPtrArray *list = g_ptr_array_new();
+    guint i;
+
+    for (i = 0; machine_names && i < machine_names->len; i++) {
+        g_ptr_array_add(list, g_ptr_array_index(machine_names, i));
+    }
+    return list;
+}
+
+MachineState *current_machine_get(void)
+{
+    return current_machine;
+}
+
+void current_machine_set(MachineState *ms)
+{
+    current_machine = ms;
+}
+
+/*
+ * The "none" machine: no RAM, no devices, no boot entry (QEMU's null
+ * machine, for probing and for qtest). It has the generic -machine
+ * properties so that the same command lines parse; memory-backend is
+ * refused at realize since there is nowhere to map it.
+ */
+static const Property none_machine_props[] = {
+    DEFINE_PROP("memory-backend", PROP_STRING, MachineState, memory_backend,
+                .desc = "not supported: this machine maps no RAM"),
+    DEFINE_PROP("aux-ram-share", PROP_BOOL, MachineState, aux_ram_share,
+                .desc = "use memfd for implicit RAM (none here)"),
+    DEFINE_PROP("kernel-irqchip", PROP_STRING, MachineState, kernel_irqchip,
+                .defval = "on", .desc = "on, split or off"),
+    {NULL},
+};
+
+static bool none_machine_realize(Object *obj, GError **errp)
+{
+    MachineState *ms = (MachineState *)obj;
+
+    if (ms->memory_backend) {
+        error_setg(errp,
+                   "machine 'none' maps no RAM, so memory-backend "
+                   "'%s' cannot be used; use machine 'pc'",
+                   ms->memory_backend);
+        return false;
+    }
+    ms->ram = NULL;
+    ms->below_4g_mem_size = 0;
+    ms->above_4g_mem_size = 0;
+    ms->has_boot_entry = false;
+    return true;
+}
+
+static const TypeInfo none_machine_type = {
+    .name = "none-machine",
+    .parent = TYPE_MACHINE,
+    .instance_size = sizeof(MachineState),
+    .props = none_machine_props,
+    .realize = none_machine_realize,
+    .desc = "empty machine",
+};
+
+static const MachineTypeDef none_machine_names[] = {
+    {
+        .name = "none",
+        .desc = "empty machine",
+        .typename = "none-machine",
+        .max_cpus = 0, /* no vCPU at all */
+    },
+};
+
+static void machine_register_types(void)
+{
+    type_register(&none_machine_type);
+    machine_register_names(none_machine_names, ARRAY_SIZE(none_machine_names));
+}
+
+type_init(machine_register_types)

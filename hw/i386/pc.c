@@ -1,0 +1,470 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The x86 "pc" machine behind all of QEMU's pc/q35 names: guest RAM and
+ * its memory map, a few ports ignored on purpose, and boot-sector loading
+ * at reset (baton has no firmware).
+ * Devices the user adds (-device isa-serial, ...) live in their own files;
+ * docs/system/machine.md describes the guest's view.
+ */
+#include "util/osdep.h"
+
+#include <sys/mman.h>
+
+#include "hw/core/machine.h"
+#include "hw/i386/pc.h"
+#include "system/blockdev.h"
+#include "system/cpus.h"
+#include "system/hostmem.h"
+#include "system/memory.h"
+#include "system/runstate.h"
+#include "util/error-report.h"
+
+#define TYPE_PC_MACHINE "pc-machine"
+#define PC_DEFAULT_RAM_SIZE (128ULL << 20)
+/* QEMU's pc: RAM of this size or more leaves 3 GiB below 4 GiB. */
+#define PC_LOWMEM_LIMIT 0xe0000000ULL
+#define PC_BIOS_AREA_START 0xc0000ULL
+#define PC_BOOT_SECTOR_SIZE 512
+#define PC_MAX_RAM_REGIONS 3
+
+typedef struct PcMachineState {
+    MachineState parent_obj;
+
+    /*
+     * QEMU -machine properties accepted for command-line compatibility
+     * (NULL when not given); realize rejects the values that would ask
+     * for hardware baton does not have.
+     */
+    char *usb;
+    char *graphics;
+    char *hpet;
+    char *vmport;
+    char *smm;
+    char *acpi;
+    bool dump_guest_core;
+
+    /* runtime only */
+    MemoryRegion *ram_regions[PC_MAX_RAM_REGIONS];
+    unsigned int n_ram_regions;
+    GPtrArray *port_regions; /* MemoryRegion * of pc_ignored_ports */
+    RAMBlock *own_ram;       /* allocated here (no memory-backend) */
+    bool boot_warned;
+} PcMachineState;
+
+/*
+ * Compatibility properties: which values match baton and why the others
+ * cannot be honoured. Bool ones accept "off" spellings only; on/off/auto
+ * ones accept "off" and "auto" (which resolves to off here).
+ */
+typedef struct PcCompatProp {
+    const char *name;
+    size_t offset;
+    bool on_off_auto;
+    const char *reason;
+} PcCompatProp;
+
+static const PcCompatProp pc_compat_props[] = {
+    {"usb", offsetof(PcMachineState, usb), false,
+     "baton has no USB controller"},
+    {"graphics", offsetof(PcMachineState, graphics), false,
+     "baton has no display"},
+    {"hpet", offsetof(PcMachineState, hpet), false, "baton has no HPET"},
+    {"vmport", offsetof(PcMachineState, vmport), true,
+     "baton has no VMware I/O port"},
+    {"smm", offsetof(PcMachineState, smm), true,
+     "baton has no System Management Mode"},
+    {"acpi", offsetof(PcMachineState, acpi), true,
+     "baton has no firmware and no ACPI tables"},
+};
+
+static bool pc_check_compat_props(PcMachineState *pcms, GError **errp)
+{
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(pc_compat_props); i++) {
+        const PcCompatProp *p = &pc_compat_props[i];
+        const char *val = *(char **)((char *)pcms + p->offset);
+        bool on;
+
+        if (!val) {
+            continue;
+        }
+        if (p->on_off_auto) {
+            if (strcmp(val, "on") && strcmp(val, "off") &&
+                strcmp(val, "auto")) {
+                error_setg(errp, "Parameter '%s' does not accept value '%s'",
+                           p->name, val);
+                return false;
+            }
+            on = !strcmp(val, "on");
+        } else if (!parse_bool(val, &on)) {
+            error_setg(errp, "Parameter '%s' expects 'on' or 'off'", p->name);
+            return false;
+        }
+        if (on) {
+            error_setg(errp, "machine property '%s=%s' is not supported: %s",
+                       p->name, val, p->reason);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool pc_check_props(PcMachineState *pcms, GError **errp)
+{
+    const char *irqchip = pcms->parent_obj.kernel_irqchip;
+
+    if (irqchip && strcmp(irqchip, "on") && strcmp(irqchip, "off") &&
+        strcmp(irqchip, "split")) {
+        error_setg(errp,
+                   "Parameter 'kernel-irqchip' does not accept value "
+                   "'%s'",
+                   irqchip);
+        return false;
+    }
+    return pc_check_compat_props(pcms, errp);
+}
+
+/*
+ * Ports that PC software pokes but baton does not emulate, claimed on
+ * purpose so they are not reported as guest errors.
+ */
+static uint64_t pc_ignored_read(void *opaque, hwaddr offset, unsigned int size)
+{
+    return size >= 8 ? UINT64_MAX : (1ULL << (8 * size)) - 1;
+}
+
+static void pc_ignored_write(void *opaque, hwaddr offset, uint64_t value,
+                             unsigned int size)
+{
+}
+
+static const MemoryRegionOps pc_ignored_ops = {
+    .read = pc_ignored_read,
+    .write = pc_ignored_write,
+};
+
+/* System control port A: A20 is always enabled; bit 0 resets the machine. */
+static uint64_t pc_port92_read(void *opaque, hwaddr offset, unsigned int size)
+{
+    return 0x02;
+}
+
+static void pc_port92_write(void *opaque, hwaddr offset, uint64_t value,
+                            unsigned int size)
+{
+    if (!(value & 0x02)) {
+        log_mask(LOG_UNIMP, "port 0x92: A20 cannot be disabled\n");
+    }
+    if (value & 0x01) {
+        request_reset(SHUTDOWN_CAUSE_GUEST_RESET);
+    }
+}
+
+static const MemoryRegionOps pc_port92_ops = {
+    .read = pc_port92_read,
+    .write = pc_port92_write,
+};
+
+typedef struct PcPort {
+    const char *name;
+    hwaddr base;
+    const MemoryRegionOps *ops;
+} PcPort;
+
+static const PcPort pc_ignored_ports[] = {
+    {"port80", 0x80, &pc_ignored_ops}, /* POST codes; Linux's I/O delay */
+    {"port92", 0x92, &pc_port92_ops},  /* fast A20 gate and reset */
+    {"portED", 0xed, &pc_ignored_ops}, /* alternative I/O delay port */
+};
+
+static bool pc_map_ports(PcMachineState *pcms, GError **errp)
+{
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(pc_ignored_ports); i++) {
+        const PcPort *p = &pc_ignored_ports[i];
+        MemoryRegion *mr =
+            memory_map_io(AS_IO, p->name, p->base, 1, p->ops, pcms, errp);
+
+        if (!mr) {
+            return false;
+        }
+        g_ptr_array_add(pcms->port_regions, mr);
+    }
+    return true;
+}
+
+static bool pc_alloc_ram(PcMachineState *pcms, GError **errp)
+{
+    MachineState *ms = &pcms->parent_obj;
+    Object *backend;
+    uint64_t size;
+
+    if (!ms->memory_backend) {
+        if (!ms->ram_size) {
+            ms->ram_size = PC_DEFAULT_RAM_SIZE;
+        }
+        /* aux-ram-share: implicit RAM in a memfd survives live update. */
+        if (ms->aux_ram_share) {
+            pcms->own_ram =
+                ram_block_new_memfd("pc.ram", ms->ram_size, false, errp);
+        } else {
+            pcms->own_ram =
+                ram_block_new_anon("pc.ram", ms->ram_size, false, errp);
+        }
+        ms->ram = pcms->own_ram;
+        return ms->ram != NULL;
+    }
+
+    backend = object_find(TYPE_MEMORY_BACKEND, ms->memory_backend);
+    if (!backend) {
+        error_setg(errp, "Memory backend '%s' not found", ms->memory_backend);
+        return false;
+    }
+    size = host_memory_backend_get_size(backend);
+    if (!ms->ram_size_given) {
+        ms->ram_size = size;
+    } else if (ms->ram_size != size) {
+        error_setg(errp,
+                   "Machine memory size does not match the size of the "
+                   "memory backend: -m is 0x%" PRIx64 ", memory-backend '%s' "
+                   "is 0x%" PRIx64,
+                   ms->ram_size, ms->memory_backend, size);
+        return false;
+    }
+    if (!host_memory_backend_claim(backend, "machine", errp)) {
+        return false;
+    }
+    ms->ram = host_memory_backend_get_ram(backend);
+    if (!ms->ram) {
+        error_setg(errp, "memory backend '%s' has no memory",
+                   ms->memory_backend);
+        return false;
+    }
+    return true;
+}
+
+static bool pc_map_ram_region(PcMachineState *pcms, const char *name,
+                              hwaddr base, uint64_t size, uint64_t offset,
+                              GError **errp)
+{
+    MemoryRegion *mr;
+
+    g_assert(pcms->n_ram_regions < PC_MAX_RAM_REGIONS);
+    mr = memory_map_ram(name, base, size, pcms->parent_obj.ram, offset, errp);
+    if (!mr) {
+        return false;
+    }
+    pcms->ram_regions[pcms->n_ram_regions++] = mr;
+    return true;
+}
+
+/*
+ * QEMU's pc layout: RAM from 0 up to below_4g with the VGA window
+ * [0xa0000, 0xc0000) left unassigned, and the rest above 4 GiB. The
+ * 0xc0000-0xfffff option-ROM/BIOS area is plain RAM: there is no firmware.
+ * All three regions map the one RAMBlock at the matching offsets.
+ */
+static bool pc_map_ram(PcMachineState *pcms, GError **errp)
+{
+    MachineState *ms = &pcms->parent_obj;
+    uint64_t below;
+
+    below = ms->ram_size < PC_LOWMEM_LIMIT ? ms->ram_size : PC_BELOW_4G_MAX;
+    ms->below_4g_mem_size = below;
+    ms->above_4g_mem_size = ms->ram_size - below;
+
+    if (!pc_map_ram_region(pcms, "ram-below-vga", 0, MIN(below, PC_VGA_START),
+                           0, errp)) {
+        return false;
+    }
+    if (below > PC_BIOS_AREA_START &&
+        !pc_map_ram_region(pcms, "ram-below-4g", PC_BIOS_AREA_START,
+                           below - PC_BIOS_AREA_START, PC_BIOS_AREA_START,
+                           errp)) {
+        return false;
+    }
+    if (ms->above_4g_mem_size &&
+        !pc_map_ram_region(pcms, "ram-above-4g", PC_4G, ms->above_4g_mem_size,
+                           below, errp)) {
+        return false;
+    }
+    if (!pcms->dump_guest_core &&
+        madvise(ms->ram->host, ms->ram->size, MADV_DONTDUMP) < 0) {
+        warn_report("dump-guest-core=off: madvise on '%s' failed: %s",
+                    ms->ram->idstr, g_strerror(errno));
+    }
+    return true;
+}
+
+static void pc_machine_unrealize(Object *obj)
+{
+    PcMachineState *pcms = (PcMachineState *)obj;
+    MachineState *ms = &pcms->parent_obj;
+    guint i;
+
+    while (pcms->n_ram_regions) {
+        memory_unmap(pcms->ram_regions[--pcms->n_ram_regions]);
+    }
+    if (pcms->port_regions) {
+        for (i = 0; i < pcms->port_regions->len; i++) {
+            memory_unmap(g_ptr_array_index(pcms->port_regions, i));
+        }
+        g_ptr_array_free(pcms->port_regions, true);
+        pcms->port_regions = NULL;
+    }
+    if (pcms->own_ram) {
+        ram_block_free(pcms->own_ram);
+        pcms->own_ram = NULL;
+    }
+    ms->ram = NULL;
+}
+
+static bool pc_machine_realize(Object *obj, GError **errp)
+{
+    PcMachineState *pcms = (PcMachineState *)obj;
+    MachineState *ms = &pcms->parent_obj;
+    const GPtrArray *drives = drive_list();
+
+    pcms->port_regions = g_ptr_array_new();
+    if (!pc_check_props(pcms, errp) || !pc_alloc_ram(pcms, errp) ||
+        !pc_map_ram(pcms, errp) || !pc_map_ports(pcms, errp)) {
+        pc_machine_unrealize(obj);
+        return false;
+    }
+    /* Final at reset, once -device ide-hd disks exist; see pc_boot(). */
+    ms->has_boot_entry = drives && drives->len > 0;
+    ms->boot_cs = 0;
+    ms->boot_ip = PC_BOOT_SECTOR_ADDR;
+    ms->boot_dl = PC_BOOT_DRIVE_DL;
+    return true;
+}
+
+/* Read sector 0 of DRIVE to 0x7c00, as a BIOS would before jumping there. */
+static bool pc_load_boot_sector(DriveInfo *drive, GError **errp)
+{
+    uint8_t *dst = memory_host_ptr(PC_BOOT_SECTOR_ADDR, PC_BOOT_SECTOR_SIZE);
+    size_t len = MIN(drive->size, PC_BOOT_SECTOR_SIZE);
+
+    if (!dst) {
+        error_setg(errp,
+                   "no RAM at 0x%x to load the boot sector of drive "
+                   "'%s'",
+                   PC_BOOT_SECTOR_ADDR, drive->id);
+        return false;
+    }
+    memset(dst + len, 0, PC_BOOT_SECTOR_SIZE - len);
+    if (len && !drive_pread(drive, 0, dst, len, errp)) {
+        return false;
+    }
+    if (len < PC_BOOT_SECTOR_SIZE || dst[510] != 0x55 || dst[511] != 0xaa) {
+        warn_report("drive '%s' has no boot signature (0x55 0xaa at offset "
+                    "510); booting it anyway",
+                    drive->id);
+    }
+    return true;
+}
+
+/*
+ * The boot disk is the lowest IDE unit, else the first -drive. Without
+ * one the vCPU starts at the reset vector, where nothing is mapped.
+ */
+static void pc_machine_reset(Object *obj)
+{
+    PcMachineState *pcms = (PcMachineState *)obj;
+    MachineState *ms = &pcms->parent_obj;
+    const GPtrArray *drives = drive_list();
+    DriveInfo *boot = ide_hd_boot_drive();
+    const AccelOps *accel;
+    GError *err = NULL;
+
+    if (!boot && drives && drives->len) {
+        boot = g_ptr_array_index(drives, 0);
+    }
+    ms->has_boot_entry = false;
+    if (!boot) {
+        /* qtest runs no guest code, so it needs no boot disk either. */
+        accel = accel_current();
+        if (accel && !strcmp(accel->name, "qtest")) {
+            pcms->boot_warned = true;
+        }
+        if (!pcms->boot_warned) {
+            warn_report("no bootable disk: baton has no firmware, so the "
+                        "vCPU starts at the reset vector with nothing to run");
+            pcms->boot_warned = true;
+        }
+        return;
+    }
+    if (!pc_load_boot_sector(boot, &err)) {
+        error_report("cannot boot: %s", err->message);
+        g_error_free(err);
+        return;
+    }
+    ms->has_boot_entry = true;
+    ms->boot_cs = 0;
+    ms->boot_ip = PC_BOOT_SECTOR_ADDR;
+    ms->boot_dl = PC_BOOT_DRIVE_DL;
+}
+
+#define PC_COMPAT_PROP(n, field, what)                 \
+    DEFINE_PROP(n, PROP_STRING, PcMachineState, field, \
+                .desc = "accepted for QEMU compatibility; only " what)
+
+static const Property pc_machine_props[] = {
+    DEFINE_PROP("memory-backend", PROP_STRING, PcMachineState,
+                parent_obj.memory_backend,
+                .desc = "ID of the memory backend holding guest RAM"),
+    DEFINE_PROP("aux-ram-share", PROP_BOOL, PcMachineState,
+                parent_obj.aux_ram_share,
+                .desc = "allocate implicit RAM in a shared memfd"),
+    DEFINE_PROP("kernel-irqchip", PROP_STRING, PcMachineState,
+                parent_obj.kernel_irqchip, .defval = "on",
+                .desc = "on, split or off"),
+    DEFINE_PROP("dump-guest-core", PROP_BOOL, PcMachineState, dump_guest_core,
+                .defval = "on", .desc = "include guest RAM in core dumps"),
+    PC_COMPAT_PROP("usb", usb, "off"),
+    PC_COMPAT_PROP("graphics", graphics, "off"),
+    PC_COMPAT_PROP("hpet", hpet, "off"),
+    PC_COMPAT_PROP("vmport", vmport, "off or auto"),
+    PC_COMPAT_PROP("smm", smm, "off or auto"),
+    PC_COMPAT_PROP("acpi", acpi, "off or auto"),
+    {NULL},
+};
+
+static const TypeInfo pc_machine_type = {
+    .name = TYPE_PC_MACHINE,
+    .parent = TYPE_MACHINE,
+    .instance_size = sizeof(PcMachineState),
+    .props = pc_machine_props,
+    .realize = pc_machine_realize,
+    .reset = pc_machine_reset,
+    .unrealize = pc_machine_unrealize,
+    .desc = "x86 PC: RAM, legacy ports, boot sector loading",
+};
+
+static const MachineTypeDef pc_machine_names[] = {
+    {
+        .name = "pc-i440fx-9.2",
+        .alias = "pc",
+        .desc = "Standard PC (i440FX name; baton's legacy-device PC)",
+        .typename = TYPE_PC_MACHINE,
+        .is_default = true,
+        .max_cpus = 255,
+    },
+    {
+        .name = "pc-q35-9.2",
+        .alias = "q35",
+        .desc = "Standard PC (Q35 name; baton's legacy-device PC)",
+        .typename = TYPE_PC_MACHINE,
+        .max_cpus = 255,
+    },
+};
+
+static void pc_register_types(void)
+{
+    type_register(&pc_machine_type);
+    machine_register_names(pc_machine_names, ARRAY_SIZE(pc_machine_names));
+}
+
+type_init(pc_register_types)

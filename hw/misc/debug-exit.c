@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * "isa-debug-exit": an I/O port range whose writes end baton with exit
+ * status (value << 1) | 1, QEMU's test device for guests that report a
+ * result. Reads return 0. The exit goes through request_exit(), so the
+ * main loop cleans up (monitors, chardevs, terminal state) first.
+ */
+#include "util/osdep.h"
+
+#include "hw/core/object.h"
+#include "system/memory.h"
+#include "system/runstate.h"
+
+typedef struct DebugExitState {
+    Object parent_obj;
+
+    /* properties */
+    uint32_t iobase;
+    uint32_t iosize;
+
+    /* runtime only */
+    MemoryRegion *io;
+} DebugExitState;
+
+static uint64_t debug_exit_read(void *opaque, hwaddr offset, unsigned int size)
+{
+    return 0;
+}
+
+static void debug_exit_write(void *opaque, hwaddr offset, uint64_t value,
+                             unsigned int size)
+{
+    /* The value as wide as the access (outb/outw/outl), as in QEMU. */
+    uint64_t mask = size >= 8 ? UINT64_MAX : (1ULL << (8 * size)) - 1;
+
+    request_exit((int)(((value & mask) << 1) | 1));
+}
+
+static const MemoryRegionOps debug_exit_ops = {
+    .read = debug_exit_read,
+    .write = debug_exit_write,
+};
+
+static bool debug_exit_realize(Object *obj, GError **errp)
+{
+    DebugExitState *s = (DebugExitState *)obj;
+
+    if (s->iosize == 0 || s->iobase > 0xffff ||
+        s->iosize > 0x10000 - s->iobase) {
+        error_setg(errp,
+                   "isa-debug-exit: iobase 0x%" PRIx32 " with iosize "
+                   "0x%" PRIx32 " does not fit the I/O space (0-0xffff)",
+                   s->iobase, s->iosize);
+        return false;
+    }
+    s->io = memory_map_io(AS_IO, "isa-debug-exit", s->iobase, s->iosize,
+                          &debug_exit_ops, s, errp);
+    return s->io != NULL;
+}
+
+static void debug_exit_unrealize(Object *obj)
+{
+    DebugExitState *s = (DebugExitState *)obj;
+
+    if (s->io) {
+        memory_unmap(s->io);
+        s->io = NULL;
+    }
+}
+
+static const Property debug_exit_props[] = {
+    DEFINE_PROP("iobase", PROP_UINT32, DebugExitState, iobase,
+                .defval = "0x501", .desc = "first I/O port"),
+    DEFINE_PROP("iosize", PROP_UINT32, DebugExitState, iosize, .defval = "0x02",
+                .desc = "number of I/O ports"),
+    {NULL},
+};
+
+static const TypeInfo debug_exit_type = {
+    .name = "isa-debug-exit",
+    .parent = TYPE_DEVICE,
+    .user_creatable = true,
+    .instance_size = sizeof(DebugExitState),
+    .props = debug_exit_props,
+    .realize = debug_exit_realize,
+    .unrealize = debug_exit_unrealize,
+    .desc = "exit baton with status (value << 1) | 1 on a port write",
+};
+
+static void debug_exit_register_types(void)
+{
+    type_register(&debug_exit_type);
+}
+
+type_init(debug_exit_register_types)

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Character devices: the host side of serial ports and monitors.
+ * Backends (types "chardev-stdio", "chardev-file", "chardev-pipe",
+ * "chardev-socket", "chardev-pty", "chardev-null") are object types; a
+ * frontend (UART, QMP/HMP monitor, qtest) attaches to one chardev.
+ *
+ * Threading: all chardev I/O callbacks run in the main loop with the big
+ * lock held. chardev_write() may be called from any thread holding the big
+ * lock (the UART writes from vCPU threads).
+ */
+#ifndef BATON_CHARDEV_CHAR_H
+#define BATON_CHARDEV_CHAR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <glib.h>
+
+#include "util/option.h"
+
+typedef struct Chardev Chardev;
+
+typedef enum ChardevEvent {
+    CHR_EVENT_OPENED, /* a peer connected (socket client accepted, ...) */
+    CHR_EVENT_CLOSED, /* the peer went away */
+} ChardevEvent;
+
+typedef struct ChardevFrontendOps {
+    /* How many bytes the frontend can take now; 0 pauses reading. */
+    size_t (*can_read)(void *opaque);
+    void (*read)(void *opaque, const uint8_t *buf, size_t len);
+    void (*event)(void *opaque, ChardevEvent event);
+} ChardevFrontendOps;
+
+/*
+ * -chardev BACKEND,id=ID,... (OPTS holds "backend" as the implied key, or
+ * QEMU's JSON form). Returns the realized chardev or NULL + errp.
+ */
+Chardev *chardev_new_from_opts(const OptList *opts, GError **errp);
+/*
+ * QEMU's -serial/-monitor/-qmp/-qtest shorthand: "stdio", "null", "none"
+ * (returns NULL without error), "pty", "file:PATH", "pipe:PATH",
+ * "unix:PATH[,server=on,wait=off]", "tcp:HOST:PORT[,server=on,...]",
+ * "chardev:ID" (an existing chardev). New chardevs get id ID_HINT.
+ */
+Chardev *chardev_new_from_spec(const char *spec, const char *id_hint,
+                               GError **errp);
+Chardev *chardev_find(const char *id);
+const char *chardev_id(const Chardev *chr);
+/* The QMP "filename" string of query-chardev ("unix:/p,server=on", "pty:/dev/pts/3"). */
+char *chardev_filename(const Chardev *chr);
+/* Whether a frontend is attached (query-chardev's "frontend-open"). */
+bool chardev_frontend_open(const Chardev *chr);
+
+/*
+ * Attach a frontend. Only one frontend per chardev: a second attach fails
+ * with "chardev 'ID' is already in use". If the backend is already
+ * connected, OPENED is delivered from the main loop after attaching.
+ */
+bool chardev_attach(Chardev *chr, const ChardevFrontendOps *ops, void *opaque,
+                    GError **errp);
+void chardev_detach(Chardev *chr);
+
+/*
+ * Write all of BUF, blocking briefly if the peer is slow. With no peer
+ * connected (socket not yet accepted), data is dropped as in QEMU. Returns
+ * the number of bytes accepted or -errno.
+ */
+ssize_t chardev_write(Chardev *chr, const uint8_t *buf, size_t len);
+/* Drop the current peer (QMP "quit" of a client, protocol errors). */
+void chardev_disconnect(Chardev *chr);
+
+/* Close every chardev, restoring terminal state (stdio raw mode). */
+void chardev_cleanup_all(void);
+
+#endif

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * vCPUs as the rest of baton sees them, independent of the accelerator:
+ * count, thread ids (query-cpus-fast) and a register dump (HMP info
+ * registers). The accelerator creates them and implements the hooks.
+ */
+#ifndef BATON_SYSTEM_CPUS_H
+#define BATON_SYSTEM_CPUS_H
+
+#include <stdbool.h>
+#include <glib.h>
+
+#include "hw/core/machine.h"
+
+typedef struct CPUState {
+    int index;
+    int thread_id;     /* host TID of the vCPU thread, 0 if none */
+    bool halted;
+    void *accel;       /* accelerator-private */
+} CPUState;
+
+typedef struct AccelOps {
+    const char *name;          /* "kvm", "qtest", "tcg" */
+    /* Whether this host can use the accelerator (e.g. /dev/kvm opens). */
+    bool (*available)(GError **errp);
+    /* Create the VM, memory slots, irqchip, vCPUs (stopped). */
+    bool (*init)(MachineState *ms, GError **errp);
+    /* Let vCPU threads run / stop them and wait until all are stopped. */
+    void (*resume_all)(void);
+    void (*pause_all)(void);
+    /* Put every vCPU in its reset state (boot entry on the boot vCPU). */
+    void (*reset_all)(MachineState *ms);
+    /* Drive interrupt line GSI (ISA IRQs 0-15 are GSIs 0-15). May be NULL. */
+    void (*set_irq)(unsigned int gsi, bool level);
+    /* Register dump in QEMU's "info registers" shape; NULL if none. */
+    char *(*dump_registers)(CPUState *cpu);
+    void (*cleanup)(void);
+} AccelOps;
+
+void accel_register(const AccelOps *ops);
+const AccelOps *accel_find(const char *name);
+/* The accelerator chosen at startup (NULL before). */
+const AccelOps *accel_current(void);
+void accel_set_current(const AccelOps *ops);
+
+/* Set an interrupt line through the current accelerator (devices call this). */
+void accel_set_irq(unsigned int gsi, bool level);
+
+/* Called by the accelerator as it creates vCPUs. */
+void cpus_add(CPUState *cpu);
+unsigned int cpus_count(void);
+CPUState *cpus_get(unsigned int index);
+
+#endif

@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * -drive: raw image files, opened once at startup and read/written with
+ * positional I/O. Devices find a drive by id (PROP_DRIVE) and claim it.
+ */
+#include "util/osdep.h"
+
+#include <sys/stat.h>
+
+#include "system/blockdev.h"
+#include "util/error-report.h"
+
+static GPtrArray *drives;
+
+static const char *const drive_known_opts[] = {
+    "file", "format", "if", "id", "index", "media", "readonly", "read-only",
+    "cache", "aio", "discard", "bus", "unit", NULL,
+};
+
+static bool drive_parse_interface(const char *str, DriveInterface *out,
+                                  GError **errp)
+{
+    if (!str || !strcmp(str, "ide")) {
+        *out = IF_IDE;
+    } else if (!strcmp(str, "none")) {
+        *out = IF_NONE;
+    } else {
+        error_setg(errp, "unsupported bus type '%s' (baton has 'ide' and "
+                   "'none')", str);
+        return false;
+    }
+    return true;
+}
+
+static bool drive_open(DriveInfo *drive, GError **errp)
+{
+    struct stat st;
+
+    drive->fd = open(drive->filename,
+                     (drive->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    if (drive->fd < 0) {
+        error_setg_errno(errp, errno, "Could not open '%s'", drive->filename);
+        return false;
+    }
+    if (fstat(drive->fd, &st) < 0) {
+        error_setg_errno(errp, errno, "Could not stat '%s'", drive->filename);
+        return false;
+    }
+    drive->size = st.st_size;
+    if (S_ISBLK(st.st_mode)) {
+        off_t end = lseek(drive->fd, 0, SEEK_END);
+
+        drive->size = end > 0 ? (uint64_t)end : 0;
+    }
+    return true;
+}
+
+static void drive_free(DriveInfo *drive)
+{
+    if (drive->fd >= 0) {
+        close(drive->fd);
+    }
+    g_free(drive->id);
+    g_free(drive->filename);
+    g_free(drive);
+}
+
+static bool drive_parse_options(DriveInfo *drive, const OptList *opts,
+                                GError **errp)
+{
+    const char *format = opts_get(opts, "format");
+    const char *media = opts_get(opts, "media");
+    uint64_t index;
+    bool ro, ro2;
+
+    if (!opts_check_known(opts, drive_known_opts, NULL, errp)) {
+        return false;
+    }
+    drive->filename = g_strdup(opts_get(opts, "file"));
+    if (!drive->filename) {
+        error_setg(errp, "Parameter 'file' is missing");
+        return false;
+    }
+    if (!format) {
+        warn_report("Image format was not specified for '%s' and probing "
+                    "guessed raw; specify 'format=raw' to silence this",
+                    drive->filename);
+    } else if (strcmp(format, "raw")) {
+        error_setg(errp, "unknown or unsupported format '%s' "
+                   "(baton supports 'raw')", format);
+        return false;
+    }
+    if (media && strcmp(media, "disk")) {
+        error_setg(errp, "unsupported media '%s'", media);
+        return false;
+    }
+    if (!drive_parse_interface(opts_get(opts, "if"), &drive->interface,
+                               errp) ||
+        !opts_get_bool(opts, "readonly", false, &ro, errp) ||
+        !opts_get_bool(opts, "read-only", ro, &ro2, errp) ||
+        !opts_get_uint(opts, "index", UINT64_MAX, &index, errp)) {
+        return false;
+    }
+    drive->read_only = ro2;
+    drive->index = index == UINT64_MAX ? -1 : (int)MIN(index, 2);
+    if (index != UINT64_MAX && index > 1) {
+        error_setg(errp, "index %" PRIu64 " is out of range: baton has one "
+                   "IDE channel (index 0 or 1)", index);
+        return false;
+    }
+    return true;
+}
+
+DriveInfo *drive_new(const OptList *opts, GError **errp)
+{
+    DriveInfo *drive = g_new0(DriveInfo, 1);
+    const char *id = opts_get(opts, "id");
+
+    drive->fd = -1;
+    if (!drive_parse_options(drive, opts, errp)) {
+        drive_free(drive);
+        return NULL;
+    }
+    if (id) {
+        if (drive_find(id)) {
+            error_setg(errp, "Duplicate ID '%s' for drive", id);
+            drive_free(drive);
+            return NULL;
+        }
+        drive->id = g_strdup(id);
+    } else {
+        /* QEMU's implicit names: ide0-hd0, ide0-hd1, ... or none0. */
+        unsigned int n = drives ? drives->len : 0;
+
+        drive->id = drive->interface == IF_IDE
+                        ? g_strdup_printf("ide%u-hd%u", n / 2, n % 2)
+                        : g_strdup_printf("none%u", n);
+    }
+    if (!drive_open(drive, errp)) {
+        drive_free(drive);
+        return NULL;
+    }
+    if (!drives) {
+        drives = g_ptr_array_new();
+    }
+    g_ptr_array_add(drives, drive);
+    return drive;
+}
+
+DriveInfo *drive_find(const char *id)
+{
+    for (guint i = 0; drives && i < drives->len; i++) {
+        DriveInfo *drive = g_ptr_array_index(drives, i);
+
+        if (!strcmp(drive->id, id)) {
+            return drive;
+        }
+    }
+    return NULL;
+}
+
+const GPtrArray *drive_list(void)
+{
+    if (!drives) {
+        drives = g_ptr_array_new();
+    }
+    return drives;
+}
+
+bool drive_attach(DriveInfo *drive, const char *device, GError **errp)
+{
+    if (drive->attached) {
+        error_setg(errp, "drive '%s' is already in use by another device "
+                   "(wanted by '%s')", drive->id, device);
+        return false;
+    }
+    drive->attached = true;
+    return true;
+}
+
+bool drive_pread(DriveInfo *drive, uint64_t offset, void *buf, size_t len,
+                 GError **errp)
+{
+    size_t done = 0;
+
+    if (offset > drive->size || len > drive->size - offset) {
+        error_setg(errp, "drive '%s': read of %zu bytes at %" PRIu64
+                   " is beyond the end of the image", drive->id, len, offset);
+        return false;
+    }
+    while (done < len) {
+        ssize_t n = pread(drive->fd, (uint8_t *)buf + done, len - done,
+                          offset + done);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            error_setg_errno(errp, n < 0 ? errno : EIO,
+                             "drive '%s': read at %" PRIu64 " failed",
+                             drive->id, offset + done);
+            return false;
+        }
+        done += n;
+    }
+    return true;
+}
+
+bool drive_pwrite(DriveInfo *drive, uint64_t offset, const void *buf,
+                  size_t len, GError **errp)
+{
+    size_t done = 0;
+
+    if (drive->read_only) {
+        error_setg(errp, "drive '%s' is read-only", drive->id);
+        return false;
+    }
+    if (offset > drive->size || len > drive->size - offset) {
+        error_setg(errp, "drive '%s': write of %zu bytes at %" PRIu64
+                   " is beyond the end of the image", drive->id, len, offset);
+        return false;
+    }
+    while (done < len) {
+        ssize_t n = pwrite(drive->fd, (const uint8_t *)buf + done,
+                           len - done, offset + done);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            error_setg_errno(errp, n < 0 ? errno : EIO,
+                             "drive '%s': write at %" PRIu64 " failed",
+                             drive->id, offset + done);
+            return false;
+        }
+        done += n;
+    }
+    return true;
+}
+
+void drive_cleanup_all(void)
+{
+    if (drives) {
+        for (guint i = 0; i < drives->len; i++) {
+            drive_free(g_ptr_array_index(drives, i));
+        }
+        g_clear_pointer(&drives, g_ptr_array_unref);
+    }
+}

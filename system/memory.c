@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * RAM blocks and the two guest address spaces. Regions are kept sorted by
+ * base in one array per space and never overlap, so a lookup is a binary
+ * search. The accelerator mirrors RAM regions into its memory slots; this
+ * file knows nothing about KVM.
+ */
+#include "util/osdep.h"
+
+#include <sys/mman.h>
+
+#include "system/memory.h"
+#include "util/error-report.h"
+
+static GPtrArray *ram_blocks;
+static GPtrArray *spaces[2];   /* MemoryRegion *, sorted by base */
+
+static const char *const space_names[] = {
+    [AS_MEMORY] = "memory",
+    [AS_IO] = "I/O port",
+};
+
+/* ---- RAM blocks ---- */
+
+static void ram_block_register(RAMBlock *rb)
+{
+    if (!ram_blocks) {
+        ram_blocks = g_ptr_array_new();
+    }
+    g_ptr_array_add(ram_blocks, rb);
+}
+
+static void ram_prealloc(void *host, uint64_t size)
+{
+    long page = sysconf(_SC_PAGESIZE);
+
+    /* Writing one byte per page faults it in; MADV_POPULATE_WRITE is newer. */
+    for (uint64_t off = 0; off < size; off += page) {
+        volatile uint8_t *p = (uint8_t *)host + off;
+        *p = *p;
+    }
+}
+
+static RAMBlock *ram_block_map(const char *idstr, uint64_t size, int fd,
+                               uint64_t offset, unsigned int flags,
+                               bool prealloc, GError **errp)
+{
+    int mflags = (flags & RAM_SHARED) ? MAP_SHARED : MAP_PRIVATE;
+    RAMBlock *rb;
+    void *host;
+
+    if (fd < 0) {
+        mflags |= MAP_ANONYMOUS;
+    }
+    host = mmap(NULL, size, PROT_READ | PROT_WRITE, mflags | MAP_NORESERVE,
+                fd, offset);
+    if (host == MAP_FAILED) {
+        error_setg_errno(errp, errno, "cannot map %" PRIu64
+                         " bytes of RAM for '%s'", size, idstr);
+        return NULL;
+    }
+    /* Guest RAM in a core dump is rarely wanted and can be huge. */
+    madvise(host, size, MADV_DONTDUMP);
+    if (prealloc) {
+        ram_prealloc(host, size);
+    }
+    rb = g_new0(RAMBlock, 1);
+    rb->idstr = g_strdup(idstr);
+    rb->size = size;
+    rb->host = host;
+    rb->fd = fd;
+    rb->fd_offset = offset;
+    rb->flags = flags;
+    ram_block_register(rb);
+    return rb;
+}
+
+RAMBlock *ram_block_new_anon(const char *idstr, uint64_t size, bool prealloc,
+                             GError **errp)
+{
+    return ram_block_map(idstr, size, -1, 0, 0, prealloc, errp);
+}
+
+RAMBlock *ram_block_new_memfd(const char *idstr, uint64_t size, bool prealloc,
+                              GError **errp)
+{
+    int fd = memfd_create(idstr, MFD_CLOEXEC);
+    RAMBlock *rb;
+
+    if (fd < 0) {
+        error_setg_errno(errp, errno, "cannot create memfd for '%s'", idstr);
+        return NULL;
+    }
+    if (ftruncate(fd, size) < 0) {
+        error_setg_errno(errp, errno, "cannot size memfd for '%s' to %"
+                         PRIu64 " bytes", idstr, size);
+        close(fd);
+        return NULL;
+    }
+    rb = ram_block_map(idstr, size, fd, 0, RAM_SHARED | RAM_MEMFD, prealloc,
+                       errp);
+    if (!rb) {
+        close(fd);
+    }
+    return rb;
+}
+
+RAMBlock *ram_block_new_from_fd(const char *idstr, uint64_t size, int fd,
+                                uint64_t offset, unsigned int flags,
+                                bool prealloc, GError **errp)
+{
+    return ram_block_map(idstr, size, fd, offset, flags, prealloc, errp);
+}
+
+void ram_block_free(RAMBlock *rb)
+{
+    if (!rb) {
+        return;
+    }
+    if (ram_blocks) {
+        g_ptr_array_remove(ram_blocks, rb);
+    }
+    munmap(rb->host, rb->size);
+    if (rb->fd >= 0) {
+        close(rb->fd);
+    }
+    g_free(rb->idstr);
+    g_free(rb);
+}
+
+const GPtrArray *ram_block_list(void)
+{
+    if (!ram_blocks) {
+        ram_blocks = g_ptr_array_new();
+    }
+    return ram_blocks;
+}
+
+/* ---- regions ---- */
+
+static GPtrArray *space_get(AddressSpaceId space)
+{
+    if (!spaces[space]) {
+        spaces[space] = g_ptr_array_new();
+    }
+    return spaces[space];
+}
+
+/* Index of the first region whose end is above ADDR. */
+static guint region_lower_bound(GPtrArray *arr, hwaddr addr)
+{
+    guint lo = 0, hi = arr->len;
+
+    while (lo < hi) {
+        guint mid = (lo + hi) / 2;
+        MemoryRegion *mr = g_ptr_array_index(arr, mid);
+
+        if (mr->base + mr->size <= addr) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+static MemoryRegion *region_find(AddressSpaceId space, hwaddr addr)
+{
+    GPtrArray *arr = space_get(space);
+    guint i = region_lower_bound(arr, addr);
+    MemoryRegion *mr;
+
+    if (i >= arr->len) {
+        return NULL;
+    }
+    mr = g_ptr_array_index(arr, i);
+    return mr->base <= addr ? mr : NULL;
+}
+
+static MemoryRegion *region_insert(MemoryRegion *mr, GError **errp)
+{
+    GPtrArray *arr = space_get(mr->space);
+    guint i = region_lower_bound(arr, mr->base);
+
+    if (mr->size == 0 || mr->base + mr->size < mr->base) {
+        error_setg(errp, "region '%s' has an invalid range", mr->name);
+        g_free(mr);
+        return NULL;
+    }
+    if (i < arr->len) {
+        MemoryRegion *next = g_ptr_array_index(arr, i);
+
+        if (next->base < mr->base + mr->size) {
+            error_setg(errp, "%s region '%s' at 0x%" HWADDR_PRIx
+                       " overlaps '%s' at 0x%" HWADDR_PRIx,
+                       space_names[mr->space], mr->name, mr->base, next->name,
+                       next->base);
+            g_free(mr);
+            return NULL;
+        }
+    }
+    g_ptr_array_insert(arr, i, mr);
+    return mr;
+}
+
+MemoryRegion *memory_map_ram(const char *name, hwaddr base, uint64_t size,
+                             RAMBlock *ram, uint64_t ram_offset,
+                             GError **errp)
+{
+    MemoryRegion *mr;
+
+    if (ram_offset > ram->size || size > ram->size - ram_offset) {
+        error_setg(errp, "region '%s' exceeds RAM block '%s'", name,
+                   ram->idstr);
+        return NULL;
+    }
+    mr = g_new0(MemoryRegion, 1);
+    mr->name = name;
+    mr->space = AS_MEMORY;
+    mr->base = base;
+    mr->size = size;
+    mr->ram = ram;
+    mr->ram_offset = ram_offset;
+    return region_insert(mr, errp);
+}
+
+MemoryRegion *memory_map_io(AddressSpaceId space, const char *name,
+                            hwaddr base, uint64_t size,
+                            const MemoryRegionOps *ops, void *opaque,
+                            GError **errp)
+{
+    MemoryRegion *mr = g_new0(MemoryRegion, 1);
+
+    mr->name = name;
+    mr->space = space;
+    mr->base = base;
+    mr->size = size;
+    mr->ops = ops;
+    mr->opaque = opaque;
+    return region_insert(mr, errp);
+}
+
+void memory_unmap(MemoryRegion *mr)
+{
+    if (mr) {
+        g_ptr_array_remove(space_get(mr->space), mr);
+        g_free(mr);
+    }
+}
+
+GPtrArray *memory_ram_regions(void)
+{
+    GPtrArray *arr = space_get(AS_MEMORY);
+    GPtrArray *out = g_ptr_array_new();
+
+    for (guint i = 0; i < arr->len; i++) {
+        MemoryRegion *mr = g_ptr_array_index(arr, i);
+
+        if (mr->ram) {
+            g_ptr_array_add(out, mr);
+        }
+    }
+    return out;
+}
+
+void *memory_host_ptr(hwaddr addr, uint64_t len)
+{
+    MemoryRegion *mr = region_find(AS_MEMORY, addr);
+
+    if (!mr || !mr->ram || len > mr->base + mr->size - addr) {
+        return NULL;
+    }
+    return (uint8_t *)mr->ram->host + mr->ram_offset + (addr - mr->base);
+}
+
+/* ---- dispatch ---- */
+
+static uint64_t io_read(MemoryRegion *mr, hwaddr addr, unsigned size)
+{
+    if (mr->ram) {
+        uint64_t v = 0;
+
+        memcpy(&v, (uint8_t *)mr->ram->host + mr->ram_offset +
+               (addr - mr->base), size);
+        return v;
+    }
+    return mr->ops->read ? mr->ops->read(mr->opaque, addr - mr->base, size)
+                         : 0;
+}
+
+static void io_write(MemoryRegion *mr, hwaddr addr, uint64_t val,
+                     unsigned size)
+{
+    if (mr->ram) {
+        memcpy((uint8_t *)mr->ram->host + mr->ram_offset + (addr - mr->base),
+               &val, size);
+        return;
+    }
+    if (mr->ops->write) {
+        mr->ops->write(mr->opaque, addr - mr->base, val, size);
+    }
+}
+
+uint64_t address_space_ld(AddressSpaceId space, hwaddr addr, unsigned size)
+{
+    MemoryRegion *mr = region_find(space, addr);
+    uint64_t val = 0;
+
+    g_assert(size == 1 || size == 2 || size == 4 || size == 8);
+    if (mr && size <= mr->base + mr->size - addr) {
+        return io_read(mr, addr, size);
+    }
+    if (!mr) {
+        log_mask(LOG_GUEST_ERROR, "unassigned %s read at 0x%" HWADDR_PRIx
+                 " size %u\n", space_names[space], addr, size);
+        return size == 8 ? UINT64_MAX : (1ULL << (size * 8)) - 1;
+    }
+    /* Straddles a region end: assemble byte by byte. */
+    for (unsigned i = 0; i < size; i++) {
+        val |= address_space_ld(space, addr + i, 1) << (i * 8);
+    }
+    return val;
+}
+
+void address_space_st(AddressSpaceId space, hwaddr addr, uint64_t val,
+                      unsigned size)
+{
+    MemoryRegion *mr = region_find(space, addr);
+
+    g_assert(size == 1 || size == 2 || size == 4 || size == 8);
+    if (mr && size <= mr->base + mr->size - addr) {
+        io_write(mr, addr, val, size);
+        return;
+    }
+    if (!mr) {
+        log_mask(LOG_GUEST_ERROR, "unassigned %s write at 0x%" HWADDR_PRIx
+                 " size %u value 0x%" PRIx64 "\n", space_names[space], addr,
+                 size, val);
+        return;
+    }
+    for (unsigned i = 0; i < size; i++) {
+        address_space_st(space, addr + i, (val >> (i * 8)) & 0xff, 1);
+    }
+}
+
+/* Largest naturally aligned access size that fits LEN at ADDR. */
+static unsigned access_size(hwaddr addr, uint64_t len)
+{
+    unsigned size = 8;
+
+    while (size > 1 && (size > len || (addr & (size - 1)))) {
+        size >>= 1;
+    }
+    return size;
+}
+
+bool address_space_rw(AddressSpaceId space, hwaddr addr, void *buf,
+                      uint64_t len, bool is_write)
+{
+    uint8_t *p = buf;
+    bool ok = true;
+
+    while (len) {
+        MemoryRegion *mr = region_find(space, addr);
+        uint64_t chunk;
+
+        if (mr && mr->ram) {
+            uint8_t *host = (uint8_t *)mr->ram->host + mr->ram_offset +
+                            (addr - mr->base);
+
+            chunk = MIN(len, mr->base + mr->size - addr);
+            if (is_write) {
+                memcpy(host, p, chunk);
+            } else {
+                memcpy(p, host, chunk);
+            }
+        } else {
+            unsigned size = access_size(addr, len);
+            uint64_t v = 0;
+
+            chunk = size;
+            ok &= mr != NULL;
+            if (is_write) {
+                memcpy(&v, p, size);
+                address_space_st(space, addr, v, size);
+            } else {
+                v = address_space_ld(space, addr, size);
+                memcpy(p, &v, size);
+            }
+        }
+        p += chunk;
+        addr += chunk;
+        len -= chunk;
+    }
+    return ok;
+}

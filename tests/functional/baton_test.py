@@ -1,0 +1,679 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Harness for baton's functional tests (Python 3 standard library only).
+
+Tests run as ``python3 test_x.py`` with BATON (the binary) and GUEST_DIR
+(hello.img, exit.img) in the environment. Exit status 0 is a pass, 77 a
+skip (see skip()), anything else a failure. The module provides a process
+wrapper (Vm) and clients for the unix-socket protocols: QMP, HMP, qtest and
+a raw serial port. Run this file directly for a self-test that needs no
+baton.
+"""
+
+import atexit
+import codecs
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BATON = os.environ.get("BATON", "")
+GUEST_DIR = os.environ.get("GUEST_DIR", "")
+DEFAULT_TIMEOUT = 10.0
+
+_tmpdir = None
+_live_vms = []
+
+
+def _cleanup():
+    """Kill every VM still running, then remove the temp dir."""
+    for vm in list(_live_vms):
+        vm.kill()
+    if _tmpdir and not os.environ.get("BATON_TEST_KEEP"):
+        shutil.rmtree(_tmpdir, ignore_errors=True)
+
+
+atexit.register(_cleanup)
+if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+    # meson's timeout sends SIGTERM; turn it into SystemExit so atexit runs.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
+def tmpdir():
+    """Per-process temp dir, removed at exit unless BATON_TEST_KEEP is set."""
+    global _tmpdir
+    if _tmpdir is None:
+        _tmpdir = tempfile.mkdtemp(prefix="baton-test-")
+    return _tmpdir
+
+
+def skip(reason):
+    """Report a skip to meson (exit status 77)."""
+    print("SKIP: %s" % reason, flush=True)
+    sys.exit(77)
+
+
+def require_kvm():
+    """Skip the test unless /dev/kvm can be opened read-write."""
+    try:
+        os.close(os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC))
+    except OSError as e:
+        skip("/dev/kvm is not usable: %s" % e.strerror)
+
+
+def guest_image(name):
+    """Path of GUEST_DIR/<name>.img; fails (not skips) if it is missing."""
+    if not GUEST_DIR:
+        raise RuntimeError("GUEST_DIR is not set")
+    path = os.path.join(GUEST_DIR, name + ".img")
+    if not os.path.exists(path):
+        raise FileNotFoundError("guest image %s does not exist" % path)
+    return path
+
+
+def wait_for(predicate, timeout=DEFAULT_TIMEOUT, interval=0.05, what=None):
+    """Poll predicate() until it returns a true value, and return that value.
+
+    Raises TimeoutError naming `what` (or the predicate) after `timeout`.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError("timed out after %.1fs waiting for %s"
+                               % (timeout, what or predicate))
+        time.sleep(interval)
+
+
+def _connect_unix(path_or_sock, timeout=DEFAULT_TIMEOUT, check=None):
+    """Return a connected socket; retry while the server is not yet up.
+    `check`, if given, is called before each retry and may raise (e.g.
+    when the server process has died)."""
+    if isinstance(path_or_sock, socket.socket):
+        return path_or_sock
+    deadline = time.monotonic() + timeout
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(path_or_sock)
+            return sock
+        except (FileNotFoundError, ConnectionRefusedError):
+            sock.close()
+            if check:
+                check()
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
+
+
+class _LineSocket:
+    """Buffered reads from a stream socket with per-call deadlines."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.buf = ""
+
+    def fill(self, deadline):
+        """Read one chunk into buf; raise on timeout or EOF."""
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([self.sock], [], [], left)[0]:
+            raise TimeoutError("no reply; buffered: %r" % self.buf[-200:])
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("connection closed; buffered: %r"
+                                  % self.buf[-200:])
+        self.buf += self.decoder.decode(data)
+
+    def send(self, text):
+        self.sock.sendall(text.encode() if isinstance(text, str) else text)
+
+    def close(self):
+        self.sock.close()
+
+
+class QmpError(Exception):
+    """A QMP error reply; `cls` and `desc` come from its "error" member."""
+
+    def __init__(self, cls, desc, reply=None):
+        super().__init__("%s: %s" % (cls, desc))
+        self.cls = cls
+        self.desc = desc
+        self.reply = reply
+
+
+class QmpClient:
+    """QMP client. Events seen at any time are kept in `events` (all of
+    them, in order) and queued for get_event(). One command at a time."""
+
+    def __init__(self, path_or_sock, timeout=DEFAULT_TIMEOUT):
+        self.conn = _LineSocket(_connect_unix(path_or_sock, timeout))
+        self.timeout = timeout
+        self.events = []
+        self._unclaimed = []
+        self._replies = []
+        self._json = json.JSONDecoder()
+        self.greeting = self._read_message(time.monotonic() + timeout)
+        if "QMP" not in self.greeting:
+            raise QmpError("Protocol", "bad greeting %r" % self.greeting)
+
+    def _parse_one(self):
+        """Pop one complete JSON value off the buffer, or return None."""
+        text = self.conn.buf.lstrip()
+        if not text:
+            self.conn.buf = ""
+            return None
+        try:
+            msg, end = self._json.raw_decode(text)
+        except json.JSONDecodeError:
+            return None  # incomplete; garbage shows up in the timeout error
+        self.conn.buf = text[end:]
+        if not isinstance(msg, dict):
+            raise QmpError("Protocol", "non-object message %r" % (msg,))
+        return msg
+
+    def _read_message(self, deadline):
+        while True:
+            msg = self._parse_one()
+            if msg is not None:
+                return msg
+            self.conn.fill(deadline)
+
+    def _pump(self, deadline):
+        """Read one message, filing it as an event or a reply."""
+        msg = self._read_message(deadline)
+        if "event" in msg:
+            self.events.append(msg)
+            self._unclaimed.append(msg)
+        else:
+            self._replies.append(msg)
+
+    def send_raw(self, data):
+        """Send a dict (as JSON) or raw text/bytes without waiting."""
+        if isinstance(data, dict):
+            data = json.dumps(data)
+        self.conn.send(data)
+
+    def recv_reply(self, timeout=None):
+        """Return the next non-event message."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while not self._replies:
+            self._pump(deadline)
+        return self._replies.pop(0)
+
+    def cmd_raw(self, data, timeout=None):
+        """Send a dict or raw text and return the full reply dict."""
+        self.send_raw(data)
+        return self.recv_reply(timeout)
+
+    def cmd(self, name, arguments=None, **kwargs):
+        """Run command `name`; return its "return" value or raise QmpError.
+
+        Arguments come from the `arguments` dict and keyword arguments;
+        use the dict for names that are not identifiers ("x-foo").
+        """
+        args = dict(arguments or {}, **kwargs)
+        msg = {"execute": name}
+        if args:
+            msg["arguments"] = args
+        reply = self.cmd_raw(msg)
+        if "error" in reply:
+            err = reply["error"]
+            raise QmpError(err.get("class"), err.get("desc"), reply)
+        return reply.get("return")
+
+    def negotiate(self):
+        """Leave capabilities negotiation mode."""
+        return self.cmd("qmp_capabilities")
+
+    def get_event(self, name, timeout=None):
+        """Return (and consume) the first queued or next event `name`."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            for i, ev in enumerate(self._unclaimed):
+                if ev["event"] == name:
+                    return self._unclaimed.pop(i)
+            self._pump(deadline)
+
+    def clear_events(self):
+        """Forget queued events (`events` keeps the full history)."""
+        self._unclaimed = []
+
+    def close(self):
+        self.conn.close()
+
+
+class HmpClient:
+    """Human monitor over a unix socket chardev in readline mode."""
+
+    PROMPT = "(qemu) "
+    _escape = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+    def __init__(self, path_or_sock, timeout=DEFAULT_TIMEOUT):
+        self.conn = _LineSocket(_connect_unix(path_or_sock, timeout))
+        self.timeout = timeout
+        self.banner = self._read_to_prompt(time.monotonic() + timeout)
+
+    def _read_to_prompt(self, deadline):
+        while self.PROMPT not in self.conn.buf:
+            self.conn.fill(deadline)
+        out, _, self.conn.buf = self.conn.buf.partition(self.PROMPT)
+        return self._escape.sub("", out).replace("\r", "")
+
+    def cmd(self, text, timeout=None):
+        """Run one command line and return its output, without the echo.
+
+        QEMU-style readline echoes each keystroke with cursor movements,
+        so the echo is the first line once it ends with the command text.
+        """
+        self.conn.send(text + "\n")
+        deadline = time.monotonic() + (timeout or self.timeout)
+        out = self._read_to_prompt(deadline)
+        first, nl, rest = out.partition("\n")
+        return rest if nl and first.endswith(text) else out
+
+    def close(self):
+        self.conn.close()
+
+
+class QtestError(Exception):
+    """A "FAIL ..." reply from the qtest server."""
+
+
+class QtestClient:
+    """qtest line protocol. Async "IRQ ..." lines are kept in `irqs`."""
+
+    def __init__(self, path_or_sock, timeout=DEFAULT_TIMEOUT):
+        self.conn = _LineSocket(_connect_unix(path_or_sock, timeout))
+        self.timeout = timeout
+        self.irqs = []
+
+    def cmd(self, line):
+        """Send one command line; return the words after "OK"."""
+        self.conn.send(line + "\n")
+        deadline = time.monotonic() + self.timeout
+        while True:
+            while "\n" not in self.conn.buf:
+                self.conn.fill(deadline)
+            reply, _, self.conn.buf = self.conn.buf.partition("\n")
+            words = reply.strip().split()
+            if words and words[0] == "IRQ":
+                self.irqs.append(reply.strip())
+            elif words and words[0] == "OK":
+                return words[1:]
+            elif words and words[0] == "FAIL":
+                raise QtestError("%s: %s" % (line, " ".join(words[1:])))
+            else:
+                raise QtestError("%s: unexpected reply %r" % (line, reply))
+
+    def _read(self, op, addr):
+        return int(self.cmd("%s 0x%x" % (op, addr))[0], 16)
+
+    def _write(self, op, addr, val):
+        self.cmd("%s 0x%x 0x%x" % (op, addr, val))
+
+    def readb(self, addr): return self._read("readb", addr)
+    def readw(self, addr): return self._read("readw", addr)
+    def readl(self, addr): return self._read("readl", addr)
+    def readq(self, addr): return self._read("readq", addr)
+    def writeb(self, addr, val): self._write("writeb", addr, val)
+    def writew(self, addr, val): self._write("writew", addr, val)
+    def writel(self, addr, val): self._write("writel", addr, val)
+    def writeq(self, addr, val): self._write("writeq", addr, val)
+    def inb(self, port): return self._read("inb", port)
+    def inw(self, port): return self._read("inw", port)
+    def inl(self, port): return self._read("inl", port)
+    def outb(self, port, val): self._write("outb", port, val)
+    def outw(self, port, val): self._write("outw", port, val)
+    def outl(self, port, val): self._write("outl", port, val)
+
+    def read(self, addr, size):
+        """Read `size` bytes of guest memory."""
+        hexdata = self.cmd("read 0x%x 0x%x" % (addr, size))[0]
+        return bytes.fromhex(hexdata[2:] if hexdata.startswith("0x")
+                             else hexdata)
+
+    def write(self, addr, data):
+        """Write bytes to guest memory."""
+        self.cmd("write 0x%x 0x%x 0x%s" % (addr, len(data), bytes(data).hex()))
+
+    def memset(self, addr, size, byte):
+        self.cmd("memset 0x%x 0x%x 0x%x" % (addr, size, byte))
+
+    def endianness(self):
+        return self.cmd("endianness")[0]
+
+    def close(self):
+        self.conn.close()
+
+
+class SerialClient:
+    """Raw serial port over a unix socket. A background thread receives
+    data and records (time.monotonic(), bytes) per chunk in `chunks`."""
+
+    def __init__(self, path_or_sock, timeout=DEFAULT_TIMEOUT):
+        self.sock = _connect_unix(path_or_sock, timeout)
+        self.timeout = timeout
+        self.chunks = []
+        self.data = bytearray()
+        self.pos = 0       # read_until() searches from here by default
+        self.eof = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._reader, daemon=True)
+        self._thread.start()
+
+    def _reader(self):
+        while True:
+            try:
+                chunk = self.sock.recv(65536)
+            except OSError:
+                chunk = b""
+            with self._cond:
+                if chunk:
+                    self.chunks.append((time.monotonic(), chunk))
+                    self.data += chunk
+                else:
+                    self.eof = True
+                self._cond.notify_all()
+            if not chunk:
+                return
+
+    def read_until(self, pattern, timeout=None, start=None):
+        """Wait until `pattern` (bytes, str or compiled bytes regex) appears
+        at or after offset `start` (default: the end of the previous match)
+        and return all data received so far."""
+        if isinstance(pattern, str):
+            pattern = pattern.encode()
+        start = self.pos if start is None else start
+        deadline = time.monotonic() + (timeout or self.timeout)
+        with self._cond:
+            while True:
+                if isinstance(pattern, bytes):
+                    idx = self.data.find(pattern, start)
+                    end = idx + len(pattern) if idx >= 0 else None
+                else:
+                    m = pattern.search(self.data, start)
+                    end = m.end() if m else None
+                if end is not None:
+                    self.pos = end
+                    return bytes(self.data)
+                left = deadline - time.monotonic()
+                if self.eof or left <= 0:
+                    raise TimeoutError("%r not seen on serial (eof=%s); "
+                                       "tail: %r" % (pattern, self.eof,
+                                                     bytes(self.data[-200:])))
+                self._cond.wait(left)
+
+    def gaps(self):
+        """Time differences between consecutive received chunks."""
+        with self._cond:
+            times = [t for t, _ in self.chunks]
+        return [b - a for a, b in zip(times, times[1:])]
+
+    def close(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        self._thread.join(1)
+
+
+class Vm:
+    """One baton process. Sockets and output files live in tmpdir().
+
+    Serial output sent before launch() connects to the serial socket is
+    lost (wait=off); to see it all, pass "-S" and then send "cont".
+    """
+
+    _count = 0
+
+    def __init__(self, args=(), qmp=True, serial_socket=False,
+                 hmp_socket=False, name=None, binary=None):
+        Vm._count += 1
+        self.name = name or "vm%d" % Vm._count
+        self.binary = binary or BATON
+        if not self.binary:
+            raise RuntimeError("BATON is not set to the baton binary")
+        self.args = list(args)
+        self.qmp_path = self.path("qmp.sock") if qmp else None
+        self.serial_path = self.path("serial.sock") if serial_socket else None
+        self.hmp_path = self.path("hmp.sock") if hmp_socket else None
+        self.proc = None
+        self.qmp = self.serial = self.hmp = None
+        self._files = []
+
+    def path(self, suffix):
+        """A per-VM path in the temp dir, e.g. vm.path("qtest.sock")."""
+        return os.path.join(tmpdir(), "%s-%s" % (self.name, suffix))
+
+    def command(self):
+        """The full command line launch() runs."""
+        cmd = [self.binary]
+        if self.qmp_path:
+            cmd += ["-qmp", "unix:%s,server=on,wait=off" % self.qmp_path]
+        if self.serial_path:
+            cmd += ["-chardev", "socket,id=ser0,path=%s,server=on,wait=off"
+                    % self.serial_path, "-serial", "chardev:ser0"]
+        if self.hmp_path:
+            cmd += ["-chardev", "socket,id=hmp0,path=%s,server=on,wait=off"
+                    % self.hmp_path, "-mon", "chardev=hmp0,mode=readline"]
+        return cmd + self.args
+
+    def launch(self, negotiate=True, timeout=DEFAULT_TIMEOUT):
+        """Start the process and connect the configured clients."""
+        out = open(self.path("stdout"), "wb")
+        err = open(self.path("stderr"), "wb")
+        self._files = [out, err]
+        self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
+                                     stdout=out, stderr=err)
+        _live_vms.append(self)
+        for sock in (self.qmp_path, self.serial_path, self.hmp_path):
+            if sock:
+                wait_for(lambda: os.path.exists(sock) or self._died(),
+                         timeout, what="socket %s" % sock)
+        try:
+            if self.qmp_path:
+                self.qmp = QmpClient(self._connect(self.qmp_path, timeout),
+                                     timeout)
+                if negotiate:
+                    self.qmp.negotiate()
+            if self.serial_path:
+                self.serial = SerialClient(
+                    self._connect(self.serial_path, timeout), timeout)
+            if self.hmp_path:
+                self.hmp = HmpClient(self._connect(self.hmp_path, timeout),
+                                     timeout)
+        except (OSError, TimeoutError, QmpError):
+            try:
+                self.proc.wait(1)  # a dying baton may need a moment
+            except subprocess.TimeoutExpired:
+                pass
+            self._died()  # raises with baton's stderr if it exited
+            raise
+        return self
+
+    def _connect(self, path, timeout):
+        # Stop retrying at once if baton exits (its socket file may linger).
+        return _connect_unix(path, timeout, check=self._died)
+
+    def _died(self):
+        if self.proc.poll() is not None:
+            raise RuntimeError("%s exited with %d during launch; stderr:\n%s"
+                               % (self.name, self.proc.returncode,
+                                  self.stderr_text()))
+        return False
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def wait(self, timeout=DEFAULT_TIMEOUT):
+        """Wait for exit and return the status (-N if killed by signal N).
+        Raises subprocess.TimeoutExpired if still running."""
+        status = self.proc.wait(timeout)
+        self._reap()
+        return status
+
+    def kill(self):
+        """SIGKILL the process (if running) and reap it."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+        if self.proc:
+            self.wait(None)
+
+    def shutdown(self, timeout=DEFAULT_TIMEOUT):
+        """Ask to quit (QMP "quit", else SIGTERM); kill after `timeout`.
+        Returns the exit status (None if never launched)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            try:
+                if self.qmp:
+                    self.qmp.cmd("quit")
+                else:
+                    self.proc.terminate()
+            except (OSError, TimeoutError, QmpError):
+                pass
+        try:
+            return self.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return self.proc.returncode
+
+    def _reap(self):
+        for client in (self.qmp, self.serial, self.hmp):
+            if client:
+                client.close()
+        self.qmp = self.serial = self.hmp = None
+        for f in self._files:
+            f.close()
+        self._files = []
+        if self in _live_vms:
+            _live_vms.remove(self)
+
+    def stdout_text(self):
+        with open(self.path("stdout"), errors="replace") as f:
+            return f.read()
+
+    def stderr_text(self):
+        with open(self.path("stderr"), errors="replace") as f:
+            return f.read()
+
+    def __enter__(self):
+        return self if self.proc else self.launch()
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.shutdown()
+        else:
+            self.kill()
+
+
+# ---------------------------------------------------------------------------
+# Self-test against fake servers: python3 baton_test.py
+
+
+def _serve(sock, script):
+    """Fake server: for each (expect, chunks) step, read until `expect` is
+    seen (None: don't read), then send each chunk separately."""
+    buf = b""
+    for expect, chunks in script:
+        while expect is not None and expect not in buf:
+            buf += sock.recv(4096)
+        buf = buf[buf.find(expect) + len(expect):] if expect else buf
+        for chunk in chunks:
+            sock.sendall(chunk)
+            time.sleep(0.01)
+    while sock.recv(4096):
+        pass  # until the client closes
+    sock.close()
+
+
+def _fake(script):
+    ours, theirs = socket.socketpair()
+    threading.Thread(target=_serve, args=(theirs, script), daemon=True).start()
+    return ours
+
+
+def _self_test():
+    greeting = (b'{"QMP": {"version": {"qemu": {"major": 9}}, '
+                b'"capabilities": []}}\r\n')
+    ev = (b'{"event": "STOP", '
+          b'"timestamp": {"seconds": 1, "microseconds": 2}}\r\n')
+    qmp = QmpClient(_fake([
+        (None, [greeting[:7], greeting[7:]]),
+        (b"qmp_capabilities", [b'{"retu', b'rn": {}}\r\n']),
+        (b'"stop"', [ev + b'{"return": {"s": "\xc3', b'\xa9"}}\r\n']),
+        (b'"bogus"', [b'{"error": {"class": "CommandNotFound", '
+                      b'"desc": "The command bogus has not been found"}}\r\n'
+                      + ev.replace(b"STOP", b"RESUME")]),
+        (b"raw", [b'  {"return": []}\r\n']),
+    ]))
+    assert qmp.greeting["QMP"]["version"]["qemu"]["major"] == 9
+    assert qmp.negotiate() == {}
+    assert qmp.cmd("stop") == {"s": "\u00e9"}, "split UTF-8"
+    try:
+        qmp.cmd("bogus")
+        raise AssertionError("no QmpError")
+    except QmpError as e:
+        assert e.cls == "CommandNotFound" and "bogus" in e.desc
+    assert qmp.cmd_raw('{"execute": "raw"}') == {"return": []}
+    assert qmp.get_event("RESUME")["event"] == "RESUME"
+    assert qmp.get_event("STOP")["timestamp"]["microseconds"] == 2
+    assert [e["event"] for e in qmp.events] == ["STOP", "RESUME"]
+
+    qt = QtestClient(_fake([
+        (b"readb 0x1000\n", [b"IRQ raise 4\nOK 0x", b"2a\n"]),
+        (b"read 0x10000 0x4\n", [b"OK 0x0102abff\n"]),
+        (b"write 0x20 0x2 0xbeef\n", [b"OK\n"]),
+        (b"inb 0x3fd\n", [b"FAIL unknown port\n"]),
+        (b"endianness\n", [b"OK little\n"]),
+    ]))
+    assert qt.readb(0x1000) == 0x2a and qt.irqs == ["IRQ raise 4"]
+    assert qt.read(0x10000, 4) == b"\x01\x02\xab\xff"
+    qt.write(0x20, b"\xbe\xef")
+    try:
+        qt.inb(0x3fd)
+        raise AssertionError("no QtestError")
+    except QtestError as e:
+        assert "unknown port" in str(e)
+    assert qt.endianness() == "little"
+
+    hmp = HmpClient(_fake([
+        (None, [b"QEMU 9.0.0 monitor - type 'help' for more information\r\n",
+                b"(qemu) "]),
+        (b"info status\n", [b"info status\r\n", b"VM status: running\r\n"
+                            b"(qemu) "]),
+    ]))
+    assert hmp.banner.startswith("QEMU 9.0.0 monitor")
+    assert hmp.cmd("info status") == "VM status: running\n"
+
+    ser = SerialClient(_fake([(None, [b"Baton hel", b"lo\nseq 0\n",
+                                      b"seq 1\n"])]))
+    assert ser.read_until(b"Baton hello\n").startswith(b"Baton hello\n")
+    ser.read_until(re.compile(rb"seq (\d+)\n"))
+    assert ser.read_until("seq 1\n").endswith(b"seq 1\n")
+    assert len(ser.chunks) == 3 and all(g >= 0 for g in ser.gaps())
+    try:
+        ser.read_until(b"never", timeout=0.2)
+        raise AssertionError("no TimeoutError")
+    except TimeoutError:
+        pass
+    assert wait_for(lambda: 42, timeout=1) == 42
+    for client in (qmp, qt, hmp, ser):
+        client.close()
+    print("baton_test self-test: OK")
+
+
+if __name__ == "__main__":
+    _self_test()

@@ -1,0 +1,267 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""QMP protocol and core commands, checked against QEMU's behaviour:
+greeting, capabilities negotiation, events, errors, queued clients. Runs
+under -accel qtest; the one guest-running case needs KVM and skips alone."""
+
+import json
+import os
+import re
+import select
+import socket
+import time
+import unittest
+
+import baton_test
+from baton_test import QmpClient, QmpError, Vm, guest_image, tmpdir
+
+BASE = ["-nodefaults", "-display", "none"]
+QTEST_PC = ["-accel", "qtest", "-machine", "pc", "-m", "16M"]
+
+ISSUE_COMMANDS = [
+    "query-status", "stop", "cont", "quit", "system_reset", "query-version",
+    "query-commands", "query-name", "query-cpus-fast", "query-chardev",
+    "query-machines", "query-kvm", "qom-list-types", "pmemsave", "memsave",
+    "human-monitor-command",
+]
+
+
+def kvm_usable():
+    try:
+        os.close(os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC))
+        return True
+    except OSError:
+        return False
+
+
+def check_timestamp(test, ev):
+    ts = ev["timestamp"]
+    test.assertIsInstance(ts["seconds"], int)
+    test.assertIsInstance(ts["microseconds"], int)
+    test.assertTrue(0 <= ts["microseconds"] < 1000000, ts)
+    test.assertGreater(ts["seconds"], 1600000000, ts)
+
+
+class Shared(unittest.TestCase):
+    """Read-only checks on one paused VM (started with -S)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.vm = Vm(BASE + QTEST_PC + [
+            "-S", "-name", "guest-one",
+            "-chardev", "null,id=nul0"], serial_socket=True)
+        try:
+            cls.vm.launch()
+        except Exception:
+            cls.vm.kill()
+            raise
+        cls.qmp = cls.vm.qmp
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.vm.shutdown()
+
+    def error(self, msg):
+        """Send MSG (dict or raw text); return the reply's error member."""
+        reply = self.qmp.cmd_raw(msg)
+        self.assertIn("error", reply, reply)
+        self.assertEqual(set(reply["error"]), {"class", "desc"}, reply)
+        return reply["error"]
+
+    def test_greeting(self):
+        qmp = self.vm.qmp.greeting["QMP"]
+        ver = qmp["version"]
+        for key in ("major", "minor", "micro"):
+            self.assertIsInstance(ver["qemu"][key], int)
+        self.assertIsInstance(ver["package"], str)
+        self.assertIsInstance(qmp["capabilities"], list)
+
+    def test_query_version(self):
+        ver = self.qmp.cmd("query-version")
+        self.assertEqual(ver, self.vm.qmp.greeting["QMP"]["version"])
+
+    def test_query_status_prelaunch(self):
+        self.assertEqual(self.qmp.cmd("query-status"),
+                         {"status": "prelaunch", "running": False})
+
+    def test_query_commands(self):
+        names = {c["name"] for c in self.qmp.cmd("query-commands")}
+        for name in ISSUE_COMMANDS + ["qmp_capabilities"]:
+            self.assertIn(name, names)
+
+    def test_query_name(self):
+        self.assertEqual(self.qmp.cmd("query-name"), {"name": "guest-one"})
+
+    def test_query_chardev(self):
+        devs = {c["label"]: c for c in self.qmp.cmd("query-chardev")}
+        ser = devs["ser0"]
+        self.assertTrue(ser["filename"].startswith("unix:"), ser)
+        self.assertIn(self.vm.serial_path, ser["filename"])
+        self.assertIs(ser["frontend-open"], True)
+        self.assertEqual(devs["nul0"]["filename"], "null")
+        self.assertIs(devs["nul0"]["frontend-open"], False)
+
+    def test_query_kvm(self):
+        kvm = self.qmp.cmd("query-kvm")
+        self.assertIs(kvm["enabled"], False)  # -accel qtest
+        self.assertIsInstance(kvm["present"], bool)
+
+    def test_qom_list_types(self):
+        def names(**args):
+            return {t["name"] for t in self.qmp.cmd("qom-list-types", **args)}
+        devices = names(implements="device")
+        for t in ("isa-serial", "isa-debug-exit", "ide-hd"):
+            self.assertIn(t, devices)
+        accels = names(implements="accel")
+        for t in ("kvm-accel", "qtest-accel"):
+            self.assertIn(t, accels)
+        self.assertNotIn("kvm-accel", devices)
+        plain = self.qmp.cmd("qom-list-types", implements="device")
+        self.assertFalse([t for t in plain if t.get("abstract")], plain)
+        full = self.qmp.cmd("qom-list-types", implements="device",
+                            abstract=True)
+        self.assertTrue({t["name"] for t in full} > devices)
+        self.assertTrue([t for t in full if t.get("abstract")], full)
+
+    def test_human_monitor_command(self):
+        out = self.qmp.cmd("human-monitor-command",
+                           {"command-line": "info status"})
+        self.assertIn("VM status: paused (prelaunch)", out)
+
+    def test_id_echo(self):
+        for cid in ("abc-1", 42):
+            reply = self.qmp.cmd_raw({"execute": "query-status", "id": cid})
+            self.assertIn("return", reply)
+            self.assertEqual(reply["id"], cid)
+        reply = self.qmp.cmd_raw({"execute": "frob", "id": "e1"})
+        self.assertEqual(reply["id"], "e1")
+        self.assertIn("error", reply)
+
+    def test_malformed_json(self):
+        err = self.error('{"execute": }\n')
+        self.assertEqual(err["class"], "GenericError")
+        self.assertEqual(self.qmp.cmd("query-status")["status"], "prelaunch")
+
+    def test_non_object(self):
+        err = self.error("[1, 2]\n")
+        self.assertEqual(err["class"], "GenericError")
+        err = self.error('{"arguments": {}}\n')  # no "execute"
+        self.assertEqual(err["class"], "GenericError")
+        self.assertEqual(self.qmp.cmd("query-status")["status"], "prelaunch")
+
+    def test_unknown_command(self):
+        err = self.error({"execute": "frob"})
+        self.assertEqual(err, {"class": "CommandNotFound",
+                               "desc": "The command frob has not been found"})
+
+    def test_wrong_argument_type(self):
+        err = self.error({"execute": "pmemsave", "arguments": {
+            "val": "x", "size": 4,
+            "filename": os.path.join(tmpdir(), "never")}})
+        self.assertEqual(err, {
+            "class": "GenericError",
+            "desc": "Invalid parameter type for 'val', expected: integer"})
+
+    def test_unexpected_argument(self):
+        err = self.error({"execute": "query-status", "arguments": {"x": 1}})
+        self.assertEqual(err, {"class": "GenericError",
+                               "desc": "Parameter 'x' is unexpected"})
+
+    def test_missing_argument(self):
+        err = self.error({"execute": "pmemsave", "arguments": {
+            "size": 4, "filename": os.path.join(tmpdir(), "never")}})
+        self.assertEqual(err, {"class": "GenericError",
+                               "desc": "Parameter 'val' is missing"})
+
+
+class Sessions(unittest.TestCase):
+    """Cases that need a VM (or a connection) of their own."""
+
+    def start(self, args=(), negotiate=True, **kwargs):
+        vm = Vm(BASE + QTEST_PC + list(args), **kwargs)
+        try:
+            vm.launch(negotiate=negotiate)
+        except Exception:
+            vm.kill()
+            raise
+        self.addCleanup(vm.kill)
+        return vm
+
+    def test_negotiation(self):
+        vm = self.start(negotiate=False)
+        reply = vm.qmp.cmd_raw({"execute": "query-status"})
+        self.assertEqual(reply["error"]["class"], "CommandNotFound", reply)
+        self.assertEqual(vm.qmp.negotiate(), {})
+        reply = vm.qmp.cmd_raw({"execute": "qmp_capabilities"})
+        self.assertEqual(reply["error"]["class"], "CommandNotFound", reply)
+        self.assertIn("status", vm.qmp.cmd("query-status"))
+        self.assertEqual(vm.shutdown(), 0)
+
+    def test_stop_cont_events(self):
+        vm = self.start(["-S"])
+        vm.qmp.cmd("cont")
+        check_timestamp(self, vm.qmp.get_event("RESUME"))
+        self.assertEqual(vm.qmp.cmd("query-status"),
+                         {"status": "running", "running": True})
+        vm.qmp.cmd("stop")
+        check_timestamp(self, vm.qmp.get_event("STOP"))
+        self.assertEqual(vm.qmp.cmd("query-status"),
+                         {"status": "paused", "running": False})
+        self.assertEqual(vm.shutdown(), 0)
+
+    def test_quit(self):
+        vm = self.start()
+        self.assertEqual(vm.qmp.cmd("quit"), {})
+        ev = vm.qmp.get_event("SHUTDOWN")
+        check_timestamp(self, ev)
+        self.assertEqual(ev["data"]["guest"], False)
+        self.assertEqual(ev["data"]["reason"], "host-qmp-quit")
+        self.assertEqual(vm.wait(), 0)
+
+    def test_second_client_queued(self):
+        vm = self.start()
+        second = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(second.close)
+        second.connect(vm.qmp_path)  # sits in the listen backlog
+        self.assertEqual(select.select([second], [], [], 0.5)[0], [],
+                         "second client got data while the first is open")
+        self.assertIn("status", vm.qmp.cmd("query-status"))
+        vm.qmp.close()
+        vm.qmp = QmpClient(second)
+        self.assertIn("QMP", vm.qmp.greeting)
+        vm.qmp.negotiate()
+        self.assertIn("status", vm.qmp.cmd("query-status"))
+        self.assertEqual(vm.shutdown(), 0)
+
+    def test_stop_cont_kvm_guest(self):
+        """Under KVM, stop really stops the guest and cont resumes it."""
+        if not kvm_usable():
+            self.skipTest("/dev/kvm is not usable")
+        vm = Vm(BASE + ["-S", "-accel", "kvm", "-machine", "pc", "-m", "16M",
+                        "-drive", "file=%s,format=raw" % guest_image("hello")],
+                serial_socket=True)
+        vm.launch()
+        self.addCleanup(vm.kill)
+        vm.qmp.cmd("cont")
+        vm.qmp.get_event("RESUME")
+        vm.serial.read_until(b"seq 1\n")
+        vm.qmp.cmd("stop")
+        check_timestamp(self, vm.qmp.get_event("STOP"))
+        self.assertEqual(vm.qmp.cmd("query-status")["status"], "paused")
+        # A line may still be in flight; after that, silence.
+        time.sleep(0.1)
+        before = len(vm.serial.data)
+        time.sleep(0.4)
+        self.assertEqual(len(vm.serial.data), before,
+                         "guest printed while stopped")
+        vm.qmp.cmd("cont")
+        check_timestamp(self, vm.qmp.get_event("RESUME"))
+        data = vm.serial.read_until(re.compile(rb"seq \d+\n"),
+                                    start=before)
+        self.assertEqual(vm.qmp.cmd("query-status")["status"], "running")
+        nums = [int(n) for n in re.findall(rb"seq (\d+)\n", data)]
+        self.assertEqual(nums, list(range(len(nums))), data)
+        self.assertEqual(vm.shutdown(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()

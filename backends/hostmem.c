@@ -192,7 +192,6 @@ static const TypeInfo hostmem_types[] = {
         .props = hostmem_props,
         .realize = hostmem_ram_realize,
         .unrealize = hostmem_unrealize,
-        .unmigratable = "memory backends migrate through the RAM section",
     },
     {
         .name = "memory-backend-memfd",

@@ -70,7 +70,7 @@ def qmp(vm, name, event=None, **args):
 
 def hmp(vm, line, head=None):
     print("  (qemu) %s" % line)
-    out = vm.hmp.cmd(line).splitlines()
+    out = [l for l in vm.hmp.cmd(line).splitlines() if l.strip()]
     for text in out[:head] if head else out:
         print("         %s" % text)
     if head and len(out) > head:

@@ -973,6 +973,7 @@ static const Property ide_hd_props[] = {
 };
 
 static const TypeInfo ide_hd_type = {
+    .unmigratable = "ide-hd state is not described yet (issue #3)",
     .name = TYPE_IDE_HD,
     .parent = TYPE_DEVICE,
     .user_creatable = true,

@@ -542,6 +542,7 @@ static const Property serial_props[] = {
 };
 
 static const TypeInfo serial_type = {
+    .unmigratable = "isa-serial state is not described yet (issue #3)",
     .name = TYPE_ISA_SERIAL,
     .parent = TYPE_DEVICE,
     .user_creatable = true,

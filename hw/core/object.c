@@ -9,6 +9,7 @@
 #include "hw/core/object.h"
 #include "chardev/char.h"
 #include "system/blockdev.h"
+#include "migration/register.h"
 
 static GHashTable *types;   /* name -> const TypeInfo * */
 static GList *objects;      /* Object *, creation order */
@@ -328,6 +329,49 @@ fail:
     return NULL;
 }
 
+/* The nearest vmsd/stateless/unmigratable declaration up the type chain. */
+static const TypeInfo *object_migration_decl(const TypeInfo *t)
+{
+    for (; t; t = type_lookup(t->parent)) {
+        if (t->vmsd || t->stateless || t->unmigratable) {
+            return t;
+        }
+    }
+    return NULL;
+}
+
+static void object_register_vmstate(Object *obj)
+{
+    const TypeInfo *decl;
+
+    if (!type_is_a(obj->type, TYPE_DEVICE)) {
+        return;
+    }
+    decl = object_migration_decl(obj->type);
+    /* Every device says what happens to its state on migration. */
+    g_assert(decl != NULL);
+    if (decl->vmsd) {
+        vmstate_register(decl->vmsd->name, VMSTATE_INSTANCE_ID_ANY,
+                         decl->vmsd, obj);
+    }
+}
+
+bool object_check_migratable(GError **errp)
+{
+    for (GList *l = objects; l; l = l->next) {
+        Object *obj = l->data;
+        const TypeInfo *decl = object_migration_decl(obj->type);
+
+        if (decl && !decl->vmsd && !decl->stateless && decl->unmigratable) {
+            error_setg(errp, "device '%s' (%s) does not support migration: "
+                       "%s", obj->id ? obj->id : obj->type->name,
+                       obj->type->name, decl->unmigratable);
+            return false;
+        }
+    }
+    return true;
+}
+
 bool object_realize(Object *obj, GError **errp)
 {
     if (obj->id && !object_check_unique_id(obj, errp)) {
@@ -345,6 +389,7 @@ bool object_realize(Object *obj, GError **errp)
         }
     }
     obj->realized = true;
+    object_register_vmstate(obj);
     return true;
 
 fail:
@@ -377,8 +422,11 @@ void object_destroy(Object *obj)
 {
     void (*unrealize)(Object *) = type_find_unrealize(obj->type);
 
-    if (obj->realized && unrealize) {
-        unrealize(obj);
+    if (obj->realized) {
+        vmstate_unregister_opaque(obj);
+        if (unrealize) {
+            unrealize(obj);
+        }
     }
     objects = g_list_remove(objects, obj);
     object_free_props(obj);

@@ -78,6 +78,7 @@ static const Property debug_exit_props[] = {
 
 static const TypeInfo debug_exit_type = {
     .name = "isa-debug-exit",
+    .stateless = true,
     .parent = TYPE_DEVICE,
     .user_creatable = true,
     .instance_size = sizeof(DebugExitState),

@@ -35,6 +35,16 @@ typedef struct AccelOps {
     /* Register dump in QEMU's "info registers" shape; NULL if none. */
     char *(*dump_registers)(CPUState *cpu);
     void (*cleanup)(void);
+
+    /*
+     * Dirty-page logging for migration (NULL: the accelerator does not run
+     * guest code, so the guest dirties nothing; host writes are tracked by
+     * system/memory.c). log_sync folds the guest's dirty pages since the
+     * last sync into the RAM blocks' bitmaps (ram_block_set_dirty...).
+     */
+    bool (*dirty_log_start)(GError **errp);
+    void (*dirty_log_stop)(void);
+    bool (*dirty_log_sync)(GError **errp);
 } AccelOps;
 
 void accel_register(const AccelOps *ops);

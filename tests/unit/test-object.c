@@ -49,6 +49,7 @@ static bool test_realize(Object *obj, GError **errp)
 static const TypeInfo test_types[] = {
     {
         .name = "test-dev",
+        .stateless = true,
         .parent = TYPE_DEVICE,
         .user_creatable = true,
         .instance_size = sizeof(TestDev),

@@ -19,6 +19,7 @@
 
 typedef struct Object Object;
 typedef struct TypeInfo TypeInfo;
+typedef struct VMStateDescription VMStateDescription;
 
 /* Abstract roots; every concrete type descends from one of these. */
 #define TYPE_OBJECT  "object"
@@ -65,7 +66,15 @@ struct TypeInfo {
     bool (*realize)(Object *obj, GError **errp);
     void (*reset)(Object *obj);
     void (*unrealize)(Object *obj);
-    /* Why this type's state cannot migrate yet (issue #3 adds vmstate). */
+    /*
+     * Devices declare exactly one of (asserted at registration):
+     *  - vmsd: the migrated state, registered at realize with idstr
+     *    vmsd->name and the next free instance number;
+     *  - stateless: nothing to migrate (e.g. isa-debug-exit);
+     *  - unmigratable: why this device blocks migration (the blocker text).
+     */
+    const VMStateDescription *vmsd;
+    bool stateless;
     const char *unmigratable;
     const char *desc;
 };
@@ -117,6 +126,11 @@ void object_foreach(const char *typename,
                     void (*fn)(Object *obj, void *opaque), void *opaque);
 /* Reset every object descending from TYPE_DEVICE, in creation order. */
 void object_reset_all_devices(void);
+/*
+ * Fail with an error naming the first device that blocks migration
+ * (declared .unmigratable), or return true.
+ */
+bool object_check_migratable(GError **errp);
 /* Set one property from its textual value (as parsed from the command line). */
 bool object_set_prop(Object *obj, const char *name, const char *value,
                      GError **errp);

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Registration of migration sections (migration/savevm.c).
+ *
+ * Two kinds:
+ *  - vmstate sections: a VMStateDescription + object, saved once with the
+ *    vCPUs stopped (devices, vCPU registers, irqchip, clocks);
+ *  - live sections (RAM, later VFIO): handlers that send data while the
+ *    guest runs (setup, iterate, pending) and the rest after it stops
+ *    (complete).
+ *
+ * Sections are saved in registration order, live ones first; the
+ * destination, built from the same command line, registers the same
+ * sections and matches each record by (idstr, instance_id).
+ */
+#ifndef BATON_MIGRATION_REGISTER_H
+#define BATON_MIGRATION_REGISTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+
+#include "migration/vmstate.h"
+
+typedef struct MigStream MigStream;
+
+typedef struct SaveVMHandlers {
+    /* Source, guest running: start (e.g. enable dirty logging, send block list). */
+    bool (*save_setup)(MigStream *f, void *opaque, GError **errp);
+    /*
+     * Source, guest running, migration thread, big lock NOT held: send one
+     * bounded chunk (at most ~256 KiB) into F. Returns 1 when nothing is
+     * left in the current pass, 0 when more remains, -1 on error.
+     */
+    int (*save_iterate)(MigStream *f, void *opaque, GError **errp);
+    /*
+     * Source: bytes still to send. SYNC asks for a fresh dirty sync first
+     * (called with the big lock held).
+     */
+    uint64_t (*save_pending)(void *opaque, bool sync);
+    /* Source, vCPUs stopped: everything that is left. */
+    bool (*save_complete)(MigStream *f, void *opaque, GError **errp);
+    /* Source: after success, failure or cancel. */
+    void (*save_cleanup)(void *opaque);
+
+    /* Destination: before the first record / after the last one. */
+    bool (*load_setup)(void *opaque, GError **errp);
+    void (*load_cleanup)(void *opaque);
+    /* Destination: one record of this section. */
+    bool (*load_state)(MigStream *f, void *opaque, int version_id,
+                       GError **errp);
+
+    /* Optional: false skips the section in this migration entirely. */
+    bool (*is_active)(void *opaque);
+} SaveVMHandlers;
+
+/* INSTANCE_ID -1: the next free instance number for IDSTR. */
+#define VMSTATE_INSTANCE_ID_ANY (-1)
+
+/* Register a live section. Duplicate (idstr, instance) is a bug (asserted). */
+void savevm_register_live(const char *idstr, int instance_id, int version_id,
+                          const SaveVMHandlers *ops, void *opaque);
+/* Register a vmstate section for OPAQUE. */
+void vmstate_register(const char *idstr, int instance_id,
+                      const VMStateDescription *vmsd, void *opaque);
+/* Remove whatever was registered for OPAQUE (either kind). */
+void vmstate_unregister_opaque(void *opaque);
+
+#endif

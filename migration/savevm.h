@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Private to migration/: the savevm engine that walks the registered
+ * sections and writes or reads the stream format of
+ * docs/devel/migration-stream.md. The state machine (migration.c) drives
+ * it; devices only see include/migration/register.h.
+ */
+#ifndef BATON_MIGRATION_SAVEVM_H
+#define BATON_MIGRATION_SAVEVM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+
+#include "migration/stream.h"
+
+/* Magic and format version at the start of every stream. */
+#define SAVEVM_MAGIC "BATONMIG"
+#define SAVEVM_FORMAT_VERSION 1
+/* Largest record payload a loader accepts (checked before allocating). */
+#define SAVEVM_MAX_RECORD (16u * 1024 * 1024)
+
+typedef struct SavevmOptions {
+    /* x-ignore-shared: RAM blocks with a shared fd backing are not sent. */
+    bool ignore_shared;
+} SavevmOptions;
+
+/* ---- source side; one migration at a time ---- */
+
+bool savevm_write_header(MigStream *f, GError **errp);
+/* Big lock held: live sections' setup (dirty logging on, block lists). */
+bool savevm_setup(MigStream *f, const SavevmOptions *opts, GError **errp);
+/*
+ * Big lock NOT held: one bounded chunk from the live sections. Returns 1
+ * when every live section has finished its current pass, 0 if more
+ * remains, -1 on error.
+ */
+int savevm_iterate(MigStream *f, GError **errp);
+/* Bytes the live sections still have to send; SYNC: dirty sync first. */
+uint64_t savevm_pending(bool sync);
+/*
+ * vCPUs stopped, big lock held: live sections' remainders, every vmstate
+ * section in registration order, then the EOF record; flushes.
+ */
+bool savevm_complete(MigStream *f, GError **errp);
+/* After success, failure or cancel: live sections clean up (log off). */
+void savevm_cleanup(void);
+
+/* ---- destination side ---- */
+
+/*
+ * Read a whole stream: header, records (each verified: length bound, CRC,
+ * known section, version range, exact consumption) until EOF. Device
+ * records are applied with the big lock taken per record; the caller does
+ * not hold it. On failure the machine state is partly loaded and must not
+ * run: the caller reports and exits.
+ */
+bool savevm_load(MigStream *f, GError **errp);
+
+/* Which section/field failed last (for messages); may be NULL. */
+const char *savevm_last_section(void);
+
+#endif

@@ -23,5 +23,12 @@ demo: deps all
 bench: deps all
 	scripts/run-bench.sh $(BUILD)
 
+# Long libFuzzer run of the migration stream loader (clang, own build dir):
+# make fuzz FUZZ_SECONDS=600. `make check` runs a short standalone pass.
+FUZZ_SECONDS ?= 300
+.PHONY: fuzz
+fuzz: deps
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
 clean:
 	rm -rf $(BUILD)

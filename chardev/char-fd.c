@@ -73,6 +73,80 @@ static gboolean chr_watch_check(GSource *source)
     return w->tag && g_source_query_unix_fd(source, w->tag) != 0;
 }
 
+/*
+ * Descriptors a socket peer sent (SCM_RIGHTS) with the bytes being
+ * delivered to a frontend right now. Frontends run commands synchronously
+ * inside their read callback (the monitor's getfd / add-fd), so the
+ * descriptors only need to live for that callback; any not taken are
+ * closed after it, as QEMU closes unused ancillary fds. Main thread only.
+ */
+#define CHR_MAX_MSGFDS 16
+static Chardev *msgfd_chr;
+static int msgfds[CHR_MAX_MSGFDS];
+static unsigned int msgfd_count, msgfd_next;
+
+static void chr_msgfds_take(struct msghdr *msg)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c;
+         c = CMSG_NXTHDR(msg, c)) {
+        size_t n;
+
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
+            continue;
+        }
+        n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            if (msgfd_count < CHR_MAX_MSGFDS) {
+                msgfds[msgfd_count++] = fd;
+            } else {
+                close(fd);
+            }
+        }
+    }
+}
+
+static void chr_msgfds_release(void)
+{
+    while (msgfd_next < msgfd_count) {
+        close(msgfds[msgfd_next++]);
+    }
+    msgfd_count = msgfd_next = 0;
+    msgfd_chr = NULL;
+}
+
+int chardev_get_msgfd(Chardev *chr)
+{
+    if ((chr && chr != msgfd_chr) || msgfd_next >= msgfd_count) {
+        return -1;
+    }
+    return msgfds[msgfd_next++];
+}
+
+/* recv() that also collects SCM_RIGHTS descriptors (UNIX sockets). */
+static ssize_t chr_recv_msg(int fd, uint8_t *buf, size_t n)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * CHR_MAX_MSGFDS)];
+        struct cmsghdr align;
+    } control;
+    struct iovec iov = { .iov_base = buf, .iov_len = n };
+    struct msghdr msg = {
+        .msg_iov = &iov,
+        .msg_iovlen = 1,
+        .msg_control = control.buf,
+        .msg_controllen = sizeof(control.buf),
+    };
+    ssize_t r = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+
+    if (r >= 0) {
+        chr_msgfds_take(&msg);
+    }
+    return r;
+}
+
 /* Bytes queued for reading, 0 if unknown. */
 static int chr_fd_pending(int fd)
 {
@@ -110,9 +184,12 @@ static gboolean chr_watch_dispatch(GSource *source, GSourceFunc cb,
         }
         return G_SOURCE_CONTINUE;
     }
-    r = w->is_socket ? recv(w->fd, buf, n, 0) : read(w->fd, buf, n);
+    r = w->is_socket ? chr_recv_msg(w->fd, buf, n) : read(w->fd, buf, n);
     if (r > 0) {
+        /* Descriptors always come with at least one byte of data. */
+        msgfd_chr = w->chr;
         chr_be_read(w->chr, buf, r);
+        chr_msgfds_release();
     } else if (r == 0) {
         w->eof(w->chr, 0);
     } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {

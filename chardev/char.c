@@ -31,7 +31,8 @@ void chr_register_backend(const TypeInfo *ti, const ChardevOps *ops)
 
 size_t chr_be_can_read(Chardev *chr)
 {
-    if (!chr->fe_ops || !chr->fe_ops->read) {
+    /* No input before the frontend has heard OPENED (QMP greets first). */
+    if (!chr->fe_ops || !chr->fe_ops->read || chr->fe_open_idle) {
         return 0;
     }
     if (!chr->fe_ops->can_read) {

@@ -20,10 +20,27 @@
 /* Largest record payload a loader accepts (checked before allocating). */
 #define SAVEVM_MAX_RECORD (16u * 1024 * 1024)
 
+/* Record types (the first byte of each record). */
+typedef enum SavevmRecordType {
+    SAVEVM_REC_SECTION_START = 0x01,
+    SAVEVM_REC_SECTION_PART = 0x02,
+    SAVEVM_REC_SECTION_END = 0x03,
+    SAVEVM_REC_SECTION_FULL = 0x04,
+    SAVEVM_REC_EOF = 0x05,
+} SavevmRecordType;
+
 typedef struct SavevmOptions {
     /* x-ignore-shared: RAM blocks with a shared fd backing are not sent. */
     bool ignore_shared;
 } SavevmOptions;
+
+/*
+ * Options of the migration in progress, for live handlers (ram.c): set by
+ * savevm_setup() on the source and savevm_set_options() on the
+ * destination; all false otherwise. Never NULL.
+ */
+const SavevmOptions *savevm_options(void);
+void savevm_set_options(const SavevmOptions *opts);
 
 /* ---- source side; one migration at a time ---- */
 
@@ -45,6 +62,12 @@ uint64_t savevm_pending(bool sync);
 bool savevm_complete(MigStream *f, GError **errp);
 /* After success, failure or cancel: live sections clean up (log off). */
 void savevm_cleanup(void);
+/*
+ * The whole source side in one go, for a stopped guest (snapshots, tests):
+ * header, setup, iterate until every pass is done, complete, cleanup.
+ * Takes no lock itself.
+ */
+bool savevm_save_all(MigStream *f, const SavevmOptions *opts, GError **errp);
 
 /* ---- destination side ---- */
 
@@ -56,6 +79,12 @@ void savevm_cleanup(void);
  * run: the caller reports and exits.
  */
 bool savevm_load(MigStream *f, GError **errp);
+
+/*
+ * Forget every registration (unit tests and fuzzers start from an empty
+ * registry, without the sections that constructors registered).
+ */
+void savevm_unregister_all(void);
 
 /* Which section/field failed last (for messages); may be NULL. */
 const char *savevm_last_section(void);

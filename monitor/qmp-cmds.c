@@ -11,6 +11,7 @@
 #include "chardev/char.h"
 #include "hw/core/machine.h"
 #include "hw/core/object.h"
+#include "migration/migration.h"
 #include "monitor/qmp-misc.h"
 #include "system/cpus.h"
 #include "system/memory.h"
@@ -140,10 +141,9 @@ static bool qmp_cont(JsonObject *args, JsonNode **ret, GError **errp)
         error_setg(errp, "Migration is not finalized yet");
         return false;
     case RUN_STATE_INMIGRATE:
-        /* QEMU sets autostart here; baton's runstate has no such flag. */
-        error_setg(errp, "the VM is waiting for an incoming migration; it "
-                         "can be resumed once the migration has completed");
-        return false;
+        /* As QEMU: the guest starts once the incoming migration completes. */
+        migration_incoming_set_autostart(true);
+        return true;
     case RUN_STATE_SUSPENDED:
     case RUN_STATE_RUNNING:
         return true;

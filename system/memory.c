@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * RAM blocks and the two guest address spaces. Regions are kept sorted by
- * base in one array per space and never overlap, so a lookup is a binary
- * search. The accelerator mirrors RAM regions into its memory slots; this
- * file knows nothing about KVM.
+ * RAM blocks (with their dirty bitmaps for migration) and the two guest
+ * address spaces. Regions are kept sorted by base in one array per space
+ * and never overlap, so a lookup is a binary search. The accelerator
+ * mirrors RAM regions into its memory slots; this file knows nothing about
+ * KVM.
  */
 #include "util/osdep.h"
 
@@ -14,6 +15,9 @@
 
 static GPtrArray *ram_blocks;
 static GPtrArray *spaces[2];   /* MemoryRegion *, sorted by base */
+static unsigned int dirty_log_users; /* under the big lock */
+
+static void ram_block_dirty_alloc(RAMBlock *rb, bool all_dirty);
 
 static const char *const space_names[] = {
     [AS_MEMORY] = "memory",
@@ -71,6 +75,10 @@ static RAMBlock *ram_block_map(const char *idstr, uint64_t size, int fd,
     rb->fd = fd;
     rb->fd_offset = offset;
     rb->flags = flags;
+    if (dirty_log_users) {
+        /* Whatever migration already sent knows nothing of this block. */
+        ram_block_dirty_alloc(rb, true);
+    }
     ram_block_register(rb);
     return rb;
 }
@@ -121,6 +129,7 @@ void ram_block_free(RAMBlock *rb)
         g_ptr_array_remove(ram_blocks, rb);
     }
     munmap(rb->host, rb->size);
+    g_free(rb->dirty);
     if (rb->fd >= 0) {
         close(rb->fd);
     }
@@ -135,6 +144,201 @@ const GPtrArray *ram_block_list(void)
     }
     return ram_blocks;
 }
+
+/* ---- dirty logging ---- */
+
+/*
+ * Writers OR bits in with release ordering after their data is stored;
+ * the migration thread exchanges words with acquire ordering before it
+ * reads the pages (x86 locked instructions are full barriers anyway; the
+ * orderings document the pairing).
+ */
+#define BPW RAM_DIRTY_BITS_PER_WORD
+
+uint64_t ram_block_pages(const RAMBlock *rb)
+{
+    return (rb->size + RAM_DIRTY_PAGE_SIZE - 1) >> RAM_DIRTY_PAGE_BITS;
+}
+
+uint64_t ram_block_dirty_words(const RAMBlock *rb)
+{
+    return (ram_block_pages(rb) + BPW - 1) / BPW;
+}
+
+/* Bits [FIRST, FIRST+N) set within one word (N ≥ 1, FIRST+N ≤ BPW). */
+static inline unsigned long bit_range(unsigned int first, unsigned int n)
+{
+    unsigned long m = n == BPW ? ~0UL : (1UL << n) - 1;
+
+    return m << first;
+}
+
+static void ram_block_dirty_alloc(RAMBlock *rb, bool all_dirty)
+{
+    uint64_t words = ram_block_dirty_words(rb);
+
+    rb->dirty = g_new0(unsigned long, words);
+    if (all_dirty) {
+        ram_block_set_dirty(rb, 0, rb->size);
+    }
+}
+
+void memory_dirty_log_start(void)
+{
+    const GPtrArray *blocks = ram_block_list();
+
+    if (dirty_log_users++) {
+        return;
+    }
+    for (guint i = 0; i < blocks->len; i++) {
+        RAMBlock *rb = g_ptr_array_index(blocks, i);
+
+        if (!rb->dirty) {
+            ram_block_dirty_alloc(rb, false);
+        }
+    }
+}
+
+void memory_dirty_log_stop(void)
+{
+    const GPtrArray *blocks = ram_block_list();
+
+    g_assert(dirty_log_users > 0);
+    if (--dirty_log_users) {
+        return;
+    }
+    for (guint i = 0; i < blocks->len; i++) {
+        RAMBlock *rb = g_ptr_array_index(blocks, i);
+
+        g_clear_pointer(&rb->dirty, g_free);
+    }
+}
+
+bool memory_dirty_log_active(void)
+{
+    return dirty_log_users > 0;
+}
+
+void ram_block_set_dirty(RAMBlock *rb, uint64_t offset, uint64_t len)
+{
+    uint64_t page, end;
+
+    if (!rb->dirty || !len || offset >= rb->size) {
+        return;
+    }
+    len = MIN(len, rb->size - offset);
+    page = offset >> RAM_DIRTY_PAGE_BITS;
+    end = ((offset + len - 1) >> RAM_DIRTY_PAGE_BITS) + 1;
+    while (page < end) {
+        unsigned int bit = page % BPW;
+        unsigned int n = MIN(BPW - bit, end - page);
+
+        __atomic_fetch_or(&rb->dirty[page / BPW], bit_range(bit, n),
+                          __ATOMIC_RELEASE);
+        page += n;
+    }
+}
+
+/* OR MASK into word W of RB; returns the number of bits that were new. */
+static inline unsigned int dirty_or_word(RAMBlock *rb, uint64_t w,
+                                         unsigned long mask)
+{
+    unsigned long old;
+
+    if (!mask) {
+        return 0;
+    }
+    old = __atomic_fetch_or(&rb->dirty[w], mask, __ATOMIC_RELEASE);
+    return __builtin_popcountl(mask & ~old);
+}
+
+uint64_t ram_block_set_dirty_bits(RAMBlock *rb, uint64_t first_page,
+                                  const unsigned long *bits, uint64_t npages)
+{
+    uint64_t pages = ram_block_pages(rb);
+    uint64_t nwords, added = 0;
+    unsigned int shift = first_page % BPW;
+    uint64_t dw = first_page / BPW;
+
+    if (!rb->dirty || first_page >= pages) {
+        return 0;
+    }
+    npages = MIN(npages, pages - first_page);
+    nwords = (npages + BPW - 1) / BPW;
+    for (uint64_t i = 0; i < nwords; i++) {
+        unsigned long v = bits[i];
+
+        if (!v) {
+            continue; /* the common case: skip clean words fast */
+        }
+        if (i == nwords - 1 && npages % BPW) {
+            v &= bit_range(0, npages % BPW);
+        }
+        if (!shift) {
+            added += dirty_or_word(rb, dw + i, v);
+        } else {
+            /* Slot not word-aligned in the block: split across two words. */
+            added += dirty_or_word(rb, dw + i, v << shift);
+            if (dw + i + 1 < ram_block_dirty_words(rb)) {
+                added += dirty_or_word(rb, dw + i + 1, v >> (BPW - shift));
+            }
+        }
+    }
+    return added;
+}
+
+bool ram_block_test_and_clear_dirty(RAMBlock *rb, uint64_t page)
+{
+    unsigned long bit = 1UL << (page % BPW);
+
+    if (!rb->dirty || page >= ram_block_pages(rb)) {
+        return false;
+    }
+    return __atomic_fetch_and(&rb->dirty[page / BPW], ~bit, __ATOMIC_ACQUIRE) &
+           bit;
+}
+
+uint64_t ram_block_next_dirty_word(const RAMBlock *rb, uint64_t from)
+{
+    uint64_t words = ram_block_dirty_words(rb);
+    const unsigned long *bm = rb->dirty;
+
+    if (!bm) {
+        return words;
+    }
+    while (from < words && !__atomic_load_n(&bm[from], __ATOMIC_RELAXED)) {
+        from++;
+    }
+    return from;
+}
+
+unsigned long ram_block_fetch_and_clear_dirty_word(RAMBlock *rb, uint64_t word)
+{
+    if (!rb->dirty || word >= ram_block_dirty_words(rb)) {
+        return 0;
+    }
+    /* A plain load first: clean words cost no locked instruction. */
+    if (!__atomic_load_n(&rb->dirty[word], __ATOMIC_RELAXED)) {
+        return 0;
+    }
+    return __atomic_exchange_n(&rb->dirty[word], 0, __ATOMIC_ACQUIRE);
+}
+
+uint64_t ram_block_dirty_pages(const RAMBlock *rb)
+{
+    uint64_t words = ram_block_dirty_words(rb), n = 0;
+
+    if (!rb->dirty) {
+        return 0;
+    }
+    for (uint64_t i = 0; i < words; i++) {
+        n += __builtin_popcountl(
+            __atomic_load_n(&rb->dirty[i], __ATOMIC_RELAXED));
+    }
+    return n;
+}
+
+#undef BPW
 
 /* ---- regions ---- */
 
@@ -292,8 +496,12 @@ static void io_write(MemoryRegion *mr, hwaddr addr, uint64_t val,
                      unsigned size)
 {
     if (mr->ram) {
-        memcpy((uint8_t *)mr->ram->host + mr->ram_offset + (addr - mr->base),
-               &val, size);
+        uint64_t off = mr->ram_offset + (addr - mr->base);
+
+        memcpy((uint8_t *)mr->ram->host + off, &val, size);
+        if (mr->ram->dirty) {
+            ram_block_set_dirty(mr->ram, off, size);
+        }
         return;
     }
     if (mr->ops->write) {
@@ -371,6 +579,10 @@ bool address_space_rw(AddressSpaceId space, hwaddr addr, void *buf,
             chunk = MIN(len, mr->base + mr->size - addr);
             if (is_write) {
                 memcpy(host, p, chunk);
+                if (mr->ram->dirty) {
+                    ram_block_set_dirty(
+                        mr->ram, mr->ram_offset + (addr - mr->base), chunk);
+                }
             } else {
                 memcpy(p, host, chunk);
             }

@@ -15,6 +15,7 @@
 #include "chardev/char.h"
 #include "hw/core/machine.h"
 #include "hw/core/object.h"
+#include "migration/migration.h"
 #include "monitor/monitor.h"
 #include "monitor/qmp-misc.h"
 #include "system/blockdev.h"
@@ -68,7 +69,7 @@ typedef enum OptId {
     OPT_QTEST, OPT_QTEST_LOG, OPT_DISPLAY, OPT_NOGRAPHIC, OPT_NODEFAULTS,
     OPT_DAEMONIZE, OPT_PIDFILE, OPT_DRIVE, OPT_DEVICE, OPT_OBJECT,
     OPT_AUDIO, OPT_RUN_WITH, OPT_S, OPT_NO_SHUTDOWN, OPT_D, OPT_LOGFILE,
-    OPT_INCOMING, OPT_CPU, OPT_VGA, OPT_NO_USER_CONFIG, OPT_VERSION,
+    OPT_INCOMING, OPT_GLOBAL, OPT_CPU, OPT_VGA, OPT_NO_USER_CONFIG, OPT_VERSION,
     OPT_HELP,
 } OptId;
 
@@ -110,6 +111,7 @@ static const OptionDef option_table[] = {
     { "d", OPT_D, true, "ITEM,...  enable logging (guest_errors, unimp)" },
     { "D", OPT_LOGFILE, true, "FILE  write the log to FILE" },
     { "incoming", OPT_INCOMING, true, "URI|defer|CHANNEL  wait for an incoming migration" },
+    { "global", OPT_GLOBAL, true, "migration.PROP=VALUE  set a migration parameter or capability" },
     { "cpu", OPT_CPU, true, "host|max  vCPU model (baton passes the host's KVM CPUID)" },
     { "vga", OPT_VGA, true, "none" },
     { "no-user-config", OPT_NO_USER_CONFIG, false, "accepted; baton reads no config files" },
@@ -275,6 +277,68 @@ static void parse_cpu(const char *arg)
     }
 }
 
+/*
+ * -global DRIVER.PROP=VALUE or driver=D,property=P,value=V (QEMU's two
+ * spellings), applied at once; only the "migration" object takes globals.
+ */
+static void parse_global(const char *arg)
+{
+    g_autofree char *loc = g_strdup_printf("-global %s", arg);
+    g_autofree char *driver = NULL, *prop = NULL, *value = NULL;
+    const char *dot = strchr(arg, '.');
+    const char *eq = strchr(arg, '=');
+    GError *err = NULL;
+
+    if (dot && eq && dot < eq && dot > arg && eq > dot + 1) {
+        driver = g_strndup(arg, dot - arg);
+        prop = g_strndup(dot + 1, eq - dot - 1);
+        value = g_strdup(eq + 1);
+    } else {
+        g_autoptr(OptList) opts = parse_or_die("-global", arg, NULL);
+
+        for (unsigned int i = 0; i < opts_count(opts); i++) {
+            const char *key = opts_key(opts, i);
+
+            if (strcmp(key, "driver") && strcmp(key, "property") &&
+                strcmp(key, "value")) {
+                die("%s: Invalid parameter '%s'", loc, key);
+            }
+        }
+        driver = g_strdup(opts_get(opts, "driver"));
+        prop = g_strdup(opts_get(opts, "property"));
+        value = g_strdup(opts_get(opts, "value"));
+        if (!driver || !prop || !value) {
+            die("%s: Parameter '%s' is missing", loc,
+                !driver ? "driver" : !prop ? "property" : "value");
+        }
+    }
+    if (!strcmp(driver, "migration")) {
+        if (!migration_global_set(prop, value, &err)) {
+            die_err(NULL, err);
+        }
+        return;
+    }
+    if (type_lookup(driver)) {
+        die("%s: baton takes -global only for driver 'migration'", loc);
+    }
+    die("%s: global %s.%s has invalid class name", loc, driver, prop);
+}
+
+static void G_GNUC_NORETURN print_machine_help(void)
+{
+    GPtrArray *all = machine_type_list();
+
+    printf("Supported machines are:\n");
+    for (guint i = 0; i < all->len; i++) {
+        const MachineTypeDef *d = g_ptr_array_index(all, i);
+
+        printf("%-20s %s%s\n", d->alias ? d->alias : d->name,
+               d->desc ? d->desc : "", d->is_default ? " (default)" : "");
+    }
+    g_ptr_array_unref(all);
+    exit(0);
+}
+
 static void parse_one(Config *cfg, const OptionDef *def, const char *arg)
 {
     GError *err = NULL;
@@ -289,6 +353,9 @@ static void parse_one(Config *cfg, const OptionDef *def, const char *arg)
     case OPT_MACHINE: {
         OptList *opts = parse_or_die("-machine", arg, "type");
 
+        if (!g_strcmp0(opts_get(opts, "type"), "help")) {
+            print_machine_help();
+        }
         /* Later -machine options add to earlier ones, as in QEMU. */
         if (!cfg->machine_opts) {
             cfg->machine_opts = opts;
@@ -388,6 +455,9 @@ static void parse_one(Config *cfg, const OptionDef *def, const char *arg)
         break;
     case OPT_INCOMING:
         g_ptr_array_add(cfg->incoming, g_strdup(arg));
+        break;
+    case OPT_GLOBAL:
+        parse_global(arg);
         break;
     case OPT_CPU:
         parse_cpu(arg);
@@ -617,19 +687,6 @@ static MachineState *create_machine(Config *cfg)
         }
         g_ptr_array_unref(all);
     }
-    if (!g_strcmp0(type, "help")) {
-        GPtrArray *all = machine_type_list();
-
-        printf("Supported machines are:\n");
-        for (guint i = 0; i < all->len; i++) {
-            const MachineTypeDef *d = g_ptr_array_index(all, i);
-
-            printf("%-20s %s%s\n", d->alias ? d->alias : d->name,
-                   d->desc ? d->desc : "",
-                   d->is_default ? " (default)" : "");
-        }
-        exit(0);
-    }
     def = machine_type_find(type);
     if (!def) {
         die("-machine: unsupported machine type: \"%s\" (use -machine help "
@@ -723,8 +780,9 @@ static void create_device(OptList *opts, const char *option)
 
             if (t->user_creatable && !t->abstract &&
                 type_is_a(t, TYPE_DEVICE)) {
-                printf("name \"%s\"%s%s\n", t->name, t->desc ? ", desc \"" : "",
-                       t->desc ? t->desc : "");
+                printf("name \"%s\"%s%s%s\n", t->name,
+                       t->desc ? ", desc \"" : "", t->desc ? t->desc : "",
+                       t->desc ? "\"" : "");
             }
         }
         exit(0);
@@ -797,6 +855,17 @@ static void create_drive_devices(void)
     }
 }
 
+static char *pidfile_path;
+static pid_t pidfile_owner;
+
+/* Runs on every exit() of the process that wrote the file, errors included. */
+static void remove_pidfile(void)
+{
+    if (pidfile_path && getpid() == pidfile_owner) {
+        unlink(pidfile_path);
+    }
+}
+
 static void write_pidfile(const char *path)
 {
     g_autofree char *pid = g_strdup_printf("%d\n", getpid());
@@ -805,6 +874,9 @@ static void write_pidfile(const char *path)
     if (!g_file_set_contents(path, pid, -1, &err)) {
         die("-pidfile %s: cannot write pid file: %s", path, err->message);
     }
+    pidfile_path = g_strdup(path);
+    pidfile_owner = getpid();
+    atexit(remove_pidfile);
 }
 
 /*
@@ -861,19 +933,17 @@ static void daemonize_finish(void)
     daemon_pipe = -1;
 }
 
+/* Syntax of every -incoming (URI, defer, JSON or dotted channel). */
 static void check_incoming(Config *cfg)
 {
     for (guint i = 0; i < cfg->incoming->len; i++) {
         const char *arg = g_ptr_array_index(cfg->incoming, i);
-        g_autoptr(OptList) opts = NULL;
+        g_autofree char *loc = g_strdup_printf("-incoming %s", arg);
+        GError *err = NULL;
 
-        /* Parse for syntax (URI, "defer", JSON or dotted channel). */
-        if (arg[0] == '{' || strchr(arg, '=')) {
-            opts = parse_or_die("-incoming", arg, "channel-type");
+        if (!migration_incoming_check_arg(arg, &err)) {
+            die_err(loc, err);
         }
-    }
-    if (cfg->incoming->len) {
-        die("-incoming: incoming migration is not implemented yet");
     }
 }
 
@@ -945,7 +1015,17 @@ int baton_main(int argc, char **argv)
     runstate_set_no_shutdown(cfg->no_shutdown);
     main_loop_init();
     create_vm(cfg);
-    if (!cfg->start_stopped) {
+    if (cfg->incoming->len) {
+        const char *const *args;
+        GError *err = NULL;
+
+        /* Run state "inmigrate"; the guest starts once it has arrived. */
+        g_ptr_array_add(cfg->incoming, NULL);
+        args = (const char *const *)cfg->incoming->pdata;
+        if (!migration_incoming_setup(args, !cfg->start_stopped, &err)) {
+            die_err(NULL, err);
+        }
+    } else if (!cfg->start_stopped) {
         vm_start();
     } else {
         runstate_set(RUN_STATE_PRELAUNCH);
@@ -953,6 +1033,7 @@ int baton_main(int argc, char **argv)
     daemonize_finish();
 
     status = main_loop_run();
+    migration_shutdown();
 
     accel = accel_current();
     if (accel && accel->pause_all && runstate_is_running()) {
@@ -965,8 +1046,5 @@ int baton_main(int argc, char **argv)
     }
     chardev_cleanup_all();
     drive_cleanup_all();
-    if (cfg->pidfile) {
-        unlink(cfg->pidfile);
-    }
     return status;
 }

@@ -2,8 +2,9 @@
 /*
  * The KVM accelerator's VM side: /dev/kvm and capability probing, the ioctl
  * wrappers, VM creation, memory slots, the in-kernel irqchip and PIT, IRQ
- * lines, and the AccelOps/"kvm-accel" registration. vCPU threads live in
- * kvm-cpu.c, register state in kvm-state.c, exit dispatch in kvm-exit.c.
+ * lines, dirty logging for migration, and the AccelOps/"kvm-accel"
+ * registration. vCPU threads live in kvm-cpu.c, register state in
+ * kvm-state.c, exit dispatch in kvm-exit.c.
  */
 #include "util/osdep.h"
 
@@ -300,6 +301,151 @@ static bool kvm_init_slots(KVMState *s, GError **errp)
     return true;
 }
 
+/* ---- dirty logging ---- */
+
+/*
+ * Dirty logging uses the classic KVM_GET_DIRTY_LOG, not the manual-protect
+ * mode (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 + KVM_CLEAR_DIRTY_LOG) nor the
+ * dirty ring: one ioctl per slot both fetches and clears KVM's bitmap and
+ * write-protects the reported pages again before it returns. So every
+ * guest write that completes after the ioctl lands in the next sync, and
+ * migration (which takes a page's bit only after the sync and reads the
+ * page only after taking its bit) never misses one. Manual protect would
+ * spread the re-protection cost over the pass on huge guests; the classic
+ * mode keeps one ordering rule and no per-chunk ioctls.
+ *
+ * Called with the big lock held (migration setup, pending sync, complete);
+ * the slot table does not change after init, so only flags are touched.
+ */
+typedef struct KVMDirtyLog {
+    bool active;
+    unsigned long **bitmaps; /* per slot, KVM's bitmap for the slot */
+} KVMDirtyLog;
+
+static KVMDirtyLog kvm_dirty;
+
+static uint64_t kvm_slot_pages(const KVMSlot *slot)
+{
+    return slot->size >> RAM_DIRTY_PAGE_BITS;
+}
+
+/* Set or clear KVM_MEM_LOG_DIRTY_PAGES on slots [0, N). */
+static bool kvm_dirty_log_set_flags(KVMState *s, guint n, bool on,
+                                    GError **errp)
+{
+    for (guint i = 0; i < n; i++) {
+        KVMSlot *slot = &g_array_index(s->slots, KVMSlot, i);
+        uint32_t old = slot->flags;
+
+        if (on) {
+            slot->flags |= KVM_MEM_LOG_DIRTY_PAGES;
+        } else {
+            slot->flags &= ~KVM_MEM_LOG_DIRTY_PAGES;
+        }
+        if (!kvm_set_slot(s, slot, errp)) {
+            slot->flags = old;
+            g_prefix_error(
+                errp, "cannot %s dirty logging: ", on ? "enable" : "disable");
+            return false;
+        }
+    }
+    return true;
+}
+
+static void kvm_dirty_log_free(KVMState *s)
+{
+    if (kvm_dirty.bitmaps) {
+        for (guint i = 0; s->slots && i < s->slots->len; i++) {
+            g_free(kvm_dirty.bitmaps[i]);
+        }
+    }
+    g_clear_pointer(&kvm_dirty.bitmaps, g_free);
+    kvm_dirty.active = false;
+}
+
+static bool kvm_accel_dirty_log_start(GError **errp)
+{
+    KVMState *s = kvm_state();
+    guint n;
+
+    if (s->vm_fd < 0 || !s->slots) {
+        error_setg(errp, "cannot start dirty logging: no KVM VM");
+        return false;
+    }
+    if (kvm_dirty.active) {
+        return true;
+    }
+    /* KVM logs per host page; the RAM block bitmaps assume 4 KiB. */
+    g_assert(sysconf(_SC_PAGESIZE) == RAM_DIRTY_PAGE_SIZE);
+    n = s->slots->len;
+    kvm_dirty.bitmaps = g_new0(unsigned long *, n);
+    for (guint i = 0; i < n; i++) {
+        KVMSlot *slot = &g_array_index(s->slots, KVMSlot, i);
+        uint64_t words = (kvm_slot_pages(slot) + RAM_DIRTY_BITS_PER_WORD - 1) /
+                         RAM_DIRTY_BITS_PER_WORD;
+
+        /* KVM writes whole longs (its bitmaps are long-aligned). */
+        kvm_dirty.bitmaps[i] = g_new0(unsigned long, MAX(words, 1));
+    }
+    if (!kvm_dirty_log_set_flags(s, n, true, errp)) {
+        GError *ignored = NULL;
+
+        /* Undo on the slots that took the flag (the failed one did not). */
+        kvm_dirty_log_set_flags(s, n, false, &ignored);
+        g_clear_error(&ignored);
+        kvm_dirty_log_free(s);
+        return false;
+    }
+    kvm_dirty.active = true;
+    return true;
+}
+
+static void kvm_accel_dirty_log_stop(void)
+{
+    KVMState *s = kvm_state();
+    GError *local_err = NULL;
+
+    if (!kvm_dirty.active) {
+        return;
+    }
+    if (s->vm_fd >= 0 &&
+        !kvm_dirty_log_set_flags(s, s->slots->len, false, &local_err)) {
+        /* Only costs write-protection faults; the guest keeps running. */
+        warn_report("%s", local_err->message);
+        g_clear_error(&local_err);
+    }
+    kvm_dirty_log_free(s);
+}
+
+static bool kvm_accel_dirty_log_sync(GError **errp)
+{
+    KVMState *s = kvm_state();
+
+    if (!kvm_dirty.active) {
+        return true;
+    }
+    for (guint i = 0; i < s->slots->len; i++) {
+        KVMSlot *slot = &g_array_index(s->slots, KVMSlot, i);
+        struct kvm_dirty_log log = {
+            .slot = slot->slot,
+            .dirty_bitmap = kvm_dirty.bitmaps[i],
+        };
+        int ret = kvm_vm_ioctl(s, KVM_GET_DIRTY_LOG, &log);
+
+        if (ret < 0) {
+            error_setg_errno(errp, -ret,
+                             "KVM_GET_DIRTY_LOG failed for '%s' (slot %u)",
+                             slot->mr->name, slot->slot);
+            return false;
+        }
+        /* Fold into the block: KVM's bits are already cleared for us. */
+        ram_block_set_dirty_bits(slot->mr->ram,
+                                 slot->mr->ram_offset >> RAM_DIRTY_PAGE_BITS,
+                                 kvm_dirty.bitmaps[i], kvm_slot_pages(slot));
+    }
+    return true;
+}
+
 static bool kvm_init_irqchip(KVMState *s, GError **errp)
 {
     struct kvm_pit_config pit = {.flags = 0};
@@ -348,7 +494,9 @@ static void kvm_accel_cleanup(void)
 {
     KVMState *s = kvm_state();
 
+    kvm_migration_cleanup(s); /* its sections point at the vCPUs */
     kvm_cpus_destroy(s);
+    kvm_dirty_log_free(s);
     if (s->vm_fd >= 0) {
         close(s->vm_fd);
         s->vm_fd = -1;
@@ -385,7 +533,7 @@ static bool kvm_accel_init(MachineState *ms, GError **errp)
     }
     if (!kvm_create_vm(s, errp) || !kvm_init_slots(s, errp) ||
         !kvm_init_irqchip(s, errp) || !kvm_get_supported_cpuid(s, errp) ||
-        !kvm_cpus_create(s, ncpus, errp)) {
+        !kvm_cpus_create(s, ncpus, errp) || !kvm_migration_init(s, errp)) {
         kvm_accel_cleanup();
         return false;
     }
@@ -419,10 +567,12 @@ static void kvm_accel_set_irq(unsigned int gsi, bool level)
 static void kvm_accel_pause_all(void)
 {
     kvm_cpus_pause(kvm_state());
+    kvm_migration_vm_stopped(kvm_state()); /* kvmclock, TSC: kvm-migration.c */
 }
 
 static void kvm_accel_resume_all(void)
 {
+    kvm_migration_vm_resuming(kvm_state()); /* before any vCPU runs */
     kvm_cpus_resume(kvm_state());
 }
 
@@ -449,6 +599,9 @@ static const AccelOps kvm_accel_ops = {
     .set_irq = kvm_accel_set_irq,
     .dump_registers = kvm_accel_dump_registers,
     .cleanup = kvm_accel_cleanup,
+    .dirty_log_start = kvm_accel_dirty_log_start,
+    .dirty_log_stop = kvm_accel_dirty_log_stop,
+    .dirty_log_sync = kvm_accel_dirty_log_sync,
 };
 
 static const TypeInfo kvm_accel_type = {

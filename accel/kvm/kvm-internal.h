@@ -184,4 +184,72 @@ char *kvm_format_registers(const KVMRegSnapshot *snap);
 /* Fill SNAP from KCPU (kvm-state.c); on its own thread only. */
 bool kvm_cpu_get_snapshot(KVMCPU *kcpu, KVMRegSnapshot *snap, GError **errp);
 
+/*
+ * ---- Migration of KVM-held state (kvm-migration.c) ----
+ *
+ * One "cpu" section per vCPU (instance = vCPU index), "kvm-irqchip",
+ * "kvm-pit" and "kvmclock", registered by kvm_migration_init() at the end
+ * of the accelerator's init, so they load before any device section.
+ */
+typedef struct VMStateDescription VMStateDescription;
+
+/* Largest XSAVE image a "cpu" section carries (KVM_CAP_XSAVE2 size). */
+#define KVM_MIG_XSAVE_MAX 16384
+/* Largest MSR list a "cpu" section carries. */
+#define KVM_MIG_MAX_MSRS 64
+
+typedef struct KVMMigMsr {
+    uint32_t index;
+    uint64_t data;
+} KVMMigMsr;
+
+/*
+ * One vCPU's state as a plain snapshot: the raw KVM structs as fixed-size
+ * byte buffers (x86-64 layouts, host byte order, as the ioctls use them),
+ * the variable parts bounded by the maxima above. sregs always holds a
+ * struct kvm_sregs2 (converted from/to kvm_sregs on kernels without
+ * KVM_CAP_SREGS2); the pending interrupt that kvm_sregs' bitmap would
+ * carry travels in the vCPU events.
+ */
+typedef struct KVMCPUMigState {
+    uint8_t regs[sizeof(struct kvm_regs)];
+    uint8_t sregs[sizeof(struct kvm_sregs2)];
+    uint32_t xsave_len; /* 0 without XSAVE, else >= 4096 */
+    uint8_t xsave[KVM_MIG_XSAVE_MAX];
+    uint32_t fpu_len; /* sizeof(struct kvm_fpu) without XSAVE, else 0 */
+    uint8_t fpu[sizeof(struct kvm_fpu)];
+    bool has_xcrs;
+    uint64_t xcr0;
+    uint32_t nmsrs;
+    KVMMigMsr msrs[KVM_MIG_MAX_MSRS];
+    uint8_t lapic[sizeof(struct kvm_lapic_state)];
+    bool has_events;
+    uint8_t events[sizeof(struct kvm_vcpu_events)];
+    uint32_t mp_state;
+    bool has_debugregs;
+    uint8_t debugregs[sizeof(struct kvm_debugregs)];
+    uint32_t tsc_khz; /* 0 if unknown */
+} KVMCPUMigState;
+
+/* The snapshot's fields, without hooks (nested in the "cpu" section). */
+extern const VMStateDescription kvm_vmstate_cpu_state;
+
+/*
+ * Host-independent checks of a loaded snapshot (lengths, known and unique
+ * MSRs, flag bits); errors name the field.
+ */
+bool kvm_cpu_mig_state_check(const KVMCPUMigState *st, GError **errp);
+
+/* Register/unregister every section above (main thread, BQL held). */
+bool kvm_migration_init(KVMState *s, GError **errp);
+void kvm_migration_cleanup(KVMState *s);
+/*
+ * Called with the vCPUs paused / just before they resume: the kvmclock is
+ * read once when the VM stops and written back when it runs again (QEMU's
+ * behaviour), so the guest clock does not advance while stopped and a
+ * migration saves the value from the moment the vCPUs stopped.
+ */
+void kvm_migration_vm_stopped(KVMState *s);
+void kvm_migration_vm_resuming(KVMState *s);
+
 #endif

@@ -11,6 +11,7 @@
 
 #include "hw/core/object.h"
 #include "hw/i386/pc.h"
+#include "migration/vmstate.h"
 #include "system/blockdev.h"
 #include "system/cpus.h"
 #include "system/memory.h"
@@ -115,6 +116,15 @@ struct IDEDevice {
     uint32_t secs;
     char *serial;
     char *model;
+
+    /*
+     * Migration staging, filled by the vmstate hooks only: this disk's
+     * identity (checked against the destination's) and, in the section of
+     * the channel's lowest unit, a copy of the channel's migrated fields.
+     */
+    uint32_t mig_unit;
+    uint64_t mig_nb_sectors;
+    IDEChannel mig_channel;
 
     /* runtime only (derived from the properties and the image) */
     IDEChannel *ch;
@@ -952,6 +962,235 @@ DriveInfo *ide_hd_boot_drive(void)
     return NULL;
 }
 
+/* ---- migration ---- */
+
+/* IDEChannel's migrated fields end before its runtime-only ones. */
+#define IDE_CHANNEL_MIG_SIZE offsetof(IDEChannel, dev)
+G_STATIC_ASSERT(offsetof(IDEChannel, buf) + IDE_SECTOR_SIZE <=
+                IDE_CHANNEL_MIG_SIZE);
+
+/* The channel travels once, in the section of its lowest present unit. */
+static bool ide_hd_owns_channel(void *opaque)
+{
+    IDEDevice *dev = opaque;
+    unsigned int unit = 0;
+
+    while (unit < IDE_UNITS && !dev->ch->dev[unit]) {
+        unit++;
+    }
+    return unit == dev->unit;
+}
+
+static bool ide_hd_pre_save(void *opaque, GError **errp)
+{
+    IDEDevice *dev = opaque;
+
+    dev->mig_unit = dev->unit;
+    dev->mig_nb_sectors = dev->nb_sectors;
+    return true;
+}
+
+/* The destination's disk must be the source's: same unit, same size. */
+static bool ide_hd_check_identity(IDEDevice *dev, GError **errp)
+{
+    if (dev->mig_unit != dev->unit) {
+        error_setg(errp,
+                   "field 'mig_unit': unit %" PRIu32 " loaded into "
+                   "unit %" PRIu32,
+                   dev->mig_unit, dev->unit);
+        return false;
+    }
+    if (dev->mig_nb_sectors != dev->nb_sectors) {
+        error_setg(errp,
+                   "field 'mig_nb_sectors': the source disk has %" PRIu64
+                   " sectors, drive '%s' has %" PRIu64,
+                   dev->mig_nb_sectors, dev->drive->id, dev->nb_sectors);
+        return false;
+    }
+    return true;
+}
+
+static bool ide_hd_post_load(void *opaque, int version_id, GError **errp)
+{
+    return ide_hd_check_identity(opaque, errp);
+}
+
+static bool ide_hd_channel_pre_save(void *opaque, GError **errp)
+{
+    IDEDevice *dev = opaque;
+
+    memset(&dev->mig_channel, 0, sizeof(dev->mig_channel));
+    memcpy(&dev->mig_channel, dev->ch, IDE_CHANNEL_MIG_SIZE);
+    return true;
+}
+
+/*
+ * An active data phase must be one this channel could be in: a disk on
+ * the transfer's unit, a buffer position inside the buffer, sectors left
+ * inside that disk, and no data-out phase to a read-only drive.
+ */
+static bool ide_hd_check_xfer(IDEChannel *ch, const IDEChannel *c,
+                              GError **errp)
+{
+    IDEDevice *xdev;
+
+    if (c->xfer == IDE_XFER_NONE) {
+        return true;
+    }
+    xdev = ch->dev[c->xfer_unit];
+    if (!xdev) {
+        error_setg(errp, "field 'xfer_unit': unit %u has no disk",
+                   c->xfer_unit);
+        return false;
+    }
+    if (c->sectors_left == 0) {
+        error_setg(errp, "field 'sectors_left': 0 during a data phase");
+        return false;
+    }
+    if (c->xfer_cmd != 0xec && (c->lba >= xdev->nb_sectors ||
+                                c->sectors_left > xdev->nb_sectors - c->lba)) {
+        error_setg(errp,
+                   "field 'lba': sectors %" PRIu64 "+%" PRIu32
+                   " beyond the end of drive '%s' (%" PRIu64 " sectors)",
+                   c->lba, c->sectors_left, xdev->drive->id, xdev->nb_sectors);
+        return false;
+    }
+    if (c->xfer == IDE_XFER_OUT && xdev->drive->read_only) {
+        error_setg(errp,
+                   "field 'xfer': write in progress to read-only "
+                   "drive '%s'",
+                   xdev->drive->id);
+        return false;
+    }
+    return true;
+}
+
+static bool ide_check_max(const char *field, unsigned int val, unsigned int max,
+                          GError **errp)
+{
+    if (val > max) {
+        error_setg(errp, "field '%s': %u exceeds maximum %u", field, val, max);
+        return false;
+    }
+    return true;
+}
+
+static bool ide_hd_check_channel(IDEChannel *ch, const IDEChannel *c,
+                                 GError **errp)
+{
+    if (c->buf_len > IDE_SECTOR_SIZE) {
+        error_setg(errp,
+                   "field 'buf_len': %" PRIu32 " exceeds the %d-byte "
+                   "buffer",
+                   c->buf_len, IDE_SECTOR_SIZE);
+        return false;
+    }
+    if (c->buf_pos > c->buf_len) {
+        error_setg(errp,
+                   "field 'buf_pos': %" PRIu32 " is beyond buf_len %" PRIu32,
+                   c->buf_pos, c->buf_len);
+        return false;
+    }
+    if (!ide_check_max("xfer", c->xfer, IDE_XFER_OUT, errp) ||
+        !ide_check_max("xfer_addr", c->xfer_addr, IDE_ADDR_LBA48, errp) ||
+        !ide_check_max("xfer_unit", c->xfer_unit, IDE_UNITS - 1, errp)) {
+        return false;
+    }
+    if (c->devctl & ~(ATA_CTL_NIEN | ATA_CTL_SRST | ATA_CTL_HOB)) {
+        error_setg(errp, "field 'devctl': reserved bits set in 0x%02x",
+                   c->devctl);
+        return false;
+    }
+    return ide_hd_check_xfer(ch, c, errp);
+}
+
+/* Runs before the main section's post_load: check identity here too. */
+static bool ide_hd_channel_post_load(void *opaque, int version_id,
+                                     GError **errp)
+{
+    IDEDevice *dev = opaque;
+    IDEChannel *ch = dev->ch;
+
+    if (!ide_hd_check_identity(dev, errp) ||
+        !ide_hd_check_channel(ch, &dev->mig_channel, errp)) {
+        return false;
+    }
+    memcpy(ch, &dev->mig_channel, IDE_CHANNEL_MIG_SIZE);
+    ide_update_irq(ch);
+    return true;
+}
+
+static const VMStateField ide_channel_vmstate_fields[] = {
+    VMSTATE_UINT8(feature, IDEChannel),
+    VMSTATE_UINT8(nsector, IDEChannel),
+    VMSTATE_UINT8(sector, IDEChannel),
+    VMSTATE_UINT8(lcyl, IDEChannel),
+    VMSTATE_UINT8(hcyl, IDEChannel),
+    VMSTATE_UINT8(hob_feature, IDEChannel),
+    VMSTATE_UINT8(hob_nsector, IDEChannel),
+    VMSTATE_UINT8(hob_sector, IDEChannel),
+    VMSTATE_UINT8(hob_lcyl, IDEChannel),
+    VMSTATE_UINT8(hob_hcyl, IDEChannel),
+    VMSTATE_UINT8(select, IDEChannel),
+    VMSTATE_UINT8(devctl, IDEChannel),
+    VMSTATE_UINT8_ARRAY(status, IDEChannel, IDE_UNITS),
+    VMSTATE_UINT8_ARRAY(error, IDEChannel, IDE_UNITS),
+    VMSTATE_UINT8(irq_pending, IDEChannel),
+    VMSTATE_UINT8(xfer, IDEChannel),
+    VMSTATE_UINT8(xfer_cmd, IDEChannel),
+    VMSTATE_UINT8(xfer_unit, IDEChannel),
+    VMSTATE_UINT8(xfer_addr, IDEChannel),
+    VMSTATE_UINT32(buf_pos, IDEChannel),
+    VMSTATE_UINT32(buf_len, IDEChannel),
+    VMSTATE_UINT32(sectors_left, IDEChannel),
+    VMSTATE_UINT64(lba, IDEChannel),
+    VMSTATE_BUFFER(buf, IDEChannel, IDE_SECTOR_SIZE),
+    VMSTATE_END_OF_LIST(),
+};
+
+static const VMStateDescription ide_channel_vmstate = {
+    .name = "ide-channel",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = ide_channel_vmstate_fields,
+};
+
+static const VMStateField ide_hd_channel_vmstate_fields[] = {
+    VMSTATE_STRUCT(mig_channel, IDEDevice, ide_channel_vmstate, IDEChannel),
+    VMSTATE_END_OF_LIST(),
+};
+
+static const VMStateDescription ide_hd_channel_vmstate = {
+    .name = "ide-hd/channel",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = ide_hd_owns_channel,
+    .pre_save = ide_hd_channel_pre_save,
+    .post_load = ide_hd_channel_post_load,
+    .fields = ide_hd_channel_vmstate_fields,
+};
+
+static const VMStateDescription *const ide_hd_vmstate_subsections[] = {
+    &ide_hd_channel_vmstate,
+    NULL,
+};
+
+static const VMStateField ide_hd_vmstate_fields[] = {
+    VMSTATE_UINT32(mig_unit, IDEDevice),
+    VMSTATE_UINT64(mig_nb_sectors, IDEDevice),
+    VMSTATE_END_OF_LIST(),
+};
+
+static const VMStateDescription ide_hd_vmstate = {
+    .name = TYPE_IDE_HD,
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .pre_save = ide_hd_pre_save,
+    .post_load = ide_hd_post_load,
+    .fields = ide_hd_vmstate_fields,
+    .subsections = ide_hd_vmstate_subsections,
+};
+
 static const Property ide_hd_props[] = {
     DEFINE_PROP("drive", PROP_DRIVE, IDEDevice, drive, .required = true,
                 .desc = "ID of the -drive holding the disk image"),
@@ -973,7 +1212,6 @@ static const Property ide_hd_props[] = {
 };
 
 static const TypeInfo ide_hd_type = {
-    .unmigratable = "ide-hd state is not described yet (issue #3)",
     .name = TYPE_IDE_HD,
     .parent = TYPE_DEVICE,
     .user_creatable = true,
@@ -982,6 +1220,7 @@ static const TypeInfo ide_hd_type = {
     .realize = ide_hd_realize,
     .reset = ide_hd_reset,
     .unrealize = ide_hd_unrealize,
+    .vmsd = &ide_hd_vmstate,
     .desc = "ATA hard disk on the legacy IDE channel (PIO)",
 };
 

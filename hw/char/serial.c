@@ -10,6 +10,7 @@
 
 #include "chardev/char.h"
 #include "hw/core/object.h"
+#include "migration/vmstate.h"
 #include "system/cpus.h"
 #include "system/memory.h"
 #include "util/error-report.h"
@@ -527,6 +528,84 @@ static void serial_unrealize(Object *obj)
     }
 }
 
+/* ---- migration ---- */
+
+static bool serial_check_bits(const char *field, uint8_t val, uint8_t valid,
+                              GError **errp)
+{
+    if (val & ~valid) {
+        error_setg(errp, "field '%s': 0x%02x has reserved bits 0x%02x set",
+                   field, val, val & ~valid);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Reject what the 16550A model can never hold, then recompute what derives
+ * from the registers: IIR (from FCR and the pending conditions) and the
+ * IRQ line. The FIFO ring travels whole; head and count must describe it.
+ */
+static bool serial_post_load(void *opaque, int version_id, GError **errp)
+{
+    SerialState *s = opaque;
+    uint8_t itl = s->rx_fifo_itl;
+
+    if (s->rx_head >= SERIAL_FIFO_LEN) {
+        error_setg(errp, "field 'rx_head': %u is not below %d", s->rx_head,
+                   SERIAL_FIFO_LEN);
+        return false;
+    }
+    if (s->rx_count > serial_rx_capacity(s)) {
+        error_setg(errp, "field 'rx_count': %u exceeds maximum %u%s",
+                   s->rx_count, serial_rx_capacity(s),
+                   (s->fcr & UART_FCR_FE) ? "" : " (FIFOs disabled)");
+        return false;
+    }
+    if (itl != 1 && itl != 4 && itl != 8 && itl != 14) {
+        error_setg(errp,
+                   "field 'rx_fifo_itl': %u is not a trigger level "
+                   "(1, 4, 8 or 14)",
+                   itl);
+        return false;
+    }
+    if (!serial_check_bits("ier", s->ier, 0x0f, errp) ||
+        !serial_check_bits("mcr", s->mcr, UART_MCR_MASK, errp) ||
+        !serial_check_bits("fcr", s->fcr, UART_FCR_STICKY, errp)) {
+        return false;
+    }
+    s->iir = (s->fcr & UART_FCR_FE) ? UART_IIR_FE : 0;
+    serial_update_irq(s);
+    return true;
+}
+
+static const VMStateField serial_vmstate_fields[] = {
+    VMSTATE_UINT8(ier, SerialState),
+    VMSTATE_UINT8(iir, SerialState),
+    VMSTATE_UINT8(fcr, SerialState),
+    VMSTATE_UINT8(lcr, SerialState),
+    VMSTATE_UINT8(mcr, SerialState),
+    VMSTATE_UINT8(lsr, SerialState),
+    VMSTATE_UINT8(msr, SerialState),
+    VMSTATE_UINT8(scr, SerialState),
+    VMSTATE_UINT16(divider, SerialState),
+    VMSTATE_UINT8(thr_ipending, SerialState),
+    VMSTATE_UINT8(timeout_ipending, SerialState),
+    VMSTATE_UINT8(rx_fifo_itl, SerialState),
+    VMSTATE_UINT8(rx_head, SerialState),
+    VMSTATE_UINT8(rx_count, SerialState),
+    VMSTATE_BUFFER(rx_fifo, SerialState, SERIAL_FIFO_LEN),
+    VMSTATE_END_OF_LIST(),
+};
+
+static const VMStateDescription serial_vmstate = {
+    .name = TYPE_ISA_SERIAL,
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .post_load = serial_post_load,
+    .fields = serial_vmstate_fields,
+};
+
 static const Property serial_props[] = {
     DEFINE_PROP("chardev", PROP_CHARDEV, SerialState, chr,
                 .desc = "ID of a chardev to use as a backend"),
@@ -542,7 +621,6 @@ static const Property serial_props[] = {
 };
 
 static const TypeInfo serial_type = {
-    .unmigratable = "isa-serial state is not described yet (issue #3)",
     .name = TYPE_ISA_SERIAL,
     .parent = TYPE_DEVICE,
     .user_creatable = true,
@@ -551,6 +629,7 @@ static const TypeInfo serial_type = {
     .realize = serial_realize,
     .reset = serial_reset,
     .unrealize = serial_unrealize,
+    .vmsd = &serial_vmstate,
     .desc = "16550A UART on the ISA I/O ports",
 };
 

@@ -440,6 +440,12 @@ static const TypeInfo pc_machine_type = {
     .realize = pc_machine_realize,
     .reset = pc_machine_reset,
     .unrealize = pc_machine_unrealize,
+    /*
+     * Nothing to migrate: port 0x92 keeps no state (A20 is always on, the
+     * reset bit acts at once), the ignored ports none, the boot entry is
+     * recomputed at reset, and guest RAM is the "ram" live section.
+     */
+    .stateless = true,
     .desc = "x86 PC: RAM, legacy ports, boot sector loading",
 };
 

@@ -68,6 +68,15 @@ void chardev_detach(Chardev *chr);
  * the number of bytes accepted or -errno.
  */
 ssize_t chardev_write(Chardev *chr, const uint8_t *buf, size_t len);
+/*
+ * Descriptors a UNIX socket peer sent (SCM_RIGHTS) together with the bytes
+ * being delivered to CHR's frontend right now: returns the next one (the
+ * caller owns it) or -1 if none is left. Only valid inside the frontend's
+ * read callback, main thread; descriptors nobody took are closed when the
+ * callback returns. CHR NULL means the chardev whose callback is running
+ * (the monitor commands getfd and add-fd use this).
+ */
+int chardev_get_msgfd(Chardev *chr);
 /* Drop the current peer (QMP "quit" of a client, protocol errors). */
 void chardev_disconnect(Chardev *chr);
 

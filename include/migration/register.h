@@ -38,7 +38,11 @@ typedef struct SaveVMHandlers {
      * (called with the big lock held).
      */
     uint64_t (*save_pending)(void *opaque, bool sync);
-    /* Source, vCPUs stopped: everything that is left. */
+    /*
+     * Source, vCPUs stopped: everything that is left. Each call's output
+     * becomes one record (at most 16 MiB): a handler that may write more
+     * calls savevm_live_split() between self-contained pieces.
+     */
     bool (*save_complete)(MigStream *f, void *opaque, GError **errp);
     /* Source: after success, failure or cancel. */
     void (*save_cleanup)(void *opaque);
@@ -46,7 +50,11 @@ typedef struct SaveVMHandlers {
     /* Destination: before the first record / after the last one. */
     bool (*load_setup)(void *opaque, GError **errp);
     void (*load_cleanup)(void *opaque);
-    /* Destination: one record of this section. */
+    /*
+     * Destination, big lock held: one record of this section (F holds
+     * exactly its payload; anything left unread is an error). VERSION_ID
+     * is the one sent in the section's SECTION_START.
+     */
     bool (*load_state)(MigStream *f, void *opaque, int version_id,
                        GError **errp);
 
@@ -65,5 +73,15 @@ void vmstate_register(const char *idstr, int instance_id,
                       const VMStateDescription *vmsd, void *opaque);
 /* Remove whatever was registered for OPAQUE (either kind). */
 void vmstate_unregister_opaque(void *opaque);
+
+/*
+ * For live handlers while they write into F (inside save_setup,
+ * save_iterate or save_complete): what was written so far parses on its
+ * own. If it has grown past 1 MiB it is sent now as a record of its own
+ * (SECTION_PART; the destination calls load_state for it) and F starts
+ * the next record empty. Lets one call send more than a record's 16 MiB
+ * limit. Returns false if the stream has failed (sticky error on F).
+ */
+bool savevm_live_split(MigStream *f);
 
 #endif

@@ -29,19 +29,40 @@ typedef struct MigStream MigStream;
  */
 MigStream *mig_stream_new_fd(int fd, bool is_writer, bool can_pass_fds,
                              const char *name);
-/* A reader over a copy of BUF (LEN bytes); FDS (may be NULL) are its queue. */
+/*
+ * A reader over a copy of BUF (LEN bytes); FDS (may be NULL; the caller
+ * keeps them) are duplicated into its queue of received descriptors.
+ */
 MigStream *mig_stream_new_mem_reader(const void *buf, size_t len,
                                      const int *fds, unsigned int nfds);
 /* A writer into memory; mig_stream_mem_data() returns what was written. */
 MigStream *mig_stream_new_mem_writer(void);
 const uint8_t *mig_stream_mem_data(MigStream *f, size_t *len);
+/*
+ * Memory streams that share PARENT's descriptor queue, for parsing or
+ * building one record of PARENT's stream (migration/savevm.c): a child
+ * reader takes mig_get_fd() from what PARENT received, a child writer's
+ * mig_put_fd() queues on PARENT (the fd travels with PARENT's next flush).
+ * The child reader does NOT copy BUF, which must outlive it. PARENT must
+ * outlive the child. Errors stay on the child.
+ */
+MigStream *mig_stream_new_mem_child_reader(MigStream *parent, const void *buf,
+                                           size_t len);
+MigStream *mig_stream_new_mem_child_writer(MigStream *parent);
+/* Memory writers: forget what was written (the byte counter keeps going). */
+void mig_stream_mem_reset(MigStream *f);
+/* Memory readers: bytes not yet consumed; SIZE_MAX for fd streams. */
+size_t mig_stream_remaining(MigStream *f);
 /* Flush (writers) and close; returns false + errp if anything failed. */
 bool mig_stream_close(MigStream *f, GError **errp);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigStream, mig_stream_close_noerr)
 void mig_stream_close_noerr(MigStream *f);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigStream, mig_stream_close_noerr)
 
+/* The wrapped descriptor (-1 for memory streams); the stream keeps it. */
 int mig_stream_fd(MigStream *f);
 const char *mig_stream_name(MigStream *f);
+/* Whether mig_put_fd()/mig_get_fd() can work on this stream. */
+bool mig_stream_can_pass_fds(MigStream *f);
 
 /* ---- writing ---- */
 void mig_put_u8(MigStream *f, uint8_t v);
@@ -52,8 +73,9 @@ void mig_put_buffer(MigStream *f, const void *buf, size_t len);
 /* A string as u8 length + bytes (at most 255 bytes, asserted). */
 void mig_put_str(MigStream *f, const char *s);
 /*
- * Queue FD to travel with the next flushed bytes (SCM_RIGHTS). Fails with
- * a sticky error on streams that cannot pass fds.
+ * Queue FD to travel with the next flushed bytes (SCM_RIGHTS). The stream
+ * sends a duplicate, so the caller keeps FD. Fails with a sticky error on
+ * streams that cannot pass fds. At most 16 descriptors go per sendmsg().
  */
 void mig_put_fd(MigStream *f, int fd);
 bool mig_stream_flush(MigStream *f);
@@ -67,7 +89,12 @@ uint64_t mig_get_be64(MigStream *f);
 void mig_get_buffer(MigStream *f, void *buf, size_t len);
 /* Read a u8-length string into BUF (nul-terminated, BUF has 256 bytes). */
 void mig_get_str(MigStream *f, char buf[256]);
-/* Next received descriptor, in order; -1 + sticky error if none arrived. */
+/*
+ * Next received descriptor, in order (the caller owns it; received with
+ * close-on-exec); -1 + sticky error if none arrived. Descriptors are read
+ * from the socket together with the bytes they were sent with, so they
+ * are available once the bytes written after mig_put_fd() have been read.
+ */
 int mig_get_fd(MigStream *f);
 /* True at a clean end of stream (no partial data). */
 bool mig_stream_eof(MigStream *f);
@@ -77,9 +104,16 @@ bool mig_stream_eof(MigStream *f);
 const GError *mig_stream_error(MigStream *f);
 /* Set the sticky error (first one wins); takes ownership of ERR. */
 void mig_stream_set_error(MigStream *f, GError *err);
-/* Copy the sticky error into errp (with a prefix); false if there was one. */
+/*
+ * Copy the sticky error into errp, prefixed with the stream's name
+ * ("migration channel 'unix:/tmp/s': unexpected end of stream"); false if
+ * there was one.
+ */
 bool mig_stream_check(MigStream *f, GError **errp);
-/* Bytes written (after flush) or consumed so far. */
+/*
+ * Bytes written (fd writers: handed to the kernel by a flush; memory
+ * writers: put) or consumed (readers) so far.
+ */
 uint64_t mig_stream_bytes(MigStream *f);
 
 /*
@@ -88,7 +122,12 @@ uint64_t mig_stream_bytes(MigStream *f);
  * enough that cancellation is noticed (mig_stream_shutdown()).
  */
 void mig_stream_set_rate_limit(MigStream *f, uint64_t bytes_per_sec);
-/* Make blocked and future I/O fail at once (cancel); thread-safe. */
+/*
+ * Make blocked and future I/O fail at once (cancel); thread-safe. On
+ * sockets it also calls shutdown(SHUT_RDWR) so a blocked read or write
+ * returns; a blocked read on a pipe or file is not interrupted.
+ */
 void mig_stream_shutdown(MigStream *f);
+bool mig_stream_is_shutdown(MigStream *f);
 
 #endif

@@ -32,6 +32,16 @@ typedef struct RAMBlock {
     int fd;             /* -1 for private anonymous memory */
     uint64_t fd_offset; /* offset of the mapping within fd */
     unsigned int flags; /* RAMBlockFlags */
+
+    /*
+     * Dirty page bitmap while dirty logging is on (memory_dirty_log_start),
+     * NULL otherwise: bit N of word W covers page W * BITS_PER_LONG + N
+     * (RAM_DIRTY_PAGE_SIZE bytes each). Host writes through the address
+     * space and the accelerator's log sync set bits; migration clears
+     * them. Bits change only with atomic operations (see the dirty logging
+     * section below).
+     */
+    unsigned long *dirty;
 } RAMBlock;
 
 /*
@@ -49,6 +59,54 @@ RAMBlock *ram_block_new_from_fd(const char *idstr, uint64_t size, int fd,
 void ram_block_free(RAMBlock *rb);
 /* Registered blocks, in creation order (GPtrArray of RAMBlock *). */
 const GPtrArray *ram_block_list(void);
+
+/*
+ * Dirty logging for migration: one bit per RAM_DIRTY_PAGE_SIZE page of
+ * every RAM block.
+ *
+ * Locking: start/stop are called with the big lock held; writers (address
+ * space writes, which run under the big lock, and the accelerator's log
+ * sync) set bits with atomic ORs after the data is written; the migration
+ * thread takes bits with atomic exchanges and only then reads the pages.
+ * So a page written after its bit was taken is marked again and resent.
+ * Bitmaps stay allocated from start to stop; stop must not race with a
+ * thread still scanning them (the migration thread calls it on cleanup).
+ */
+#define RAM_DIRTY_PAGE_BITS 12
+#define RAM_DIRTY_PAGE_SIZE (1u << RAM_DIRTY_PAGE_BITS)
+#define RAM_DIRTY_BITS_PER_WORD (sizeof(unsigned long) * 8)
+
+/*
+ * Allocate (start) or free (stop) every RAM block's bitmap. Calls nest:
+ * the bitmaps go away when the last user stops. Blocks created while
+ * logging is on start with every page dirty. Bitmaps start clean.
+ */
+void memory_dirty_log_start(void);
+void memory_dirty_log_stop(void);
+bool memory_dirty_log_active(void);
+
+/* Pages in RB (its size rounded up to whole pages), and bitmap words. */
+uint64_t ram_block_pages(const RAMBlock *rb);
+uint64_t ram_block_dirty_words(const RAMBlock *rb);
+/* Mark [OFFSET, OFFSET+LEN) of RB dirty; a no-op while logging is off. */
+void ram_block_set_dirty(RAMBlock *rb, uint64_t offset, uint64_t len);
+/*
+ * OR NPAGES bits of BITS (an accelerator's slot bitmap, bit 0 = page
+ * FIRST_PAGE of RB) into RB's bitmap; returns how many were newly set.
+ */
+uint64_t ram_block_set_dirty_bits(RAMBlock *rb, uint64_t first_page,
+                                  const unsigned long *bits, uint64_t npages);
+/* Take page PAGE's bit: true if it was dirty (it is clean afterwards). */
+bool ram_block_test_and_clear_dirty(RAMBlock *rb, uint64_t page);
+/*
+ * Index of the first bitmap word at or after FROM with a dirty page, or
+ * ram_block_dirty_words(RB) if there is none (clean words cost one load).
+ */
+uint64_t ram_block_next_dirty_word(const RAMBlock *rb, uint64_t from);
+/* Take a whole bitmap word at once (pages WORD * BITS_PER_WORD + i). */
+unsigned long ram_block_fetch_and_clear_dirty_word(RAMBlock *rb, uint64_t word);
+/* Number of dirty pages of RB (0 while logging is off). */
+uint64_t ram_block_dirty_pages(const RAMBlock *rb);
 
 typedef struct MemoryRegionOps {
     uint64_t (*read)(void *opaque, hwaddr offset, unsigned int size);

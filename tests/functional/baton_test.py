@@ -580,6 +580,227 @@ class Vm:
 
 
 # ---------------------------------------------------------------------------
+# Migration helpers: the dirty guest (tests/guest/dirty/README.md), its
+# consistency checks, and query-migrate polling.
+
+PAGE_SIZE = 4096
+DIRTY_PARAMS = 512              # image offset of the parameter block
+DIRTY_MAGIC = b"DIRTYPB1"
+DIRTY_STATUS = 0x5000           # u64 total increments, u64 lines printed
+DIRTY_DEFAULT_START = 0x1000000
+DIRTY_DEFAULT_PAGES = 256
+
+# Every state in which a migration is still under way (QEMU's names).
+MIGRATION_ACTIVE = ("setup", "active", "device", "pre-switchover",
+                    "cancelling", "wait-unplug")
+
+
+def kvm_usable():
+    """True if /dev/kvm can be opened read-write (require_kvm() skips)."""
+    try:
+        os.close(os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC))
+        return True
+    except OSError:
+        return False
+
+
+def dirty_image(start=DIRTY_DEFAULT_START, pages=DIRTY_DEFAULT_PAGES,
+                sweeps_per_line=1, delay=None, name=None):
+    """Copy dirty.img into tmpdir() with its parameter block set and return
+    the copy's path (delay None keeps the image's default)."""
+    with open(guest_image("dirty"), "rb") as f:
+        image = bytearray(f.read())
+    off = DIRTY_PARAMS
+    if image[off:off + 8] != DIRTY_MAGIC:
+        raise RuntimeError("dirty.img has no parameter block at %d" % off)
+    image[off + 8:off + 32] = b"".join(
+        v.to_bytes(8, "little") for v in (start, pages, sweeps_per_line))
+    if delay is not None:
+        image[off + 32:off + 40] = delay.to_bytes(8, "little")
+    fd, path = tempfile.mkstemp(prefix=(name or "dirty") + "-", suffix=".img",
+                                dir=tmpdir())
+    with os.fdopen(fd, "wb") as f:
+        f.write(image)
+    return path
+
+
+def dirty_split(values):
+    """Check the first bytes of the pages of a dirty range: a prefix of
+    pages holding v + 1 and a suffix holding v (mod 256). Returns (v, split),
+    split = length of the prefix; a range of equal values gives (value, 0).
+    Raises AssertionError naming the first page that breaks the pattern."""
+    values = bytes(values)
+    if not values:
+        raise AssertionError("empty page range")
+    last = values[-1]
+    first = values[0]
+    if first == last:
+        split = 0
+    elif first == (last + 1) & 0xff:
+        split = values.index(last)
+    else:
+        raise AssertionError("page 0 holds %d and the last page %d: not v+1 "
+                             "then v" % (first, last))
+    for i, val in enumerate(values):
+        want = (last + 1) & 0xff if i < split else last
+        if val != want:
+            raise AssertionError("page %d holds %d, expected %d (prefix of "
+                                 "%d pages at %d, then %d)"
+                                 % (i, val, want, split, (last + 1) & 0xff,
+                                    last))
+    return last, split
+
+
+def dirty_expected(total, pages):
+    """(v, split) of a range after `total` increments in order."""
+    sweeps, split = divmod(total, pages)
+    return sweeps & 0xff, split
+
+
+def dirty_check_memory(qmp, start=DIRTY_DEFAULT_START,
+                       pages=DIRTY_DEFAULT_PAGES, path=None):
+    """Read the page range and the status block with QMP pmemsave (the
+    guest should be stopped) and check the pattern, and that it matches the
+    guest's increment counter (which may lag by one). Returns
+    (v, split, total)."""
+    path = path or os.path.join(tmpdir(), "pmem-%d" % os.getpid())
+    qmp.cmd("pmemsave", val=DIRTY_STATUS, size=16, filename=path)
+    with open(path, "rb") as f:
+        total = int.from_bytes(f.read(8), "little")
+    qmp.cmd("pmemsave", val=start, size=pages * PAGE_SIZE, filename=path)
+    with open(path, "rb") as f:
+        data = f.read()
+    os.unlink(path)
+    if len(data) != pages * PAGE_SIZE:
+        raise AssertionError("pmemsave wrote %d bytes, not %d"
+                             % (len(data), pages * PAGE_SIZE))
+    v, split = dirty_split(data[::PAGE_SIZE])
+    if (v, split) not in (dirty_expected(total, pages),
+                          dirty_expected(total + 1, pages)):
+        raise AssertionError("pages hold v=%d split=%d but the guest counted "
+                             "%d increments of %d pages" % (v, split, total,
+                                                             pages))
+    return v, split, total
+
+
+_SEQ_LINE = re.compile(rb"seq (\d+)\n")
+
+
+def dirty_check_serial(data):
+    """Check serial output of the dirty guest: exactly "dirty ready\\n",
+    "seq 0\\n", "seq 1\\n", ... (the last line may be incomplete). Returns
+    the last complete number (-1 if none). Raises AssertionError."""
+    data = bytes(data)
+    head = b"dirty ready\n"
+    if not data.startswith(head):
+        if head.startswith(data):
+            return -1
+        raise AssertionError("serial does not start with %r: %r"
+                             % (head, data[:60]))
+    pos, expect = len(head), 0
+    while True:
+        m = _SEQ_LINE.match(data, pos)
+        if not m:
+            break
+        if int(m.group(1)) != expect:
+            raise AssertionError("serial has %r at offset %d where seq %d "
+                                 "belongs; around it: %r"
+                                 % (m.group(0), pos, expect,
+                                    data[max(0, pos - 40):pos + 40]))
+        pos, expect = m.end(), expect + 1
+    tail = data[pos:]
+    if not (b"seq %d\n" % expect).startswith(tail):
+        raise AssertionError("serial has %r at offset %d where seq %d "
+                             "belongs; before it: %r"
+                             % (tail[:40], pos, expect,
+                                data[max(0, pos - 40):pos]))
+    return expect - 1
+
+
+def seq_numbers(data):
+    """All complete "seq N" numbers in serial output, in order."""
+    return [int(n) for n in _SEQ_LINE.findall(bytes(data))]
+
+
+def free_tcp_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_migration(qmp, until=("completed",), timeout=30.0, interval=0.02):
+    """Poll query-migrate until its status is in `until`; return the reply.
+    Raises AssertionError if it settles in another final state first
+    (failed, cancelled, completed) and TimeoutError after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        info = qmp.cmd("query-migrate")
+        status = info.get("status", "none")
+        if status in until:
+            return info
+        if status in ("failed", "cancelled", "completed"):
+            raise AssertionError("migration ended %s, not %s: %r"
+                                 % (status, "/".join(until), info))
+        if time.monotonic() >= deadline:
+            raise TimeoutError("migration still %s after %.1fs: %r"
+                               % (status, timeout, info))
+        time.sleep(interval)
+
+
+def wait_runstate(qmp, status, timeout=DEFAULT_TIMEOUT):
+    """Poll query-status until its status is `status`; return the reply."""
+    last = []
+
+    def check():
+        last[:] = [qmp.cmd("query-status")]
+        return last[0]["status"] == status and last[0]
+    try:
+        return wait_for(check, timeout, what="runstate %s" % status)
+    except TimeoutError:
+        raise TimeoutError("runstate still %r, not %s" % (last[0], status))
+
+
+def qmp_cmd_with_fd(qmp, fd, name, arguments=None, **kwargs):
+    """Run QMP command `name` with `fd` attached (SCM_RIGHTS), as getfd
+    and add-fd need; returns its "return" value or raises QmpError."""
+    msg = {"execute": name, "arguments": dict(arguments or {}, **kwargs)}
+    socket.send_fds(qmp.conn.sock, [json.dumps(msg).encode()], [fd])
+    reply = qmp.recv_reply()
+    if "error" in reply:
+        err = reply["error"]
+        raise QmpError(err.get("class"), err.get("desc"), reply)
+    return reply.get("return")
+
+
+def _self_test_migration():
+    assert dirty_split([5, 5, 5]) == (5, 0)
+    assert dirty_split([6, 6, 5]) == (5, 2)
+    assert dirty_split([0, 255, 255]) == (255, 1)
+    for bad in ([5, 6, 6], [6, 5, 6], [5, 7], [6, 5, 5, 4]):
+        try:
+            dirty_split(bad)
+            raise RuntimeError("dirty_split(%r) passed" % bad)
+        except AssertionError:
+            pass
+    assert dirty_expected(0, 4) == (0, 0)
+    assert dirty_expected(6, 4) == (1, 2)
+    assert dirty_expected(4 * 256 + 1, 4) == (0, 1)
+    assert dirty_check_serial(b"dirty ready\nseq 0\nseq 1\nse") == 1
+    assert dirty_check_serial(b"dirty rea") == -1
+    assert dirty_check_serial(b"dirty ready\n") == -1
+    for bad in (b"dirty ready\nseq 1\n", b"dirty ready\nseq 0\nseq 0\n",
+                b"dirty ready\nseq 0\nseq 2\n", b"dirty ready\nseq 0\nsex",
+                b"dirty ready\ndirty ready\n", b"xdirty ready\n"):
+        try:
+            dirty_check_serial(bad)
+            raise RuntimeError("dirty_check_serial(%r) passed" % bad)
+        except AssertionError:
+            pass
+    assert seq_numbers(b"seq 3\nseq 4\nseq 5") == [3, 4]
+
+
+# ---------------------------------------------------------------------------
 # Self-test against fake servers: python3 baton_test.py
 
 
@@ -672,6 +893,7 @@ def _self_test():
     assert wait_for(lambda: 42, timeout=1) == 42
     for client in (qmp, qt, hmp, ser):
         client.close()
+    _self_test_migration()
     print("baton_test self-test: OK")
 
 

@@ -7,7 +7,6 @@ import os
 import re
 import unittest
 
-import baton_test
 from baton_test import Vm, guest_image, require_kvm, tmpdir
 
 BASE = ["-nodefaults", "-display", "none", "-accel", "kvm",

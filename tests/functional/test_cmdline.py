@@ -13,7 +13,6 @@ import sys
 import time
 import unittest
 
-import baton_test
 from baton_test import BATON, QmpClient, Vm, tmpdir, wait_for
 
 BASE = ["-nodefaults", "-display", "none"]
@@ -149,6 +148,19 @@ class Info(unittest.TestCase):
         names = {l.split()[0] for l in out.splitlines()[1:] if l.strip()}
         self.assertIn("pc", names, out)
         self.assertIn("q35", names, out)
+
+    def test_device_help(self):
+        status, out, err = run(["-device", "help"])
+        self.assertEqual(status, 0, err)
+        names = set()
+        for line in out.splitlines():
+            if line.startswith("name "):
+                # QEMU's shape: name "X"[, bus B][, desc "D"]
+                self.assertRegex(line, r'^name "[^"]+"(, bus \w+)?'
+                                 r'(, desc "[^"]*")?$')
+                names.add(line.split('"')[1])
+        for name in ("isa-serial", "isa-debug-exit", "ide-hd"):
+            self.assertIn(name, names, out)
 
 
 class Starts(unittest.TestCase):
@@ -318,6 +330,31 @@ class Starts(unittest.TestCase):
         wait_for(lambda: process_gone(pid), what="daemon %d to exit" % pid)
         wait_for(lambda: not os.path.exists(pidfile), timeout=2,
                  what="pid file removal")
+
+    def test_pidfile(self):
+        """-pidfile without -daemonize: our pid, removed at quit."""
+        pidfile = os.path.join(tmpdir(), "plain.pid")
+        vm = self.start(QTEST_PC + ["-pidfile", pidfile])
+        with open(pidfile) as f:
+            self.assertEqual(int(f.read().strip()), vm.pid)
+        self.quit(vm)
+        self.assertFalse(os.path.exists(pidfile))
+
+    def test_pidfile_removed_on_error(self):
+        """A start-up error leaves no pid file behind (as QEMU)."""
+        pidfile = os.path.join(tmpdir(), "error.pid")
+        for extra in ([], ["-daemonize"]):
+            logpath = os.path.join(tmpdir(), "pid-error.log")
+            with open(logpath, "wb") as log:
+                status = subprocess.call(
+                    [BATON] + BASE + QTEST_PC + extra + [
+                        "-pidfile", pidfile, "-device", "frob"],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                    timeout=10)
+            with open(logpath) as f:
+                self.assertEqual(status, 1, f.read())
+            self.assertFalse(os.path.exists(pidfile),
+                             "pid file left after error (%r)" % extra)
 
 
 if __name__ == "__main__":

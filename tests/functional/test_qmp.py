@@ -8,11 +8,12 @@ import os
 import re
 import select
 import socket
+import subprocess
 import time
 import unittest
 
 import baton_test
-from baton_test import QmpClient, QmpError, Vm, guest_image, tmpdir
+from baton_test import QmpClient, Vm, guest_image, tmpdir
 
 BASE = ["-nodefaults", "-display", "none"]
 QTEST_PC = ["-accel", "qtest", "-machine", "pc", "-m", "16M"]
@@ -139,13 +140,16 @@ class Shared(unittest.TestCase):
     def test_malformed_json(self):
         err = self.error('{"execute": }\n')
         self.assertEqual(err["class"], "GenericError")
+        self.assertTrue(err["desc"].startswith("JSON parse error"), err)
         self.assertEqual(self.qmp.cmd("query-status")["status"], "prelaunch")
 
     def test_non_object(self):
         err = self.error("[1, 2]\n")
-        self.assertEqual(err["class"], "GenericError")
-        err = self.error('{"arguments": {}}\n')  # no "execute"
-        self.assertEqual(err["class"], "GenericError")
+        self.assertEqual(err, {"class": "GenericError",
+                               "desc": "QMP input must be a JSON object"})
+        err = self.error('{"arguments": {}}\n')
+        self.assertEqual(err, {"class": "GenericError",
+                               "desc": "QMP input lacks member 'execute'"})
         self.assertEqual(self.qmp.cmd("query-status")["status"], "prelaunch")
 
     def test_unknown_command(self):
@@ -189,10 +193,16 @@ class Sessions(unittest.TestCase):
     def test_negotiation(self):
         vm = self.start(negotiate=False)
         reply = vm.qmp.cmd_raw({"execute": "query-status"})
-        self.assertEqual(reply["error"]["class"], "CommandNotFound", reply)
+        self.assertEqual(reply["error"], {
+            "class": "CommandNotFound",
+            "desc": "Expecting capabilities negotiation with "
+                    "'qmp_capabilities'"})
         self.assertEqual(vm.qmp.negotiate(), {})
         reply = vm.qmp.cmd_raw({"execute": "qmp_capabilities"})
-        self.assertEqual(reply["error"]["class"], "CommandNotFound", reply)
+        self.assertEqual(reply["error"], {
+            "class": "CommandNotFound",
+            "desc": "Capabilities negotiation is already complete, "
+                    "command ignored"})
         self.assertIn("status", vm.qmp.cmd("query-status"))
         self.assertEqual(vm.shutdown(), 0)
 
@@ -216,6 +226,41 @@ class Sessions(unittest.TestCase):
         self.assertEqual(ev["data"]["guest"], False)
         self.assertEqual(ev["data"]["reason"], "host-qmp-quit")
         self.assertEqual(vm.wait(), 0)
+
+    def test_sigterm(self):
+        vm = self.start()
+        vm.proc.terminate()
+        ev = vm.qmp.get_event("SHUTDOWN")
+        self.assertEqual(ev["data"], {"guest": False,
+                                      "reason": "host-signal"})
+        self.assertEqual(vm.wait(), 0)
+
+    def test_stdio(self):
+        """-qmp stdio with all input already waiting at start-up: the
+        greeting still comes first and the session is not reset."""
+        proc = subprocess.Popen(
+            [baton_test.BATON] + BASE + QTEST_PC + ["-qmp", "stdio"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE)
+        self.addCleanup(lambda: proc.poll() is None
+                        and (proc.kill(), proc.communicate()))
+        try:
+            out, err = proc.communicate(
+                b'{"execute": "qmp_capabilities"}\n'
+                b'{"execute": "query-status"}\n'
+                b'{"execute": "quit"}\n', timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        msgs = [json.loads(l) for l in out.decode().splitlines() if l.strip()]
+        detail = "stdout %r, stderr %r" % (out, err)
+        self.assertTrue(msgs and "QMP" in msgs[0], detail)
+        replies = [m for m in msgs[1:] if "event" not in m]
+        self.assertEqual(replies, [
+            {"return": {}},
+            {"return": {"status": "running", "running": True}},
+            {"return": {}}], detail)
+        self.assertEqual(proc.returncode, 0, detail)
 
     def test_second_client_queued(self):
         vm = self.start()

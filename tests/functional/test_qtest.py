@@ -6,7 +6,6 @@ round trip through QMP pmemsave. Needs no KVM."""
 import os
 import unittest
 
-import baton_test
 from baton_test import QtestClient, QtestError, Vm, tmpdir
 
 BASE = ["-nodefaults", "-display", "none"]

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Live migration as the rest of baton sees it: start-up hooks for
+ * -incoming and -global migration.*, and the state queries other
+ * subsystems need. The monitor commands (migrate, migrate-incoming,
+ * query-migrate, ...) register themselves from migration/.
+ *
+ * All functions: main thread (or single-threaded start-up), big lock held
+ * once the main loop runs.
+ */
+#ifndef BATON_MIGRATION_MIGRATION_H
+#define BATON_MIGRATION_MIGRATION_H
+
+#include <stdbool.h>
+#include <glib.h>
+
+/*
+ * Syntax check of one -incoming argument ("defer", a URI, or a channel
+ * in JSON or dotted keys), for start-up errors before the VM is built.
+ */
+bool migration_incoming_check_arg(const char *arg, GError **errp);
+
+/*
+ * After the machine and its devices exist: enter run state "inmigrate" and,
+ * unless the (last main-channel) argument is "defer", start listening or
+ * reading at once. INCOMING_ARGS is NULL-terminated. AUTOSTART false
+ * (-S) leaves the guest paused after the migration even if the source was
+ * running it. Errors name the argument ("-incoming ...: ...").
+ */
+bool migration_incoming_setup(const char *const *incoming_args,
+                              bool autostart, GError **errp);
+/* QMP/HMP "cont" while in "inmigrate": run the guest once loaded. */
+void migration_incoming_set_autostart(bool autostart);
+
+/* -global migration.PROP=VALUE (parameters, capabilities, flags). */
+bool migration_global_set(const char *prop, const char *value,
+                          GError **errp);
+
+/*
+ * Whether an outgoing migration is in progress (setup, active, device,
+ * cancelling...): capabilities are frozen and a new migrate is refused.
+ */
+bool migration_is_active(void);
+/* Whether an incoming migration is being received (setup or active). */
+bool migration_incoming_is_active(void);
+
+/*
+ * Process exit: cancel any migration and wait for its thread. May drop
+ * and retake the big lock.
+ */
+void migration_shutdown(void);
+
+#endif

@@ -1,0 +1,771 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * MigStream: buffered, byte-counted big-endian I/O over a descriptor or
+ * memory, with sticky errors, SCM_RIGHTS descriptor passing, a token-bucket
+ * rate limit and a thread-safe shutdown. It knows nothing of the record
+ * format on top (migration/savevm.c).
+ */
+#include "util/osdep.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "migration/stream.h"
+
+#define STREAM_BUF_SIZE (64 * 1024)
+/* Descriptors per sendmsg(): well under the kernel's SCM_MAX_FD (253). */
+#define STREAM_FDS_PER_MSG 16
+/* Room for what one recvmsg() may hand us (one skb's worth, and slack). */
+#define STREAM_FDS_PER_RECV 64
+#define RATE_WINDOW_US (100 * 1000)
+/* Longest sleep or poll between checks of the shutdown flag. */
+#define STREAM_SLICE_MS 10
+
+struct MigStream {
+    char *name;
+    int fd; /* -1 for memory streams */
+    bool is_writer;
+    bool is_socket; /* send with MSG_NOSIGNAL, shutdown() works */
+    bool can_pass_fds;
+    bool is_mem;
+    MigStream *fd_parent; /* memory child: its descriptors live there */
+
+    /*
+     * fd writer: buf[0..len) waits for a flush. Reader: buf[pos..len) is
+     * unread (for memory readers buf is the whole input).
+     */
+    uint8_t *buf;
+    size_t buf_size;
+    size_t pos;
+    size_t len;
+    bool own_buf;
+    GByteArray *mem; /* memory writer */
+
+    GArray *fds_out; /* duplicates waiting for the next flush */
+    GArray *fds_in;  /* received, not yet taken: fds_in[fds_in_head..] */
+    guint fds_in_head;
+
+    GError *err;
+    bool eof; /* reader: the input ended */
+    uint64_t bytes;
+
+    uint64_t rate_limit; /* bytes per second, 0 = unlimited */
+    int64_t window_start;
+    uint64_t window_bytes;
+
+    GMutex lock; /* orders shutdown() against close() */
+    int shut;    /* atomic */
+};
+
+static void stream_set_errorv(MigStream *f, int errnum, const char *fmt,
+                              va_list ap) G_GNUC_PRINTF(3, 0);
+
+static void stream_set_errorv(MigStream *f, int errnum, const char *fmt,
+                              va_list ap)
+{
+    g_autofree char *msg = NULL;
+
+    if (f->err) {
+        return;
+    }
+    msg = g_strdup_vprintf(fmt, ap);
+    if (errnum) {
+        f->err = g_error_new(BATON_ERROR, BATON_ERROR_GENERIC, "%s: %s", msg,
+                             g_strerror(errnum));
+    } else {
+        f->err = g_error_new_literal(BATON_ERROR, BATON_ERROR_GENERIC, msg);
+    }
+}
+
+static void G_GNUC_PRINTF(2, 3) stream_fail(MigStream *f, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    stream_set_errorv(f, 0, fmt, ap);
+    va_end(ap);
+}
+
+static void G_GNUC_PRINTF(3, 4)
+    stream_fail_errno(MigStream *f, int errnum, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    stream_set_errorv(f, errnum, fmt, ap);
+    va_end(ap);
+}
+
+static MigStream *stream_alloc(const char *name, bool is_writer)
+{
+    MigStream *f = g_new0(MigStream, 1);
+
+    f->name = g_strdup(name);
+    f->fd = -1;
+    f->is_writer = is_writer;
+    f->fds_out = g_array_new(FALSE, FALSE, sizeof(int));
+    f->fds_in = g_array_new(FALSE, FALSE, sizeof(int));
+    g_mutex_init(&f->lock);
+    return f;
+}
+
+MigStream *mig_stream_new_fd(int fd, bool is_writer, bool can_pass_fds,
+                             const char *name)
+{
+    MigStream *f = stream_alloc(name, is_writer);
+    struct stat st;
+
+    f->fd = fd;
+    f->is_socket = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+    f->can_pass_fds = can_pass_fds && f->is_socket;
+    f->buf_size = STREAM_BUF_SIZE;
+    f->buf = g_malloc(f->buf_size);
+    f->own_buf = true;
+    return f;
+}
+
+MigStream *mig_stream_new_mem_reader(const void *buf, size_t len,
+                                     const int *fds, unsigned int nfds)
+{
+    MigStream *f = stream_alloc("memory stream", false);
+
+    f->is_mem = true;
+    f->buf = g_memdup2(buf, len);
+    f->own_buf = true;
+    f->buf_size = f->len = len;
+    f->can_pass_fds = true;
+    for (unsigned int i = 0; i < nfds; i++) {
+        int copy = fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
+
+        if (copy < 0) {
+            stream_fail_errno(f, errno, "cannot duplicate descriptor %d",
+                              fds[i]);
+            break;
+        }
+        g_array_append_val(f->fds_in, copy);
+    }
+    return f;
+}
+
+MigStream *mig_stream_new_mem_writer(void)
+{
+    MigStream *f = stream_alloc("memory stream", true);
+
+    f->is_mem = true;
+    f->mem = g_byte_array_new();
+    return f;
+}
+
+MigStream *mig_stream_new_mem_child_reader(MigStream *parent, const void *buf,
+                                           size_t len)
+{
+    MigStream *f = stream_alloc(parent->name, false);
+
+    f->is_mem = true;
+    f->fd_parent = parent;
+    f->can_pass_fds = parent->can_pass_fds;
+    f->buf = (uint8_t *)buf;
+    f->buf_size = f->len = len;
+    return f;
+}
+
+MigStream *mig_stream_new_mem_child_writer(MigStream *parent)
+{
+    MigStream *f = mig_stream_new_mem_writer();
+
+    g_free(f->name);
+    f->name = g_strdup(parent->name);
+    f->fd_parent = parent;
+    f->can_pass_fds = parent->can_pass_fds;
+    return f;
+}
+
+const uint8_t *mig_stream_mem_data(MigStream *f, size_t *len)
+{
+    g_assert(f->is_mem && f->is_writer);
+    *len = f->mem->len;
+    return f->mem->data;
+}
+
+void mig_stream_mem_reset(MigStream *f)
+{
+    g_assert(f->is_mem && f->is_writer);
+    g_byte_array_set_size(f->mem, 0);
+}
+
+size_t mig_stream_remaining(MigStream *f)
+{
+    if (!f->is_mem || f->is_writer) {
+        return SIZE_MAX;
+    }
+    return f->len - f->pos;
+}
+
+int mig_stream_fd(MigStream *f)
+{
+    return f->fd;
+}
+
+const char *mig_stream_name(MigStream *f)
+{
+    return f->name;
+}
+
+bool mig_stream_can_pass_fds(MigStream *f)
+{
+    return f->can_pass_fds;
+}
+
+bool mig_stream_is_shutdown(MigStream *f)
+{
+    return g_atomic_int_get(&f->shut);
+}
+
+/* ---- raw descriptor I/O ---- */
+
+/* Wait until FD is ready for EVENTS or the stream is shut down. */
+static void stream_wait(MigStream *f, short events)
+{
+    struct pollfd pfd = {.fd = f->fd, .events = events};
+
+    while (!mig_stream_is_shutdown(f)) {
+        int r = poll(&pfd, 1, STREAM_SLICE_MS * 10);
+
+        if (r != 0 && !(r < 0 && errno == EINTR)) {
+            return;
+        }
+    }
+}
+
+/*
+ * Token bucket over 100 ms windows: each window allows a tenth of the
+ * rate; a write that overdraws the bucket is paid back by later windows.
+ */
+static void stream_rate_wait(MigStream *f)
+{
+    uint64_t budget = MAX(f->rate_limit / 10, 1);
+
+    if (!f->rate_limit) {
+        return;
+    }
+    while (!mig_stream_is_shutdown(f)) {
+        int64_t now = g_get_monotonic_time();
+        int64_t left;
+
+        if (now - f->window_start >= RATE_WINDOW_US) {
+            uint64_t windows = (now - f->window_start) / RATE_WINDOW_US;
+            uint64_t paid = windows * budget;
+
+            f->window_bytes =
+                f->window_bytes > paid ? f->window_bytes - paid : 0;
+            f->window_start += windows * RATE_WINDOW_US;
+        }
+        if (f->window_bytes < budget) {
+            return;
+        }
+        left = f->window_start + RATE_WINDOW_US - now;
+        g_usleep(MIN(left, STREAM_SLICE_MS * 1000));
+    }
+}
+
+static void close_fd_array(GArray *fds, guint from)
+{
+    for (guint i = from; i < fds->len; i++) {
+        close(g_array_index(fds, int, i));
+    }
+    g_array_set_size(fds, 0);
+}
+
+/* sendmsg() with up to STREAM_FDS_PER_MSG queued descriptors attached. */
+static ssize_t stream_send_fds(MigStream *f, const uint8_t *p, size_t n)
+{
+    guint nfds = MIN(f->fds_out->len, STREAM_FDS_PER_MSG);
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * STREAM_FDS_PER_MSG)];
+        struct cmsghdr align;
+    } control;
+    struct iovec iov = {.iov_base = (void *)p, .iov_len = n};
+    struct msghdr msg = {
+        .msg_iov = &iov,
+        .msg_iovlen = 1,
+        .msg_control = control.buf,
+        .msg_controllen = CMSG_SPACE(sizeof(int) * nfds),
+    };
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    ssize_t r;
+
+    /* If more descriptors wait than fit, keep bytes for the next ones. */
+    if (f->fds_out->len > nfds) {
+        iov.iov_len = 1;
+    }
+    memset(control.buf, 0, sizeof(control.buf));
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+    memcpy(CMSG_DATA(cmsg), f->fds_out->data, sizeof(int) * nfds);
+    r = sendmsg(f->fd, &msg, MSG_NOSIGNAL);
+    if (r > 0) {
+        for (guint i = 0; i < nfds; i++) {
+            close(g_array_index(f->fds_out, int, i));
+        }
+        g_array_remove_range(f->fds_out, 0, nfds);
+    }
+    return r;
+}
+
+/* Write N bytes to the descriptor; false + sticky error on failure. */
+static bool stream_write_all(MigStream *f, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        /* Under a rate limit, write in window-sized pieces, not bursts. */
+        size_t chunk =
+            f->rate_limit ? MIN(n, MAX(f->rate_limit / 10, 4096)) : n;
+        ssize_t r;
+
+        stream_rate_wait(f);
+        if (mig_stream_is_shutdown(f)) {
+            stream_fail(f, "channel shut down");
+            return false;
+        }
+        if (f->can_pass_fds && f->fds_out->len) {
+            r = stream_send_fds(f, p, chunk);
+        } else if (f->is_socket) {
+            r = send(f->fd, p, chunk, MSG_NOSIGNAL);
+        } else {
+            r = write(f->fd, p, chunk);
+        }
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                stream_wait(f, POLLOUT);
+                continue;
+            }
+            if (mig_stream_is_shutdown(f)) {
+                stream_fail(f, "channel shut down");
+            } else {
+                stream_fail_errno(f, errno, "write failed");
+            }
+            return false;
+        }
+        if (r == 0) {
+            stream_fail(f, "write made no progress");
+            return false;
+        }
+        f->bytes += r;
+        f->window_bytes += r;
+        p += r;
+        n -= r;
+    }
+    return true;
+}
+
+static void stream_take_cmsg_fds(MigStream *f, struct msghdr *msg)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+        size_t n;
+
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
+            continue;
+        }
+        n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            g_array_append_val(f->fds_in, fd);
+        }
+    }
+}
+
+static ssize_t stream_recv_fds(MigStream *f, uint8_t *p, size_t n)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * STREAM_FDS_PER_RECV)];
+        struct cmsghdr align;
+    } control;
+    struct iovec iov = {.iov_base = p, .iov_len = n};
+    struct msghdr msg = {
+        .msg_iov = &iov,
+        .msg_iovlen = 1,
+        .msg_control = control.buf,
+        .msg_controllen = sizeof(control.buf),
+    };
+    ssize_t r = recvmsg(f->fd, &msg, MSG_CMSG_CLOEXEC);
+
+    if (r >= 0) {
+        stream_take_cmsg_fds(f, &msg);
+        if (msg.msg_flags & MSG_CTRUNC) {
+            stream_fail(f, "too many descriptors in one message");
+            return -2;
+        }
+    }
+    return r;
+}
+
+/*
+ * Read more input into the buffer (fd readers). Returns false at the end
+ * of input or on error (then sticky).
+ */
+static bool stream_fill(MigStream *f)
+{
+    if (f->err || f->eof) {
+        return false;
+    }
+    if (f->is_mem) {
+        f->eof = true;
+        return false;
+    }
+    if (f->pos == f->len) {
+        f->pos = f->len = 0;
+    } else if (f->pos > 0) {
+        memmove(f->buf, f->buf + f->pos, f->len - f->pos);
+        f->len -= f->pos;
+        f->pos = 0;
+    }
+    for (;;) {
+        ssize_t r;
+
+        if (mig_stream_is_shutdown(f)) {
+            stream_fail(f, "channel shut down");
+            return false;
+        }
+        if (f->can_pass_fds) {
+            r = stream_recv_fds(f, f->buf + f->len, f->buf_size - f->len);
+        } else {
+            r = read(f->fd, f->buf + f->len, f->buf_size - f->len);
+        }
+        if (r == -2) {
+            return false;
+        }
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                stream_wait(f, POLLIN);
+                continue;
+            }
+            if (mig_stream_is_shutdown(f)) {
+                stream_fail(f, "channel shut down");
+            } else {
+                stream_fail_errno(f, errno, "read failed");
+            }
+            return false;
+        }
+        if (r == 0) {
+            if (mig_stream_is_shutdown(f)) {
+                stream_fail(f, "channel shut down");
+            }
+            f->eof = true;
+            return false;
+        }
+        f->len += r;
+        return true;
+    }
+}
+
+/* ---- writing ---- */
+
+bool mig_stream_flush(MigStream *f)
+{
+    g_assert(f->is_writer);
+    if (f->err) {
+        return false;
+    }
+    if (f->is_mem) {
+        return true;
+    }
+    if (f->len && stream_write_all(f, f->buf, f->len)) {
+        f->len = 0;
+    }
+    return !f->err;
+}
+
+void mig_put_buffer(MigStream *f, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+
+    g_assert(f->is_writer);
+    if (f->err || !len) {
+        return;
+    }
+    if (f->is_mem) {
+        g_byte_array_append(f->mem, p, len);
+        f->bytes += len;
+        return;
+    }
+    if (f->len + len > f->buf_size) {
+        if (!mig_stream_flush(f)) {
+            return;
+        }
+        if (len >= f->buf_size) {
+            /* Large payloads go straight out; descriptors ride along. */
+            stream_write_all(f, p, len);
+            return;
+        }
+    }
+    memcpy(f->buf + f->len, p, len);
+    f->len += len;
+}
+
+void mig_put_u8(MigStream *f, uint8_t v)
+{
+    mig_put_buffer(f, &v, 1);
+}
+
+void mig_put_be16(MigStream *f, uint16_t v)
+{
+    uint16_t be = GUINT16_TO_BE(v);
+
+    mig_put_buffer(f, &be, sizeof(be));
+}
+
+void mig_put_be32(MigStream *f, uint32_t v)
+{
+    uint32_t be = GUINT32_TO_BE(v);
+
+    mig_put_buffer(f, &be, sizeof(be));
+}
+
+void mig_put_be64(MigStream *f, uint64_t v)
+{
+    uint64_t be = GUINT64_TO_BE(v);
+
+    mig_put_buffer(f, &be, sizeof(be));
+}
+
+void mig_put_str(MigStream *f, const char *s)
+{
+    size_t len = strlen(s);
+
+    g_assert(len <= 255);
+    mig_put_u8(f, len);
+    mig_put_buffer(f, s, len);
+}
+
+void mig_put_fd(MigStream *f, int fd)
+{
+    MigStream *owner = f->fd_parent ? f->fd_parent : f;
+    int copy;
+
+    g_assert(f->is_writer);
+    if (f->err) {
+        return;
+    }
+    if (!owner->can_pass_fds || owner->is_mem) {
+        stream_fail(f, "cannot pass file descriptors over this channel");
+        return;
+    }
+    copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) {
+        stream_fail_errno(f, errno, "cannot duplicate descriptor %d", fd);
+        return;
+    }
+    g_array_append_val(owner->fds_out, copy);
+}
+
+/* ---- reading ---- */
+
+void mig_get_buffer(MigStream *f, void *buf, size_t len)
+{
+    uint8_t *p = buf;
+
+    g_assert(!f->is_writer);
+    while (len > 0) {
+        size_t avail = f->len - f->pos;
+        size_t n;
+
+        if (f->err) {
+            break;
+        }
+        if (!avail) {
+            if (!stream_fill(f)) {
+                stream_fail(f, "unexpected end of stream");
+                break;
+            }
+            continue;
+        }
+        n = MIN(avail, len);
+        memcpy(p, f->buf + f->pos, n);
+        f->pos += n;
+        f->bytes += n;
+        p += n;
+        len -= n;
+    }
+    /* Sticky-error contract: a failed get reads as zeroes, all of it. */
+    if (f->err) {
+        memset(buf, 0, p - (uint8_t *)buf + len);
+    }
+}
+
+uint8_t mig_get_u8(MigStream *f)
+{
+    uint8_t v;
+
+    if (f->pos < f->len && !f->err) {
+        f->bytes++;
+        return f->buf[f->pos++];
+    }
+    mig_get_buffer(f, &v, 1);
+    return v;
+}
+
+uint16_t mig_get_be16(MigStream *f)
+{
+    uint16_t v;
+
+    mig_get_buffer(f, &v, sizeof(v));
+    return GUINT16_FROM_BE(v);
+}
+
+uint32_t mig_get_be32(MigStream *f)
+{
+    uint32_t v;
+
+    mig_get_buffer(f, &v, sizeof(v));
+    return GUINT32_FROM_BE(v);
+}
+
+uint64_t mig_get_be64(MigStream *f)
+{
+    uint64_t v;
+
+    mig_get_buffer(f, &v, sizeof(v));
+    return GUINT64_FROM_BE(v);
+}
+
+void mig_get_str(MigStream *f, char buf[256])
+{
+    uint8_t len = mig_get_u8(f);
+
+    mig_get_buffer(f, buf, len);
+    buf[f->err ? 0 : len] = '\0';
+}
+
+int mig_get_fd(MigStream *f)
+{
+    MigStream *owner = f->fd_parent ? f->fd_parent : f;
+    int fd;
+
+    g_assert(!f->is_writer);
+    if (f->err) {
+        return -1;
+    }
+    if (!owner->can_pass_fds) {
+        stream_fail(f, "cannot receive file descriptors over this channel");
+        return -1;
+    }
+    if (owner->fds_in_head >= owner->fds_in->len) {
+        stream_fail(f, "expected a file descriptor, none was received");
+        return -1;
+    }
+    fd = g_array_index(owner->fds_in, int, owner->fds_in_head++);
+    if (owner->fds_in_head == owner->fds_in->len) {
+        g_array_set_size(owner->fds_in, 0);
+        owner->fds_in_head = 0;
+    }
+    return fd;
+}
+
+bool mig_stream_eof(MigStream *f)
+{
+    g_assert(!f->is_writer);
+    if (f->pos < f->len || f->err) {
+        return false;
+    }
+    stream_fill(f);
+    return f->eof && f->pos == f->len && !f->err;
+}
+
+/* ---- state ---- */
+
+const GError *mig_stream_error(MigStream *f)
+{
+    return f->err;
+}
+
+void mig_stream_set_error(MigStream *f, GError *err)
+{
+    if (f->err) {
+        g_error_free(err);
+        return;
+    }
+    f->err = err;
+}
+
+bool mig_stream_check(MigStream *f, GError **errp)
+{
+    if (!f->err) {
+        return true;
+    }
+    g_set_error(errp, f->err->domain, f->err->code, "%s: %s", f->name,
+                f->err->message);
+    return false;
+}
+
+uint64_t mig_stream_bytes(MigStream *f)
+{
+    return f->bytes;
+}
+
+void mig_stream_set_rate_limit(MigStream *f, uint64_t bytes_per_sec)
+{
+    f->rate_limit = bytes_per_sec;
+    f->window_start = g_get_monotonic_time();
+    f->window_bytes = 0;
+}
+
+void mig_stream_shutdown(MigStream *f)
+{
+    g_mutex_lock(&f->lock);
+    g_atomic_int_set(&f->shut, 1);
+    if (f->fd >= 0 && f->is_socket) {
+        shutdown(f->fd, SHUT_RDWR);
+    }
+    g_mutex_unlock(&f->lock);
+}
+
+bool mig_stream_close(MigStream *f, GError **errp)
+{
+    bool ok;
+
+    if (f->is_writer && !f->is_mem) {
+        mig_stream_flush(f);
+    }
+    if (f->fds_out->len && !f->err) {
+        stream_fail(f, "%u file descriptors queued but never sent",
+                    f->fds_out->len);
+    }
+    ok = mig_stream_check(f, errp);
+
+    g_mutex_lock(&f->lock);
+    if (f->fd >= 0) {
+        close(f->fd);
+        f->fd = -1;
+    }
+    g_mutex_unlock(&f->lock);
+
+    close_fd_array(f->fds_out, 0);
+    close_fd_array(f->fds_in, f->fds_in_head);
+    g_array_free(f->fds_out, TRUE);
+    g_array_free(f->fds_in, TRUE);
+    if (f->own_buf) {
+        g_free(f->buf);
+    }
+    if (f->mem) {
+        g_byte_array_free(f->mem, TRUE);
+    }
+    g_clear_error(&f->err);
+    g_mutex_clear(&f->lock);
+    g_free(f->name);
+    g_free(f);
+    return ok;
+}
+
+void mig_stream_close_noerr(MigStream *f)
+{
+    mig_stream_close(f, NULL);
+}

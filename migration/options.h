@@ -14,15 +14,7 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
-/* QEMU's MigMode. */
-typedef enum MigMode {
-    MIG_MODE_NORMAL,
-    MIG_MODE_CPR_REBOOT,
-    MIG_MODE_CPR_TRANSFER,
-    MIG_MODE_CPR_EXEC,
-} MigMode;
-
-const char *migrate_mode_name(MigMode mode);
+#include "migration/cpr.h"
 
 /* ---- getters used by the state machine ---- */
 bool migrate_events(void);

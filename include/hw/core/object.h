@@ -76,6 +76,16 @@ struct TypeInfo {
     const VMStateDescription *vmsd;
     bool stateless;
     const char *unmigratable;
+    /*
+     * CPR (live update): the modes, as MIG_MODE_BIT()s of
+     * include/migration/cpr.h, in which objects of this type survive a
+     * live update (fds preserved through cpr_*_fd, state migrated). The
+     * nearest ancestor that sets it decides. A mode missing here makes
+     * migrate fail up front with the object named. cpr_check refines it
+     * per instance (private RAM, a socket that cannot be passed).
+     */
+    unsigned int cpr_modes;
+    bool (*cpr_check)(Object *obj, unsigned int mode, GError **errp);
     const char *desc;
 };
 

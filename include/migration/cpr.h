@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * CPR (checkpoint and restart) on one host: the migration modes that keep
+ * the guest's memory and devices in place, and the one registry of file
+ * descriptors that a new baton process (cpr-transfer) or image (cpr-exec)
+ * inherits instead of opening and configuring the device again.
+ *
+ * Every fd owner (memory backends, chardevs, drives, later tap, vfio,
+ * iommufd, vhost-vdpa) gets its fd in realize/open through this API,
+ * before any configuring call. When cpr_is_incoming() and cpr_find_fd()
+ * finds the fd, the owner skips whatever would disturb the live device
+ * (binding, resetting, re-configuring) and says so in a comment.
+ *
+ * Keys are (name, id): NAME from cpr_fd_key() (owner's kind and id plus a
+ * role: "chardev/ser0/listen"), ID an index (queue, vector). All functions:
+ * big lock held, or single-threaded start-up.
+ */
+#ifndef BATON_MIGRATION_CPR_H
+#define BATON_MIGRATION_CPR_H
+
+#include <stdbool.h>
+#include <glib.h>
+
+typedef struct Object Object;
+
+/* QEMU's MigMode names: normal, cpr-reboot, cpr-transfer, cpr-exec. */
+typedef enum MigMode {
+    MIG_MODE_NORMAL,
+    MIG_MODE_CPR_REBOOT,
+    MIG_MODE_CPR_TRANSFER,
+    MIG_MODE_CPR_EXEC,
+    MIG_MODE__MAX
+} MigMode;
+
+#define MIG_MODE_BIT(m) (1u << (m))
+/* The modes that preserve fds and map RAM in place. */
+#define CPR_MODES_PRESERVING \
+    (MIG_MODE_BIT(MIG_MODE_CPR_TRANSFER) | MIG_MODE_BIT(MIG_MODE_CPR_EXEC))
+
+const char *migrate_mode_name(MigMode mode);
+
+/* The key NAME for OBJ's fd with ROLE ("chardev/ser0/conn"). Free it. */
+char *cpr_fd_key(const Object *obj, const char *role);
+
+/*
+ * Register FD under (NAME, ID) so it is handed to the new process. The
+ * registry does not own FD (the owner closes it). Saving a key again with
+ * a different fd is a bug (asserted); use cpr_resave_fd() for an owner
+ * that replaced its fd on purpose.
+ */
+void cpr_save_fd(const char *name, int id, int fd);
+void cpr_resave_fd(const char *name, int id, int fd);
+/* The fd under (NAME, ID), or -1. */
+int cpr_find_fd(const char *name, int id);
+/* Forget (NAME, ID); called when the owner closes the fd (unrealize). */
+void cpr_delete_fd(const char *name, int id);
+/*
+ * cpr_find_fd(), else open(PATH, FLAGS, 0600) and save it; -1 + errp on
+ * failure (the message names PATH).
+ */
+int cpr_open_fd(const char *path, int flags, const char *name, int id,
+                GError **errp);
+/* Number of registered fds (tests check nothing leaks after unrealize). */
+unsigned int cpr_fd_count(void);
+
+/*
+ * Whether this process was started to take over a guest (cpr state was
+ * received before the backends were created), and in which mode.
+ */
+bool cpr_is_incoming(void);
+MigMode cpr_incoming_mode(void);
+
+#endif

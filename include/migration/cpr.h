@@ -70,4 +70,32 @@ unsigned int cpr_fd_count(void);
 bool cpr_is_incoming(void);
 MigMode cpr_incoming_mode(void);
 
+/*
+ * Hand-over points, for fd owners that do I/O on preserved fds (chardevs,
+ * monitors, later tap/vfio): the core calls every notifier, in
+ * registration order, with the big lock held.
+ */
+typedef enum CprEvent {
+    /*
+     * Old process, the new one has taken over (GO sent, or exec imminent):
+     * stop all I/O on preserved fds for good (remove watches; do not
+     * close or shut down sockets the new process now serves).
+     */
+    CPR_EVENT_HANDOVER,
+    /*
+     * Old process, the update failed after CPR state was sent: carry on
+     * exactly as before (the new process may have touched nothing).
+     */
+    CPR_EVENT_ROLLBACK,
+    /*
+     * New process, about to resume the guest: start I/O on the adopted
+     * fds (until now it must not read, accept or write on them).
+     */
+    CPR_EVENT_TAKEOVER,
+} CprEvent;
+
+typedef void (*CprNotifyFn)(CprEvent event, void *opaque);
+void cpr_add_notifier(CprNotifyFn fn, void *opaque);
+void cpr_remove_notifier(CprNotifyFn fn, void *opaque);
+
 #endif

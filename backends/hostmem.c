@@ -2,13 +2,15 @@
 /*
  * memory-backend-ram, memory-backend-memfd and memory-backend-file: each
  * allocates one RAM block when realized. Shared backends are what live
- * update preserves: the block's fd outlives the process that mapped it.
+ * update preserves: the block's fd is registered for CPR ("ram" role) and
+ * a new process maps the very same fd instead of allocating memory.
  */
 #include "util/osdep.h"
 
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "migration/cpr.h"
 #include "system/hostmem.h"
 
 typedef struct HostMemoryBackend {
@@ -56,6 +58,58 @@ static bool hostmem_check_size(HostMemoryBackend *s, GError **errp)
     return true;
 }
 
+/*
+ * Live update, new process: map the old process's fd for this backend, if
+ * it sent one. *ADOPTED tells whether it did. The guest may still be
+ * running on this memory in the old process, so nothing here writes to
+ * it: no ftruncate (the size is already right), no prealloc (touching
+ * pages from here races with the guest), and for files no open(O_CREAT)
+ * of mem-path.
+ */
+static bool hostmem_cpr_adopt(HostMemoryBackend *s, unsigned int flags,
+                              bool *adopted, GError **errp)
+{
+    Object *obj = &s->parent_obj;
+    g_autofree char *key = NULL;
+    struct stat st;
+    int fd;
+
+    *adopted = false;
+    if (!cpr_is_incoming()) {
+        return true;
+    }
+    key = cpr_fd_key(obj, "ram");
+    fd = cpr_find_fd(key, 0);
+    if (fd < 0) {
+        return true;
+    }
+    if (fstat(fd, &st) < 0) {
+        error_setg_errno(errp, errno, "memory backend '%s': cannot stat the "
+                         "preserved memory", obj->id);
+        return false;
+    }
+    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < s->size) {
+        error_setg(errp, "memory backend '%s': the preserved memory has %"
+                   PRIu64 " bytes, size is %" PRIu64, obj->id,
+                   (uint64_t)st.st_size, s->size);
+        return false;
+    }
+    s->ram = ram_block_new_from_fd(obj->id, s->size, fd, 0, flags, false,
+                                   errp);
+    *adopted = true;
+    return s->ram != NULL;
+}
+
+/* Register the block's fd so that a live update hands it over. */
+static void hostmem_cpr_save(HostMemoryBackend *s)
+{
+    g_autofree char *key = cpr_fd_key(&s->parent_obj, "ram");
+
+    if (s->ram && s->ram->fd >= 0 && (s->ram->flags & RAM_SHARED)) {
+        cpr_save_fd(key, 0, s->ram->fd);
+    }
+}
+
 static bool hostmem_ram_realize(Object *obj, GError **errp)
 {
     HostMemoryBackend *s = (HostMemoryBackend *)obj;
@@ -63,6 +117,7 @@ static bool hostmem_ram_realize(Object *obj, GError **errp)
     if (!hostmem_check_size(s, errp)) {
         return false;
     }
+    /* Anonymous memory has no fd: nothing to preserve (see cpr_check). */
     s->ram = ram_block_new_from_fd(obj->id, s->size, -1, 0,
                                    s->share ? RAM_SHARED : 0, s->prealloc,
                                    errp);
@@ -72,13 +127,21 @@ static bool hostmem_ram_realize(Object *obj, GError **errp)
 static bool hostmem_memfd_realize(Object *obj, GError **errp)
 {
     HostMemoryBackend *s = (HostMemoryBackend *)obj;
+    bool adopted;
     int fd;
 
     if (!hostmem_check_size(s, errp)) {
         return false;
     }
     if (s->share) {
-        s->ram = ram_block_new_memfd(obj->id, s->size, s->prealloc, errp);
+        if (!hostmem_cpr_adopt(s, RAM_SHARED | RAM_MEMFD, &adopted, errp)) {
+            return false;
+        }
+        if (!adopted) {
+            s->ram = ram_block_new_memfd(obj->id, s->size, s->prealloc,
+                                         errp);
+            hostmem_cpr_save(s);
+        }
         return s->ram != NULL;
     }
     /* share=off: a private mapping of a memfd, as QEMU allows. */
@@ -129,30 +192,72 @@ static int hostmem_file_open(HostMemoryBackend *s, GError **errp)
 static bool hostmem_file_realize(Object *obj, GError **errp)
 {
     HostMemoryBackend *s = (HostMemoryBackend *)obj;
+    unsigned int flags = RAM_FILE | (s->share ? RAM_SHARED : 0);
+    bool adopted = false;
     int fd;
 
     if (!hostmem_check_size(s, errp)) {
         return false;
     }
+    /* share=off maps the file privately: there is nothing to hand over. */
+    if (s->share && !hostmem_cpr_adopt(s, flags, &adopted, errp)) {
+        return false;
+    }
+    if (adopted) {
+        return true;
+    }
     fd = hostmem_file_open(s, errp);
     if (fd < 0) {
         return false;
     }
-    s->ram = ram_block_new_from_fd(obj->id, s->size, fd, 0,
-                                   RAM_FILE | (s->share ? RAM_SHARED : 0),
+    s->ram = ram_block_new_from_fd(obj->id, s->size, fd, 0, flags,
                                    s->prealloc, errp);
     if (!s->ram) {
         close(fd);
     }
+    hostmem_cpr_save(s);
     return s->ram != NULL;
 }
 
 static void hostmem_unrealize(Object *obj)
 {
     HostMemoryBackend *s = (HostMemoryBackend *)obj;
+    g_autofree char *key = cpr_fd_key(obj, "ram");
 
+    /* The block closes the fd: forget it first (no-op if never saved). */
+    if (s->ram && s->ram->fd >= 0 && cpr_find_fd(key, 0) == s->ram->fd) {
+        cpr_delete_fd(key, 0);
+    }
     g_clear_pointer(&s->ram, ram_block_free);
     g_clear_pointer(&s->user, g_free);
+}
+
+/*
+ * Live update (cpr-transfer, cpr-exec) keeps guest RAM in place, which
+ * needs memory that outlives this process through an fd the new process
+ * maps: share=on with a memfd or a file. Anything else would lose the
+ * guest's memory.
+ */
+static bool hostmem_cpr_check(Object *obj, unsigned int mode, GError **errp)
+{
+    HostMemoryBackend *s = (HostMemoryBackend *)obj;
+
+    if (!(MIG_MODE_BIT(mode) & CPR_MODES_PRESERVING)) {
+        return true;
+    }
+    if (!s->share) {
+        error_setg(errp, "memory backend '%s' is not shared; %s needs "
+                   "share=on", obj->id, migrate_mode_name(mode));
+        return false;
+    }
+    if (!s->ram || s->ram->fd < 0) {
+        error_setg(errp, "memory backend '%s' is shared anonymous memory "
+                   "without a file descriptor; %s needs "
+                   "memory-backend-memfd or memory-backend-file with "
+                   "share=on", obj->id, migrate_mode_name(mode));
+        return false;
+    }
+    return true;
 }
 
 RAMBlock *host_memory_backend_get_ram(Object *obj)
@@ -183,6 +288,10 @@ bool host_memory_backend_claim(Object *obj, const char *user, GError **errp)
     return true;
 }
 
+/* Every mode; cpr_check refuses what has no fd for the new process. */
+#define HOSTMEM_CPR_MODES \
+    (MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING)
+
 static const TypeInfo hostmem_types[] = {
     {
         .name = "memory-backend-ram",
@@ -192,6 +301,8 @@ static const TypeInfo hostmem_types[] = {
         .props = hostmem_props,
         .realize = hostmem_ram_realize,
         .unrealize = hostmem_unrealize,
+        .cpr_modes = HOSTMEM_CPR_MODES,
+        .cpr_check = hostmem_cpr_check,
     },
     {
         .name = "memory-backend-memfd",
@@ -200,6 +311,8 @@ static const TypeInfo hostmem_types[] = {
         .instance_size = sizeof(HostMemoryBackend),
         .props = hostmem_memfd_props,
         .realize = hostmem_memfd_realize,
+        .cpr_modes = HOSTMEM_CPR_MODES,
+        .cpr_check = hostmem_cpr_check,
     },
     {
         .name = "memory-backend-file",
@@ -208,6 +321,8 @@ static const TypeInfo hostmem_types[] = {
         .instance_size = sizeof(HostMemoryBackend),
         .props = hostmem_file_props,
         .realize = hostmem_file_realize,
+        .cpr_modes = HOSTMEM_CPR_MODES,
+        .cpr_check = hostmem_cpr_check,
     },
 };
 

@@ -43,14 +43,20 @@ typedef struct ChrWatch {
 static gboolean chr_watch_prepare(GSource *source, gint *timeout)
 {
     ChrWatch *w = (ChrWatch *)source;
-    size_t n = chr_be_can_read(w->chr);
+    bool may_read = chr_cpr_may_read(w->chr);
+    size_t n = may_read ? chr_be_can_read(w->chr) : 0;
     GIOCondition want = n ? CHR_POLL_READ : 0;
 
-    *timeout = (!n && w->chr->fe_ops) ? CHR_PAUSED_RECHECK_MS : -1;
+    *timeout = (!n && may_read && w->chr->fe_ops) ? CHR_PAUSED_RECHECK_MS
+                                                  : -1;
     if (n) {
         w->hold = false;
     }
-    if (w->hold) {
+    /*
+     * Live update: the fd belongs to the other process for now (or for
+     * good). Out of the poll set, not even a hang-up is acted on.
+     */
+    if (w->hold || !may_read) {
         if (w->tag) {
             g_source_remove_unix_fd(source, w->tag);
             w->tag = NULL;
@@ -70,7 +76,8 @@ static gboolean chr_watch_check(GSource *source)
 {
     ChrWatch *w = (ChrWatch *)source;
 
-    return w->tag && g_source_query_unix_fd(source, w->tag) != 0;
+    return w->tag && chr_cpr_may_read(w->chr) &&
+           g_source_query_unix_fd(source, w->tag) != 0;
 }
 
 /*
@@ -164,7 +171,8 @@ static gboolean chr_watch_dispatch(GSource *source, GSourceFunc cb,
     size_t n;
     ssize_t r;
 
-    if (!cond) {
+    /* The state may have changed while the main loop polled unlocked. */
+    if (!cond || !chr_cpr_may_read(w->chr)) {
         return G_SOURCE_CONTINUE;
     }
     /*

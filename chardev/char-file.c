@@ -3,10 +3,12 @@
  * The simple backends: "chardev-file" (output only, truncate or append),
  * "chardev-pipe" (PATH.in/PATH.out, or PATH for both) and "chardev-null"
  * (swallows output, never produces input). All are open from creation on.
+ * Live update hands file and pipe fds to the new process as they are.
  */
 #include "util/osdep.h"
 
 #include "chardev-internal.h"
+#include "migration/cpr.h"
 
 /* ---- file ---- */
 
@@ -30,10 +32,20 @@ static bool file_open(Chardev *chr, GError **errp)
         error_setg(errp, "chardev: file: no filename given");
         return false;
     }
-    s->fd = open(s->path, flags, 0666);
+    /*
+     * Live update: the old process's open file, not opened again, which
+     * would truncate it (append=off) and start a second file offset. The
+     * offset and O_APPEND live in the open file description both
+     * processes share, so output goes on exactly where it stopped.
+     */
+    s->fd = chr_cpr_find(chr, "out");
     if (s->fd < 0) {
-        error_setg_errno(errp, errno, "could not open '%s'", s->path);
-        return false;
+        s->fd = open(s->path, flags, 0666);
+        if (s->fd < 0) {
+            error_setg_errno(errp, errno, "could not open '%s'", s->path);
+            return false;
+        }
+        chr_cpr_save(chr, "out", s->fd);
     }
     chr_be_event(chr, CHR_EVENT_OPENED);
     return true;
@@ -41,7 +53,10 @@ static bool file_open(Chardev *chr, GError **errp)
 
 static void file_close(Chardev *chr)
 {
-    chr_close_fd(&((FileChardev *)chr)->fd);
+    FileChardev *s = (FileChardev *)chr;
+
+    chr_cpr_forget(chr, "out", s->fd);
+    chr_close_fd(&s->fd);
 }
 
 static ssize_t file_write(Chardev *chr, const uint8_t *buf, size_t len)
@@ -72,6 +87,7 @@ static const TypeInfo file_type = {
     .props = file_props,
     .realize = chr_realize,
     .unrealize = chr_unrealize,
+    .cpr_modes = CHR_CPR_MODES,
     .desc = "write output to a file",
 };
 
@@ -102,6 +118,27 @@ static int pipe_open_one(const char *path)
     return open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
 }
 
+/*
+ * Live update: the old process's two fds, so that whatever the peer wrote
+ * and nobody has read yet is still queued in the FIFO for us; the watch
+ * stays idle until the take-over. Returns false if none were handed over.
+ */
+static bool pipe_cpr_adopt(PipeChardev *s)
+{
+    Chardev *chr = &s->parent;
+    int in = chr_cpr_find(chr, "in");
+    int out = chr_cpr_find(chr, "out");
+
+    if (in < 0 || out < 0) {
+        return false;
+    }
+    s->fd_in = in;
+    s->fd_out = out;
+    s->watch = chr_watch_new(chr, s->fd_in, false, pipe_eof);
+    chr_be_event(chr, CHR_EVENT_OPENED);
+    return true;
+}
+
 static bool pipe_open(Chardev *chr, GError **errp)
 {
     PipeChardev *s = (PipeChardev *)chr;
@@ -112,6 +149,9 @@ static bool pipe_open(Chardev *chr, GError **errp)
     if (!s->path || !*s->path) {
         error_setg(errp, "chardev: pipe: no device path given");
         return false;
+    }
+    if (pipe_cpr_adopt(s)) {
+        return true;
     }
     in = g_strdup_printf("%s.in", s->path);
     out = g_strdup_printf("%s.out", s->path);
@@ -131,6 +171,8 @@ static bool pipe_open(Chardev *chr, GError **errp)
             return false;
         }
     }
+    chr_cpr_save(chr, "in", s->fd_in);
+    chr_cpr_save(chr, "out", s->fd_out);
     s->watch = chr_watch_new(chr, s->fd_in, false, pipe_eof);
     chr_be_event(chr, CHR_EVENT_OPENED);
     return true;
@@ -141,6 +183,8 @@ static void pipe_close(Chardev *chr)
     PipeChardev *s = (PipeChardev *)chr;
 
     chr_watch_clear(&s->watch);
+    chr_cpr_forget(chr, "in", s->fd_in);
+    chr_cpr_forget(chr, "out", s->fd_out);
     chr_close_fd(&s->fd_in);
     chr_close_fd(&s->fd_out);
 }
@@ -171,6 +215,7 @@ static const TypeInfo pipe_type = {
     .props = pipe_props,
     .realize = chr_realize,
     .unrealize = chr_unrealize,
+    .cpr_modes = CHR_CPR_MODES,
     .desc = "read and write a named pipe",
 };
 
@@ -204,6 +249,7 @@ static const TypeInfo null_type = {
     .props = null_props,
     .realize = chr_realize,
     .unrealize = chr_unrealize,
+    .cpr_modes = CHR_CPR_MODES,
     .desc = "discard output, no input",
 };
 

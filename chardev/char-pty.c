@@ -4,6 +4,8 @@
  * opens with screen, minicom or socat. The chardev counts as connected
  * while some process holds the slave open; until then output is dropped,
  * as in QEMU, so nothing piles up in the kernel buffer for a later reader.
+ * Live update hands the master to the new process: the peer keeps its
+ * slave and notices nothing.
  */
 #include "util/osdep.h"
 
@@ -11,6 +13,7 @@
 #include <termios.h>
 
 #include "chardev-internal.h"
+#include "migration/cpr.h"
 #include "util/error-report.h"
 
 /* How often a pty nobody has open checks whether someone opened it. */
@@ -70,7 +73,7 @@ static gboolean pty_timer(gpointer opaque)
 {
     PtyChardev *s = opaque;
 
-    if (!pty_slave_open(s)) {
+    if (!chr_cpr_may_connect(&s->parent) || !pty_slave_open(s)) {
         return G_SOURCE_CONTINUE;
     }
     s->timer = 0;
@@ -103,17 +106,46 @@ static bool pty_make_raw(const char *name, GError **errp)
     return true;
 }
 
+/*
+ * Live update: the old process's master. Skipped: allocating and
+ * unlocking a pty, making the slave raw (opening it and TCSAFLUSH would
+ * discard what is queued either way) and announcing the name (the user
+ * has it already; nothing new is printed). The slave-open check only
+ * polls; the read watch stays idle until the take-over.
+ */
+static bool pty_cpr_adopt(PtyChardev *s, int fd, GError **errp)
+{
+    char name[64];
+
+    s->fd = fd;
+    if (ptsname_r(s->fd, name, sizeof(name)) != 0) {
+        error_setg_errno(errp, errno, "chardev '%s': the preserved fd is "
+                         "not a pty master", chardev_id(&s->parent));
+        return false;
+    }
+    s->name = g_strdup(name);
+    if (pty_slave_open(s)) {
+        pty_set_connected(s, true);
+    }
+    return true;
+}
+
 static bool pty_open(Chardev *chr, GError **errp)
 {
     PtyChardev *s = (PtyChardev *)chr;
     char name[64];
     int flags;
+    int fd = chr_cpr_find(chr, "master");
 
+    if (fd >= 0) {
+        return pty_cpr_adopt(s, fd, errp);
+    }
     s->fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (s->fd < 0) {
         error_setg_errno(errp, errno, "could not allocate a pty");
         return false;
     }
+    chr_cpr_save(chr, "master", s->fd);
     if (grantpt(s->fd) < 0 || unlockpt(s->fd) < 0 ||
         ptsname_r(s->fd, name, sizeof(name)) != 0) {
         error_setg_errno(errp, errno, "could not set up the pty");
@@ -145,6 +177,7 @@ static void pty_close(Chardev *chr)
         s->recheck = 0;
     }
     s->connected = false;
+    chr_cpr_forget(chr, "master", s->fd);
     chr_close_fd(&s->fd);
     g_clear_pointer(&s->name, g_free);
 }
@@ -154,8 +187,33 @@ static gboolean pty_recheck(gpointer opaque)
     PtyChardev *s = opaque;
 
     s->recheck = 0;
-    pty_set_connected(s, pty_slave_open(s));
+    if (chr_cpr_may_connect(&s->parent)) {
+        pty_set_connected(s, pty_slave_open(s));
+    }
     return G_SOURCE_REMOVE;
+}
+
+/*
+ * Live update: look for a slave being opened only while this process
+ * owns the pty. A reader that went away meanwhile is noticed by the read
+ * watch once it runs again.
+ */
+static void pty_cpr_update(Chardev *chr)
+{
+    PtyChardev *s = (PtyChardev *)chr;
+
+    if (!chr_cpr_may_connect(chr)) {
+        if (s->timer) {
+            g_source_remove(s->timer);
+            s->timer = 0;
+        }
+        if (s->recheck) {
+            g_source_remove(s->recheck);
+            s->recheck = 0;
+        }
+    } else if (!s->connected && !s->timer) {
+        s->timer = g_timeout_add(PTY_POLL_MS, pty_timer, s);
+    }
 }
 
 /*
@@ -191,6 +249,7 @@ static const ChardevOps pty_ops = {
     .close = pty_close,
     .write = pty_write,
     .filename = pty_filename,
+    .cpr_update = pty_cpr_update,
 };
 
 static const Property pty_props[] = {
@@ -206,6 +265,7 @@ static const TypeInfo pty_type = {
     .props = pty_props,
     .realize = chr_realize,
     .unrealize = chr_unrealize,
+    .cpr_modes = CHR_CPR_MODES,
     .desc = "pseudo-terminal (/dev/pts/N)",
 };
 

@@ -5,6 +5,8 @@
  * A server accepts one client at a time, as QEMU does: later clients wait
  * in the listen backlog until the current one leaves. A client with
  * reconnect=SECONDS (or reconnect-ms) redials while disconnected.
+ * Live update hands the listener ("listen") and the connected peer
+ * ("conn") to the new process, which adopts them as they are.
  * No telnet, websocket or TLS.
  */
 #include "util/osdep.h"
@@ -19,6 +21,7 @@
 #include <glib-unix.h>
 
 #include "chardev-internal.h"
+#include "migration/cpr.h"
 #include "util/error-report.h"
 
 /* A client connect attempt may stall the main loop at most this long. */
@@ -227,6 +230,8 @@ static void socket_connected(SocketChardev *s, int fd)
     s->connect_err_reported = false;
     g_free(s->conn_name);
     s->conn_name = socket_conn_name(s, fd);
+    chr_cpr_save(chr, "conn", fd);
+    /* Adopted (live update): the watch stays idle until the take-over. */
     s->watch = chr_watch_new(chr, fd, true, socket_eof);
     chr_be_event(chr, CHR_EVENT_OPENED);
 }
@@ -235,6 +240,7 @@ static void socket_connected(SocketChardev *s, int fd)
 static void socket_free_connection(SocketChardev *s)
 {
     chr_watch_clear(&s->watch);
+    chr_cpr_forget(&s->parent, "conn", s->fd);
     chr_close_fd(&s->fd);
     g_clear_pointer(&s->conn_name, g_free);
     if (s->broken_idle) {
@@ -248,6 +254,10 @@ static gboolean socket_reconnect_cb(gpointer opaque);
 
 static void socket_arm(SocketChardev *s)
 {
+    /* Live update: a peer found now would not reach the other process. */
+    if (!chr_cpr_may_connect(&s->parent)) {
+        return;
+    }
     if (s->is_listen && s->listen_fd >= 0 && !s->listen_watch) {
         s->listen_watch = g_unix_fd_add(s->listen_fd, G_IO_IN,
                                         socket_accept_cb, s);
@@ -290,8 +300,14 @@ static void socket_disconnect(Chardev *chr)
 static gboolean socket_accept_cb(gint fd, GIOCondition cond, gpointer opaque)
 {
     SocketChardev *s = opaque;
-    int cfd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int cfd;
 
+    if (!chr_cpr_may_connect(&s->parent)) {
+        /* Frozen while the main loop polled: the client stays queued. */
+        s->listen_watch = 0;
+        return G_SOURCE_REMOVE;
+    }
+    cfd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (cfd < 0) {
         /* Spurious wakeup or a client that already gave up. */
         return G_SOURCE_CONTINUE;
@@ -411,7 +427,7 @@ static gboolean socket_reconnect_cb(gpointer opaque)
     SocketChardev *s = opaque;
 
     s->reconnect_timer = 0;
-    if (s->fd < 0) {
+    if (s->fd < 0 && chr_cpr_may_connect(&s->parent)) {
         socket_redial(s);
     }
     return G_SOURCE_REMOVE;
@@ -526,22 +542,18 @@ static bool socket_wait_client(SocketChardev *s, GError **errp)
 /* ---- open / close ---- */
 
 /*
- * fd=N: a socket handed over by whoever started us (CPR passes the old
- * process's sockets). Listening sockets become the server's listener,
- * connected ones the current peer; the address is read back from the fd.
+ * fd=N: a socket handed over by whoever started us. Listening sockets
+ * become the server's listener, connected ones the current peer; the
+ * address is read back from the fd (which socket_probe_fd() does for any
+ * fd, including one adopted by live update).
  */
-static bool socket_adopt_fd(SocketChardev *s, int *fd, GError **errp)
+static bool socket_probe_fd(SocketChardev *s, int v, GError **errp)
 {
-    uint64_t v;
     int type, listening;
     socklen_t len = sizeof(type);
     struct sockaddr_storage ss;
     socklen_t slen = sizeof(ss);
 
-    if (!parse_uint(s->fd_str, &v) || v > INT_MAX) {
-        error_setg(errp, "Parameter 'fd' expects a file descriptor number");
-        return false;
-    }
     if (getsockopt(v, SOL_SOCKET, SO_TYPE, &type, &len) < 0) {
         error_setg_errno(errp, errno, "fd %s is not a usable socket",
                          s->fd_str);
@@ -554,7 +566,6 @@ static bool socket_adopt_fd(SocketChardev *s, int *fd, GError **errp)
         error_setg(errp, "fd %s is not a stream socket", s->fd_str);
         return false;
     }
-    *fd = v;
     s->is_listen = listening;
     s->is_unix = ss.ss_family == AF_UNIX;
     if (s->is_unix && listening) {
@@ -570,6 +581,70 @@ static bool socket_adopt_fd(SocketChardev *s, int *fd, GError **errp)
         s->is_unix = false;   /* no path to show; "fd:N" names it */
     } else if (listening) {
         socket_update_inet_addr(s, v);
+    }
+    return true;
+}
+
+static bool socket_adopt_fd(SocketChardev *s, int *fd, GError **errp)
+{
+    uint64_t v;
+
+    if (!parse_uint(s->fd_str, &v) || v > INT_MAX) {
+        error_setg(errp, "Parameter 'fd' expects a file descriptor number");
+        return false;
+    }
+    if (!socket_probe_fd(s, v, errp)) {
+        return false;
+    }
+    *fd = v;
+    return true;
+}
+
+/*
+ * Live update, new process: take the old process's sockets over instead
+ * of creating them. The listener keeps its address and its backlog of
+ * clients not yet accepted; the connected peer stays connected and sees
+ * nothing. Skipped on purpose: unlink/bind/listen (the path and port are
+ * the old process's, still in use), connecting, accepting, wait=on (the
+ * client is already there or queued), and, until the take-over, any I/O
+ * (chr->cpr_state). *ADOPTED: the old process handed sockets over.
+ */
+static bool socket_cpr_adopt(SocketChardev *s, bool *adopted, GError **errp)
+{
+    Chardev *chr = &s->parent;
+    int lfd = chr_cpr_find(chr, "listen");
+    int cfd = chr_cpr_find(chr, "conn");
+
+    *adopted = lfd >= 0 || cfd >= 0;
+    if (!*adopted) {
+        return true;
+    }
+    if (s->fd_str && !socket_probe_fd(s, lfd >= 0 ? lfd : cfd, errp)) {
+        return false;
+    }
+    if (lfd >= 0) {
+        if (!s->is_listen) {
+            error_setg(errp, "chardev '%s': the old process handed over a "
+                       "listening socket, but this one is a client",
+                       chardev_id(chr));
+            return false;
+        }
+        s->listen_fd = lfd;
+        if (!s->is_unix) {
+            socket_update_inet_addr(s, lfd); /* port=0: the real port */
+        }
+    }
+    if (cfd >= 0) {
+        socket_connected(s, cfd);
+    } else if (s->is_listen && chr->cpr_state == CHR_CPR_WAITING &&
+               cpr_incoming_mode() == MIG_MODE_CPR_EXEC) {
+        /*
+         * cpr-exec: the old image is gone and nobody else accepts on the
+         * listener; with no session to restore, new clients may come in
+         * now (migrate-incoming may arrive through one of them).
+         */
+        chr->cpr_state = CHR_CPR_LIVE;
+        socket_arm(s);
     }
     return true;
 }
@@ -635,7 +710,7 @@ static bool socket_check_opts(SocketChardev *s, bool *wait, GError **errp)
 static bool socket_open(Chardev *chr, GError **errp)
 {
     SocketChardev *s = (SocketChardev *)chr;
-    bool wait;
+    bool wait, adopted;
     int fd = -1;
 
     s->fd = s->listen_fd = -1;
@@ -644,6 +719,26 @@ static bool socket_open(Chardev *chr, GError **errp)
     }
     s->is_unix = s->path != NULL;
     s->is_listen = s->server;
+    if (!socket_cpr_adopt(s, &adopted, errp)) {
+        return false;
+    }
+    if (adopted) {
+        return true;
+    }
+    if (chr->cpr_state == CHR_CPR_WAITING && s->is_listen) {
+        /* Binding here would take the old process's address away. */
+        error_setg(errp, "chardev '%s': the old process handed over no "
+                   "listening socket for it", chardev_id(chr));
+        return false;
+    }
+    if (chr->cpr_state == CHR_CPR_WAITING) {
+        /*
+         * A client the old process had no connection for (it went away
+         * and, without reconnect, stays away): the same here. With
+         * reconnect, redialing starts at the take-over.
+         */
+        return true;
+    }
     if (s->fd_str) {
         if (!socket_adopt_fd(s, &fd, errp)) {
             return false;
@@ -654,12 +749,14 @@ static bool socket_open(Chardev *chr, GError **errp)
         }
         socket_set_nonblock(fd);
         s->listen_fd = fd;
+        chr_cpr_save(chr, "listen", fd);
     } else if (s->is_listen) {
         s->listen_fd = s->is_unix ? socket_listen_unix(s, errp)
                                   : socket_listen_inet(s, errp);
         if (s->listen_fd < 0) {
             return false;
         }
+        chr_cpr_save(chr, "listen", s->listen_fd);
     }
     if (s->is_listen) {
         if (wait && !socket_wait_client(s, errp)) {
@@ -695,7 +792,39 @@ static void socket_close(Chardev *chr)
      * The socket file stays: after CPR the new process owns this listener
      * and clients still find it by path.
      */
+    chr_cpr_forget(chr, "listen", s->listen_fd);
     chr_close_fd(&s->listen_fd);
+}
+
+static gboolean socket_broken_cb(gpointer opaque);
+
+/* Live update: accept and redial only while that is allowed. */
+static void socket_cpr_update(Chardev *chr)
+{
+    SocketChardev *s = (SocketChardev *)chr;
+
+    if (chr_cpr_may_connect(chr)) {
+        if (s->fd < 0) {
+            socket_arm(s);
+        } else if (s->broken && !s->broken_idle) {
+            /* A failed write's disconnect, put off by the hand-over. */
+            s->broken_idle = g_idle_add(socket_broken_cb, s);
+        }
+        return;
+    }
+    if (s->listen_watch) {
+        g_source_remove(s->listen_watch);
+        s->listen_watch = 0;
+    }
+    if (s->reconnect_timer) {
+        g_source_remove(s->reconnect_timer);
+        s->reconnect_timer = 0;
+    }
+    if (!chr_cpr_may_write(chr) && s->broken_idle) {
+        /* Not ours to drop now: the other process may serve the peer. */
+        g_source_remove(s->broken_idle);
+        s->broken_idle = 0;
+    }
 }
 
 static gboolean socket_broken_cb(gpointer opaque)
@@ -734,6 +863,7 @@ static const ChardevOps socket_ops = {
     .write = socket_write,
     .disconnect = socket_disconnect,
     .filename = socket_filename,
+    .cpr_update = socket_cpr_update,
 };
 
 static const Property socket_props[] = {
@@ -772,6 +902,7 @@ static const TypeInfo socket_type = {
     .props = socket_props,
     .realize = chr_realize,
     .unrealize = chr_unrealize,
+    .cpr_modes = CHR_CPR_MODES,
     .desc = "UNIX or TCP stream socket, server or client",
 };
 

@@ -4,12 +4,18 @@
  * terminal it is put in raw mode (keeping ISIG with signal=on so ^C still
  * stops baton) and restored on close and at exit. One chardev at most may
  * own stdio, as in QEMU.
+ *
+ * Live update preserves nothing here: the new process reads its own stdin
+ * and writes its own stdout (a terminal it shares with the old process or
+ * another one). Its frontend still continues the session (no new monitor
+ * banner) from the migrated state, and input waits for the take-over.
  */
 #include "util/osdep.h"
 
 #include <termios.h>
 
 #include "chardev-internal.h"
+#include "migration/cpr.h"
 
 typedef struct StdioChardev {
     Chardev parent;
@@ -22,6 +28,7 @@ typedef struct StdioChardev {
 /* Process-wide: there is one stdin and one terminal. */
 static bool stdio_in_use;
 static bool stdio_tty_saved;
+static bool stdio_tty_handed_over; /* saved, but not ours to restore */
 static struct termios stdio_saved_tty;
 
 static void stdio_restore_tty(void)
@@ -95,6 +102,23 @@ static void stdio_close(Chardev *chr)
     stdio_in_use = false;
 }
 
+/*
+ * Live update, old process after the hand-over: the new process may be
+ * using the same terminal in raw mode now; restoring our saved mode at
+ * exit would switch its input back to line editing and echo. ROLLBACK
+ * makes the terminal ours again.
+ */
+static void stdio_cpr_update(Chardev *chr)
+{
+    if (chr->cpr_state == CHR_CPR_GONE && stdio_tty_saved) {
+        stdio_tty_saved = false;
+        stdio_tty_handed_over = true;
+    } else if (chr->cpr_state == CHR_CPR_LIVE && stdio_tty_handed_over) {
+        stdio_tty_saved = true;
+        stdio_tty_handed_over = false;
+    }
+}
+
 static ssize_t stdio_write(Chardev *chr, const uint8_t *buf, size_t len)
 {
     return chr_fd_write_all(1, false, buf, len);
@@ -104,6 +128,7 @@ static const ChardevOps stdio_ops = {
     .open = stdio_open,
     .close = stdio_close,
     .write = stdio_write,
+    .cpr_update = stdio_cpr_update,
 };
 
 static const Property stdio_props[] = {
@@ -121,6 +146,7 @@ static const TypeInfo stdio_type = {
     .props = stdio_props,
     .realize = chr_realize,
     .unrealize = chr_unrealize,
+    .cpr_modes = CHR_CPR_MODES,
     .desc = "standard input and output",
 };
 

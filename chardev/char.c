@@ -11,7 +11,10 @@
 #include <signal.h>
 
 #include "chardev-internal.h"
+#include "migration/cpr.h"
+#include "migration/register.h"
 #include "util/error-report.h"
+
 
 static GHashTable *chr_backends; /* type name -> const ChardevOps * */
 
@@ -58,6 +61,19 @@ static void chr_cancel_open_idle(Chardev *chr)
 
 void chr_be_event(Chardev *chr, ChardevEvent event)
 {
+    if (event == CHR_EVENT_OPENED && chr->cpr_state == CHR_CPR_WAITING) {
+        /*
+         * Live update, new process: a peer opened now was handed over
+         * (connected to the old process all along). For the frontend the
+         * session just goes on, restored from its migrated state.
+         */
+        chr->be_open = true;
+        chr->adopted_conn = true;
+        return;
+    }
+    if (event == CHR_EVENT_CLOSED) {
+        chr->adopted_conn = false;
+    }
     chr->be_open = event == CHR_EVENT_OPENED;
     if (chr->fe_open_idle) {
         /*
@@ -113,9 +129,13 @@ static void chr_teardown(Chardev *chr)
         chr->live = false;
         chr->ops->close(chr);
     }
+    chr_cpr_forget(chr, "log", chr->logfd);
     chr_close_fd(&chr->logfd);
     chr->be_open = false;
+    chr->adopted_conn = false;
 }
+
+static void chr_cpr_init(Chardev *chr);
 
 bool chr_realize(Object *obj, GError **errp)
 {
@@ -126,8 +146,11 @@ bool chr_realize(Object *obj, GError **errp)
     chr->ops = g_hash_table_lookup(chr_backends, obj->type->name);
     g_assert(chr->ops);
     chr_ignore_sigpipe();
+    chr_cpr_init(chr);
 
-    if (chr->logfile) {
+    /* Live update: the old process's log, not truncated again. */
+    chr->logfd = chr->logfile ? chr_cpr_find(chr, "log") : -1;
+    if (chr->logfile && chr->logfd < 0) {
         int flags = O_WRONLY | O_CREAT | O_CLOEXEC |
                     (chr->logappend ? O_APPEND : O_TRUNC);
 
@@ -137,6 +160,7 @@ bool chr_realize(Object *obj, GError **errp)
                              chr->logfile);
             return false;
         }
+        chr_cpr_save(chr, "log", chr->logfd);
     }
     chr->live = true;
     if (!chr->ops->open(chr, errp)) {
@@ -273,7 +297,8 @@ bool chardev_attach(Chardev *chr, const ChardevFrontendOps *ops, void *opaque,
     }
     chr->fe_ops = ops;
     chr->fe_opaque = opaque;
-    if (chr->be_open) {
+    /* A handed-over peer is no news to the frontend: no OPENED. */
+    if (chr->be_open && !chr->adopted_conn) {
         chr->fe_open_idle = g_idle_add(chr_fe_open_idle, chr);
     }
     /* Let a watch that saw no frontend start polling its fd. */
@@ -300,7 +325,8 @@ ssize_t chardev_write(Chardev *chr, const uint8_t *buf, size_t len)
 {
     ssize_t r;
 
-    if (!chr->live) {
+    /* Live update: the other process owns the output (see ChrCprState). */
+    if (!chr->live || !chr_cpr_may_write(chr)) {
         return len;
     }
     if (!chr->ops->write) {
@@ -312,9 +338,15 @@ ssize_t chardev_write(Chardev *chr, const uint8_t *buf, size_t len)
     return r;
 }
 
+bool chardev_is_adopted_connected(const Chardev *chr)
+{
+    return chr->adopted_conn;
+}
+
 void chardev_disconnect(Chardev *chr)
 {
-    if (chr->live && chr->ops->disconnect) {
+    /* A peer that belongs to the other process is not ours to drop. */
+    if (chr->live && chr->ops->disconnect && chr_cpr_may_write(chr)) {
         chr->ops->disconnect(chr);
     }
 }
@@ -331,4 +363,188 @@ static void chr_teardown_one(Object *obj, void *opaque)
 void chardev_cleanup_all(void)
 {
     object_foreach(TYPE_CHARDEV, chr_teardown_one, NULL);
+}
+
+/*
+ * ---- live update (CPR) ----
+ *
+ * Every chardev fd is in the CPR registry, so a new process adopts the
+ * old one's sockets, files, pipes and pty masters (see each backend's
+ * open). Both processes then hold the same open files, and only one may
+ * do I/O on them at any time; chr->cpr_state says which:
+ *
+ *   old process: LIVE -> NO_ACCEPT (migration set up) -> GONE (HANDOVER:
+ *     the guest has stopped, its state is about to be saved); ROLLBACK
+ *     returns to LIVE from anywhere, and so does a migration that ends
+ *     before it stops the guest;
+ *   new process: WAITING from creation -> LIVE at the take-over.
+ *
+ * Stopping input no later than the device state is saved is what makes
+ * the hand-over lossless: a byte is either consumed by the old process
+ * before the save (and is in the saved state: UART FIFO, monitor input)
+ * or still queued in the kernel for the new process. The core sends
+ * HANDOVER right after stopping the guest; as a second line, a live
+ * migration section ("chardev-cpr", no payload, active only in the modes
+ * that preserve fds) stops accepting at setup, so that no client connects
+ * to a process that is about to go (it stays queued for the next one),
+ * and stops reading (FROZEN) when the device state is saved.
+ */
+
+int chr_cpr_find(Chardev *chr, const char *role)
+{
+    g_autofree char *key = NULL;
+
+    if (!cpr_is_incoming()) {
+        return -1;
+    }
+    key = cpr_fd_key(&chr->parent_obj, role);
+    return cpr_find_fd(key, 0);
+}
+
+void chr_cpr_save(Chardev *chr, const char *role, int fd)
+{
+    g_autofree char *key = cpr_fd_key(&chr->parent_obj, role);
+
+    cpr_save_fd(key, 0, fd);
+}
+
+char *chardev_cpr_key(const Chardev *chr, const char *role)
+{
+    return cpr_fd_key(&chr->parent_obj, role);
+}
+
+void chr_cpr_forget(Chardev *chr, const char *role, int fd)
+{
+    g_autofree char *key = NULL;
+
+    if (fd < 0) {
+        return;
+    }
+    key = cpr_fd_key(&chr->parent_obj, role);
+    if (cpr_find_fd(key, 0) == fd) {
+        cpr_delete_fd(key, 0);
+    }
+}
+
+static void chr_cpr_set(Chardev *chr, ChrCprState state)
+{
+    if (chr->cpr_state == state) {
+        return;
+    }
+    chr->cpr_state = state;
+    if (chr->live && chr->ops->cpr_update) {
+        chr->ops->cpr_update(chr);
+    }
+}
+
+void chardev_cpr_start_io(Chardev *chr)
+{
+    if (chr->cpr_state == CHR_CPR_WAITING &&
+        cpr_incoming_mode() == MIG_MODE_CPR_EXEC) {
+        chr_cpr_set(chr, CHR_CPR_LIVE);
+        g_main_context_wakeup(NULL);
+    }
+}
+
+typedef struct ChrCprMove {
+    ChrCprState from_min, from_max, to;
+} ChrCprMove;
+
+static void chr_cpr_move_one(Object *obj, void *opaque)
+{
+    Chardev *chr = (Chardev *)obj;
+    const ChrCprMove *m = opaque;
+
+    if (chr->ops && chr->cpr_state >= m->from_min &&
+        chr->cpr_state <= m->from_max) {
+        chr_cpr_set(chr, m->to);
+    }
+}
+
+/* Every chardev whose state is in [FROM_MIN, FROM_MAX] goes to TO. */
+static void chr_cpr_move_all(ChrCprState from_min, ChrCprState from_max,
+                             ChrCprState to)
+{
+    ChrCprMove m = { from_min, from_max, to };
+
+    object_foreach(TYPE_CHARDEV, chr_cpr_move_one, &m);
+    /* Read watches pick their new state up in their next prepare. */
+    g_main_context_wakeup(NULL);
+}
+
+static void chr_cpr_notify(CprEvent event, void *opaque)
+{
+    switch (event) {
+    case CPR_EVENT_HANDOVER:
+        /*
+         * The new process serves every peer from now on (unless ROLLBACK
+         * comes). Our copies of the fds stay open (closing them at exit
+         * is harmless, shutting sockets down would cut the peers off)
+         * but nothing is read, accepted or written on them.
+         */
+        chr_cpr_move_all(CHR_CPR_LIVE, CHR_CPR_FROZEN, CHR_CPR_GONE);
+        break;
+    case CPR_EVENT_ROLLBACK:
+        /* The update failed: back to work, nothing was lost. */
+        chr_cpr_move_all(CHR_CPR_NO_ACCEPT, CHR_CPR_GONE, CHR_CPR_LIVE);
+        break;
+    case CPR_EVENT_TAKEOVER:
+        chr_cpr_move_all(CHR_CPR_WAITING, CHR_CPR_WAITING, CHR_CPR_LIVE);
+        break;
+    }
+}
+
+static bool chr_cpr_is_active(void *opaque)
+{
+    return MIG_MODE_BIT(migrate_mode()) & CPR_MODES_PRESERVING;
+}
+
+static bool chr_cpr_save_setup(MigStream *f, void *opaque, GError **errp)
+{
+    chr_cpr_move_all(CHR_CPR_LIVE, CHR_CPR_LIVE, CHR_CPR_NO_ACCEPT);
+    return true;
+}
+
+static bool chr_cpr_save_complete(MigStream *f, void *opaque, GError **errp)
+{
+    chr_cpr_move_all(CHR_CPR_LIVE, CHR_CPR_NO_ACCEPT, CHR_CPR_FROZEN);
+    return true;
+}
+
+static void chr_cpr_save_cleanup(void *opaque)
+{
+    /*
+     * Ended before the guest stopped: nothing was handed over. From the
+     * hand-over on, only ROLLBACK may bring the chardevs back.
+     */
+    chr_cpr_move_all(CHR_CPR_NO_ACCEPT, CHR_CPR_NO_ACCEPT, CHR_CPR_LIVE);
+}
+
+static bool chr_cpr_load_state(MigStream *f, void *opaque, int version_id,
+                               GError **errp)
+{
+    return true; /* the section carries no data */
+}
+
+static const SaveVMHandlers chr_cpr_handlers = {
+    .save_setup = chr_cpr_save_setup,
+    .save_complete = chr_cpr_save_complete,
+    .save_cleanup = chr_cpr_save_cleanup,
+    .load_state = chr_cpr_load_state,
+    .is_active = chr_cpr_is_active,
+};
+
+/* At realize: the starting state, and the hooks on first use. */
+static void chr_cpr_init(Chardev *chr)
+{
+    static bool registered;
+
+    if (!registered) {
+        registered = true;
+        cpr_add_notifier(chr_cpr_notify, NULL);
+        savevm_register_live("chardev-cpr", 0, 1, &chr_cpr_handlers, NULL);
+    }
+    chr->adopted_conn = false;
+    /* cpr_is_incoming() turns false at the take-over. */
+    chr->cpr_state = cpr_is_incoming() ? CHR_CPR_WAITING : CHR_CPR_LIVE;
 }

@@ -10,6 +10,7 @@
 
 #include "chardev/char.h"
 #include "hw/core/object.h"
+#include "migration/cpr.h"
 
 /*
  * What a backend implements. OPEN runs from realize after the common
@@ -25,7 +26,40 @@ typedef struct ChardevOps {
     void (*disconnect)(Chardev *chr);
     /* query-chardev "filename"; NULL: the type name without "chardev-". */
     char *(*filename)(Chardev *chr);
+    /*
+     * Live update: chr->cpr_state changed. Add or remove the sources that
+     * bring in new peers or poll for them (accept watches, redial and
+     * slave-open timers) to match chr_cpr_may_connect(). Read watches made
+     * by chr_watch_new() follow the state on their own. NULL: none.
+     */
+    void (*cpr_update)(Chardev *chr);
 } ChardevOps;
+
+/*
+ * What a chardev may do during a live update (CPR), from most to least;
+ * char.c "live update" has the transitions.
+ */
+typedef enum ChrCprState {
+    CHR_CPR_LIVE,      /* normal */
+    /*
+     * Old process, update under way: accept no new peer and redial none,
+     * since a connection made now would not reach the new process.
+     */
+    CHR_CPR_NO_ACCEPT,
+    /*
+     * Old process, device state saved: read nothing more either, since
+     * input consumed now would be missing from the saved state. Output
+     * still goes (final events).
+     */
+    CHR_CPR_FROZEN,
+    /* New process before the take-over: no I/O at all; writes dropped. */
+    CHR_CPR_WAITING,
+    /*
+     * Old process from the hand-over on (the guest stopped for good
+     * unless the update fails and ROLLBACK brings it back): no I/O.
+     */
+    CHR_CPR_GONE,
+} ChrCprState;
 
 struct Chardev {
     Object parent_obj;
@@ -42,7 +76,43 @@ struct Chardev {
     const ChardevFrontendOps *fe_ops;
     void *fe_opaque;
     guint fe_open_idle; /* pending OPENED for a freshly attached frontend */
+    ChrCprState cpr_state;
+    /* The peer was handed over by live update: no OPENED for it. */
+    bool adopted_conn;
 };
+
+static inline bool chr_cpr_may_connect(const Chardev *chr)
+{
+    return chr->cpr_state == CHR_CPR_LIVE;
+}
+
+static inline bool chr_cpr_may_read(const Chardev *chr)
+{
+    return chr->cpr_state <= CHR_CPR_NO_ACCEPT;
+}
+
+static inline bool chr_cpr_may_write(const Chardev *chr)
+{
+    return chr->cpr_state <= CHR_CPR_FROZEN;
+}
+
+/*
+ * The CPR fd registry for chardev fds, keyed by chardev id and ROLE
+ * ("listen", "conn", "out", "in", "master", "log"). chr_cpr_find() returns
+ * the fd the old process handed over, or -1 when this process is not
+ * taking over a guest. chr_cpr_save() registers a new fd; chr_cpr_forget()
+ * drops the entry if it still names FD (call it before closing FD).
+ */
+int chr_cpr_find(Chardev *chr, const char *role);
+void chr_cpr_save(Chardev *chr, const char *role, int fd);
+void chr_cpr_forget(Chardev *chr, const char *role, int fd);
+
+/*
+ * Every backend supports every live update mode: its fds are in the CPR
+ * registry (stdio has none: the new process uses its own).
+ */
+#define CHR_CPR_MODES \
+    (MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING)
 
 /* Property rows for the options every backend accepts. */
 #define CHARDEV_COMMON_PROPS                                         \

@@ -935,11 +935,13 @@ static int connect_one(int family, const struct sockaddr *sa, socklen_t len,
     return -1;
 }
 
-bool mig_socket_connect(const MigAddress *a, int cancel_fd, MigConn *conn,
-                        GError **errp)
+/* mig_socket_connect(), with the errno of a failed connect in *ERR_OUT. */
+static bool socket_connect(const MigAddress *a, int cancel_fd, MigConn *conn,
+                           int *err_out, GError **errp)
 {
     int fd = -1, err = 0;
 
+    *err_out = 0;
     if (!transport_supported(a, errp)) {
         return false;
     }
@@ -953,6 +955,7 @@ bool mig_socket_connect(const MigAddress *a, int cancel_fd, MigConn *conn,
         fd = connect_one(AF_UNIX, (struct sockaddr *)&sun, len, cancel_fd,
                          &err);
         if (fd < 0) {
+            *err_out = err;
             error_setg_errno(errp, err, "Failed to connect to '%s'", a->path);
             return false;
         }
@@ -969,6 +972,7 @@ bool mig_socket_connect(const MigAddress *a, int cancel_fd, MigConn *conn,
         }
         freeaddrinfo(res);
         if (fd < 0) {
+            *err_out = err;
             error_setg_errno(errp, err, "Failed to connect to '%s:%s'",
                              a->host, a->port);
             return false;
@@ -976,6 +980,80 @@ bool mig_socket_connect(const MigAddress *a, int cancel_fd, MigConn *conn,
     }
     conn_set(conn, fd);
     return true;
+}
+
+bool mig_socket_connect(const MigAddress *a, int cancel_fd, MigConn *conn,
+                        GError **errp)
+{
+    int err;
+
+    return socket_connect(a, cancel_fd, conn, &err, errp);
+}
+
+/*
+ * Sleep up to MS, or less if CANCEL_FD becomes readable (returns ECANCELED)
+ * or WATCH_FD reports input or a hang-up (returns EPIPE).
+ */
+static int retry_wait(int cancel_fd, int watch_fd, int ms)
+{
+    struct pollfd pfd[2];
+    nfds_t n = 0;
+    int r;
+
+    if (cancel_fd >= 0) {
+        pfd[n++] = (struct pollfd){ .fd = cancel_fd, .events = POLLIN };
+    }
+    if (watch_fd >= 0) {
+        pfd[n++] = (struct pollfd){ .fd = watch_fd,
+                                    .events = POLLIN | POLLRDHUP };
+    }
+    r = poll(pfd, n, ms);
+    if (r <= 0) {
+        return 0;
+    }
+    if (cancel_fd >= 0 && pfd[0].revents) {
+        return ECANCELED;
+    }
+    return EPIPE;
+}
+
+bool mig_socket_connect_retry(const MigAddress *a, int cancel_fd,
+                              int watch_fd, int timeout_ms, MigConn *conn,
+                              GError **errp)
+{
+    int64_t deadline = g_get_monotonic_time() + (int64_t)timeout_ms * 1000;
+    int delay = 1;
+
+    for (;;) {
+        g_autoptr(GError) local_err = NULL;
+        int err, why;
+
+        if (socket_connect(a, cancel_fd, conn, &err, &local_err)) {
+            return true;
+        }
+        /* Not listening (yet): the socket file or the listener is missing. */
+        if ((err != ENOENT && err != ECONNREFUSED && err != EAGAIN) ||
+            g_get_monotonic_time() >= deadline) {
+            if (err == ENOENT || err == ECONNREFUSED || err == EAGAIN) {
+                g_prefix_error(&local_err, "gave up after %d ms: ",
+                               timeout_ms);
+            }
+            g_propagate_error(errp, g_steal_pointer(&local_err));
+            return false;
+        }
+        why = retry_wait(cancel_fd, watch_fd, delay);
+        if (why == ECANCELED) {
+            error_setg(errp, "connection to the destination was cancelled");
+            return false;
+        }
+        if (why == EPIPE) {
+            error_setg(errp, "the new process closed the cpr channel before "
+                       "it listened on the migration channel (it exited or "
+                       "failed; see its log)");
+            return false;
+        }
+        delay = MIN(delay * 2, 50);
+    }
 }
 
 struct MigListener {

@@ -119,6 +119,15 @@ bool mig_outgoing_open(const MigAddress *addr, MigConn *conn, GError **errp);
 bool mig_socket_connect(const MigAddress *addr, int cancel_fd,
                         MigConn *conn, GError **errp);
 
+/*
+ * The same, retrying for TIMEOUT_MS while nobody listens yet (a new
+ * process that is still starting). A readable or hung-up WATCH_FD (-1:
+ * none) ends the wait: the peer that should listen has gone.
+ */
+bool mig_socket_connect_retry(const MigAddress *addr, int cancel_fd,
+                              int watch_fd, int timeout_ms, MigConn *conn,
+                              GError **errp);
+
 /* A listening socket for -incoming unix:/tcp:. */
 typedef struct MigListener MigListener;
 

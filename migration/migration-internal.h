@@ -8,8 +8,11 @@
 #define BATON_MIGRATION_MIGRATION_INTERNAL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <glib.h>
 #include <json-glib/json-glib.h>
+
+#include "system/runstate.h"
 
 /*
  * migrate: exactly one of URI / CHANNELS. Returns once the migration
@@ -26,5 +29,63 @@ bool migration_qmp_incoming(const char *uri, JsonArray *channels,
 void migration_cancel(void);
 /* query-migrate's MigrationInfo object. */
 JsonNode *migration_query(void);
+
+/*
+ * ---- "globalstate" (global-state.c) ----
+ * Big lock held. Registered by the first migration on either side.
+ */
+void global_state_register(void);
+/* Source, at the switchover: the run state to send, READY/GO or not. */
+void global_state_store(RunState state);
+void global_state_set_switchover(bool on);
+/* Source, migration over: the next save records the state as it is. */
+void global_state_clear(void);
+/* Destination, after a load: whether the source waits for READY. */
+bool global_state_switchover_requested(void);
+/* Destination, after a load: whether a run state came, in *TARGET. */
+bool global_state_received(RunState *target);
+
+/*
+ * ---- the switchover handshake (switchover.c) ----
+ * Messages on a socket main channel after the EOF record (format:
+ * docs/devel/migration-stream.md): the destination sends READY or
+ * FAILED, the source GO. Any thread, no lock. Times are CLOCK_MONOTONIC
+ * µs of the sender.
+ */
+
+/*
+ * Source: wait TIMEOUT_MS for READY (*LOADED: when the destination had
+ * loaded). FAILED becomes the error. A readable CANCEL_FD
+ * (migrate_cancel) or any event on WATCH_FD (the cpr channel closing)
+ * ends the wait; either may be -1.
+ */
+bool switchover_wait_ready(int fd, int cancel_fd, int watch_fd,
+                           int timeout_ms, int64_t *loaded, GError **errp);
+/* Source: GO, with the times of its stop, stopped, sent and GO. */
+bool switchover_send_go(int fd, int64_t stop_start, int64_t stopped,
+                        int64_t saved, int64_t go, GError **errp);
+/*
+ * Destination: READY (LOADED), then wait as long as it takes for GO;
+ * TIMES gets GO's four times. A closed channel is an error: no guest.
+ */
+bool switchover_confirm(int fd, int64_t loaded, int64_t times[4],
+                        GError **errp);
+/* Destination: the load failed (REASON); best effort. */
+bool switchover_send_failed(int fd, const char *reason, GError **errp);
+/* Source, the stream broke first: a FAILED within 100 ms replaces *ERR. */
+void switchover_peer_reason(int fd, GError **err);
+
+/*
+ * The pause of one switchover by phase (µs; -1: not known on this side),
+ * query-migrate's "x-pause-phases"; docs/system/cpr.md explains each.
+ */
+typedef struct PausePhases {
+    int64_t stop, save, exec, setup, load, handshake, resume, total;
+} PausePhases;
+
+#define PAUSE_PHASES_NONE { -1, -1, -1, -1, -1, -1, -1, -1 }
+
+/* "x-pause-phases": the known phases as a member of B's object. */
+void pause_phases_to_json(JsonBuilder *b, const PausePhases *p);
 
 #endif

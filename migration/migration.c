@@ -4,23 +4,28 @@
  * "live_migration" thread (connect, setup, iterate under max-bandwidth,
  * switch over once the rest fits downtime-limit, complete or fail and
  * resume the guest), the destination's incoming thread, the "globalstate"
- * section that carries the source's run state, and query-migrate. Channel
- * parsing is channel.c, the stream format savevm.c, commands *-qmp/hmp.c.
+ * section that carries the source's run state, the READY/GO switchover
+ * handshake, the CPR modes' flows, and query-migrate. Channel parsing is
+ * channel.c, the stream format savevm.c, the CPR pieces cpr*.c.
  */
 #include "util/osdep.h"
 
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <glib-unix.h>
 
 #include "hw/core/object.h"
+#include "migration/cpr.h"
 #include "migration/migration.h"
 #include "migration/register.h"
 #include "migration/stream.h"
 #include "monitor/monitor.h"
+#include "system/cpus.h"
 #include "system/runstate.h"
 #include "util/error-report.h"
 
 #include "channel.h"
+#include "cpr-internal.h"
 #include "migration-internal.h"
 #include "options.h"
 #include "ram.h"
@@ -53,6 +58,15 @@ static const char *const status_names[] = {
 
 /* Bandwidth is re-estimated over windows of at least this long (ms). */
 #define BANDWIDTH_WINDOW_MS 100
+
+/*
+ * cpr-transfer: how long the old process retries the main channel while
+ * the new one creates its devices, and how long any source waits for the
+ * destination's READY once everything is sent.
+ */
+#define CPR_MAIN_CONNECT_TIMEOUT_MS 30000
+#define SWITCHOVER_TIMEOUT_MS 30000
+
 
 /*
  * The outgoing migration. STATE is read and changed atomically from both
@@ -89,6 +103,21 @@ typedef struct MigrationState {
 
     RunState vm_old_state;  /* before the switchover stopped the guest */
     bool vm_stopped;
+
+    /* Live update and the switchover handshake. */
+    int mode;               /* MigMode: migrate_mode() when migrate began */
+    MigChannel *cpr_channel;
+    int cpr_fd;             /* cpr-transfer: the life line to the new one */
+    bool cpr_sent;          /* CPR state sent: ROLLBACK owed on failure */
+    uint64_t cpr_generation;
+    bool handed_over;       /* HANDOVER notified: ROLLBACK owed on failure */
+    bool handshake;         /* socket main channel: READY/GO */
+    bool committed;         /* GO sent (under LOCK): never resume again */
+    char **exec_argv;       /* cpr-exec-command */
+    CprTimes times;         /* this switchover, monotonic µs */
+    int64_t remote_loaded;  /* READY: when the destination finished */
+    int64_t go_time;
+    PausePhases phases;     /* under LOCK */
 } MigrationState;
 
 /* The incoming migration; main thread except STATE and the stream. */
@@ -106,14 +135,43 @@ typedef struct IncomingState {
     GThread *thread;
     MigStream *stream;
     GError *error;
+
+    /* Monotonic µs of this side's switchover; see PausePhases. */
+    int64_t cpr_loaded;     /* CPR state read at start-up */
+    int64_t load_start;
+    int64_t loaded;
+    int64_t go_received;
+    int64_t resumed;
+    CprTimes source;        /* from GO (cpr-transfer) or the CPR state */
+    bool handshake_done;
+    PausePhases phases;
+    int64_t downtime;       /* ms; -1: not known */
 } IncomingState;
 
-static MigrationState mig_state = { .cancel_fd = -1 };
-static IncomingState incoming = { .autostart = true };
+static MigrationState mig_state = { .cancel_fd = -1, .cpr_fd = -1 };
+static IncomingState incoming = {
+    .autostart = true, .downtime = -1, .phases = PAUSE_PHASES_NONE,
+};
 
 static int64_t now_ms(void)
 {
     return g_get_monotonic_time() / 1000;
+}
+
+/* CLOCK_MONOTONIC µs: comparable between processes on one host. */
+static int64_t now_us(void)
+{
+    return g_get_monotonic_time();
+}
+
+static int64_t span(int64_t from, int64_t to)
+{
+    return from > 0 && to > 0 ? MAX(to - from, 0) : -1;
+}
+
+static bool mode_is_preserving(MigMode mode)
+{
+    return MIG_MODE_BIT(mode) & CPR_MODES_PRESERVING;
 }
 
 static MigStatus status_get(int *state)
@@ -164,97 +222,19 @@ bool migration_is_active(void)
     return status_is_running(status_get(&mig_state.state));
 }
 
+MigMode migration_mode(void)
+{
+    MigrationState *s = &mig_state;
+
+    return migration_is_active() ? (MigMode)g_atomic_int_get(&s->mode)
+                                 : migrate_mode();
+}
+
 bool migration_incoming_is_active(void)
 {
     MigStatus st = status_get(&incoming.state);
 
     return st == MIG_STATUS_SETUP || st == MIG_STATUS_ACTIVE;
-}
-
-/* ---- "globalstate": the source's run state ---- */
-
-#define GLOBALSTATE_MAX 100
-
-typedef struct GlobalState {
-    uint32_t size;
-    uint8_t runstate[GLOBALSTATE_MAX];
-} GlobalState;
-
-static GlobalState global_state;
-static bool global_state_stored;   /* source: set by the switchover */
-static bool global_state_received; /* destination */
-static RunState global_state_target;
-
-static void global_state_store(RunState state)
-{
-    const char *name = runstate_name(state);
-
-    global_state.size = strlen(name);
-    memcpy(global_state.runstate, name, global_state.size);
-    global_state_stored = true;
-}
-
-static bool global_state_pre_save(void *opaque, GError **errp)
-{
-    /* Saves outside a migration (snapshots) record the state as it is. */
-    if (!global_state_stored) {
-        global_state_store(runstate_get());
-    }
-    return true;
-}
-
-static bool global_state_pre_load(void *opaque, GError **errp)
-{
-    global_state_received = false;
-    return true;
-}
-
-static bool global_state_post_load(void *opaque, int version_id,
-                                   GError **errp)
-{
-    char name[GLOBALSTATE_MAX + 1];
-
-    memcpy(name, global_state.runstate, global_state.size);
-    name[global_state.size] = '\0';
-    for (int i = 0; i < RUN_STATE_MAX; i++) {
-        if (!strcmp(runstate_name(i), name)) {
-            global_state_target = i;
-            global_state_received = true;
-            return true;
-        }
-    }
-    error_setg(errp, "globalstate: unknown run state '%s'", name);
-    return false;
-}
-
-static const VMStateField global_state_fields[] = {
-    VMSTATE_UINT8_VARRAY(runstate, GlobalState, size, GLOBALSTATE_MAX),
-    VMSTATE_END_OF_LIST()
-};
-
-static const VMStateDescription vmstate_globalstate = {
-    .name = "globalstate",
-    .version_id = 1,
-    .minimum_version_id = 1,
-    .fields = global_state_fields,
-    .pre_save = global_state_pre_save,
-    .pre_load = global_state_pre_load,
-    .post_load = global_state_post_load,
-};
-
-/*
- * Registered when the first migration starts, on either side, so that
- * programs that only link the library (unit tests) see no extra section.
- */
-static void global_state_register(void)
-{
-    static bool done;
-
-    if (!done) {
-        done = true;
-        vmstate_register("globalstate", 0, &vmstate_globalstate,
-                         &global_state);
-    }
 }
 
 /* ---- source: the migration thread ---- */
@@ -380,7 +360,13 @@ static bool migration_iterate(MigrationState *s, MigStream *f, GError **errp)
     }
 }
 
-/* Stop the guest and send everything left. */
+/*
+ * Stop the guest and send everything left. In the CPR modes the fd owners
+ * stop their I/O right after the stop (HANDOVER), before the device state
+ * is saved: input that arrives from then on stays queued in the kernel for
+ * whichever process runs the guest next, instead of landing in a device
+ * whose state is already on its way. A failure later sends ROLLBACK.
+ */
 static bool migration_complete(MigrationState *s, MigStream *f,
                                GError **errp)
 {
@@ -389,29 +375,159 @@ static bool migration_complete(MigrationState *s, MigStream *f,
     bql_lock();
     s->vm_old_state = runstate_get();
     global_state_store(s->vm_old_state);
+    global_state_set_switchover(s->handshake);
     g_mutex_lock(&s->lock);
     s->downtime_start = now_ms();
     g_mutex_unlock(&s->lock);
+    s->times.stop_start = now_us();
     vm_stop(RUN_STATE_FINISH_MIGRATE);
+    s->times.stopped = now_us();
     s->vm_stopped = true;
+    if (s->cpr_sent && cpr_fd_generation() != s->cpr_generation) {
+        /* The new process would adopt a stale set of descriptors. */
+        bql_unlock();
+        error_setg(errp, "the preserved file descriptors changed after the "
+                   "CPR state was sent (a chardev client connected or "
+                   "disconnected); try the update again");
+        return false;
+    }
+    if (mode_is_preserving(s->mode)) {
+        cpr_notify(CPR_EVENT_HANDOVER);
+        s->handed_over = true;
+    }
     mig_stream_set_rate_limit(f, 0);
     ok = savevm_complete(f, errp);
     bql_unlock();
+    s->times.saved = now_us();
     migration_note_bytes(s, f);
     return ok;
 }
 
 /*
+ * Everything is sent on a socket channel: wait for the destination's
+ * READY (or FAILED), then send GO. Once GO is out the guest belongs to
+ * the destination, whatever happens next: migrate_cancel no longer acts.
+ */
+static bool migration_switchover(MigrationState *s, MigStream *f,
+                                 GError **errp)
+{
+    int fd = mig_stream_fd(f);
+
+    if (!switchover_wait_ready(fd, s->cancel_fd, s->cpr_fd,
+                               SWITCHOVER_TIMEOUT_MS, &s->remote_loaded,
+                               errp)) {
+        return false;
+    }
+    g_mutex_lock(&s->lock);
+    if (status_get(&s->state) != MIG_STATUS_ACTIVE) {
+        g_mutex_unlock(&s->lock);
+        return false; /* cancelled: no error of its own */
+    }
+    s->committed = true;
+    g_mutex_unlock(&s->lock);
+    s->go_time = now_us();
+    if (!switchover_send_go(fd, s->times.stop_start, s->times.stopped,
+                            s->times.saved, s->go_time, errp)) {
+        /* GO did not go out whole: the destination cannot run the guest. */
+        g_mutex_lock(&s->lock);
+        s->committed = false;
+        g_mutex_unlock(&s->lock);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * The stream failed before the switchover: a destination that gave up
+ * says why (FAILED) just before it closes; prefer its reason to our
+ * "broken pipe".
+ */
+static void migration_peer_reason(MigrationState *s, MigStream *f,
+                                  GError **err)
+{
+    if (f && s->handshake && *err && !mig_stream_is_shutdown(f)) {
+        switchover_peer_reason(mig_stream_fd(f), err);
+    }
+}
+
+static void source_phases(MigrationState *s, PausePhases *p)
+{
+    *p = (PausePhases)PAUSE_PHASES_NONE;
+    p->stop = span(s->times.stop_start, s->times.stopped);
+    p->save = span(s->times.stopped, s->times.saved);
+    if (!s->committed) {
+        p->total = span(s->times.stop_start, s->times.saved);
+        return;
+    }
+    if (s->mode == MIG_MODE_CPR_TRANSFER) {
+        /* One host, one monotonic clock: the destination's times count. */
+        p->load = span(s->times.saved, s->remote_loaded);
+        p->handshake = span(s->remote_loaded, s->go_time);
+    } else {
+        p->handshake = span(s->times.saved, s->go_time);
+    }
+    p->total = span(s->times.stop_start, s->go_time);
+}
+
+/* GO is out: whatever a late cancel did, this migration completed. */
+static void migration_force_completed(MigrationState *s)
+{
+    for (;;) {
+        MigStatus st = status_get(&s->state);
+
+        if (st == MIG_STATUS_COMPLETED ||
+            status_set(&s->state, st, MIG_STATUS_COMPLETED)) {
+            return;
+        }
+    }
+}
+
+/*
+ * cpr-transfer, after GO: the new process owns the guest. Release the
+ * KVM VM and the vCPU threads (the guest RAM stays mapped until exit; it
+ * is the new process's now too).
+ */
+static void migration_release_guest(MigrationState *s)
+{
+    const AccelOps *accel = accel_current();
+
+    if (s->mode == MIG_MODE_CPR_TRANSFER && accel && accel->cleanup) {
+        accel->cleanup();
+    }
+}
+
+/*
+ * cpr-exec, state written and closed, big lock held: exec the new image.
+ * Returns only if the exec failed, with the error.
+ */
+static void migration_exec_locked(MigrationState *s, GError **errp)
+{
+    s->times.exec = now_us();
+    cpr_exec_run(s->exec_argv, &s->times, errp);
+}
+
+/*
  * The end of every migration, big lock held: success leaves the source in
- * "postmigrate"; anything else puts the guest back as it was.
+ * "postmigrate" (or, for cpr-exec, replaced by the new image); anything
+ * else puts the guest back as it was.
  */
 static void migration_finish_locked(MigrationState *s, bool completed,
                                     GError *err)
 {
+    g_autoptr(GError) exec_err = NULL;
     int64_t now = now_ms();
 
     savevm_cleanup();
-    global_state_stored = false;
+    global_state_clear();
+    if (completed && s->mode == MIG_MODE_CPR_EXEC) {
+        if (status_set(&s->state, MIG_STATUS_ACTIVE, MIG_STATUS_COMPLETED)) {
+            migration_exec_locked(s, &exec_err);
+            /* Still here: the exec failed; undo "completed". */
+            status_set(&s->state, MIG_STATUS_COMPLETED, MIG_STATUS_FAILED);
+            err = exec_err;
+        }
+        completed = false;
+    }
     if (completed) {
         int64_t transfer;
 
@@ -422,12 +538,23 @@ static void migration_finish_locked(MigrationState *s, bool completed,
         if (transfer > 0) {
             s->mbps = s->transferred * 8.0 / transfer / 1000.0;
         }
+        source_phases(s, &s->phases);
         g_mutex_unlock(&s->lock);
         runstate_set(RUN_STATE_POSTMIGRATE);
+        if (s->committed) {
+            migration_force_completed(s);
+            migration_release_guest(s);
+            return;
+        }
         if (status_set(&s->state, MIG_STATUS_ACTIVE, MIG_STATUS_COMPLETED)) {
             return;
         }
         /* Cancelled at the last moment: fall through and resume. */
+    }
+    if (s->cpr_sent || s->handed_over) {
+        /* The fd owners carry on (and resume their I/O) before the guest. */
+        cpr_notify(CPR_EVENT_ROLLBACK);
+        s->handed_over = false;
     }
     if (s->vm_stopped) {
         if (s->vm_old_state == RUN_STATE_RUNNING) {
@@ -476,6 +603,21 @@ static gboolean migration_join_bh(gpointer opaque)
     return G_SOURCE_REMOVE;
 }
 
+/*
+ * Whether the destination will answer READY: a socket we can read from,
+ * and a mode where a destination process runs while we wait.
+ */
+static bool migration_wants_handshake(MigrationState *s, int fd)
+{
+    struct stat st;
+
+    if (s->mode == MIG_MODE_CPR_EXEC || s->mode == MIG_MODE_CPR_REBOOT) {
+        return false;
+    }
+    return s->channel->addr.transport == MIG_TRANSPORT_SOCKET &&
+           fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
 /* Open the stream on the connected endpoint and publish it for cancel. */
 static MigStream *migration_open_stream(MigrationState *s, GError **errp)
 {
@@ -483,9 +625,26 @@ static MigStream *migration_open_stream(MigrationState *s, GError **errp)
     g_autofree char *desc = g_strdup_printf("migration channel '%s'", name);
     MigStream *f;
 
-    if (s->conn.fd < 0 &&
-        !mig_socket_connect(&s->channel->addr, s->cancel_fd, &s->conn,
-                            errp)) {
+    if (s->conn.fd < 0) {
+        /*
+         * cpr-transfer: the new process listens only once its devices
+         * exist; keep trying while it is alive (its cpr connection open).
+         */
+        bool ok = s->mode == MIG_MODE_CPR_TRANSFER
+            ? mig_socket_connect_retry(&s->channel->addr, s->cancel_fd,
+                                       s->cpr_fd, CPR_MAIN_CONNECT_TIMEOUT_MS,
+                                       &s->conn, errp)
+            : mig_socket_connect(&s->channel->addr, s->cancel_fd, &s->conn,
+                                 errp);
+
+        if (!ok) {
+            return NULL;
+        }
+    }
+    s->handshake = migration_wants_handshake(s, s->conn.fd);
+    if (s->mode == MIG_MODE_CPR_TRANSFER && !s->handshake) {
+        error_setg(errp, "%s is not a socket: cpr-transfer needs the new "
+                   "process to confirm the load on the main channel", desc);
         return NULL;
     }
     f = mig_stream_new_fd(s->conn.fd, true, s->conn.can_pass_fds, desc);
@@ -500,9 +659,19 @@ static gpointer migration_thread(gpointer opaque)
 {
     MigrationState *s = opaque;
     g_autoptr(GError) err = NULL;
-    MigStream *f = migration_open_stream(s, &err);
-    bool ok = f != NULL;
+    MigStream *f = NULL;
+    bool ok = true, sent = false;
 
+    if (s->mode == MIG_MODE_CPR_TRANSFER) {
+        /* Whatever got through, the owners hear ROLLBACK on failure. */
+        s->cpr_sent = true;
+        ok = cpr_transfer_send(s->cpr_channel, s->cancel_fd, &s->cpr_fd,
+                               &s->cpr_generation, &err);
+    }
+    if (ok) {
+        f = migration_open_stream(s, &err);
+        ok = f != NULL;
+    }
     if (ok && status_get(&s->state) == MIG_STATUS_SETUP) {
         bql_lock();
         ok = savevm_write_header(f, &err) && savevm_setup(f, &s->opts, &err);
@@ -513,11 +682,32 @@ static gpointer migration_thread(gpointer opaque)
     g_mutex_lock(&s->lock);
     s->setup_time = now_ms() - s->start_time;
     g_mutex_unlock(&s->lock);
+    /*
+     * CPR modes stop the guest without iterating: their RAM stays in
+     * place (cpr-transfer, cpr-exec) or is saved once, stopped
+     * (cpr-reboot), as QEMU does.
+     */
     ok = ok && status_set(&s->state, MIG_STATUS_SETUP, MIG_STATUS_ACTIVE) &&
-         migration_iterate(s, f, &err) && migration_complete(s, f, &err);
+         (s->mode != MIG_MODE_NORMAL || migration_iterate(s, f, &err)) &&
+         migration_complete(s, f, &err);
+    sent = ok;
+    if (ok && s->handshake) {
+        ok = migration_switchover(s, f, &err);
+    }
+    if (ok && s->mode == MIG_MODE_CPR_EXEC) {
+        /* The new image reads this channel: it must be complete first. */
+        g_mutex_lock(&s->lock);
+        s->stream = NULL;
+        g_mutex_unlock(&s->lock);
+        ok = mig_stream_close(f, &err);
+        f = NULL;
+    }
     if (!ok && !err && f && !mig_stream_check(f, &err)) {
         /* A cancel shut the stream down: its error is not the story. */
         g_clear_error(&err);
+    }
+    if (!ok && !sent) {
+        migration_peer_reason(s, f, &err);
     }
 
     bql_lock();
@@ -534,12 +724,51 @@ static gpointer migration_thread(gpointer opaque)
         close(s->conn.fd);
         s->conn.fd = -1;
     }
+    if (s->cpr_fd >= 0) {
+        close(s->cpr_fd);
+        s->cpr_fd = -1;
+    }
     g_idle_add(migration_join_bh, g_thread_self());
     return NULL;
 }
 
-/* QEMU's migrate_prepare() checks, in its order. */
-static bool migration_prepare(bool resume, GError **errp)
+/* The mode's own requirements, checked before anything else happens. */
+static bool migration_check_mode(MigMode mode, const MigChannel *ch,
+                                 const MigChannel *cpr, GError **errp)
+{
+    if (cpr && mode != MIG_MODE_CPR_TRANSFER) {
+        error_setg(errp, "a 'cpr' migration channel is only valid in "
+                   "cpr-transfer mode (the mode is '%s')",
+                   migrate_mode_name(mode));
+        return false;
+    }
+    if (mode == MIG_MODE_CPR_TRANSFER) {
+        if (!cpr) {
+            error_setg(errp, "missing 'cpr' migration channel; cpr-transfer "
+                       "mode requires a 'cpr' channel");
+            return false;
+        }
+        if (!cpr_transfer_check_channel(cpr, errp)) {
+            return false;
+        }
+        if (ch->addr.transport != MIG_TRANSPORT_SOCKET) {
+            g_autofree char *name = mig_address_to_string(&ch->addr);
+
+            error_setg(errp, "cpr-transfer needs a socket main channel "
+                       "(unix, tcp or fd), not '%s': the new process "
+                       "confirms the load on it", name);
+            return false;
+        }
+    }
+    if (mode == MIG_MODE_CPR_EXEC &&
+        !cpr_exec_check(migrate_cpr_exec_command(), errp)) {
+        return false;
+    }
+    return true;
+}
+
+/* QEMU's migrate_prepare() checks, in its order, then the CPR blockers. */
+static bool migration_prepare(bool resume, MigMode mode, GError **errp)
 {
     RunState rs = runstate_get();
     const char *tls = migrate_tls_creds();
@@ -561,21 +790,16 @@ static bool migration_prepare(bool resume, GError **errp)
                    "previous migration");
         return false;
     }
-    if (migrate_mode() != MIG_MODE_NORMAL) {
-        error_setg(errp, "migration mode '%s' is not supported yet",
-                   migrate_mode_name(migrate_mode()));
-        return false;
-    }
     if (tls && tls[0]) {
         error_setg(errp, "TLS migration is not supported by baton "
                    "(tls-creds '%s')", tls);
         return false;
     }
-    return object_check_migratable(errp);
+    return object_check_migratable(errp) && cpr_check_blockers(mode, errp);
 }
 
 /* QEMU's migrate_init(): fresh figures, state "setup". */
-static void migration_init(MigrationState *s, MigChannel *ch)
+static void migration_init(MigrationState *s, MigChannel *ch, MigMode mode)
 {
     if (s->thread) {
         /* The last migration's thread has finished but was not joined. */
@@ -584,6 +808,8 @@ static void migration_init(MigrationState *s, MigChannel *ch)
     }
     mig_channel_free(s->channel);
     s->channel = ch;
+    g_clear_pointer(&s->cpr_channel, mig_channel_free);
+    g_clear_pointer(&s->exec_argv, g_strfreev);
     g_clear_error(&s->error);
     s->setup_time = s->total_time = s->downtime = s->expected_downtime = 0;
     s->downtime_start = 0;
@@ -593,16 +819,57 @@ static void migration_init(MigrationState *s, MigChannel *ch)
     s->threshold = 0;
     s->vm_stopped = false;
     s->vm_old_state = runstate_get();
-    s->opts.ignore_shared = migrate_ignore_shared();
+    g_atomic_int_set(&s->mode, mode);
+    s->cpr_fd = -1;
+    s->cpr_sent = s->handed_over = s->handshake = s->committed = false;
+    s->cpr_generation = 0;
+    memset(&s->times, 0, sizeof(s->times));
+    s->remote_loaded = s->go_time = 0;
+    s->phases = (PausePhases)PAUSE_PHASES_NONE;
+    if (mode == MIG_MODE_CPR_EXEC) {
+        s->exec_argv = g_strdupv(migrate_cpr_exec_command());
+    }
+    /* cpr-transfer and cpr-exec map RAM in place: x-ignore-shared, implied. */
+    s->opts.ignore_shared = migrate_ignore_shared() || mode_is_preserving(mode);
     s->start_time = now_ms();
     g_atomic_int_set(&s->state, MIG_STATUS_NONE);
     status_set(&s->state, MIG_STATUS_NONE, MIG_STATUS_SETUP);
+}
+
+/* As QEMU: a destination that cannot be opened fails the command too. */
+static bool migration_fail_setup(MigrationState *s, GError *err,
+                                 GError **errp)
+{
+    migration_set_error(s, err);
+    status_set(&s->state, MIG_STATUS_SETUP, MIG_STATUS_FAILED);
+    g_propagate_error(errp, err);
+    return false;
+}
+
+/* cpr channel "fd:NAME": a connected UNIX socket from getfd. */
+static bool migration_open_cpr_fd(MigrationState *s, const MigChannel *cpr,
+                                  GError **errp)
+{
+    MigConn c = MIG_CONN_INIT;
+
+    if (!mig_outgoing_open(&cpr->addr, &c, errp)) {
+        return false;
+    }
+    if (!c.can_pass_fds) {
+        close(c.fd);
+        error_setg(errp, "the 'cpr' migration channel fd '%s' is not a UNIX "
+                   "socket", cpr->addr.fd_str);
+        return false;
+    }
+    s->cpr_fd = c.fd;
+    return true;
 }
 
 bool migration_qmp_migrate(const char *uri, JsonArray *channels,
                            bool resume, GError **errp)
 {
     MigrationState *s = &mig_state;
+    MigMode mode = migrate_mode();
     g_autoptr(MigChannel) cpr = NULL;
     MigChannel *ch = mig_channel_parse_input(uri, channels, &cpr, errp);
     GError *err = NULL;
@@ -610,7 +877,8 @@ bool migration_qmp_migrate(const char *uri, JsonArray *channels,
     if (!ch) {
         return false;
     }
-    if (!migration_prepare(resume, errp)) {
+    if (!migration_check_mode(mode, ch, cpr, errp) ||
+        !migration_prepare(resume, mode, errp)) {
         mig_channel_free(ch);
         return false;
     }
@@ -623,17 +891,22 @@ bool migration_qmp_migrate(const char *uri, JsonArray *channels,
         while (read(s->cancel_fd, &v, sizeof(v)) == sizeof(v)) {
         }
     }
-    migration_init(s, ch);
+    migration_init(s, ch, mode);
     global_state_register();
     s->conn.fd = -1;
     if (!mig_outgoing_is_async(&ch->addr) &&
         !mig_outgoing_open(&ch->addr, &s->conn, &err)) {
-        /* As QEMU: the command fails and the migration shows "failed". */
-        migration_set_error(s, err);
-        status_set(&s->state, MIG_STATUS_SETUP, MIG_STATUS_FAILED);
-        g_propagate_error(errp, err);
-        return false;
+        return migration_fail_setup(s, err, errp);
     }
+    if (cpr && cpr->addr.sock_type == MIG_SOCKET_FD &&
+        !migration_open_cpr_fd(s, cpr, &err)) {
+        if (s->conn.fd >= 0) {
+            close(s->conn.fd);
+            s->conn.fd = -1;
+        }
+        return migration_fail_setup(s, err, errp);
+    }
+    s->cpr_channel = g_steal_pointer(&cpr);
     s->thread = g_thread_new("live_migration", migration_thread, s);
     return true;
 }
@@ -642,10 +915,17 @@ void migration_cancel(void)
 {
     MigrationState *s = &mig_state;
 
+    g_mutex_lock(&s->lock);
+    /* GO is out: the destination runs the guest now; nothing to cancel. */
+    if (s->committed) {
+        g_mutex_unlock(&s->lock);
+        return;
+    }
     for (;;) {
         MigStatus st = status_get(&s->state);
 
         if (!status_is_running(st) || st == MIG_STATUS_CANCELLING) {
+            g_mutex_unlock(&s->lock);
             return;
         }
         if (status_set(&s->state, st, MIG_STATUS_CANCELLING)) {
@@ -653,7 +933,6 @@ void migration_cancel(void)
         }
     }
     /* Unblock the thread wherever it waits: connect, write, rate limit. */
-    g_mutex_lock(&s->lock);
     if (s->stream) {
         mig_stream_shutdown(s->stream);
     }
@@ -678,7 +957,11 @@ static void incoming_fail(IncomingState *mis, GError *err)
     g_set_error_literal(&mis->error, BATON_ERROR, BATON_ERROR_GENERIC, msg);
     status_set(&mis->state, MIG_STATUS_ACTIVE, MIG_STATUS_FAILED);
     status_set(&mis->state, MIG_STATUS_SETUP, MIG_STATUS_FAILED);
-    if (mis->exit_on_error) {
+    /*
+     * A live-update target holds the guest's RAM and devices: it must
+     * never run half a guest, nor linger, whatever exit-on-error says.
+     */
+    if (mis->exit_on_error || cpr_is_incoming()) {
         /*
          * The machine is partly loaded and never ran: report and end the
          * process (after the usual cleanup) instead of running it.
@@ -688,10 +971,48 @@ static void incoming_fail(IncomingState *mis, GError *err)
     }
 }
 
+/* This side's view of the pause, once the guest runs again. */
+static void incoming_phases(IncomingState *mis)
+{
+    PausePhases *p = &mis->phases;
+    const CprTimes *src = &mis->source;
+
+    *p = (PausePhases)PAUSE_PHASES_NONE;
+    mis->downtime = -1;
+    switch (cpr_incoming_mode()) {
+    case MIG_MODE_CPR_TRANSFER:
+        p->stop = span(src->stop_start, src->stopped);
+        p->save = span(src->stopped, src->saved);
+        p->load = span(src->saved, mis->loaded);
+        p->handshake = span(mis->loaded, mis->go_received);
+        p->resume = span(mis->go_received, mis->resumed);
+        p->total = span(src->stop_start, mis->resumed);
+        break;
+    case MIG_MODE_CPR_EXEC:
+        p->stop = span(src->stop_start, src->stopped);
+        p->save = span(src->stopped, src->saved);
+        p->exec = span(src->saved, mis->cpr_loaded);
+        p->setup = span(mis->cpr_loaded, mis->load_start);
+        p->load = span(mis->load_start, mis->loaded);
+        p->resume = span(mis->loaded, mis->resumed);
+        p->total = span(src->stop_start, mis->resumed);
+        break;
+    default:
+        /* Another host's clock: only our own part is meaningful. */
+        p->resume = span(mis->handshake_done ? mis->go_received : mis->loaded,
+                         mis->resumed);
+        break;
+    }
+    if (p->total >= 0) {
+        mis->downtime = (p->total + 500) / 1000;
+    }
+}
+
 /* Main loop: act on the load's outcome (QEMU's incoming bottom half). */
 static gboolean incoming_finish_bh(gpointer opaque)
 {
     IncomingState *mis = &incoming;
+    RunState target;
     GError *err;
 
     if (!mis->thread) {
@@ -706,18 +1027,58 @@ static gboolean incoming_finish_bh(gpointer opaque)
         g_error_free(err);
         return G_SOURCE_REMOVE;
     }
-    if (!global_state_received || global_state_target == RUN_STATE_RUNNING) {
+    if (cpr_is_incoming()) {
+        /* Ours now: the adopted fds may be read, accepted and written. */
+        cpr_notify(CPR_EVENT_TAKEOVER);
+    }
+    if (!global_state_received(&target) || target == RUN_STATE_RUNNING) {
         if (mis->autostart) {
             vm_start();
         } else {
             runstate_set(RUN_STATE_PAUSED);
         }
     } else {
-        runstate_set(global_state_target);
+        runstate_set(target);
+    }
+    mis->resumed = now_us();
+    incoming_phases(mis);
+    if (cpr_is_incoming()) {
+        cpr_transfer_incoming_close();
+        cpr_incoming_done();
     }
     /* Last, so that whoever sees "completed" sees the guest state too. */
     status_set(&mis->state, MIG_STATUS_ACTIVE, MIG_STATUS_COMPLETED);
     return G_SOURCE_REMOVE;
+}
+
+/*
+ * Loaded; the source waits on the channel: READY, then wait for GO. A
+ * source that dies or gives up closes the channel instead, and this
+ * process must not run the guest.
+ */
+static bool incoming_handshake(IncomingState *mis, int fd, GError **errp)
+{
+    int64_t t[4];
+
+    if (!switchover_confirm(fd, mis->loaded, t, errp)) {
+        return false;
+    }
+    mis->go_received = now_us();
+    mis->handshake_done = true;
+    if (cpr_incoming_mode() == MIG_MODE_CPR_TRANSFER) {
+        /* One host, one clock: the source's times are comparable. */
+        mis->source.stop_start = t[0];
+        mis->source.stopped = t[1];
+        mis->source.saved = t[2];
+    }
+    return true;
+}
+
+static bool fd_is_socket(int fd)
+{
+    struct stat st;
+
+    return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
 /* Returns NULL on success or the load error (the thread's result). */
@@ -725,11 +1086,28 @@ static gpointer incoming_thread(gpointer opaque)
 {
     IncomingState *mis = &incoming;
     MigStream *f = opaque;
+    int fd = mig_stream_fd(f);
+    bool socket = fd_is_socket(fd);
     GError *err = NULL;
     bool ok;
 
     status_set(&mis->state, MIG_STATUS_SETUP, MIG_STATUS_ACTIVE);
     ok = savevm_load(f, &err);
+    if (ok) {
+        mis->loaded = now_us();
+        if (global_state_switchover_requested()) {
+            ok = socket ? incoming_handshake(mis, fd, &err) : false;
+            if (!socket) {
+                error_setg(&err, "the source waits for a confirmation this "
+                           "side cannot send (the channel is not a socket)");
+            }
+        }
+    } else if (socket) {
+        g_autoptr(GError) ignored = NULL;
+
+        /* Best effort: tell the source why before we go. */
+        switchover_send_failed(fd, err->message, &ignored);
+    }
     g_mutex_lock(&mis->lock);
     mis->stream = NULL;
     g_mutex_unlock(&mis->lock);
@@ -750,6 +1128,7 @@ static void incoming_start_thread(IncomingState *mis, MigConn *conn,
                                      desc);
 
     conn->fd = -1;
+    mis->load_start = now_us();
     savevm_set_options(&opts);
     mis->stream = f;
     mis->thread = g_thread_new("mig/dst/main", incoming_thread, f);
@@ -835,6 +1214,46 @@ bool migration_incoming_check_arg(const char *arg, GError **errp)
     return mig_incoming_arg_parse(arg, &ch, errp);
 }
 
+bool migration_cpr_startup(const char *const *args, GError **errp)
+{
+    g_autoptr(MigChannel) cpr = NULL;
+    const char *cpr_arg = NULL;
+    bool from_exec;
+
+    if (!cpr_exec_incoming(&from_exec, errp)) {
+        g_prefix_error(errp, "cpr-exec: ");
+        return false;
+    }
+    for (; args && *args; args++) {
+        g_autoptr(MigChannel) ch = NULL;
+
+        if (!mig_incoming_arg_parse(*args, &ch, errp)) {
+            g_prefix_error(errp, "-incoming %s: ", *args);
+            return false;
+        }
+        if (ch && ch->type == MIG_CHANNEL_CPR) {
+            /* A later -incoming replaces an earlier one of its type. */
+            mig_channel_free(cpr);
+            cpr = g_steal_pointer(&ch);
+            cpr_arg = *args;
+        }
+    }
+    if (from_exec) {
+        if (cpr) {
+            warn_report("-incoming %s: ignored: the CPR state came with "
+                        "cpr-exec", cpr_arg);
+        }
+    } else if (cpr && !cpr_transfer_incoming(cpr, errp)) {
+        g_prefix_error(errp, "-incoming %s: ", cpr_arg);
+        return false;
+    }
+    incoming.cpr_loaded = cpr_is_incoming() ? now_us() : 0;
+    if (cpr_is_incoming()) {
+        incoming.source = *cpr_incoming_times();
+    }
+    return true;
+}
+
 bool migration_incoming_setup(const char *const *args, bool autostart,
                               GError **errp)
 {
@@ -858,10 +1277,17 @@ bool migration_incoming_setup(const char *const *args, bool autostart,
         mig_channel_free(chans[ch ? ch->type : MIG_CHANNEL_MAIN]);
         chans[ch ? ch->type : MIG_CHANNEL_MAIN] = ch;
     }
-    if (ok && chans[MIG_CHANNEL_CPR]) {
-        error_setg(errp, "-incoming: the 'cpr' migration channel is not "
-                   "supported yet");
-        ok = false;
+    /* The cpr channel was read at start-up (migration_cpr_startup()). */
+    if (ok && cpr_is_incoming()) {
+        /*
+         * Before listening on the main channel: a mismatch ends this
+         * process, the old one never connects and resumes its guest.
+         */
+        ok = cpr_check_config(errp);
+        if (ok && !main_arg) {
+            /* The RAM is a live guest's: never boot it; wait as "defer". */
+            main_arg = "defer";
+        }
     }
     if (ok && main_arg) {
         mis->requested = true;
@@ -948,6 +1374,7 @@ static void add_source_progress(JsonBuilder *b, MigrationState *s,
             completed ? s->total_time : now_ms() - s->start_time);
     if (completed) {
         add_int(b, "downtime", s->downtime);
+        pause_phases_to_json(b, &s->phases);
     } else {
         add_int(b, "expected-downtime", s->expected_downtime);
     }
@@ -986,6 +1413,12 @@ JsonNode *migration_query(void)
     } else if (dst != MIG_STATUS_NONE) {
         json_builder_set_member_name(b, "status");
         json_builder_add_string_value(b, status_names[dst]);
+        if (dst == MIG_STATUS_COMPLETED) {
+            if (mis->downtime >= 0) {
+                add_int(b, "downtime", mis->downtime);
+            }
+            pause_phases_to_json(b, &mis->phases);
+        }
         if (mis->error) {
             json_builder_set_member_name(b, "error-desc");
             json_builder_add_string_value(b, mis->error->message);

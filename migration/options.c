@@ -668,6 +668,13 @@ MigMode migrate_mode(void)
     return params[P_MODE].u;
 }
 
+char **migrate_cpr_exec_command(void)
+{
+    params_init();
+    return params[P_CPR_EXEC_COMMAND].has ? params[P_CPR_EXEC_COMMAND].list
+                                          : NULL;
+}
+
 const char *migrate_tls_creds(void)
 {
     params_init();

@@ -22,7 +22,8 @@ bool migrate_ignore_shared(void);
 uint64_t migrate_max_bandwidth(void);              /* bytes/s, 0 = none */
 uint64_t migrate_avail_switchover_bandwidth(void); /* bytes/s, 0 = estimate */
 uint64_t migrate_downtime_limit(void);             /* ms */
-MigMode migrate_mode(void);
+/* cpr-exec-command (NULL-terminated argv), or NULL when unset. */
+char **migrate_cpr_exec_command(void);
 /* The tls-creds parameter ("" when unset). */
 const char *migrate_tls_creds(void);
 

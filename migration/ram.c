@@ -364,6 +364,7 @@ static bool ram_save_setup(MigStream *f, void *opaque, GError **errp)
     const AccelOps *accel = accel_current();
     RamChunk c = {0};
     uint64_t total = 0;
+    bool any_sent = false;
 
     g_assert(!rs->blocks && !rs->mem_log && !rs->accel_log);
     if (!ram_save_collect_blocks(rs, errp)) {
@@ -379,10 +380,21 @@ static bool ram_save_setup(MigStream *f, void *opaque, GError **errp)
      * sends every page: so start the accelerator's log and mark every page
      * dirty here. A page the guest writes after this is then either read
      * later in the pass or reported by the next sync.
+     *
+     * With every block ignored (cpr-transfer, cpr-exec: RAM is mapped in
+     * place) there is nothing to log: starting it would only cost time,
+     * and a sync at the switchover would stretch the pause with RAM size.
      */
-    memory_dirty_log_start();
-    rs->mem_log = true;
-    if (accel && accel->dirty_log_start) {
+    for (guint i = 0; i < rs->nblocks; i++) {
+        if (!rs->blocks[i].ignored) {
+            any_sent = true;
+        }
+    }
+    if (any_sent) {
+        memory_dirty_log_start();
+        rs->mem_log = true;
+    }
+    if (any_sent && accel && accel->dirty_log_start) {
         if (!accel->dirty_log_start(errp)) {
             return false; /* save_cleanup undoes the rest */
         }

@@ -331,6 +331,7 @@ static void hmp_prompt(Monitor *mon)
 void hmp_open(Monitor *mon)
 {
     rl_restart(&mon->rl);
+    mon->rl.open = true;
     monitor_printf(mon,
                    "QEMU %s monitor - type 'help' for more "
                    "information\n",
@@ -341,6 +342,7 @@ void hmp_open(Monitor *mon)
 void hmp_close(Monitor *mon)
 {
     rl_restart(&mon->rl);
+    mon->rl.open = false;
 }
 
 /* Redraw what changed since the last update (QEMU's terminal protocol). */

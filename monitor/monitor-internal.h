@@ -131,6 +131,7 @@ typedef struct HmpReadline {
     bool last_cr;       /* a CR ended the previous line: skip its LF */
     GPtrArray *history; /* char *, oldest first */
     int hist_pos;       /* -1 when not browsing history */
+    bool open;          /* banner shown: a client is there */
 } HmpReadline;
 
 /* ---- Monitor object (monitor.c) ---- */
@@ -144,6 +145,17 @@ struct Monitor {
     int cpu_index;    /* HMP's current CPU (info registers, memsave) */
     char last_format; /* xp defaults, updated by each xp /fmt */
     int last_size;
+    /*
+     * Live update: this monitor's instance of the "monitor" section;
+     * whether the new process must greet a client the old one had not
+     * greeted yet (once it has taken over); cpr-exec: the memfd with the
+     * session state (old image), and whether the session was restored
+     * from it at creation (new image).
+     */
+    unsigned int cpr_instance;
+    bool cpr_greet;
+    int cpr_state_fd;
+    bool cpr_restored;
 };
 
 /* Raw output (already CRLF-converted). */

@@ -2,12 +2,23 @@
 /*
  * Monitor objects: a QMP session or an HMP line editor attached to a
  * chardev as its frontend, plus the in-memory "capture" monitor that
- * human-monitor-command runs HMP in. Output conventions (CRLF line ends)
- * live here; the protocols are in qmp.c and hmp.c.
+ * human-monitor-command runs HMP in, and how a session survives a live
+ * update. Output conventions (CRLF line ends) live here; the protocols
+ * are in qmp.c and hmp.c.
  */
 #include "util/osdep.h"
 
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "migration/cpr.h"
+#include "migration/register.h"
+#include "migration/stream.h"
+#include "migration/vmstate.h"
+#include "util/error-report.h"
+
 #include "monitor-internal.h"
+
 
 /* Chardev-attached monitors; protected by the big lock. */
 static GList *monitors;
@@ -54,11 +65,16 @@ static void monitor_qmp_output(void *opaque, const char *data, size_t len)
     monitor_write(opaque, data, len);
 }
 
+static void monitor_cpr_register(Monitor *mon);
+static void monitor_cpr_exec_restore(Monitor *mon);
+static void monitor_cpr_exec_drop(Monitor *mon);
+
 static Monitor *monitor_alloc(bool is_qmp, bool pretty)
 {
     Monitor *mon = g_new0(Monitor, 1);
 
     mon->is_qmp = is_qmp;
+    mon->cpr_state_fd = -1;
     mon->last_format = 'x';
     mon->last_size = 4;
     if (is_qmp) {
@@ -136,7 +152,9 @@ Monitor *monitor_new(Chardev *chr, bool is_qmp, bool pretty, GError **errp)
         monitor_free(mon);
         return NULL;
     }
+    monitor_cpr_register(mon);
     monitors = g_list_append(monitors, mon);
+    monitor_cpr_exec_restore(mon);
     return mon;
 }
 
@@ -165,8 +183,548 @@ void monitor_cleanup_all(void)
         Monitor *mon = monitors->data;
 
         monitors = g_list_delete_link(monitors, monitors);
+        monitor_cpr_exec_drop(mon);
+        vmstate_unregister_opaque(mon);
         chardev_detach(mon->chr);
         monitor_free(mon);
     }
     qmp_event_discard_queue();
+}
+
+/*
+ * ---- live update (CPR) ----
+ *
+ * With cpr-transfer or cpr-exec the monitor's chardev is handed over with
+ * its client connected (chardev_is_adopted_connected()), so the client's
+ * session must go on in the new process as if nothing happened: no new
+ * greeting or banner, the QMP negotiation kept, half-sent input kept.
+ * Each chardev monitor has a live migration section "monitor" (instance:
+ * creation order, the same in both processes), active only in those
+ * modes. Its complete step runs with the vCPUs stopped, after the chardev
+ * layer stopped reading (HANDOVER), and carries the session:
+ * QMP's negotiated state and the JSON splitter's partial value, or HMP's
+ * line editor and history. Anything the client sends afterwards stays
+ * queued in the socket and is answered by the new process after the
+ * take-over (or by this one again on rollback).
+ *
+ * cpr-exec differs in one way: the new image gets the main channel only
+ * from migrate-incoming, which the client may well send on this very
+ * connection. So at the hand-over the old image also leaves each session
+ * in a memfd in the CPR registry ("chardev/ID/monitor"), and the new
+ * image restores it as the monitor is created and serves the client at
+ * once (nothing else uses the fds after an exec).
+ */
+
+/* Unprocessed input a live update carries, per monitor. */
+#define MONITOR_CPR_INPUT_MAX (64 * 1024)
+#define MONITOR_CPR_HISTORY_MAX (HMP_HISTORY_MAX * (HMP_LINE_MAX + 1))
+
+/* First byte of each record: the START record is empty, the END one not. */
+enum { MONITOR_CPR_REC_SETUP, MONITOR_CPR_REC_STATE };
+
+typedef struct MonitorCprState {
+    bool is_qmp;
+    bool open;           /* greeted (QMP) / banner shown (HMP) */
+    /* QMP */
+    bool negotiated;
+    bool oob_enabled;
+    uint32_t depth;      /* the splitter's position in a partial value */
+    uint8_t quote;
+    bool escape;
+    bool scalar;
+    bool in_token;
+    bool recovering;
+    bool too_big;
+    bool too_deep;
+    uint32_t token_start;
+    /* QMP: the partial value so far; HMP: the line being edited. */
+    uint32_t input_len;
+    uint8_t input[MONITOR_CPR_INPUT_MAX];
+    /* HMP */
+    uint32_t cursor;
+    uint32_t shown_len;
+    uint8_t shown[HMP_LINE_MAX];
+    uint32_t shown_cursor;
+    int32_t esc_state;
+    int32_t esc_param;
+    bool last_cr;
+    int32_t hist_pos;
+    uint32_t history_len; /* lines, each NUL-terminated, oldest first */
+    uint8_t history[MONITOR_CPR_HISTORY_MAX];
+} MonitorCprState;
+
+/* What the loader must not accept, whatever the stream says. */
+static bool monitor_cpr_post_load(void *opaque, int version_id,
+                                  GError **errp)
+{
+    MonitorCprState *st = opaque;
+    unsigned int lines = 0;
+
+    if (st->quote && st->quote != '"' && st->quote != '\'') {
+        error_setg(errp, "field 'quote': 0x%x is not a quote", st->quote);
+        return false;
+    }
+    if (st->token_start > st->input_len || st->cursor > st->input_len ||
+        st->shown_cursor > st->shown_len) {
+        error_setg(errp, "field 'token_start', 'cursor' or 'shown_cursor' "
+                   "is beyond its text");
+        return false;
+    }
+    if (!st->is_qmp && st->input_len > HMP_LINE_MAX) {
+        error_setg(errp, "field 'input': an HMP line of %u bytes exceeds "
+                   "%d", st->input_len, HMP_LINE_MAX);
+        return false;
+    }
+    if (st->esc_state < 0 || st->esc_state > 3) {
+        error_setg(errp, "field 'esc_state': %d is out of range",
+                   st->esc_state);
+        return false;
+    }
+    if (st->history_len && st->history[st->history_len - 1]) {
+        error_setg(errp, "field 'history': the last line is not terminated");
+        return false;
+    }
+    for (uint32_t i = 0; i < st->history_len; i++) {
+        lines += !st->history[i];
+    }
+    if (lines > HMP_HISTORY_MAX || st->hist_pos < -1 ||
+        st->hist_pos >= (int32_t)lines) {
+        error_setg(errp, "field 'history': %u lines, position %d", lines,
+                   st->hist_pos);
+        return false;
+    }
+    return true;
+}
+
+static const VMStateField monitor_cpr_fields[] = {
+    VMSTATE_BOOL(is_qmp, MonitorCprState),
+    VMSTATE_BOOL(open, MonitorCprState),
+    VMSTATE_BOOL(negotiated, MonitorCprState),
+    VMSTATE_BOOL(oob_enabled, MonitorCprState),
+    VMSTATE_UINT32(depth, MonitorCprState),
+    VMSTATE_UINT8(quote, MonitorCprState),
+    VMSTATE_BOOL(escape, MonitorCprState),
+    VMSTATE_BOOL(scalar, MonitorCprState),
+    VMSTATE_BOOL(in_token, MonitorCprState),
+    VMSTATE_BOOL(recovering, MonitorCprState),
+    VMSTATE_BOOL(too_big, MonitorCprState),
+    VMSTATE_BOOL(too_deep, MonitorCprState),
+    VMSTATE_UINT32(token_start, MonitorCprState),
+    VMSTATE_UINT8_VARRAY(input, MonitorCprState, input_len,
+                         MONITOR_CPR_INPUT_MAX),
+    VMSTATE_UINT32(cursor, MonitorCprState),
+    VMSTATE_UINT8_VARRAY(shown, MonitorCprState, shown_len, HMP_LINE_MAX),
+    VMSTATE_UINT32(shown_cursor, MonitorCprState),
+    VMSTATE_INT32(esc_state, MonitorCprState),
+    VMSTATE_INT32(esc_param, MonitorCprState),
+    VMSTATE_BOOL(last_cr, MonitorCprState),
+    VMSTATE_INT32(hist_pos, MonitorCprState),
+    VMSTATE_UINT8_VARRAY(history, MonitorCprState, history_len,
+                         MONITOR_CPR_HISTORY_MAX),
+    VMSTATE_END_OF_LIST(),
+};
+
+static const VMStateDescription monitor_cpr_vmsd = {
+    .name = "monitor",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = monitor_cpr_fields,
+    .post_load = monitor_cpr_post_load,
+};
+
+static bool monitor_cpr_capture_qmp(Monitor *mon, MonitorCprState *st,
+                                    GError **errp)
+{
+    QmpSession *qs = &mon->qmp;
+    QmpSplitter *js = &qs->splitter;
+
+    st->open = qs->open;
+    st->negotiated = qs->negotiated;
+    st->oob_enabled = qs->oob_enabled;
+    st->depth = js->depth;
+    st->quote = js->quote;
+    st->escape = js->escape;
+    st->scalar = js->scalar;
+    st->recovering = js->recovering;
+    st->too_big = js->too_big;
+    st->too_deep = js->too_deep;
+    if (js->too_big) {
+        /* Dropped at its end anyway: only where it ends matters. */
+        return true;
+    }
+    if (js->buf->len > MONITOR_CPR_INPUT_MAX) {
+        error_setg(errp, "monitor on chardev '%s': %zu bytes of "
+                   "unprocessed QMP input exceed the %u bytes a live update "
+                   "carries", chardev_id(mon->chr), js->buf->len,
+                   MONITOR_CPR_INPUT_MAX);
+        return false;
+    }
+    st->in_token = js->in_token;
+    /* Stale (beyond the text) once the token has ended. */
+    st->token_start = js->in_token ? js->token_start : 0;
+    st->input_len = js->buf->len;
+    memcpy(st->input, js->buf->str, js->buf->len);
+    return true;
+}
+
+static bool monitor_cpr_capture_hmp(Monitor *mon, MonitorCprState *st,
+                                    GError **errp)
+{
+    HmpReadline *rl = &mon->rl;
+
+    if (rl->buf->len > HMP_LINE_MAX || rl->shown->len > HMP_LINE_MAX) {
+        error_setg(errp, "monitor on chardev '%s': the HMP line of %zu "
+                   "bytes exceeds %d", chardev_id(mon->chr),
+                   MAX(rl->buf->len, rl->shown->len), HMP_LINE_MAX);
+        return false;
+    }
+    st->open = rl->open;
+    st->input_len = rl->buf->len;
+    memcpy(st->input, rl->buf->str, rl->buf->len);
+    st->cursor = rl->cursor;
+    st->shown_len = rl->shown->len;
+    memcpy(st->shown, rl->shown->str, rl->shown->len);
+    st->shown_cursor = rl->shown_cursor;
+    st->esc_state = rl->esc_state;
+    st->esc_param = rl->esc_param;
+    st->last_cr = rl->last_cr;
+    st->hist_pos = rl->hist_pos;
+    for (guint i = 0; i < rl->history->len; i++) {
+        const char *line = g_ptr_array_index(rl->history, i);
+        size_t n = strlen(line) + 1;
+
+        if (st->history_len + n > MONITOR_CPR_HISTORY_MAX) {
+            break; /* cannot happen with lines of at most HMP_LINE_MAX */
+        }
+        memcpy(st->history + st->history_len, line, n);
+        st->history_len += n;
+    }
+    return true;
+}
+
+static void monitor_cpr_apply_qmp(Monitor *mon, const MonitorCprState *st)
+{
+    QmpSession *qs = &mon->qmp;
+    QmpSplitter *js = &qs->splitter;
+
+    qs->open = true;
+    qs->negotiated = st->negotiated;
+    qs->oob_enabled = st->oob_enabled;
+    g_string_truncate(js->buf, 0);
+    g_string_append_len(js->buf, (const char *)st->input, st->input_len);
+    js->depth = st->depth;
+    js->quote = st->quote;
+    js->escape = st->escape;
+    js->scalar = st->scalar;
+    js->in_token = st->in_token;
+    js->token_start = st->token_start;
+    js->recovering = st->recovering;
+    js->too_big = st->too_big;
+    js->too_deep = st->too_deep;
+}
+
+static void monitor_cpr_apply_hmp(Monitor *mon, const MonitorCprState *st)
+{
+    HmpReadline *rl = &mon->rl;
+
+    rl->open = true;
+    g_string_truncate(rl->buf, 0);
+    g_string_append_len(rl->buf, (const char *)st->input, st->input_len);
+    rl->cursor = st->cursor;
+    g_string_truncate(rl->shown, 0);
+    g_string_append_len(rl->shown, (const char *)st->shown, st->shown_len);
+    rl->shown_cursor = st->shown_cursor;
+    rl->esc_state = st->esc_state;
+    rl->esc_param = st->esc_param;
+    rl->last_cr = st->last_cr;
+    g_ptr_array_set_size(rl->history, 0);
+    for (uint32_t i = 0; i < st->history_len;) {
+        const char *line = (const char *)st->history + i;
+
+        g_ptr_array_add(rl->history, g_strdup(line));
+        i += strlen(line) + 1;
+    }
+    rl->hist_pos = st->hist_pos;
+}
+
+/* New process: continue the old process's session on the adopted peer. */
+static void monitor_cpr_apply(Monitor *mon, const MonitorCprState *st)
+{
+    if (!chardev_is_adopted_connected(mon->chr)) {
+        if (st->open) {
+            warn_report("monitor on chardev '%s': the old process's client "
+                        "was not handed over (it connected after the update "
+                        "started)", chardev_id(mon->chr));
+        }
+        return;
+    }
+    if (!st->open) {
+        /* Connected, but the old process had not greeted it yet. */
+        mon->cpr_greet = true;
+        return;
+    }
+    if (mon->is_qmp) {
+        monitor_cpr_apply_qmp(mon, st);
+    } else {
+        monitor_cpr_apply_hmp(mon, st);
+    }
+}
+
+static bool monitor_cpr_is_active(void *opaque)
+{
+    return MIG_MODE_BIT(migrate_mode()) & CPR_MODES_PRESERVING;
+}
+
+static bool monitor_cpr_save_setup(MigStream *f, void *opaque, GError **errp)
+{
+    mig_put_u8(f, MONITOR_CPR_REC_SETUP);
+    return true;
+}
+
+static bool monitor_cpr_save_complete(MigStream *f, void *opaque,
+                                      GError **errp)
+{
+    Monitor *mon = opaque;
+    g_autofree MonitorCprState *st = g_new0(MonitorCprState, 1);
+    bool ok;
+
+    /* Events raised before the switch go out (if the chardev still may). */
+    qmp_event_flush();
+    st->is_qmp = mon->is_qmp;
+    st->hist_pos = -1;
+    ok = mon->is_qmp ? monitor_cpr_capture_qmp(mon, st, errp)
+                     : monitor_cpr_capture_hmp(mon, st, errp);
+    if (!ok) {
+        return false;
+    }
+    mig_put_u8(f, MONITOR_CPR_REC_STATE);
+    return vmstate_save(f, &monitor_cpr_vmsd, st, errp);
+}
+
+static bool monitor_cpr_load_state(MigStream *f, void *opaque, int version_id,
+                                   GError **errp)
+{
+    Monitor *mon = opaque;
+    g_autofree MonitorCprState *st = NULL;
+    uint8_t rec = mig_get_u8(f);
+
+    if (!mig_stream_check(f, errp)) {
+        return false;
+    }
+    if (rec == MONITOR_CPR_REC_SETUP) {
+        return true;
+    }
+    if (rec != MONITOR_CPR_REC_STATE) {
+        error_setg(errp, "monitor on chardev '%s': unknown record kind %u",
+                   chardev_id(mon->chr), rec);
+        return false;
+    }
+    st = g_new0(MonitorCprState, 1);
+    if (!vmstate_load(f, &monitor_cpr_vmsd, st, version_id, errp)) {
+        return false;
+    }
+    if (st->is_qmp != mon->is_qmp) {
+        error_setg(errp, "monitor on chardev '%s' is %s here but was %s in "
+                   "the old process", chardev_id(mon->chr),
+                   mon->is_qmp ? "QMP" : "HMP", st->is_qmp ? "QMP" : "HMP");
+        return false;
+    }
+    /* cpr-exec: restored at creation and live since; that one stays. */
+    if (!mon->cpr_restored) {
+        monitor_cpr_apply(mon, st);
+    }
+    return true;
+}
+
+static const SaveVMHandlers monitor_cpr_handlers = {
+    .save_setup = monitor_cpr_save_setup,
+    .save_complete = monitor_cpr_save_complete,
+    .load_state = monitor_cpr_load_state,
+    .is_active = monitor_cpr_is_active,
+};
+
+/*
+ * The instance is the creation index among chardev monitors, which both
+ * processes create from the same arguments in the same order (monitors
+ * only go away all together, in monitor_cleanup_all()).
+ */
+static void monitor_cpr_register(Monitor *mon)
+{
+    mon->cpr_instance = g_list_length(monitors);
+    savevm_register_live("monitor", mon->cpr_instance,
+                         monitor_cpr_vmsd.version_id, &monitor_cpr_handlers,
+                         mon);
+}
+
+static gboolean monitor_cpr_greet(gpointer opaque)
+{
+    for (GList *l = monitors; l; l = l->next) {
+        Monitor *mon = l->data;
+
+        if (mon->cpr_greet) {
+            mon->cpr_greet = false;
+            if (chardev_is_adopted_connected(mon->chr)) {
+                monitor_event(mon, CHR_EVENT_OPENED);
+            }
+        }
+    }
+    return G_SOURCE_REMOVE;
+}
+
+/*
+ * cpr-exec, old image, at the hand-over (input has stopped for good): put
+ * the session in a memfd the new image finds in the CPR registry. On
+ * failure nothing is saved; the "monitor" section then fails the
+ * migration with the reason.
+ */
+static void monitor_cpr_exec_save(Monitor *mon)
+{
+    g_autofree MonitorCprState *st = g_new0(MonitorCprState, 1);
+    g_autoptr(MigStream) w = mig_stream_new_mem_writer();
+    g_autofree char *key = chardev_cpr_key(mon->chr, "monitor");
+    const uint8_t *data;
+    size_t len;
+    int fd;
+
+    st->is_qmp = mon->is_qmp;
+    st->hist_pos = -1;
+    if (!(mon->is_qmp ? monitor_cpr_capture_qmp(mon, st, NULL)
+                      : monitor_cpr_capture_hmp(mon, st, NULL)) ||
+        !vmstate_save(w, &monitor_cpr_vmsd, st, NULL) ||
+        !mig_stream_check(w, NULL)) {
+        return;
+    }
+    data = mig_stream_mem_data(w, &len);
+    fd = memfd_create("baton-monitor-state", MFD_CLOEXEC);
+    if (fd < 0) {
+        return;
+    }
+    for (size_t done = 0; done < len;) {
+        ssize_t n = write(fd, data + done, len - done);
+
+        if (n <= 0 && errno != EINTR) {
+            close(fd);
+            return;
+        }
+        done += n > 0 ? n : 0;
+    }
+    mon->cpr_state_fd = fd;
+    cpr_save_fd(key, 0, fd);
+}
+
+/* The update failed (or the state went with the exec): drop the memfd. */
+static void monitor_cpr_exec_drop(Monitor *mon)
+{
+    g_autofree char *key = NULL;
+
+    if (mon->cpr_state_fd < 0) {
+        return;
+    }
+    key = chardev_cpr_key(mon->chr, "monitor");
+    if (cpr_find_fd(key, 0) == mon->cpr_state_fd) {
+        cpr_delete_fd(key, 0);
+    }
+    close(mon->cpr_state_fd);
+    mon->cpr_state_fd = -1;
+}
+
+/* The memfd's contents (a new buffer), or NULL. */
+static uint8_t *monitor_cpr_read_fd(int fd, size_t *len)
+{
+    struct stat st;
+    uint8_t *buf;
+    size_t done = 0;
+
+    if (fstat(fd, &st) < 0 || st.st_size <= 0 ||
+        st.st_size > (off_t)sizeof(MonitorCprState) * 2) {
+        return NULL;
+    }
+    buf = g_malloc(st.st_size);
+    while (done < (size_t)st.st_size) {
+        ssize_t n = pread(fd, buf + done, st.st_size - done, done);
+
+        if (n <= 0 && errno != EINTR) {
+            g_free(buf);
+            return NULL;
+        }
+        done += n > 0 ? n : 0;
+    }
+    *len = done;
+    return buf;
+}
+
+/*
+ * cpr-exec, new image, as the monitor is created: continue the session
+ * the old image left in the registry, and serve the client right away.
+ */
+static void monitor_cpr_exec_restore(Monitor *mon)
+{
+    g_autofree MonitorCprState *st = NULL;
+    g_autofree char *key = NULL;
+    g_autofree uint8_t *buf = NULL;
+    g_autoptr(MigStream) r = NULL;
+    g_autoptr(GError) err = NULL;
+    size_t len = 0;
+    int fd;
+
+    if (cpr_incoming_mode() != MIG_MODE_CPR_EXEC) {
+        return;
+    }
+    key = chardev_cpr_key(mon->chr, "monitor");
+    fd = cpr_find_fd(key, 0);
+    if (fd < 0) {
+        return;
+    }
+    buf = monitor_cpr_read_fd(fd, &len);
+    cpr_delete_fd(key, 0);
+    close(fd);
+    st = g_new0(MonitorCprState, 1);
+    r = buf ? mig_stream_new_mem_reader(buf, len, NULL, 0) : NULL;
+    if (!r || !vmstate_load(r, &monitor_cpr_vmsd, st,
+                            monitor_cpr_vmsd.version_id, &err) ||
+        st->is_qmp != mon->is_qmp) {
+        warn_report("monitor on chardev '%s': cannot restore the session "
+                    "of the old image%s%s", chardev_id(mon->chr),
+                    err ? ": " : "", err ? err->message : "");
+        return;
+    }
+    monitor_cpr_apply(mon, st);
+    mon->cpr_restored = true;
+    chardev_cpr_start_io(mon->chr);
+    if (mon->cpr_greet) {
+        g_idle_add(monitor_cpr_greet, NULL);
+    }
+}
+
+static void monitor_cpr_notify(CprEvent event, void *opaque)
+{
+    switch (event) {
+    case CPR_EVENT_HANDOVER:
+        for (GList *l = monitors;
+             migrate_mode() == MIG_MODE_CPR_EXEC && l; l = l->next) {
+            monitor_cpr_exec_save(l->data);
+        }
+        /*
+         * Events queued by other threads (STOP, raised by the migration
+         * thread) reach the client before the chardevs go quiet: this
+         * notifier is registered before any chardev's.
+         */
+        qmp_event_flush();
+        break;
+    case CPR_EVENT_ROLLBACK:
+        for (GList *l = monitors; l; l = l->next) {
+            monitor_cpr_exec_drop(l->data);
+        }
+        break;
+    case CPR_EVENT_TAKEOVER:
+        /* From the main loop, once the chardevs write again. */
+        g_idle_add(monitor_cpr_greet, NULL);
+        break;
+    }
+}
+
+static void __attribute__((constructor)) monitor_cpr_init(void)
+{
+    /* Before any chardev's notifier: see monitor_cpr_notify(). */
+    cpr_add_notifier(monitor_cpr_notify, NULL);
 }

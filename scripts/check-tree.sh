@@ -35,6 +35,7 @@ for f in $files; do
     grep -o '#include "[^"]*"' "$f" | sed 's/#include "\(.*\)"/\1/' |
     while read -r inc; do
         case $inc in
+        ../*) echo "$f: includes $inc from another folder (private header)" ;;
         */*) [ -f "include/$inc" ] || echo "$f: includes $inc, which is not a public header" ;;
         *) [ -f "$dir/$inc" ] || echo "$f: includes $inc, not in $dir/" ;;
         esac

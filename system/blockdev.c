@@ -2,11 +2,15 @@
 /*
  * -drive: raw image files, opened once at startup and read/written with
  * positional I/O. Devices find a drive by id (PROP_DRIVE) and claim it.
+ * The image fd is registered for live update: a new process keeps using
+ * the old one's open file instead of opening the image again.
  */
 #include "util/osdep.h"
 
 #include <sys/stat.h>
 
+#include "hw/core/object.h"
+#include "migration/cpr.h"
 #include "system/blockdev.h"
 #include "util/error-report.h"
 
@@ -32,16 +36,41 @@ static bool drive_parse_interface(const char *str, DriveInterface *out,
     return true;
 }
 
+/*
+ * Drives are not objects, but their fds go in the same registry under a
+ * key built the same way: a stand-in object of a private, unregistered
+ * type "drive" with the drive's id. Both processes build the same key.
+ */
+static char *drive_cpr_key(const DriveInfo *drive)
+{
+    static const TypeInfo drive_key_type = { .name = "drive" };
+    Object key_obj = { .type = &drive_key_type, .id = drive->id };
+
+    return cpr_fd_key(&key_obj, "image");
+}
+
 static bool drive_open(DriveInfo *drive, GError **errp)
 {
+    g_autofree char *key = drive_cpr_key(drive);
     struct stat st;
 
-    drive->fd = open(drive->filename,
-                     (drive->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    drive->fd = cpr_is_incoming() ? cpr_find_fd(key, 0) : -1;
     if (drive->fd < 0) {
-        error_setg_errno(errp, errno, "Could not open '%s'", drive->filename);
-        return false;
+        drive->fd = open(drive->filename,
+                         (drive->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+        if (drive->fd < 0) {
+            error_setg_errno(errp, errno, "Could not open '%s'",
+                             drive->filename);
+            return false;
+        }
+        cpr_save_fd(key, 0, drive->fd);
     }
+    /*
+     * Adopted: the old process's open file (same file even if the path
+     * was renamed or replaced meanwhile), not re-opened. I/O is
+     * positional, so the file offset both processes share (which lseek
+     * moves for block devices) is never used.
+     */
     if (fstat(drive->fd, &st) < 0) {
         error_setg_errno(errp, errno, "Could not stat '%s'", drive->filename);
         return false;
@@ -58,6 +87,11 @@ static bool drive_open(DriveInfo *drive, GError **errp)
 static void drive_free(DriveInfo *drive)
 {
     if (drive->fd >= 0) {
+        g_autofree char *key = drive_cpr_key(drive);
+
+        if (cpr_find_fd(key, 0) == drive->fd) {
+            cpr_delete_fd(key, 0);
+        }
         close(drive->fd);
     }
     g_free(drive->id);

@@ -34,11 +34,23 @@ static void ram_block_register(RAMBlock *rb)
     g_ptr_array_add(ram_blocks, rb);
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
 static void ram_prealloc(void *host, uint64_t size)
 {
     long page = sysconf(_SC_PAGESIZE);
 
-    /* Writing one byte per page faults it in; MADV_POPULATE_WRITE is newer. */
+    /*
+     * MADV_POPULATE_WRITE (Linux 5.14) faults every page in writable
+     * without storing to it, so it is safe even on memory another process
+     * is using. Older kernels: write each byte back to itself, which is
+     * only done on memory nobody else uses yet (a fresh block).
+     */
+    if (madvise(host, size, MADV_POPULATE_WRITE) == 0) {
+        return;
+    }
     for (uint64_t off = 0; off < size; off += page) {
         volatile uint8_t *p = (uint8_t *)host + off;
         *p = *p;

@@ -15,6 +15,7 @@
 #include "chardev/char.h"
 #include "hw/core/machine.h"
 #include "hw/core/object.h"
+#include "migration/cpr.h"
 #include "migration/migration.h"
 #include "monitor/monitor.h"
 #include "monitor/qmp-misc.h"
@@ -858,12 +859,21 @@ static void create_drive_devices(void)
 static char *pidfile_path;
 static pid_t pidfile_owner;
 
-/* Runs on every exit() of the process that wrote the file, errors included. */
+/*
+ * Runs on every exit() of the process that wrote the file, errors included.
+ * After a live update the new process has rewritten the file with its own
+ * pid: leave that one alone.
+ */
 static void remove_pidfile(void)
 {
-    if (pidfile_path && getpid() == pidfile_owner) {
-        unlink(pidfile_path);
+    g_autofree char *contents = NULL;
+
+    if (!pidfile_path || getpid() != pidfile_owner ||
+        !g_file_get_contents(pidfile_path, &contents, NULL, NULL) ||
+        atoi(contents) != pidfile_owner) {
+        return;
     }
+    unlink(pidfile_path);
 }
 
 static void write_pidfile(const char *path)
@@ -989,13 +999,28 @@ static void create_vm(Config *cfg)
         create_device(c->opts, c->loc);
     }
     create_drive_devices();
-    system_reset(SHUTDOWN_CAUSE_NONE);
+    if (cfg->incoming->len || cpr_is_incoming()) {
+        /*
+         * The guest's RAM comes from the migration, or is a live guest's
+         * mapped in place (CPR, x-ignore-shared): reset devices and vCPUs,
+         * whose state the load replaces, but not the machine, whose reset
+         * writes the boot sector into guest RAM.
+         */
+        object_reset_all_devices();
+        if (accel->reset_all) {
+            accel->reset_all(ms);
+        }
+    } else {
+        system_reset(SHUTDOWN_CAUSE_NONE);
+    }
 }
 
 int baton_main(int argc, char **argv)
 {
     Config *cfg = config_new();
     const AccelOps *accel;
+    const char *const *args;
+    GError *err = NULL;
     int status;
 
     g_set_prgname("baton");
@@ -1014,11 +1039,18 @@ int baton_main(int argc, char **argv)
     monitor_set_vm_name(cfg->name);
     runstate_set_no_shutdown(cfg->no_shutdown);
     main_loop_init();
+    /*
+     * Live update: take the preserved fds over (waiting for the old
+     * process on the cpr channel) before any backend or device exists.
+     */
+    g_ptr_array_add(cfg->incoming, NULL);
+    args = (const char *const *)cfg->incoming->pdata;
+    if (!migration_cpr_startup(args, &err)) {
+        die_err(NULL, err);
+    }
+    g_ptr_array_remove_index(cfg->incoming, cfg->incoming->len - 1);
     create_vm(cfg);
-    if (cfg->incoming->len) {
-        const char *const *args;
-        GError *err = NULL;
-
+    if (cfg->incoming->len || cpr_is_incoming()) {
         /* Run state "inmigrate"; the guest starts once it has arrived. */
         g_ptr_array_add(cfg->incoming, NULL);
         args = (const char *const *)cfg->incoming->pdata;

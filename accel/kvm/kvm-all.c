@@ -12,6 +12,7 @@
 
 #include "hw/core/machine.h"
 #include "hw/core/object.h"
+#include "migration/cpr.h"
 #include "system/cpus.h"
 #include "system/memory.h"
 #include "util/error-report.h"
@@ -608,6 +609,11 @@ static const TypeInfo kvm_accel_type = {
     .name = "kvm-accel",
     .parent = TYPE_ACCEL,
     .instance_size = sizeof(Object),
+    /*
+     * A KVM VM belongs to the process that created it: the new process
+     * makes its own and loads vCPU and irqchip state from the main channel.
+     */
+    .cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING,
     .desc = "KVM accelerator",
 };
 

@@ -10,6 +10,7 @@
 #include "accel/qtest.h"
 #include "chardev/char.h"
 #include "hw/core/object.h"
+#include "migration/cpr.h"
 #include "system/cpus.h"
 #include "util/error-report.h"
 
@@ -196,6 +197,8 @@ static const TypeInfo qtest_accel_type = {
     .name = "qtest-accel",
     .parent = TYPE_ACCEL,
     .instance_size = sizeof(Object),
+    /* No guest ever runs: nothing to lose. */
+    .cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING,
     .desc = "qtest accelerator: devices only, the guest never runs",
 };
 

@@ -11,6 +11,7 @@
 
 #include "hw/core/object.h"
 #include "hw/i386/pc.h"
+#include "migration/cpr.h"
 #include "migration/vmstate.h"
 #include "system/blockdev.h"
 #include "system/cpus.h"
@@ -1221,6 +1222,8 @@ static const TypeInfo ide_hd_type = {
     .reset = ide_hd_reset,
     .unrealize = ide_hd_unrealize,
     .vmsd = &ide_hd_vmstate,
+    /* All state is in the vmsd; the drive's image fd is preserved. */
+    .cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING,
     .desc = "ATA hard disk on the legacy IDE channel (PIO)",
 };
 

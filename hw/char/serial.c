@@ -10,6 +10,7 @@
 
 #include "chardev/char.h"
 #include "hw/core/object.h"
+#include "migration/cpr.h"
 #include "migration/vmstate.h"
 #include "system/cpus.h"
 #include "system/memory.h"
@@ -630,6 +631,8 @@ static const TypeInfo serial_type = {
     .reset = serial_reset,
     .unrealize = serial_unrealize,
     .vmsd = &serial_vmstate,
+    /* All state is in the vmsd; the chardev preserves its own fds. */
+    .cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING,
     .desc = "16550A UART on the ISA I/O ports",
 };
 

@@ -9,6 +9,7 @@
 #include "util/osdep.h"
 
 #include "hw/core/machine.h"
+#include "migration/cpr.h"
 
 /* Registered names, in registration order (const MachineTypeDef *). */
 static GPtrArray *machine_names;
@@ -160,6 +161,8 @@ static const TypeInfo none_machine_type = {
     .instance_size = sizeof(MachineState),
     .props = none_machine_props,
     .realize = none_machine_realize,
+    /* No RAM and no devices: nothing that a live update could lose. */
+    .cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING,
     .desc = "empty machine",
 };
 

@@ -9,9 +9,11 @@
 #include "util/osdep.h"
 
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "hw/core/machine.h"
 #include "hw/i386/pc.h"
+#include "migration/cpr.h"
 #include "system/blockdev.h"
 #include "system/cpus.h"
 #include "system/hostmem.h"
@@ -49,6 +51,12 @@ typedef struct PcMachineState {
     GPtrArray *port_regions; /* MemoryRegion * of pc_ignored_ports */
     RAMBlock *own_ram;       /* allocated here (no memory-backend) */
     bool boot_warned;
+    /*
+     * Live update, new process: guest RAM is the old process's memory,
+     * mapped in place, and the old process may still be running the guest
+     * on it until the take-over. Reset must not load the boot sector then.
+     */
+    bool ram_in_place;
 } PcMachineState;
 
 /*
@@ -195,6 +203,38 @@ static bool pc_map_ports(PcMachineState *pcms, GError **errp)
     return true;
 }
 
+/*
+ * aux-ram-share=on: implicit RAM in a memfd, registered for live update
+ * under the machine's "ram" role. A new process (cpr incoming) maps the
+ * old process's memfd instead: no ftruncate and no prealloc, since the old
+ * process may still be running the guest on that memory.
+ */
+static bool pc_alloc_shared_ram(PcMachineState *pcms, GError **errp)
+{
+    MachineState *ms = &pcms->parent_obj;
+    g_autofree char *key = cpr_fd_key(&ms->parent_obj, "ram");
+    int fd = cpr_is_incoming() ? cpr_find_fd(key, 0) : -1;
+    struct stat st;
+
+    if (fd < 0) {
+        pcms->own_ram =
+            ram_block_new_memfd("pc.ram", ms->ram_size, false, errp);
+        if (pcms->own_ram) {
+            cpr_save_fd(key, 0, pcms->own_ram->fd);
+        }
+        return pcms->own_ram != NULL;
+    }
+    if (fstat(fd, &st) < 0 || (uint64_t)st.st_size < ms->ram_size) {
+        error_setg(errp, "machine RAM 'pc.ram': the preserved memfd is "
+                   "smaller than -m (0x%" PRIx64 " bytes)", ms->ram_size);
+        return false;
+    }
+    pcms->own_ram = ram_block_new_from_fd("pc.ram", ms->ram_size, fd, 0,
+                                          RAM_SHARED | RAM_MEMFD, false,
+                                          errp);
+    return pcms->own_ram != NULL;
+}
+
 static bool pc_alloc_ram(PcMachineState *pcms, GError **errp)
 {
     MachineState *ms = &pcms->parent_obj;
@@ -207,8 +247,9 @@ static bool pc_alloc_ram(PcMachineState *pcms, GError **errp)
         }
         /* aux-ram-share: implicit RAM in a memfd survives live update. */
         if (ms->aux_ram_share) {
-            pcms->own_ram =
-                ram_block_new_memfd("pc.ram", ms->ram_size, false, errp);
+            if (!pc_alloc_shared_ram(pcms, errp)) {
+                return false;
+            }
         } else {
             pcms->own_ram =
                 ram_block_new_anon("pc.ram", ms->ram_size, false, errp);
@@ -298,6 +339,17 @@ static bool pc_map_ram(PcMachineState *pcms, GError **errp)
     return true;
 }
 
+static void pc_cpr_notify(CprEvent event, void *opaque)
+{
+    PcMachineState *pcms = opaque;
+
+    if (event == CPR_EVENT_TAKEOVER) {
+        /* From now on this process owns the guest: resets work as usual. */
+        pcms->ram_in_place = false;
+        cpr_remove_notifier(pc_cpr_notify, pcms);
+    }
+}
+
 static void pc_machine_unrealize(Object *obj)
 {
     PcMachineState *pcms = (PcMachineState *)obj;
@@ -315,8 +367,19 @@ static void pc_machine_unrealize(Object *obj)
         pcms->port_regions = NULL;
     }
     if (pcms->own_ram) {
+        g_autofree char *key = cpr_fd_key(obj, "ram");
+
+        /* The block closes its fd: forget it first. */
+        if (pcms->own_ram->fd >= 0 &&
+            cpr_find_fd(key, 0) == pcms->own_ram->fd) {
+            cpr_delete_fd(key, 0);
+        }
         ram_block_free(pcms->own_ram);
         pcms->own_ram = NULL;
+    }
+    if (pcms->ram_in_place) {
+        cpr_remove_notifier(pc_cpr_notify, pcms);
+        pcms->ram_in_place = false;
     }
     ms->ram = NULL;
 }
@@ -332,6 +395,11 @@ static bool pc_machine_realize(Object *obj, GError **errp)
         !pc_map_ram(pcms, errp) || !pc_map_ports(pcms, errp)) {
         pc_machine_unrealize(obj);
         return false;
+    }
+    if (cpr_is_incoming() && ms->ram->fd >= 0 &&
+        (ms->ram->flags & RAM_SHARED)) {
+        pcms->ram_in_place = true;
+        cpr_add_notifier(pc_cpr_notify, pcms);
     }
     /* Final at reset, once -device ide-hd disks exist; see pc_boot(). */
     ms->has_boot_entry = drives && drives->len > 0;
@@ -383,6 +451,14 @@ static void pc_machine_reset(Object *obj)
         boot = g_ptr_array_index(drives, 0);
     }
     ms->has_boot_entry = false;
+    if (pcms->ram_in_place) {
+        /*
+         * Live update: the guest is running from this very memory (in the
+         * old process) and its registers arrive with the device state, so
+         * there is no boot to prepare and 0x7c00 must not be overwritten.
+         */
+        return;
+    }
     if (!boot) {
         /* qtest runs no guest code, so it needs no boot disk either. */
         accel = accel_current();
@@ -432,6 +508,26 @@ static const Property pc_machine_props[] = {
     {NULL},
 };
 
+/*
+ * Live update keeps guest RAM in place. Implicit RAM is private anonymous
+ * memory unless aux-ram-share=on, and private memory cannot be handed to
+ * another process; a memory backend answers for itself (its own check).
+ */
+static bool pc_machine_cpr_check(Object *obj, unsigned int mode,
+                                 GError **errp)
+{
+    MachineState *ms = &((PcMachineState *)obj)->parent_obj;
+
+    if ((MIG_MODE_BIT(mode) & CPR_MODES_PRESERVING) && !ms->memory_backend &&
+        !ms->aux_ram_share) {
+        error_setg(errp, "machine RAM 'pc.ram' is private anonymous memory; "
+                   "use -machine aux-ram-share=on or a shared memory "
+                   "backend");
+        return false;
+    }
+    return true;
+}
+
 static const TypeInfo pc_machine_type = {
     .name = TYPE_PC_MACHINE,
     .parent = TYPE_MACHINE,
@@ -446,6 +542,8 @@ static const TypeInfo pc_machine_type = {
      * recomputed at reset, and guest RAM is the "ram" live section.
      */
     .stateless = true,
+    .cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING,
+    .cpr_check = pc_machine_cpr_check,
     .desc = "x86 PC: RAM, legacy ports, boot sector loading",
 };
 

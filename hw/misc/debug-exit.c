@@ -8,6 +8,7 @@
 #include "util/osdep.h"
 
 #include "hw/core/object.h"
+#include "migration/cpr.h"
 #include "system/memory.h"
 #include "system/runstate.h"
 
@@ -85,6 +86,8 @@ static const TypeInfo debug_exit_type = {
     .props = debug_exit_props,
     .realize = debug_exit_realize,
     .unrealize = debug_exit_unrealize,
+    /* No state and no fds. */
+    .cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING,
     .desc = "exit baton with status (value << 1) | 1 on a port write",
 };
 

@@ -80,6 +80,29 @@ int chardev_get_msgfd(Chardev *chr);
 /* Drop the current peer (QMP "quit" of a client, protocol errors). */
 void chardev_disconnect(Chardev *chr);
 
+/*
+ * Live update (CPR), new process: whether CHR's peer was handed over by
+ * the old process, connected all along (a socket client, or the open
+ * file, pipe, pty slave, stdio or null of those backends). Such a chardev
+ * is open but delivers no CHR_EVENT_OPENED: for the frontend the session
+ * simply continues, restored from the frontend's migrated state (the
+ * monitor sends no greeting). Until the take-over it reads nothing and
+ * drops writes. False again once that peer goes away.
+ */
+bool chardev_is_adopted_connected(const Chardev *chr);
+/*
+ * Live update: the CPR registry key for an fd of CHR's frontend, named by
+ * ROLE (the monitor keeps its session state in one for cpr-exec).
+ */
+char *chardev_cpr_key(const Chardev *chr, const char *role);
+/*
+ * Live update, new image (cpr-exec only; a no-op otherwise): let adopted
+ * CHR read and write before the take-over. The old image is gone, so no
+ * other process uses the fds; the frontend calls this once it has
+ * restored its session (a monitor must answer migrate-incoming).
+ */
+void chardev_cpr_start_io(Chardev *chr);
+
 /* Close every chardev, restoring terminal state (stdio raw mode). */
 void chardev_cleanup_all(void);
 

@@ -38,6 +38,8 @@ typedef enum MigMode {
     (MIG_MODE_BIT(MIG_MODE_CPR_TRANSFER) | MIG_MODE_BIT(MIG_MODE_CPR_EXEC))
 
 const char *migrate_mode_name(MigMode mode);
+/* The mode parameter (migrate-set-parameters mode=...) outgoing migrations use. */
+MigMode migrate_mode(void);
 
 /* The key NAME for OBJ's fd with ROLE ("chardev/ser0/conn"). Free it. */
 char *cpr_fd_key(const Object *obj, const char *role);

@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <glib.h>
 
+#include "migration/cpr.h"
+
 /*
  * Syntax check of one -incoming argument ("defer", a URI, or a channel
  * in JSON or dotted keys), for start-up errors before the VM is built.
@@ -21,11 +23,24 @@
 bool migration_incoming_check_arg(const char *arg, GError **errp);
 
 /*
+ * Start-up, before any backend, chardev, drive or device exists: if this
+ * process takes over a guest (BATON_CPR_STATE_FD from cpr-exec in the
+ * environment, or a 'cpr' channel among INCOMING_ARGS, NULL-terminated,
+ * which it then listens on and waits for), read the CPR state: the fds
+ * the devices adopt, cpr_is_incoming() true. Blocks until the old
+ * process connects. Nothing to do is success.
+ */
+bool migration_cpr_startup(const char *const *incoming_args, GError **errp);
+
+/*
  * After the machine and its devices exist: enter run state "inmigrate" and,
  * unless the (last main-channel) argument is "defer", start listening or
  * reading at once. INCOMING_ARGS is NULL-terminated. AUTOSTART false
  * (-S) leaves the guest paused after the migration even if the source was
- * running it. Errors name the argument ("-incoming ...: ...").
+ * running it. Errors name the argument ("-incoming ...: ..."). A process
+ * that took over CPR state first checks that its configuration matches
+ * the old process's (the error names the first difference) and, without
+ * a main -incoming, waits as with "defer".
  */
 bool migration_incoming_setup(const char *const *incoming_args,
                               bool autostart, GError **errp);
@@ -43,6 +58,12 @@ bool migration_global_set(const char *prop, const char *value,
 bool migration_is_active(void);
 /* Whether an incoming migration is being received (setup or active). */
 bool migration_incoming_is_active(void);
+/*
+ * The mode of the outgoing migration in progress (as it was when migrate
+ * began), else the "mode" parameter: for live sections' is_active hooks
+ * and fd owners that act only in the CPR modes. Any thread.
+ */
+MigMode migration_mode(void);
 
 /*
  * Process exit: cancel any migration and wait for its thread. May drop

@@ -248,6 +248,18 @@ class QmpClient:
         """Forget queued events (`events` keeps the full history)."""
         self._unclaimed = []
 
+    def drain_events(self, timeout=0.0):
+        """Read whatever arrives within `timeout` s without sending a
+        command (events are filed as usual). Returns the message count."""
+        deadline = time.monotonic() + timeout
+        count = 0
+        while True:
+            try:
+                self._pump(deadline)
+            except TimeoutError:
+                return count
+            count += 1
+
     def close(self):
         self.conn.close()
 
@@ -798,6 +810,299 @@ def _self_test_migration():
         except AssertionError:
             pass
     assert seq_numbers(b"seq 3\nseq 4\nseq 5") == [3, 4]
+
+
+# ---------------------------------------------------------------------------
+# CPR (live update, docs/system/live-update.md) helpers: a dirty guest whose
+# QMP and serial clients stay connected to the sockets of the first process
+# while the guest moves to new processes (cpr-transfer) or images
+# (cpr-exec).
+
+MEMFD_RAM = ["-object", "memory-backend-memfd,id=ram0,size=%s",
+             "-machine", "pc,memory-backend=ram0"]
+
+
+def memfd_ram_args(mem):
+    """-object/-machine arguments for MEM ("256M") of memfd guest RAM."""
+    return [a % mem if "%s" in a else a for a in MEMFD_RAM] + ["-m", mem]
+
+
+def cpr_channels(main_path, cpr_addr):
+    """`migrate` channels: main over a unix socket (None: no main
+    channel) and cpr at CPR_ADDR (a path or an addr dict; None: none)."""
+    chans = []
+    if main_path:
+        chans.append({"channel-type": "main",
+                      "addr": {"transport": "socket", "type": "unix",
+                               "path": main_path}})
+    if cpr_addr:
+        if isinstance(cpr_addr, str):
+            cpr_addr = {"transport": "socket", "type": "unix",
+                        "path": cpr_addr}
+        chans.append({"channel-type": "cpr", "addr": cpr_addr})
+    return chans
+
+
+def cpr_incoming_args(main, cpr_path):
+    """-incoming arguments of a cpr-transfer target: MAIN is a unix socket
+    path or "defer"; the cpr channel in dotted-key form."""
+    return ["-incoming", main if main == "defer" else "unix:" + main,
+            "-incoming", "cpr,addr.transport=socket,addr.type=unix,"
+            "addr.path=" + cpr_path]
+
+
+def unix_listening(path):
+    """True if a socket listens on unix path PATH (/proc/net/unix)."""
+    with open("/proc/net/unix") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if (len(fields) >= 8 and fields[7] == path
+                    and int(fields[3], 16) & 0x10000):
+                return True
+    return False
+
+
+def proc_fds(pid):
+    """{fd: link target} of process PID."""
+    fds = {}
+    base = "/proc/%d/fd" % pid
+    for name in os.listdir(base):
+        try:
+            fds[int(name)] = os.readlink(os.path.join(base, name))
+        except OSError:
+            pass
+    return fds
+
+
+def proc_rss(pid):
+    """VmRSS of process PID in bytes."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def proc_image_id(pid):
+    """Something that changes when PID exec()s: its command line and
+    auxiliary vector (stack and AT_RANDOM addresses move under ASLR)."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            cmdline = f.read()
+        with open("/proc/%d/auxv" % pid, "rb") as f:
+            return cmdline + b"\0\0" + f.read()
+    except OSError:
+        return None
+
+
+def event_seconds(ev):
+    ts = ev["timestamp"]
+    return ts["seconds"] + ts["microseconds"] / 1e6
+
+
+class CprGuest:
+    """The dirty guest under live update. The first process is a Vm
+    started with -S; its QMP and serial clients (`qmp`, `serial`) stay
+    connected across every update, to whichever process owns the guest.
+    `vm` is the Vm whose process runs the guest now; `argv` the command
+    line that new processes repeat (without -S). Every update appends a
+    dict of figures to `updates`."""
+
+    def __init__(self, args, name="cpr", start=DIRTY_DEFAULT_START,
+                 pages=DIRTY_DEFAULT_PAGES, delay=None, binary=None,
+                 boot_timeout=DEFAULT_TIMEOUT):
+        self.start, self.pages, self.name = start, pages, name
+        self.image = dirty_image(start=start, pages=pages, delay=delay,
+                                 name=name)
+        self.args = list(args) + ["-drive", "file=%s,format=raw"
+                                  % self.image]
+        vm = Vm(self.args + ["-S"], serial_socket=True, name=name,
+                binary=binary)
+        try:
+            vm.launch()
+        except Exception:
+            vm.kill()
+            raise
+        self.vm = vm
+        self.qmp, self.serial = vm.qmp, vm.serial
+        vm.qmp = vm.serial = None       # they outlive this process
+        self.argv = vm.command()[:-1]   # without the trailing -S
+        self.count = 0
+        self.updates = []
+        self.retired = []               # earlier Vms (exited or killed)
+        self.qmp.cmd("cont")
+        self.serial.read_until(b"seq 5\n", timeout=boot_timeout)
+        self.last_total = None
+
+    @property
+    def pid(self):
+        return self.vm.pid
+
+    def close(self):
+        """Kill every process and close the clients."""
+        for vm in [self.vm] + self.retired:
+            vm.kill()
+        self.qmp.close()
+        self.serial.close()
+
+    def paths(self):
+        self.count += 1
+        return (self.vm.path("main%d.sock" % self.count),
+                self.vm.path("cpr%d.sock" % self.count))
+
+    def start_new(self, incoming, argv=None, env=None, name=None):
+        """Launch a process with ARGV (default: the guest's) plus
+        INCOMING; no client connects to it. Returns the Vm."""
+        argv = list(argv or self.argv)
+        new = Vm(argv[1:] + list(incoming), qmp=False, binary=argv[0],
+                 name=name or "%s-n%d" % (self.name, self.count))
+        if env:
+            saved = dict(os.environ)
+            os.environ.update(env)
+        try:
+            new.launch()
+        finally:
+            if env:
+                os.environ.clear()
+                os.environ.update(saved)
+        return new
+
+    def wait_listening(self, vm, path, timeout=DEFAULT_TIMEOUT):
+        wait_for(lambda: unix_listening(path) or vm._died(), timeout,
+                 interval=0.005, what="%s listening on %s" % (vm.name, path))
+
+    def begin_transfer(self, main=None, argv=None, env=None, new_name=None):
+        """Start the new process and issue `migrate` on the old one
+        (cpr-transfer). MAIN: "defer" or None (a unix socket). Returns
+        (new Vm, mark) for finish_transfer()."""
+        main_path, cpr_path = self.paths()
+        new = self.start_new(cpr_incoming_args(main or main_path, cpr_path),
+                             argv, env, new_name)
+        try:
+            self.wait_listening(new, cpr_path)
+            mark = self.mark()
+            self.qmp.cmd("migrate-set-parameters", mode="cpr-transfer")
+            self.qmp.cmd("migrate",
+                         channels=cpr_channels(main_path, cpr_path))
+        except Exception:
+            new.kill()
+            raise
+        return new, mark
+
+    def mark(self):
+        """Where we are: wall time, monotonic time, events seen."""
+        return {"time": time.time(), "mono": time.monotonic(),
+                "events": len(self.qmp.events),
+                "serial": len(self.serial.data)}
+
+    def finish_transfer(self, new, mark, quit_old=True, timeout=30.0):
+        """Wait for the switch; the old process quits (SIGTERM). Returns
+        the update's figures."""
+        info = wait_migration(self.qmp, timeout=timeout, interval=0.005)
+        wait_runstate(self.qmp, "running")
+        resumed = time.monotonic()
+        old = self.vm
+        if quit_old:
+            old.proc.terminate()
+            status = old.wait()
+            if status != 0:
+                raise AssertionError("old process (pid %d) exited with %d "
+                                     "after the update; stderr: %s"
+                                     % (old.pid, status, old.stderr_text()))
+        self.retired.append(old)
+        self.vm = new
+        return self._figures("cpr-transfer", mark, info, resumed)
+
+    def transfer(self, **kwargs):
+        new, mark = self.begin_transfer()
+        return self.finish_transfer(new, mark, **kwargs)
+
+    def exec_update(self, argv=None, timeout=30.0):
+        """cpr-exec: the process exec()s ARGV (default: the guest's
+        command line) + -incoming defer; migrate-incoming resumes it."""
+        self.count += 1
+        state = self.vm.path("state%d" % self.count)
+        argv = list(argv or self.argv) + ["-incoming", "defer"]
+        before = proc_image_id(self.pid)
+        mark = self.mark()
+        self.qmp.cmd("migrate-set-parameters",
+                     {"mode": "cpr-exec", "cpr-exec-command": argv})
+        self.qmp.cmd("migrate", uri="file:" + state)
+        # No command until the exec: one read by the old image just
+        # before it could be lost (the new image answers the rest).
+        wait_for(lambda: self.vm._died() or
+                 proc_image_id(self.pid) not in (before, None),
+                 timeout, interval=0.002, what="exec of pid %d" % self.pid)
+        self.qmp.cmd("migrate-incoming", uri="file:" + state)
+        wait_runstate(self.qmp, "running", timeout)
+        resumed = time.monotonic()
+        info = self.qmp.cmd("query-migrate")
+        os.unlink(state)
+        self.vm.args = argv[1:]
+        return self._figures("cpr-exec", mark, info, resumed)
+
+    def _figures(self, mode, mark, info, resumed):
+        """Pause figures of the update that started at MARK."""
+        self.qmp.cmd("query-status")        # collect the events sent so far
+        events = self.qmp.events[mark["events"]:]
+        stop = next((e for e in events if e["event"] == "STOP"), None)
+        resume = next((e for e in events if e["event"] == "RESUME"
+                       and (stop is None or event_seconds(e)
+                            >= event_seconds(stop))), None)
+        new_info = self.qmp.cmd("query-migrate")
+        fig = {
+            "mode": mode, "pid": self.pid,
+            "stop-resume": ((event_seconds(resume) - event_seconds(stop))
+                            * 1e3 if stop and resume else None),
+            "downtime": new_info.get("downtime", info.get("downtime")),
+            "phases": new_info.get("x-pause-phases",
+                                   info.get("x-pause-phases")),
+            "gap": self.serial_gap(mark["mono"], resumed) * 1e3,
+            "info": new_info, "old-info": info,
+        }
+        self.updates.append(fig)
+        return fig
+
+    def serial_gap(self, since, until):
+        """Largest gap (s) between serial chunks that spans a moment of
+        [since, until + 0.1 s]."""
+        with self.serial._cond:
+            times = [t for t, _ in self.serial.chunks]
+        gap = 0.0
+        for a, b in zip(times, times[1:]):
+            if b >= since and a <= until + 0.1:
+                gap = max(gap, b - a)
+        return gap
+
+    def check(self, lines=3, memory=True):
+        """The guest goes on: LINES more serial lines, no loss or
+        duplicate since boot, client still connected; if MEMORY: stop,
+        check the page pattern (and progress since the last check),
+        cont. Returns the last sequence number."""
+        if self.serial.eof:
+            raise AssertionError("the serial client saw a disconnect")
+        last = dirty_check_serial(self.serial.data)
+        self.serial.read_until(b"\nseq %d\n" % (last + lines), timeout=20,
+                               start=0)
+        if memory:
+            self.qmp.cmd("stop")
+            try:
+                total = dirty_check_memory(self.qmp, self.start,
+                                           self.pages)[2]
+            finally:
+                self.qmp.cmd("cont")
+            if self.last_total is not None and total <= self.last_total:
+                raise AssertionError("guest made no progress: %d increments "
+                                     "after %d" % (total, self.last_total))
+            self.last_total = total
+        if self.serial.eof:
+            raise AssertionError("the serial client saw a disconnect")
+        return dirty_check_serial(self.serial.data)
+
+    def resources(self):
+        """(fd count, RSS bytes) of the process running the guest."""
+        return len(proc_fds(self.pid)), proc_rss(self.pid)
 
 
 # ---------------------------------------------------------------------------

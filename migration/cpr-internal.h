@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Private to migration/: the CPR pieces the state machine (migration.c)
+ * and start-up drive. cpr.c owns the fd registry, the notifiers, the
+ * blockers and the CPR state format; cpr-transfer.c the 'cpr' channel;
+ * cpr-exec.c the memfd and the exec. Big lock held (or single-threaded
+ * start-up) unless a function says otherwise.
+ */
+#ifndef BATON_MIGRATION_CPR_INTERNAL_H
+#define BATON_MIGRATION_CPR_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+
+#include "migration/cpr.h"
+#include "migration/stream.h"
+
+#include "channel.h"
+
+/* Environment variable naming the cpr-exec state memfd in the new image. */
+#define CPR_STATE_FD_ENV "BATON_CPR_STATE_FD"
+
+/*
+ * Monotonic timestamps (µs, CLOCK_MONOTONIC: one clock for every process
+ * on the host) of the old process's switchover, carried to the new one so
+ * that it can report the whole pause. Zero: not known.
+ */
+typedef struct CprTimes {
+    int64_t stop_start;  /* vm_stop() called */
+    int64_t stopped;     /* vCPUs stopped */
+    int64_t saved;       /* device state written and flushed */
+    int64_t exec;        /* cpr-exec: just before execvp() */
+} CprTimes;
+
+/* ---- registry internals (cpr.c) ---- */
+
+/* Bumped by every save, resave and delete: the set the state captured. */
+uint64_t cpr_fd_generation(void);
+void cpr_fd_foreach(void (*fn)(const char *name, int id, int fd,
+                               void *opaque),
+                    void *opaque);
+/* Forget every entry, closing the fds if CLOSE_FDS (tests, failed loads). */
+void cpr_fd_clear(bool close_fds);
+/* Run the notifiers for EVENT, in registration order. */
+void cpr_notify(CprEvent event);
+/* The new process has taken over: cpr_is_incoming() is false from now. */
+void cpr_incoming_done(void);
+/* The old process's switchover times (all zero for cpr-transfer). */
+const CprTimes *cpr_incoming_times(void);
+
+/* ---- blockers (cpr.c) ---- */
+
+/*
+ * Whether this configuration can be live-updated in MODE: every RAM
+ * block is shared and fd-backed, every object's type supports MODE and
+ * its cpr_check agrees. The error names the first object at fault.
+ */
+bool cpr_check_blockers(MigMode mode, GError **errp);
+
+/* ---- configuration fingerprint (cpr.c) ---- */
+
+/* Lines "vcpus N", "ram NAME SIZE", "object TYPE ID" (a new string). */
+char *cpr_config_fingerprint(void);
+/* The first line where they differ, as an error. */
+bool cpr_config_compare(const char *old_fp, const char *new_fp,
+                        GError **errp);
+/* In a cpr incoming process: compare with what the old one sent. */
+bool cpr_check_config(GError **errp);
+
+/* ---- CPR state format (cpr.c) ---- */
+
+/*
+ * Write the CPR state (MODE, FINGERPRINT, TIMES (may be NULL), every
+ * registry entry) to F. On a stream that can pass fds each entry's fd
+ * travels with it (SCM_RIGHTS); otherwise only its number is written
+ * (cpr-exec: the fd is inherited). Does not flush F.
+ */
+bool cpr_state_save(MigStream *f, MigMode mode, const char *fingerprint,
+                    const CprTimes *times, GError **errp);
+/*
+ * Read a CPR state from F into the (empty) registry and mark this
+ * process cpr incoming. INHERITED: fds are the numbers in the state
+ * (cpr-exec), else they arrive by SCM_RIGHTS. On failure every received
+ * fd is closed and the registry stays empty.
+ */
+bool cpr_state_load(MigStream *f, bool inherited, GError **errp);
+
+/* ---- the 'cpr' channel (cpr-transfer.c) ---- */
+
+/* The cpr channel of a migrate command must be a UNIX socket. */
+bool cpr_transfer_check_channel(const MigChannel *ch, GError **errp);
+/*
+ * New process, start-up: listen on / accept from CH, read the CPR state.
+ * The connection stays open until cpr_transfer_incoming_close(): the old
+ * process watches it to learn that this process died.
+ */
+bool cpr_transfer_incoming(const MigChannel *ch, GError **errp);
+void cpr_transfer_incoming_close(void);
+/*
+ * Old process, migration thread, big lock NOT held: connect to CH
+ * (retrying for a few seconds), send the CPR state (takes the big lock to
+ * read the registry) and return the connection in *FD (caller closes).
+ * *GENERATION is the registry generation that was sent.
+ */
+bool cpr_transfer_send(const MigChannel *ch, int cancel_fd, int *fd,
+                       uint64_t *generation, GError **errp);
+/* Whether the peer of a cpr connection has closed it (or failed). */
+bool cpr_transfer_peer_gone(int fd);
+
+/* ---- cpr-exec (cpr-exec.c) ---- */
+
+/* migrate in cpr-exec mode: cpr-exec-command set and runnable. */
+bool cpr_exec_check(char **argv, GError **errp);
+/*
+ * Write the CPR state into a memfd, export it and every preserved fd, and
+ * exec ARGV. Returns only on failure, with everything as it was.
+ */
+bool cpr_exec_run(char **argv, const CprTimes *times, GError **errp);
+/*
+ * New image, start-up: if BATON_CPR_STATE_FD is set, read the state from
+ * it (then unset it and close the memfd). *FOUND tells whether it was set.
+ */
+bool cpr_exec_incoming(bool *found, GError **errp);
+
+#endif

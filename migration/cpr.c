@@ -1,0 +1,752 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * CPR core: the process-wide registry of preserved descriptors, the
+ * hand-over notifiers, whether this process takes over a guest, and the
+ * CPR state stream that carries the registry (and a fingerprint of the
+ * configuration) to the new process. The channels it travels on are
+ * cpr-transfer.c (UNIX socket) and cpr-exec.c (memfd); the format is in
+ * docs/devel/migration-stream.md, "CPR state".
+ */
+#include "util/osdep.h"
+
+#include "hw/core/machine.h"
+#include "hw/core/object.h"
+#include "migration/cpr.h"
+#include "migration/stream.h"
+#include "system/memory.h"
+#include "util/crc32.h"
+
+#include "cpr-internal.h"
+
+/* Header: magic, format version, payload length; CRC-32 after it. */
+#define CPR_STATE_MAGIC "BATONCPR"
+#define CPR_STATE_VERSION 1
+#define CPR_STATE_HEADER 16
+/* Bounds checked before anything is allocated. */
+#define CPR_STATE_MAX_PAYLOAD (1u << 20)
+#define CPR_STATE_MAX_ENTRIES 4096
+#define CPR_STATE_MAX_NAME 1024
+#define CPR_STATE_MAX_FINGERPRINT (256u * 1024)
+
+typedef struct CprFd {
+    char *name;
+    int id;
+    int fd;
+} CprFd;
+
+typedef struct CprNotifier {
+    CprNotifyFn fn;
+    void *opaque;
+} CprNotifier;
+
+/* Big lock held (or single-threaded start-up) for all of it. */
+static GPtrArray *cpr_fds;          /* CprFd *, in registration order */
+static uint64_t cpr_generation;     /* bumped by every change */
+static GArray *cpr_notifiers;       /* CprNotifier */
+static bool cpr_incoming;
+static MigMode cpr_in_mode = MIG_MODE_NORMAL;
+static char *cpr_in_fingerprint;    /* what the old process sent */
+static CprTimes cpr_in_times;
+
+/* ---- the registry ---- */
+
+static void cpr_fd_free(gpointer p)
+{
+    CprFd *e = p;
+
+    g_free(e->name);
+    g_free(e);
+}
+
+static GPtrArray *cpr_list(void)
+{
+    if (!cpr_fds) {
+        cpr_fds = g_ptr_array_new_with_free_func(cpr_fd_free);
+    }
+    return cpr_fds;
+}
+
+static CprFd *cpr_lookup(const char *name, int id, guint *index)
+{
+    GPtrArray *l = cpr_list();
+
+    for (guint i = 0; i < l->len; i++) {
+        CprFd *e = g_ptr_array_index(l, i);
+
+        if (e->id == id && !strcmp(e->name, name)) {
+            if (index) {
+                *index = i;
+            }
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static void cpr_add(const char *name, int id, int fd)
+{
+    CprFd *e = g_new0(CprFd, 1);
+
+    g_assert(name && name[0] && strlen(name) <= CPR_STATE_MAX_NAME);
+    g_assert(fd >= 0);
+    e->name = g_strdup(name);
+    e->id = id;
+    e->fd = fd;
+    g_ptr_array_add(cpr_list(), e);
+    cpr_generation++;
+}
+
+void cpr_save_fd(const char *name, int id, int fd)
+{
+    CprFd *e = cpr_lookup(name, id, NULL);
+
+    if (e) {
+        /* Rebinding a key silently would hand the wrong fd over. */
+        g_assert(e->fd == fd);
+        return;
+    }
+    cpr_add(name, id, fd);
+}
+
+void cpr_resave_fd(const char *name, int id, int fd)
+{
+    CprFd *e = cpr_lookup(name, id, NULL);
+
+    if (!e) {
+        cpr_add(name, id, fd);
+    } else if (e->fd != fd) {
+        g_assert(fd >= 0);
+        e->fd = fd;
+        cpr_generation++;
+    }
+}
+
+int cpr_find_fd(const char *name, int id)
+{
+    CprFd *e = cpr_lookup(name, id, NULL);
+
+    return e ? e->fd : -1;
+}
+
+void cpr_delete_fd(const char *name, int id)
+{
+    guint i;
+
+    if (cpr_lookup(name, id, &i)) {
+        g_ptr_array_remove_index(cpr_fds, i);
+        cpr_generation++;
+    }
+}
+
+int cpr_open_fd(const char *path, int flags, const char *name, int id,
+                GError **errp)
+{
+    int fd = cpr_find_fd(name, id);
+
+    if (fd >= 0) {
+        return fd;
+    }
+    fd = open(path, flags | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        error_setg_errno(errp, errno, "cannot open '%s'", path);
+        return -1;
+    }
+    cpr_save_fd(name, id, fd);
+    return fd;
+}
+
+unsigned int cpr_fd_count(void)
+{
+    return cpr_fds ? cpr_fds->len : 0;
+}
+
+uint64_t cpr_fd_generation(void)
+{
+    return cpr_generation;
+}
+
+void cpr_fd_foreach(void (*fn)(const char *name, int id, int fd,
+                               void *opaque),
+                    void *opaque)
+{
+    GPtrArray *l = cpr_list();
+
+    for (guint i = 0; i < l->len; i++) {
+        CprFd *e = g_ptr_array_index(l, i);
+
+        fn(e->name, e->id, e->fd, opaque);
+    }
+}
+
+void cpr_fd_clear(bool close_fds)
+{
+    if (!cpr_fds) {
+        return;
+    }
+    for (guint i = 0; close_fds && i < cpr_fds->len; i++) {
+        close(((CprFd *)g_ptr_array_index(cpr_fds, i))->fd);
+    }
+    g_ptr_array_set_size(cpr_fds, 0);
+    cpr_generation++;
+}
+
+/* The owner's kind: the abstract root it descends from. */
+static const char *cpr_object_kind(const Object *obj)
+{
+    static const char *const kinds[] = {
+        TYPE_CHARDEV, TYPE_MEMORY_BACKEND, TYPE_MACHINE, TYPE_DEVICE,
+        TYPE_ACCEL,
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+        if (type_is_a(obj->type, kinds[i])) {
+            return kinds[i];
+        }
+    }
+    return TYPE_OBJECT;
+}
+
+typedef struct CprIndex {
+    const Object *obj;
+    unsigned int n;
+    bool found;
+} CprIndex;
+
+static void cpr_index_one(Object *obj, void *opaque)
+{
+    CprIndex *ci = opaque;
+
+    if (ci->found) {
+        return;
+    }
+    if (obj == ci->obj) {
+        ci->found = true;
+    } else if (!obj->id && obj->type == ci->obj->type) {
+        ci->n++;
+    }
+}
+
+char *cpr_fd_key(const Object *obj, const char *role)
+{
+    const char *kind = cpr_object_kind(obj);
+    g_autofree char *id = NULL;
+
+    if (obj->id) {
+        id = g_strdup(obj->id);
+    } else {
+        /*
+         * No id (a device made by -serial): TYPE.N, N counting the
+         * objects of the same type without an id that were created
+         * before it. Both processes are built from the same arguments in
+         * the same order, so N matches.
+         */
+        CprIndex ci = { .obj = obj };
+
+        object_foreach(TYPE_OBJECT, cpr_index_one, &ci);
+        id = g_strdup_printf("%s.%u", obj->type->name, ci.n);
+    }
+    if (role && role[0]) {
+        return g_strdup_printf("%s/%s/%s", kind, id, role);
+    }
+    return g_strdup_printf("%s/%s", kind, id);
+}
+
+/* ---- incoming ---- */
+
+bool cpr_is_incoming(void)
+{
+    return cpr_incoming;
+}
+
+MigMode cpr_incoming_mode(void)
+{
+    return cpr_incoming ? cpr_in_mode : MIG_MODE_NORMAL;
+}
+
+const CprTimes *cpr_incoming_times(void)
+{
+    return &cpr_in_times;
+}
+
+void cpr_incoming_done(void)
+{
+    cpr_incoming = false;
+    g_clear_pointer(&cpr_in_fingerprint, g_free);
+}
+
+/* ---- notifiers ---- */
+
+void cpr_add_notifier(CprNotifyFn fn, void *opaque)
+{
+    CprNotifier n = { fn, opaque };
+
+    if (!cpr_notifiers) {
+        cpr_notifiers = g_array_new(FALSE, FALSE, sizeof(CprNotifier));
+    }
+    g_array_append_val(cpr_notifiers, n);
+}
+
+void cpr_remove_notifier(CprNotifyFn fn, void *opaque)
+{
+    for (guint i = 0; cpr_notifiers && i < cpr_notifiers->len; i++) {
+        CprNotifier *n = &g_array_index(cpr_notifiers, CprNotifier, i);
+
+        if (n->fn == fn && n->opaque == opaque) {
+            g_array_remove_index(cpr_notifiers, i);
+            return;
+        }
+    }
+}
+
+void cpr_notify(CprEvent event)
+{
+    /* A copy: a notifier may remove itself. */
+    g_autoptr(GArray) copy = NULL;
+
+    if (!cpr_notifiers || !cpr_notifiers->len) {
+        return;
+    }
+    copy = g_array_copy(cpr_notifiers);
+    for (guint i = 0; i < copy->len; i++) {
+        CprNotifier *n = &g_array_index(copy, CprNotifier, i);
+
+        n->fn(event, n->opaque);
+    }
+}
+
+/* ---- blockers ---- */
+
+/* How messages name an object of KIND (cpr_object_kind()). */
+static const char *cpr_kind_label(const char *kind)
+{
+    if (!strcmp(kind, TYPE_MEMORY_BACKEND)) {
+        return "memory backend";
+    }
+    if (!strcmp(kind, TYPE_ACCEL)) {
+        return "accelerator";
+    }
+    return strcmp(kind, TYPE_OBJECT) ? kind : "object";
+}
+
+static char *cpr_object_name(const Object *obj)
+{
+    const char *label = cpr_kind_label(cpr_object_kind(obj));
+
+    if (obj->id) {
+        return g_strdup_printf("%s '%s' (%s)", label, obj->id,
+                               obj->type->name);
+    }
+    return g_strdup_printf("%s %s", label, obj->type->name);
+}
+
+/*
+ * Every RAM block must outlive this process: shared (MAP_SHARED) and
+ * reachable through an fd the new process can map.
+ */
+static bool cpr_check_ram(MigMode mode, GError **errp)
+{
+    const GPtrArray *blocks = ram_block_list();
+    const char *m = migrate_mode_name(mode);
+
+    for (guint i = 0; blocks && i < blocks->len; i++) {
+        const RAMBlock *rb = g_ptr_array_index(blocks, i);
+        bool backend = object_find(TYPE_MEMORY_BACKEND, rb->idstr) != NULL;
+
+        if ((rb->flags & RAM_SHARED) && rb->fd >= 0) {
+            continue;
+        }
+        if (!backend) {
+            error_setg(errp, "machine RAM '%s' is private anonymous memory; "
+                       "use -machine aux-ram-share=on or a shared memory "
+                       "backend for %s", rb->idstr, m);
+        } else if (!(rb->flags & RAM_SHARED)) {
+            error_setg(errp, "memory backend '%s' is not shared; %s needs "
+                       "share=on", rb->idstr, m);
+        } else {
+            error_setg(errp, "memory backend '%s' has no file descriptor to "
+                       "hand over; %s needs memory-backend-memfd or "
+                       "memory-backend-file", rb->idstr, m);
+        }
+        return false;
+    }
+    return true;
+}
+
+typedef struct CprObjCheck {
+    MigMode mode;
+    GError *err;
+} CprObjCheck;
+
+static void cpr_check_object(Object *obj, void *opaque)
+{
+    CprObjCheck *c = opaque;
+    unsigned int modes = 0;
+    bool (*check)(Object *, unsigned int, GError **) = NULL;
+
+    if (c->err) {
+        return;
+    }
+    /* The nearest ancestor that declares modes (or a check) decides. */
+    for (const TypeInfo *t = obj->type; t; t = type_lookup(t->parent)) {
+        if (!modes && t->cpr_modes) {
+            modes = t->cpr_modes;
+        }
+        if (!check && t->cpr_check) {
+            check = t->cpr_check;
+        }
+    }
+    if (!(modes & MIG_MODE_BIT(c->mode))) {
+        g_autofree char *name = cpr_object_name(obj);
+
+        error_setg(&c->err, "%s does not support %s", name,
+                   migrate_mode_name(c->mode));
+        return;
+    }
+    if (check && !check(obj, c->mode, &c->err)) {
+        if (!c->err) {
+            g_autofree char *name = cpr_object_name(obj);
+
+            error_setg(&c->err, "%s cannot be preserved in %s", name,
+                       migrate_mode_name(c->mode));
+        }
+    }
+}
+
+bool cpr_check_blockers(MigMode mode, GError **errp)
+{
+    CprObjCheck c = { .mode = mode };
+
+    if (!(MIG_MODE_BIT(mode) & CPR_MODES_PRESERVING)) {
+        return true;
+    }
+    if (!cpr_check_ram(mode, errp)) {
+        return false;
+    }
+    object_foreach(TYPE_OBJECT, cpr_check_object, &c);
+    if (c.err) {
+        g_propagate_error(errp, c.err);
+        return false;
+    }
+    return true;
+}
+
+/* ---- configuration fingerprint ---- */
+
+static void fingerprint_object(Object *obj, void *opaque)
+{
+    GString *s = opaque;
+
+    g_string_append_printf(s, "object %s %s\n", obj->type->name,
+                           obj->id ? obj->id : "-");
+}
+
+char *cpr_config_fingerprint(void)
+{
+    GString *s = g_string_new(NULL);
+    MachineState *ms = current_machine_get();
+    const GPtrArray *blocks = ram_block_list();
+
+    g_string_append_printf(s, "vcpus %u\n", ms ? ms->smp_cpus : 0);
+    for (guint i = 0; blocks && i < blocks->len; i++) {
+        const RAMBlock *rb = g_ptr_array_index(blocks, i);
+
+        g_string_append_printf(s, "ram %s 0x%" PRIx64 "\n", rb->idstr,
+                               rb->size);
+    }
+    object_foreach(TYPE_OBJECT, fingerprint_object, s);
+    return g_string_free(s, FALSE);
+}
+
+/* Line I of the NUL-separated lines in V, or NULL past the end. */
+static const char *fp_line(char **v, guint n, guint i)
+{
+    return i < n ? v[i] : NULL;
+}
+
+bool cpr_config_compare(const char *old_fp, const char *new_fp,
+                        GError **errp)
+{
+    g_auto(GStrv) a = g_strsplit(old_fp, "\n", -1);
+    g_auto(GStrv) b = g_strsplit(new_fp, "\n", -1);
+    guint na = g_strv_length(a), nb = g_strv_length(b);
+
+    for (guint i = 0; i < MAX(na, nb); i++) {
+        const char *x = fp_line(a, na, i), *y = fp_line(b, nb, i);
+
+        if (x && y && !strcmp(x, y)) {
+            continue;
+        }
+        if (!x || !x[0]) {
+            error_setg(errp, "the configuration differs from the old "
+                       "process: '%s' exists here but not there", y);
+        } else if (!y || !y[0]) {
+            error_setg(errp, "the configuration differs from the old "
+                       "process: '%s' is missing here", x);
+        } else {
+            error_setg(errp, "the configuration differs from the old "
+                       "process: it has '%s' where this one has '%s'",
+                       x, y);
+        }
+        return false;
+    }
+    return true;
+}
+
+bool cpr_check_config(GError **errp)
+{
+    g_autofree char *mine = NULL;
+
+    if (!cpr_incoming || !cpr_in_fingerprint) {
+        return true;
+    }
+    mine = cpr_config_fingerprint();
+    return cpr_config_compare(cpr_in_fingerprint, mine, errp);
+}
+
+/* ---- the state stream ---- */
+
+static void put_str16(MigStream *f, const char *s)
+{
+    size_t len = strlen(s);
+
+    mig_put_be16(f, len);
+    mig_put_buffer(f, s, len);
+}
+
+/* A be16-length string of at most MAX bytes (nul-terminated, free it). */
+static char *get_str16(MigStream *f, size_t max, const char *what,
+                       GError **errp)
+{
+    uint16_t len = mig_get_be16(f);
+    char *s;
+
+    if (!mig_stream_check(f, errp)) {
+        return NULL;
+    }
+    if (len == 0 || len > max) {
+        error_setg(errp, "cpr state: %s length %u is out of range (1-%zu)",
+                   what, len, max);
+        return NULL;
+    }
+    s = g_malloc(len + 1);
+    mig_get_buffer(f, s, len);
+    s[len] = '\0';
+    if (!mig_stream_check(f, errp)) {
+        g_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+bool cpr_state_save(MigStream *f, MigMode mode, const char *fingerprint,
+                    const CprTimes *times, GError **errp)
+{
+    static const CprTimes none;
+    /*
+     * The payload is built in a child of F: descriptors queued by
+     * mig_put_fd() go out with F's bytes, in entry order.
+     */
+    g_autoptr(MigStream) p = mig_stream_new_mem_child_writer(f);
+    bool pass_fds = mig_stream_can_pass_fds(f);
+    GPtrArray *l = cpr_list();
+    uint8_t hdr[CPR_STATE_HEADER];
+    const uint8_t *data;
+    size_t len, fplen = strlen(fingerprint);
+    uint32_t crc;
+
+    if (l->len > CPR_STATE_MAX_ENTRIES || fplen > CPR_STATE_MAX_FINGERPRINT) {
+        error_setg(errp, "cpr state: %u descriptors or a %zu-byte "
+                   "configuration is more than the format allows",
+                   l->len, fplen);
+        return false;
+    }
+    if (!times) {
+        times = &none;
+    }
+    mig_put_u8(p, mode);
+    mig_put_be64(p, times->stop_start);
+    mig_put_be64(p, times->stopped);
+    mig_put_be64(p, times->saved);
+    mig_put_be64(p, times->exec);
+    mig_put_be32(p, fplen);
+    mig_put_buffer(p, fingerprint, fplen);
+    mig_put_be32(p, l->len);
+    for (guint i = 0; i < l->len; i++) {
+        CprFd *e = g_ptr_array_index(l, i);
+
+        put_str16(p, e->name);
+        mig_put_be32(p, (uint32_t)e->id);
+        mig_put_be32(p, (uint32_t)e->fd);
+        if (pass_fds) {
+            mig_put_fd(p, e->fd);
+        }
+    }
+    if (!mig_stream_check(p, errp)) {
+        return false;
+    }
+    data = mig_stream_mem_data(p, &len);
+    if (len > CPR_STATE_MAX_PAYLOAD) {
+        error_setg(errp, "cpr state of %zu bytes exceeds the limit of %u",
+                   len, CPR_STATE_MAX_PAYLOAD);
+        return false;
+    }
+    memcpy(hdr, CPR_STATE_MAGIC, 8);
+    for (int i = 0; i < 4; i++) {
+        hdr[8 + i] = CPR_STATE_VERSION >> (24 - 8 * i);
+        hdr[12 + i] = len >> (24 - 8 * i);
+    }
+    crc = crc32_update(0, hdr, sizeof(hdr));
+    crc = crc32_update(crc, data, len);
+    mig_put_buffer(f, hdr, sizeof(hdr));
+    mig_put_buffer(f, data, len);
+    mig_put_be32(f, crc);
+    return mig_stream_check(f, errp);
+}
+
+/* One entry's descriptor: passed alongside (socket) or inherited (exec). */
+static int cpr_state_entry_fd(MigStream *p, bool inherited, uint32_t num,
+                              const char *name, GError **errp)
+{
+    int fd;
+
+    if (!inherited) {
+        fd = mig_get_fd(p);
+        if (fd < 0) {
+            mig_stream_check(p, errp);
+            g_prefix_error(errp, "cpr state: descriptor of '%s': ", name);
+        }
+        return fd;
+    }
+    fd = (int)num;
+    if (fd < 0 || fcntl(fd, F_GETFD) < 0) {
+        error_setg(errp, "cpr state: descriptor %d of '%s' was not "
+                   "inherited", fd, name);
+        return -1;
+    }
+    /* Inherited without close-on-exec; nothing else should inherit it. */
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return fd;
+}
+
+static bool cpr_state_parse(MigStream *p, bool inherited, GError **errp)
+{
+    uint8_t mode = mig_get_u8(p);
+    CprTimes t;
+    uint32_t fplen, n;
+    g_autofree char *fp = NULL;
+
+    t.stop_start = mig_get_be64(p);
+    t.stopped = mig_get_be64(p);
+    t.saved = mig_get_be64(p);
+    t.exec = mig_get_be64(p);
+    fplen = mig_get_be32(p);
+
+    if (!mig_stream_check(p, errp)) {
+        return false;
+    }
+    if (mode != MIG_MODE_CPR_TRANSFER && mode != MIG_MODE_CPR_EXEC) {
+        error_setg(errp, "cpr state: mode %u is not a cpr mode that "
+                   "preserves descriptors", mode);
+        return false;
+    }
+    if (fplen > CPR_STATE_MAX_FINGERPRINT ||
+        fplen > mig_stream_remaining(p)) {
+        error_setg(errp, "cpr state: configuration length %u is out of "
+                   "range", fplen);
+        return false;
+    }
+    fp = g_malloc(fplen + 1);
+    mig_get_buffer(p, fp, fplen);
+    fp[fplen] = '\0';
+    n = mig_get_be32(p);
+    if (!mig_stream_check(p, errp)) {
+        return false;
+    }
+    if (n > CPR_STATE_MAX_ENTRIES) {
+        error_setg(errp, "cpr state: %u descriptors exceed the maximum %d",
+                   n, CPR_STATE_MAX_ENTRIES);
+        return false;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        g_autofree char *name = get_str16(p, CPR_STATE_MAX_NAME, "name",
+                                          errp);
+        uint32_t id, num;
+        int fd;
+
+        if (!name) {
+            return false;
+        }
+        id = mig_get_be32(p);
+        num = mig_get_be32(p);
+        if (!mig_stream_check(p, errp)) {
+            return false;
+        }
+        if (cpr_lookup(name, (int)id, NULL)) {
+            error_setg(errp, "cpr state: '%s' id %d appears twice", name,
+                       (int)id);
+            return false;
+        }
+        fd = cpr_state_entry_fd(p, inherited, num, name, errp);
+        if (fd < 0) {
+            return false;
+        }
+        cpr_add(name, (int)id, fd);
+    }
+    if (mig_stream_remaining(p)) {
+        error_setg(errp, "cpr state: %zu unexpected trailing bytes",
+                   mig_stream_remaining(p));
+        return false;
+    }
+    cpr_in_mode = mode;
+    cpr_in_times = t;
+    cpr_in_fingerprint = g_steal_pointer(&fp);
+    return true;
+}
+
+bool cpr_state_load(MigStream *f, bool inherited, GError **errp)
+{
+    uint8_t hdr[CPR_STATE_HEADER];
+    g_autofree uint8_t *data = NULL;
+    g_autoptr(MigStream) p = NULL;
+    uint32_t version, len, crc;
+
+    g_assert(!cpr_fd_count() && !cpr_incoming);
+    mig_get_buffer(f, hdr, sizeof(hdr));
+    if (!mig_stream_check(f, errp)) {
+        return false;
+    }
+    if (memcmp(hdr, CPR_STATE_MAGIC, 8)) {
+        error_setg(errp, "cpr state: bad magic (not a baton cpr state)");
+        return false;
+    }
+    version = (uint32_t)hdr[8] << 24 | hdr[9] << 16 | hdr[10] << 8 | hdr[11];
+    len = (uint32_t)hdr[12] << 24 | hdr[13] << 16 | hdr[14] << 8 | hdr[15];
+    if (version != CPR_STATE_VERSION) {
+        error_setg(errp, "cpr state: format version %u is not supported "
+                   "(expected %u)", version, CPR_STATE_VERSION);
+        return false;
+    }
+    if (len > CPR_STATE_MAX_PAYLOAD) {
+        error_setg(errp, "cpr state: payload of %u bytes exceeds the limit "
+                   "of %u", len, CPR_STATE_MAX_PAYLOAD);
+        return false;
+    }
+    data = g_malloc(MAX(len, 1));
+    mig_get_buffer(f, data, len);
+    crc = mig_get_be32(f);
+    if (!mig_stream_check(f, errp)) {
+        return false;
+    }
+    if (crc != crc32_update(crc32_update(0, hdr, sizeof(hdr)), data, len)) {
+        error_setg(errp, "cpr state: checksum mismatch");
+        return false;
+    }
+    p = mig_stream_new_mem_child_reader(f, data, len);
+    if (!cpr_state_parse(p, inherited, errp)) {
+        /* Nothing was adopted yet: give every received fd back. */
+        cpr_fd_clear(true);
+        return false;
+    }
+    cpr_incoming = true;
+    return true;
+}

@@ -1,0 +1,393 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The CPR fd registry (save/find/delete/resave and its assertion), the
+ * key helper, the notifiers, the configuration comparison, and the CPR
+ * state stream: a round trip with real descriptors over a socketpair
+ * (SCM_RIGHTS) and through a memfd (cpr-exec), and damaged states.
+ */
+#include "util/osdep.h"
+
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "hw/core/object.h"
+#include "migration/cpr.h"
+
+#include "../../migration/cpr-internal.h"
+
+#define TYPE_TEST_CPR_CHARDEV "test-cpr-chardev"
+#define TYPE_TEST_CPR_DEVICE "test-cpr-device"
+
+static const TypeInfo test_chardev_type = {
+    .name = TYPE_TEST_CPR_CHARDEV,
+    .parent = TYPE_CHARDEV,
+    .instance_size = sizeof(Object),
+};
+
+static const TypeInfo test_device_type = {
+    .name = TYPE_TEST_CPR_DEVICE,
+    .parent = TYPE_DEVICE,
+    .instance_size = sizeof(Object),
+    .stateless = true,
+};
+
+static void reset_registry(void)
+{
+    cpr_fd_clear(false);
+    cpr_incoming_done();
+    g_assert_cmpuint(cpr_fd_count(), ==, 0);
+}
+
+/* A pipe: writing to W shows up on R, whatever numbers they have now. */
+static void make_pipe(int *r, int *w)
+{
+    int p[2];
+
+    g_assert_cmpint(pipe2(p, O_CLOEXEC), ==, 0);
+    *r = p[0];
+    *w = p[1];
+}
+
+static bool same_file(int a, int b)
+{
+    struct stat sa, sb;
+
+    g_assert_cmpint(fstat(a, &sa), ==, 0);
+    g_assert_cmpint(fstat(b, &sb), ==, 0);
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+static void test_registry(void)
+{
+    int r, w;
+
+    reset_registry();
+    make_pipe(&r, &w);
+    cpr_save_fd("chardev/ser0/listen", 0, r);
+    cpr_save_fd("chardev/ser0/listen", 1, w);
+    /* The same key and fd again is fine (an owner that re-registers). */
+    cpr_save_fd("chardev/ser0/listen", 0, r);
+    g_assert_cmpuint(cpr_fd_count(), ==, 2);
+    g_assert_cmpint(cpr_find_fd("chardev/ser0/listen", 0), ==, r);
+    g_assert_cmpint(cpr_find_fd("chardev/ser0/listen", 1), ==, w);
+    g_assert_cmpint(cpr_find_fd("chardev/ser0/listen", 2), ==, -1);
+    g_assert_cmpint(cpr_find_fd("chardev/ser1/listen", 0), ==, -1);
+
+    /* An owner that replaced its fd on purpose. */
+    cpr_resave_fd("chardev/ser0/listen", 1, r);
+    g_assert_cmpint(cpr_find_fd("chardev/ser0/listen", 1), ==, r);
+    cpr_resave_fd("chardev/new/conn", 0, w);
+    g_assert_cmpuint(cpr_fd_count(), ==, 3);
+
+    cpr_delete_fd("chardev/ser0/listen", 0);
+    cpr_delete_fd("chardev/ser0/listen", 1);
+    cpr_delete_fd("chardev/new/conn", 0);
+    cpr_delete_fd("chardev/absent", 0);
+    g_assert_cmpuint(cpr_fd_count(), ==, 0);
+    g_assert_cmpint(cpr_find_fd("chardev/ser0/listen", 0), ==, -1);
+    close(r);
+    close(w);
+}
+
+static void test_rebind_asserts(void)
+{
+    if (g_test_subprocess()) {
+        cpr_save_fd("drive/d0/file", 0, 3);
+        cpr_save_fd("drive/d0/file", 0, 4);
+        return;
+    }
+    g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+    g_test_trap_assert_failed();
+}
+
+static void test_open_fd(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("test-cpr-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "disk", NULL);
+    g_autoptr(GError) err = NULL;
+    int fd, again;
+
+    reset_registry();
+    fd = cpr_open_fd(path, O_RDWR | O_CREAT, "drive/d0/file", 0, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(fd, >=, 0);
+    /* Found, not reopened. */
+    again = cpr_open_fd(path, O_RDWR, "drive/d0/file", 0, &err);
+    g_assert_cmpint(again, ==, fd);
+    cpr_delete_fd("drive/d0/file", 0);
+    close(fd);
+    unlink(path);
+
+    g_assert_cmpint(cpr_open_fd(path, O_RDONLY, "drive/d1/file", 0, &err),
+                    ==, -1);
+    g_assert_nonnull(err);
+    g_assert_nonnull(strstr(err->message, path));
+    g_assert_cmpuint(cpr_fd_count(), ==, 0);
+    rmdir(dir);
+}
+
+static void test_key(void)
+{
+    g_autoptr(OptList) opts = opts_new();
+    g_autoptr(GError) err = NULL;
+    Object chr = { .type = type_lookup(TYPE_TEST_CPR_CHARDEV), .id = "ser0" };
+    Object *d0, *d1;
+    char *k;
+
+    k = cpr_fd_key(&chr, "listen");
+    g_assert_cmpstr(k, ==, "chardev/ser0/listen");
+    g_free(k);
+    k = cpr_fd_key(&chr, NULL);
+    g_assert_cmpstr(k, ==, "chardev/ser0");
+    g_free(k);
+
+    /* No id: the type and its index among id-less objects of that type. */
+    d0 = object_create(TYPE_TEST_CPR_DEVICE, opts, NULL, &err);
+    g_assert_no_error(err);
+    d1 = object_create(TYPE_TEST_CPR_DEVICE, opts, NULL, &err);
+    g_assert_no_error(err);
+    k = cpr_fd_key(d0, "irq");
+    g_assert_cmpstr(k, ==, "device/" TYPE_TEST_CPR_DEVICE ".0/irq");
+    g_free(k);
+    k = cpr_fd_key(d1, "irq");
+    g_assert_cmpstr(k, ==, "device/" TYPE_TEST_CPR_DEVICE ".1/irq");
+    g_free(k);
+    object_destroy(d0);
+    object_destroy(d1);
+}
+
+static GString *notified;
+
+static void note_a(CprEvent ev, void *opaque)
+{
+    g_string_append_printf(notified, "a%d%s ", ev, (const char *)opaque);
+}
+
+static void note_b(CprEvent ev, void *opaque)
+{
+    g_string_append_printf(notified, "b%d ", ev);
+}
+
+static void test_notifiers(void)
+{
+    notified = g_string_new(NULL);
+    cpr_add_notifier(note_a, (void *)"x");
+    cpr_add_notifier(note_b, NULL);
+    cpr_notify(CPR_EVENT_HANDOVER);
+    cpr_remove_notifier(note_a, (void *)"x");
+    cpr_notify(CPR_EVENT_ROLLBACK);
+    cpr_remove_notifier(note_b, NULL);
+    cpr_notify(CPR_EVENT_TAKEOVER);
+    g_assert_cmpstr(notified->str, ==, "a0x b0 b1 ");
+    g_string_free(notified, TRUE);
+}
+
+static void test_config_compare(void)
+{
+    g_autoptr(GError) err = NULL;
+    const char *fp = "vcpus 1\nram pc.ram 0x10000000\nobject a b\n";
+
+    g_assert_true(cpr_config_compare(fp, fp, &err));
+    g_assert_false(cpr_config_compare(fp, "vcpus 2\nram pc.ram 0x10000000\n"
+                                      "object a b\n", &err));
+    g_assert_nonnull(strstr(err->message, "'vcpus 1'"));
+    g_assert_nonnull(strstr(err->message, "'vcpus 2'"));
+    g_clear_error(&err);
+    g_assert_false(cpr_config_compare(fp, "vcpus 1\nram pc.ram 0x10000000\n",
+                                      &err));
+    g_assert_nonnull(strstr(err->message, "'object a b' is missing here"));
+    g_clear_error(&err);
+    g_assert_false(cpr_config_compare("vcpus 1\n", "vcpus 1\nobject c d\n",
+                                      &err));
+    g_assert_nonnull(strstr(err->message, "'object c d' exists here"));
+}
+
+/* Three entries: both ends of a pipe and a memfd holding "guest". */
+typedef struct Fixture {
+    int r, w, mem;
+} Fixture;
+
+static void fixture_register(Fixture *fx)
+{
+    make_pipe(&fx->r, &fx->w);
+    fx->mem = memfd_create("test-cpr", MFD_CLOEXEC);
+    g_assert_cmpint(fx->mem, >=, 0);
+    g_assert_cmpint(write(fx->mem, "guest", 5), ==, 5);
+    cpr_save_fd("chardev/ser0/conn", 0, fx->r);
+    cpr_save_fd("chardev/ser0/conn", 1, fx->w);
+    cpr_save_fd("memory-backend/ram0/memfd", 0, fx->mem);
+}
+
+static void fixture_close(Fixture *fx)
+{
+    close(fx->r);
+    close(fx->w);
+    close(fx->mem);
+}
+
+static void test_state_socketpair(void)
+{
+    g_autoptr(GError) err = NULL;
+    Fixture fx;
+    MigStream *out, *in;
+    int sv[2], r, w, mem;
+    char buf[8] = "";
+
+    reset_registry();
+    fixture_register(&fx);
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+                    ==, 0);
+    out = mig_stream_new_fd(sv[0], true, true, "cpr out");
+    g_assert_true(cpr_state_save(out, MIG_MODE_CPR_TRANSFER, "vcpus 1\n",
+                                 NULL, &err));
+    g_assert_no_error(err);
+    g_assert_true(mig_stream_close(out, &err));
+
+    /* The new process starts with an empty registry. */
+    cpr_fd_clear(false);
+    in = mig_stream_new_fd(sv[1], false, true, "cpr in");
+    g_assert_true(cpr_state_load(in, false, &err));
+    g_assert_no_error(err);
+    mig_stream_close_noerr(in);
+
+    g_assert_true(cpr_is_incoming());
+    g_assert_cmpint(cpr_incoming_mode(), ==, MIG_MODE_CPR_TRANSFER);
+    g_assert_cmpuint(cpr_fd_count(), ==, 3);
+    r = cpr_find_fd("chardev/ser0/conn", 0);
+    w = cpr_find_fd("chardev/ser0/conn", 1);
+    mem = cpr_find_fd("memory-backend/ram0/memfd", 0);
+    /* New numbers, same open files. */
+    g_assert_cmpint(r, !=, fx.r);
+    g_assert_true(same_file(r, fx.r) && same_file(w, fx.w) &&
+                  same_file(mem, fx.mem));
+    g_assert_cmpint(fcntl(r, F_GETFD) & FD_CLOEXEC, ==, FD_CLOEXEC);
+    g_assert_cmpint(write(w, "x", 1), ==, 1);
+    g_assert_cmpint(read(fx.r, buf, 1), ==, 1);
+    g_assert_cmpint(pread(mem, buf, 5, 0), ==, 5);
+    g_assert_cmpstr(buf, ==, "guest");
+
+    /* A fingerprint mismatch names the line. */
+    g_assert_false(cpr_check_config(&err));
+    g_assert_nonnull(strstr(err->message, "vcpus 1"));
+
+    cpr_delete_fd("chardev/ser0/conn", 0);
+    cpr_delete_fd("chardev/ser0/conn", 1);
+    cpr_delete_fd("memory-backend/ram0/memfd", 0);
+    g_assert_cmpuint(cpr_fd_count(), ==, 0);
+    close(r);
+    close(w);
+    close(mem);
+    cpr_incoming_done();
+    g_assert_false(cpr_is_incoming());
+    fixture_close(&fx);
+}
+
+/* The cpr-exec path: state in a memfd, fds inherited by number. */
+static void test_state_memfd(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(MigStream) out = mig_stream_new_mem_writer();
+    CprTimes t = { 1, 2, 3, 4 };
+    const uint8_t *data;
+    Fixture fx;
+    MigStream *in;
+    size_t len;
+    int memfd;
+
+    reset_registry();
+    fixture_register(&fx);
+    g_assert_true(cpr_state_save(out, MIG_MODE_CPR_EXEC, "", &t, &err));
+    data = mig_stream_mem_data(out, &len);
+    memfd = memfd_create("test-cpr-state", MFD_CLOEXEC);
+    g_assert_cmpint(write(memfd, data, len), ==, (ssize_t)len);
+    lseek(memfd, 0, SEEK_SET);
+
+    cpr_fd_clear(false);
+    in = mig_stream_new_fd(memfd, false, false, "cpr state memfd");
+    g_assert_true(cpr_state_load(in, true, &err));
+    g_assert_no_error(err);
+    mig_stream_close_noerr(in);
+    g_assert_cmpint(cpr_incoming_mode(), ==, MIG_MODE_CPR_EXEC);
+    g_assert_cmpint(cpr_incoming_times()->saved, ==, 3);
+    g_assert_cmpint(cpr_incoming_times()->exec, ==, 4);
+    g_assert_cmpint(cpr_find_fd("chardev/ser0/conn", 0), ==, fx.r);
+    g_assert_cmpint(cpr_find_fd("memory-backend/ram0/memfd", 0), ==, fx.mem);
+    reset_registry();
+    fixture_close(&fx);
+}
+
+/* Serialised state of the fixture, for damaging. */
+static GBytes *state_bytes(void)
+{
+    g_autoptr(MigStream) out = mig_stream_new_mem_writer();
+    g_autoptr(GError) err = NULL;
+    const uint8_t *data;
+    size_t len;
+
+    cpr_save_fd("chardev/ser0/conn", 0, 0);
+    g_assert_true(cpr_state_save(out, MIG_MODE_CPR_EXEC, "vcpus 1\n", NULL,
+                                 &err));
+    cpr_fd_clear(false);
+    data = mig_stream_mem_data(out, &len);
+    return g_bytes_new(data, len);
+}
+
+static void load_damaged(const uint8_t *data, size_t len, const char *msg)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(MigStream) in = mig_stream_new_mem_reader(data, len, NULL, 0);
+
+    g_assert_false(cpr_state_load(in, true, &err));
+    g_assert_nonnull(err);
+    if (!strstr(err->message, msg)) {
+        g_error("'%s' does not mention '%s'", err->message, msg);
+    }
+    g_assert_false(cpr_is_incoming());
+    g_assert_cmpuint(cpr_fd_count(), ==, 0);
+}
+
+static void test_state_damaged(void)
+{
+    g_autoptr(GBytes) good = NULL;
+    g_autofree uint8_t *copy = NULL;
+    const uint8_t *data;
+    size_t len;
+
+    reset_registry();
+    good = state_bytes();
+    data = g_bytes_get_data(good, &len);
+    copy = g_memdup2(data, len);
+
+    copy[0] = 'X';
+    load_damaged(copy, len, "bad magic");
+    memcpy(copy, data, len);
+    copy[11] = 9;
+    load_damaged(copy, len, "format version 9");
+    memcpy(copy, data, len);
+    copy[20] ^= 1;
+    load_damaged(copy, len, "checksum");
+    memcpy(copy, data, len);
+    copy[12] = 0x7f;
+    load_damaged(copy, len, "exceeds the limit");
+    load_damaged(data, len - 1, "unexpected end");
+    load_damaged(data, 3, "unexpected end");
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    type_register(&test_chardev_type);
+    type_register(&test_device_type);
+    g_test_add_func("/migration/cpr/registry", test_registry);
+    g_test_add_func("/migration/cpr/registry/rebind-asserts",
+                    test_rebind_asserts);
+    g_test_add_func("/migration/cpr/registry/open-fd", test_open_fd);
+    g_test_add_func("/migration/cpr/key", test_key);
+    g_test_add_func("/migration/cpr/notifiers", test_notifiers);
+    g_test_add_func("/migration/cpr/config-compare", test_config_compare);
+    g_test_add_func("/migration/cpr/state/socketpair", test_state_socketpair);
+    g_test_add_func("/migration/cpr/state/memfd", test_state_memfd);
+    g_test_add_func("/migration/cpr/state/damaged", test_state_damaged);
+    return g_test_run();
+}

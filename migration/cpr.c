@@ -14,11 +14,11 @@
 #include "migration/cpr.h"
 #include "migration/stream.h"
 #include "system/memory.h"
-#include "util/crc32.h"
+#include "util/crc32c.h"
 
 #include "cpr-internal.h"
 
-/* Header: magic, format version, payload length; CRC-32 after it. */
+/* Header: magic, format version, payload length; CRC-32C after it. */
 #define CPR_STATE_MAGIC "BATONCPR"
 #define CPR_STATE_VERSION 1
 #define CPR_STATE_HEADER 16
@@ -595,8 +595,8 @@ bool cpr_state_save(MigStream *f, MigMode mode, const char *fingerprint,
         hdr[8 + i] = CPR_STATE_VERSION >> (24 - 8 * i);
         hdr[12 + i] = len >> (24 - 8 * i);
     }
-    crc = crc32_update(0, hdr, sizeof(hdr));
-    crc = crc32_update(crc, data, len);
+    crc = crc32c_update(0, hdr, sizeof(hdr));
+    crc = crc32c_update(crc, data, len);
     mig_put_buffer(f, hdr, sizeof(hdr));
     mig_put_buffer(f, data, len);
     mig_put_be32(f, crc);
@@ -737,7 +737,7 @@ bool cpr_state_load(MigStream *f, bool inherited, GError **errp)
     if (!mig_stream_check(f, errp)) {
         return false;
     }
-    if (crc != crc32_update(crc32_update(0, hdr, sizeof(hdr)), data, len)) {
+    if (crc != crc32c_update(crc32c_update(0, hdr, sizeof(hdr)), data, len)) {
         error_setg(errp, "cpr state: checksum mismatch");
         return false;
     }

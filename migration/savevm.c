@@ -12,7 +12,7 @@
 #include "migration/stream.h"
 #include "migration/vmstate.h"
 #include "system/runstate.h"
-#include "util/crc32.h"
+#include "util/crc32c.h"
 
 /* savevm_live_split() sends the record under construction past this. */
 #define SAVEVM_SPLIT_SIZE (1024 * 1024)
@@ -212,8 +212,8 @@ static bool record_send(MigStream *out, uint8_t type, MigStream *rec,
     hdr[2] = len >> 16;
     hdr[3] = len >> 8;
     hdr[4] = len;
-    crc = crc32_update(0, hdr, sizeof(hdr));
-    crc = crc32_update(crc, data, len);
+    crc = crc32c_update(0, hdr, sizeof(hdr));
+    crc = crc32c_update(crc, data, len);
     mig_put_buffer(out, hdr, sizeof(hdr));
     mig_put_buffer(out, data, len);
     mig_put_be32(out, crc);
@@ -653,8 +653,8 @@ static bool read_record(LoadState *ls, GError **errp)
                        record_type_name(ls->type), ls->len, ls->rec_offset);
         return false;
     }
-    crc = crc32_update(0, hdr, sizeof(hdr));
-    crc = crc32_update(crc, ls->payload, ls->len);
+    crc = crc32c_update(0, hdr, sizeof(hdr));
+    crc = crc32c_update(crc, ls->payload, ls->len);
     if (crc != want) {
         what = describe_damaged(ls);
         error_setg(errp,

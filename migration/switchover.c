@@ -12,11 +12,11 @@
 #include <poll.h>
 #include <sys/socket.h>
 
-#include "util/crc32.h"
+#include "util/crc32c.h"
 
 #include "migration-internal.h"
 
-/* Type, be32 payload length in front; be32 CRC-32 of both + payload after. */
+/* Type, be32 payload length in front; be32 CRC-32C of both + payload after. */
 #define SWITCHOVER_HEADER 5
 #define SWITCHOVER_MAX_PAYLOAD 1024
 
@@ -78,7 +78,7 @@ static bool switchover_send(int fd, uint8_t type, const void *payload,
     buf[3] = len >> 8;
     buf[4] = len;
     memcpy(buf + SWITCHOVER_HEADER, payload, len);
-    crc = crc32_update(0, buf, SWITCHOVER_HEADER + len);
+    crc = crc32c_update(0, buf, SWITCHOVER_HEADER + len);
     for (int i = 0; i < 4; i++) {
         buf[SWITCHOVER_HEADER + len + i] = crc >> (24 - 8 * i);
     }
@@ -181,7 +181,8 @@ static bool switchover_recv(int fd, int cancel_fd, int watch_fd,
                      errp)) {
         return false;
     }
-    crc = crc32_update(crc32_update(0, hdr, sizeof(hdr)), m->payload, m->len);
+    crc = crc32c_update(0, hdr, sizeof(hdr));
+    crc = crc32c_update(crc, m->payload, m->len);
     if (crc != ((uint32_t)tail[0] << 24 | tail[1] << 16 | tail[2] << 8 |
                 tail[3])) {
         error_setg(errp, "switchover message: checksum mismatch");

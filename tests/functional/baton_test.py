@@ -1204,3 +1204,27 @@ def _self_test():
 
 if __name__ == "__main__":
     _self_test()
+
+
+# ---------------------------------------------------------------------------
+# CRC-32C, the migration stream's record checksum (util/crc32c.c)
+
+def _crc32c_table():
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC32C_TABLE = _crc32c_table()
+
+
+def crc32c(data, crc=0):
+    """CRC-32C of DATA, continuing CRC (0 to start), like crc32c_update()."""
+    c = crc ^ 0xFFFFFFFF
+    for b in data:
+        c = (c >> 8) ^ _CRC32C_TABLE[(c ^ b) & 0xFF]
+    return c ^ 0xFFFFFFFF

@@ -12,10 +12,9 @@ import os
 import struct
 import time
 import unittest
-import zlib
 
 import baton_test
-from baton_test import (QmpError, QtestClient, Vm, dirty_check_memory,
+from baton_test import (QmpError, QtestClient, Vm, crc32c, dirty_check_memory,
                         dirty_check_serial, dirty_image, kvm_usable,
                         wait_migration, wait_runstate)
 
@@ -50,7 +49,7 @@ class Record:
         head = struct.pack(">BI", self.type if rtype is None else rtype,
                            len(payload))
         return head + payload + struct.pack(">I",
-                                            zlib.crc32(head + payload))
+                                            crc32c(head + payload))
 
     @property
     def size(self):
@@ -66,7 +65,7 @@ def parse_stream(data):
         rtype, length = struct.unpack_from(">BI", data, pos)
         payload = data[pos + 5:pos + 5 + length]
         crc, = struct.unpack_from(">I", data, pos + 5 + length)
-        if crc != zlib.crc32(data[pos:pos + 5 + length]):
+        if crc != crc32c(data[pos:pos + 5 + length]):
             raise AssertionError("CRC mismatch at offset %d" % pos)
         records.append(Record(pos, rtype, payload))
         pos += 9 + length

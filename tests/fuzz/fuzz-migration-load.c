@@ -11,7 +11,7 @@
 #include "migration/register.h"
 #include "migration/stream.h"
 #include "migration/vmstate.h"
-#include "util/crc32.h"
+#include "util/crc32c.h"
 
 #include "fuzz-migration.h"
 
@@ -462,7 +462,7 @@ void fuzz_migration_fix_crcs(uint8_t *data, size_t len)
         if (n > len - off - 5 || len - off - 5 - n < 4) {
             return;
         }
-        crc = crc32_update(0, data + off, 5 + n);
+        crc = crc32c_update(0, data + off, 5 + n);
         data[off + 5 + n] = crc >> 24;
         data[off + 6 + n] = crc >> 16;
         data[off + 7 + n] = crc >> 8;

@@ -14,7 +14,7 @@
 
 #include <signal.h>
 
-#include "util/crc32.h"
+#include "util/crc32c.h"
 
 #include "fuzz-migration.h"
 
@@ -365,7 +365,7 @@ int main(int argc, char **argv)
         run_one(buf->data, buf->len);
         if (getenv("FUZZ_TRACE")) {
             g_print("%lu %u %08x %d\n", it, buf->len,
-                    crc32_update(0, buf->data, buf->len),
+                    crc32c_update(0, buf->data, buf->len),
                     fuzz_migration_last_ok());
         }
         if (fuzz_migration_last_ok()) {

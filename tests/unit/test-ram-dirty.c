@@ -13,7 +13,7 @@
 #include "migration/stream.h"
 #include "system/memory.h"
 #include "system/runstate.h"
-#include "util/crc32.h"
+#include "util/crc32c.h"
 
 #include "../../migration/ram.h"
 #include "../../migration/savevm.h"
@@ -502,9 +502,9 @@ static void put_record(MigStream *f, uint8_t type, MigStream *payload)
     size_t len;
     const uint8_t *data = mig_stream_mem_data(payload, &len);
     uint8_t hdr[5] = {type, len >> 24, len >> 16, len >> 8, len};
-    uint32_t crc = crc32_update(0, hdr, sizeof(hdr));
+    uint32_t crc = crc32c_update(0, hdr, sizeof(hdr));
 
-    crc = crc32_update(crc, data, len);
+    crc = crc32c_update(crc, data, len);
     mig_put_buffer(f, hdr, sizeof(hdr));
     mig_put_buffer(f, data, len);
     mig_put_be32(f, crc);

@@ -15,7 +15,7 @@
 #include "migration/stream.h"
 #include "migration/vmstate.h"
 #include "system/runstate.h"
-#include "util/crc32.h"
+#include "util/crc32c.h"
 
 /* ---- two vmstate devices ---- */
 
@@ -656,7 +656,7 @@ static void put_record(MigStream *w, uint8_t type, MigStream *payload)
     size_t len = 0;
     const uint8_t *p = payload ? mig_stream_mem_data(payload, &len) : NULL;
     uint8_t hdr[5] = {type, len >> 24, len >> 16, len >> 8, len};
-    uint32_t crc = crc32_update(crc32_update(0, hdr, 5), p, len);
+    uint32_t crc = crc32c_update(crc32c_update(0, hdr, 5), p, len);
 
     mig_put_buffer(w, hdr, 5);
     mig_put_buffer(w, p, len);
@@ -891,8 +891,8 @@ static void test_doc_example(void)
         'B',  'A',  'T',  'O',  'N',  'M',  'I',  'G',  0x00, 0x00, 0x00,
         0x01, 0x04, 0x00, 0x00, 0x00, 0x16, 0x00, 0x00, 0x00, 0x01, 0x05,
         0x64, 0x65, 0x76, 0x2d, 0x62, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-        0x00, 0x01, 0x00, 0x05, 0x01, 0x00, 0xf5, 0x49, 0xbf, 0xfd, 0x05,
-        0x00, 0x00, 0x00, 0x00, 0x0e, 0xc2, 0x78, 0x6d,
+        0x00, 0x01, 0x00, 0x05, 0x01, 0x00, 0x2f, 0xe9, 0xfa, 0x9a, 0x05,
+        0x00, 0x00, 0x00, 0x00, 0x9d, 0x26, 0xa7, 0x29,
     };
     DevB b = {.x = 5, .on = true};
     g_autoptr(GBytes) bytes = NULL;

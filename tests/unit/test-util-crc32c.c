@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * CRC-32C: the standard check value, the instruction path against the
+ * table path on every length and alignment, and chaining.
+ */
+#include "util/osdep.h"
+
+#include "util/crc32c.h"
+
+static void test_check_value(void)
+{
+    g_assert_cmphex(crc32c_update(0, "123456789", 9), ==, 0xE3069283);
+    g_assert_cmphex(crc32c_update_sw(0, "123456789", 9), ==, 0xE3069283);
+    g_assert_cmphex(crc32c_update(0, "", 0), ==, 0);
+    /* RFC 3720 B.4: 32 bytes of zeroes. */
+    g_assert_cmphex(crc32c_update(0, (uint8_t[32]){ 0 }, 32), ==,
+                    0x8A9136AA);
+}
+
+static void test_hw_matches_sw(void)
+{
+    uint8_t buf[600];
+    GRand *rand = g_rand_new_with_seed(42);
+
+    if (!crc32c_has_hw()) {
+        g_test_skip("no SSE4.2 CRC32 instruction on this host");
+    }
+    for (size_t i = 0; i < sizeof(buf); i++) {
+        buf[i] = g_rand_int(rand);
+    }
+    for (size_t start = 0; start < 9; start++) {
+        for (size_t len = 0; start + len <= sizeof(buf); len += 7) {
+            g_assert_cmphex(crc32c_update(0, buf + start, len), ==,
+                            crc32c_update_sw(0, buf + start, len));
+        }
+    }
+    g_rand_free(rand);
+}
+
+static void test_chaining(void)
+{
+    uint8_t buf[4096];
+    uint32_t whole;
+
+    for (size_t i = 0; i < sizeof(buf); i++) {
+        buf[i] = i * 13 + (i >> 7);
+    }
+    whole = crc32c_update(0, buf, sizeof(buf));
+    for (size_t cut = 0; cut <= sizeof(buf); cut += 331) {
+        uint32_t c = crc32c_update(0, buf, cut);
+
+        g_assert_cmphex(crc32c_update(c, buf + cut, sizeof(buf) - cut), ==,
+                        whole);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/util/crc32c/check-value", test_check_value);
+    g_test_add_func("/util/crc32c/hw-matches-sw", test_hw_matches_sw);
+    g_test_add_func("/util/crc32c/chaining", test_chaining);
+    return g_test_run();
+}

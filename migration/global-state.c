@@ -12,6 +12,7 @@
 #include "system/runstate.h"
 
 #include "migration-internal.h"
+#include "options.h"
 
 #define GLOBALSTATE_MAX 100
 
@@ -20,6 +21,8 @@ typedef struct GlobalState {
     uint8_t runstate[GLOBALSTATE_MAX];
     /* Subsection "globalstate/switchover": READY/GO after EOF. */
     uint8_t switchover;
+    /* Subsection "globalstate/events": the source's events capability. */
+    uint8_t events;
 } GlobalState;
 
 static GlobalState global_state;
@@ -42,6 +45,13 @@ static bool global_state_pre_save(void *opaque, GError **errp)
     if (!global_state_stored) {
         global_state_store(runstate_get());
     }
+    /*
+     * In a live update the QMP clients stay connected and the new process
+     * answers them from the switchover on, so it must also send the
+     * MIGRATION events they asked the old one for.
+     */
+    global_state.events = migrate_events() &&
+                          (MIG_MODE_BIT(migrate_mode()) & CPR_MODES_PRESERVING);
     return true;
 }
 
@@ -49,6 +59,7 @@ static bool global_state_pre_load(void *opaque, GError **errp)
 {
     global_state_got = false;
     global_state.switchover = 0;
+    global_state.events = 0;
     return true;
 }
 
@@ -109,8 +120,41 @@ static const VMStateDescription vmstate_globalstate_switchover = {
     .post_load = global_state_switchover_post_load,
 };
 
+static bool global_state_events_needed(void *opaque)
+{
+    return global_state.events != 0;
+}
+
+static bool global_state_events_post_load(void *opaque, int version_id,
+                                          GError **errp)
+{
+    if (global_state.events > 1) {
+        error_setg(errp, "globalstate/events: invalid value %u",
+                   global_state.events);
+        return false;
+    }
+    migrate_inherit_events(global_state.events);
+    return true;
+}
+
+static const VMStateField global_state_events_fields[] = {
+    VMSTATE_UINT8(events, GlobalState),
+    VMSTATE_END_OF_LIST()
+};
+
+/* Present in live updates whose source had the events capability on. */
+static const VMStateDescription vmstate_globalstate_events = {
+    .name = "globalstate/events",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = global_state_events_fields,
+    .needed = global_state_events_needed,
+    .post_load = global_state_events_post_load,
+};
+
 static const VMStateDescription *const global_state_subsections[] = {
     &vmstate_globalstate_switchover,
+    &vmstate_globalstate_events,
     NULL
 };
 

@@ -769,6 +769,11 @@ bool migrate_events(void)
     return caps[CAP_EVENTS];
 }
 
+void migrate_inherit_events(bool on)
+{
+    caps[CAP_EVENTS] = on;
+}
+
 bool migrate_ignore_shared(void)
 {
     return caps[CAP_X_IGNORE_SHARED];

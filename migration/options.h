@@ -18,6 +18,12 @@
 
 /* ---- getters used by the state machine ---- */
 bool migrate_events(void);
+/*
+ * Live update, new process: take over the old process's "events"
+ * capability, so the QMP client it keeps sees the MIGRATION events of the
+ * switchover (the old process can no longer write to it by then).
+ */
+void migrate_inherit_events(bool on);
 bool migrate_ignore_shared(void);
 uint64_t migrate_max_bandwidth(void);              /* bytes/s, 0 = none */
 uint64_t migrate_avail_switchover_bandwidth(void); /* bytes/s, 0 = estimate */

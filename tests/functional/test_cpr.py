@@ -180,6 +180,32 @@ class Updates(Base):
         self.assertEqual(content(), str(g.pid), "after cpr-exec")
         g.check()
 
+    def test_events_across_updates(self):
+        """With the events capability on, the QMP client kept across a
+        live update sees a MIGRATION event for every state of it: setup
+        and active from the old process, completed (and RESUME) from the
+        new one, which inherits the capability."""
+        g = self.guest(KVM + MEMFD, "evts")
+        for update in (g.transfer, g.exec_update):
+            g.qmp.cmd("migrate-set-capabilities", capabilities=[
+                {"capability": "events", "state": True}])
+            mark = g.mark()
+            update()
+            g.qmp.cmd("query-status")       # collect what was sent so far
+            seen = [e["event"] if e["event"] != "MIGRATION"
+                    else "MIGRATION:" + e["data"]["status"]
+                    for e in g.qmp.events[mark["events"]:]]
+            self.assertEqual([e for e in seen if e.startswith("MIGRATION:")],
+                             ["MIGRATION:setup", "MIGRATION:active",
+                              "MIGRATION:completed"], seen)
+            self.assertLess(seen.index("STOP"),
+                            seen.index("MIGRATION:completed"), seen)
+            self.assertIn("RESUME", seen)
+            caps = {c["capability"]: c["state"] for c in
+                    g.qmp.cmd("query-migrate-capabilities")}
+            self.assertTrue(caps["events"])
+            g.check()
+
     def test_aux_ram_share(self):
         """Machine RAM without a backend, shared by aux-ram-share=on."""
         g = self.guest(KVM + ["-machine", "pc,aux-ram-share=on",

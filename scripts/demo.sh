@@ -19,15 +19,17 @@ if ! python3 -c 'import os; os.close(os.open("/dev/kvm", os.O_RDWR))' \
     exit 0
 fi
 
-export BATON="$build/baton" GUEST_DIR="$build/tests/guest"
+export BATON="$build/baton" GUEST_DIR="$build/tests/guest" BATON_SRC="$src"
 export PYTHONPATH="$src/tests/functional${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONDONTWRITEBYTECODE=1
 
 exec python3 - <<'EOF'
 import json
+import os
+import subprocess
 import sys
 
-from baton_test import Vm, guest_image
+from baton_test import QmpClient, Vm, guest_image
 
 shown_events = [0]
 
@@ -78,10 +80,37 @@ def hmp(vm, line, head=None):
     sys.stdout.flush()
 
 
+def live_update(vm):
+    """Replace baton under the running guest with scripts/baton-update,
+    which prints the pause (STOP on the old process to RESUME on the new
+    one, from the QMP event timestamps, and its phases). The serial client
+    stays connected throughout and the guest's sequence goes on."""
+    src = os.environ["BATON_SRC"]
+    tool = os.path.join(src, "scripts", "baton-update")
+    # A QMP socket serves one client at a time: hand it to the tool.
+    vm.qmp.close()
+    vm.qmp = None
+    print("  $ scripts/baton-update --qmp %s --binary %s"
+          % (vm.qmp_path, os.environ["BATON"]))
+    out = subprocess.run([tool, "--qmp", vm.qmp_path, "--binary",
+                          os.environ["BATON"]], capture_output=True,
+                         text=True, timeout=120)
+    for line in (out.stdout + out.stderr).splitlines():
+        print("    " + line)
+    if out.returncode != 0:
+        raise RuntimeError("baton-update failed")
+    old_status = vm.proc.wait(30)   # keep the clients: they outlive it
+    print("  old baton (pid %d) exited with status %d; the guest runs on"
+          % (vm.pid, old_status))
+    show_serial(vm, 3, catch_up=True)
+    sys.stdout.flush()
+
+
 image = guest_image("hello")
 args = ["-nodefaults", "-display", "none", "-accel", "kvm",
-        "-machine", "pc", "-m", "32M", "-name", "demo", "-S",
-        "-drive", "file=%s,format=raw" % image]
+        "-object", "memory-backend-memfd,id=ram0,size=32M",
+        "-machine", "pc,memory-backend=ram0", "-m", "32M", "-name", "demo",
+        "-S", "-drive", "file=%s,format=raw" % image]
 vm = Vm(args, serial_socket=True, hmp_socket=True, name="demo")
 heading("Starting baton (paused with -S)")
 print("  " + " ".join(vm.command()))
@@ -112,11 +141,20 @@ try:
     heading("Guest serial console, continued")
     show_serial(vm, 3, catch_up=True)
 
-    heading("Quit")
+    heading("Live update: a new baton takes over the running guest")
+    live_update(vm)
+
+    heading("HMP on the same connection, now served by the new baton")
+    hmp(vm, "info status")
+    hmp(vm, "info migrate", head=3)
+
+    heading("Quit the new baton")
+    vm.qmp = QmpClient(vm.qmp_path)
+    vm.qmp.negotiate()
+    qmp(vm, "query-status")
     qmp(vm, "quit", event="SHUTDOWN")
-    status = vm.wait()
-    print("  baton exited with status %d" % status)
-    sys.exit(0 if status == 0 else 1)
+    print("  done: the guest ran through the update")
+    sys.exit(0)
 except Exception:
     vm.kill()
     print("\ndemo FAILED; baton stderr:\n%s" % vm.stderr_text())

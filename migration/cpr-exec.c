@@ -4,12 +4,15 @@
  * goes into a memfd whose number the new image finds in the environment
  * (BATON_CPR_STATE_FD); every preserved fd simply stays open across the
  * exec. Everything else (/dev/kvm, the VM, vCPU fds) is close-on-exec and
- * vanishes with the old image; the vCPU threads die with it too.
+ * vanishes with the old image (a reaper process drops the last copies,
+ * after the exec); the vCPU threads die with it too.
  */
 #include "util/osdep.h"
 
+#include <dirent.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 #include "util/error-report.h"
 
@@ -100,13 +103,90 @@ static char **cpr_exec_env(const char *name, const char *value)
     return (char **)g_ptr_array_free(env, FALSE);
 }
 
+/* The descriptors that survive an exec (no FD_CLOEXEC), from /proc. */
+static GArray *cpr_exec_inherited_fds(void)
+{
+    GArray *fds = g_array_new(FALSE, FALSE, sizeof(int));
+    DIR *dir = opendir("/proc/self/fd");
+    struct dirent *de;
+
+    if (!dir) {
+        return fds;
+    }
+    while ((de = readdir(dir))) {
+        char *end;
+        long fd = strtol(de->d_name, &end, 10);
+        int flags;
+
+        if (*end || end == de->d_name || fd == dirfd(dir)) {
+            continue;
+        }
+        flags = fcntl(fd, F_GETFD);
+        if (flags >= 0 && !(flags & FD_CLOEXEC)) {
+            int v = fd;
+
+            g_array_append_val(fds, v);
+        }
+    }
+    closedir(dir);
+    return fds;
+}
+
+/*
+ * execve() closes the old image's close-on-exec descriptors, and the last
+ * close of a KVM VM tears the VM down right there, before the new image
+ * runs: some 15 ms of pause here. A reaper process keeps copies of those
+ * descriptors until the exec has happened (it waits for EOF on a pipe
+ * whose write end is close-on-exec here), so that the teardown runs beside
+ * the new image instead. It closes at once what survives the exec (the
+ * preserved fds, the state memfd, stdio): those are the new image's. It
+ * is double-forked, so nobody has to reap it. Returns the pipe's write end
+ * (close it if the exec fails), or -1: no reaper, the exec is just slower.
+ *
+ * Between fork() and _exit() the children only make async-signal-safe
+ * calls: the parent has other threads.
+ */
+static int cpr_exec_start_reaper(void)
+{
+    g_autoptr(GArray) keep_out = cpr_exec_inherited_fds();
+    int p[2];
+    pid_t pid;
+
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        return -1;
+    }
+    pid = fork();
+    if (pid == 0) {
+        char c;
+
+        if (fork() != 0) {
+            _exit(0);
+        }
+        for (guint i = 0; i < keep_out->len; i++) {
+            close(g_array_index(keep_out, int, i));
+        }
+        close(p[1]);
+        while (read(p[0], &c, 1) < 0 && errno == EINTR) {
+        }
+        _exit(0);
+    }
+    close(p[0]);
+    if (pid < 0) {
+        close(p[1]);
+        return -1;
+    }
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+    return p[1];
+}
+
 bool cpr_exec_run(char **argv, const CprTimes *times, GError **errp)
 {
     g_autoptr(GArray) fds = g_array_new(FALSE, FALSE, sizeof(CprExecFd));
     g_autofree char *num = NULL;
     g_auto(GStrv) envp = NULL;
     sigset_t all, old;
-    int state_fd, saved_errno;
+    int state_fd, reaper, saved_errno;
 
     if (!cpr_exec_check(argv, errp)) {
         return false;
@@ -124,6 +204,7 @@ bool cpr_exec_run(char **argv, const CprTimes *times, GError **errp)
         fcntl(g_array_index(fds, CprExecFd, i).fd, F_SETFD, 0);
     }
     fflush(NULL);
+    reaper = cpr_exec_start_reaper();
     /* The new image starts with no signal blocked, whatever this thread had. */
     sigemptyset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -140,6 +221,9 @@ bool cpr_exec_run(char **argv, const CprTimes *times, GError **errp)
         }
     }
     close(state_fd);
+    if (reaper >= 0) {
+        close(reaper); /* it exits and drops its copies */
+    }
     error_setg_errno(errp, saved_errno, "cpr-exec: cannot execute '%s'",
                      argv[0]);
     return false;

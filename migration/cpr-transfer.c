@@ -8,6 +8,7 @@
  */
 #include "util/osdep.h"
 
+#include <glib-unix.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -65,17 +66,32 @@ static int cpr_listen_fd(const MigAddress *a, GError **errp)
     return n;
 }
 
-/* Wait for the old process and accept its one connection. */
+static gboolean cpr_listen_ready(gint fd, GIOCondition cond, gpointer opaque)
+{
+    *(bool *)opaque = true;
+    return G_SOURCE_REMOVE;
+}
+
+/*
+ * Wait for the old process and accept its one connection. The wait runs
+ * the main loop (nothing but the signal sources exist yet), so that
+ * SIGTERM and friends still end a process that nobody connects to.
+ */
 static int cpr_accept(int lfd, GError **errp)
 {
-    struct pollfd pfd = { .fd = lfd, .events = POLLIN };
-
     for (;;) {
-        int fd;
+        bool ready = false;
+        guint watch = g_unix_fd_add(lfd, G_IO_IN, cpr_listen_ready, &ready);
+        int fd, status;
 
-        if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
-            error_setg_errno(errp, errno, "waiting on the cpr channel");
-            return -1;
+        while (!ready) {
+            if (runstate_handle_requests(&status)) {
+                g_source_remove(watch);
+                error_setg(errp, "terminated while waiting for the old "
+                           "process to connect");
+                return -1;
+            }
+            g_main_context_iteration(NULL, TRUE);
         }
         fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
         if (fd >= 0) {

@@ -397,8 +397,8 @@ static bool migration_complete(MigrationState *s, MigStream *f,
     }
     mig_stream_set_rate_limit(f, 0);
     ok = savevm_complete(f, errp);
-    bql_unlock();
     s->times.saved = now_us();
+    bql_unlock();
     migration_note_bytes(s, f);
     return ok;
 }

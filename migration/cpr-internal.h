@@ -96,6 +96,13 @@ bool cpr_transfer_check_channel(const MigChannel *ch, GError **errp);
  * process watches it to learn that this process died.
  */
 bool cpr_transfer_incoming(const MigChannel *ch, GError **errp);
+/*
+ * New process, main loop: while ON, the old process closing the cpr
+ * connection (it gave the update up before connecting the main channel)
+ * ends this process with status 1. Off once the main channel connected:
+ * from then on that channel tells.
+ */
+void cpr_transfer_incoming_watch(bool on);
 void cpr_transfer_incoming_close(void);
 /*
  * Old process, migration thread, big lock NOT held: connect to CH

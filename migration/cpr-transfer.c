@@ -22,6 +22,7 @@
 
 /* New process: the accepted connection, open until the takeover. */
 static int cpr_in_fd = -1;
+static guint cpr_in_watch;
 
 bool cpr_transfer_check_channel(const MigChannel *ch, GError **errp)
 {
@@ -157,8 +158,31 @@ bool cpr_transfer_incoming(const MigChannel *ch, GError **errp)
     return ok;
 }
 
+static gboolean cpr_in_gone(gint fd, GIOCondition cond, gpointer opaque)
+{
+    /* The old process never writes on it: it closed it, so it gave up. */
+    cpr_in_watch = 0;
+    error_report("the old process closed the cpr channel before it "
+                 "connected the migration channel (the update failed "
+                 "there; see its error)");
+    request_exit(1);
+    return G_SOURCE_REMOVE;
+}
+
+void cpr_transfer_incoming_watch(bool on)
+{
+    if (on && !cpr_in_watch && cpr_in_fd >= 0) {
+        cpr_in_watch = g_unix_fd_add(cpr_in_fd, G_IO_IN | G_IO_HUP |
+                                     G_IO_ERR, cpr_in_gone, NULL);
+    } else if (!on && cpr_in_watch) {
+        g_source_remove(cpr_in_watch);
+        cpr_in_watch = 0;
+    }
+}
+
 void cpr_transfer_incoming_close(void)
 {
+    cpr_transfer_incoming_watch(false);
     if (cpr_in_fd >= 0) {
         close(cpr_in_fd);
         cpr_in_fd = -1;

@@ -1128,6 +1128,7 @@ static void incoming_start_thread(IncomingState *mis, MigConn *conn,
                                      desc);
 
     conn->fd = -1;
+    cpr_transfer_incoming_watch(false);
     mis->load_start = now_us();
     savevm_set_options(&opts);
     mis->stream = f;
@@ -1294,6 +1295,9 @@ bool migration_incoming_setup(const char *const *args, bool autostart,
         mis->autostart = autostart;
         mis->exit_on_error = true;
         runstate_set(RUN_STATE_INMIGRATE);
+        if (ok && cpr_incoming_mode() == MIG_MODE_CPR_TRANSFER) {
+            cpr_transfer_incoming_watch(true);
+        }
         if (chans[MIG_CHANNEL_MAIN]) {
             ok = incoming_start(mis, chans[MIG_CHANNEL_MAIN], errp);
             if (!ok) {

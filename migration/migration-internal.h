@@ -72,6 +72,12 @@ bool switchover_confirm(int fd, int64_t loaded, int64_t times[4],
                         GError **errp);
 /* Destination: the load failed (REASON); best effort. */
 bool switchover_send_failed(int fd, const char *reason, GError **errp);
+/*
+ * Source, after GO: wait until the destination says it resumes the guest
+ * (RESUMING). False if it died or sent anything else first: the guest
+ * never ran there, and the source takes it back.
+ */
+bool switchover_wait_resuming(int fd, GError **errp);
 /* Source, the stream broke first: a FAILED within 100 ms replaces *ERR. */
 void switchover_peer_reason(int fd, GError **err);
 

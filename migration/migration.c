@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <glib-unix.h>
 
+#include "util/fault-inject.h"
 #include "hw/core/object.h"
 #include "migration/cpr.h"
 #include "migration/migration.h"
@@ -427,8 +428,12 @@ static bool migration_switchover(MigrationState *s, MigStream *f,
     g_mutex_unlock(&s->lock);
     s->go_time = now_us();
     if (!switchover_send_go(fd, s->times.stop_start, s->times.stopped,
-                            s->times.saved, s->go_time, errp)) {
-        /* GO did not go out whole: the destination cannot run the guest. */
+                            s->times.saved, s->go_time, errp) ||
+        !switchover_wait_resuming(fd, errp)) {
+        /*
+         * GO did not go out whole, or the destination died before it
+         * committed to run the guest: take the guest back.
+         */
         g_mutex_lock(&s->lock);
         s->committed = false;
         g_mutex_unlock(&s->lock);
@@ -1095,6 +1100,7 @@ static gpointer incoming_thread(gpointer opaque)
     ok = savevm_load(f, &err);
     if (ok) {
         mis->loaded = now_us();
+        fault_inject_point("incoming-loaded");
         if (global_state_switchover_requested()) {
             ok = socket ? incoming_handshake(mis, fd, &err) : false;
             if (!socket) {

@@ -12,7 +12,9 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include "util/fault-inject.h"
 #include "util/crc32c.h"
+#include "util/error-report.h"
 
 #include "migration-internal.h"
 
@@ -27,6 +29,8 @@ typedef enum SwitchoverType {
     SWITCHOVER_FAILED = 0x82,
     /* source: run the guest; be64 x 4: stop, stopped, sent, GO */
     SWITCHOVER_GO = 0x83,
+    /* destination: GO received, resuming the guest now; empty */
+    SWITCHOVER_RESUMING = 0x84,
 } SwitchoverType;
 
 typedef struct SwitchoverMsg {
@@ -166,7 +170,7 @@ static bool switchover_recv(int fd, int cancel_fd, int watch_fd,
     m->type = hdr[0];
     m->len = (uint32_t)hdr[1] << 24 | hdr[2] << 16 | hdr[3] << 8 | hdr[4];
     if (m->type != SWITCHOVER_READY && m->type != SWITCHOVER_FAILED &&
-        m->type != SWITCHOVER_GO) {
+        m->type != SWITCHOVER_GO && m->type != SWITCHOVER_RESUMING) {
         error_setg(errp, "switchover message: unknown type 0x%x", m->type);
         return false;
     }
@@ -256,8 +260,12 @@ bool switchover_confirm(int fd, int64_t loaded, int64_t times[4],
     SwitchoverMsg m;
 
     put_u64(ready, loaded);
-    if (!switchover_send(fd, SWITCHOVER_READY, ready, sizeof(ready), errp) ||
-        !switchover_recv(fd, -1, -1, -1, &m, errp)) {
+    if (!switchover_send(fd, SWITCHOVER_READY, ready, sizeof(ready), errp)) {
+        g_prefix_error(errp, "the source did not hand the guest over: ");
+        return false;
+    }
+    fault_inject_point("incoming-ready");
+    if (!switchover_recv(fd, -1, -1, -1, &m, errp)) {
         g_prefix_error(errp, "the source did not hand the guest over: ");
         return false;
     }
@@ -268,6 +276,37 @@ bool switchover_confirm(int fd, int64_t loaded, int64_t times[4],
     }
     for (int i = 0; i < 4; i++) {
         times[i] = get_u64(m.payload + 8 * i);
+    }
+    /*
+     * The commit point: once RESUMING is out the source never runs the
+     * guest again, so nothing may fail between here and vm_start(). A
+     * source that died after GO cannot run it either, so a failed send
+     * is no reason to stop.
+     */
+    if (!switchover_send(fd, SWITCHOVER_RESUMING, NULL, 0, NULL)) {
+        warn_report("the migration source went away after GO; resuming "
+                    "the guest here");
+    }
+    return true;
+}
+
+bool switchover_wait_resuming(int fd, GError **errp)
+{
+    SwitchoverMsg m;
+
+    /*
+     * No time limit: while the destination lives it may still resume the
+     * guest, so giving up would risk two running copies. Its death closes
+     * the channel, which ends the wait.
+     */
+    if (!switchover_recv(fd, -1, -1, -1, &m, errp)) {
+        g_prefix_error(errp, "the destination did not confirm GO: ");
+        return false;
+    }
+    if (m.type != SWITCHOVER_RESUMING || m.len != 0) {
+        error_setg(errp, "unexpected switchover message 0x%x (%u bytes) "
+                   "from the destination", m.type, m.len);
+        return false;
     }
     return true;
 }

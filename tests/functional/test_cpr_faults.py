@@ -71,12 +71,13 @@ class Faults(unittest.TestCase):
         self.g.qmp.close()
         self.g.serial.close()
 
-    def start(self, main=None):
+    def start(self, main=None, env=None):
         """A new process waiting for the cpr state. Returns (vm, main
         socket path, cpr socket path)."""
         g = self.g
         main_path, cpr_path = g.paths()
-        new = g.start_new(cpr_incoming_args(main or main_path, cpr_path))
+        new = g.start_new(cpr_incoming_args(main or main_path, cpr_path),
+                          env=env)
         g.retired.append(new)
         g.wait_listening(new, cpr_path)
         return new, main_path, cpr_path
@@ -225,6 +226,30 @@ class Faults(unittest.TestCase):
             self.skipTest("the update always finished before the freeze")
         self.kill(new)
         self.check_rolled_back("(e)")
+
+    def stop_at(self, point):
+        """The new process stops itself at POINT (BATON_FAULT_INJECT,
+        include/util/fault-inject.h); kill it there."""
+        new, main_path, cpr_path = self.start(
+            env={"BATON_FAULT_INJECT": point})
+        self.g.qmp.clear_events()
+        self.migrate(main_path, cpr_path)
+
+        def stopped():
+            with open("/proc/%d/stat" % new.pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0] == "T"
+        wait_for(stopped, timeout=20, what="the new process at " + point)
+        self.assertFalse(handed_over(self.g.pid))
+        self.kill(new)
+        self.check_rolled_back(point)
+
+    def test_f_loaded(self):
+        """Killed with the whole state loaded, before READY."""
+        self.stop_at("incoming-loaded")
+
+    def test_g_ready(self):
+        """Killed after READY, before GO arrives."""
+        self.stop_at("incoming-ready")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Fault injection for tests: BATON_FAULT_INJECT=point[,point...] makes the
+ * process stop itself (SIGSTOP) when it reaches one of the named points,
+ * so a test can kill it in a window too narrow to hit by timing (e.g.
+ * between READY and GO of a live update). Unset, nothing changes.
+ * Points: "incoming-loaded" (state loaded, READY not yet sent) and
+ * "incoming-ready" (READY sent, GO not yet received).
+ */
+#ifndef BATON_UTIL_FAULT_INJECT_H
+#define BATON_UTIL_FAULT_INJECT_H
+
+void fault_inject_point(const char *name);
+
+#endif

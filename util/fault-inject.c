@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Test-only stop points (include/util/fault-inject.h): the environment is
+ * read once; a point that is not listed costs one string comparison loop.
+ */
+#include "util/osdep.h"
+
+#include <signal.h>
+
+#include "util/fault-inject.h"
+#include "util/error-report.h"
+
+void fault_inject_point(const char *name)
+{
+    static gsize once;
+    static char **points;
+
+    if (g_once_init_enter(&once)) {
+        const char *env = g_getenv("BATON_FAULT_INJECT");
+
+        points = env ? g_strsplit(env, ",", -1) : NULL;
+        g_once_init_leave(&once, 1);
+    }
+    if (points && g_strv_contains((const char *const *)points, name)) {
+        info_report("fault injection: stopping at '%s'", name);
+        raise(SIGSTOP);
+    }
+}

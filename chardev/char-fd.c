@@ -11,6 +11,8 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include "util/scm-rights.h"
+
 #include "chardev-internal.h"
 
 /*
@@ -92,26 +94,12 @@ static Chardev *msgfd_chr;
 static int msgfds[CHR_MAX_MSGFDS];
 static unsigned int msgfd_count, msgfd_next;
 
-static void chr_msgfds_take(struct msghdr *msg)
+static void chr_msgfd_keep(int fd, void *opaque)
 {
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c;
-         c = CMSG_NXTHDR(msg, c)) {
-        size_t n;
-
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
-            continue;
-        }
-        n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < n; i++) {
-            int fd;
-
-            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-            if (msgfd_count < CHR_MAX_MSGFDS) {
-                msgfds[msgfd_count++] = fd;
-            } else {
-                close(fd);
-            }
-        }
+    if (msgfd_count < CHR_MAX_MSGFDS) {
+        msgfds[msgfd_count++] = fd;
+    } else {
+        close(fd);
     }
 }
 
@@ -149,7 +137,7 @@ static ssize_t chr_recv_msg(int fd, uint8_t *buf, size_t n)
     ssize_t r = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
 
     if (r >= 0) {
-        chr_msgfds_take(&msg);
+        scm_rights_foreach(&msg, chr_msgfd_keep, NULL);
     }
     return r;
 }

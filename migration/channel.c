@@ -796,16 +796,18 @@ static bool fd_open(const MigAddress *a, MigConn *conn, GError **errp)
     return true;
 }
 
-bool mig_outgoing_open(const MigAddress *a, MigConn *conn, GError **errp)
+/* The transports that open without a listener; OUTGOING picks the direction. */
+static bool mig_direct_open(const MigAddress *a, bool outgoing, MigConn *conn,
+                            GError **errp)
 {
     if (!transport_supported(a, errp)) {
         return false;
     }
     switch (a->transport) {
     case MIG_TRANSPORT_EXEC:
-        return exec_open(a, true, conn, errp);
+        return exec_open(a, outgoing, conn, errp);
     case MIG_TRANSPORT_FILE:
-        return file_open(a, true, conn, errp);
+        return file_open(a, outgoing, conn, errp);
     case MIG_TRANSPORT_SOCKET:
         if (a->sock_type == MIG_SOCKET_FD) {
             return fd_open(a, conn, errp);
@@ -817,25 +819,14 @@ bool mig_outgoing_open(const MigAddress *a, MigConn *conn, GError **errp)
     g_assert_not_reached();
 }
 
+bool mig_outgoing_open(const MigAddress *a, MigConn *conn, GError **errp)
+{
+    return mig_direct_open(a, true, conn, errp);
+}
+
 bool mig_incoming_open(const MigAddress *a, MigConn *conn, GError **errp)
 {
-    if (!transport_supported(a, errp)) {
-        return false;
-    }
-    switch (a->transport) {
-    case MIG_TRANSPORT_EXEC:
-        return exec_open(a, false, conn, errp);
-    case MIG_TRANSPORT_FILE:
-        return file_open(a, false, conn, errp);
-    case MIG_TRANSPORT_SOCKET:
-        if (a->sock_type == MIG_SOCKET_FD) {
-            return fd_open(a, conn, errp);
-        }
-        break;
-    case MIG_TRANSPORT_RDMA:
-        break;
-    }
-    g_assert_not_reached();
+    return mig_direct_open(a, false, conn, errp);
 }
 
 /* ---- sockets ---- */

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "migration/stream.h"
+#include "util/scm-rights.h"
 
 #define STREAM_BUF_SIZE (64 * 1024)
 /* Descriptors per sendmsg(): well under the kernel's SCM_MAX_FD (253). */
@@ -362,22 +363,11 @@ static bool stream_write_all(MigStream *f, const uint8_t *p, size_t n)
     return true;
 }
 
-static void stream_take_cmsg_fds(MigStream *f, struct msghdr *msg)
+static void stream_keep_fd(int fd, void *opaque)
 {
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
-        size_t n;
+    MigStream *f = opaque;
 
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
-            continue;
-        }
-        n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < n; i++) {
-            int fd;
-
-            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-            g_array_append_val(f->fds_in, fd);
-        }
-    }
+    g_array_append_val(f->fds_in, fd);
 }
 
 static ssize_t stream_recv_fds(MigStream *f, uint8_t *p, size_t n)
@@ -396,7 +386,7 @@ static ssize_t stream_recv_fds(MigStream *f, uint8_t *p, size_t n)
     ssize_t r = recvmsg(f->fd, &msg, MSG_CMSG_CLOEXEC);
 
     if (r >= 0) {
-        stream_take_cmsg_fds(f, &msg);
+        scm_rights_foreach(&msg, stream_keep_fd, f);
         if (msg.msg_flags & MSG_CTRUNC) {
             stream_fail(f, "too many descriptors in one message");
             return -2;

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+import unittest
 
 BATON = os.environ.get("BATON", "")
 GUEST_DIR = os.environ.get("GUEST_DIR", "")
@@ -1204,6 +1205,30 @@ def _self_test():
 
 if __name__ == "__main__":
     _self_test()
+
+
+class VmTestCase(unittest.TestCase):
+    """A TestCase whose launch() kills the VM at cleanup and shows its
+    stderr and exit status if anything looks odd."""
+
+    def launch(self, vm):
+        try:
+            vm.launch()
+        except Exception:
+            vm.kill()
+            raise
+        self.addCleanup(self.reap, vm)
+        return vm
+
+    def reap(self, vm):
+        """Kill VM; show its stderr and how it ended, if anything is odd."""
+        status = vm.proc.poll()
+        vm.kill()
+        err = vm.stderr_text().strip()
+        if err or status not in (None, 0):
+            print("\n[%s: %s; stderr: %s]" % (
+                vm.name, "running" if status is None
+                else "exit status %d" % status, err or "(empty)"))
 
 
 # ---------------------------------------------------------------------------

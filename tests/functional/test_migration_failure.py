@@ -79,26 +79,8 @@ def splice(data, rec, new_bytes):
     return data[:rec.offset] + new_bytes + data[rec.offset + rec.size:]
 
 
-class Base(unittest.TestCase):
-
-    def launch(self, vm):
-        try:
-            vm.launch()
-        except Exception:
-            vm.kill()
-            raise
-        self.addCleanup(self.reap, vm)
-        return vm
-
-    def reap(self, vm):
-        """Kill VM; show its stderr and how it ended, if anything is odd."""
-        status = vm.proc.poll()
-        vm.kill()
-        err = vm.stderr_text().strip()
-        if err or status not in (None, 0):
-            print("\n[%s: %s; stderr: %s]" % (
-                vm.name, "running" if status is None
-                else "exit status %d" % status, err or "(empty)"))
+class Base(baton_test.VmTestCase):
+    """VMs are killed at cleanup (baton_test.VmTestCase)."""
 
 
 class Arguments(Base):

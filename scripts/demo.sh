@@ -158,5 +158,12 @@ try:
 except Exception:
     vm.kill()
     print("\ndemo FAILED; baton stderr:\n%s" % vm.stderr_text())
+    # A new baton that took the guest over is not our child: ask it to quit.
+    try:
+        q = QmpClient(vm.qmp_path, timeout=2)
+        q.negotiate()
+        q.cmd("quit")
+    except Exception:
+        pass
     raise
 EOF

@@ -112,6 +112,31 @@ class Faults(unittest.TestCase):
         print("  then updated to pid %d (gap %.1f ms)" % (fig["pid"],
                                                           fig["gap"]))
 
+    def freeze_new(self, attempts, trigger, label, give_up):
+        """Start an update, call TRIGGER(new, main_path), then SIGSTOP the
+        new process. Returns it, frozen before the old process handed the
+        guest over; if the update won the race, let it finish and retry
+        (the new process then runs the guest), up to ATTEMPTS times."""
+        g = self.g
+        for attempt in range(attempts):
+            new, main_path, cpr_path = self.start()
+            g.qmp.clear_events()
+            self.migrate(main_path, cpr_path)
+            trigger(new, main_path)
+            os.kill(new.pid, signal.SIGSTOP)
+            if not handed_over(g.pid):
+                return new
+            os.kill(new.pid, signal.SIGCONT)
+            wait_runstate(g.qmp, "running")
+            g.retired.remove(new)
+            g.vm.proc.terminate()
+            g.vm.wait()
+            g.retired.append(g.vm)
+            g.vm = new
+            print("\n  %s attempt %d: the update won the race"
+                  % (label, attempt))
+        self.skipTest(give_up)
+
     def test_a_before_migrate(self):
         g = self.g
         new, main_path, cpr_path = self.start()
@@ -166,28 +191,13 @@ class Faults(unittest.TestCase):
 
     def test_d_before_go(self):
         g = self.g
-        for attempt in range(3):
-            new, main_path, cpr_path = self.start()
-            g.qmp.clear_events()
-            self.migrate(main_path, cpr_path)
+
+        def main_listening(new, main_path):
             wait_for(lambda: unix_listening(main_path)
                      or new.proc.poll() is not None,
                      interval=0.0002, what="main channel")
-            os.kill(new.pid, signal.SIGSTOP)
-            # Won the race unless the old process sent GO already.
-            if not handed_over(g.pid):
-                break
-            # Lost the race: it had taken over already. Let it run.
-            os.kill(new.pid, signal.SIGCONT)
-            wait_runstate(g.qmp, "running")
-            g.retired.remove(new)
-            g.vm.proc.terminate()
-            g.vm.wait()
-            g.retired.append(g.vm)
-            g.vm = new
-            print("\n  (d) attempt %d: the update won the race" % attempt)
-        else:
-            self.skipTest("could not freeze the new process before GO")
+        new = self.freeze_new(3, main_listening, "(d)",
+                              "could not freeze the new process before GO")
         # The old process stops the guest, sends the device state and
         # waits for READY, which cannot come. Its monitor does not answer
         # during the switchover (commands wait until it ends), so watch the
@@ -204,26 +214,11 @@ class Faults(unittest.TestCase):
         """Freeze the new process the moment the old one reports STOP:
         it is then accepting, loading, or done loading (READY sent)
         while the old waits for READY or is about to send GO. Timing
-        decides which; a freeze after GO is detected and retried."""
-        g = self.g
-        for attempt in range(5):
-            new, main_path, cpr_path = self.start()
-            g.qmp.clear_events()
-            self.migrate(main_path, cpr_path)
-            g.qmp.get_event("STOP", timeout=20)
-            os.kill(new.pid, signal.SIGSTOP)
-            if not handed_over(g.pid):
-                break
-            os.kill(new.pid, signal.SIGCONT)
-            wait_runstate(g.qmp, "running")
-            g.retired.remove(new)
-            g.vm.proc.terminate()
-            g.vm.wait()
-            g.retired.append(g.vm)
-            g.vm = new
-            print("\n  (e) attempt %d: GO came first" % attempt)
-        else:
-            self.skipTest("the update always finished before the freeze")
+        decides which; a freeze after the hand-over is detected and
+        retried."""
+        new = self.freeze_new(
+            5, lambda new, main_path: self.g.qmp.get_event("STOP", timeout=20),
+            "(e)", "the update always finished before the freeze")
         self.kill(new)
         self.check_rolled_back("(e)")
 

@@ -19,6 +19,7 @@
 #include "hw/core/object.h"
 
 #define WAIT_MS 3000
+#include "main-loop-test.h"
 
 /* ---- a recording frontend ---- */
 
@@ -78,38 +79,6 @@ static bool fe_rx_is(TestFe *fe, const char *s)
     return fe->rx->len == strlen(s) && !memcmp(fe->rx->data, s, fe->rx->len);
 }
 
-/* ---- main loop helpers ---- */
-
-static void spin(void)
-{
-    while (g_main_context_iteration(NULL, FALSE)) {
-        /* drain */
-    }
-}
-
-/* Run the default context until COND holds (asserting it does in time). */
-#define WAIT_FOR(cond)                                                  \
-    do {                                                                \
-        gint64 dl_ = g_get_monotonic_time() + WAIT_MS * 1000;           \
-        while (!(cond) && g_get_monotonic_time() < dl_) {               \
-            spin();                                                     \
-            if (!(cond)) {                                              \
-                g_usleep(1000);                                         \
-            }                                                           \
-        }                                                               \
-        g_assert_true(cond);                                            \
-    } while (0)
-
-/* Run the loop for MS milliseconds. */
-static void run_for(int ms)
-{
-    gint64 dl = g_get_monotonic_time() + ms * 1000;
-
-    while (g_get_monotonic_time() < dl) {
-        spin();
-        g_usleep(1000);
-    }
-}
 
 /* ---- fixtures ---- */
 

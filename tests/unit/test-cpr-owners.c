@@ -29,37 +29,8 @@
 #include "../../migration/savevm.h"
 
 #define WAIT_MS 3000
+#include "main-loop-test.h"
 
-/* ---- main loop helpers ---- */
-
-static void spin(void)
-{
-    while (g_main_context_iteration(NULL, FALSE)) {
-        /* drain */
-    }
-}
-
-#define WAIT_FOR(cond)                                                  \
-    do {                                                                \
-        gint64 dl_ = g_get_monotonic_time() + WAIT_MS * 1000;           \
-        while (!(cond) && g_get_monotonic_time() < dl_) {               \
-            spin();                                                     \
-            if (!(cond)) {                                              \
-                g_usleep(1000);                                         \
-            }                                                           \
-        }                                                               \
-        g_assert_true(cond);                                            \
-    } while (0)
-
-static void run_for(int ms)
-{
-    gint64 dl = g_get_monotonic_time() + ms * 1000;
-
-    while (g_get_monotonic_time() < dl) {
-        spin();
-        g_usleep(1000);
-    }
-}
 
 static char *tmpdir;
 

@@ -168,13 +168,7 @@ void system_reset(ShutdownCause cause)
     }
     object_reset_all_devices();
     if (ms) {
-        for (const TypeInfo *t = ms->parent_obj.type; t;
-             t = type_lookup(t->parent)) {
-            if (t->reset) {
-                t->reset(&ms->parent_obj);
-                break;
-            }
-        }
+        object_reset(&ms->parent_obj);
     }
     if (accel && accel->reset_all && ms) {
         accel->reset_all(ms);

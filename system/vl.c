@@ -1000,19 +1000,10 @@ static void create_vm(Config *cfg)
     }
     create_drive_devices();
     if (cfg->incoming->len || cpr_is_incoming()) {
-        /*
-         * The guest's RAM comes from the migration, or is a live guest's
-         * mapped in place (CPR, x-ignore-shared): reset devices and vCPUs,
-         * whose state the load replaces, but not the machine, whose reset
-         * writes the boot sector into guest RAM.
-         */
-        object_reset_all_devices();
-        if (accel->reset_all) {
-            accel->reset_all(ms);
-        }
-    } else {
-        system_reset(SHUTDOWN_CAUSE_NONE);
+        /* Before the reset: the machine leaves RAM alone while inmigrate. */
+        runstate_set(RUN_STATE_INMIGRATE);
     }
+    system_reset(SHUTDOWN_CAUSE_NONE);
 }
 
 int baton_main(int argc, char **argv)

@@ -459,7 +459,7 @@ void object_foreach(const char *typename,
     }
 }
 
-static void object_reset_one(Object *obj, void *opaque)
+void object_reset(Object *obj)
 {
     for (const TypeInfo *t = obj->type; t; t = type_lookup(t->parent)) {
         if (t->reset) {
@@ -467,6 +467,11 @@ static void object_reset_one(Object *obj, void *opaque)
             return;
         }
     }
+}
+
+static void object_reset_one(Object *obj, void *opaque)
+{
+    object_reset(obj);
 }
 
 void object_reset_all_devices(void)

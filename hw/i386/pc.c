@@ -51,12 +51,6 @@ typedef struct PcMachineState {
     GPtrArray *port_regions; /* MemoryRegion * of pc_ignored_ports */
     RAMBlock *own_ram;       /* allocated here (no memory-backend) */
     bool boot_warned;
-    /*
-     * Live update, new process: guest RAM is the old process's memory,
-     * mapped in place, and the old process may still be running the guest
-     * on it until the take-over. Reset must not load the boot sector then.
-     */
-    bool ram_in_place;
 } PcMachineState;
 
 /*
@@ -339,17 +333,6 @@ static bool pc_map_ram(PcMachineState *pcms, GError **errp)
     return true;
 }
 
-static void pc_cpr_notify(CprEvent event, void *opaque)
-{
-    PcMachineState *pcms = opaque;
-
-    if (event == CPR_EVENT_TAKEOVER) {
-        /* From now on this process owns the guest: resets work as usual. */
-        pcms->ram_in_place = false;
-        cpr_remove_notifier(pc_cpr_notify, pcms);
-    }
-}
-
 static void pc_machine_unrealize(Object *obj)
 {
     PcMachineState *pcms = (PcMachineState *)obj;
@@ -377,10 +360,6 @@ static void pc_machine_unrealize(Object *obj)
         ram_block_free(pcms->own_ram);
         pcms->own_ram = NULL;
     }
-    if (pcms->ram_in_place) {
-        cpr_remove_notifier(pc_cpr_notify, pcms);
-        pcms->ram_in_place = false;
-    }
     ms->ram = NULL;
 }
 
@@ -395,11 +374,6 @@ static bool pc_machine_realize(Object *obj, GError **errp)
         !pc_map_ram(pcms, errp) || !pc_map_ports(pcms, errp)) {
         pc_machine_unrealize(obj);
         return false;
-    }
-    if (cpr_is_incoming() && ms->ram->fd >= 0 &&
-        (ms->ram->flags & RAM_SHARED)) {
-        pcms->ram_in_place = true;
-        cpr_add_notifier(pc_cpr_notify, pcms);
     }
     /* Final at reset, once -device ide-hd disks exist; see pc_boot(). */
     ms->has_boot_entry = drives && drives->len > 0;
@@ -451,11 +425,12 @@ static void pc_machine_reset(Object *obj)
         boot = g_ptr_array_index(drives, 0);
     }
     ms->has_boot_entry = false;
-    if (pcms->ram_in_place) {
+    if (runstate_get() == RUN_STATE_INMIGRATE) {
         /*
-         * Live update: the guest is running from this very memory (in the
-         * old process) and its registers arrive with the device state, so
-         * there is no boot to prepare and 0x7c00 must not be overwritten.
+         * Guest RAM comes from the incoming migration, or is a live guest's
+         * mapped in place (live update, x-ignore-shared): its registers
+         * arrive with the device state, so there is no boot to prepare and
+         * 0x7c00 must not be overwritten.
          */
         return;
     }

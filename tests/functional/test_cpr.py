@@ -606,7 +606,11 @@ class Qtest(Base):
     cpr-exec with memfd RAM; QMP and qtest connections stay up."""
 
     def test_transfer_and_exec(self):
-        vm = Vm(BASE + ["-accel", "qtest", "-serial", "null"]
+        # A boot disk: reset in the new process must not load its boot
+        # sector over the live guest's 0x7c00 (checked below).
+        vm = Vm(BASE + ["-accel", "qtest", "-serial", "null",
+                        "-drive", "file=%s,format=raw,readonly=on"
+                        % baton_test.guest_image("exit")]
                 + memfd_ram_args("64M"), name="qcpr")
         qtest_path = vm.path("qtest.sock")
         vm.args += ["-qtest", "unix:%s,server=on,wait=off" % qtest_path]
@@ -617,6 +621,7 @@ class Qtest(Base):
         pattern = bytes((i * 7 + 3) & 0xff for i in range(4096))
         qt.write(0x100000, pattern)
         qt.write((64 << 20) - 8, b"lastpage")
+        qt.write(0x7c00, b"not the boot sector")
         argv = vm.command()
         procs = [vm]
 
@@ -624,6 +629,7 @@ class Qtest(Base):
             self.assertEqual(qmp.cmd("query-status")["status"], "running")
             self.assertEqual(qt.read(0x100000, 4096), pattern)
             self.assertEqual(qt.read((64 << 20) - 8, 8), b"lastpage")
+            self.assertEqual(qt.read(0x7c00, 19), b"not the boot sector")
 
         for k in range(2):
             main, cpr = vm.path("qm%d.sock" % k), vm.path("qc%d.sock" % k)

@@ -134,6 +134,8 @@ Object *object_find(const char *typename, const char *id);
 /* Call FN for every object descending from TYPENAME, in creation order. */
 void object_foreach(const char *typename,
                     void (*fn)(Object *obj, void *opaque), void *opaque);
+/* Call the nearest reset hook up OBJ's type chain, if any. */
+void object_reset(Object *obj);
 /* Reset every object descending from TYPE_DEVICE, in creation order. */
 void object_reset_all_devices(void);
 /*

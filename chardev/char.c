@@ -13,6 +13,7 @@
 #include "chardev-internal.h"
 #include "migration/cpr.h"
 #include "migration/register.h"
+#include "system/runstate.h"
 #include "util/error-report.h"
 
 
@@ -59,6 +60,8 @@ static void chr_cancel_open_idle(Chardev *chr)
     }
 }
 
+static bool chr_hold_release(Chardev *chr);
+
 void chr_be_event(Chardev *chr, ChardevEvent event)
 {
     if (event == CHR_EVENT_OPENED && chr->cpr_state == CHR_CPR_WAITING) {
@@ -75,6 +78,10 @@ void chr_be_event(Chardev *chr, ChardevEvent event)
         chr->adopted_conn = false;
     }
     chr->be_open = event == CHR_EVENT_OPENED;
+    if (chr->be_open) {
+        /* Held output first: it came before anything the peer causes. */
+        chr_hold_release(chr);
+    }
     if (chr->fe_open_idle) {
         /*
          * A freshly attached frontend was about to hear OPENED for the
@@ -133,6 +140,10 @@ static void chr_teardown(Chardev *chr)
     chr_close_fd(&chr->logfd);
     chr->be_open = false;
     chr->adopted_conn = false;
+    if (chr->held) {
+        g_byte_array_free(chr->held, true);
+        chr->held = NULL;
+    }
 }
 
 static void chr_cpr_init(Chardev *chr);
@@ -321,12 +332,117 @@ static void chr_write_log(Chardev *chr, const uint8_t *buf, size_t len)
     }
 }
 
+/* ---- output held for the next peer (migration continuity) ---- */
+
+/*
+ * Held output goes out only to a peer, only when this process may write
+ * (live update: not while the other process owns the fds), and only
+ * while the guest runs here: a migration source that has handed the
+ * guest over (postmigrate) must not send what the destination now sends,
+ * and a destination must not send before it owns the guest (the
+ * migration may still fail and the source resume with the same bytes).
+ */
+static bool chr_hold_may_send(const Chardev *chr)
+{
+    return chr->live && chr->be_open && chr_cpr_may_write(chr) &&
+           runstate_is_running();
+}
+
+static void chr_hold_append(Chardev *chr, const uint8_t *buf, size_t len)
+{
+    size_t n = MIN(len, CHARDEV_HOLD_MAX - chr->held->len);
+
+    /* Keep the oldest: the peer gets a gap-free continuation first. */
+    g_byte_array_append(chr->held, buf, n);
+    chr->held_dropped += len - n;
+}
+
+/*
+ * Send what is held; true when the hold has ended (nothing was held or
+ * the peer took all of it), false while bytes remain held.
+ */
+static bool chr_hold_release(Chardev *chr)
+{
+    ssize_t r;
+
+    if (!chr->held) {
+        return true;
+    }
+    if (!chr_hold_may_send(chr)) {
+        return false;
+    }
+    if (chr->held->len && chr->ops->write) {
+        r = chr->ops->write(chr, chr->held->data, chr->held->len);
+        if (r <= 0) {
+            /* A stalled or failing peer: the next one gets it all. */
+            return false;
+        }
+        g_byte_array_remove_range(chr->held, 0, r);
+        if (chr->held->len) {
+            return false;
+        }
+    }
+    if (chr->held_dropped) {
+        warn_report("chardev '%s': %" PRIu64 " bytes of output were "
+                    "dropped while it had no peer after the migration "
+                    "(the first %d were kept)", chardev_id(chr),
+                    chr->held_dropped, CHARDEV_HOLD_MAX);
+    }
+    g_byte_array_free(chr->held, true);
+    chr->held = NULL;
+    chr->held_dropped = 0;
+    return true;
+}
+
+void chardev_hold_output(Chardev *chr, const uint8_t *buf, size_t len)
+{
+    if (!chr->held) {
+        chr->held = g_byte_array_new();
+    }
+    g_byte_array_set_size(chr->held, 0);
+    chr->held_dropped = 0;
+    chr_hold_append(chr, buf, len);
+    /* A guest already running here with a peer there: send it now. */
+    chr_hold_release(chr);
+}
+
+size_t chardev_held_output(const Chardev *chr, uint8_t *buf, size_t max)
+{
+    size_t n = chr->held ? MIN(chr->held->len, max) : 0;
+
+    if (n) {
+        memcpy(buf, chr->held->data, n);
+    }
+    return n;
+}
+
+static void chr_hold_release_one(Object *obj, void *opaque)
+{
+    Chardev *chr = (Chardev *)obj;
+
+    if (chr->ops) {
+        chr_hold_release(chr);
+    }
+}
+
+/* The guest starts (or resumes) here: its held output goes first. */
+static void chr_hold_vm_start(void *opaque)
+{
+    object_foreach(TYPE_CHARDEV, chr_hold_release_one, NULL);
+}
+
 ssize_t chardev_write(Chardev *chr, const uint8_t *buf, size_t len)
 {
     ssize_t r;
 
     /* Live update: the other process owns the output (see ChrCprState). */
     if (!chr->live || !chr_cpr_may_write(chr)) {
+        return len;
+    }
+    if (!chr_hold_release(chr)) {
+        /* The log records output when it is written, as always. */
+        chr_write_log(chr, buf, len);
+        chr_hold_append(chr, buf, len);
         return len;
     }
     if (!chr->ops->write) {
@@ -543,6 +659,7 @@ static void chr_cpr_init(Chardev *chr)
         registered = true;
         cpr_add_notifier(chr_cpr_notify, NULL);
         savevm_register_live("chardev-cpr", 0, 1, &chr_cpr_handlers, NULL);
+        vm_add_start_notifier(chr_hold_vm_start, NULL);
     }
     chr->adopted_conn = false;
     /* cpr_is_incoming() turns false at the take-over. */

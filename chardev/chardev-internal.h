@@ -79,6 +79,13 @@ struct Chardev {
     ChrCprState cpr_state;
     /* The peer was handed over by live update: no OPENED for it. */
     bool adopted_conn;
+    /*
+     * Output kept for the next peer (chardev_hold_output()); NULL when
+     * not holding. At most CHARDEV_HOLD_MAX bytes; held_dropped counts
+     * what did not fit. Big lock held.
+     */
+    GByteArray *held;
+    uint64_t held_dropped;
 };
 
 static inline bool chr_cpr_may_connect(const Chardev *chr)

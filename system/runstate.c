@@ -81,6 +81,23 @@ void runstate_set_no_shutdown(bool on)
     no_shutdown = on;
 }
 
+typedef struct VmStartNotifier {
+    VmStartNotifyFn fn;
+    void *opaque;
+} VmStartNotifier;
+
+static GArray *start_notifiers; /* VmStartNotifier, in registration order */
+
+void vm_add_start_notifier(VmStartNotifyFn fn, void *opaque)
+{
+    VmStartNotifier n = { fn, opaque };
+
+    if (!start_notifiers) {
+        start_notifiers = g_array_new(false, false, sizeof(n));
+    }
+    g_array_append_val(start_notifiers, n);
+}
+
 void vm_stop(RunState state)
 {
     const AccelOps *accel = accel_current();
@@ -105,6 +122,12 @@ void vm_start(void)
     }
     runstate_set(RUN_STATE_RUNNING);
     qmp_event_send("RESUME", NULL);
+    for (guint i = 0; start_notifiers && i < start_notifiers->len; i++) {
+        VmStartNotifier *n = &g_array_index(start_notifiers,
+                                            VmStartNotifier, i);
+
+        n->fn(n->opaque);
+    }
     if (accel && accel->resume_all) {
         accel->resume_all();
     }

@@ -107,6 +107,14 @@ typedef struct SerialState {
     uint8_t rx_head;
     uint8_t rx_count;
     uint8_t rx_fifo[SERIAL_FIFO_LEN];
+    /*
+     * Transmitted output that no peer has received yet, kept by the
+     * chardev after a migration (chardev_hold_output()). Only a staging
+     * area for the "isa-serial/held-output" subsection: filled by
+     * pre_save, handed back to the chardev and emptied by post_load.
+     */
+    uint32_t held_len;
+    uint8_t held[CHARDEV_HOLD_MAX];
 
     /* runtime only */
     MemoryRegion *io;
@@ -228,7 +236,8 @@ static void serial_write_thr(SerialState *s, uint8_t byte)
     } else if (s->chr) {
         /*
          * No peer (or a failing one) drops the byte, as on a real line
-         * with nothing attached; the guest is never blocked by the host.
+         * with nothing attached, unless the chardev holds output after a
+         * migration; the guest is never blocked by the host.
          */
         (void)chardev_write(s->chr, &byte, 1);
     }
@@ -542,10 +551,30 @@ static bool serial_check_bits(const char *field, uint8_t val, uint8_t valid,
     return true;
 }
 
+static bool serial_pre_save(void *opaque, GError **errp)
+{
+    SerialState *s = opaque;
+
+    s->held_len = s->chr_attached ? chardev_held_output(s->chr, s->held,
+                                                        sizeof(s->held))
+                                  : 0;
+    return true;
+}
+
+/* A stream without the held-output subsection carries none. */
+static bool serial_pre_load(void *opaque, GError **errp)
+{
+    ((SerialState *)opaque)->held_len = 0;
+    return true;
+}
+
 /*
  * Reject what the 16550A model can never hold, then recompute what derives
  * from the registers: IIR (from FCR and the pending conditions) and the
  * IRQ line. The FIFO ring travels whole; head and count must describe it.
+ * Last, the line: the guest's output goes on from another process, so
+ * the chardev keeps it until a peer is there (see chardev_hold_output()),
+ * starting with what the previous process had kept.
  */
 static bool serial_post_load(void *opaque, int version_id, GError **errp)
 {
@@ -577,6 +606,10 @@ static bool serial_post_load(void *opaque, int version_id, GError **errp)
     }
     s->iir = (s->fcr & UART_FCR_FE) ? UART_IIR_FE : 0;
     serial_update_irq(s);
+    if (s->chr_attached) {
+        chardev_hold_output(s->chr, s->held, s->held_len);
+    }
+    s->held_len = 0;
     return true;
 }
 
@@ -599,12 +632,39 @@ static const VMStateField serial_vmstate_fields[] = {
     VMSTATE_END_OF_LIST(),
 };
 
+static bool serial_held_needed(void *opaque)
+{
+    return ((SerialState *)opaque)->held_len > 0;
+}
+
+static const VMStateField serial_held_vmstate_fields[] = {
+    VMSTATE_UINT8_VARRAY(held, SerialState, held_len, CHARDEV_HOLD_MAX),
+    VMSTATE_END_OF_LIST(),
+};
+
+/* Only after a migration that found no peer on this side (rare). */
+static const VMStateDescription serial_held_vmstate = {
+    .name = TYPE_ISA_SERIAL "/held-output",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = serial_held_needed,
+    .fields = serial_held_vmstate_fields,
+};
+
+static const VMStateDescription *const serial_vmstate_subsections[] = {
+    &serial_held_vmstate,
+    NULL,
+};
+
 static const VMStateDescription serial_vmstate = {
     .name = TYPE_ISA_SERIAL,
     .version_id = 1,
     .minimum_version_id = 1,
+    .pre_save = serial_pre_save,
+    .pre_load = serial_pre_load,
     .post_load = serial_post_load,
     .fields = serial_vmstate_fields,
+    .subsections = serial_vmstate_subsections,
 };
 
 static const Property serial_props[] = {

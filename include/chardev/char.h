@@ -64,10 +64,32 @@ void chardev_detach(Chardev *chr);
 
 /*
  * Write all of BUF, blocking briefly if the peer is slow. With no peer
- * connected (socket not yet accepted), data is dropped as in QEMU. Returns
- * the number of bytes accepted or -errno.
+ * connected (socket not yet accepted), data is dropped as in QEMU, unless
+ * the chardev holds output (chardev_hold_output()). Returns the number of
+ * bytes accepted or -errno.
  */
 ssize_t chardev_write(Chardev *chr, const uint8_t *buf, size_t len);
+/*
+ * Output continuity across migration and live update
+ * (docs/system/migration.md, "Serial output"). A frontend whose output is
+ * one stream that must go on where another process left it (the UART)
+ * calls chardev_hold_output() when its state arrives: from then on,
+ * output written while CHR has no peer is kept, up to CHARDEV_HOLD_MAX
+ * bytes (the oldest are kept, the rest is counted and reported), and
+ * sent to the next peer before anything else, but only while the guest
+ * runs in this process, which owns the stream from then on. BUF/LEN: the
+ * output the previous process kept, which goes first. The hold ends once
+ * a peer has taken everything held; from then on a peer that comes and
+ * goes loses what is written in between, as in QEMU. Big lock held.
+ */
+#define CHARDEV_HOLD_MAX (64 * 1024)
+void chardev_hold_output(Chardev *chr, const uint8_t *buf, size_t len);
+/*
+ * Copy what CHR holds for its next peer (at most MAX bytes) to BUF and
+ * return the count: the frontend's migration state carries it. The
+ * bytes stay held here (a failed migration resumes with them).
+ */
+size_t chardev_held_output(const Chardev *chr, uint8_t *buf, size_t max);
 /*
  * Descriptors a UNIX socket peer sent (SCM_RIGHTS) together with the bytes
  * being delivered to CHR's frontend right now: returns the next one (the

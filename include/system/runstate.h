@@ -57,6 +57,14 @@ void runstate_set(RunState state);
 void vm_stop(RunState state);
 /* Resume vCPUs, set running and emit RESUME. */
 void vm_start(void);
+/*
+ * FN(OPAQUE) runs in vm_start(), big lock held, once the run state is
+ * "running" and before the vCPUs resume: work that must come before any
+ * new guest activity (a chardev sends output it kept for this moment).
+ * QEMU's vm change state handlers, reduced to the start transition.
+ */
+typedef void (*VmStartNotifyFn)(void *opaque);
+void vm_add_start_notifier(VmStartNotifyFn fn, void *opaque);
 
 /*
  * Requests: safe from any thread (vCPU threads, signal handlers via the

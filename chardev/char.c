@@ -336,16 +336,16 @@ static void chr_write_log(Chardev *chr, const uint8_t *buf, size_t len)
 
 /*
  * Held output goes out only to a peer, only when this process may write
- * (live update: not while the other process owns the fds), and only
- * while the guest runs here: a migration source that has handed the
- * guest over (postmigrate) must not send what the destination now sends,
- * and a destination must not send before it owns the guest (the
- * migration may still fail and the source resume with the same bytes).
+ * (live update: not while the other process owns the fds), and only once
+ * the guest has started in this process (held_frozen): a destination
+ * must not send it before it owns the guest (the migration may still
+ * fail and the source resume with the same bytes), and a source whose
+ * state was saved must not send what the destination now sends.
  */
 static bool chr_hold_may_send(const Chardev *chr)
 {
     return chr->live && chr->be_open && chr_cpr_may_write(chr) &&
-           runstate_is_running();
+           !chr->held_frozen;
 }
 
 static void chr_hold_append(Chardev *chr, const uint8_t *buf, size_t len)
@@ -401,18 +401,20 @@ void chardev_hold_output(Chardev *chr, const uint8_t *buf, size_t len)
     }
     g_byte_array_set_size(chr->held, 0);
     chr->held_dropped = 0;
+    chr->held_frozen = true;
     chr_hold_append(chr, buf, len);
-    /* A guest already running here with a peer there: send it now. */
-    chr_hold_release(chr);
 }
 
-size_t chardev_held_output(const Chardev *chr, uint8_t *buf, size_t max)
+size_t chardev_hold_save(Chardev *chr, uint8_t *buf, size_t max)
 {
-    size_t n = chr->held ? MIN(chr->held->len, max) : 0;
+    size_t n;
 
-    if (n) {
-        memcpy(buf, chr->held->data, n);
+    if (!chr->held) {
+        return 0;
     }
+    chr->held_frozen = true;
+    n = MIN(chr->held->len, max);
+    memcpy(buf, chr->held->data, n);
     return n;
 }
 
@@ -420,12 +422,16 @@ static void chr_hold_release_one(Object *obj, void *opaque)
 {
     Chardev *chr = (Chardev *)obj;
 
-    if (chr->ops) {
+    if (chr->ops && chr->held) {
+        chr->held_frozen = false;
         chr_hold_release(chr);
     }
 }
 
-/* The guest starts (or resumes) here: its held output goes first. */
+/*
+ * The guest starts (or resumes after a failed migration) here: this
+ * process owns its output now, and what is held goes out first.
+ */
 static void chr_hold_vm_start(void *opaque)
 {
     object_foreach(TYPE_CHARDEV, chr_hold_release_one, NULL);

@@ -82,10 +82,12 @@ struct Chardev {
     /*
      * Output kept for the next peer (chardev_hold_output()); NULL when
      * not holding. At most CHARDEV_HOLD_MAX bytes; held_dropped counts
-     * what did not fit. Big lock held.
+     * what did not fit. held_frozen: not to be sent (the guest has not
+     * started here since the state was loaded or saved). Big lock held.
      */
     GByteArray *held;
     uint64_t held_dropped;
+    bool held_frozen;
 };
 
 static inline bool chr_cpr_may_connect(const Chardev *chr)

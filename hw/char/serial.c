@@ -555,8 +555,8 @@ static bool serial_pre_save(void *opaque, GError **errp)
 {
     SerialState *s = opaque;
 
-    s->held_len = s->chr_attached ? chardev_held_output(s->chr, s->held,
-                                                        sizeof(s->held))
+    s->held_len = s->chr_attached ? chardev_hold_save(s->chr, s->held,
+                                                      sizeof(s->held))
                                   : 0;
     return true;
 }
@@ -642,7 +642,10 @@ static const VMStateField serial_held_vmstate_fields[] = {
     VMSTATE_END_OF_LIST(),
 };
 
-/* Only after a migration that found no peer on this side (rare). */
+/*
+ * Only while the chardev still holds output from an earlier migration
+ * (no peer has connected since), so rarely.
+ */
 static const VMStateDescription serial_held_vmstate = {
     .name = TYPE_ISA_SERIAL "/held-output",
     .version_id = 1,

@@ -73,23 +73,25 @@ ssize_t chardev_write(Chardev *chr, const uint8_t *buf, size_t len);
  * Output continuity across migration and live update
  * (docs/system/migration.md, "Serial output"). A frontend whose output is
  * one stream that must go on where another process left it (the UART)
- * calls chardev_hold_output() when its state arrives: from then on,
- * output written while CHR has no peer is kept, up to CHARDEV_HOLD_MAX
- * bytes (the oldest are kept, the rest is counted and reported), and
- * sent to the next peer before anything else, but only while the guest
- * runs in this process, which owns the stream from then on. BUF/LEN: the
- * output the previous process kept, which goes first. The hold ends once
- * a peer has taken everything held; from then on a peer that comes and
- * goes loses what is written in between, as in QEMU. Big lock held.
+ * calls chardev_hold_output() when its state has been loaded: from then
+ * on, output written while CHR has no peer is kept, up to
+ * CHARDEV_HOLD_MAX bytes (the oldest are kept; the rest is counted and
+ * reported), and sent to the next peer before anything else. BUF/LEN:
+ * the output the previous process kept, which goes first. Nothing held
+ * is sent before the guest starts in this process (vm_start()), which
+ * then owns the stream. The hold ends once a peer has taken everything
+ * held; from then on a peer that comes and goes loses what is written in
+ * between, as in QEMU. Big lock held.
  */
 #define CHARDEV_HOLD_MAX (64 * 1024)
 void chardev_hold_output(Chardev *chr, const uint8_t *buf, size_t len);
 /*
- * Copy what CHR holds for its next peer (at most MAX bytes) to BUF and
- * return the count: the frontend's migration state carries it. The
- * bytes stay held here (a failed migration resumes with them).
+ * The frontend's state is being saved: copy what CHR holds (at most MAX
+ * bytes) to BUF for it and return the count. The bytes stay here but are
+ * not sent unless the guest starts again in this process (a failed
+ * migration); otherwise the destination sends them.
  */
-size_t chardev_held_output(const Chardev *chr, uint8_t *buf, size_t max);
+size_t chardev_hold_save(Chardev *chr, uint8_t *buf, size_t max);
 /*
  * Descriptors a UNIX socket peer sent (SCM_RIGHTS) together with the bytes
  * being delivered to CHR's frontend right now: returns the next one (the

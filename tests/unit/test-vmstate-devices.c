@@ -2,13 +2,14 @@
 /*
  * Device and vCPU state descriptions through a memory stream: isa-serial
  * and ide-hd state saved from one device and loaded into a fresh one (the
- * guest carries on where it was), corrupted streams rejected with the
- * field named, and the KVM vCPU snapshot's description round trip (no
+ * guest carries on where it was), the UART's held output (subsection, and
+ * the layout without it), corrupted streams rejected with the field named, and the KVM vCPU snapshot's description round trip (no
  * /dev/kvm: the functional migration tests cover the real vCPU).
  */
 #include "util/osdep.h"
 
 #include "../../accel/kvm/kvm-internal.h"
+#include "chardev/char.h"
 #include "hw/core/object.h"
 #include "migration/stream.h"
 #include "migration/vmstate.h"
@@ -245,6 +246,102 @@ static void test_serial_bad_fifo(void)
 
     /* A failed load leaves the device partly written: callers discard it. */
     object_destroy(dev);
+}
+
+/*
+ * isa-serial/held-output: output the chardev keeps for its next peer
+ * after a migration travels with the UART when the guest moves on before
+ * anyone connected, and a UART without it saves the version-1 layout.
+ */
+#define HELD_NAME "isa-serial/held-output"
+
+static Chardev *held_chardev(const char *dir, const char *id)
+{
+    g_autofree char *spec = g_strdup_printf(
+        "socket,id=%s,path=%s/%s.sock,server=on,wait=off", id, dir, id);
+    g_autoptr(OptList) opts = NULL;
+    GError *err = NULL;
+    Chardev *chr;
+
+    opts = opts_parse(spec, "backend", &err);
+    g_assert_no_error(err);
+    chr = chardev_new_from_opts(opts, &err);
+    g_assert_no_error(err);
+    return chr;
+}
+
+static Object *serial_on(const char *chr_id)
+{
+    g_autoptr(OptList) opts = opts_new();
+    GError *err = NULL;
+    Object *dev;
+
+    opts_set(opts, "index", "0");
+    opts_set(opts, "chardev", chr_id);
+    dev = object_create("isa-serial", opts, NULL, &err);
+    g_assert_no_error(err);
+    return dev;
+}
+
+static void test_serial_held_output(void)
+{
+    const VMStateDescription *vmsd = type_lookup("isa-serial")->vmsd;
+    g_autofree char *dir = g_dir_make_tmp("test-vmstate-XXXXXX", NULL);
+    Chardev *chr = held_chardev(dir, "held0");
+    Chardev *chr2 = held_chardev(dir, "held1");
+    Object *dev = serial_on("held0");
+    g_autofree uint8_t *old = NULL;
+    g_autofree uint8_t *buf = NULL;
+    uint8_t *sub, held[8];
+    size_t old_len, len, name_len = strlen(HELD_NAME);
+    GError *err = NULL;
+
+    /* Nothing held: the layout every baton wrote before the subsection. */
+    old = save_state(vmsd, dev, &old_len);
+    g_assert_cmpuint(old_len, ==, SER_WIRE_LEN);
+
+    chardev_hold_output(chr, (const uint8_t *)"hello", 5);
+    buf = save_state(vmsd, dev, &len);
+    /* marker, name, version, count, bytes, its own end, the list's end */
+    g_assert_cmpuint(len, ==, SER_WIRE_LEN + 1 + 1 + name_len + 4 + 4 + 5 +
+                              1);
+    g_assert_cmpmem(buf, SER_WIRE_LEN - 1, old, SER_WIRE_LEN - 1);
+    sub = buf + SER_WIRE_LEN - 1;
+    g_assert_cmpuint(sub[0], ==, 1);
+    g_assert_cmpuint(sub[1], ==, name_len);
+    g_assert_cmpmem(sub + 2, name_len, HELD_NAME, name_len);
+    g_assert_cmpuint(get_be32(sub + 2 + name_len), ==, 1);
+    g_assert_cmpuint(get_be32(sub + 6 + name_len), ==, 5);
+    g_assert_cmpmem(sub + 10 + name_len, 5, "hello", 5);
+    g_assert_cmpuint(buf[len - 2], ==, 0);
+    g_assert_cmpuint(buf[len - 1], ==, 0);
+    object_destroy(dev);
+
+    /* The destination's chardev holds it, ready for its next peer. */
+    dev = serial_on("held1");
+    g_assert_true(load_state(vmsd, dev, buf, len, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(chardev_hold_save(chr2, held, sizeof(held)), ==, 5);
+    g_assert_cmpmem(held, 5, "hello", 5);
+
+    /* The old layout loads: a hold with nothing carried over. */
+    g_assert_true(load_state(vmsd, dev, old, old_len, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(chardev_hold_save(chr2, held, sizeof(held)), ==, 0);
+
+    /* A count above the maximum is rejected before anything is stored. */
+    put_be32(buf + SER_WIRE_LEN - 1 + 6 + name_len, CHARDEV_HOLD_MAX + 1);
+    expect_load_error(vmsd, dev, buf, len, "field 'held'",
+                      "65537 exceeds maximum 65536");
+    object_destroy(dev);
+    object_destroy((Object *)chr);
+    object_destroy((Object *)chr2);
+    for (int i = 0; i < 2; i++) {
+        g_autofree char *sock = g_strdup_printf("%s/held%d.sock", dir, i);
+
+        unlink(sock);
+    }
+    rmdir(dir);
 }
 
 /* ---- ide-hd ---- */
@@ -584,6 +681,8 @@ int main(int argc, char **argv)
     g_test_add_func("/vmstate/devices/serial/round-trip",
                     test_serial_round_trip);
     g_test_add_func("/vmstate/devices/serial/bad-fifo", test_serial_bad_fifo);
+    g_test_add_func("/vmstate/devices/serial/held-output",
+                    test_serial_held_output);
     g_test_add("/vmstate/devices/ide/round-trip", IdeFixture, NULL, ide_setup,
                test_ide_round_trip, ide_teardown);
     g_test_add("/vmstate/devices/ide/bad-transfer", IdeFixture, NULL, ide_setup,

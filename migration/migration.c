@@ -374,9 +374,13 @@ static bool migration_complete(MigrationState *s, MigStream *f,
     bool ok;
 
     bql_lock();
+    /* Until the state is saved, monitor work waits (runstate.h). */
+    bql_priority_begin();
     s->vm_old_state = runstate_get();
     global_state_store(s->vm_old_state);
-    global_state_set_switchover(s->handshake);
+    /* cpr-transfer: STARTED too, to tell a lost guest (handshake v2). */
+    global_state_set_switchover(!s->handshake ? 0 :
+                                s->mode == MIG_MODE_CPR_TRANSFER ? 2 : 1);
     g_mutex_lock(&s->lock);
     s->downtime_start = now_ms();
     g_mutex_unlock(&s->lock);
@@ -386,6 +390,7 @@ static bool migration_complete(MigrationState *s, MigStream *f,
     s->vm_stopped = true;
     if (s->cpr_sent && cpr_fd_generation() != s->cpr_generation) {
         /* The new process would adopt a stale set of descriptors. */
+        bql_priority_end();
         bql_unlock();
         error_setg(errp, "the preserved file descriptors changed after the "
                    "CPR state was sent (a chardev client connected or "
@@ -399,6 +404,7 @@ static bool migration_complete(MigrationState *s, MigStream *f,
     mig_stream_set_rate_limit(f, 0);
     ok = savevm_complete(f, errp);
     s->times.saved = now_us();
+    bql_priority_end();
     bql_unlock();
     migration_note_bytes(s, f);
     return ok;

@@ -95,8 +95,12 @@ void qmp_event_send(const char *name, JsonNode *data)
         g_queue_push_tail(&event_queue, ev);
         if (!event_flush_scheduled) {
             event_flush_scheduled = true;
-            /* Attaching to the default context wakes the main loop. */
-            g_idle_add(event_flush_cb, NULL);
+            /*
+             * Attaching to the default context wakes the main loop. Not
+             * at idle priority: a client pipelining commands keeps a
+             * monitor readable and would hold events back until it stops.
+             */
+            g_idle_add_full(G_PRIORITY_DEFAULT, event_flush_cb, NULL, NULL);
         }
     }
     g_mutex_unlock(&event_lock);

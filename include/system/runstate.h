@@ -78,6 +78,20 @@ void runstate_set_no_shutdown(bool on);
 
 /* The big lock (protects machine and device state). */
 void bql_lock(void);
+/*
+ * bql_lock() for the main loop after its poll: first let the threads
+ * that are waiting for the lock now take it, so that a busy main loop
+ * (monitor traffic) cannot starve vCPU exits or a migration's stop.
+ */
+void bql_lock_after_waiters(void);
+/*
+ * Big lock held: from now until bql_priority_end() the main loop does not
+ * take the lock (other threads still do), even while this thread drops
+ * it to wait for vCPUs. For the few hundred microseconds of a
+ * switchover's stop and save; the holder must not wait for the main loop.
+ */
+void bql_priority_begin(void);
+void bql_priority_end(void);
 void bql_unlock(void);
 bool bql_locked(void);
 

@@ -743,41 +743,6 @@ static gpointer migration_thread(gpointer opaque)
     return NULL;
 }
 
-/* The mode's own requirements, checked before anything else happens. */
-static bool migration_check_mode(MigMode mode, const MigChannel *ch,
-                                 const MigChannel *cpr, GError **errp)
-{
-    if (cpr && mode != MIG_MODE_CPR_TRANSFER) {
-        error_setg(errp, "a 'cpr' migration channel is only valid in "
-                   "cpr-transfer mode (the mode is '%s')",
-                   migrate_mode_name(mode));
-        return false;
-    }
-    if (mode == MIG_MODE_CPR_TRANSFER) {
-        if (!cpr) {
-            error_setg(errp, "missing 'cpr' migration channel; cpr-transfer "
-                       "mode requires a 'cpr' channel");
-            return false;
-        }
-        if (!cpr_transfer_check_channel(cpr, errp)) {
-            return false;
-        }
-        if (ch->addr.transport != MIG_TRANSPORT_SOCKET) {
-            g_autofree char *name = mig_address_to_string(&ch->addr);
-
-            error_setg(errp, "cpr-transfer needs a socket main channel "
-                       "(unix, tcp or fd), not '%s': the new process "
-                       "confirms the load on it", name);
-            return false;
-        }
-    }
-    if (mode == MIG_MODE_CPR_EXEC &&
-        !cpr_exec_check(migrate_cpr_exec_command(), errp)) {
-        return false;
-    }
-    return true;
-}
-
 /* QEMU's migrate_prepare() checks, in its order, then the CPR blockers. */
 static bool migration_prepare(bool resume, MigMode mode, GError **errp)
 {
@@ -857,25 +822,6 @@ static bool migration_fail_setup(MigrationState *s, GError *err,
     return false;
 }
 
-/* cpr channel "fd:NAME": a connected UNIX socket from getfd. */
-static bool migration_open_cpr_fd(MigrationState *s, const MigChannel *cpr,
-                                  GError **errp)
-{
-    MigConn c = MIG_CONN_INIT;
-
-    if (!mig_outgoing_open(&cpr->addr, &c, errp)) {
-        return false;
-    }
-    if (!c.can_pass_fds) {
-        close(c.fd);
-        error_setg(errp, "the 'cpr' migration channel fd '%s' is not a UNIX "
-                   "socket", cpr->addr.fd_str);
-        return false;
-    }
-    s->cpr_fd = c.fd;
-    return true;
-}
-
 bool migration_qmp_migrate(const char *uri, JsonArray *channels,
                            bool resume, GError **errp)
 {
@@ -888,7 +834,7 @@ bool migration_qmp_migrate(const char *uri, JsonArray *channels,
     if (!ch) {
         return false;
     }
-    if (!migration_check_mode(mode, ch, cpr, errp) ||
+    if (!cpr_check_channels(mode, ch, cpr, errp) ||
         !migration_prepare(resume, mode, errp)) {
         mig_channel_free(ch);
         return false;
@@ -910,7 +856,7 @@ bool migration_qmp_migrate(const char *uri, JsonArray *channels,
         return migration_fail_setup(s, err, errp);
     }
     if (cpr && cpr->addr.sock_type == MIG_SOCKET_FD &&
-        !migration_open_cpr_fd(s, cpr, &err)) {
+        (s->cpr_fd = cpr_transfer_open_fd(cpr, &err)) < 0) {
         if (s->conn.fd >= 0) {
             close(s->conn.fd);
             s->conn.fd = -1;
@@ -1158,6 +1104,10 @@ static gboolean incoming_accept_cb(gint fd, GIOCondition cond,
         if (err) {
             warn_report("%s", err->message);
         }
+        return G_SOURCE_CONTINUE;
+    }
+    if (cpr_is_incoming() && !cpr_peer_trusted(conn.fd, "main channel")) {
+        close(conn.fd);
         return G_SOURCE_CONTINUE;
     }
     /* One main channel: stop listening, as QEMU does after it connects. */

@@ -121,7 +121,10 @@ typedef struct MigrationState {
     PausePhases phases;     /* under LOCK */
 } MigrationState;
 
-/* The incoming migration; main thread except STATE and the stream. */
+/*
+ * The incoming migration; main thread except STATE, the stream and the
+ * switchover times, which the thread writes before it is joined.
+ */
 typedef struct IncomingState {
     int state;
     GMutex lock;            /* STREAM against shutdown */
@@ -141,10 +144,9 @@ typedef struct IncomingState {
     int64_t cpr_loaded;     /* CPR state read at start-up */
     int64_t load_start;
     int64_t loaded;
-    int64_t go_received;
+    int64_t resuming;       /* RESUMING sent: the guest is ours */
     int64_t resumed;
     CprTimes source;        /* from GO (cpr-transfer) or the CPR state */
-    bool handshake_done;
     PausePhases phases;
     int64_t downtime;       /* ms; -1: not known */
 } IncomingState;
@@ -445,7 +447,9 @@ static bool migration_switchover(MigrationState *s, MigStream *f,
         g_mutex_unlock(&s->lock);
         return false;
     }
-    return true;
+    /* Committed: a failure now leaves the guest nowhere (finish_locked). */
+    return s->mode != MIG_MODE_CPR_TRANSFER ||
+           switchover_wait_started(fd, s->cancel_fd, errp) >= 0;
 }
 
 /*
@@ -508,6 +512,23 @@ static void migration_release_guest(MigrationState *s)
 }
 
 /*
+ * cpr-transfer: the new process confirmed GO (RESUMING), then died before
+ * it said STARTED. This process may not run the guest again (it may have
+ * run there), so the guest is lost: say so, and exit so that what this
+ * process still holds (chardev connections, listening sockets) closes and
+ * clients see EOF instead of a process that will never serve them.
+ */
+static void migration_guest_lost_locked(MigrationState *s, GError *err)
+{
+    migration_set_error(s, err);
+    status_set(&s->state, MIG_STATUS_ACTIVE, MIG_STATUS_FAILED);
+    migration_release_guest(s);
+    error_report("%s; exiting with status %d", err->message,
+                 BATON_EXIT_GUEST_LOST);
+    request_exit(BATON_EXIT_GUEST_LOST);
+}
+
+/*
  * cpr-exec, state written and closed, big lock held: exec the new image.
  * Returns only if the exec failed, with the error.
  */
@@ -561,6 +582,9 @@ static void migration_finish_locked(MigrationState *s, bool completed,
             return;
         }
         /* Cancelled at the last moment: fall through and resume. */
+    } else if (s->committed) {
+        migration_guest_lost_locked(s, err);
+        return;
     }
     if (s->cpr_sent || s->handed_over) {
         /* The fd owners carry on (and resume their I/O) before the guest. */
@@ -941,8 +965,8 @@ static void incoming_phases(IncomingState *mis)
         p->stop = span(src->stop_start, src->stopped);
         p->save = span(src->stopped, src->saved);
         p->load = span(src->saved, mis->loaded);
-        p->handshake = span(mis->loaded, mis->go_received);
-        p->resume = span(mis->go_received, mis->resumed);
+        p->handshake = span(mis->loaded, mis->resuming);
+        p->resume = span(mis->resuming, mis->resumed);
         p->total = span(src->stop_start, mis->resumed);
         break;
     case MIG_MODE_CPR_EXEC:
@@ -956,7 +980,7 @@ static void incoming_phases(IncomingState *mis)
         break;
     default:
         /* Another host's clock: only our own part is meaningful. */
-        p->resume = span(mis->handshake_done ? mis->go_received : mis->loaded,
+        p->resume = span(mis->resuming ? mis->resuming : mis->loaded,
                          mis->resumed);
         break;
     }
@@ -965,11 +989,10 @@ static void incoming_phases(IncomingState *mis)
     }
 }
 
-/* Main loop: act on the load's outcome (QEMU's incoming bottom half). */
+/* Main loop: the load's outcome (QEMU's incoming bottom half). */
 static gboolean incoming_finish_bh(gpointer opaque)
 {
     IncomingState *mis = &incoming;
-    RunState target;
     GError *err;
 
     if (!mis->thread) {
@@ -984,20 +1007,6 @@ static gboolean incoming_finish_bh(gpointer opaque)
         g_error_free(err);
         return G_SOURCE_REMOVE;
     }
-    if (cpr_is_incoming()) {
-        /* Ours now: the adopted fds may be read, accepted and written. */
-        cpr_notify(CPR_EVENT_TAKEOVER);
-    }
-    if (!global_state_received(&target) || target == RUN_STATE_RUNNING) {
-        if (mis->autostart) {
-            vm_start();
-        } else {
-            runstate_set(RUN_STATE_PAUSED);
-        }
-    } else {
-        runstate_set(target);
-    }
-    mis->resumed = now_us();
     incoming_phases(mis);
     if (cpr_is_incoming()) {
         cpr_transfer_incoming_close();
@@ -1009,33 +1018,54 @@ static gboolean incoming_finish_bh(gpointer opaque)
 }
 
 /*
- * Loaded; the source waits on the channel: READY, then wait for GO. A
- * source that dies or gives up closes the channel instead, and this
- * process must not run the guest.
+ * Thread, loaded: take the guest over. With the handshake (HS, its
+ * version) READY and GO come first; the source may still take the guest
+ * back until RESUMING is out, and once it is, a death here loses the
+ * guest. So the big lock is taken before RESUMING and held until the
+ * guest runs: nothing waits for the main loop in that window. vm_start()
+ * goes before TAKEOVER to keep the window short; the vCPUs cannot reach
+ * a device before the lock is released anyway.
  */
-static bool incoming_handshake(IncomingState *mis, int fd, GError **errp)
+static bool incoming_take_over(IncomingState *mis, int fd, int hs,
+                               GError **errp)
 {
+    RunState target;
     int64_t t[4];
 
-    if (!switchover_confirm(fd, mis->loaded, t, errp)) {
+    if (hs && !switchover_confirm(fd, mis->loaded, t, errp)) {
         return false;
     }
-    mis->go_received = now_us();
-    mis->handshake_done = true;
-    if (cpr_incoming_mode() == MIG_MODE_CPR_TRANSFER) {
+    if (hs && cpr_incoming_mode() == MIG_MODE_CPR_TRANSFER) {
         /* One host, one clock: the source's times are comparable. */
         mis->source.stop_start = t[0];
         mis->source.stopped = t[1];
         mis->source.saved = t[2];
     }
+    bql_lock();
+    if (hs) {
+        switchover_send_resuming(fd);
+        mis->resuming = now_us();
+        fault_inject_point("incoming-resuming");
+    }
+    if (!global_state_received(&target) || target == RUN_STATE_RUNNING) {
+        if (mis->autostart) {
+            vm_start();
+        } else {
+            runstate_set(RUN_STATE_PAUSED);
+        }
+    } else {
+        runstate_set(target);
+    }
+    if (cpr_is_incoming()) {
+        /* Ours now: the adopted fds may be read, accepted and written. */
+        cpr_notify(CPR_EVENT_TAKEOVER);
+    }
+    mis->resumed = now_us();
+    bql_unlock();
+    if (hs >= 2) {
+        switchover_send_started(fd);
+    }
     return true;
-}
-
-static bool fd_is_socket(int fd)
-{
-    struct stat st;
-
-    return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
 /* Returns NULL on success or the load error (the thread's result). */
@@ -1044,7 +1074,9 @@ static gpointer incoming_thread(gpointer opaque)
     IncomingState *mis = &incoming;
     MigStream *f = opaque;
     int fd = mig_stream_fd(f);
-    bool socket = fd_is_socket(fd);
+    struct stat st;
+    bool socket = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+    int hs;
     GError *err = NULL;
     bool ok;
 
@@ -1053,12 +1085,13 @@ static gpointer incoming_thread(gpointer opaque)
     if (ok) {
         mis->loaded = now_us();
         fault_inject_point("incoming-loaded");
-        if (global_state_switchover_requested()) {
-            ok = socket ? incoming_handshake(mis, fd, &err) : false;
-            if (!socket) {
-                error_setg(&err, "the source waits for a confirmation this "
-                           "side cannot send (the channel is not a socket)");
-            }
+        hs = global_state_switchover_requested();
+        if (hs && !socket) {
+            error_setg(&err, "the source waits for a confirmation this "
+                       "side cannot send (the channel is not a socket)");
+            ok = false;
+        } else {
+            ok = incoming_take_over(mis, fd, hs, &err);
         }
     } else if (socket) {
         g_autoptr(GError) ignored = NULL;
@@ -1069,10 +1102,10 @@ static gpointer incoming_thread(gpointer opaque)
     g_mutex_lock(&mis->lock);
     mis->stream = NULL;
     g_mutex_unlock(&mis->lock);
-    if (!mig_stream_close(f, ok ? &err : NULL)) {
-        ok = false;
-    }
-    g_idle_add(incoming_finish_bh, NULL);
+    /* On success the guest runs here already: the channel is done with. */
+    mig_stream_close_noerr(f);
+    /* Not idle priority: a busy monitor would starve it. */
+    g_idle_add_full(G_PRIORITY_DEFAULT, incoming_finish_bh, NULL, NULL);
     return ok ? NULL : err;
 }
 
@@ -1429,6 +1462,11 @@ void migration_shutdown(void)
     IncomingState *mis = &incoming;
 
     migration_cancel();
+    /* Past GO cancel is a no-op; this ends a wait for STARTED too. */
+    if (s->thread && s->cancel_fd >= 0 &&
+        write(s->cancel_fd, &(uint64_t){ 1 }, sizeof(uint64_t)) < 0) {
+        /* Already signalled (counter full): nothing more to do. */
+    }
     if (s->thread) {
         join_unlocked(s->thread);
         s->thread = NULL;

@@ -83,7 +83,12 @@ static gboolean event_flush_cb(gpointer opaque)
 
 void qmp_event_send(const char *name, JsonNode *data)
 {
-    JsonNode *ev = qmp_event_build(name, data, g_get_real_time());
+    qmp_event_send_at(name, data, g_get_real_time());
+}
+
+void qmp_event_send_at(const char *name, JsonNode *data, gint64 usec)
+{
+    JsonNode *ev = qmp_event_build(name, data, usec);
     GList *list = NULL;
 
     g_mutex_lock(&event_lock);

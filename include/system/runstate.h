@@ -66,6 +66,12 @@ void request_shutdown(ShutdownCause cause);
 void request_reset(ShutdownCause cause);
 /* Exit the process with STATUS after cleanup (isa-debug-exit). */
 void request_exit(int status);
+/*
+ * The exit status of an old process whose guest was lost in a live
+ * update: the new process died after it confirmed the hand-over, before
+ * it ran the guest (docs/system/cpr.md). isa-debug-exit's are odd.
+ */
+#define BATON_EXIT_GUEST_LOST 2
 /* Reset devices, machine and vCPUs now; emits RESET unless CAUSE is none. */
 void system_reset(ShutdownCause cause);
 /*

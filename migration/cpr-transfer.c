@@ -99,10 +99,16 @@ bool cpr_peer_trusted(int fd, const char *channel)
     if (cred.uid == geteuid() || cred.uid == 0) {
         return true;
     }
-    warn_report("%s: refused a connection from uid %u (pid %d): only uid "
-                "%u or root may hand a guest over", channel,
-                (unsigned int)cred.uid, (int)cred.pid,
-                (unsigned int)geteuid());
+    if (geteuid() == 0) {
+        warn_report("%s: refused a connection from uid %u (pid %d): only "
+                    "root may hand a guest over", channel,
+                    (unsigned int)cred.uid, (int)cred.pid);
+    } else {
+        warn_report("%s: refused a connection from uid %u (pid %d): only "
+                    "uid %u or root may hand a guest over", channel,
+                    (unsigned int)cred.uid, (int)cred.pid,
+                    (unsigned int)geteuid());
+    }
     return false;
 }
 

@@ -85,7 +85,10 @@ static bool switchover_send(int fd, uint8_t type, const void *payload,
     buf[2] = len >> 16;
     buf[3] = len >> 8;
     buf[4] = len;
-    memcpy(buf + SWITCHOVER_HEADER, payload, len);
+    if (len) {
+        /* RESUMING and STARTED have no payload (and pass NULL). */
+        memcpy(buf + SWITCHOVER_HEADER, payload, len);
+    }
     crc = crc32c_update(0, buf, SWITCHOVER_HEADER + len);
     for (int i = 0; i < 4; i++) {
         buf[SWITCHOVER_HEADER + len + i] = crc >> (24 - 8 * i);

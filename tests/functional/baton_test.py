@@ -1302,7 +1302,8 @@ class QmpFlood:
                 self.sent += max(self.depth // 4, 1)
                 last = self.sent
             batch = "".join('{"execute": "%s", "id": %d}\n'
-                            % (names[i % 2], i) for i in range(first, last + 1))
+                            % (names[i % 2], i)
+                            for i in range(first, last + 1))
             try:
                 self.sock.sendall(batch.encode())
             except OSError:

@@ -70,15 +70,6 @@ def kill(pid):
         pass
 
 
-def print_on_failure(test, out, err):
-    """Cleanup: baton-update's output, if the test failed after it ran."""
-    result = getattr(test, "_outcome", None)
-    if result and not result.success:
-        print("  baton-update printed:\n%s%s" % (
-            "".join("    %s\n" % l for l in out),
-            "".join("    ! %s\n" % l for l in err.splitlines())))
-
-
 class Update:
     """One run of baton-update whose output lines can be waited for."""
 
@@ -179,9 +170,28 @@ class UpdateFaults(unittest.TestCase):
         wait_for(lambda: not any(alive(p) for p in pids if p != keep),
                  timeout=20, what="no baton but pid %s left" % keep)
 
+    def judge(self, g, outcome, owner, new, now):
+        """Check where the guest is against what baton-update said;
+        returns the pid that runs it (None if lost)."""
+        if outcome in ("lost", "done, then killed"):
+            self.settled([owner, new], None)
+            self.check_lost(g)
+            return None
+        if outcome == "failed, guest kept":
+            # Only a process that is alive can have the guest.
+            candidates = [p for p in (owner, new) if p and alive(p)]
+            self.assertEqual(len(candidates), 1, "processes alive: %s"
+                             % candidates)
+            now = candidates[0]
+        else:
+            self.assertNotEqual(now, owner)
+        self.settled([owner, new], now)
+        self.check_runs(g)
+        return now
+
     def test_soak(self):
-        seed = int(os.environ.get("BATON_SOAK_SEED",
-                                  str(random.SystemRandom().randrange(1 << 30))))
+        seed = os.environ.get("BATON_SOAK_SEED")
+        seed = int(seed) if seed else random.SystemRandom().randrange(1 << 30)
         print("\n  soak: %d updates, BATON_SOAK_SEED=%d" % (UPDATES, seed))
         rng = random.Random(seed)
         outcomes = {}
@@ -232,21 +242,13 @@ class UpdateFaults(unittest.TestCase):
                 delay * 1e3, outcome, time.monotonic() - t_start,
                 "" if rc == 0 else ": " + err.strip()[len("baton-update: "):]),
                 flush=True)
-            self.addCleanup(print_on_failure, self, out, err)
-            # Where is the guest? Only a process that is alive can have it.
-            if outcome in ("lost", "done, then killed"):
-                self.settled([owner, new], None)
-                self.check_lost(g)
-            elif outcome == "done":
-                self.assertNotEqual(now, owner)
-                self.settled([owner, new], now)
-                self.check_runs(g)
-            else:
-                candidates = [p for p in (owner, new) if p and alive(p)]
-                self.assertEqual(len(candidates), 1, (out, err))
-                now = candidates[0]
-                self.settled([owner, new], now)
-                self.check_runs(g)
+            try:
+                now = self.judge(g, outcome, owner, new, now)
+            except BaseException:
+                print("  (seed %d) baton-update printed:\n%s%s" % (
+                    seed, "".join("    %s\n" % l for l in out),
+                    "".join("    ! %s\n" % l for l in err.splitlines())))
+                raise
             if outcome in ("done", "failed, guest kept"):
                 owner = now
             else:

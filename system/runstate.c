@@ -270,7 +270,8 @@ void bql_lock_after_waiters(void)
     /*
      * A guard only (a priority holder that waits for the main loop would
      * be a bug): waiters count their turn as soon as they have it, and a
-     * switchover's priority lasts well under a millisecond.
+     * switchover's priority lasts its pause, which the migration thread
+     * spends holding the lock anyway apart from the vCPUs' parking.
      */
     gint64 deadline = g_get_monotonic_time() + BQL_YIELD_MAX_US;
     guint64 start;

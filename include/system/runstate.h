@@ -93,8 +93,9 @@ void bql_lock_after_waiters(void);
 /*
  * Big lock held: from now until bql_priority_end() the main loop does not
  * take the lock (other threads still do), even while this thread drops
- * it to wait for vCPUs. For the few hundred microseconds of a
- * switchover's stop and save; the holder must not wait for the main loop.
+ * it to wait for vCPUs. For a switchover's stop and save (the pause);
+ * the holder must not wait for the main loop (a 100 ms guard would end
+ * the deadlock, not the bug).
  */
 void bql_priority_begin(void);
 void bql_priority_end(void);

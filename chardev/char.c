@@ -428,6 +428,15 @@ static void chr_hold_release_one(Object *obj, void *opaque)
     }
 }
 
+static void chr_hold_flush_one(Object *obj, void *opaque)
+{
+    Chardev *chr = (Chardev *)obj;
+
+    if (chr->ops && chr->held) {
+        chr_hold_release(chr);
+    }
+}
+
 /*
  * The guest starts (or resumes after a failed migration) here: this
  * process owns its output now, and what is held goes out first.
@@ -612,6 +621,11 @@ static void chr_cpr_notify(CprEvent event, void *opaque)
         break;
     case CPR_EVENT_TAKEOVER:
         chr_cpr_move_all(CHR_CPR_WAITING, CHR_CPR_WAITING, CHR_CPR_LIVE);
+        /*
+         * vm_start() ran just before, while the fds were not ours yet:
+         * what a quiet guest's chardevs hold goes out now.
+         */
+        object_foreach(TYPE_CHARDEV, chr_hold_flush_one, NULL);
         break;
     }
 }

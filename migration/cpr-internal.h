@@ -91,6 +91,21 @@ bool cpr_state_load(MigStream *f, bool inherited, GError **errp);
 /* The cpr channel of a migrate command must be a UNIX socket. */
 bool cpr_transfer_check_channel(const MigChannel *ch, GError **errp);
 /*
+ * migrate in MODE with main channel CH and cpr channel CPR (may be NULL):
+ * the mode's own requirements (a cpr channel only and always with
+ * cpr-transfer, a socket main channel, a runnable cpr-exec-command).
+ */
+bool cpr_check_channels(MigMode mode, const MigChannel *ch,
+                        const MigChannel *cpr, GError **errp);
+/*
+ * New process: whether the peer of the accepted connection FD on
+ * CHANNEL (a name for the log) may hand a guest over: a UNIX socket peer
+ * runs as our effective uid or as root (SO_PEERCRED). If not, logs one
+ * line naming its uid and returns false; the caller closes FD and keeps
+ * listening. Peers of other sockets (TCP) are not checked.
+ */
+bool cpr_peer_trusted(int fd, const char *channel);
+/*
  * New process, start-up: listen on / accept from CH, read the CPR state.
  * The connection stays open until cpr_transfer_incoming_close(): the old
  * process watches it to learn that this process died.
@@ -112,6 +127,8 @@ void cpr_transfer_incoming_close(void);
  */
 bool cpr_transfer_send(const MigChannel *ch, int cancel_fd, int *fd,
                        uint64_t *generation, GError **errp);
+/* Old process: a cpr channel "fd:NAME" (getfd), connected; -1 on error. */
+int cpr_transfer_open_fd(const MigChannel *cpr, GError **errp);
 /* Whether the peer of a cpr connection has closed it (or failed). */
 bool cpr_transfer_peer_gone(int fd);
 

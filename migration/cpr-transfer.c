@@ -2,9 +2,11 @@
 /*
  * The 'cpr' channel of cpr-transfer: a UNIX socket on which the old
  * process sends the CPR state (fds by SCM_RIGHTS) to a new process that
- * waits for it at start-up, before it creates any backend or device. The
- * connection then stays open as a life line: the old process sees it
- * close if the new one dies. The switchover itself is migration.c's.
+ * waits for it at start-up, before it creates any backend or device, and
+ * accepts it only from its own user or root. The connection then stays
+ * open as a life line: the old process sees it close if the new one
+ * dies. Also the channel checks of a cpr-transfer or cpr-exec migrate.
+ * The switchover itself is migration.c's.
  */
 #include "util/osdep.h"
 
@@ -16,6 +18,7 @@
 #include "util/error-report.h"
 
 #include "cpr-internal.h"
+#include "options.h"
 
 /* How long the old process retries while the new one is not listening. */
 #define CPR_CONNECT_TIMEOUT_MS 5000
@@ -40,7 +43,74 @@ bool cpr_transfer_check_channel(const MigChannel *ch, GError **errp)
     return true;
 }
 
+bool cpr_check_channels(MigMode mode, const MigChannel *ch,
+                        const MigChannel *cpr, GError **errp)
+{
+    if (cpr && mode != MIG_MODE_CPR_TRANSFER) {
+        error_setg(errp, "a 'cpr' migration channel is only valid in "
+                   "cpr-transfer mode (the mode is '%s')",
+                   migrate_mode_name(mode));
+        return false;
+    }
+    if (mode == MIG_MODE_CPR_TRANSFER) {
+        if (!cpr) {
+            error_setg(errp, "missing 'cpr' migration channel; cpr-transfer "
+                       "mode requires a 'cpr' channel");
+            return false;
+        }
+        if (!cpr_transfer_check_channel(cpr, errp)) {
+            return false;
+        }
+        if (ch->addr.transport != MIG_TRANSPORT_SOCKET) {
+            g_autofree char *name = mig_address_to_string(&ch->addr);
+
+            error_setg(errp, "cpr-transfer needs a socket main channel "
+                       "(unix, tcp or fd), not '%s': the new process "
+                       "confirms the load on it", name);
+            return false;
+        }
+    }
+    if (mode == MIG_MODE_CPR_EXEC &&
+        !cpr_exec_check(migrate_cpr_exec_command(), errp)) {
+        return false;
+    }
+    return true;
+}
+
 /* ---- new process ---- */
+
+bool cpr_peer_trusted(int fd, const char *channel)
+{
+    struct sockaddr_storage addr;
+    socklen_t addr_len = sizeof(addr);
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+
+    /* Only a UNIX socket knows its peer (a TCP main channel: no check). */
+    if (getsockname(fd, (struct sockaddr *)&addr, &addr_len) < 0 ||
+        addr.ss_family != AF_UNIX) {
+        return true;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+        warn_report("%s: refused a connection whose peer is unknown (%s)",
+                    channel, g_strerror(errno));
+        return false;
+    }
+    if (cred.uid == geteuid() || cred.uid == 0) {
+        return true;
+    }
+    if (geteuid() == 0) {
+        warn_report("%s: refused a connection from uid %u (pid %d): only "
+                    "root may hand a guest over", channel,
+                    (unsigned int)cred.uid, (int)cred.pid);
+    } else {
+        warn_report("%s: refused a connection from uid %u (pid %d): only "
+                    "uid %u or root may hand a guest over", channel,
+                    (unsigned int)cred.uid, (int)cred.pid,
+                    (unsigned int)geteuid());
+    }
+    return false;
+}
 
 /* An inherited listening socket: "addr.type=fd,addr.str=N". */
 static int cpr_listen_fd(const MigAddress *a, GError **errp)
@@ -95,8 +165,13 @@ static int cpr_accept(int lfd, GError **errp)
             g_main_context_iteration(NULL, TRUE);
         }
         fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd >= 0) {
+        if (fd >= 0 && cpr_peer_trusted(fd, "cpr channel")) {
             return fd;
+        }
+        if (fd >= 0) {
+            /* Somebody else's: keep waiting for the old process. */
+            close(fd);
+            continue;
         }
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
             errno != ECONNABORTED) {
@@ -190,6 +265,22 @@ void cpr_transfer_incoming_close(void)
 }
 
 /* ---- old process ---- */
+
+int cpr_transfer_open_fd(const MigChannel *cpr, GError **errp)
+{
+    MigConn c = MIG_CONN_INIT;
+
+    if (!mig_outgoing_open(&cpr->addr, &c, errp)) {
+        return -1;
+    }
+    if (!c.can_pass_fds) {
+        close(c.fd);
+        error_setg(errp, "the 'cpr' migration channel fd '%s' is not a UNIX "
+                   "socket", cpr->addr.fd_str);
+        return -1;
+    }
+    return c.fd;
+}
 
 bool cpr_transfer_peer_gone(int fd)
 {

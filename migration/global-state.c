@@ -3,7 +3,8 @@
  * The "globalstate" section: the source's run state at the switchover
  * (so the destination resumes only a guest that was running), and its
  * "globalstate/switchover" subsection, which tells the destination that
- * the source waits for READY after the EOF record. When to store and
+ * the source waits for READY after the EOF record (and, version 2, for
+ * STARTED after RESUMING). When to store and
  * read it is the state machine's (migration.c).
  */
 #include "util/osdep.h"
@@ -19,7 +20,10 @@
 typedef struct GlobalState {
     uint32_t size;
     uint8_t runstate[GLOBALSTATE_MAX];
-    /* Subsection "globalstate/switchover": READY/GO after EOF. */
+    /*
+     * Subsection "globalstate/switchover": the handshake after EOF,
+     * 1: READY/GO/RESUMING; 2: and STARTED.
+     */
     uint8_t switchover;
     /* Subsection "globalstate/events": the source's events capability. */
     uint8_t events;
@@ -94,7 +98,7 @@ static bool global_state_switchover_needed(void *opaque)
 static bool global_state_switchover_post_load(void *opaque, int version_id,
                                               GError **errp)
 {
-    if (global_state.switchover > 1) {
+    if (global_state.switchover > 2) {
         error_setg(errp, "globalstate/switchover: invalid value %u",
                    global_state.switchover);
         return false;
@@ -184,9 +188,9 @@ void global_state_register(void)
     }
 }
 
-void global_state_set_switchover(bool on)
+void global_state_set_switchover(int version)
 {
-    global_state.switchover = on;
+    global_state.switchover = version;
 }
 
 void global_state_clear(void)
@@ -195,9 +199,9 @@ void global_state_clear(void)
     global_state.switchover = 0;
 }
 
-bool global_state_switchover_requested(void)
+int global_state_switchover_requested(void)
 {
-    return global_state.switchover != 0;
+    return global_state.switchover;
 }
 
 bool global_state_received(RunState *target)

@@ -35,13 +35,17 @@ JsonNode *migration_query(void);
  * Big lock held. Registered by the first migration on either side.
  */
 void global_state_register(void);
-/* Source, at the switchover: the run state to send, READY/GO or not. */
+/*
+ * Source, at the switchover: the run state to send, and the handshake
+ * version it will wait for after the EOF record: 0 none, 1 READY/GO/
+ * RESUMING, 2 the same and STARTED.
+ */
 void global_state_store(RunState state);
-void global_state_set_switchover(bool on);
+void global_state_set_switchover(int version);
 /* Source, migration over: the next save records the state as it is. */
 void global_state_clear(void);
-/* Destination, after a load: whether the source waits for READY. */
-bool global_state_switchover_requested(void);
+/* Destination, after a load: the handshake version the source wants. */
+int global_state_switchover_requested(void);
 /* Destination, after a load: whether a run state came, in *TARGET. */
 bool global_state_received(RunState *target);
 
@@ -70,6 +74,14 @@ bool switchover_send_go(int fd, int64_t stop_start, int64_t stopped,
  */
 bool switchover_confirm(int fd, int64_t loaded, int64_t times[4],
                         GError **errp);
+/*
+ * Destination, GO received: RESUMING, the commit. Run the guest right
+ * after it whatever happens (a failed send only warns: the source is
+ * gone and cannot run it either).
+ */
+void switchover_send_resuming(int fd);
+/* Destination, version 2, the guest started: STARTED; best effort. */
+void switchover_send_started(int fd);
 /* Destination: the load failed (REASON); best effort. */
 bool switchover_send_failed(int fd, const char *reason, GError **errp);
 /*
@@ -78,6 +90,13 @@ bool switchover_send_failed(int fd, const char *reason, GError **errp);
  * never ran there, and the source takes it back.
  */
 bool switchover_wait_resuming(int fd, GError **errp);
+/*
+ * Source, version 2, after RESUMING: wait for STARTED. 1: the guest runs
+ * there; 0: CANCEL_FD became readable (this process is exiting); -1 (with
+ * the error): the destination died before it started the guest, which is
+ * lost, since the source may not run it again either.
+ */
+int switchover_wait_started(int fd, int cancel_fd, GError **errp);
 /* Source, the stream broke first: a FAILED within 100 ms replaces *ERR. */
 void switchover_peer_reason(int fd, GError **err);
 

@@ -121,7 +121,10 @@ typedef struct MigrationState {
     PausePhases phases;     /* under LOCK */
 } MigrationState;
 
-/* The incoming migration; main thread except STATE and the stream. */
+/*
+ * The incoming migration; main thread except STATE, the stream and the
+ * switchover times, which the thread writes before it is joined.
+ */
 typedef struct IncomingState {
     int state;
     GMutex lock;            /* STREAM against shutdown */
@@ -141,10 +144,9 @@ typedef struct IncomingState {
     int64_t cpr_loaded;     /* CPR state read at start-up */
     int64_t load_start;
     int64_t loaded;
-    int64_t go_received;
+    int64_t resuming;       /* RESUMING sent: the guest is ours */
     int64_t resumed;
     CprTimes source;        /* from GO (cpr-transfer) or the CPR state */
-    bool handshake_done;
     PausePhases phases;
     int64_t downtime;       /* ms; -1: not known */
 } IncomingState;
@@ -374,9 +376,13 @@ static bool migration_complete(MigrationState *s, MigStream *f,
     bool ok;
 
     bql_lock();
+    /* Until the state is saved, monitor work waits (runstate.h). */
+    bql_priority_begin();
     s->vm_old_state = runstate_get();
     global_state_store(s->vm_old_state);
-    global_state_set_switchover(s->handshake);
+    /* cpr-transfer: STARTED too, to tell a lost guest (handshake v2). */
+    global_state_set_switchover(!s->handshake ? 0 :
+                                s->mode == MIG_MODE_CPR_TRANSFER ? 2 : 1);
     g_mutex_lock(&s->lock);
     s->downtime_start = now_ms();
     g_mutex_unlock(&s->lock);
@@ -386,6 +392,7 @@ static bool migration_complete(MigrationState *s, MigStream *f,
     s->vm_stopped = true;
     if (s->cpr_sent && cpr_fd_generation() != s->cpr_generation) {
         /* The new process would adopt a stale set of descriptors. */
+        bql_priority_end();
         bql_unlock();
         error_setg(errp, "the preserved file descriptors changed after the "
                    "CPR state was sent (a chardev client connected or "
@@ -399,6 +406,7 @@ static bool migration_complete(MigrationState *s, MigStream *f,
     mig_stream_set_rate_limit(f, 0);
     ok = savevm_complete(f, errp);
     s->times.saved = now_us();
+    bql_priority_end();
     bql_unlock();
     migration_note_bytes(s, f);
     return ok;
@@ -439,7 +447,9 @@ static bool migration_switchover(MigrationState *s, MigStream *f,
         g_mutex_unlock(&s->lock);
         return false;
     }
-    return true;
+    /* Committed: a failure now leaves the guest nowhere (finish_locked). */
+    return s->mode != MIG_MODE_CPR_TRANSFER ||
+           switchover_wait_started(fd, s->cancel_fd, errp) >= 0;
 }
 
 /*
@@ -502,6 +512,23 @@ static void migration_release_guest(MigrationState *s)
 }
 
 /*
+ * cpr-transfer: the new process confirmed GO (RESUMING), then died before
+ * it said STARTED. This process may not run the guest again (it may have
+ * run there), so the guest is lost: say so, and exit so that what this
+ * process still holds (chardev connections, listening sockets) closes and
+ * clients see EOF instead of a process that will never serve them.
+ */
+static void migration_guest_lost_locked(MigrationState *s, GError *err)
+{
+    migration_set_error(s, err);
+    status_set(&s->state, MIG_STATUS_ACTIVE, MIG_STATUS_FAILED);
+    migration_release_guest(s);
+    error_report("%s; exiting with status %d", err->message,
+                 BATON_EXIT_GUEST_LOST);
+    request_exit(BATON_EXIT_GUEST_LOST);
+}
+
+/*
  * cpr-exec, state written and closed, big lock held: exec the new image.
  * Returns only if the exec failed, with the error.
  */
@@ -555,6 +582,9 @@ static void migration_finish_locked(MigrationState *s, bool completed,
             return;
         }
         /* Cancelled at the last moment: fall through and resume. */
+    } else if (s->committed) {
+        migration_guest_lost_locked(s, err);
+        return;
     }
     if (s->cpr_sent || s->handed_over) {
         /* The fd owners carry on (and resume their I/O) before the guest. */
@@ -737,41 +767,6 @@ static gpointer migration_thread(gpointer opaque)
     return NULL;
 }
 
-/* The mode's own requirements, checked before anything else happens. */
-static bool migration_check_mode(MigMode mode, const MigChannel *ch,
-                                 const MigChannel *cpr, GError **errp)
-{
-    if (cpr && mode != MIG_MODE_CPR_TRANSFER) {
-        error_setg(errp, "a 'cpr' migration channel is only valid in "
-                   "cpr-transfer mode (the mode is '%s')",
-                   migrate_mode_name(mode));
-        return false;
-    }
-    if (mode == MIG_MODE_CPR_TRANSFER) {
-        if (!cpr) {
-            error_setg(errp, "missing 'cpr' migration channel; cpr-transfer "
-                       "mode requires a 'cpr' channel");
-            return false;
-        }
-        if (!cpr_transfer_check_channel(cpr, errp)) {
-            return false;
-        }
-        if (ch->addr.transport != MIG_TRANSPORT_SOCKET) {
-            g_autofree char *name = mig_address_to_string(&ch->addr);
-
-            error_setg(errp, "cpr-transfer needs a socket main channel "
-                       "(unix, tcp or fd), not '%s': the new process "
-                       "confirms the load on it", name);
-            return false;
-        }
-    }
-    if (mode == MIG_MODE_CPR_EXEC &&
-        !cpr_exec_check(migrate_cpr_exec_command(), errp)) {
-        return false;
-    }
-    return true;
-}
-
 /* QEMU's migrate_prepare() checks, in its order, then the CPR blockers. */
 static bool migration_prepare(bool resume, MigMode mode, GError **errp)
 {
@@ -851,25 +846,6 @@ static bool migration_fail_setup(MigrationState *s, GError *err,
     return false;
 }
 
-/* cpr channel "fd:NAME": a connected UNIX socket from getfd. */
-static bool migration_open_cpr_fd(MigrationState *s, const MigChannel *cpr,
-                                  GError **errp)
-{
-    MigConn c = MIG_CONN_INIT;
-
-    if (!mig_outgoing_open(&cpr->addr, &c, errp)) {
-        return false;
-    }
-    if (!c.can_pass_fds) {
-        close(c.fd);
-        error_setg(errp, "the 'cpr' migration channel fd '%s' is not a UNIX "
-                   "socket", cpr->addr.fd_str);
-        return false;
-    }
-    s->cpr_fd = c.fd;
-    return true;
-}
-
 bool migration_qmp_migrate(const char *uri, JsonArray *channels,
                            bool resume, GError **errp)
 {
@@ -882,7 +858,7 @@ bool migration_qmp_migrate(const char *uri, JsonArray *channels,
     if (!ch) {
         return false;
     }
-    if (!migration_check_mode(mode, ch, cpr, errp) ||
+    if (!cpr_check_channels(mode, ch, cpr, errp) ||
         !migration_prepare(resume, mode, errp)) {
         mig_channel_free(ch);
         return false;
@@ -904,7 +880,7 @@ bool migration_qmp_migrate(const char *uri, JsonArray *channels,
         return migration_fail_setup(s, err, errp);
     }
     if (cpr && cpr->addr.sock_type == MIG_SOCKET_FD &&
-        !migration_open_cpr_fd(s, cpr, &err)) {
+        (s->cpr_fd = cpr_transfer_open_fd(cpr, &err)) < 0) {
         if (s->conn.fd >= 0) {
             close(s->conn.fd);
             s->conn.fd = -1;
@@ -989,8 +965,8 @@ static void incoming_phases(IncomingState *mis)
         p->stop = span(src->stop_start, src->stopped);
         p->save = span(src->stopped, src->saved);
         p->load = span(src->saved, mis->loaded);
-        p->handshake = span(mis->loaded, mis->go_received);
-        p->resume = span(mis->go_received, mis->resumed);
+        p->handshake = span(mis->loaded, mis->resuming);
+        p->resume = span(mis->resuming, mis->resumed);
         p->total = span(src->stop_start, mis->resumed);
         break;
     case MIG_MODE_CPR_EXEC:
@@ -1004,7 +980,7 @@ static void incoming_phases(IncomingState *mis)
         break;
     default:
         /* Another host's clock: only our own part is meaningful. */
-        p->resume = span(mis->handshake_done ? mis->go_received : mis->loaded,
+        p->resume = span(mis->resuming ? mis->resuming : mis->loaded,
                          mis->resumed);
         break;
     }
@@ -1013,11 +989,10 @@ static void incoming_phases(IncomingState *mis)
     }
 }
 
-/* Main loop: act on the load's outcome (QEMU's incoming bottom half). */
+/* Main loop: the load's outcome (QEMU's incoming bottom half). */
 static gboolean incoming_finish_bh(gpointer opaque)
 {
     IncomingState *mis = &incoming;
-    RunState target;
     GError *err;
 
     if (!mis->thread) {
@@ -1032,20 +1007,6 @@ static gboolean incoming_finish_bh(gpointer opaque)
         g_error_free(err);
         return G_SOURCE_REMOVE;
     }
-    if (cpr_is_incoming()) {
-        /* Ours now: the adopted fds may be read, accepted and written. */
-        cpr_notify(CPR_EVENT_TAKEOVER);
-    }
-    if (!global_state_received(&target) || target == RUN_STATE_RUNNING) {
-        if (mis->autostart) {
-            vm_start();
-        } else {
-            runstate_set(RUN_STATE_PAUSED);
-        }
-    } else {
-        runstate_set(target);
-    }
-    mis->resumed = now_us();
     incoming_phases(mis);
     if (cpr_is_incoming()) {
         cpr_transfer_incoming_close();
@@ -1057,33 +1018,54 @@ static gboolean incoming_finish_bh(gpointer opaque)
 }
 
 /*
- * Loaded; the source waits on the channel: READY, then wait for GO. A
- * source that dies or gives up closes the channel instead, and this
- * process must not run the guest.
+ * Thread, loaded: take the guest over. With the handshake (HS, its
+ * version) READY and GO come first; the source may still take the guest
+ * back until RESUMING is out, and once it is, a death here loses the
+ * guest. So the big lock is taken before RESUMING and held until the
+ * guest runs: nothing waits for the main loop in that window. vm_start()
+ * goes before TAKEOVER to keep the window short; the vCPUs cannot reach
+ * a device before the lock is released anyway.
  */
-static bool incoming_handshake(IncomingState *mis, int fd, GError **errp)
+static bool incoming_take_over(IncomingState *mis, int fd, int hs,
+                               GError **errp)
 {
+    RunState target;
     int64_t t[4];
 
-    if (!switchover_confirm(fd, mis->loaded, t, errp)) {
+    if (hs && !switchover_confirm(fd, mis->loaded, t, errp)) {
         return false;
     }
-    mis->go_received = now_us();
-    mis->handshake_done = true;
-    if (cpr_incoming_mode() == MIG_MODE_CPR_TRANSFER) {
+    if (hs && cpr_incoming_mode() == MIG_MODE_CPR_TRANSFER) {
         /* One host, one clock: the source's times are comparable. */
         mis->source.stop_start = t[0];
         mis->source.stopped = t[1];
         mis->source.saved = t[2];
     }
+    bql_lock();
+    if (hs) {
+        switchover_send_resuming(fd);
+        mis->resuming = now_us();
+        fault_inject_point("incoming-resuming");
+    }
+    if (!global_state_received(&target) || target == RUN_STATE_RUNNING) {
+        if (mis->autostart) {
+            vm_start();
+        } else {
+            runstate_set(RUN_STATE_PAUSED);
+        }
+    } else {
+        runstate_set(target);
+    }
+    if (cpr_is_incoming()) {
+        /* Ours now: the adopted fds may be read, accepted and written. */
+        cpr_notify(CPR_EVENT_TAKEOVER);
+    }
+    mis->resumed = now_us();
+    bql_unlock();
+    if (hs >= 2) {
+        switchover_send_started(fd);
+    }
     return true;
-}
-
-static bool fd_is_socket(int fd)
-{
-    struct stat st;
-
-    return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
 /* Returns NULL on success or the load error (the thread's result). */
@@ -1092,7 +1074,9 @@ static gpointer incoming_thread(gpointer opaque)
     IncomingState *mis = &incoming;
     MigStream *f = opaque;
     int fd = mig_stream_fd(f);
-    bool socket = fd_is_socket(fd);
+    struct stat st;
+    bool socket = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+    int hs;
     GError *err = NULL;
     bool ok;
 
@@ -1101,12 +1085,13 @@ static gpointer incoming_thread(gpointer opaque)
     if (ok) {
         mis->loaded = now_us();
         fault_inject_point("incoming-loaded");
-        if (global_state_switchover_requested()) {
-            ok = socket ? incoming_handshake(mis, fd, &err) : false;
-            if (!socket) {
-                error_setg(&err, "the source waits for a confirmation this "
-                           "side cannot send (the channel is not a socket)");
-            }
+        hs = global_state_switchover_requested();
+        if (hs && !socket) {
+            error_setg(&err, "the source waits for a confirmation this "
+                       "side cannot send (the channel is not a socket)");
+            ok = false;
+        } else {
+            ok = incoming_take_over(mis, fd, hs, &err);
         }
     } else if (socket) {
         g_autoptr(GError) ignored = NULL;
@@ -1117,10 +1102,10 @@ static gpointer incoming_thread(gpointer opaque)
     g_mutex_lock(&mis->lock);
     mis->stream = NULL;
     g_mutex_unlock(&mis->lock);
-    if (!mig_stream_close(f, ok ? &err : NULL)) {
-        ok = false;
-    }
-    g_idle_add(incoming_finish_bh, NULL);
+    /* On success the guest runs here already: the channel is done with. */
+    mig_stream_close_noerr(f);
+    /* Not idle priority: a busy monitor would starve it. */
+    g_idle_add_full(G_PRIORITY_DEFAULT, incoming_finish_bh, NULL, NULL);
     return ok ? NULL : err;
 }
 
@@ -1152,6 +1137,10 @@ static gboolean incoming_accept_cb(gint fd, GIOCondition cond,
         if (err) {
             warn_report("%s", err->message);
         }
+        return G_SOURCE_CONTINUE;
+    }
+    if (cpr_is_incoming() && !cpr_peer_trusted(conn.fd, "main channel")) {
+        close(conn.fd);
         return G_SOURCE_CONTINUE;
     }
     /* One main channel: stop listening, as QEMU does after it connects. */
@@ -1473,6 +1462,11 @@ void migration_shutdown(void)
     IncomingState *mis = &incoming;
 
     migration_cancel();
+    /* Past GO cancel is a no-op; this ends a wait for STARTED too. */
+    if (s->thread && s->cancel_fd >= 0 &&
+        write(s->cancel_fd, &(uint64_t){ 1 }, sizeof(uint64_t)) < 0) {
+        /* Already signalled (counter full): nothing more to do. */
+    }
     if (s->thread) {
         join_unlocked(s->thread);
         s->thread = NULL;

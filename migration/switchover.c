@@ -2,9 +2,11 @@
 /*
  * The switchover handshake on a socket main channel: after the EOF record
  * the destination answers READY (loaded, give me the guest) or FAILED
- * (with its reason), and the source answers READY with GO; only then does
- * the destination run the guest. Messages, waits and the pause figures'
- * JSON; when to send what is migration.c's. Format:
+ * (with its reason), and the source answers READY with GO; the
+ * destination confirms with RESUMING (the commit: the source never takes
+ * the guest back after it) and only then runs the guest; in version 2
+ * (cpr-transfer) it says STARTED once it has. Messages, waits and the
+ * pause figures' JSON; when to send what is migration.c's. Format:
  * docs/devel/migration-stream.md, "Switchover handshake".
  */
 #include "util/osdep.h"
@@ -31,6 +33,8 @@ typedef enum SwitchoverType {
     SWITCHOVER_GO = 0x83,
     /* destination: GO received, resuming the guest now; empty */
     SWITCHOVER_RESUMING = 0x84,
+    /* destination (version 2): the guest is its own now (running); empty */
+    SWITCHOVER_STARTED = 0x85,
 } SwitchoverType;
 
 typedef struct SwitchoverMsg {
@@ -81,7 +85,10 @@ static bool switchover_send(int fd, uint8_t type, const void *payload,
     buf[2] = len >> 16;
     buf[3] = len >> 8;
     buf[4] = len;
-    memcpy(buf + SWITCHOVER_HEADER, payload, len);
+    if (len) {
+        /* RESUMING and STARTED have no payload (and pass NULL). */
+        memcpy(buf + SWITCHOVER_HEADER, payload, len);
+    }
     crc = crc32c_update(0, buf, SWITCHOVER_HEADER + len);
     for (int i = 0; i < 4; i++) {
         buf[SWITCHOVER_HEADER + len + i] = crc >> (24 - 8 * i);
@@ -169,8 +176,7 @@ static bool switchover_recv(int fd, int cancel_fd, int watch_fd,
     }
     m->type = hdr[0];
     m->len = (uint32_t)hdr[1] << 24 | hdr[2] << 16 | hdr[3] << 8 | hdr[4];
-    if (m->type != SWITCHOVER_READY && m->type != SWITCHOVER_FAILED &&
-        m->type != SWITCHOVER_GO && m->type != SWITCHOVER_RESUMING) {
+    if (m->type < SWITCHOVER_READY || m->type > SWITCHOVER_STARTED) {
         error_setg(errp, "switchover message: unknown type 0x%x", m->type);
         return false;
     }
@@ -277,6 +283,11 @@ bool switchover_confirm(int fd, int64_t loaded, int64_t times[4],
     for (int i = 0; i < 4; i++) {
         times[i] = get_u64(m.payload + 8 * i);
     }
+    return true;
+}
+
+void switchover_send_resuming(int fd)
+{
     /*
      * The commit point: once RESUMING is out the source never runs the
      * guest again, so nothing may fail between here and vm_start(). A
@@ -287,7 +298,12 @@ bool switchover_confirm(int fd, int64_t loaded, int64_t times[4],
         warn_report("the migration source went away after GO; resuming "
                     "the guest here");
     }
-    return true;
+}
+
+void switchover_send_started(int fd)
+{
+    /* Best effort: a source that is gone has nothing left to learn. */
+    switchover_send(fd, SWITCHOVER_STARTED, NULL, 0, NULL);
 }
 
 bool switchover_wait_resuming(int fd, GError **errp)
@@ -309,6 +325,36 @@ bool switchover_wait_resuming(int fd, GError **errp)
         return false;
     }
     return true;
+}
+
+int switchover_wait_started(int fd, int cancel_fd, GError **errp)
+{
+    g_autoptr(GError) err = NULL;
+    SwitchoverMsg m;
+
+    /*
+     * No time limit either: a destination that lives may still run the
+     * guest. Only its death (the channel closes) or our own exit
+     * (CANCEL_FD) ends the wait.
+     */
+    if (!switchover_recv(fd, cancel_fd, -1, -1, &m, &err)) {
+        struct pollfd pfd = { .fd = cancel_fd, .events = POLLIN };
+
+        if (cancel_fd >= 0 && poll(&pfd, 1, 0) > 0) {
+            return 0;
+        }
+        /* Whatever broke the channel, the guest never ran anywhere. */
+        error_setg(errp, "the new process exited after it confirmed GO "
+                   "(RESUMING), before it ran the guest: the guest is lost");
+        return -1;
+    }
+    if (m.type != SWITCHOVER_STARTED || m.len != 0) {
+        error_setg(errp, "unexpected switchover message 0x%x (%u bytes) "
+                   "from the destination after RESUMING: the guest may be "
+                   "lost", m.type, m.len);
+        return -1;
+    }
+    return 1;
 }
 
 bool switchover_send_failed(int fd, const char *reason, GError **errp)

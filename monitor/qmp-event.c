@@ -83,7 +83,12 @@ static gboolean event_flush_cb(gpointer opaque)
 
 void qmp_event_send(const char *name, JsonNode *data)
 {
-    JsonNode *ev = qmp_event_build(name, data, g_get_real_time());
+    qmp_event_send_at(name, data, g_get_real_time());
+}
+
+void qmp_event_send_at(const char *name, JsonNode *data, gint64 usec)
+{
+    JsonNode *ev = qmp_event_build(name, data, usec);
     GList *list = NULL;
 
     g_mutex_lock(&event_lock);
@@ -95,8 +100,12 @@ void qmp_event_send(const char *name, JsonNode *data)
         g_queue_push_tail(&event_queue, ev);
         if (!event_flush_scheduled) {
             event_flush_scheduled = true;
-            /* Attaching to the default context wakes the main loop. */
-            g_idle_add(event_flush_cb, NULL);
+            /*
+             * Attaching to the default context wakes the main loop. Not
+             * at idle priority: a client pipelining commands keeps a
+             * monitor readable and would hold events back until it stops.
+             */
+            g_idle_add_full(G_PRIORITY_DEFAULT, event_flush_cb, NULL, NULL);
         }
     }
     g_mutex_unlock(&event_lock);

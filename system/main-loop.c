@@ -16,7 +16,7 @@ static gint main_loop_poll(GPollFD *fds, guint nfds, gint timeout)
 
     bql_unlock();
     ret = g_poll(fds, nfds, timeout);
-    bql_lock();
+    bql_lock_after_waiters();
     return ret;
 }
 

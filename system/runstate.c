@@ -116,21 +116,33 @@ void vm_stop(RunState state)
 void vm_start(void)
 {
     const AccelOps *accel = accel_current();
+    gint64 now;
 
     if (runstate_is_running()) {
         return;
     }
     runstate_set(RUN_STATE_RUNNING);
-    qmp_event_send("RESUME", NULL);
+    now = g_get_real_time();
+    if (accel && accel->resume_all) {
+        accel->resume_all();
+    }
+    /*
+     * The woken vCPUs reach no device until the caller drops the big
+     * lock, so the notifiers still come before any new guest activity.
+     */
     for (guint i = 0; start_notifiers && i < start_notifiers->len; i++) {
         VmStartNotifier *n = &g_array_index(start_notifiers,
                                             VmStartNotifier, i);
 
         n->fn(n->opaque);
     }
-    if (accel && accel->resume_all) {
-        accel->resume_all();
-    }
+    /*
+     * Built after the vCPUs are woken, stamped with the moment they were:
+     * in a live update this is the window in which the new process's
+     * death loses the guest, and the first event a fresh process builds
+     * costs some 15 us (type set-up) that need not be in it.
+     */
+    qmp_event_send_at("RESUME", NULL, now);
 }
 
 /* ---- requests, acted on by the main loop ---- */
@@ -236,14 +248,89 @@ bool runstate_handle_requests(int *status)
 
 /* ---- the big lock ---- */
 
+/*
+ * A GMutex is not fair, and the main thread drops the big lock only
+ * around its poll: when that poll returns at once (a monitor client
+ * pipelining commands keeps its socket readable), the main thread takes
+ * the lock back before a thread woken by the unlock gets to run. vCPU
+ * threads finishing an exit and the migration thread stopping the guest
+ * then wait behind the whole monitor backlog (hundreds of ms measured).
+ * So a thread that finds the lock taken counts itself in BQL_WAITERS, and
+ * the main loop, before it retakes the lock, lets those waiting then have
+ * it first (bql_lock_after_waiters()). Waiters among themselves are not
+ * ordered; only the main loop yields.
+ *
+ * A thread that stops the guest for a switchover drops and retakes the
+ * lock several times while the vCPUs park; between two of those the main
+ * loop would run a whole iteration. bql_priority_begin() keeps the main
+ * loop off the lock until bql_priority_end() (vCPU threads still take
+ * it), so that the pause does not include monitor work at all.
+ */
+#define BQL_YIELD_MAX_US 100000
+
 static GMutex big_lock;
 static __thread bool big_lock_held;
+static gint bql_waiters;            /* threads blocked in bql_lock() */
+static GMutex bql_turn_lock;
+static GCond bql_turn_cond;
+static guint64 bql_turns;           /* contended acquisitions; TURN_LOCK */
+static int bql_priority;            /* bql_priority_begin()s; TURN_LOCK */
 
 void bql_lock(void)
 {
     g_assert(!big_lock_held);
-    g_mutex_lock(&big_lock);
+    if (!g_mutex_trylock(&big_lock)) {
+        g_atomic_int_inc(&bql_waiters);
+        g_mutex_lock(&big_lock);
+        g_atomic_int_add(&bql_waiters, -1);
+        g_mutex_lock(&bql_turn_lock);
+        bql_turns++;
+        g_cond_broadcast(&bql_turn_cond);
+        g_mutex_unlock(&bql_turn_lock);
+    }
     big_lock_held = true;
+}
+
+void bql_lock_after_waiters(void)
+{
+    int waiting = g_atomic_int_get(&bql_waiters);
+    /*
+     * A guard only (a priority holder that waits for the main loop would
+     * be a bug): waiters count their turn as soon as they have it, and a
+     * switchover's priority lasts its pause, which the migration thread
+     * spends holding the lock anyway apart from the vCPUs' parking.
+     */
+    gint64 deadline = g_get_monotonic_time() + BQL_YIELD_MAX_US;
+    guint64 start;
+
+    g_mutex_lock(&bql_turn_lock);
+    start = bql_turns;
+    while (bql_priority > 0 ||
+           (bql_turns - start < (guint64)MAX(waiting, 0) &&
+            g_atomic_int_get(&bql_waiters) > 0)) {
+        if (!g_cond_wait_until(&bql_turn_cond, &bql_turn_lock, deadline)) {
+            break;
+        }
+    }
+    g_mutex_unlock(&bql_turn_lock);
+    bql_lock();
+}
+
+void bql_priority_begin(void)
+{
+    g_assert(big_lock_held);
+    g_mutex_lock(&bql_turn_lock);
+    bql_priority++;
+    g_mutex_unlock(&bql_turn_lock);
+}
+
+void bql_priority_end(void)
+{
+    g_mutex_lock(&bql_turn_lock);
+    g_assert(bql_priority > 0);
+    bql_priority--;
+    g_cond_broadcast(&bql_turn_cond);
+    g_mutex_unlock(&bql_turn_lock);
 }
 
 void bql_unlock(void)

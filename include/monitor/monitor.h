@@ -81,6 +81,8 @@ JsonNode *qmp_return_empty(void);
  * main thread are queued to it.
  */
 void qmp_event_send(const char *name, JsonNode *data);
+/* The same with the timestamp USEC (g_get_real_time()) given. */
+void qmp_event_send_at(const char *name, JsonNode *data, gint64 usec);
 
 /* ---- HMP ---- */
 

@@ -59,8 +59,9 @@ void vm_stop(RunState state);
 void vm_start(void);
 /*
  * FN(OPAQUE) runs in vm_start(), big lock held, once the run state is
- * "running" and before the vCPUs resume: work that must come before any
- * new guest activity (a chardev sends output it kept for this moment).
+ * "running", after the vCPUs are woken but before any of them can reach
+ * a device (that needs the lock): work that must come before any new
+ * guest activity (a chardev sends output it kept for this moment).
  * QEMU's vm change state handlers, reduced to the start transition.
  */
 typedef void (*VmStartNotifyFn)(void *opaque);
@@ -74,6 +75,12 @@ void request_shutdown(ShutdownCause cause);
 void request_reset(ShutdownCause cause);
 /* Exit the process with STATUS after cleanup (isa-debug-exit). */
 void request_exit(int status);
+/*
+ * The exit status of an old process whose guest was lost in a live
+ * update: the new process died after it confirmed the hand-over, before
+ * it ran the guest (docs/system/cpr.md). isa-debug-exit's are odd.
+ */
+#define BATON_EXIT_GUEST_LOST 2
 /* Reset devices, machine and vCPUs now; emits RESET unless CAUSE is none. */
 void system_reset(ShutdownCause cause);
 /*
@@ -86,6 +93,21 @@ void runstate_set_no_shutdown(bool on);
 
 /* The big lock (protects machine and device state). */
 void bql_lock(void);
+/*
+ * bql_lock() for the main loop after its poll: first let the threads
+ * that are waiting for the lock now take it, so that a busy main loop
+ * (monitor traffic) cannot starve vCPU exits or a migration's stop.
+ */
+void bql_lock_after_waiters(void);
+/*
+ * Big lock held: from now until bql_priority_end() the main loop does not
+ * take the lock (other threads still do), even while this thread drops
+ * it to wait for vCPUs. For a switchover's stop and save (the pause);
+ * the holder must not wait for the main loop (a 100 ms guard would end
+ * the deadlock, not the bug).
+ */
+void bql_priority_begin(void);
+void bql_priority_end(void);
 void bql_unlock(void);
 bool bql_locked(void);
 

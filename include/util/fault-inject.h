@@ -4,8 +4,10 @@
  * process stop itself (SIGSTOP) when it reaches one of the named points,
  * so a test can kill it in a window too narrow to hit by timing (e.g.
  * between READY and GO of a live update). Unset, nothing changes.
- * Points: "incoming-loaded" (state loaded, READY not yet sent) and
- * "incoming-ready" (READY sent, GO not yet received).
+ * Points: "incoming-loaded" (state loaded, READY not yet sent),
+ * "incoming-ready" (READY sent, GO not yet received) and
+ * "incoming-resuming" (RESUMING sent, the guest not yet started: the big
+ * lock is held there, so the whole process is frozen in that window).
  */
 #ifndef BATON_UTIL_FAULT_INJECT_H
 #define BATON_UTIL_FAULT_INJECT_H

@@ -1253,3 +1253,101 @@ def crc32c(data, crc=0):
     for b in data:
         c = (c >> 8) ^ _CRC32C_TABLE[(c ^ b) & 0xFF]
     return c ^ 0xFFFFFFFF
+
+
+# ---------------------------------------------------------------------------
+# Monitor load
+
+class QmpFlood:
+    """A QMP client on the connected socket SOCK that pipelines
+    query-status / query-migrate with ids 1, 2, ... (keeping up to DEPTH
+    unanswered, so that the monitor always has a backlog) until stop();
+    a reader thread records the ids of the replies in `ids`. For
+    monitor-load tests and benchmarks."""
+
+    DEPTH = 400
+
+    def __init__(self, sock, depth=DEPTH):
+        self.sock = sock
+        self.depth = depth
+        self.ids = []
+        self.sent = 0
+        self.eof = False
+        self.stopping = False
+        self.cond = threading.Condition()
+        self.buf = b""
+        self._read_until(b"\n")                     # greeting
+        sock.sendall(b'{"execute": "qmp_capabilities"}\n')
+        self._read_until(b"\n")
+        self.reader = threading.Thread(target=self._reader, daemon=True)
+        self.writer = threading.Thread(target=self._writer, daemon=True)
+        self.reader.start()
+        self.writer.start()
+
+    def _read_until(self, mark):
+        while mark not in self.buf:
+            self.buf += self.sock.recv(4096)
+        _, _, self.buf = self.buf.partition(mark)
+
+    def _writer(self):
+        names = ("query-status", "query-migrate")
+        while True:
+            with self.cond:
+                while (not self.stopping and
+                       self.sent - len(self.ids) >= self.depth):
+                    self.cond.wait()
+                if self.stopping:
+                    return
+                first = self.sent + 1
+                self.sent += max(self.depth // 4, 1)
+                last = self.sent
+            batch = "".join('{"execute": "%s", "id": %d}\n'
+                            % (names[i % 2], i)
+                            for i in range(first, last + 1))
+            try:
+                self.sock.sendall(batch.encode())
+            except OSError:
+                return
+
+    def _reader(self):
+        pat = re.compile(rb'"id": (\d+)')
+        buf = b""
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except OSError:
+                data = b""
+            with self.cond:
+                if not data:
+                    self.eof = True
+                    self.cond.notify_all()
+                    return
+                buf += data
+                *lines, buf = buf.split(b"\n")
+                for line in lines:
+                    m = pat.search(line)
+                    if m and b'"return"' in line:
+                        self.ids.append(int(m.group(1)))
+                self.cond.notify_all()
+
+    def wait_replies(self, n):
+        with self.cond:
+            deadline = time.monotonic() + 30
+            while len(self.ids) < n and not self.eof:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("flood: %d replies, not %d"
+                                       % (len(self.ids), n))
+                self.cond.wait(left)
+
+    def stop(self):
+        with self.cond:
+            self.stopping = True
+            self.cond.notify_all()
+        self.writer.join(30)
+        return self.sent
+
+    def wait_all(self, n):
+        self.wait_replies(n)
+        with self.cond:
+            return list(self.ids)

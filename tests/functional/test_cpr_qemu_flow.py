@@ -17,6 +17,7 @@ after the qtest tests pass if KVM is not usable."""
 
 import os
 import re
+import signal
 import sys
 import time
 import unittest
@@ -160,6 +161,25 @@ class Qtest(Base):
         wait_migration(old.qmp)
         # baton's way: the same connection now talks to the new process.
         wait_runstate(old.qmp, "running")
+
+    def test_cancel_before_answer(self):
+        """migrate_cancel while the old process waits for the new one to
+        say which chardevs it takes (the new one is stopped before
+        `migrate`, so it cannot answer): cancelled at once, the guest
+        runs on, the new process gives up once it runs again."""
+        old = self.start_old("cancel")
+        new, main, cpr = self.start_new(old, replaced(
+            old.command(), server(old.qmp_path),
+            server(old.path("new-qmp.sock"))), "cancel-new")
+        os.kill(new.pid, signal.SIGSTOP)
+        self.addCleanup(new.proc.send_signal, signal.SIGCONT)
+        migrate_cpr(old.qmp, main, cpr)
+        old.qmp.cmd("migrate_cancel")
+        wait_migration_event(old.qmp, "cancelled")
+        self.assertEqual(old.qmp.cmd("query-status")["status"], "running")
+        os.kill(new.pid, signal.SIGCONT)
+        self.assertEqual(new.wait(), 1)
+        print("\n  new: %s" % new.stderr_text().strip())
 
 
 @unittest.skipUnless(kvm_usable(), "/dev/kvm is not usable")

@@ -183,10 +183,15 @@ void chr_unrealize(Object *obj)
 
 /* ---- creation ---- */
 
-/* QEMU's id rule: a letter, then letters, digits, '-', '.', '_'. */
+/*
+ * QEMU's id rule: a letter, then letters, digits, '-', '.', '_'. Ours
+ * adds a bound: live update names a chardev's fds by its id.
+ */
+#define CHR_ID_MAX 1000
+
 static bool chr_id_wellformed(const char *id)
 {
-    if (!g_ascii_isalpha(id[0])) {
+    if (!g_ascii_isalpha(id[0]) || strlen(id) > CHR_ID_MAX) {
         return false;
     }
     for (const char *p = id + 1; *p; p++) {
@@ -250,7 +255,9 @@ Chardev *chardev_new_from_opts(const OptList *opts, GError **errp)
         return NULL;
     }
     if (!chr_id_wellformed(id)) {
-        error_setg(errp, "Parameter 'id' expects an identifier");
+        error_setg(errp, "Parameter 'id' expects an identifier%s",
+                   strlen(id) > CHR_ID_MAX ? " of at most "
+                   G_STRINGIFY(CHR_ID_MAX) " characters" : "");
         return NULL;
     }
     if (!backend) {

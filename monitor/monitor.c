@@ -621,12 +621,9 @@ static bool monitor_cpr_load_state(MigStream *f, void *opaque, int version_id,
                    MONITOR_CPR_VERSION);
         return false;
     }
-    do {
+    while (mig_stream_remaining(f)) {
         uint8_t rec = mig_get_u8(f);
 
-        if (!mig_stream_check(f, errp)) {
-            return false;
-        }
         if (rec == MONITOR_CPR_REC_SETUP) {
             continue;
         }
@@ -637,8 +634,8 @@ static bool monitor_cpr_load_state(MigStream *f, void *opaque, int version_id,
         if (!monitor_cpr_load_one(f, errp)) {
             return false;
         }
-    } while (mig_stream_remaining(f));
-    return true;
+    }
+    return mig_stream_check(f, errp);
 }
 
 static const SaveVMHandlers monitor_cpr_handlers = {

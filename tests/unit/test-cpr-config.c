@@ -101,10 +101,11 @@ static char *record_of(const char *id)
 static char *record_for(const char *str)
 {
     Chardev *chr = mk_chr(str);
-    char *rec = record_of(chardev_id(chr));
+    g_autofree char *id = g_strdup(chardev_id(chr));
+    char *rec = record_of(id);
 
     object_destroy((Object *)chr);
-    g_assert_null(record_of("c"));
+    g_assert_null(record_of(id));   /* forgotten with the chardev */
     return rec;
 }
 
@@ -279,6 +280,23 @@ static void test_frontend(void)
     r2 = record_of("m0");
     g_assert_null(strstr(r2, "frontend"));
     object_destroy((Object *)chr);
+}
+
+/* Live update names fds by chardev id: an unbounded one is refused. */
+static void test_long_id(void)
+{
+    g_autofree char *id = g_strnfill(1001, 'a');
+    g_autofree char *str = g_strdup_printf("null,id=%s", id);
+    g_autofree char *msg = mk_chr_fails(str);
+    g_autofree char *rec = NULL;
+
+    g_assert_cmpstr(msg, ==, "Parameter 'id' expects an identifier of at "
+                    "most 1000 characters");
+    id[1000] = '\0';
+    g_free(str);
+    str = g_strdup_printf("null,id=%s", id);
+    rec = record_for(str);
+    g_assert_cmpstr(rec, ==, "options null");
 }
 
 /* ---- the new process ---- */
@@ -782,6 +800,7 @@ int main(int argc, char **argv)
     g_test_add_func("/cpr/config/options-differ", test_options_differ);
     g_test_add_func("/cpr/config/claims", test_claims);
     g_test_add_func("/cpr/config/frontend", test_frontend);
+    g_test_add_func("/cpr/config/long-id", test_long_id);
     g_test_add_func("/cpr/config/new/decides", test_new_process_decides);
     g_test_add_func("/cpr/config/new/refuses-old-path",
                     test_new_process_refuses_old_path);

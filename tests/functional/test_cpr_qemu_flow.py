@@ -130,6 +130,9 @@ class Qtest(Base):
         self.assertEqual(old.wait(), 0)
         self.assertEqual(nq.cmd("query-status")["status"], "running")
         self.assertEqual(keep.cmd("query-status")["status"], "running")
+        # The old process wrote nothing on what it had handed over (its
+        # SHUTDOWN would be queued before that reply).
+        self.assertNotIn("SHUTDOWN", [e["event"] for e in keep.events])
         self.assertEqual(qt.read(0x100000, 12), b"guest memory")
         # Quitting did not remove what the new process serves.
         self.assertTrue(unix_listening(keep_path))

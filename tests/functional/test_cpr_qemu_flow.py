@@ -8,8 +8,10 @@ keeps answering its own (postmigrate, completed) and quitting it never
 touches the guest.
 
 Without KVM (qtest machine): two monitors, one moved to a new path and
-one kept (mixed), and a monitor whose options differ on the same socket
-(refused, the old guest runs on). Under KVM, with the dirty guest: the
+one kept (mixed); a monitor whose options differ on the same socket
+(refused, the old guest runs on); cpr-exec into a new -qmp path; and
+migrate_cancel while the old process waits for the new one to say what
+it takes over. Under KVM, with the dirty guest: the
 literal QEMU flow with the serial socket inherited and the monitor not,
 and a serial chardev whose path changes (-incoming defer, then
 migrate-incoming on the new process's own monitor). The file exits 77
@@ -164,6 +166,33 @@ class Qtest(Base):
         wait_migration(old.qmp)
         # baton's way: the same connection now talks to the new process.
         wait_runstate(old.qmp, "running")
+
+    def test_exec_new_monitor_path(self):
+        """cpr-exec into a command line whose -qmp names another path: the
+        new image opens that one and closes the old one's socket, so the
+        client of the old path sees EOF (nothing else holds it now); the
+        qtest socket, configured the same, carries on."""
+        old = self.start_old("xqmp")
+        qt = self.client(QtestClient, old.qtest_path)
+        qt.write(0x200000, b"across exec")
+        new_path = old.path("new-qmp.sock")
+        state = old.path("state")
+        argv = replaced(old.command(), server(old.qmp_path),
+                        server(new_path)) + ["-incoming", "file:" + state]
+        old.qmp.cmd("migrate-set-parameters",
+                    {"mode": "cpr-exec", "cpr-exec-command": argv})
+        old.qmp.cmd("migrate", uri="file:" + state)
+        wait_for(lambda: unix_listening(new_path) or old._died(),
+                 what="the new image's monitor")
+        # Declined before that socket was made: nobody holds the old one.
+        with self.assertRaises(ConnectionError):
+            old.qmp.cmd("query-status")
+        nq = self.client(QmpClient, new_path)
+        nq.negotiate()
+        wait_runstate(nq, "running")
+        self.assertEqual(old.proc.poll(), None)     # the same process
+        self.assertEqual(qt.read(0x200000, 11), b"across exec")
+        self.assertFalse(unix_listening(old.qmp_path))
 
     def test_cancel_before_answer(self):
         """migrate_cancel while the old process waits for the new one to

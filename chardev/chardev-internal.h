@@ -122,8 +122,9 @@ char *chr_cpr_options(const Chardev *chr);
  * The CPR fd registry for chardev fds, keyed by chardev id and ROLE
  * ("listen", "conn", "out", "in", "master", "log"). chr_cpr_find() returns
  * the fd the old process handed over, or -1 when this process is not
- * taking over a guest or CHR is not the old process's. chr_cpr_save() registers a new fd; chr_cpr_forget()
- * drops the entry if it still names FD (call it before closing FD).
+ * taking over a guest or CHR is not the old process's. chr_cpr_save()
+ * registers a new fd; chr_cpr_forget() drops the entry if it still names
+ * FD (call it before closing FD).
  */
 int chr_cpr_find(Chardev *chr, const char *role);
 void chr_cpr_save(Chardev *chr, const char *role, int fd);

@@ -277,7 +277,13 @@ static void chr_claim_check_one(const char *owner, const char *record,
             continue;
         }
         old_opts = chr_record_options(record);
-        if (!strcmp(owner, c->owner)) {
+        if (!strcmp(owner, c->owner) && old_opts &&
+            !strcmp(old_opts, c->chr->cpr_options)) {
+            error_setg(&c->err, "chardev '%s' would take %s, which the old "
+                       "process still serves (a chardev created after "
+                       "start-up is not inherited): use another path",
+                       chardev_id(c->chr), *l + strlen("claim "));
+        } else if (!strcmp(owner, c->owner)) {
             error_setg(&c->err, "chardev '%s' differs from the old "
                        "process's ('%s' there, '%s' here), so it is not "
                        "inherited, but it would take %s, which the old "

@@ -37,6 +37,7 @@ static GPtrArray *changed;      /* char *: entries changed meanwhile */
 /* New process, until the take-over. */
 static GPtrArray *old_owners;   /* CprOwner *: the old process's records */
 static GPtrArray *adopted;      /* char *: the owners adopted here */
+static bool settled;            /* the old process knows what we adopted */
 
 static void cpr_owner_free(gpointer p)
 {
@@ -225,7 +226,12 @@ const char *cpr_owner_old_record(const char *owner)
 {
     CprOwner *o = owner_find(old_owners, owner, NULL);
 
-    return o ? o->record : NULL;
+    /*
+     * Once settled, the fds of whatever was not adopted are gone and the
+     * old process keeps serving it: an owner created now (chardev-add
+     * before the take-over) is new, whatever it looks like.
+     */
+    return o && !settled ? o->record : NULL;
 }
 
 void cpr_owner_foreach_old(void (*fn)(const char *owner, const char *record,
@@ -241,7 +247,7 @@ void cpr_owner_foreach_old(void (*fn)(const char *owner, const char *record,
 
 void cpr_owner_adopt(const char *owner)
 {
-    g_assert(cpr_is_incoming() && cpr_owner_old_record(owner));
+    g_assert(cpr_is_incoming() && !settled && cpr_owner_old_record(owner));
     if (!name_listed(adopted, owner)) {
         g_ptr_array_add(name_list(&adopted), g_strdup(owner));
     }
@@ -281,6 +287,7 @@ bool cpr_owner_settle(GError **errp)
             return false;
         }
     }
+    settled = true;
     return true;
 }
 
@@ -288,6 +295,7 @@ void cpr_owner_incoming_done(void)
 {
     g_clear_pointer(&old_owners, g_ptr_array_unref);
     g_clear_pointer(&adopted, g_ptr_array_unref);
+    settled = false;
 }
 
 GBytes *cpr_owner_reply(void)

@@ -434,6 +434,9 @@ static void test_new_process_decides(void)
     g_autoptr(GBytes) reply = NULL;
     g_autoptr(GError) err = NULL;
     Chardev *a, *b;
+    g_autofree char *sa_other = g_strdup_printf("socket,id=a2,path=%s,"
+                                                "server=on,wait=off", pa);
+    g_autofree char *late = NULL;
     TestFe fb;
     int la, lb, lgone, conn_b, c;
     ino_t ia, ib, sock_b, sock_gone;
@@ -479,7 +482,6 @@ static void test_new_process_decides(void)
     g_assert_cmpint(write(c, "hi", 2), ==, 2);
     WAIT_FOR(fb.opened == 1 && fb.rx->len == 2);
     close(c);
-    fe_detach(&fb, b);
 
     /* Settling drops what nobody here configured; the reply says so. */
     g_assert_true(cpr_owner_settle(&err));
@@ -491,6 +493,19 @@ static void test_new_process_decides(void)
     reply = cpr_owner_reply();
     owners = reply_owners(reply);
     g_assert_cmpstr(owners, ==, "chardev/a");
+    /*
+     * Created after the answer (chardev-add before the take-over): new,
+     * even with the old options, and still not on an old path.
+     */
+    fe_detach(&fb, b);
+    object_destroy((Object *)b);
+    late = mk_chr_fails(sb);
+    g_assert_nonnull(strstr(late, "created after start-up"));
+    b = mk_chr(sb2);
+    g_assert_false(chardev_cpr_inherited(b));
+    g_free(late);
+    late = mk_chr_fails(sa_other);
+    g_assert_nonnull(strstr(late, "chardev 'a'"));
 
     cpr_incoming_done();
     cpr_notify(CPR_EVENT_TAKEOVER);

@@ -8,12 +8,12 @@ keeps answering its own (postmigrate, completed) and quitting it never
 touches the guest.
 
 Without KVM (qtest machine): two monitors, one moved to a new path and
-one kept (mixed); a monitor whose options differ on the same socket
-(refused, the old guest runs on); cpr-exec into a new -qmp path; and
-migrate_cancel while the old process waits for the new one to say what
-it takes over. Under KVM, with the dirty guest: the
-literal QEMU flow with the serial socket inherited and the monitor not,
-and a serial chardev whose path changes (-incoming defer, then
+one kept (mixed); a monitor or a serial socket whose options differ on
+the same path (refused, the old guest runs on); cpr-exec into a new
+-qmp path; migrate_cancel while the old process waits for the new one
+to say what it takes over. Under KVM, with the dirty guest: the literal
+QEMU flow with the serial socket inherited and the monitor not, and a
+serial chardev whose path changes (-incoming defer, then
 migrate-incoming on the new process's own monitor). The file exits 77
 after the qtest tests pass if KVM is not usable."""
 
@@ -166,6 +166,30 @@ class Qtest(Base):
         wait_migration(old.qmp)
         # baton's way: the same connection now talks to the new process.
         wait_runstate(old.qmp, "running")
+
+    def test_other_options_same_path(self):
+        """A serial socket with other options on the path the old process
+        serves: not inherited, and not to be taken from the old process
+        (unlink and bind would cut its clients off). The new process
+        names both and exits; the old one keeps the path and the guest."""
+        ser_path = os.path.join(baton_test.tmpdir(), "opts-serial.sock")
+        ser = "socket,id=ser0,path=%s,server=on,wait=off" % ser_path
+        old = self.start_old("opts", ["-chardev", ser, "-serial",
+                                      "chardev:ser0"])
+        argv = replaced(old.command(), server(old.qmp_path),
+                        server(old.path("new-qmp.sock")))
+        argv = replaced(argv, ser, ser + ",nodelay=on")
+        new, main, cpr = self.start_new(old, argv, "opts-new")
+        migrate_cpr(old.qmp, main, cpr)
+        wait_migration(old.qmp, until=("failed",))
+        self.assertEqual(new.wait(), 1)
+        err = new.stderr_text()
+        print("\n  new: %s" % err.strip())
+        self.assertIn("chardev 'ser0' differs from the old process's", err)
+        self.assertIn("nodelay=on", err)
+        self.assertIn("which the old process still serves", err)
+        self.assertEqual(old.qmp.cmd("query-status")["status"], "running")
+        self.assertTrue(unix_listening(ser_path))
 
     def test_exec_new_monitor_path(self):
         """cpr-exec into a command line whose -qmp names another path: the

@@ -146,7 +146,7 @@ static void chr_teardown(Chardev *chr)
     }
 }
 
-static void chr_cpr_init(Chardev *chr);
+static bool chr_cpr_init(Chardev *chr, GError **errp);
 
 bool chr_realize(Object *obj, GError **errp)
 {
@@ -157,7 +157,10 @@ bool chr_realize(Object *obj, GError **errp)
     chr->ops = g_hash_table_lookup(chr_backends, obj->type->name);
     g_assert(chr->ops);
     chr_ignore_sigpipe();
-    chr_cpr_init(chr);
+    if (!chr_cpr_init(chr, errp)) {
+        chr_cpr_release(chr);
+        return false;
+    }
 
     /* Live update: the old process's log, not truncated again. */
     chr->logfd = chr->logfile ? chr_cpr_find(chr, "log") : -1;
@@ -169,6 +172,7 @@ bool chr_realize(Object *obj, GError **errp)
         if (chr->logfd < 0) {
             error_setg_errno(errp, errno, "could not open logfile '%s'",
                              chr->logfile);
+            chr_cpr_release(chr);
             return false;
         }
         chr_cpr_save(chr, "log", chr->logfd);
@@ -176,6 +180,7 @@ bool chr_realize(Object *obj, GError **errp)
     chr->live = true;
     if (!chr->ops->open(chr, errp)) {
         chr_teardown(chr);
+        chr_cpr_release(chr);
         return false;
     }
     return true;
@@ -184,14 +189,20 @@ bool chr_realize(Object *obj, GError **errp)
 void chr_unrealize(Object *obj)
 {
     chr_teardown((Chardev *)obj);
+    chr_cpr_release((Chardev *)obj);
 }
 
 /* ---- creation ---- */
 
-/* QEMU's id rule: a letter, then letters, digits, '-', '.', '_'. */
+/*
+ * QEMU's id rule: a letter, then letters, digits, '-', '.', '_'. Ours
+ * adds a bound: live update names a chardev's fds by its id.
+ */
+#define CHR_ID_MAX 1000
+
 static bool chr_id_wellformed(const char *id)
 {
-    if (!g_ascii_isalpha(id[0])) {
+    if (!g_ascii_isalpha(id[0]) || strlen(id) > CHR_ID_MAX) {
         return false;
     }
     for (const char *p = id + 1; *p; p++) {
@@ -255,7 +266,9 @@ Chardev *chardev_new_from_opts(const OptList *opts, GError **errp)
         return NULL;
     }
     if (!chr_id_wellformed(id)) {
-        error_setg(errp, "Parameter 'id' expects an identifier");
+        error_setg(errp, "Parameter 'id' expects an identifier%s",
+                   strlen(id) > CHR_ID_MAX ? " of at most "
+                   G_STRINGIFY(CHR_ID_MAX) " characters" : "");
         return NULL;
     }
     if (!backend) {
@@ -322,6 +335,7 @@ void chardev_detach(Chardev *chr)
     chr_cancel_open_idle(chr);
     chr->fe_ops = NULL;
     chr->fe_opaque = NULL;
+    chardev_cpr_set_frontend(chr, NULL);
 }
 
 /* Logs are best effort, as in QEMU: errors are not reported. */
@@ -501,7 +515,11 @@ void chardev_cleanup_all(void)
  *
  * Every chardev fd is in the CPR registry, so a new process adopts the
  * old one's sockets, files, pipes and pty masters (see each backend's
- * open). Both processes then hold the same open files, and only one may
+ * open) for each chardev it inherits: one configured as in the old
+ * process (char-cpr.c). Any other chardev of the new process is new and
+ * LIVE from the start, and the old process keeps the one it had, LIVE
+ * too: a chardev the new process does not inherit never leaves LIVE
+ * here. Both processes then hold the same open files, and only one may
  * do I/O on them at any time; chr->cpr_state says which:
  *
  *   old process: LIVE -> NO_ACCEPT (migration set up) -> GONE (HANDOVER:
@@ -525,7 +543,7 @@ int chr_cpr_find(Chardev *chr, const char *role)
 {
     g_autofree char *key = NULL;
 
-    if (!cpr_is_incoming()) {
+    if (!chardev_cpr_inherited(chr)) {
         return -1;
     }
     key = cpr_fd_key(&chr->parent_obj, role);
@@ -586,10 +604,15 @@ static void chr_cpr_move_one(Object *obj, void *opaque)
     Chardev *chr = (Chardev *)obj;
     const ChrCprMove *m = opaque;
 
-    if (chr->ops && chr->cpr_state >= m->from_min &&
-        chr->cpr_state <= m->from_max) {
-        chr_cpr_set(chr, m->to);
+    if (!chr->ops || chr->cpr_state < m->from_min ||
+        chr->cpr_state > m->from_max) {
+        return;
     }
+    /* One the new process opens anew stays ours, and live. */
+    if (m->to != CHR_CPR_LIVE && !chardev_cpr_handed_over(chr)) {
+        return;
+    }
+    chr_cpr_set(chr, m->to);
 }
 
 /* Every chardev whose state is in [FROM_MIN, FROM_MAX] goes to TO. */
@@ -671,7 +694,7 @@ static const SaveVMHandlers chr_cpr_handlers = {
 };
 
 /* At realize: the starting state, and the hooks on first use. */
-static void chr_cpr_init(Chardev *chr)
+static bool chr_cpr_init(Chardev *chr, GError **errp)
 {
     static bool registered;
 
@@ -682,6 +705,13 @@ static void chr_cpr_init(Chardev *chr)
         vm_add_start_notifier(chr_hold_vm_start, NULL);
     }
     chr->adopted_conn = false;
-    /* cpr_is_incoming() turns false at the take-over. */
-    chr->cpr_state = cpr_is_incoming() ? CHR_CPR_WAITING : CHR_CPR_LIVE;
+    chr->cpr_state = CHR_CPR_LIVE;
+    if (!chr_cpr_decide(chr, errp)) {
+        return false;
+    }
+    /* Until the take-over the old process serves what it handed over. */
+    if (chardev_cpr_inherited(chr)) {
+        chr->cpr_state = CHR_CPR_WAITING;
+    }
+    return true;
 }

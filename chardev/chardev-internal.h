@@ -88,6 +88,15 @@ struct Chardev {
     GByteArray *held;
     uint64_t held_dropped;
     bool held_frozen;
+    /*
+     * Live update (char-cpr.c): the canonical options and the frontend's
+     * description, recorded for the comparison with the other process;
+     * new process: whether this chardev is the old process's (same
+     * configuration) and adopts its fds.
+     */
+    char *cpr_options;
+    char *cpr_frontend;
+    bool cpr_inherited;
 };
 
 static inline bool chr_cpr_may_connect(const Chardev *chr)
@@ -106,11 +115,25 @@ static inline bool chr_cpr_may_write(const Chardev *chr)
 }
 
 /*
+ * Live update, at realize before the backend opens (char-cpr.c): record
+ * CHR's configuration; in a new process, decide whether it inherits the
+ * old process's chardev of the same id (chr->cpr_inherited) or is a new
+ * one (the old fds are dropped). Fails if a new one would take a path
+ * the old process still serves (cpr-transfer).
+ */
+bool chr_cpr_decide(Chardev *chr, GError **errp);
+/* At unrealize: forget the record. */
+void chr_cpr_release(Chardev *chr);
+/* The canonical options of CHR ("socket,path=/p,server=on"); free it. */
+char *chr_cpr_options(const Chardev *chr);
+
+/*
  * The CPR fd registry for chardev fds, keyed by chardev id and ROLE
  * ("listen", "conn", "out", "in", "master", "log"). chr_cpr_find() returns
  * the fd the old process handed over, or -1 when this process is not
- * taking over a guest. chr_cpr_save() registers a new fd; chr_cpr_forget()
- * drops the entry if it still names FD (call it before closing FD).
+ * taking over a guest or CHR is not the old process's. chr_cpr_save()
+ * registers a new fd; chr_cpr_forget() drops the entry if it still names
+ * FD (call it before closing FD).
  */
 int chr_cpr_find(Chardev *chr, const char *role);
 void chr_cpr_save(Chardev *chr, const char *role, int fd);

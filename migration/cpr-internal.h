@@ -58,15 +58,94 @@ const CprTimes *cpr_incoming_times(void);
  */
 bool cpr_check_blockers(MigMode mode, GError **errp);
 
+/* Forget every entry of OWNER (names OWNER/...), closing its fds. */
+void cpr_fd_drop_owner(const char *owner);
+/* Whether entry NAME belongs to OWNER ("chardev/s0/conn" to "chardev/s0"). */
+bool cpr_name_in_owner(const char *name, const char *owner);
+
 /* ---- configuration fingerprint (cpr.c) ---- */
 
-/* Lines "vcpus N", "ram NAME SIZE", "object TYPE ID" (a new string). */
+/*
+ * Lines "vcpus N", "ram NAME SIZE", "object TYPE ID" (a new string).
+ * Chardevs are left out: they are owners (cpr-owner.c), compared one by
+ * one, and a new process may have other ones.
+ */
 char *cpr_config_fingerprint(void);
 /* The first line where they differ, as an error. */
 bool cpr_config_compare(const char *old_fp, const char *new_fp,
                         GError **errp);
-/* In a cpr incoming process: compare with what the old one sent. */
+/*
+ * In a cpr incoming process, once every backend and device exists and
+ * before it listens on the main channel: compare the fingerprint with
+ * what the old one sent, then settle the owners (cpr_owner_settle()).
+ */
 bool cpr_check_config(GError **errp);
+
+/* ---- owners with their own configuration (cpr-owner.c) ---- */
+
+/*
+ * Frames: the CPR state and the cpr-transfer reply share a header (an
+ * 8-byte MAGIC, be32 version, be32 payload length) and a trailing
+ * CRC-32C of header and payload.
+ */
+#define CPR_FRAME_HEADER 16
+void cpr_frame_put(MigStream *f, const char *magic, uint32_t version,
+                   const uint8_t *payload, size_t len);
+/*
+ * Check HDR: MAGIC, version VERSION, length at most MAX (set *LEN).
+ * WHAT names the frame in errors ("cpr state").
+ */
+bool cpr_frame_check(const uint8_t *hdr, const char *magic,
+                     uint32_t version, uint32_t max, const char *what,
+                     uint32_t *len, GError **errp);
+uint32_t cpr_frame_crc(const uint8_t *hdr, const uint8_t *payload,
+                       size_t len);
+
+/*
+ * Registry hook: entry NAME was saved, re-saved or deleted. Returns
+ * whether that changes the set handed over (false for an owner the new
+ * process declined, whose fds stay with this process). While a
+ * cpr-transfer waits for the new process's reply, the change is noted
+ * for cpr_owner_apply_reply().
+ */
+bool cpr_owner_note_change(const char *name);
+/* Calls FN for each of this process's records, in recording order. */
+void cpr_owner_foreach(void (*fn)(const char *owner, const char *record,
+                                  void *opaque),
+                       void *opaque);
+/* The records, into / from the CPR state payload. */
+void cpr_owner_put_records(MigStream *p);
+bool cpr_owner_get_records(MigStream *p, GError **errp);
+/*
+ * Old process, CPR state written: a new update starts, every owner
+ * handed over. AWAIT_REPLY: the new process will say which it adopts
+ * (cpr-transfer).
+ */
+void cpr_owner_update_begins(bool await_reply);
+/* Old process, the update failed: every owner is handed over again. */
+void cpr_owner_update_ends(void);
+/*
+ * New process, at cpr_check_config(): decline every owner of the old
+ * process that nobody here adopted, and check that the records of the
+ * adopted ones are equal to the old ones (first difference as error).
+ */
+bool cpr_owner_settle(GError **errp);
+/* New process: forget the old process's records (take-over done). */
+void cpr_owner_incoming_done(void);
+/*
+ * The cpr-transfer reply (new -> old): which owners the new process
+ * adopted. cpr_owner_reply() returns the whole frame (free it);
+ * cpr_owner_apply_reply() checks a frame that was read (HDR, then LEN
+ * payload bytes and the be32 CRC) and applies it in the old process:
+ * the owners it does not name are declined. It fails if one of the
+ * adopted owners' fds changed since the state was sent.
+ */
+#define CPR_REPLY_MAX_PAYLOAD (1u << 20)
+GBytes *cpr_owner_reply(void);
+bool cpr_owner_reply_header(const uint8_t *hdr, uint32_t *len,
+                            GError **errp);
+bool cpr_owner_apply_reply(const uint8_t *hdr, const uint8_t *payload,
+                           uint32_t len, uint32_t crc, GError **errp);
 
 /* ---- CPR state format (cpr.c) ---- */
 
@@ -112,6 +191,11 @@ bool cpr_peer_trusted(int fd, const char *channel);
  */
 bool cpr_transfer_incoming(const MigChannel *ch, GError **errp);
 /*
+ * New process, once its devices exist: tell the old process which
+ * owners it adopted (cpr_owner_reply()) on the cpr connection.
+ */
+bool cpr_transfer_incoming_reply(GError **errp);
+/*
  * New process, main loop: while ON, the old process closing the cpr
  * connection (it gave the update up before connecting the main channel)
  * ends this process with status 1. Off once the main channel connected:
@@ -122,8 +206,11 @@ void cpr_transfer_incoming_close(void);
 /*
  * Old process, migration thread, big lock NOT held: connect to CH
  * (retrying for a few seconds), send the CPR state (takes the big lock to
- * read the registry) and return the connection in *FD (caller closes).
- * *GENERATION is the registry generation that was sent.
+ * read the registry), wait for the new process's reply (which owners it
+ * adopted; it comes once the new process's devices exist, or the
+ * connection closes if it failed) and return the connection in *FD
+ * (caller closes). *GENERATION is the registry generation of what is
+ * handed over, as of the reply.
  */
 bool cpr_transfer_send(const MigChannel *ch, int cancel_fd, int *fd,
                        uint64_t *generation, GError **errp);

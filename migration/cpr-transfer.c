@@ -3,10 +3,12 @@
  * The 'cpr' channel of cpr-transfer: a UNIX socket on which the old
  * process sends the CPR state (fds by SCM_RIGHTS) to a new process that
  * waits for it at start-up, before it creates any backend or device, and
- * accepts it only from its own user or root. The connection then stays
- * open as a life line: the old process sees it close if the new one
- * dies. Also the channel checks of a cpr-transfer or cpr-exec migrate.
- * The switchover itself is migration.c's.
+ * accepts it only from its own user or root. Once its devices exist, the
+ * new process answers once: which chardevs it adopted (the old process
+ * keeps serving the others). The connection then stays open as a life
+ * line: the old process sees it close if the new one dies. Also the
+ * channel checks of a cpr-transfer or cpr-exec migrate. The switchover
+ * itself is migration.c's.
  */
 #include "util/osdep.h"
 
@@ -22,6 +24,8 @@
 
 /* How long the old process retries while the new one is not listening. */
 #define CPR_CONNECT_TIMEOUT_MS 5000
+/* How long it waits for the reply while the new one creates its devices. */
+#define CPR_REPLY_TIMEOUT_MS 30000
 
 /* New process: the accepted connection, open until the takeover. */
 static int cpr_in_fd = -1;
@@ -233,6 +237,36 @@ bool cpr_transfer_incoming(const MigChannel *ch, GError **errp)
     return ok;
 }
 
+bool cpr_transfer_incoming_reply(GError **errp)
+{
+    g_autoptr(GBytes) reply = cpr_owner_reply();
+    size_t len;
+    const uint8_t *p = g_bytes_get_data(reply, &len);
+
+    if (cpr_in_fd < 0) {
+        error_setg(errp, "cannot answer the old process: the cpr "
+                   "connection is gone");
+        return false;
+    }
+    while (len > 0) {
+        /* A few bytes into an idle socket: the write does not block. */
+        ssize_t n = send(cpr_in_fd, p, len, MSG_NOSIGNAL);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            error_setg_errno(errp, n < 0 ? errno : EIO, "cannot answer the "
+                             "old process on the cpr channel (it gave the "
+                             "update up?)");
+            return false;
+        }
+        p += n;
+        len -= n;
+    }
+    return true;
+}
+
 static gboolean cpr_in_gone(gint fd, GIOCondition cond, gpointer opaque)
 {
     /* The old process never writes on it: it closed it, so it gave up. */
@@ -282,11 +316,94 @@ int cpr_transfer_open_fd(const MigChannel *cpr, GError **errp)
     return c.fd;
 }
 
+/* Read N bytes of the reply by DEADLINE (monotonic µs). */
+static bool cpr_reply_read(int fd, int cancel_fd, uint8_t *p, size_t n,
+                           int64_t deadline, GError **errp)
+{
+    while (n > 0) {
+        struct pollfd pfd[2] = {
+            { .fd = fd, .events = POLLIN },
+            { .fd = cancel_fd, .events = POLLIN },
+        };
+        int64_t left = deadline - g_get_monotonic_time();
+        ssize_t r;
+
+        if (left <= 0) {
+            error_setg(errp, "the new process did not say within %d s "
+                       "which chardevs it takes over (it may hang; see "
+                       "its log)", CPR_REPLY_TIMEOUT_MS / 1000);
+            return false;
+        }
+        r = poll(pfd, 2, (left + 999) / 1000);
+        if (r < 0 && errno != EINTR) {
+            error_setg_errno(errp, errno, "cpr reply: poll failed");
+            return false;
+        }
+        if (r <= 0) {
+            continue;
+        }
+        if (cancel_fd >= 0 && pfd[1].revents) {
+            error_setg(errp, "migration cancelled");
+            return false;
+        }
+        r = recv(fd, p, n, MSG_DONTWAIT);
+        if (r < 0 && (errno == EINTR || errno == EAGAIN ||
+                      errno == EWOULDBLOCK)) {
+            continue;
+        }
+        if (r <= 0) {
+            error_setg(errp, "the new process closed the cpr channel before "
+                       "it said which chardevs it takes over (it exited or "
+                       "failed; see its log)");
+            return false;
+        }
+        p += r;
+        n -= r;
+    }
+    return true;
+}
+
+/*
+ * The new process's one answer: the chardevs it adopted. The others stay
+ * with this process (cpr_owner_handed_over()).
+ */
+static bool cpr_transfer_recv_reply(int fd, int cancel_fd,
+                                    uint64_t *generation, GError **errp)
+{
+    int64_t deadline = g_get_monotonic_time() +
+                       (int64_t)CPR_REPLY_TIMEOUT_MS * 1000;
+    uint8_t hdr[CPR_FRAME_HEADER], tail[4];
+    g_autofree uint8_t *payload = NULL;
+    uint32_t len;
+    bool ok;
+
+    if (!cpr_reply_read(fd, cancel_fd, hdr, sizeof(hdr), deadline, errp) ||
+        !cpr_owner_reply_header(hdr, &len, errp)) {
+        return false;
+    }
+    payload = g_malloc(MAX(len, 1));
+    if (!cpr_reply_read(fd, cancel_fd, payload, len, deadline, errp) ||
+        !cpr_reply_read(fd, cancel_fd, tail, sizeof(tail), deadline, errp)) {
+        return false;
+    }
+    bql_lock();
+    ok = cpr_owner_apply_reply(hdr, payload, len,
+                               (uint32_t)tail[0] << 24 | tail[1] << 16 |
+                               tail[2] << 8 | tail[3], errp);
+    /* From here on only the owners handed over count. */
+    *generation = cpr_fd_generation();
+    bql_unlock();
+    return ok;
+}
+
 bool cpr_transfer_peer_gone(int fd)
 {
     struct pollfd pfd = { .fd = fd, .events = POLLIN | POLLRDHUP };
 
-    /* The new process never writes on it: any event means it is gone. */
+    /*
+     * Past its one reply the new process never writes on it: any event
+     * means it is gone.
+     */
     return poll(&pfd, 1, 0) > 0;
 }
 
@@ -330,12 +447,14 @@ bool cpr_transfer_send(const MigChannel *ch, int cancel_fd, int *out_fd,
      */
     bql_lock();
     fp = cpr_config_fingerprint();
-    *generation = cpr_fd_generation();
     ok = cpr_state_save(f, MIG_MODE_CPR_TRANSFER, fp, NULL, errp);
     bql_unlock();
     if (!ok) {
         mig_stream_close_noerr(f);
         return false;
     }
-    return mig_stream_close(f, errp);
+    if (!mig_stream_close(f, errp)) {
+        return false;
+    }
+    return cpr_transfer_recv_reply(conn.fd, cancel_fd, generation, errp);
 }

@@ -3,8 +3,9 @@
  * CPR core: the process-wide registry of preserved descriptors, the
  * hand-over notifiers, whether this process takes over a guest, and the
  * CPR state stream that carries the registry (and a fingerprint of the
- * configuration) to the new process. The channels it travels on are
- * cpr-transfer.c (UNIX socket) and cpr-exec.c (memfd); the format is in
+ * configuration, and the owners' records of cpr-owner.c) to the new
+ * process. The channels it travels on are cpr-transfer.c (UNIX socket)
+ * and cpr-exec.c (memfd); the format is in
  * docs/devel/migration-stream.md, "CPR state".
  */
 #include "util/osdep.h"
@@ -20,8 +21,8 @@
 
 /* Header: magic, format version, payload length; CRC-32C after it. */
 #define CPR_STATE_MAGIC "BATONCPR"
-#define CPR_STATE_VERSION 1
-#define CPR_STATE_HEADER 16
+/* 2: the owners' records follow the fingerprint. */
+#define CPR_STATE_VERSION 2
 /* Bounds checked before anything is allocated. */
 #define CPR_STATE_MAX_PAYLOAD (1u << 20)
 #define CPR_STATE_MAX_ENTRIES 4096
@@ -66,6 +67,14 @@ static GPtrArray *cpr_list(void)
     return cpr_fds;
 }
 
+/* Entry NAME changed: a new generation, unless it is not handed over. */
+static void cpr_changed(const char *name)
+{
+    if (cpr_owner_note_change(name)) {
+        cpr_generation++;
+    }
+}
+
 static CprFd *cpr_lookup(const char *name, int id, guint *index)
 {
     GPtrArray *l = cpr_list();
@@ -93,7 +102,7 @@ static void cpr_add(const char *name, int id, int fd)
     e->id = id;
     e->fd = fd;
     g_ptr_array_add(cpr_list(), e);
-    cpr_generation++;
+    cpr_changed(name);
 }
 
 void cpr_save_fd(const char *name, int id, int fd)
@@ -117,7 +126,7 @@ void cpr_resave_fd(const char *name, int id, int fd)
     } else if (e->fd != fd) {
         g_assert(fd >= 0);
         e->fd = fd;
-        cpr_generation++;
+        cpr_changed(name);
     }
 }
 
@@ -134,7 +143,29 @@ void cpr_delete_fd(const char *name, int id)
 
     if (cpr_lookup(name, id, &i)) {
         g_ptr_array_remove_index(cpr_fds, i);
-        cpr_generation++;
+        cpr_changed(name);
+    }
+}
+
+bool cpr_name_in_owner(const char *name, const char *owner)
+{
+    size_t n = strlen(owner);
+
+    return !strncmp(name, owner, n) && name[n] == '/';
+}
+
+void cpr_fd_drop_owner(const char *owner)
+{
+    GPtrArray *l = cpr_list();
+
+    for (guint i = l->len; i-- > 0;) {
+        CprFd *e = g_ptr_array_index(l, i);
+
+        if (cpr_name_in_owner(e->name, owner)) {
+            close(e->fd);
+            g_ptr_array_remove_index(l, i);
+            cpr_generation++;
+        }
     }
 }
 
@@ -272,6 +303,7 @@ void cpr_incoming_done(void)
 {
     cpr_incoming = false;
     g_clear_pointer(&cpr_in_fingerprint, g_free);
+    cpr_owner_incoming_done();
 }
 
 /* ---- notifiers ---- */
@@ -311,6 +343,9 @@ void cpr_notify(CprEvent event)
         CprNotifier *n = &g_array_index(copy, CprNotifier, i);
 
         n->fn(event, n->opaque);
+    }
+    if (event == CPR_EVENT_ROLLBACK) {
+        cpr_owner_update_ends();
     }
 }
 
@@ -436,6 +471,9 @@ static void fingerprint_object(Object *obj, void *opaque)
 {
     GString *s = opaque;
 
+    if (type_is_a(obj->type, TYPE_CHARDEV)) {
+        return;
+    }
     g_string_append_printf(s, "object %s %s\n", obj->type->name,
                            obj->id ? obj->id : "-");
 }
@@ -500,7 +538,71 @@ bool cpr_check_config(GError **errp)
         return true;
     }
     mine = cpr_config_fingerprint();
-    return cpr_config_compare(cpr_in_fingerprint, mine, errp);
+    if (!cpr_config_compare(cpr_in_fingerprint, mine, errp) ||
+        !cpr_owner_settle(errp)) {
+        return false;
+    }
+    /* cpr-transfer: the old process waits to learn what it keeps. */
+    return cpr_in_mode != MIG_MODE_CPR_TRANSFER ||
+           cpr_transfer_incoming_reply(errp);
+}
+
+/* ---- frames ---- */
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) {
+        p[i] = v >> (24 - 8 * i);
+    }
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+}
+
+uint32_t cpr_frame_crc(const uint8_t *hdr, const uint8_t *payload,
+                       size_t len)
+{
+    return crc32c_update(crc32c_update(0, hdr, CPR_FRAME_HEADER), payload,
+                         len);
+}
+
+void cpr_frame_put(MigStream *f, const char *magic, uint32_t version,
+                   const uint8_t *payload, size_t len)
+{
+    uint8_t hdr[CPR_FRAME_HEADER];
+
+    memcpy(hdr, magic, 8);
+    put_be32(hdr + 8, version);
+    put_be32(hdr + 12, len);
+    mig_put_buffer(f, hdr, sizeof(hdr));
+    mig_put_buffer(f, payload, len);
+    mig_put_be32(f, cpr_frame_crc(hdr, payload, len));
+}
+
+bool cpr_frame_check(const uint8_t *hdr, const char *magic,
+                     uint32_t version, uint32_t max, const char *what,
+                     uint32_t *len, GError **errp)
+{
+    uint32_t v = get_be32(hdr + 8);
+
+    if (memcmp(hdr, magic, 8)) {
+        error_setg(errp, "%s: bad magic (not a baton %s)", what, what);
+        return false;
+    }
+    if (v != version) {
+        error_setg(errp, "%s: format version %u is not supported "
+                   "(expected %u)", what, v, version);
+        return false;
+    }
+    *len = get_be32(hdr + 12);
+    if (*len > max) {
+        error_setg(errp, "%s: payload of %u bytes exceeds the limit of %u",
+                   what, *len, max);
+        return false;
+    }
+    return true;
 }
 
 /* ---- the state stream ---- */
@@ -549,10 +651,8 @@ bool cpr_state_save(MigStream *f, MigMode mode, const char *fingerprint,
     g_autoptr(MigStream) p = mig_stream_new_mem_child_writer(f);
     bool pass_fds = mig_stream_can_pass_fds(f);
     GPtrArray *l = cpr_list();
-    uint8_t hdr[CPR_STATE_HEADER];
     const uint8_t *data;
     size_t len, fplen = strlen(fingerprint);
-    uint32_t crc;
 
     if (l->len > CPR_STATE_MAX_ENTRIES || fplen > CPR_STATE_MAX_FINGERPRINT) {
         error_setg(errp, "cpr state: %u descriptors or a %zu-byte "
@@ -570,6 +670,7 @@ bool cpr_state_save(MigStream *f, MigMode mode, const char *fingerprint,
     mig_put_be64(p, times->exec);
     mig_put_be32(p, fplen);
     mig_put_buffer(p, fingerprint, fplen);
+    cpr_owner_put_records(p);
     mig_put_be32(p, l->len);
     for (guint i = 0; i < l->len; i++) {
         CprFd *e = g_ptr_array_index(l, i);
@@ -590,16 +691,9 @@ bool cpr_state_save(MigStream *f, MigMode mode, const char *fingerprint,
                    len, CPR_STATE_MAX_PAYLOAD);
         return false;
     }
-    memcpy(hdr, CPR_STATE_MAGIC, 8);
-    for (int i = 0; i < 4; i++) {
-        hdr[8 + i] = CPR_STATE_VERSION >> (24 - 8 * i);
-        hdr[12 + i] = len >> (24 - 8 * i);
-    }
-    crc = crc32c_update(0, hdr, sizeof(hdr));
-    crc = crc32c_update(crc, data, len);
-    mig_put_buffer(f, hdr, sizeof(hdr));
-    mig_put_buffer(f, data, len);
-    mig_put_be32(f, crc);
+    cpr_frame_put(f, CPR_STATE_MAGIC, CPR_STATE_VERSION, data, len);
+    /* The new process tells which owners it adopts (cpr-transfer). */
+    cpr_owner_update_begins(mode == MIG_MODE_CPR_TRANSFER && pass_fds);
     return mig_stream_check(f, errp);
 }
 
@@ -658,6 +752,9 @@ static bool cpr_state_parse(MigStream *p, bool inherited, GError **errp)
     fp = g_malloc(fplen + 1);
     mig_get_buffer(p, fp, fplen);
     fp[fplen] = '\0';
+    if (!cpr_owner_get_records(p, errp)) {
+        return false;
+    }
     n = mig_get_be32(p);
     if (!mig_stream_check(p, errp)) {
         return false;
@@ -705,30 +802,18 @@ static bool cpr_state_parse(MigStream *p, bool inherited, GError **errp)
 
 bool cpr_state_load(MigStream *f, bool inherited, GError **errp)
 {
-    uint8_t hdr[CPR_STATE_HEADER];
+    uint8_t hdr[CPR_FRAME_HEADER];
     g_autofree uint8_t *data = NULL;
     g_autoptr(MigStream) p = NULL;
-    uint32_t version, len, crc;
+    uint32_t len, crc;
 
     g_assert(!cpr_fd_count() && !cpr_incoming);
     mig_get_buffer(f, hdr, sizeof(hdr));
     if (!mig_stream_check(f, errp)) {
         return false;
     }
-    if (memcmp(hdr, CPR_STATE_MAGIC, 8)) {
-        error_setg(errp, "cpr state: bad magic (not a baton cpr state)");
-        return false;
-    }
-    version = (uint32_t)hdr[8] << 24 | hdr[9] << 16 | hdr[10] << 8 | hdr[11];
-    len = (uint32_t)hdr[12] << 24 | hdr[13] << 16 | hdr[14] << 8 | hdr[15];
-    if (version != CPR_STATE_VERSION) {
-        error_setg(errp, "cpr state: format version %u is not supported "
-                   "(expected %u)", version, CPR_STATE_VERSION);
-        return false;
-    }
-    if (len > CPR_STATE_MAX_PAYLOAD) {
-        error_setg(errp, "cpr state: payload of %u bytes exceeds the limit "
-                   "of %u", len, CPR_STATE_MAX_PAYLOAD);
+    if (!cpr_frame_check(hdr, CPR_STATE_MAGIC, CPR_STATE_VERSION,
+                         CPR_STATE_MAX_PAYLOAD, "cpr state", &len, errp)) {
         return false;
     }
     data = g_malloc(MAX(len, 1));
@@ -737,7 +822,7 @@ bool cpr_state_load(MigStream *f, bool inherited, GError **errp)
     if (!mig_stream_check(f, errp)) {
         return false;
     }
-    if (crc != crc32c_update(crc32c_update(0, hdr, sizeof(hdr)), data, len)) {
+    if (crc != cpr_frame_crc(hdr, data, len)) {
         error_setg(errp, "cpr state: checksum mismatch");
         return false;
     }
@@ -745,6 +830,7 @@ bool cpr_state_load(MigStream *f, bool inherited, GError **errp)
     if (!cpr_state_parse(p, inherited, errp)) {
         /* Nothing was adopted yet: give every received fd back. */
         cpr_fd_clear(true);
+        cpr_owner_incoming_done();
         return false;
     }
     cpr_incoming = true;

@@ -146,13 +146,11 @@ struct Monitor {
     char last_format; /* xp defaults, updated by each xp /fmt */
     int last_size;
     /*
-     * Live update: this monitor's instance of the "monitor" section;
-     * whether the new process must greet a client the old one had not
-     * greeted yet (once it has taken over); cpr-exec: the memfd with the
-     * session state (old image), and whether the session was restored
-     * from it at creation (new image).
+     * Live update: whether the new process must greet a client the old
+     * one had not greeted yet (once it has taken over); cpr-exec: the
+     * memfd with the session state (old image), and whether the session
+     * was restored from it at creation (new image).
      */
-    unsigned int cpr_instance;
     bool cpr_greet;
     int cpr_state_fd;
     bool cpr_restored;

@@ -65,7 +65,7 @@ static void monitor_qmp_output(void *opaque, const char *data, size_t len)
     monitor_write(opaque, data, len);
 }
 
-static void monitor_cpr_register(Monitor *mon);
+static void monitor_cpr_register(void);
 static void monitor_cpr_exec_restore(Monitor *mon);
 static void monitor_cpr_exec_drop(Monitor *mon);
 
@@ -160,7 +160,11 @@ Monitor *monitor_new(Chardev *chr, bool is_qmp, bool pretty, GError **errp)
         monitor_free(mon);
         return NULL;
     }
-    monitor_cpr_register(mon);
+    /* Live update: a monitor of another kind is not the same one. */
+    chardev_cpr_set_frontend(chr, !is_qmp ? "monitor,mode=readline"
+                                  : pretty ? "monitor,mode=control,pretty=on"
+                                           : "monitor,mode=control");
+    monitor_cpr_register();
     monitors = g_list_append(monitors, mon);
     monitor_cpr_exec_restore(mon);
     return mon;
@@ -192,7 +196,6 @@ void monitor_cleanup_all(void)
 
         monitors = g_list_delete_link(monitors, monitors);
         monitor_cpr_exec_drop(mon);
-        vmstate_unregister_opaque(mon);
         chardev_detach(mon->chr);
         monitor_free(mon);
     }
@@ -206,14 +209,23 @@ void monitor_cleanup_all(void)
  * its client connected (chardev_is_adopted_connected()), so the client's
  * session must go on in the new process as if nothing happened: no new
  * greeting or banner, the QMP negotiation kept, half-sent input kept.
- * Each chardev monitor has a live migration section "monitor" (instance:
- * creation order, the same in both processes), active only in those
- * modes. Its complete step runs with the vCPUs stopped, after the chardev
- * layer stopped reading (HANDOVER), and carries the session:
- * QMP's negotiated state and the JSON splitter's partial value, or HMP's
- * line editor and history. Anything the client sends afterwards stays
- * queued in the socket and is answered by the new process after the
- * take-over (or by this one again on rollback).
+ * That holds for a monitor the new process inherits: its chardev and the
+ * monitor are configured there as here (chardev_cpr_set_frontend()). A
+ * monitor the new process does not inherit (QEMU's way: the new process
+ * has its own -qmp path) stays with this process, which goes on serving
+ * it in "postmigrate" until it quits.
+ *
+ * The live migration section "monitor" (one instance, active only in
+ * those modes) carries the sessions of the monitors handed over, each
+ * named by its chardev's id. Its complete step runs with the vCPUs
+ * stopped, after the chardev layer stopped reading (HANDOVER), and
+ * carries QMP's negotiated state and the JSON splitter's partial value,
+ * or HMP's line editor and history. Anything the client sends afterwards
+ * stays queued in the socket and is answered by the new process after
+ * the take-over (or by this one again on rollback). The new process
+ * applies each session to its monitor on the chardev of that id, if it
+ * inherited it, and skips the others (cpr-exec: this image cannot know
+ * which the next one inherits).
  *
  * cpr-exec differs in one way: the new image gets the main channel only
  * from migrate-incoming, which the client may well send on this very
@@ -227,8 +239,18 @@ void monitor_cleanup_all(void)
 #define MONITOR_CPR_INPUT_MAX (64 * 1024)
 #define MONITOR_CPR_HISTORY_MAX (HMP_HISTORY_MAX * (HMP_LINE_MAX + 1))
 
-/* First byte of each record: the START record is empty, the END one not. */
+/*
+ * The SETUP record is this one byte; a complete record holds one or more
+ * STATE entries: the byte, the chardev id (be16 length, bytes), the
+ * session (vmstate).
+ */
 enum { MONITOR_CPR_REC_SETUP, MONITOR_CPR_REC_STATE };
+#define MONITOR_CPR_MAX_ID 1024
+/*
+ * The section's version. 2: entries named by chardev id (1: one section
+ * per monitor, named by creation order).
+ */
+#define MONITOR_CPR_VERSION 2
 
 typedef struct MonitorCprState {
     bool is_qmp;
@@ -458,6 +480,7 @@ static void monitor_cpr_apply_hmp(Monitor *mon, const MonitorCprState *st)
 /* New process: continue the old process's session on the adopted peer. */
 static void monitor_cpr_apply(Monitor *mon, const MonitorCprState *st)
 {
+    g_assert(chardev_cpr_inherited(mon->chr));
     if (!chardev_is_adopted_connected(mon->chr)) {
         if (st->open) {
             warn_report("monitor on chardev '%s': the old process's client "
@@ -480,7 +503,17 @@ static void monitor_cpr_apply(Monitor *mon, const MonitorCprState *st)
 
 static bool monitor_cpr_is_active(void *opaque)
 {
-    return MIG_MODE_BIT(migrate_mode()) & CPR_MODES_PRESERVING;
+    if (!(MIG_MODE_BIT(migrate_mode()) & CPR_MODES_PRESERVING)) {
+        return false;
+    }
+    for (GList *l = monitors; l; l = l->next) {
+        Monitor *mon = l->data;
+
+        if (chardev_cpr_handed_over(mon->chr)) {
+            return true;
+        }
+    }
+    return false;
 }
 
 static bool monitor_cpr_save_setup(MigStream *f, void *opaque, GError **errp)
@@ -489,15 +522,12 @@ static bool monitor_cpr_save_setup(MigStream *f, void *opaque, GError **errp)
     return true;
 }
 
-static bool monitor_cpr_save_complete(MigStream *f, void *opaque,
-                                      GError **errp)
+static bool monitor_cpr_save_one(MigStream *f, Monitor *mon, GError **errp)
 {
-    Monitor *mon = opaque;
     g_autofree MonitorCprState *st = g_new0(MonitorCprState, 1);
+    const char *id = chardev_id(mon->chr);
     bool ok;
 
-    /* Events raised before the switch go out (if the chardev still may). */
-    qmp_event_flush();
     st->is_qmp = mon->is_qmp;
     st->hist_pos = -1;
     ok = mon->is_qmp ? monitor_cpr_capture_qmp(mon, st, errp)
@@ -505,36 +535,82 @@ static bool monitor_cpr_save_complete(MigStream *f, void *opaque,
     if (!ok) {
         return false;
     }
+    if (strlen(id) > MONITOR_CPR_MAX_ID) {
+        error_setg(errp, "monitor on chardev '%.32s...': the id is longer "
+                   "than the %d bytes a live update carries", id,
+                   MONITOR_CPR_MAX_ID);
+        return false;
+    }
     mig_put_u8(f, MONITOR_CPR_REC_STATE);
+    mig_put_be16(f, strlen(id));
+    mig_put_buffer(f, id, strlen(id));
     return vmstate_save(f, &monitor_cpr_vmsd, st, errp);
 }
 
-static bool monitor_cpr_load_state(MigStream *f, void *opaque, int version_id,
-                                   GError **errp)
+static bool monitor_cpr_save_complete(MigStream *f, void *opaque,
+                                      GError **errp)
 {
-    Monitor *mon = opaque;
-    g_autofree MonitorCprState *st = NULL;
-    uint8_t rec = mig_get_u8(f);
+    /* Events raised before the switch go out (if the chardev still may). */
+    qmp_event_flush();
+    for (GList *l = monitors; l; l = l->next) {
+        Monitor *mon = l->data;
+
+        /* Not handed over: this process keeps serving it. */
+        if (!chardev_cpr_handed_over(mon->chr)) {
+            continue;
+        }
+        /* A record holds whole entries: cut between two monitors. */
+        if (!monitor_cpr_save_one(f, mon, errp) || !savevm_live_split(f)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* This process's monitor on the chardev named ID, or NULL. */
+static Monitor *monitor_find_chardev(const char *id)
+{
+    for (GList *l = monitors; l; l = l->next) {
+        Monitor *mon = l->data;
+
+        if (!strcmp(chardev_id(mon->chr), id)) {
+            return mon;
+        }
+    }
+    return NULL;
+}
+
+/* One STATE entry: the session of the old process's monitor on ID. */
+static bool monitor_cpr_load_one(MigStream *f, GError **errp)
+{
+    g_autofree MonitorCprState *st = g_new0(MonitorCprState, 1);
+    g_autofree char *id = NULL;
+    uint16_t len = mig_get_be16(f);
+    Monitor *mon;
 
     if (!mig_stream_check(f, errp)) {
         return false;
     }
-    if (rec == MONITOR_CPR_REC_SETUP) {
+    if (!len || len > MONITOR_CPR_MAX_ID || len > mig_stream_remaining(f)) {
+        error_setg(errp, "chardev id length %u is out of range", len);
+        return false;
+    }
+    id = g_malloc0(len + 1);
+    mig_get_buffer(f, id, len);
+    if (!vmstate_load(f, &monitor_cpr_vmsd, st, monitor_cpr_vmsd.version_id,
+                      errp)) {
+        g_prefix_error(errp, "monitor on chardev '%s': ", id);
+        return false;
+    }
+    mon = monitor_find_chardev(id);
+    if (!mon || !chardev_cpr_inherited(mon->chr)) {
+        /* Its client stays with a chardev this process did not inherit. */
         return true;
-    }
-    if (rec != MONITOR_CPR_REC_STATE) {
-        error_setg(errp, "monitor on chardev '%s': unknown record kind %u",
-                   chardev_id(mon->chr), rec);
-        return false;
-    }
-    st = g_new0(MonitorCprState, 1);
-    if (!vmstate_load(f, &monitor_cpr_vmsd, st, version_id, errp)) {
-        return false;
     }
     if (st->is_qmp != mon->is_qmp) {
         error_setg(errp, "monitor on chardev '%s' is %s here but was %s in "
-                   "the old process", chardev_id(mon->chr),
-                   mon->is_qmp ? "QMP" : "HMP", st->is_qmp ? "QMP" : "HMP");
+                   "the old process", id, mon->is_qmp ? "QMP" : "HMP",
+                   st->is_qmp ? "QMP" : "HMP");
         return false;
     }
     /* cpr-exec: restored at creation and live since; that one stays. */
@@ -542,6 +618,32 @@ static bool monitor_cpr_load_state(MigStream *f, void *opaque, int version_id,
         monitor_cpr_apply(mon, st);
     }
     return true;
+}
+
+static bool monitor_cpr_load_state(MigStream *f, void *opaque, int version_id,
+                                   GError **errp)
+{
+    if (version_id != MONITOR_CPR_VERSION) {
+        error_setg(errp, "version %d: sessions in another format (this "
+                   "baton reads version %d)", version_id,
+                   MONITOR_CPR_VERSION);
+        return false;
+    }
+    while (mig_stream_remaining(f)) {
+        uint8_t rec = mig_get_u8(f);
+
+        if (rec == MONITOR_CPR_REC_SETUP) {
+            continue;
+        }
+        if (rec != MONITOR_CPR_REC_STATE) {
+            error_setg(errp, "unknown record kind %u", rec);
+            return false;
+        }
+        if (!monitor_cpr_load_one(f, errp)) {
+            return false;
+        }
+    }
+    return mig_stream_check(f, errp);
 }
 
 static const SaveVMHandlers monitor_cpr_handlers = {
@@ -552,16 +654,19 @@ static const SaveVMHandlers monitor_cpr_handlers = {
 };
 
 /*
- * The instance is the creation index among chardev monitors, which both
- * processes create from the same arguments in the same order (monitors
- * only go away all together, in monitor_cleanup_all()).
+ * One section for all monitors, registered with the first one: sessions
+ * are matched by chardev id, since the two processes may have different
+ * monitors.
  */
-static void monitor_cpr_register(Monitor *mon)
+static void monitor_cpr_register(void)
 {
-    mon->cpr_instance = g_list_length(monitors);
-    savevm_register_live("monitor", mon->cpr_instance,
-                         monitor_cpr_vmsd.version_id, &monitor_cpr_handlers,
-                         mon);
+    static bool registered;
+
+    if (!registered) {
+        registered = true;
+        savevm_register_live("monitor", 0, MONITOR_CPR_VERSION,
+                             &monitor_cpr_handlers, NULL);
+    }
 }
 
 static gboolean monitor_cpr_greet(gpointer opaque)
@@ -675,7 +780,8 @@ static void monitor_cpr_exec_restore(Monitor *mon)
     size_t len = 0;
     int fd;
 
-    if (cpr_incoming_mode() != MIG_MODE_CPR_EXEC) {
+    if (cpr_incoming_mode() != MIG_MODE_CPR_EXEC ||
+        !chardev_cpr_inherited(mon->chr)) {
         return;
     }
     key = chardev_cpr_key(mon->chr, "monitor");

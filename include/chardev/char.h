@@ -115,6 +115,19 @@ void chardev_disconnect(Chardev *chr);
  */
 bool chardev_is_adopted_connected(const Chardev *chr);
 /*
+ * Live update: a chardev is inherited by the new process only if it is
+ * configured there as here (docs/system/live-update.md). A frontend
+ * whose configuration counts too (a monitor: "monitor,mode=control")
+ * describes itself with chardev_cpr_set_frontend() (NULL: none).
+ * chardev_cpr_inherited(): new process, until the take-over: CHR is the
+ * old process's (it adopts its fds and session). chardev_cpr_handed_over():
+ * old process: CHR goes to the new process in the update under way (false
+ * once the new process has said it opens its own).
+ */
+void chardev_cpr_set_frontend(Chardev *chr, const char *desc);
+bool chardev_cpr_inherited(const Chardev *chr);
+bool chardev_cpr_handed_over(const Chardev *chr);
+/*
  * Live update: the CPR registry key for an fd of CHR's frontend, named by
  * ROLE (the monitor keeps its session state in one for cpr-exec).
  */

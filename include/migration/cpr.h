@@ -73,6 +73,52 @@ bool cpr_is_incoming(void);
 MigMode cpr_incoming_mode(void);
 
 /*
+ * Owners whose configuration may differ between the old and the new
+ * process (chardevs and the monitors on them). Only these may; the rest
+ * must match (cpr_check_config()). OWNER is cpr_fd_key(obj, NULL)
+ * ("chardev/ser0"); the fds of an owner are the registry entries whose
+ * names start with OWNER + "/".
+ *
+ * Every process records, for each such owner, a RECORD: text that is
+ * equal in two processes exactly when the owner's configuration is the
+ * same (the owner defines its format). The old process sends its records
+ * with the CPR state. The new process inherits an owner's fds only if it
+ * says so with cpr_owner_adopt(); otherwise it creates its own, and the
+ * old process keeps serving its own (cpr-transfer: it learns which
+ * owners the new process adopted before the guest stops).
+ */
+/* This process's record for OWNER (replaces any earlier one). */
+void cpr_owner_record(const char *owner, const char *record);
+/* Drop this process's record for OWNER (the owner is destroyed). */
+void cpr_owner_forget(const char *owner);
+/* New process: the old process's record for OWNER, or NULL. */
+const char *cpr_owner_old_record(const char *owner);
+/*
+ * Calls FN for every owner the old process recorded (new process, while
+ * cpr_is_incoming()), in the old process's order.
+ */
+void cpr_owner_foreach_old(void (*fn)(const char *owner, const char *record,
+                                      void *opaque),
+                           void *opaque);
+/*
+ * New process: OWNER takes the old process's fds over. At
+ * cpr_check_config() its record must then be equal to the old one.
+ */
+void cpr_owner_adopt(const char *owner);
+/*
+ * New process: OWNER does not take the old process's fds over (its
+ * configuration differs, or it does not exist here): forget them and
+ * close this process's copies. The old process keeps its own.
+ */
+void cpr_owner_decline(const char *owner);
+/*
+ * Old process: whether OWNER is handed over in the update under way.
+ * False once the new process has said it does not adopt it (cpr-transfer
+ * only); such an owner carries on here as if no update ran.
+ */
+bool cpr_owner_handed_over(const char *owner);
+
+/*
  * Hand-over points, for fd owners that do I/O on preserved fds (chardevs,
  * monitors, later tap/vfio): the core calls every notifier, in
  * registration order, with the big lock held.

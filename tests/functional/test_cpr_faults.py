@@ -43,6 +43,23 @@ def handed_over(old_pid):
     return not any(n.startswith("CPU ") for n in thread_names(old_pid))
 
 
+def unix_listening_or_accepted(path):
+    """True if a socket listens on unix path PATH or was accepted from
+    it (an accepted socket keeps the path in /proc/net/unix). The main
+    channel stops listening as soon as the old process connects, which
+    it does at once once the new process has answered on the cpr
+    channel: its listening state alone may be too short to see. (A
+    socket only bound, not yet listening, does not count.)"""
+    with open("/proc/net/unix") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 8 and fields[7] == path and (
+                    int(fields[3], 16) & 0x10000 or fields[5] == "03"):
+                return True
+    return False
+
+
 def has_memfd(pid):
     """True once PID holds a memfd (the cpr state brought guest RAM)."""
     try:
@@ -193,7 +210,7 @@ class Faults(unittest.TestCase):
         g = self.g
 
         def main_listening(new, main_path):
-            wait_for(lambda: unix_listening(main_path)
+            wait_for(lambda: unix_listening_or_accepted(main_path)
                      or new.proc.poll() is not None,
                      interval=0.0002, what="main channel")
         new = self.freeze_new(3, main_listening, "(d)",

@@ -160,12 +160,24 @@ static void copy_one(const char *name, int id, int fd, void *opaque)
     g_ptr_array_add(opaque, h);
 }
 
+/* The old process's owner records, as it sends them with the fds. */
+static GPtrArray *handed_records;
+
+static void copy_record(const char *owner, const char *record, void *opaque)
+{
+    g_ptr_array_add(opaque, g_strdup(owner));
+    g_ptr_array_add(opaque, g_strdup(record));
+}
+
 /* What the new process receives: copies of every registered fd. */
 static GPtrArray *handover_copies(void)
 {
     GPtrArray *l = g_ptr_array_new_with_free_func(handed_free);
 
     cpr_fd_foreach(copy_one, l);
+    g_clear_pointer(&handed_records, g_ptr_array_unref);
+    handed_records = g_ptr_array_new_with_free_func(g_free);
+    cpr_owner_foreach(copy_record, handed_records);
     return l;
 }
 
@@ -188,8 +200,16 @@ static void restart_incoming(GPtrArray *copies, MigMode mode)
 
         cpr_save_fd(h->name, h->id, h->fd);
     }
+    /* The old owners are gone; their records travel with the state. */
+    for (guint i = 0; handed_records && i < handed_records->len; i += 2) {
+        cpr_owner_record(g_ptr_array_index(handed_records, i),
+                         g_ptr_array_index(handed_records, i + 1));
+    }
     g_assert_true(cpr_state_save(w, mode, "", NULL, &err));
     g_assert_no_error(err);
+    for (guint i = 0; handed_records && i < handed_records->len; i += 2) {
+        cpr_owner_forget(g_ptr_array_index(handed_records, i));
+    }
     data = mig_stream_mem_data(w, &len);
     r = mig_stream_new_mem_reader(data, len, NULL, 0);
     cpr_fd_clear(false);

@@ -83,13 +83,50 @@ void switchover_peer_reason(int fd, GError **err);
 
 /*
  * The pause of one switchover by phase (µs; -1: not known on this side),
- * query-migrate's "x-pause-phases"; docs/system/cpr.md explains each.
+ * query-migrate's "x-pause-phases"; docs/system/migration.md and cpr.md
+ * explain each.
  */
 typedef struct PausePhases {
-    int64_t stop, save, exec, setup, load, handshake, resume, total;
+    int64_t stop, sync, ram, devices, save, exec, setup, load, handshake,
+        resume, total;
 } PausePhases;
 
-#define PAUSE_PHASES_NONE { -1, -1, -1, -1, -1, -1, -1, -1 }
+#define PAUSE_PHASES_NONE { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 }
+
+/*
+ * A source's switchover times, CLOCK_MONOTONIC µs (0: not reached or not
+ * known). The destination's come from READY and RESUMED; SAME_CLOCK says
+ * they are on this side's clock (cpr-transfer, or the same boot id).
+ */
+typedef struct PauseTimes {
+    int64_t stop_start, stopped, synced, live_sent, saved, go, resuming;
+    int64_t cpr_loaded, load_start; /* destination: CPR state read, load */
+    int64_t loaded, go_received, resumed;
+    bool same_clock;
+} PauseTimes;
+
+void pause_phases_source(const PauseTimes *t, PausePhases *p);
+/*
+ * Destination: the source's times come with the CPR state (cpr-exec) or
+ * GO (cpr-transfer); in MODE normal only this side's own spans count.
+ * GO_RECEIVED is 0 without a handshake.
+ */
+void pause_phases_incoming(int mode, const PauseTimes *t, PausePhases *p);
+
+/*
+ * Destination, guest running (or left paused as asked): RESUMED with
+ * this host's boot id and the times it loaded, got GO and resumed.
+ * Best effort: the source only uses it for its figures.
+ */
+#define SWITCHOVER_BOOT_ID_LEN 16
+bool switchover_send_resumed(int fd, int64_t loaded, int64_t go_received,
+                             int64_t resumed, GError **errp);
+/*
+ * Source, after RESUMING: RESUMED within TIMEOUT_MS fills in T's
+ * destination times (LOADED only if the clocks compare, which it also
+ * records). False if none came: an older destination closes instead.
+ */
+bool switchover_wait_resumed(int fd, int timeout_ms, PauseTimes *t);
 
 /* "x-pause-phases": the known phases as a member of B's object. */
 void pause_phases_to_json(JsonBuilder *b, const PausePhases *p);

@@ -67,6 +67,8 @@ static const char *const status_names[] = {
  */
 #define CPR_MAIN_CONNECT_TIMEOUT_MS 30000
 #define SWITCHOVER_TIMEOUT_MS 30000
+/* RESUMED comes right after the destination's vm_start(); only figures. */
+#define RESUMED_TIMEOUT_MS 1000
 
 
 /*
@@ -118,6 +120,7 @@ typedef struct MigrationState {
     CprTimes times;         /* this switchover, monotonic µs */
     int64_t remote_loaded;  /* READY: when the destination finished */
     int64_t go_time;
+    PauseTimes pause;       /* the rest of the pause's times, RESUMED's */
     PausePhases phases;     /* under LOCK */
 } MigrationState;
 
@@ -143,6 +146,7 @@ typedef struct IncomingState {
     int64_t loaded;
     int64_t go_received;
     int64_t resumed;
+    int fd;                 /* the main channel, kept open for RESUMED */
     CprTimes source;        /* from GO (cpr-transfer) or the CPR state */
     bool handshake_done;
     PausePhases phases;
@@ -151,7 +155,7 @@ typedef struct IncomingState {
 
 static MigrationState mig_state = { .cancel_fd = -1, .cpr_fd = -1 };
 static IncomingState incoming = {
-    .autostart = true, .downtime = -1, .phases = PAUSE_PHASES_NONE,
+    .autostart = true, .downtime = -1, .phases = PAUSE_PHASES_NONE, .fd = -1,
 };
 
 static int64_t now_ms(void)
@@ -163,11 +167,6 @@ static int64_t now_ms(void)
 static int64_t now_us(void)
 {
     return g_get_monotonic_time();
-}
-
-static int64_t span(int64_t from, int64_t to)
-{
-    return from > 0 && to > 0 ? MAX(to - from, 0) : -1;
 }
 
 static bool mode_is_preserving(MigMode mode)
@@ -399,6 +398,7 @@ static bool migration_complete(MigrationState *s, MigStream *f,
     mig_stream_set_rate_limit(f, 0);
     ok = savevm_complete(f, errp);
     s->times.saved = now_us();
+    savevm_complete_times(&s->pause.synced, &s->pause.live_sent);
     bql_unlock();
     migration_note_bytes(s, f);
     return ok;
@@ -439,6 +439,9 @@ static bool migration_switchover(MigrationState *s, MigStream *f,
         g_mutex_unlock(&s->lock);
         return false;
     }
+    s->pause.resuming = now_us();
+    s->pause.same_clock = s->mode == MIG_MODE_CPR_TRANSFER;
+    switchover_wait_resumed(fd, RESUMED_TIMEOUT_MS, &s->pause);
     return true;
 }
 
@@ -457,21 +460,16 @@ static void migration_peer_reason(MigrationState *s, MigStream *f,
 
 static void source_phases(MigrationState *s, PausePhases *p)
 {
-    *p = (PausePhases)PAUSE_PHASES_NONE;
-    p->stop = span(s->times.stop_start, s->times.stopped);
-    p->save = span(s->times.stopped, s->times.saved);
-    if (!s->committed) {
-        p->total = span(s->times.stop_start, s->times.saved);
-        return;
+    PauseTimes t = s->pause;
+
+    t.stop_start = s->times.stop_start;
+    t.stopped = s->times.stopped;
+    t.saved = s->times.saved;
+    t.go = s->committed ? s->go_time : 0;
+    if (t.same_clock && !t.loaded) {
+        t.loaded = s->remote_loaded;
     }
-    if (s->mode == MIG_MODE_CPR_TRANSFER) {
-        /* One host, one monotonic clock: the destination's times count. */
-        p->load = span(s->times.saved, s->remote_loaded);
-        p->handshake = span(s->remote_loaded, s->go_time);
-    } else {
-        p->handshake = span(s->times.saved, s->go_time);
-    }
-    p->total = span(s->times.stop_start, s->go_time);
+    pause_phases_source(&t, p);
 }
 
 /* GO is out: whatever a late cancel did, this migration completed. */
@@ -537,13 +535,15 @@ static void migration_finish_locked(MigrationState *s, bool completed,
         int64_t transfer;
 
         g_mutex_lock(&s->lock);
-        s->downtime = now - s->downtime_start;
+        source_phases(s, &s->phases);
+        /* Until the guest ran again, where the destination told us. */
+        s->downtime = s->phases.total >= 0 ? (s->phases.total + 500) / 1000
+                                           : now - s->downtime_start;
         s->total_time = now - s->start_time;
         transfer = s->total_time - s->setup_time;
         if (transfer > 0) {
             s->mbps = s->transferred * 8.0 / transfer / 1000.0;
         }
-        source_phases(s, &s->phases);
         g_mutex_unlock(&s->lock);
         runstate_set(RUN_STATE_POSTMIGRATE);
         if (s->committed) {
@@ -830,6 +830,7 @@ static void migration_init(MigrationState *s, MigChannel *ch, MigMode mode)
     s->cpr_generation = 0;
     memset(&s->times, 0, sizeof(s->times));
     s->remote_loaded = s->go_time = 0;
+    s->pause = (PauseTimes){ 0 };
     s->phases = (PausePhases)PAUSE_PHASES_NONE;
     if (mode == MIG_MODE_CPR_EXEC) {
         s->exec_argv = g_strdupv(migrate_cpr_exec_command());
@@ -979,38 +980,20 @@ static void incoming_fail(IncomingState *mis, GError *err)
 /* This side's view of the pause, once the guest runs again. */
 static void incoming_phases(IncomingState *mis)
 {
-    PausePhases *p = &mis->phases;
-    const CprTimes *src = &mis->source;
+    PauseTimes t = {
+        .stop_start = mis->source.stop_start,
+        .stopped = mis->source.stopped,
+        .saved = mis->source.saved,
+        .cpr_loaded = mis->cpr_loaded,
+        .load_start = mis->load_start,
+        .loaded = mis->loaded,
+        .go_received = mis->handshake_done ? mis->go_received : 0,
+        .resumed = mis->resumed,
+    };
 
-    *p = (PausePhases)PAUSE_PHASES_NONE;
-    mis->downtime = -1;
-    switch (cpr_incoming_mode()) {
-    case MIG_MODE_CPR_TRANSFER:
-        p->stop = span(src->stop_start, src->stopped);
-        p->save = span(src->stopped, src->saved);
-        p->load = span(src->saved, mis->loaded);
-        p->handshake = span(mis->loaded, mis->go_received);
-        p->resume = span(mis->go_received, mis->resumed);
-        p->total = span(src->stop_start, mis->resumed);
-        break;
-    case MIG_MODE_CPR_EXEC:
-        p->stop = span(src->stop_start, src->stopped);
-        p->save = span(src->stopped, src->saved);
-        p->exec = span(src->saved, mis->cpr_loaded);
-        p->setup = span(mis->cpr_loaded, mis->load_start);
-        p->load = span(mis->load_start, mis->loaded);
-        p->resume = span(mis->loaded, mis->resumed);
-        p->total = span(src->stop_start, mis->resumed);
-        break;
-    default:
-        /* Another host's clock: only our own part is meaningful. */
-        p->resume = span(mis->handshake_done ? mis->go_received : mis->loaded,
-                         mis->resumed);
-        break;
-    }
-    if (p->total >= 0) {
-        mis->downtime = (p->total + 500) / 1000;
-    }
+    pause_phases_incoming(cpr_incoming_mode(), &t, &mis->phases);
+    mis->downtime = mis->phases.total >= 0
+                        ? (mis->phases.total + 500) / 1000 : -1;
 }
 
 /* Main loop: act on the load's outcome (QEMU's incoming bottom half). */
@@ -1027,6 +1010,10 @@ static gboolean incoming_finish_bh(gpointer opaque)
     err = g_thread_join(mis->thread);
     mis->thread = NULL;
     g_clear_pointer(&mis->socket_address, json_node_unref);
+    if (err && mis->fd >= 0) {
+        close(mis->fd);
+        mis->fd = -1;
+    }
     if (err) {
         incoming_fail(mis, err);
         g_error_free(err);
@@ -1047,6 +1034,13 @@ static gboolean incoming_finish_bh(gpointer opaque)
     }
     mis->resumed = now_us();
     incoming_phases(mis);
+    if (mis->fd >= 0) {
+        /* The source's figures; it may be gone already. */
+        switchover_send_resumed(mis->fd, mis->loaded, mis->go_received,
+                                mis->resumed, NULL);
+        close(mis->fd);
+        mis->fd = -1;
+    }
     if (cpr_is_incoming()) {
         cpr_transfer_incoming_close();
         cpr_incoming_done();
@@ -1117,6 +1111,9 @@ static gpointer incoming_thread(gpointer opaque)
     g_mutex_lock(&mis->lock);
     mis->stream = NULL;
     g_mutex_unlock(&mis->lock);
+    if (ok && mis->handshake_done) {
+        mis->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    }
     if (!mig_stream_close(f, ok ? &err : NULL)) {
         ok = false;
     }

@@ -594,6 +594,7 @@ static bool ram_save_complete(MigStream *f, void *opaque, GError **errp)
     int passes = rs->cur || rs->next_word || rs->held ? 2 : 1;
 
     ram_sync(rs);
+    savevm_note_synced();
     if (rs->sync_err) {
         g_propagate_error(errp, g_steal_pointer(&rs->sync_err));
         return false;

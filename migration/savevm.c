@@ -47,6 +47,9 @@ static bool save_setup_done;
 static SavevmOptions cur_opts;
 static char *last_section;
 
+/* savevm_complete_times(): the pause's sync and RAM phases end here. */
+static int64_t complete_synced, complete_live_sent;
+
 /* The live record being built, for savevm_live_split(). */
 static struct {
     MigStream *out;
@@ -442,10 +445,22 @@ static bool save_vmstate_section(MigStream *f, SaveStateEntry *se,
     return true;
 }
 
+void savevm_note_synced(void)
+{
+    complete_synced = g_get_monotonic_time();
+}
+
+void savevm_complete_times(int64_t *synced, int64_t *live_sent)
+{
+    *synced = complete_synced;
+    *live_sent = complete_live_sent;
+}
+
 static bool save_complete(MigStream *f, GError **errp)
 {
     g_autoptr(MigStream) rec = NULL;
 
+    complete_synced = complete_live_sent = 0;
     if (!save_setup_done && !save_setup(f, &cur_opts, errp)) {
         return false;
     }
@@ -458,6 +473,11 @@ static bool save_complete(MigStream *f, GError **errp)
                 0) {
             return false;
         }
+    }
+    /* Written, not necessarily flushed: up to a buffer's worth remains. */
+    complete_live_sent = g_get_monotonic_time();
+    if (!complete_synced) {
+        complete_synced = complete_live_sent; /* no live section synced */
     }
     for (guint i = 0; i < entry_count(); i++) {
         SaveStateEntry *se = entry_at(i);

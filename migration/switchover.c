@@ -3,8 +3,9 @@
  * The switchover handshake on a socket main channel: after the EOF record
  * the destination answers READY (loaded, give me the guest) or FAILED
  * (with its reason), and the source answers READY with GO; only then does
- * the destination run the guest. Messages, waits and the pause figures'
- * JSON; when to send what is migration.c's. Format:
+ * the destination run the guest; once it runs, RESUMED carries the
+ * destination's times back. Messages, waits, and the pause figures (phases
+ * and their JSON); when to send what is migration.c's. Format:
  * docs/devel/migration-stream.md, "Switchover handshake".
  */
 #include "util/osdep.h"
@@ -15,6 +16,7 @@
 #include "util/fault-inject.h"
 #include "util/crc32c.h"
 #include "util/error-report.h"
+#include "migration/cpr.h"
 
 #include "migration-internal.h"
 
@@ -31,7 +33,11 @@ typedef enum SwitchoverType {
     SWITCHOVER_GO = 0x83,
     /* destination: GO received, resuming the guest now; empty */
     SWITCHOVER_RESUMING = 0x84,
+    /* destination: the guest runs; boot id, be64 x 3: loaded, GO, running */
+    SWITCHOVER_RESUMED = 0x85,
 } SwitchoverType;
+
+#define SWITCHOVER_RESUMED_LEN (SWITCHOVER_BOOT_ID_LEN + 3 * 8)
 
 typedef struct SwitchoverMsg {
     uint8_t type;
@@ -169,8 +175,7 @@ static bool switchover_recv(int fd, int cancel_fd, int watch_fd,
     }
     m->type = hdr[0];
     m->len = (uint32_t)hdr[1] << 24 | hdr[2] << 16 | hdr[3] << 8 | hdr[4];
-    if (m->type != SWITCHOVER_READY && m->type != SWITCHOVER_FAILED &&
-        m->type != SWITCHOVER_GO && m->type != SWITCHOVER_RESUMING) {
+    if (m->type < SWITCHOVER_READY || m->type > SWITCHOVER_RESUMED) {
         error_setg(errp, "switchover message: unknown type 0x%x", m->type);
         return false;
     }
@@ -331,7 +336,137 @@ void switchover_peer_reason(int fd, GError **err)
     }
 }
 
+/*
+ * The kernel's boot id: two processes that read the same one run on the
+ * same host since the same boot, so their CLOCK_MONOTONIC times compare.
+ * All zero if unknown (then nothing compares).
+ */
+static void switchover_boot_id(uint8_t id[SWITCHOVER_BOOT_ID_LEN])
+{
+    g_autofree char *text = NULL;
+    size_t n = 0;
+
+    memset(id, 0, SWITCHOVER_BOOT_ID_LEN);
+    if (!g_file_get_contents("/proc/sys/kernel/random/boot_id", &text, NULL,
+                             NULL)) {
+        return;
+    }
+    for (const char *p = text; *p && n < 2 * SWITCHOVER_BOOT_ID_LEN; p++) {
+        int v = g_ascii_xdigit_value(*p);
+
+        if (v >= 0) {
+            id[n / 2] |= v << (n % 2 ? 0 : 4);
+            n++;
+        }
+    }
+    if (n != 2 * SWITCHOVER_BOOT_ID_LEN) {
+        memset(id, 0, SWITCHOVER_BOOT_ID_LEN);
+    }
+}
+
+bool switchover_send_resumed(int fd, int64_t loaded, int64_t go_received,
+                             int64_t resumed, GError **errp)
+{
+    uint8_t payload[SWITCHOVER_RESUMED_LEN];
+
+    switchover_boot_id(payload);
+    put_u64(payload + SWITCHOVER_BOOT_ID_LEN, loaded);
+    put_u64(payload + SWITCHOVER_BOOT_ID_LEN + 8, go_received);
+    put_u64(payload + SWITCHOVER_BOOT_ID_LEN + 16, resumed);
+    return switchover_send(fd, SWITCHOVER_RESUMED, payload, sizeof(payload),
+                           errp);
+}
+
+bool switchover_wait_resumed(int fd, int timeout_ms, PauseTimes *t)
+{
+    g_autoptr(GError) ignored = NULL;
+    uint8_t id[SWITCHOVER_BOOT_ID_LEN];
+    SwitchoverMsg m;
+    const uint8_t *p = m.payload + SWITCHOVER_BOOT_ID_LEN;
+
+    /* An older destination closes the channel instead: nothing to wait. */
+    if (!switchover_recv(fd, -1, -1, timeout_ms, &m, &ignored) ||
+        m.type != SWITCHOVER_RESUMED || m.len != SWITCHOVER_RESUMED_LEN) {
+        return false;
+    }
+    switchover_boot_id(id);
+    t->same_clock = t->same_clock ||
+                    (memcmp(id, m.payload, sizeof(id)) == 0 &&
+                     memcmp(id, (uint8_t[SWITCHOVER_BOOT_ID_LEN]){ 0 },
+                            sizeof(id)) != 0);
+    if (t->same_clock) {
+        t->loaded = get_u64(p);
+    }
+    t->go_received = get_u64(p + 8);
+    t->resumed = get_u64(p + 16);
+    return true;
+}
+
 /* ---- x-pause-phases ---- */
+
+static int64_t span(int64_t from, int64_t to)
+{
+    return from > 0 && to > 0 ? MAX(to - from, 0) : -1;
+}
+
+void pause_phases_source(const PauseTimes *t, PausePhases *p)
+{
+    *p = (PausePhases)PAUSE_PHASES_NONE;
+    p->stop = span(t->stop_start, t->stopped);
+    p->sync = span(t->stopped, t->synced);
+    p->ram = span(t->synced, t->live_sent);
+    p->devices = span(t->live_sent, t->saved);
+    p->save = span(t->stopped, t->saved);
+    if (!t->go) {
+        /* Not handed over (or no handshake): the pause we know. */
+        p->total = span(t->stop_start, t->saved);
+        return;
+    }
+    /* The destination's own span needs no common clock. */
+    p->resume = span(t->go_received, t->resumed);
+    if (t->same_clock && t->loaded) {
+        p->load = span(t->saved, t->loaded);
+        if (t->resumed) {
+            p->handshake = span(t->loaded, t->go_received);
+            p->total = span(t->stop_start, t->resumed);
+            return;
+        }
+        p->handshake = span(t->loaded, t->go);
+    } else {
+        p->handshake = span(t->saved, t->go);
+    }
+    /* Until the destination said it resumes (or, lacking that, GO). */
+    p->total = span(t->stop_start, t->resuming ? t->resuming : t->go);
+}
+
+void pause_phases_incoming(int mode, const PauseTimes *t, PausePhases *p)
+{
+    *p = (PausePhases)PAUSE_PHASES_NONE;
+    switch (mode) {
+    case MIG_MODE_CPR_TRANSFER:
+        p->stop = span(t->stop_start, t->stopped);
+        p->save = span(t->stopped, t->saved);
+        p->load = span(t->saved, t->loaded);
+        p->handshake = span(t->loaded, t->go_received);
+        p->resume = span(t->go_received, t->resumed);
+        p->total = span(t->stop_start, t->resumed);
+        break;
+    case MIG_MODE_CPR_EXEC:
+        p->stop = span(t->stop_start, t->stopped);
+        p->save = span(t->stopped, t->saved);
+        p->exec = span(t->saved, t->cpr_loaded);
+        p->setup = span(t->cpr_loaded, t->load_start);
+        p->load = span(t->load_start, t->loaded);
+        p->resume = span(t->loaded, t->resumed);
+        p->total = span(t->stop_start, t->resumed);
+        break;
+    default:
+        /* Another host's clock maybe: only our own part is meaningful. */
+        p->resume = span(t->go_received ? t->go_received : t->loaded,
+                         t->resumed);
+        break;
+    }
+}
 
 void pause_phases_to_json(JsonBuilder *b, const PausePhases *p)
 {
@@ -340,6 +475,9 @@ void pause_phases_to_json(JsonBuilder *b, const PausePhases *p)
         size_t offset;
     } members[] = {
         { "stop", offsetof(PausePhases, stop) },
+        { "sync", offsetof(PausePhases, sync) },
+        { "ram", offsetof(PausePhases, ram) },
+        { "devices", offsetof(PausePhases, devices) },
         { "save", offsetof(PausePhases, save) },
         { "exec", offsetof(PausePhases, exec) },
         { "setup", offsetof(PausePhases, setup) },

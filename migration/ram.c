@@ -461,7 +461,8 @@ static bool ram_take_dirty_word(RamSaveState *rs)
 
 /* One page item; LAST is the block of the previous item in this payload. */
 static void ram_save_page(MigStream *f, RamSaveState *rs, uint64_t page,
-                          bool known_zero, int *last, RamChunk *c)
+                          bool known_zero, bool stopped, int *last,
+                          RamChunk *c)
 {
     const RAMBlock *rb = rs->blocks[rs->cur].rb;
     uint64_t offset = page << RAM_PAGE_BITS;
@@ -482,6 +483,11 @@ static void ram_save_page(MigStream *f, RamSaveState *rs, uint64_t page,
     c->bytes += 9;
     if (zero) {
         c->zero++;
+    } else if (stopped) {
+        /* Nothing changes it until the stream is flushed: send in place. */
+        mig_put_buffer_ref(f, host, RAM_PAGE_SIZE);
+        c->bytes += RAM_PAGE_SIZE;
+        c->normal++;
     } else {
         mig_put_buffer(f, host, RAM_PAGE_SIZE);
         c->bytes += RAM_PAGE_SIZE;
@@ -492,10 +498,13 @@ static void ram_save_page(MigStream *f, RamSaveState *rs, uint64_t page,
 /*
  * Send dirty pages from the cursor on until MAX_BYTES written or
  * MAX_PAGES sent (0: no limit) or the end of the pass (returns true),
- * then the end-of-payload item.
+ * then the end-of-payload item. STOPPED: the guest is stopped, so page
+ * contents are referenced rather than copied (mig_put_buffer_ref());
+ * while it runs a page must be copied at once, or the checksum computed
+ * over it could differ from the bytes sent.
  */
 static bool ram_save_pages(MigStream *f, RamSaveState *rs, uint64_t max_bytes,
-                           uint64_t max_pages, RamChunk *c)
+                           uint64_t max_pages, bool stopped, RamChunk *c)
 {
     bool end_of_pass = false;
     int last = -1;
@@ -514,7 +523,7 @@ static bool ram_save_pages(MigStream *f, RamSaveState *rs, uint64_t max_bytes,
         bit = __builtin_ctzl(rs->held);
         rs->held &= rs->held - 1;
         ram_save_page(f, rs, rs->held_word * BPW + bit,
-                      rs->held_zero & (1UL << bit), &last, c);
+                      rs->held_zero & (1UL << bit), stopped, &last, c);
     }
     mig_put_u8(f, RAM_ITEM_EOS);
     c->bytes++;
@@ -532,7 +541,7 @@ static int ram_save_iterate(MigStream *f, void *opaque, GError **errp)
         g_propagate_error(errp, g_steal_pointer(&rs->sync_err));
         return -1;
     }
-    done = ram_save_pages(f, rs, RAM_CHUNK_BYTES, RAM_CHUNK_PAGES, &c);
+    done = ram_save_pages(f, rs, RAM_CHUNK_BYTES, RAM_CHUNK_PAGES, false, &c);
     ram_chunk_account(&c, false);
     if (!mig_stream_check(f, errp)) {
         return -1;
@@ -609,7 +618,7 @@ static bool ram_save_complete(MigStream *f, void *opaque, GError **errp)
     for (;;) {
         RamChunk c = {0};
 
-        if (ram_save_pages(f, rs, RAM_COMPLETE_PIECE, 0, &c)) {
+        if (ram_save_pages(f, rs, RAM_COMPLETE_PIECE, 0, true, &c)) {
             passes--;
         }
         ram_chunk_account(&c, true);
@@ -950,6 +959,7 @@ static const SaveVMHandlers ram_handlers = {
     .load_setup = ram_load_setup,
     .load_cleanup = ram_load_cleanup,
     .load_state = ram_load_state,
+    .load_streamed = true,
 };
 
 static void ram_register(void)

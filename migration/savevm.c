@@ -192,19 +192,40 @@ static bool with_error(bool ok, GError *err, const char *what, GError **errp)
 
 /* ---- writing records ---- */
 
-/* Frame REC's contents as one record of TYPE on OUT and empty REC. */
+static void record_sum_piece(const void *p, size_t len, bool ref,
+                             void *opaque)
+{
+    uint32_t *crc = opaque;
+
+    *crc = crc32c_update(*crc, p, len);
+}
+
+static void record_put_piece(const void *p, size_t len, bool ref,
+                             void *opaque)
+{
+    if (ref) {
+        mig_put_buffer_ref(opaque, p, len);
+    } else {
+        mig_put_buffer(opaque, p, len);
+    }
+}
+
+/*
+ * Frame REC's contents as one record of TYPE on OUT and empty REC. What
+ * REC holds by reference (a stopped guest's RAM) is summed where it is
+ * and OUT references it in turn: no copy until the kernel's.
+ */
 static bool record_send(MigStream *out, uint8_t type, MigStream *rec,
                         GError **errp)
 {
     uint8_t hdr[SAVEVM_REC_HEADER];
-    const uint8_t *data;
     uint32_t crc;
     size_t len;
 
     if (!mig_stream_check(rec, errp)) {
         return false;
     }
-    data = mig_stream_mem_data(rec, &len);
+    len = mig_stream_mem_len(rec);
     if (len > SAVEVM_MAX_RECORD) {
         error_setg(errp, "record of %zu bytes exceeds the limit of %u bytes",
                    len, SAVEVM_MAX_RECORD);
@@ -216,9 +237,9 @@ static bool record_send(MigStream *out, uint8_t type, MigStream *rec,
     hdr[3] = len >> 8;
     hdr[4] = len;
     crc = crc32c_update(0, hdr, sizeof(hdr));
-    crc = crc32c_update(crc, data, len);
+    mig_stream_mem_foreach(rec, record_sum_piece, &crc);
     mig_put_buffer(out, hdr, sizeof(hdr));
-    mig_put_buffer(out, data, len);
+    mig_stream_mem_foreach(rec, record_put_piece, out);
     mig_put_be32(out, crc);
     mig_stream_mem_reset(rec);
     return mig_stream_check(out, errp);
@@ -263,7 +284,7 @@ bool savevm_live_split(MigStream *f)
     if (mig_stream_error(f)) {
         return false;
     }
-    mig_stream_mem_data(f, &len);
+    len = mig_stream_mem_len(f);
     if (len < SAVEVM_SPLIT_SIZE) {
         return true;
     }
@@ -296,7 +317,7 @@ static int live_record(MigStream *f, SaveStateEntry *se, uint8_t type,
     int ret;
 
     put_section_header(rec, type, se);
-    mig_stream_mem_data(rec, &empty);
+    empty = mig_stream_mem_len(rec);
     cur_live.out = f;
     cur_live.rec = rec;
     cur_live.se = se;
@@ -308,7 +329,7 @@ static int live_record(MigStream *f, SaveStateEntry *se, uint8_t type,
         section_error_prefix(errp, se);
         return -1;
     }
-    mig_stream_mem_data(rec, &len);
+    len = mig_stream_mem_len(rec);
     if (type == SAVEVM_REC_SECTION_PART && len == empty) {
         return ret;
     }
@@ -541,6 +562,7 @@ typedef struct LoadState {
     uint8_t type;
     uint8_t *payload;
     uint32_t len;
+    SaveStateEntry *streamed; /* the record is being loaded in place */
 } LoadState;
 
 static const char *record_type_name(uint8_t type)
@@ -571,6 +593,9 @@ static char *describe_damaged(LoadState *ls)
     char idstr[256];
     uint32_t id;
 
+    if (ls->streamed) {
+        return g_strdup_printf(", section '%s'?", ls->streamed->idstr);
+    }
     if (!ls->payload) {
         return g_strdup("");
     }
@@ -617,15 +642,119 @@ static bool load_header(MigStream *f, GError **errp)
     return true;
 }
 
-/* Read, bound-check and checksum one record into LS (big lock not held). */
-static bool read_record(LoadState *ls, GError **errp)
+/*
+ * A handler or hook that failed without saying why still yields exactly
+ * one error: the stream's, or a generic one.
+ */
+static void ensure_error(GError **local_err, MigStream *p)
+{
+    if (!*local_err && !mig_stream_check(p, local_err)) {
+        return;
+    }
+    if (!*local_err) {
+        error_setg(local_err, "load failed (no reason given)");
+    }
+}
+
+/* The checksum at the end of LS's record against CRC, what its data gave. */
+static bool record_check_crc(LoadState *ls, uint32_t crc, GError **errp)
+{
+    g_autofree char *what = NULL;
+    uint32_t want = mig_get_be32(ls->f);
+
+    if (mig_stream_error(ls->f)) {
+        mig_stream_check(ls->f, errp);
+        g_prefix_error(errp,
+                       "truncated %s record of %" PRIu32 " bytes at "
+                       "offset %" PRIu64 ": ",
+                       record_type_name(ls->type), ls->len, ls->rec_offset);
+        return false;
+    }
+    if (crc != want) {
+        what = describe_damaged(ls);
+        error_setg(errp,
+                   "checksum mismatch in record at offset %" PRIu64
+                   " (type 0x%02x%s): stream has 0x%08" PRIx32 ", data gives "
+                   "0x%08" PRIx32,
+                   ls->rec_offset, ls->type, what, want, crc);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * A SECTION_PART or SECTION_END of a live section whose handler loads in
+ * place (SaveVMHandlers.load_streamed): the section it belongs to, else
+ * NULL. ID is the record's first field, already read.
+ */
+static SaveStateEntry *record_streamed_entry(LoadState *ls, uint32_t id)
+{
+    SaveStateEntry *se;
+
+    if (ls->type != SAVEVM_REC_SECTION_PART &&
+        ls->type != SAVEVM_REC_SECTION_END) {
+        return NULL;
+    }
+    se = g_hash_table_lookup(ls->ids, GUINT_TO_POINTER(id));
+    return se && se->ops && se->ops->load_streamed && !se->ended ? se : NULL;
+}
+
+/*
+ * Load the rest of a streamed record (the window holds it) straight from
+ * the channel, without the big lock (the handler's state is its own),
+ * then check its checksum. A handler that fails on a damaged record is
+ * told apart from one that fails on a sound one by the checksum: the
+ * rest of the record is consumed to compute it.
+ */
+static bool apply_streamed(LoadState *ls, SaveStateEntry *se, GError **errp)
+{
+    MigStream *f = ls->f;
+    g_autoptr(GError) local_err = NULL;
+    bool ok;
+
+    set_last_section(se->idstr);
+    ls->streamed = se;
+    se->ended = ls->type == SAVEVM_REC_SECTION_END;
+    ok = se->ops->load_state(f, se->opaque, se->load_version, &local_err);
+    if (ok) {
+        ok = mig_stream_check(f, &local_err);
+    } else {
+        ensure_error(&local_err, f);
+    }
+    if (ok && mig_stream_remaining(f)) {
+        error_setg(&local_err, "%zu unread bytes at the end of its %s record",
+                   mig_stream_remaining(f), record_type_name(ls->type));
+        ok = false;
+    }
+    if (!mig_stream_error(f)) {
+        mig_stream_window_skip(f);
+    }
+    if (!mig_stream_error(f) &&
+        !record_check_crc(ls, mig_stream_window_end(f), errp)) {
+        return false; /* the damage, not what it made the handler say */
+    }
+    if (ok) {
+        return true;
+    }
+    section_error_prefix(&local_err, se);
+    g_propagate_error(errp, g_steal_pointer(&local_err));
+    return false;
+}
+
+/*
+ * Read, bound-check and checksum one record into LS (big lock not held),
+ * or, for a streamed section (*STREAMED), load it as it is read.
+ */
+static bool read_record(LoadState *ls, bool *streamed, GError **errp)
 {
     MigStream *f = ls->f;
     uint8_t hdr[SAVEVM_REC_HEADER];
-    uint32_t crc, want;
-    g_autofree char *what = NULL;
+    SaveStateEntry *se = NULL;
+    uint32_t id = 0;
     size_t left;
 
+    *streamed = false;
+    ls->streamed = NULL;
     g_clear_pointer(&ls->payload, g_free);
     ls->rec_offset = mig_stream_bytes(f);
     if (mig_stream_eof(f)) {
@@ -662,10 +791,26 @@ static bool read_record(LoadState *ls, GError **errp)
                    record_type_name(ls->type), ls->len, ls->rec_offset, left);
         return false;
     }
+    mig_stream_window_begin(f, ls->len, crc32c_update(0, hdr, sizeof(hdr)));
+    if (ls->len >= 4) {
+        id = mig_get_be32(f);
+        se = mig_stream_error(f) ? NULL : record_streamed_entry(ls, id);
+    }
+    if (se) {
+        *streamed = true;
+        return apply_streamed(ls, se, errp);
+    }
+    /* Buffered: the whole payload is checked before anything parses it. */
     ls->payload = g_malloc(ls->len ? ls->len : 1);
-    mig_get_buffer(f, ls->payload, ls->len);
-    want = mig_get_be32(f);
+    if (ls->len >= 4) {
+        id = GUINT32_TO_BE(id);
+        memcpy(ls->payload, &id, 4);
+        mig_get_buffer(f, ls->payload + 4, ls->len - 4);
+    } else {
+        mig_get_buffer(f, ls->payload, ls->len);
+    }
     if (mig_stream_error(f)) {
+        mig_stream_window_end(f);
         mig_stream_check(f, errp);
         g_prefix_error(errp,
                        "truncated %s record of %" PRIu32 " bytes at "
@@ -673,18 +818,7 @@ static bool read_record(LoadState *ls, GError **errp)
                        record_type_name(ls->type), ls->len, ls->rec_offset);
         return false;
     }
-    crc = crc32c_update(0, hdr, sizeof(hdr));
-    crc = crc32c_update(crc, ls->payload, ls->len);
-    if (crc != want) {
-        what = describe_damaged(ls);
-        error_setg(errp,
-                   "checksum mismatch in record at offset %" PRIu64
-                   " (type 0x%02x%s): stream has 0x%08" PRIx32 ", data gives "
-                   "0x%08" PRIx32,
-                   ls->rec_offset, ls->type, what, want, crc);
-        return false;
-    }
-    return true;
+    return record_check_crc(ls, mig_stream_window_end(f), errp);
 }
 
 /* SECTION_START / SECTION_FULL: find and claim the named section. */
@@ -779,20 +913,6 @@ static SaveStateEntry *load_part_header(LoadState *ls, MigStream *p,
         return NULL;
     }
     return se;
-}
-
-/*
- * A handler or hook that failed without saying why still yields exactly
- * one error: the stream's, or a generic one.
- */
-static void ensure_error(GError **local_err, MigStream *p)
-{
-    if (!*local_err && !mig_stream_check(p, local_err)) {
-        return;
-    }
-    if (!*local_err) {
-        error_setg(local_err, "load failed (no reason given)");
-    }
 }
 
 /* Parse one verified record's payload; big lock held. */
@@ -933,11 +1053,15 @@ static bool load_stream(MigStream *f, GError **errp)
     ls.ids = g_hash_table_new(NULL, NULL);
     for (;;) {
         g_autoptr(MigStream) p = NULL;
+        bool streamed;
 
         /* Blocking read without the big lock: vCPUs and monitors go on. */
-        ok = read_record(&ls, errp);
+        ok = read_record(&ls, &streamed, errp);
         if (!ok) {
             break;
+        }
+        if (streamed) {
+            continue;
         }
         if (ls.type == SAVEVM_REC_EOF) {
             if (ls.len) {

@@ -120,9 +120,11 @@ def one_run(binary, mem, bandwidth, limit):
     args = ["-nodefaults", "-display", "none", "-accel", "kvm",
             "-machine", "pc", "-m", mem, "-smp", "1",
             "-drive", "file=%s,format=raw" % image]
-    src = Vm(args + ["-S"], serial_socket=True, name="dsrc", binary=binary)
+    # Fresh names every run: a socket file left behind must not be taken
+    # for the new process's.
+    src = Vm(args + ["-S"], serial_socket=True, binary=binary)
     dst = Vm(args + ["-incoming", "unix:" + src.path("mig.sock")],
-             serial_socket=True, name="ddst", binary=binary)
+             serial_socket=True, binary=binary)
     try:
         src.launch()
         src.qmp.cmd("cont")

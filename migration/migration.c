@@ -996,29 +996,11 @@ static void incoming_phases(IncomingState *mis)
                         ? (mis->phases.total + 500) / 1000 : -1;
 }
 
-/* Main loop: act on the load's outcome (QEMU's incoming bottom half). */
-static gboolean incoming_finish_bh(gpointer opaque)
+/* Loaded (and handed over): run the guest, or not, as the source had it. */
+static void incoming_resume_locked(IncomingState *mis)
 {
-    IncomingState *mis = &incoming;
     RunState target;
-    GError *err;
 
-    if (!mis->thread) {
-        /* Joined by migration_shutdown() already. */
-        return G_SOURCE_REMOVE;
-    }
-    err = g_thread_join(mis->thread);
-    mis->thread = NULL;
-    g_clear_pointer(&mis->socket_address, json_node_unref);
-    if (err && mis->fd >= 0) {
-        close(mis->fd);
-        mis->fd = -1;
-    }
-    if (err) {
-        incoming_fail(mis, err);
-        g_error_free(err);
-        return G_SOURCE_REMOVE;
-    }
     if (cpr_is_incoming()) {
         /* Ours now: the adopted fds may be read, accepted and written. */
         cpr_notify(CPR_EVENT_TAKEOVER);
@@ -1047,6 +1029,31 @@ static gboolean incoming_finish_bh(gpointer opaque)
     }
     /* Last, so that whoever sees "completed" sees the guest state too. */
     status_set(&mis->state, MIG_STATUS_ACTIVE, MIG_STATUS_COMPLETED);
+}
+
+/* Main loop: act on the load's outcome (QEMU's incoming bottom half). */
+static gboolean incoming_finish_bh(gpointer opaque)
+{
+    IncomingState *mis = &incoming;
+    GError *err;
+
+    if (!mis->thread) {
+        /* Joined by migration_shutdown() already. */
+        return G_SOURCE_REMOVE;
+    }
+    err = g_thread_join(mis->thread);
+    mis->thread = NULL;
+    g_clear_pointer(&mis->socket_address, json_node_unref);
+    if (err && mis->fd >= 0) {
+        close(mis->fd);
+        mis->fd = -1;
+    }
+    if (err) {
+        incoming_fail(mis, err);
+        g_error_free(err);
+    } else if (!mis->resumed) {
+        incoming_resume_locked(mis);
+    }
     return G_SOURCE_REMOVE;
 }
 
@@ -1116,6 +1123,16 @@ static gpointer incoming_thread(gpointer opaque)
     }
     if (!mig_stream_close(f, ok ? &err : NULL)) {
         ok = false;
+    }
+    if (ok && !cpr_is_incoming()) {
+        /*
+         * Resume right here: handing that to the main loop costs a
+         * wake-up, a scheduler slice on a busy host, inside the pause.
+         * (Live update adopts chardevs, whose I/O the main loop runs.)
+         */
+        bql_lock();
+        incoming_resume_locked(mis);
+        bql_unlock();
     }
     g_idle_add(incoming_finish_bh, NULL);
     return ok ? NULL : err;

@@ -44,8 +44,11 @@ enum {
  */
 #define RAM_CHUNK_BYTES (256 * 1024)
 #define RAM_CHUNK_PAGES 16384
-/* save_complete: bytes per self-contained piece. */
-#define RAM_COMPLETE_PIECE (1024 * 1024)
+/*
+ * save_complete: bytes per self-contained piece. Records of a few pieces
+ * stay within a core's cache between their checksum and their send.
+ */
+#define RAM_COMPLETE_PIECE (256 * 1024)
 /* Largest item: flags, block index, offset, data. */
 #define RAM_ITEM_MAX (1 + 4 + 8 + RAM_PAGE_SIZE)
 

@@ -200,13 +200,21 @@ static void record_sum_piece(const void *p, size_t len, bool ref,
     *crc = crc32c_update(*crc, p, len);
 }
 
+typedef struct RecordPut {
+    MigStream *out;
+    bool refs;
+} RecordPut;
+
 static void record_put_piece(const void *p, size_t len, bool ref,
                              void *opaque)
 {
+    RecordPut *put = opaque;
+
     if (ref) {
-        mig_put_buffer_ref(opaque, p, len);
+        mig_put_buffer_ref(put->out, p, len);
+        put->refs = true;
     } else {
-        mig_put_buffer(opaque, p, len);
+        mig_put_buffer(put->out, p, len);
     }
 }
 
@@ -219,6 +227,7 @@ static bool record_send(MigStream *out, uint8_t type, MigStream *rec,
                         GError **errp)
 {
     uint8_t hdr[SAVEVM_REC_HEADER];
+    RecordPut put = { .out = out };
     uint32_t crc;
     size_t len;
 
@@ -239,9 +248,13 @@ static bool record_send(MigStream *out, uint8_t type, MigStream *rec,
     crc = crc32c_update(0, hdr, sizeof(hdr));
     mig_stream_mem_foreach(rec, record_sum_piece, &crc);
     mig_put_buffer(out, hdr, sizeof(hdr));
-    mig_stream_mem_foreach(rec, record_put_piece, out);
+    mig_stream_mem_foreach(rec, record_put_piece, &put);
     mig_put_be32(out, crc);
     mig_stream_mem_reset(rec);
+    if (put.refs) {
+        /* While the checksum pass left the pages in this core's cache. */
+        mig_stream_flush(out);
+    }
     return mig_stream_check(out, errp);
 }
 

@@ -108,7 +108,12 @@ def wait_completed(qmp, timeout=300):
                            timeout=max(deadline - time.monotonic(), 0.1))
         status = ev["data"]["status"]
         if status == "completed":
-            return qmp.cmd("query-migrate")
+            # QEMU 7.2 announces "completed" before it has the figures.
+            info = qmp.cmd("query-migrate")
+            while not info.get("total-time") and time.monotonic() < deadline:
+                time.sleep(0.01)
+                info = qmp.cmd("query-migrate")
+            return info
         if status in ("failed", "cancelled"):
             raise AssertionError("migration %s: %r"
                                  % (status, qmp.cmd("query-migrate")))

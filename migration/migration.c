@@ -70,7 +70,6 @@ static const char *const status_names[] = {
 /* RESUMED comes right after the destination's vm_start(); only figures. */
 #define RESUMED_TIMEOUT_MS 1000
 
-
 /*
  * The outgoing migration. STATE is read and changed atomically from both
  * threads. LOCK guards STREAM, ERROR and the figures query-migrate shows;
@@ -155,7 +154,10 @@ typedef struct IncomingState {
 
 static MigrationState mig_state = { .cancel_fd = -1, .cpr_fd = -1 };
 static IncomingState incoming = {
-    .autostart = true, .downtime = -1, .phases = PAUSE_PHASES_NONE, .fd = -1,
+    .autostart = true,
+    .downtime = -1,
+    .phases = PAUSE_PHASES_NONE,
+    .fd = -1,
 };
 
 static int64_t now_ms(void)
@@ -830,7 +832,7 @@ static void migration_init(MigrationState *s, MigChannel *ch, MigMode mode)
     s->cpr_generation = 0;
     memset(&s->times, 0, sizeof(s->times));
     s->remote_loaded = s->go_time = 0;
-    s->pause = (PauseTimes){ 0 };
+    s->pause = (PauseTimes){0};
     s->phases = (PausePhases)PAUSE_PHASES_NONE;
     if (mode == MIG_MODE_CPR_EXEC) {
         s->exec_argv = g_strdupv(migrate_cpr_exec_command());
@@ -992,8 +994,8 @@ static void incoming_phases(IncomingState *mis)
     };
 
     pause_phases_incoming(cpr_incoming_mode(), &t, &mis->phases);
-    mis->downtime = mis->phases.total >= 0
-                        ? (mis->phases.total + 500) / 1000 : -1;
+    mis->downtime =
+        mis->phases.total >= 0 ? (mis->phases.total + 500) / 1000 : -1;
 }
 
 /* Loaded (and handed over): run the guest, or not, as the source had it. */
@@ -1354,7 +1356,6 @@ static void add_int(JsonBuilder *b, const char *name, int64_t v)
 /* Big lock and S->LOCK held. */
 static void add_ram_stats(JsonBuilder *b, MigrationState *s, MigStatus st)
 {
-    RamMigrationStats r;
     /*
      * While a (possibly rate-limited) record is being written the stream's
      * own count moves on; it stays valid while S->LOCK is held.
@@ -1362,29 +1363,9 @@ static void add_ram_stats(JsonBuilder *b, MigrationState *s, MigStatus st)
     uint64_t transferred = s->stream ? mig_stream_bytes(s->stream)
                                      : s->transferred;
 
-    ram_migration_get_stats(&r);
-    json_builder_set_member_name(b, "ram");
-    json_builder_begin_object(b);
-    add_int(b, "transferred", MAX(transferred, s->transferred));
-    add_int(b, "remaining", st == MIG_STATUS_COMPLETED ? 0 : r.remaining);
-    add_int(b, "total", r.total);
-    add_int(b, "duplicate", r.duplicate);
-    add_int(b, "normal", r.normal);
-    add_int(b, "normal-bytes", r.normal_bytes);
-    add_int(b, "dirty-pages-rate",
-            st == MIG_STATUS_COMPLETED ? 0 : r.dirty_pages_rate);
-    json_builder_set_member_name(b, "mbps");
-    json_builder_add_double_value(b, s->mbps);
-    add_int(b, "dirty-sync-count", r.dirty_sync_count);
-    add_int(b, "postcopy-requests", 0);
-    add_int(b, "page-size", r.page_size ? r.page_size : 4096);
-    add_int(b, "multifd-bytes", 0);
-    add_int(b, "pages-per-second", (int64_t)s->pages_per_second);
-    add_int(b, "precopy-bytes", r.precopy_bytes);
-    add_int(b, "downtime-bytes", r.downtime_bytes);
-    add_int(b, "postcopy-bytes", 0);
-    add_int(b, "dirty-sync-missed-zero-copy", 0);
-    json_builder_end_object(b);
+    ram_migration_stats_to_json(b, MAX(transferred, s->transferred), s->mbps,
+                                s->pages_per_second,
+                                st == MIG_STATUS_COMPLETED);
 }
 
 /* Times and RAM of an active or completed source migration. */

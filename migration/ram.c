@@ -138,6 +138,42 @@ void ram_migration_get_stats(RamMigrationStats *st)
     }
 }
 
+static void add_int(JsonBuilder *b, const char *name, int64_t v)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_add_int_value(b, v);
+}
+
+void ram_migration_stats_to_json(JsonBuilder *b, uint64_t transferred,
+                                 double mbps, double pages_per_second,
+                                 bool completed)
+{
+    RamMigrationStats r;
+
+    ram_migration_get_stats(&r);
+    json_builder_set_member_name(b, "ram");
+    json_builder_begin_object(b);
+    add_int(b, "transferred", transferred);
+    add_int(b, "remaining", completed ? 0 : r.remaining);
+    add_int(b, "total", r.total);
+    add_int(b, "duplicate", r.duplicate);
+    add_int(b, "normal", r.normal);
+    add_int(b, "normal-bytes", r.normal_bytes);
+    add_int(b, "dirty-pages-rate", completed ? 0 : r.dirty_pages_rate);
+    json_builder_set_member_name(b, "mbps");
+    json_builder_add_double_value(b, mbps);
+    add_int(b, "dirty-sync-count", r.dirty_sync_count);
+    add_int(b, "postcopy-requests", 0);
+    add_int(b, "page-size", r.page_size ? r.page_size : 4096);
+    add_int(b, "multifd-bytes", 0);
+    add_int(b, "pages-per-second", (int64_t)pages_per_second);
+    add_int(b, "precopy-bytes", r.precopy_bytes);
+    add_int(b, "downtime-bytes", r.downtime_bytes);
+    add_int(b, "postcopy-bytes", 0);
+    add_int(b, "dirty-sync-missed-zero-copy", 0);
+    json_builder_end_object(b);
+}
+
 /* Counters of one chunk, added to ram_stats at its end. */
 typedef struct RamChunk {
     uint64_t bytes;
@@ -464,8 +500,7 @@ static bool ram_take_dirty_word(RamSaveState *rs)
 
 /* One page item; LAST is the block of the previous item in this payload. */
 static void ram_save_page(MigStream *f, RamSaveState *rs, uint64_t page,
-                          bool known_zero, bool stopped, int *last,
-                          RamChunk *c)
+                          bool known_zero, bool stopped, int *last, RamChunk *c)
 {
     const RAMBlock *rb = rs->blocks[rs->cur].rb;
     uint64_t offset = page << RAM_PAGE_BITS;

@@ -192,8 +192,7 @@ static bool with_error(bool ok, GError *err, const char *what, GError **errp)
 
 /* ---- writing records ---- */
 
-static void record_sum_piece(const void *p, size_t len, bool ref,
-                             void *opaque)
+static void record_sum_piece(const void *p, size_t len, bool ref, void *opaque)
 {
     uint32_t *crc = opaque;
 
@@ -205,8 +204,7 @@ typedef struct RecordPut {
     bool refs;
 } RecordPut;
 
-static void record_put_piece(const void *p, size_t len, bool ref,
-                             void *opaque)
+static void record_put_piece(const void *p, size_t len, bool ref, void *opaque)
 {
     RecordPut *put = opaque;
 
@@ -227,7 +225,7 @@ static bool record_send(MigStream *out, uint8_t type, MigStream *rec,
                         GError **errp)
 {
     uint8_t hdr[SAVEVM_REC_HEADER];
-    RecordPut put = { .out = out };
+    RecordPut put = {.out = out};
     uint32_t crc;
     size_t len;
 

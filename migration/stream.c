@@ -629,14 +629,14 @@ bool mig_stream_flush(MigStream *f)
 /* fd writers with references queued: BUF's new bytes extend the queue. */
 static void stream_iov_append(MigStream *f, const uint8_t *p, size_t len)
 {
-    struct iovec *last = f->iov->len ? &g_array_index(f->iov, struct iovec,
-                                                      f->iov->len - 1)
-                                     : NULL;
+    struct iovec *last =
+        f->iov->len ? &g_array_index(f->iov, struct iovec, f->iov->len - 1)
+                    : NULL;
 
     if (last && (uint8_t *)last->iov_base + last->iov_len == p) {
         last->iov_len += len;
     } else {
-        struct iovec v = { .iov_base = (void *)p, .iov_len = len };
+        struct iovec v = {.iov_base = (void *)p, .iov_len = len};
 
         g_array_append_val(f->iov, v);
     }
@@ -650,7 +650,7 @@ void mig_put_buffer_ref(MigStream *f, const void *buf, size_t len)
         return;
     }
     if (f->is_mem && f->fd_parent) {
-        MigStreamRef r = { .at = f->mem->len, .ptr = buf, .len = len };
+        MigStreamRef r = {.at = f->mem->len, .ptr = buf, .len = len};
 
         g_array_append_val(f->refs, r);
         f->ref_bytes += len;

@@ -390,10 +390,10 @@ bool switchover_wait_resumed(int fd, int timeout_ms, PauseTimes *t)
         return false;
     }
     switchover_boot_id(id);
-    t->same_clock = t->same_clock ||
-                    (memcmp(id, m.payload, sizeof(id)) == 0 &&
-                     memcmp(id, (uint8_t[SWITCHOVER_BOOT_ID_LEN]){ 0 },
-                            sizeof(id)) != 0);
+    t->same_clock =
+        t->same_clock ||
+        (memcmp(id, m.payload, sizeof(id)) == 0 &&
+         memcmp(id, (uint8_t[SWITCHOVER_BOOT_ID_LEN]){0}, sizeof(id)) != 0);
     if (t->same_clock) {
         t->loaded = get_u64(p);
     }
@@ -462,8 +462,8 @@ void pause_phases_incoming(int mode, const PauseTimes *t, PausePhases *p)
         break;
     default:
         /* Another host's clock maybe: only our own part is meaningful. */
-        p->resume = span(t->go_received ? t->go_received : t->loaded,
-                         t->resumed);
+        p->resume =
+            span(t->go_received ? t->go_received : t->loaded, t->resumed);
         break;
     }
 }

@@ -93,8 +93,8 @@ static uint32_t crc32c_mulmod(uint32_t a, uint32_t b)
 /* x^(8 * N) modulo the polynomial: what N zero bytes multiply a state by. */
 static uint32_t crc32c_zeros_operator(size_t n)
 {
-    uint32_t result = 1u << 31;  /* x^0 */
-    uint32_t power = 1u << 23;   /* x^8: one byte */
+    uint32_t result = 1u << 31; /* x^0 */
+    uint32_t power = 1u << 23;  /* x^8: one byte */
 
     for (; n; n >>= 1) {
         if (n & 1) {
@@ -128,8 +128,8 @@ static void crc32c_init_lanes(void)
     }
 }
 
-__attribute__((target("sse4.2")))
-static uint64_t crc32c_rounds_hw(uint64_t c, const uint8_t **pp, size_t *lenp)
+__attribute__((target("sse4.2"))) static uint64_t
+crc32c_rounds_hw(uint64_t c, const uint8_t **pp, size_t *lenp)
 {
     const uint8_t *p = *pp;
     size_t len = *lenp;

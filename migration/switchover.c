@@ -425,13 +425,20 @@ void pause_phases_source(const PauseTimes *t, PausePhases *p)
     /* The destination's own span needs no common clock. */
     p->resume = span(t->go_received, t->resumed);
     if (t->same_clock && t->loaded) {
-        p->load = span(t->saved, t->loaded);
+        /*
+         * The destination may finish loading before this thread, back
+         * from its last write, takes "saved": then the load took no
+         * time of its own, and the phases still add up to the total.
+         */
+        int64_t loaded = MAX(t->loaded, t->saved);
+
+        p->load = span(t->saved, loaded);
         if (t->resumed) {
-            p->handshake = span(t->loaded, t->go_received);
+            p->handshake = span(loaded, t->go_received);
             p->total = span(t->stop_start, t->resumed);
             return;
         }
-        p->handshake = span(t->loaded, t->go);
+        p->handshake = span(loaded, t->go);
     } else {
         p->handshake = span(t->saved, t->go);
     }
@@ -446,8 +453,9 @@ void pause_phases_incoming(int mode, const PauseTimes *t, PausePhases *p)
     case MIG_MODE_CPR_TRANSFER:
         p->stop = span(t->stop_start, t->stopped);
         p->save = span(t->stopped, t->saved);
-        p->load = span(t->saved, t->loaded);
-        p->handshake = span(t->loaded, t->go_received);
+        /* As on the source: loading may end before "saved" was taken. */
+        p->load = span(t->saved, MAX(t->loaded, t->saved));
+        p->handshake = span(MAX(t->loaded, t->saved), t->go_received);
         p->resume = span(t->go_received, t->resumed);
         p->total = span(t->stop_start, t->resumed);
         break;

@@ -179,7 +179,7 @@ def median(results, key):
 def show_run(who, mem, i, res):
     extra = " ".join("%s %.2f" % (k[6:], v) for k, v in res.items()
                      if k.startswith("phase "))
-    print("  %-5s %-4s run %d: stop>resume %6.2f ms, downtime %4d ms, "
+    print("  %-6s %-4s run %d: stop>resume %6.2f ms, downtime %4d ms, "
           "total %5d ms, %d syncs, final %.1f MiB%s"
           % (who, mem, i + 1, res["stop-resume"], res["downtime"],
              res["total"], res["syncs"], res["final MiB"],
@@ -203,23 +203,29 @@ def report(label, vmms, table):
                      median(results[who], "downtime"),
                      median(results[who], "total"),
                      median(results[who], "final MiB")))
-        if len(vmms) > 1 and results["qemu"]:
+        for who, _ in vmms:
+            if who == "qemu" or not results.get("qemu") or \
+                    not results[who]:
+                continue
             print("  %-5s %-6s %14s %12s %9s"
-                  % (mem, "b/q",
-                     ratio(median(results["baton"], "stop-resume"),
+                  % (mem, "%s/q" % who[:4],
+                     ratio(median(results[who], "stop-resume"),
                            median(results["qemu"], "stop-resume")),
-                     ratio(median(results["baton"], "downtime"),
+                     ratio(median(results[who], "downtime"),
                            median(results["qemu"], "downtime")),
-                     ratio(median(results["baton"], "total"),
+                     ratio(median(results[who], "total"),
                            median(results["qemu"], "total"))))
-    print("  baton x-pause-phases, median (ms):")
-    print("  RAM   " + " ".join("%9s" % p for p in PHASES))
+    print("  x-pause-phases, median (ms):")
+    print("  RAM   VMM    " + " ".join("%9s" % p for p in PHASES))
     for mem, results in table:
-        cells = []
-        for p in PHASES:
-            m = median(results["baton"], "phase " + p)
-            cells.append("%9s" % ("-" if m is None else "%.2f" % m))
-        print("  %-5s " % mem + " ".join(cells))
+        for who, _ in vmms:
+            if who == "qemu" or not results[who]:
+                continue
+            cells = []
+            for p in PHASES:
+                m = median(results[who], "phase " + p)
+                cells.append("%9s" % ("-" if m is None else "%.2f" % m))
+            print("  %-5s %-6s " % (mem, who) + " ".join(cells))
 
 
 def main():
@@ -231,6 +237,12 @@ def main():
         return 77
     qemu = find_qemu()
     vmms = [("baton", baton_test.BATON)]
+    # Another baton build to compare with, e.g. before a change:
+    # BENCH_DOWNTIME_OTHER=before=/path/to/baton
+    other = os.environ.get("BENCH_DOWNTIME_OTHER", "")
+    if "=" in other:
+        label, path = other.split("=", 1)
+        vmms.append((label[:6], path))
     if qemu:
         vmms.append(("qemu", qemu))
         print("bench_downtime: peer: %s (%s)" % (qemu, qemu_version(qemu)))
@@ -251,8 +263,8 @@ def main():
                     except Exception as exc:  # a broken peer: go on
                         if who == "baton":
                             raise
-                        print("  qemu  %-4s run %d failed: %s"
-                              % (mem, i + 1, exc))
+                        print("  %-6s %-4s run %d failed: %s"
+                              % (who, mem, i + 1, exc))
                         continue
                     results[who].append(res)
                     show_run(who, mem, i, res)

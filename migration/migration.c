@@ -148,6 +148,7 @@ typedef struct IncomingState {
     int fd;                 /* the main channel, kept open for RESUMED */
     CprTimes source;        /* from GO (cpr-transfer) or the CPR state */
     bool handshake_done;
+    bool exiting;           /* migration_shutdown() (big lock): no resume */
     PausePhases phases;
     int64_t downtime;       /* ms; -1: not known */
 } IncomingState;
@@ -1133,7 +1134,9 @@ static gpointer incoming_thread(gpointer opaque)
          * (Live update adopts chardevs, whose I/O the main loop runs.)
          */
         bql_lock();
-        incoming_resume_locked(mis);
+        if (!mis->exiting) {
+            incoming_resume_locked(mis);
+        }
         bql_unlock();
     }
     g_idle_add(incoming_finish_bh, NULL);
@@ -1468,6 +1471,7 @@ void migration_shutdown(void)
     IncomingState *mis = &incoming;
 
     migration_cancel();
+    mis->exiting = true;
     if (s->thread) {
         join_unlocked(s->thread);
         s->thread = NULL;

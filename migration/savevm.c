@@ -7,6 +7,8 @@
  */
 #include "util/osdep.h"
 
+#include <sys/uio.h>
+
 #include "migration/register.h"
 #include "savevm.h"
 #include "migration/stream.h"
@@ -192,41 +194,67 @@ static bool with_error(bool ok, GError *err, const char *what, GError **errp)
 
 /* ---- writing records ---- */
 
-static void record_sum_piece(const void *p, size_t len, bool ref, void *opaque)
-{
-    uint32_t *crc = opaque;
-
-    *crc = crc32c_update(*crc, p, len);
-}
+/*
+ * A record holding references is sent in chunks of this many bytes, each
+ * summed right after it went out: the checksum pass then runs while the
+ * destination drains the socket (the pages are still in this core's
+ * cache), instead of in front of the send with the destination idle.
+ */
+#define RECORD_SUM_CHUNK (128 * 1024)
 
 typedef struct RecordPut {
     MigStream *out;
-    bool refs;
+    uint32_t crc;
+    GArray *pending; /* struct iovec: put but not summed yet; or NULL */
+    size_t pending_bytes;
 } RecordPut;
+
+static void record_sum_pending(RecordPut *put)
+{
+    for (guint i = 0; i < put->pending->len; i++) {
+        struct iovec *v = &g_array_index(put->pending, struct iovec, i);
+
+        put->crc = crc32c_update(put->crc, v->iov_base, v->iov_len);
+    }
+    g_array_set_size(put->pending, 0);
+    put->pending_bytes = 0;
+}
 
 static void record_put_piece(const void *p, size_t len, bool ref, void *opaque)
 {
     RecordPut *put = opaque;
+    struct iovec v = { .iov_base = (void *)p, .iov_len = len };
 
+    if (!put->pending) {
+        put->crc = crc32c_update(put->crc, p, len);
+        mig_put_buffer(put->out, p, len);
+        return;
+    }
     if (ref) {
         mig_put_buffer_ref(put->out, p, len);
-        put->refs = true;
     } else {
         mig_put_buffer(put->out, p, len);
+    }
+    g_array_append_val(put->pending, v);
+    put->pending_bytes += len;
+    if (put->pending_bytes >= RECORD_SUM_CHUNK) {
+        mig_stream_flush(put->out);
+        record_sum_pending(put);
     }
 }
 
 /*
  * Frame REC's contents as one record of TYPE on OUT and empty REC. What
- * REC holds by reference (a stopped guest's RAM) is summed where it is
- * and OUT references it in turn: no copy until the kernel's.
+ * REC holds by reference (a stopped guest's RAM) is sent from where it
+ * is, no copy until the kernel's, and summed once it has gone out: the
+ * checksum trails the payload, and nothing changes a stopped guest's
+ * pages in between.
  */
 static bool record_send(MigStream *out, uint8_t type, MigStream *rec,
                         GError **errp)
 {
     uint8_t hdr[SAVEVM_REC_HEADER];
-    RecordPut put = {.out = out};
-    uint32_t crc;
+    RecordPut put = { .out = out };
     size_t len;
 
     if (!mig_stream_check(rec, errp)) {
@@ -243,16 +271,19 @@ static bool record_send(MigStream *out, uint8_t type, MigStream *rec,
     hdr[2] = len >> 16;
     hdr[3] = len >> 8;
     hdr[4] = len;
-    crc = crc32c_update(0, hdr, sizeof(hdr));
-    mig_stream_mem_foreach(rec, record_sum_piece, &crc);
+    put.crc = crc32c_update(0, hdr, sizeof(hdr));
+    if (mig_stream_mem_has_refs(rec)) {
+        put.pending = g_array_new(FALSE, FALSE, sizeof(struct iovec));
+    }
     mig_put_buffer(out, hdr, sizeof(hdr));
     mig_stream_mem_foreach(rec, record_put_piece, &put);
-    mig_put_be32(out, crc);
-    mig_stream_mem_reset(rec);
-    if (put.refs) {
-        /* While the checksum pass left the pages in this core's cache. */
+    if (put.pending) {
         mig_stream_flush(out);
+        record_sum_pending(&put);
+        g_array_free(put.pending, TRUE);
     }
+    mig_put_be32(out, put.crc);
+    mig_stream_mem_reset(rec);
     return mig_stream_check(out, errp);
 }
 

@@ -224,6 +224,12 @@ const uint8_t *mig_stream_mem_data(MigStream *f, size_t *len)
     return f->mem->data;
 }
 
+bool mig_stream_mem_has_refs(MigStream *f)
+{
+    g_assert(f->is_mem && f->is_writer);
+    return f->refs->len > 0;
+}
+
 size_t mig_stream_mem_len(MigStream *f)
 {
     g_assert(f->is_mem && f->is_writer);

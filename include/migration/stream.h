@@ -55,6 +55,7 @@ MigStream *mig_stream_new_mem_child_writer(MigStream *parent);
  * mig_stream_mem_data() is only for writers that hold no references.
  */
 size_t mig_stream_mem_len(MigStream *f);
+bool mig_stream_mem_has_refs(MigStream *f);
 typedef void (*MigStreamPieceFn)(const void *p, size_t len, bool ref,
                                  void *opaque);
 void mig_stream_mem_foreach(MigStream *f, MigStreamPieceFn fn, void *opaque);

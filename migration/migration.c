@@ -148,7 +148,7 @@ typedef struct IncomingState {
     int fd;                 /* the main channel, kept open for RESUMED */
     CprTimes source;        /* from GO (cpr-transfer) or the CPR state */
     bool handshake_done;
-    bool exiting;           /* migration_shutdown() (big lock): no resume */
+    bool exiting; /* migration_shutdown() (big lock): no resume */
     PausePhases phases;
     int64_t downtime;       /* ms; -1: not known */
 } IncomingState;

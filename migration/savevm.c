@@ -223,7 +223,7 @@ static void record_sum_pending(RecordPut *put)
 static void record_put_piece(const void *p, size_t len, bool ref, void *opaque)
 {
     RecordPut *put = opaque;
-    struct iovec v = { .iov_base = (void *)p, .iov_len = len };
+    struct iovec v = {.iov_base = (void *)p, .iov_len = len};
 
     if (!put->pending) {
         put->crc = crc32c_update(put->crc, p, len);
@@ -254,7 +254,7 @@ static bool record_send(MigStream *out, uint8_t type, MigStream *rec,
                         GError **errp)
 {
     uint8_t hdr[SAVEVM_REC_HEADER];
-    RecordPut put = { .out = out };
+    RecordPut put = {.out = out};
     size_t len;
 
     if (!mig_stream_check(rec, errp)) {

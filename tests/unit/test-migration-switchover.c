@@ -16,13 +16,13 @@
 
 static void make_socketpair(int sv[2])
 {
-    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-                    ==, 0);
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==,
+                    0);
 }
 
 static void test_resumed_same_host(void)
 {
-    PauseTimes t = { 0 };
+    PauseTimes t = {0};
     int sv[2];
 
     make_socketpair(sv);
@@ -39,15 +39,15 @@ static void test_resumed_same_host(void)
 /* Framed by hand: RESUMED with a boot id that is not this host's. */
 static void test_resumed_other_host(void)
 {
-    uint8_t msg[5 + 40 + 4] = { 0x85, 0, 0, 0, 40 };
-    PauseTimes t = { 0 };
+    uint8_t msg[5 + 40 + 4] = {0x85, 0, 0, 0, 40};
+    PauseTimes t = {0};
     uint32_t crc;
     int sv[2];
 
     memset(msg + 5, 0xee, 16);
-    msg[5 + 16 + 7] = 1;  /* loaded 1 */
-    msg[5 + 24 + 7] = 2;  /* GO at 2 */
-    msg[5 + 32 + 7] = 9;  /* running at 9 */
+    msg[5 + 16 + 7] = 1; /* loaded 1 */
+    msg[5 + 24 + 7] = 2; /* GO at 2 */
+    msg[5 + 32 + 7] = 9; /* running at 9 */
     crc = crc32c_update(0, msg, 45);
     for (int i = 0; i < 4; i++) {
         msg[45 + i] = crc >> (24 - 8 * i);
@@ -66,7 +66,7 @@ static void test_resumed_other_host(void)
 /* An older destination closes after RESUMING: no wait, no figures. */
 static void test_resumed_closed(void)
 {
-    PauseTimes t = { 0 };
+    PauseTimes t = {0};
     int sv[2];
 
     make_socketpair(sv);
@@ -79,9 +79,16 @@ static void test_resumed_closed(void)
 static void test_phases_source(void)
 {
     PauseTimes t = {
-        .stop_start = 1000, .stopped = 1100, .synced = 1110,
-        .live_sent = 5000, .saved = 5200, .go = 5400, .resuming = 5500,
-        .loaded = 5300, .go_received = 5450, .resumed = 5600,
+        .stop_start = 1000,
+        .stopped = 1100,
+        .synced = 1110,
+        .live_sent = 5000,
+        .saved = 5200,
+        .go = 5400,
+        .resuming = 5500,
+        .loaded = 5300,
+        .go_received = 5450,
+        .resumed = 5600,
         .same_clock = true,
     };
     PausePhases p;
@@ -130,7 +137,6 @@ int main(int argc, char **argv)
                     test_resumed_other_host);
     g_test_add_func("/migration/switchover/resumed-closed",
                     test_resumed_closed);
-    g_test_add_func("/migration/switchover/phases-source",
-                    test_phases_source);
+    g_test_add_func("/migration/switchover/phases-source", test_phases_source);
     return g_test_run();
 }

@@ -106,6 +106,16 @@ typedef struct PauseTimes {
 } PauseTimes;
 
 void pause_phases_source(const PauseTimes *t, PausePhases *p);
+
+/*
+ * Source, the rest fits downtime-limit: whether one more pass while the
+ * guest runs should leave a final set half as large or less. PENDING
+ * bytes were dirtied over the pass just done (PASS_MS long); sending them
+ * takes PENDING / BW_PER_MS, over which the guest dirties about PENDING *
+ * that / PASS_MS again. EXTRA passes were made so already (at most 3).
+ */
+bool switchover_extra_pass_pays(uint64_t pending, double bw_per_ms,
+                                int64_t pass_ms, int extra);
 /*
  * Destination: the source's times come with the CPR state (cpr-exec) or
  * GO (cpr-transfer); in MODE normal only this side's own spans count.

@@ -323,6 +323,8 @@ static void migration_note_bytes(MigrationState *s, MigStream *f)
 static bool migration_iterate(MigrationState *s, MigStream *f, GError **errp)
 {
     uint64_t rate = migrate_max_bandwidth();
+    int64_t pass_start = now_ms();
+    int extra = 0;
 
     mig_stream_set_rate_limit(f, rate);
     window_reset(s);
@@ -352,9 +354,12 @@ static bool migration_iterate(MigrationState *s, MigStream *f, GError **errp)
         bql_unlock();
         emit_pass_event();
         migration_update_counters(s, true);
-        if (pending == 0 || pending <= s->threshold) {
+        if ((pending == 0 || pending <= s->threshold) &&
+            !switchover_extra_pass_pays(pending, s->bw_per_ms,
+                                        now_ms() - pass_start, extra++)) {
             return true;
         }
+        pass_start = now_ms();
         if (s->bw_per_ms > 0) {
             g_mutex_lock(&s->lock);
             s->expected_downtime = pending / s->bw_per_ms;
@@ -446,19 +451,6 @@ static bool migration_switchover(MigrationState *s, MigStream *f,
     s->pause.same_clock = s->mode == MIG_MODE_CPR_TRANSFER;
     switchover_wait_resumed(fd, RESUMED_TIMEOUT_MS, &s->pause);
     return true;
-}
-
-/*
- * The stream failed before the switchover: a destination that gave up
- * says why (FAILED) just before it closes; prefer its reason to our
- * "broken pipe".
- */
-static void migration_peer_reason(MigrationState *s, MigStream *f,
-                                  GError **err)
-{
-    if (f && s->handshake && *err && !mig_stream_is_shutdown(f)) {
-        switchover_peer_reason(mig_stream_fd(f), err);
-    }
 }
 
 static void source_phases(MigrationState *s, PausePhases *p)
@@ -714,8 +706,10 @@ static gpointer migration_thread(gpointer opaque)
         /* A cancel shut the stream down: its error is not the story. */
         g_clear_error(&err);
     }
-    if (!ok && !sent) {
-        migration_peer_reason(s, f, &err);
+    if (!ok && !sent && f && s->handshake && err &&
+        !mig_stream_is_shutdown(f)) {
+        /* A destination that gave up says why (FAILED) as it closes. */
+        switchover_peer_reason(mig_stream_fd(f), &err);
     }
 
     bql_lock();

@@ -402,6 +402,26 @@ bool switchover_wait_resumed(int fd, int timeout_ms, PauseTimes *t)
     return true;
 }
 
+/* ---- when to switch over ---- */
+
+#define SWITCHOVER_MAX_EXTRA_PASSES 3
+
+bool switchover_extra_pass_pays(uint64_t pending, double bw_per_ms,
+                                int64_t pass_ms, int extra)
+{
+    /*
+     * A guest that dirties its hot set faster than it can be sent keeps
+     * the final set where it is; one that is slower shrinks it with each
+     * pass. A few passes at most: each costs a little total time, and the
+     * rate is only an estimate.
+     */
+    if (!pending || bw_per_ms <= 0 || pass_ms <= 0 ||
+        extra >= SWITCHOVER_MAX_EXTRA_PASSES) {
+        return false;
+    }
+    return pending / bw_per_ms * 2 <= pass_ms;
+}
+
 /* ---- x-pause-phases ---- */
 
 static int64_t span(int64_t from, int64_t to)

@@ -128,6 +128,18 @@ static void test_phases_source(void)
     g_assert_cmpint(p.handshake, ==, -1);
 }
 
+/* One more pass pays when sending the rest takes under half a pass. */
+static void test_extra_pass(void)
+{
+    /* 8 MiB dirtied over 100 ms, 1 MB/ms: 8 ms to send, worth it. */
+    g_assert_true(switchover_extra_pass_pays(8 << 20, 1e6, 100, 0));
+    /* Bandwidth-bound: sending takes as long as the pass: stop now. */
+    g_assert_false(switchover_extra_pass_pays(8 << 20, 1e6 / 12.5, 100, 0));
+    g_assert_false(switchover_extra_pass_pays(8 << 20, 1e6, 100, 3));
+    g_assert_false(switchover_extra_pass_pays(0, 1e6, 100, 0));
+    g_assert_false(switchover_extra_pass_pays(8 << 20, 0, 100, 0));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -138,5 +150,6 @@ int main(int argc, char **argv)
     g_test_add_func("/migration/switchover/resumed-closed",
                     test_resumed_closed);
     g_test_add_func("/migration/switchover/phases-source", test_phases_source);
+    g_test_add_func("/migration/switchover/extra-pass", test_extra_pass);
     return g_test_run();
 }

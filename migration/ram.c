@@ -45,8 +45,8 @@ enum {
 #define RAM_CHUNK_BYTES (256 * 1024)
 #define RAM_CHUNK_PAGES 16384
 /*
- * save_complete: bytes per self-contained piece. Records of a few pieces
- * stay within a core's cache between their checksum and their send.
+ * save_complete: bytes per self-contained piece; a record takes pieces
+ * until it passes savevm's 1 MiB split size.
  */
 #define RAM_COMPLETE_PIECE (256 * 1024)
 /* Largest item: flags, block index, offset, data. */

@@ -4,7 +4,7 @@
  * (so the destination resumes only a guest that was running), and its
  * "globalstate/switchover" subsection, which tells the destination that
  * the source waits for READY after the EOF record (and, version 2, for
- * STARTED after RESUMING). When to store and
+ * RESUMED after RESUMING). When to store and
  * read it is the state machine's (migration.c).
  */
 #include "util/osdep.h"
@@ -22,7 +22,7 @@ typedef struct GlobalState {
     uint8_t runstate[GLOBALSTATE_MAX];
     /*
      * Subsection "globalstate/switchover": the handshake after EOF,
-     * 1: READY/GO/RESUMING; 2: and STARTED.
+     * 1: READY/GO/RESUMING; 2: and RESUMED.
      */
     uint8_t switchover;
     /* Subsection "globalstate/events": the source's events capability. */

@@ -189,6 +189,25 @@ static void print_list(Monitor *mon, JsonObject *info, const char *name,
     }
 }
 
+/* x-pause-phases on one line, in the order query-migrate has them. */
+static void print_pause_phases(Monitor *mon, JsonObject *info)
+{
+    JsonObject *phases;
+    g_autoptr(GList) names = NULL;
+
+    if (!json_object_has_member(info, "x-pause-phases")) {
+        return;
+    }
+    phases = json_object_get_object_member(info, "x-pause-phases");
+    names = json_object_get_members(phases);
+    monitor_printf(mon, "pause phases (us):");
+    for (GList *l = names; l; l = l->next) {
+        monitor_printf(mon, " %s %" PRId64, (const char *)l->data,
+                       json_object_get_int_member(phases, l->data));
+    }
+    monitor_printf(mon, "\n");
+}
+
 static void hmp_info_migrate(Monitor *mon, int argc, char **argv)
 {
     g_autoptr(JsonNode) node = migration_query();
@@ -223,6 +242,7 @@ static void hmp_info_migrate(Monitor *mon, int argc, char **argv)
             monitor_printf(mon, "setup: %" PRId64 " ms\n",
                            member_int(info, "setup-time"));
         }
+        print_pause_phases(mon, info);
     }
     if (json_object_has_member(info, "ram")) {
         print_ram(mon, json_object_get_object_member(info, "ram"));

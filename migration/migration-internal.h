@@ -38,7 +38,7 @@ void global_state_register(void);
 /*
  * Source, at the switchover: the run state to send, and the handshake
  * version it will wait for after the EOF record: 0 none, 1 READY/GO/
- * RESUMING, 2 the same and STARTED.
+ * RESUMING (RESUMED only for figures), 2 the same and RESUMED.
  */
 void global_state_store(RunState state);
 void global_state_set_switchover(int version);
@@ -80,8 +80,6 @@ bool switchover_confirm(int fd, int64_t loaded, int64_t times[4],
  * gone and cannot run it either).
  */
 void switchover_send_resuming(int fd);
-/* Destination, version 2, the guest started: STARTED; best effort. */
-void switchover_send_started(int fd);
 /* Destination: the load failed (REASON); best effort. */
 bool switchover_send_failed(int fd, const char *reason, GError **errp);
 /*
@@ -90,25 +88,71 @@ bool switchover_send_failed(int fd, const char *reason, GError **errp);
  * never ran there, and the source takes it back.
  */
 bool switchover_wait_resuming(int fd, GError **errp);
-/*
- * Source, version 2, after RESUMING: wait for STARTED. 1: the guest runs
- * there; 0: CANCEL_FD became readable (this process is exiting); -1 (with
- * the error): the destination died before it started the guest, which is
- * lost, since the source may not run it again either.
- */
-int switchover_wait_started(int fd, int cancel_fd, GError **errp);
 /* Source, the stream broke first: a FAILED within 100 ms replaces *ERR. */
 void switchover_peer_reason(int fd, GError **err);
 
 /*
  * The pause of one switchover by phase (µs; -1: not known on this side),
- * query-migrate's "x-pause-phases"; docs/system/cpr.md explains each.
+ * query-migrate's "x-pause-phases"; docs/system/migration.md and cpr.md
+ * explain each.
  */
 typedef struct PausePhases {
-    int64_t stop, save, exec, setup, load, handshake, resume, total;
+    int64_t stop, sync, ram, devices, save, exec, setup, load, handshake,
+        resume, total;
 } PausePhases;
 
-#define PAUSE_PHASES_NONE { -1, -1, -1, -1, -1, -1, -1, -1 }
+#define PAUSE_PHASES_NONE { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 }
+
+/*
+ * A source's switchover times, CLOCK_MONOTONIC µs (0: not reached or not
+ * known). The destination's come from READY and RESUMED; SAME_CLOCK says
+ * they are on this side's clock (cpr-transfer, or the same boot id).
+ */
+typedef struct PauseTimes {
+    int64_t stop_start, stopped, synced, live_sent, saved, go, resuming;
+    int64_t cpr_loaded, load_start; /* destination: CPR state read, load */
+    int64_t loaded, go_received, resumed;
+    bool same_clock;
+} PauseTimes;
+
+void pause_phases_source(const PauseTimes *t, PausePhases *p);
+
+/*
+ * Source, the rest fits downtime-limit: whether one more pass while the
+ * guest runs should leave a final set half as large or less. PENDING
+ * bytes were dirtied over the pass just done (PASS_MS long); sending them
+ * takes PENDING / BW_PER_MS, over which the guest dirties about PENDING *
+ * that / PASS_MS again. EXTRA passes were made so already (at most 3).
+ */
+bool switchover_extra_pass_pays(uint64_t pending, double bw_per_ms,
+                                int64_t pass_ms, int extra);
+/*
+ * Destination: the source's times come with the CPR state (cpr-exec) or
+ * GO (cpr-transfer); in MODE normal only this side's own spans count.
+ * GO_RECEIVED is 0 without a handshake.
+ */
+void pause_phases_incoming(int mode, const PauseTimes *t, PausePhases *p);
+
+/*
+ * Destination, guest running (or left paused as asked): RESUMED with
+ * this host's boot id and the times it loaded, got GO and resumed.
+ * Best effort: the source only uses it for its figures.
+ */
+#define SWITCHOVER_BOOT_ID_LEN 16
+bool switchover_send_resumed(int fd, int64_t loaded, int64_t go_received,
+                             int64_t resumed, GError **errp);
+/*
+ * Source, after RESUMING: wait for RESUMED (TIMEOUT_MS, -1 for ever) and
+ * fill in T's destination times (LOADED only if the clocks compare,
+ * which it also records). 1: the guest runs there; 0: CANCEL_FD became
+ * readable (this process is exiting); -1 (with the error): the channel
+ * closed or failed first, or the time ran out. A cpr-transfer source
+ * (handshake version 2) waits for ever: -1 means the new process died
+ * before it ran the guest, which is lost; a migration source waits a
+ * moment for its figures only (an older destination closes instead).
+ */
+int switchover_wait_resumed(int fd, int cancel_fd, int timeout_ms,
+                            PauseTimes *t, GError **errp);
 
 /* "x-pause-phases": the known phases as a member of B's object. */
 void pause_phases_to_json(JsonBuilder *b, const PausePhases *p);

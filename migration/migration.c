@@ -67,7 +67,8 @@ static const char *const status_names[] = {
  */
 #define CPR_MAIN_CONNECT_TIMEOUT_MS 30000
 #define SWITCHOVER_TIMEOUT_MS 30000
-
+/* RESUMED comes right after the destination's vm_start(); only figures. */
+#define RESUMED_TIMEOUT_MS 1000
 
 /*
  * The outgoing migration. STATE is read and changed atomically from both
@@ -118,6 +119,7 @@ typedef struct MigrationState {
     CprTimes times;         /* this switchover, monotonic µs */
     int64_t remote_loaded;  /* READY: when the destination finished */
     int64_t go_time;
+    PauseTimes pause;       /* the rest of the pause's times, RESUMED's */
     PausePhases phases;     /* under LOCK */
 } MigrationState;
 
@@ -147,13 +149,16 @@ typedef struct IncomingState {
     int64_t resuming;       /* RESUMING sent: the guest is ours */
     int64_t resumed;
     CprTimes source;        /* from GO (cpr-transfer) or the CPR state */
+    bool exiting; /* migration_shutdown() (big lock): no resume */
     PausePhases phases;
     int64_t downtime;       /* ms; -1: not known */
 } IncomingState;
 
 static MigrationState mig_state = { .cancel_fd = -1, .cpr_fd = -1 };
 static IncomingState incoming = {
-    .autostart = true, .downtime = -1, .phases = PAUSE_PHASES_NONE,
+    .autostart = true,
+    .downtime = -1,
+    .phases = PAUSE_PHASES_NONE,
 };
 
 static int64_t now_ms(void)
@@ -165,11 +170,6 @@ static int64_t now_ms(void)
 static int64_t now_us(void)
 {
     return g_get_monotonic_time();
-}
-
-static int64_t span(int64_t from, int64_t to)
-{
-    return from > 0 && to > 0 ? MAX(to - from, 0) : -1;
 }
 
 static bool mode_is_preserving(MigMode mode)
@@ -323,6 +323,8 @@ static void migration_note_bytes(MigrationState *s, MigStream *f)
 static bool migration_iterate(MigrationState *s, MigStream *f, GError **errp)
 {
     uint64_t rate = migrate_max_bandwidth();
+    int64_t pass_start = now_ms();
+    int extra = 0;
 
     mig_stream_set_rate_limit(f, rate);
     window_reset(s);
@@ -352,9 +354,12 @@ static bool migration_iterate(MigrationState *s, MigStream *f, GError **errp)
         bql_unlock();
         emit_pass_event();
         migration_update_counters(s, true);
-        if (pending == 0 || pending <= s->threshold) {
+        if ((pending == 0 || pending <= s->threshold) &&
+            !switchover_extra_pass_pays(pending, s->bw_per_ms,
+                                        now_ms() - pass_start, extra++)) {
             return true;
         }
+        pass_start = now_ms();
         if (s->bw_per_ms > 0) {
             g_mutex_lock(&s->lock);
             s->expected_downtime = pending / s->bw_per_ms;
@@ -380,7 +385,7 @@ static bool migration_complete(MigrationState *s, MigStream *f,
     bql_priority_begin();
     s->vm_old_state = runstate_get();
     global_state_store(s->vm_old_state);
-    /* cpr-transfer: STARTED too, to tell a lost guest (handshake v2). */
+    /* cpr-transfer: RESUMED too, to tell a lost guest (handshake v2). */
     global_state_set_switchover(!s->handshake ? 0 :
                                 s->mode == MIG_MODE_CPR_TRANSFER ? 2 : 1);
     g_mutex_lock(&s->lock);
@@ -406,6 +411,7 @@ static bool migration_complete(MigrationState *s, MigStream *f,
     mig_stream_set_rate_limit(f, 0);
     ok = savevm_complete(f, errp);
     s->times.saved = now_us();
+    savevm_complete_times(&s->pause.synced, &s->pause.live_sent);
     bql_priority_end();
     bql_unlock();
     migration_note_bytes(s, f);
@@ -447,41 +453,34 @@ static bool migration_switchover(MigrationState *s, MigStream *f,
         g_mutex_unlock(&s->lock);
         return false;
     }
-    /* Committed: a failure now leaves the guest nowhere (finish_locked). */
-    return s->mode != MIG_MODE_CPR_TRANSFER ||
-           switchover_wait_started(fd, s->cancel_fd, errp) >= 0;
-}
-
-/*
- * The stream failed before the switchover: a destination that gave up
- * says why (FAILED) just before it closes; prefer its reason to our
- * "broken pipe".
- */
-static void migration_peer_reason(MigrationState *s, MigStream *f,
-                                  GError **err)
-{
-    if (f && s->handshake && *err && !mig_stream_is_shutdown(f)) {
-        switchover_peer_reason(mig_stream_fd(f), err);
+    s->pause.resuming = now_us();
+    s->pause.same_clock = s->mode == MIG_MODE_CPR_TRANSFER;
+    if (s->mode == MIG_MODE_CPR_TRANSFER) {
+        /*
+         * Committed: a failure now leaves the guest nowhere
+         * (finish_locked). No time limit: a new process that lives may
+         * still run the guest; only its death or our exit ends the wait.
+         */
+        return switchover_wait_resumed(fd, s->cancel_fd, -1, &s->pause,
+                                       errp) >= 0;
     }
+    /* Only for the figures: an older destination closes instead. */
+    switchover_wait_resumed(fd, -1, RESUMED_TIMEOUT_MS, &s->pause, NULL);
+    return true;
 }
 
 static void source_phases(MigrationState *s, PausePhases *p)
 {
-    *p = (PausePhases)PAUSE_PHASES_NONE;
-    p->stop = span(s->times.stop_start, s->times.stopped);
-    p->save = span(s->times.stopped, s->times.saved);
-    if (!s->committed) {
-        p->total = span(s->times.stop_start, s->times.saved);
-        return;
+    PauseTimes t = s->pause;
+
+    t.stop_start = s->times.stop_start;
+    t.stopped = s->times.stopped;
+    t.saved = s->times.saved;
+    t.go = s->committed ? s->go_time : 0;
+    if (t.same_clock && !t.loaded) {
+        t.loaded = s->remote_loaded;
     }
-    if (s->mode == MIG_MODE_CPR_TRANSFER) {
-        /* One host, one monotonic clock: the destination's times count. */
-        p->load = span(s->times.saved, s->remote_loaded);
-        p->handshake = span(s->remote_loaded, s->go_time);
-    } else {
-        p->handshake = span(s->times.saved, s->go_time);
-    }
-    p->total = span(s->times.stop_start, s->go_time);
+    pause_phases_source(&t, p);
 }
 
 /* GO is out: whatever a late cancel did, this migration completed. */
@@ -513,7 +512,7 @@ static void migration_release_guest(MigrationState *s)
 
 /*
  * cpr-transfer: the new process confirmed GO (RESUMING), then died before
- * it said STARTED. This process may not run the guest again (it may have
+ * it said RESUMED. This process may not run the guest again (it may have
  * run there), so the guest is lost: say so, and exit so that what this
  * process still holds (chardev connections, listening sockets) closes and
  * clients see EOF instead of a process that will never serve them.
@@ -564,13 +563,15 @@ static void migration_finish_locked(MigrationState *s, bool completed,
         int64_t transfer;
 
         g_mutex_lock(&s->lock);
-        s->downtime = now - s->downtime_start;
+        source_phases(s, &s->phases);
+        /* Until the guest ran again, where the destination told us. */
+        s->downtime = s->phases.total >= 0 ? (s->phases.total + 500) / 1000
+                                           : now - s->downtime_start;
         s->total_time = now - s->start_time;
         transfer = s->total_time - s->setup_time;
         if (transfer > 0) {
             s->mbps = s->transferred * 8.0 / transfer / 1000.0;
         }
-        source_phases(s, &s->phases);
         g_mutex_unlock(&s->lock);
         runstate_set(RUN_STATE_POSTMIGRATE);
         if (s->committed) {
@@ -741,8 +742,10 @@ static gpointer migration_thread(gpointer opaque)
         /* A cancel shut the stream down: its error is not the story. */
         g_clear_error(&err);
     }
-    if (!ok && !sent) {
-        migration_peer_reason(s, f, &err);
+    if (!ok && !sent && f && s->handshake && err &&
+        !mig_stream_is_shutdown(f)) {
+        /* A destination that gave up says why (FAILED) as it closes. */
+        switchover_peer_reason(mig_stream_fd(f), &err);
     }
 
     bql_lock();
@@ -825,6 +828,7 @@ static void migration_init(MigrationState *s, MigChannel *ch, MigMode mode)
     s->cpr_generation = 0;
     memset(&s->times, 0, sizeof(s->times));
     s->remote_loaded = s->go_time = 0;
+    s->pause = (PauseTimes){0};
     s->phases = (PausePhases)PAUSE_PHASES_NONE;
     if (mode == MIG_MODE_CPR_EXEC) {
         s->exec_argv = g_strdupv(migrate_cpr_exec_command());
@@ -955,38 +959,20 @@ static void incoming_fail(IncomingState *mis, GError *err)
 /* This side's view of the pause, once the guest runs again. */
 static void incoming_phases(IncomingState *mis)
 {
-    PausePhases *p = &mis->phases;
-    const CprTimes *src = &mis->source;
+    PauseTimes t = {
+        .stop_start = mis->source.stop_start,
+        .stopped = mis->source.stopped,
+        .saved = mis->source.saved,
+        .cpr_loaded = mis->cpr_loaded,
+        .load_start = mis->load_start,
+        .loaded = mis->loaded,
+        .go_received = mis->resuming,
+        .resumed = mis->resumed,
+    };
 
-    *p = (PausePhases)PAUSE_PHASES_NONE;
-    mis->downtime = -1;
-    switch (cpr_incoming_mode()) {
-    case MIG_MODE_CPR_TRANSFER:
-        p->stop = span(src->stop_start, src->stopped);
-        p->save = span(src->stopped, src->saved);
-        p->load = span(src->saved, mis->loaded);
-        p->handshake = span(mis->loaded, mis->resuming);
-        p->resume = span(mis->resuming, mis->resumed);
-        p->total = span(src->stop_start, mis->resumed);
-        break;
-    case MIG_MODE_CPR_EXEC:
-        p->stop = span(src->stop_start, src->stopped);
-        p->save = span(src->stopped, src->saved);
-        p->exec = span(src->saved, mis->cpr_loaded);
-        p->setup = span(mis->cpr_loaded, mis->load_start);
-        p->load = span(mis->load_start, mis->loaded);
-        p->resume = span(mis->loaded, mis->resumed);
-        p->total = span(src->stop_start, mis->resumed);
-        break;
-    default:
-        /* Another host's clock: only our own part is meaningful. */
-        p->resume = span(mis->resuming ? mis->resuming : mis->loaded,
-                         mis->resumed);
-        break;
-    }
-    if (p->total >= 0) {
-        mis->downtime = (p->total + 500) / 1000;
-    }
+    pause_phases_incoming(cpr_incoming_mode(), &t, &mis->phases);
+    mis->downtime =
+        mis->phases.total >= 0 ? (mis->phases.total + 500) / 1000 : -1;
 }
 
 /* Main loop: the load's outcome (QEMU's incoming bottom half). */
@@ -1022,9 +1008,11 @@ static gboolean incoming_finish_bh(gpointer opaque)
  * version) READY and GO come first; the source may still take the guest
  * back until RESUMING is out, and once it is, a death here loses the
  * guest. So the big lock is taken before RESUMING and held until the
- * guest runs: nothing waits for the main loop in that window. vm_start()
- * goes before TAKEOVER to keep the window short; the vCPUs cannot reach
- * a device before the lock is released anyway.
+ * guest runs: nothing waits for the main loop in that window (for a
+ * migration it also keeps a main-loop wake-up out of the pause).
+ * vm_start() goes before TAKEOVER to keep the window short; the vCPUs
+ * cannot reach a device before the lock is released anyway. RESUMED
+ * then tells the source the guest runs, with this side's times.
  */
 static bool incoming_take_over(IncomingState *mis, int fd, int hs,
                                GError **errp)
@@ -1042,6 +1030,12 @@ static bool incoming_take_over(IncomingState *mis, int fd, int hs,
         mis->source.saved = t[2];
     }
     bql_lock();
+    if (mis->exiting) {
+        /* Not committed yet: the source takes the guest back. */
+        bql_unlock();
+        error_setg(errp, "this process is exiting");
+        return false;
+    }
     if (hs) {
         switchover_send_resuming(fd);
         mis->resuming = now_us();
@@ -1062,8 +1056,10 @@ static bool incoming_take_over(IncomingState *mis, int fd, int hs,
     }
     mis->resumed = now_us();
     bql_unlock();
-    if (hs >= 2) {
-        switchover_send_started(fd);
+    if (hs) {
+        /* Best effort: a source that is gone has nothing left to learn. */
+        switchover_send_resumed(fd, mis->loaded, mis->resuming, mis->resumed,
+                                NULL);
     }
     return true;
 }
@@ -1329,7 +1325,6 @@ static void add_int(JsonBuilder *b, const char *name, int64_t v)
 /* Big lock and S->LOCK held. */
 static void add_ram_stats(JsonBuilder *b, MigrationState *s, MigStatus st)
 {
-    RamMigrationStats r;
     /*
      * While a (possibly rate-limited) record is being written the stream's
      * own count moves on; it stays valid while S->LOCK is held.
@@ -1337,29 +1332,9 @@ static void add_ram_stats(JsonBuilder *b, MigrationState *s, MigStatus st)
     uint64_t transferred = s->stream ? mig_stream_bytes(s->stream)
                                      : s->transferred;
 
-    ram_migration_get_stats(&r);
-    json_builder_set_member_name(b, "ram");
-    json_builder_begin_object(b);
-    add_int(b, "transferred", MAX(transferred, s->transferred));
-    add_int(b, "remaining", st == MIG_STATUS_COMPLETED ? 0 : r.remaining);
-    add_int(b, "total", r.total);
-    add_int(b, "duplicate", r.duplicate);
-    add_int(b, "normal", r.normal);
-    add_int(b, "normal-bytes", r.normal_bytes);
-    add_int(b, "dirty-pages-rate",
-            st == MIG_STATUS_COMPLETED ? 0 : r.dirty_pages_rate);
-    json_builder_set_member_name(b, "mbps");
-    json_builder_add_double_value(b, s->mbps);
-    add_int(b, "dirty-sync-count", r.dirty_sync_count);
-    add_int(b, "postcopy-requests", 0);
-    add_int(b, "page-size", r.page_size ? r.page_size : 4096);
-    add_int(b, "multifd-bytes", 0);
-    add_int(b, "pages-per-second", (int64_t)s->pages_per_second);
-    add_int(b, "precopy-bytes", r.precopy_bytes);
-    add_int(b, "downtime-bytes", r.downtime_bytes);
-    add_int(b, "postcopy-bytes", 0);
-    add_int(b, "dirty-sync-missed-zero-copy", 0);
-    json_builder_end_object(b);
+    ram_migration_stats_to_json(b, MAX(transferred, s->transferred), s->mbps,
+                                s->pages_per_second,
+                                st == MIG_STATUS_COMPLETED);
 }
 
 /* Times and RAM of an active or completed source migration. */
@@ -1462,11 +1437,12 @@ void migration_shutdown(void)
     IncomingState *mis = &incoming;
 
     migration_cancel();
-    /* Past GO cancel is a no-op; this ends a wait for STARTED too. */
+    /* Past GO cancel is a no-op; this ends a wait for RESUMED too. */
     if (s->thread && s->cancel_fd >= 0 &&
         write(s->cancel_fd, &(uint64_t){ 1 }, sizeof(uint64_t)) < 0) {
         /* Already signalled (counter full): nothing more to do. */
     }
+    mis->exiting = true;
     if (s->thread) {
         join_unlocked(s->thread);
         s->thread = NULL;

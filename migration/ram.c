@@ -44,8 +44,11 @@ enum {
  */
 #define RAM_CHUNK_BYTES (256 * 1024)
 #define RAM_CHUNK_PAGES 16384
-/* save_complete: bytes per self-contained piece. */
-#define RAM_COMPLETE_PIECE (1024 * 1024)
+/*
+ * save_complete: bytes per self-contained piece; a record takes pieces
+ * until it passes savevm's 1 MiB split size.
+ */
+#define RAM_COMPLETE_PIECE (256 * 1024)
 /* Largest item: flags, block index, offset, data. */
 #define RAM_ITEM_MAX (1 + 4 + 8 + RAM_PAGE_SIZE)
 
@@ -133,6 +136,42 @@ void ram_migration_get_stats(RamMigrationStats *st)
     for (size_t i = 0; i < sizeof(*st) / sizeof(uint64_t); i++) {
         dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
     }
+}
+
+static void add_int(JsonBuilder *b, const char *name, int64_t v)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_add_int_value(b, v);
+}
+
+void ram_migration_stats_to_json(JsonBuilder *b, uint64_t transferred,
+                                 double mbps, double pages_per_second,
+                                 bool completed)
+{
+    RamMigrationStats r;
+
+    ram_migration_get_stats(&r);
+    json_builder_set_member_name(b, "ram");
+    json_builder_begin_object(b);
+    add_int(b, "transferred", transferred);
+    add_int(b, "remaining", completed ? 0 : r.remaining);
+    add_int(b, "total", r.total);
+    add_int(b, "duplicate", r.duplicate);
+    add_int(b, "normal", r.normal);
+    add_int(b, "normal-bytes", r.normal_bytes);
+    add_int(b, "dirty-pages-rate", completed ? 0 : r.dirty_pages_rate);
+    json_builder_set_member_name(b, "mbps");
+    json_builder_add_double_value(b, mbps);
+    add_int(b, "dirty-sync-count", r.dirty_sync_count);
+    add_int(b, "postcopy-requests", 0);
+    add_int(b, "page-size", r.page_size ? r.page_size : 4096);
+    add_int(b, "multifd-bytes", 0);
+    add_int(b, "pages-per-second", (int64_t)pages_per_second);
+    add_int(b, "precopy-bytes", r.precopy_bytes);
+    add_int(b, "downtime-bytes", r.downtime_bytes);
+    add_int(b, "postcopy-bytes", 0);
+    add_int(b, "dirty-sync-missed-zero-copy", 0);
+    json_builder_end_object(b);
 }
 
 /* Counters of one chunk, added to ram_stats at its end. */
@@ -461,7 +500,7 @@ static bool ram_take_dirty_word(RamSaveState *rs)
 
 /* One page item; LAST is the block of the previous item in this payload. */
 static void ram_save_page(MigStream *f, RamSaveState *rs, uint64_t page,
-                          bool known_zero, int *last, RamChunk *c)
+                          bool known_zero, bool stopped, int *last, RamChunk *c)
 {
     const RAMBlock *rb = rs->blocks[rs->cur].rb;
     uint64_t offset = page << RAM_PAGE_BITS;
@@ -482,6 +521,11 @@ static void ram_save_page(MigStream *f, RamSaveState *rs, uint64_t page,
     c->bytes += 9;
     if (zero) {
         c->zero++;
+    } else if (stopped) {
+        /* Nothing changes it until the stream is flushed: send in place. */
+        mig_put_buffer_ref(f, host, RAM_PAGE_SIZE);
+        c->bytes += RAM_PAGE_SIZE;
+        c->normal++;
     } else {
         mig_put_buffer(f, host, RAM_PAGE_SIZE);
         c->bytes += RAM_PAGE_SIZE;
@@ -492,10 +536,13 @@ static void ram_save_page(MigStream *f, RamSaveState *rs, uint64_t page,
 /*
  * Send dirty pages from the cursor on until MAX_BYTES written or
  * MAX_PAGES sent (0: no limit) or the end of the pass (returns true),
- * then the end-of-payload item.
+ * then the end-of-payload item. STOPPED: the guest is stopped, so page
+ * contents are referenced rather than copied (mig_put_buffer_ref());
+ * while it runs a page must be copied at once, or the checksum computed
+ * over it could differ from the bytes sent.
  */
 static bool ram_save_pages(MigStream *f, RamSaveState *rs, uint64_t max_bytes,
-                           uint64_t max_pages, RamChunk *c)
+                           uint64_t max_pages, bool stopped, RamChunk *c)
 {
     bool end_of_pass = false;
     int last = -1;
@@ -514,7 +561,7 @@ static bool ram_save_pages(MigStream *f, RamSaveState *rs, uint64_t max_bytes,
         bit = __builtin_ctzl(rs->held);
         rs->held &= rs->held - 1;
         ram_save_page(f, rs, rs->held_word * BPW + bit,
-                      rs->held_zero & (1UL << bit), &last, c);
+                      rs->held_zero & (1UL << bit), stopped, &last, c);
     }
     mig_put_u8(f, RAM_ITEM_EOS);
     c->bytes++;
@@ -532,7 +579,7 @@ static int ram_save_iterate(MigStream *f, void *opaque, GError **errp)
         g_propagate_error(errp, g_steal_pointer(&rs->sync_err));
         return -1;
     }
-    done = ram_save_pages(f, rs, RAM_CHUNK_BYTES, RAM_CHUNK_PAGES, &c);
+    done = ram_save_pages(f, rs, RAM_CHUNK_BYTES, RAM_CHUNK_PAGES, false, &c);
     ram_chunk_account(&c, false);
     if (!mig_stream_check(f, errp)) {
         return -1;
@@ -594,6 +641,7 @@ static bool ram_save_complete(MigStream *f, void *opaque, GError **errp)
     int passes = rs->cur || rs->next_word || rs->held ? 2 : 1;
 
     ram_sync(rs);
+    savevm_note_synced();
     if (rs->sync_err) {
         g_propagate_error(errp, g_steal_pointer(&rs->sync_err));
         return false;
@@ -608,7 +656,7 @@ static bool ram_save_complete(MigStream *f, void *opaque, GError **errp)
     for (;;) {
         RamChunk c = {0};
 
-        if (ram_save_pages(f, rs, RAM_COMPLETE_PIECE, 0, &c)) {
+        if (ram_save_pages(f, rs, RAM_COMPLETE_PIECE, 0, true, &c)) {
             passes--;
         }
         ram_chunk_account(&c, true);
@@ -949,6 +997,7 @@ static const SaveVMHandlers ram_handlers = {
     .load_setup = ram_load_setup,
     .load_cleanup = ram_load_cleanup,
     .load_state = ram_load_state,
+    .load_streamed = true,
 };
 
 static void ram_register(void)

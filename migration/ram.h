@@ -7,7 +7,9 @@
 #ifndef BATON_MIGRATION_RAM_H
 #define BATON_MIGRATION_RAM_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <json-glib/json-glib.h>
 
 /*
  * Raw counters of the current (or last) outgoing migration, reset by the
@@ -31,5 +33,13 @@ typedef struct RamMigrationStats {
 } RamMigrationStats;
 
 void ram_migration_get_stats(RamMigrationStats *st);
+/*
+ * query-migrate's "ram" member from these counters and the state
+ * machine's own figures (bytes of the whole stream, rates, and whether the
+ * migration completed: then nothing remains and nothing is dirtied).
+ */
+void ram_migration_stats_to_json(JsonBuilder *b, uint64_t transferred,
+                                 double mbps, double pages_per_second,
+                                 bool completed);
 
 #endif

@@ -7,6 +7,8 @@
  */
 #include "util/osdep.h"
 
+#include <sys/uio.h>
+
 #include "migration/register.h"
 #include "savevm.h"
 #include "migration/stream.h"
@@ -46,6 +48,9 @@ static uint32_t next_section_id;
 static bool save_setup_done;
 static SavevmOptions cur_opts;
 static char *last_section;
+
+/* savevm_complete_times(): the pause's sync and RAM phases end here. */
+static int64_t complete_synced, complete_live_sent;
 
 /* The live record being built, for savevm_live_split(). */
 static struct {
@@ -189,19 +194,73 @@ static bool with_error(bool ok, GError *err, const char *what, GError **errp)
 
 /* ---- writing records ---- */
 
-/* Frame REC's contents as one record of TYPE on OUT and empty REC. */
+/*
+ * A record holding references is sent in chunks of this many bytes, each
+ * summed right after it went out: the checksum pass then runs while the
+ * destination drains the socket (the pages are still in this core's
+ * cache), instead of in front of the send with the destination idle.
+ */
+#define RECORD_SUM_CHUNK (128 * 1024)
+
+typedef struct RecordPut {
+    MigStream *out;
+    uint32_t crc;
+    GArray *pending; /* struct iovec: put but not summed yet; or NULL */
+    size_t pending_bytes;
+} RecordPut;
+
+static void record_sum_pending(RecordPut *put)
+{
+    for (guint i = 0; i < put->pending->len; i++) {
+        struct iovec *v = &g_array_index(put->pending, struct iovec, i);
+
+        put->crc = crc32c_update(put->crc, v->iov_base, v->iov_len);
+    }
+    g_array_set_size(put->pending, 0);
+    put->pending_bytes = 0;
+}
+
+static void record_put_piece(const void *p, size_t len, bool ref, void *opaque)
+{
+    RecordPut *put = opaque;
+    struct iovec v = {.iov_base = (void *)p, .iov_len = len};
+
+    if (!put->pending) {
+        put->crc = crc32c_update(put->crc, p, len);
+        mig_put_buffer(put->out, p, len);
+        return;
+    }
+    if (ref) {
+        mig_put_buffer_ref(put->out, p, len);
+    } else {
+        mig_put_buffer(put->out, p, len);
+    }
+    g_array_append_val(put->pending, v);
+    put->pending_bytes += len;
+    if (put->pending_bytes >= RECORD_SUM_CHUNK) {
+        mig_stream_flush(put->out);
+        record_sum_pending(put);
+    }
+}
+
+/*
+ * Frame REC's contents as one record of TYPE on OUT and empty REC. What
+ * REC holds by reference (a stopped guest's RAM) is sent from where it
+ * is, no copy until the kernel's, and summed once it has gone out: the
+ * checksum trails the payload, and nothing changes a stopped guest's
+ * pages in between.
+ */
 static bool record_send(MigStream *out, uint8_t type, MigStream *rec,
                         GError **errp)
 {
     uint8_t hdr[SAVEVM_REC_HEADER];
-    const uint8_t *data;
-    uint32_t crc;
+    RecordPut put = {.out = out};
     size_t len;
 
     if (!mig_stream_check(rec, errp)) {
         return false;
     }
-    data = mig_stream_mem_data(rec, &len);
+    len = mig_stream_mem_len(rec);
     if (len > SAVEVM_MAX_RECORD) {
         error_setg(errp, "record of %zu bytes exceeds the limit of %u bytes",
                    len, SAVEVM_MAX_RECORD);
@@ -212,11 +271,18 @@ static bool record_send(MigStream *out, uint8_t type, MigStream *rec,
     hdr[2] = len >> 16;
     hdr[3] = len >> 8;
     hdr[4] = len;
-    crc = crc32c_update(0, hdr, sizeof(hdr));
-    crc = crc32c_update(crc, data, len);
+    put.crc = crc32c_update(0, hdr, sizeof(hdr));
+    if (mig_stream_mem_has_refs(rec)) {
+        put.pending = g_array_new(FALSE, FALSE, sizeof(struct iovec));
+    }
     mig_put_buffer(out, hdr, sizeof(hdr));
-    mig_put_buffer(out, data, len);
-    mig_put_be32(out, crc);
+    mig_stream_mem_foreach(rec, record_put_piece, &put);
+    if (put.pending) {
+        mig_stream_flush(out);
+        record_sum_pending(&put);
+        g_array_free(put.pending, TRUE);
+    }
+    mig_put_be32(out, put.crc);
     mig_stream_mem_reset(rec);
     return mig_stream_check(out, errp);
 }
@@ -260,7 +326,7 @@ bool savevm_live_split(MigStream *f)
     if (mig_stream_error(f)) {
         return false;
     }
-    mig_stream_mem_data(f, &len);
+    len = mig_stream_mem_len(f);
     if (len < SAVEVM_SPLIT_SIZE) {
         return true;
     }
@@ -293,7 +359,7 @@ static int live_record(MigStream *f, SaveStateEntry *se, uint8_t type,
     int ret;
 
     put_section_header(rec, type, se);
-    mig_stream_mem_data(rec, &empty);
+    empty = mig_stream_mem_len(rec);
     cur_live.out = f;
     cur_live.rec = rec;
     cur_live.se = se;
@@ -305,7 +371,7 @@ static int live_record(MigStream *f, SaveStateEntry *se, uint8_t type,
         section_error_prefix(errp, se);
         return -1;
     }
-    mig_stream_mem_data(rec, &len);
+    len = mig_stream_mem_len(rec);
     if (type == SAVEVM_REC_SECTION_PART && len == empty) {
         return ret;
     }
@@ -442,10 +508,22 @@ static bool save_vmstate_section(MigStream *f, SaveStateEntry *se,
     return true;
 }
 
+void savevm_note_synced(void)
+{
+    complete_synced = g_get_monotonic_time();
+}
+
+void savevm_complete_times(int64_t *synced, int64_t *live_sent)
+{
+    *synced = complete_synced;
+    *live_sent = complete_live_sent;
+}
+
 static bool save_complete(MigStream *f, GError **errp)
 {
     g_autoptr(MigStream) rec = NULL;
 
+    complete_synced = complete_live_sent = 0;
     if (!save_setup_done && !save_setup(f, &cur_opts, errp)) {
         return false;
     }
@@ -458,6 +536,11 @@ static bool save_complete(MigStream *f, GError **errp)
                 0) {
             return false;
         }
+    }
+    /* Written, not necessarily flushed: up to a buffer's worth remains. */
+    complete_live_sent = g_get_monotonic_time();
+    if (!complete_synced) {
+        complete_synced = complete_live_sent; /* no live section synced */
     }
     for (guint i = 0; i < entry_count(); i++) {
         SaveStateEntry *se = entry_at(i);
@@ -521,6 +604,7 @@ typedef struct LoadState {
     uint8_t type;
     uint8_t *payload;
     uint32_t len;
+    SaveStateEntry *streamed; /* the record is being loaded in place */
 } LoadState;
 
 static const char *record_type_name(uint8_t type)
@@ -551,6 +635,9 @@ static char *describe_damaged(LoadState *ls)
     char idstr[256];
     uint32_t id;
 
+    if (ls->streamed) {
+        return g_strdup_printf(", section '%s'?", ls->streamed->idstr);
+    }
     if (!ls->payload) {
         return g_strdup("");
     }
@@ -597,15 +684,119 @@ static bool load_header(MigStream *f, GError **errp)
     return true;
 }
 
-/* Read, bound-check and checksum one record into LS (big lock not held). */
-static bool read_record(LoadState *ls, GError **errp)
+/*
+ * A handler or hook that failed without saying why still yields exactly
+ * one error: the stream's, or a generic one.
+ */
+static void ensure_error(GError **local_err, MigStream *p)
+{
+    if (!*local_err && !mig_stream_check(p, local_err)) {
+        return;
+    }
+    if (!*local_err) {
+        error_setg(local_err, "load failed (no reason given)");
+    }
+}
+
+/* The checksum at the end of LS's record against CRC, what its data gave. */
+static bool record_check_crc(LoadState *ls, uint32_t crc, GError **errp)
+{
+    g_autofree char *what = NULL;
+    uint32_t want = mig_get_be32(ls->f);
+
+    if (mig_stream_error(ls->f)) {
+        mig_stream_check(ls->f, errp);
+        g_prefix_error(errp,
+                       "truncated %s record of %" PRIu32 " bytes at "
+                       "offset %" PRIu64 ": ",
+                       record_type_name(ls->type), ls->len, ls->rec_offset);
+        return false;
+    }
+    if (crc != want) {
+        what = describe_damaged(ls);
+        error_setg(errp,
+                   "checksum mismatch in record at offset %" PRIu64
+                   " (type 0x%02x%s): stream has 0x%08" PRIx32 ", data gives "
+                   "0x%08" PRIx32,
+                   ls->rec_offset, ls->type, what, want, crc);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * A SECTION_PART or SECTION_END of a live section whose handler loads in
+ * place (SaveVMHandlers.load_streamed): the section it belongs to, else
+ * NULL. ID is the record's first field, already read.
+ */
+static SaveStateEntry *record_streamed_entry(LoadState *ls, uint32_t id)
+{
+    SaveStateEntry *se;
+
+    if (ls->type != SAVEVM_REC_SECTION_PART &&
+        ls->type != SAVEVM_REC_SECTION_END) {
+        return NULL;
+    }
+    se = g_hash_table_lookup(ls->ids, GUINT_TO_POINTER(id));
+    return se && se->ops && se->ops->load_streamed && !se->ended ? se : NULL;
+}
+
+/*
+ * Load the rest of a streamed record (the window holds it) straight from
+ * the channel, without the big lock (the handler's state is its own),
+ * then check its checksum. A handler that fails on a damaged record is
+ * told apart from one that fails on a sound one by the checksum: the
+ * rest of the record is consumed to compute it.
+ */
+static bool apply_streamed(LoadState *ls, SaveStateEntry *se, GError **errp)
+{
+    MigStream *f = ls->f;
+    g_autoptr(GError) local_err = NULL;
+    bool ok;
+
+    set_last_section(se->idstr);
+    ls->streamed = se;
+    se->ended = ls->type == SAVEVM_REC_SECTION_END;
+    ok = se->ops->load_state(f, se->opaque, se->load_version, &local_err);
+    if (ok) {
+        ok = mig_stream_check(f, &local_err);
+    } else {
+        ensure_error(&local_err, f);
+    }
+    if (ok && mig_stream_remaining(f)) {
+        error_setg(&local_err, "%zu unread bytes at the end of its %s record",
+                   mig_stream_remaining(f), record_type_name(ls->type));
+        ok = false;
+    }
+    if (!mig_stream_error(f)) {
+        mig_stream_window_skip(f);
+    }
+    if (!mig_stream_error(f) &&
+        !record_check_crc(ls, mig_stream_window_end(f), errp)) {
+        return false; /* the damage, not what it made the handler say */
+    }
+    if (ok) {
+        return true;
+    }
+    section_error_prefix(&local_err, se);
+    g_propagate_error(errp, g_steal_pointer(&local_err));
+    return false;
+}
+
+/*
+ * Read, bound-check and checksum one record into LS (big lock not held),
+ * or, for a streamed section (*STREAMED), load it as it is read.
+ */
+static bool read_record(LoadState *ls, bool *streamed, GError **errp)
 {
     MigStream *f = ls->f;
     uint8_t hdr[SAVEVM_REC_HEADER];
-    uint32_t crc, want;
-    g_autofree char *what = NULL;
+    SaveStateEntry *se = NULL;
+    uint32_t id = 0;
     size_t left;
 
+    *streamed = false;
+    ls->streamed = NULL;
     g_clear_pointer(&ls->payload, g_free);
     ls->rec_offset = mig_stream_bytes(f);
     if (mig_stream_eof(f)) {
@@ -642,10 +833,26 @@ static bool read_record(LoadState *ls, GError **errp)
                    record_type_name(ls->type), ls->len, ls->rec_offset, left);
         return false;
     }
+    mig_stream_window_begin(f, ls->len, crc32c_update(0, hdr, sizeof(hdr)));
+    if (ls->len >= 4) {
+        id = mig_get_be32(f);
+        se = mig_stream_error(f) ? NULL : record_streamed_entry(ls, id);
+    }
+    if (se) {
+        *streamed = true;
+        return apply_streamed(ls, se, errp);
+    }
+    /* Buffered: the whole payload is checked before anything parses it. */
     ls->payload = g_malloc(ls->len ? ls->len : 1);
-    mig_get_buffer(f, ls->payload, ls->len);
-    want = mig_get_be32(f);
+    if (ls->len >= 4) {
+        id = GUINT32_TO_BE(id);
+        memcpy(ls->payload, &id, 4);
+        mig_get_buffer(f, ls->payload + 4, ls->len - 4);
+    } else {
+        mig_get_buffer(f, ls->payload, ls->len);
+    }
     if (mig_stream_error(f)) {
+        mig_stream_window_end(f);
         mig_stream_check(f, errp);
         g_prefix_error(errp,
                        "truncated %s record of %" PRIu32 " bytes at "
@@ -653,18 +860,7 @@ static bool read_record(LoadState *ls, GError **errp)
                        record_type_name(ls->type), ls->len, ls->rec_offset);
         return false;
     }
-    crc = crc32c_update(0, hdr, sizeof(hdr));
-    crc = crc32c_update(crc, ls->payload, ls->len);
-    if (crc != want) {
-        what = describe_damaged(ls);
-        error_setg(errp,
-                   "checksum mismatch in record at offset %" PRIu64
-                   " (type 0x%02x%s): stream has 0x%08" PRIx32 ", data gives "
-                   "0x%08" PRIx32,
-                   ls->rec_offset, ls->type, what, want, crc);
-        return false;
-    }
-    return true;
+    return record_check_crc(ls, mig_stream_window_end(f), errp);
 }
 
 /* SECTION_START / SECTION_FULL: find and claim the named section. */
@@ -759,20 +955,6 @@ static SaveStateEntry *load_part_header(LoadState *ls, MigStream *p,
         return NULL;
     }
     return se;
-}
-
-/*
- * A handler or hook that failed without saying why still yields exactly
- * one error: the stream's, or a generic one.
- */
-static void ensure_error(GError **local_err, MigStream *p)
-{
-    if (!*local_err && !mig_stream_check(p, local_err)) {
-        return;
-    }
-    if (!*local_err) {
-        error_setg(local_err, "load failed (no reason given)");
-    }
 }
 
 /* Parse one verified record's payload; big lock held. */
@@ -913,11 +1095,15 @@ static bool load_stream(MigStream *f, GError **errp)
     ls.ids = g_hash_table_new(NULL, NULL);
     for (;;) {
         g_autoptr(MigStream) p = NULL;
+        bool streamed;
 
         /* Blocking read without the big lock: vCPUs and monitors go on. */
-        ok = read_record(&ls, errp);
+        ok = read_record(&ls, &streamed, errp);
         if (!ok) {
             break;
+        }
+        if (streamed) {
+            continue;
         }
         if (ls.type == SAVEVM_REC_EOF) {
             if (ls.len) {

@@ -60,6 +60,13 @@ uint64_t savevm_pending(bool sync);
  * section in registration order, then the EOF record; flushes.
  */
 bool savevm_complete(MigStream *f, GError **errp);
+/*
+ * When the last savevm_complete() had the live sections' final dirty
+ * syncs done and their data written (CLOCK_MONOTONIC µs; 0: it did not
+ * get there). Live handlers call savevm_note_synced() after their sync.
+ */
+void savevm_complete_times(int64_t *synced, int64_t *live_sent);
+void savevm_note_synced(void);
 /* After success, failure or cancel: live sections clean up (log off). */
 void savevm_cleanup(void);
 /*

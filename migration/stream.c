@@ -7,14 +7,25 @@
  */
 #include "util/osdep.h"
 
+#include <limits.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include "migration/stream.h"
+#include "util/crc32c.h"
 #include "util/scm-rights.h"
 
 #define STREAM_BUF_SIZE (64 * 1024)
+/*
+ * Readers: large enough that a RAM record's pages cost few read() calls,
+ * small enough to stay in a core's cache between the kernel's copy into
+ * it, the copy out to guest RAM and the checksum over it.
+ */
+#define STREAM_READ_BUF_SIZE (256 * 1024)
+/* fd writers: references (plus buffer pieces) per writev(). */
+#define STREAM_IOV_MAX MIN(IOV_MAX, 1024)
 /* Descriptors per sendmsg(): well under the kernel's SCM_MAX_FD (253). */
 #define STREAM_FDS_PER_MSG 16
 /* Room for what one recvmsg() may hand us (one skb's worth, and slack). */
@@ -43,6 +54,17 @@ struct MigStream {
     bool own_buf;
     GByteArray *mem; /* memory writer */
 
+    /*
+     * Writers, mig_put_buffer_ref(): fd writers queue what the next flush
+     * writes as IOV (buffer pieces and references, in order; DATA_LEN
+     * bytes in all); memory child writers keep REFS, each inserted before
+     * byte AT of MEM, REF_BYTES in all.
+     */
+    GArray *iov;
+    size_t iov_bytes;
+    GArray *refs;
+    size_t ref_bytes;
+
     GArray *fds_out; /* duplicates waiting for the next flush */
     GArray *fds_in;  /* received, not yet taken: fds_in[fds_in_head..] */
     guint fds_in_head;
@@ -50,6 +72,17 @@ struct MigStream {
     GError *err;
     bool eof; /* reader: the input ended */
     uint64_t bytes;
+
+    /*
+     * Reader window (mig_stream_window_begin()): gets may consume at most
+     * WINDOW_LEFT more bytes, and WINDOW_CRC covers what they consumed
+     * up to buf[CRC_FROM]; buf[CRC_FROM..pos) is summed lazily, in one
+     * go, before the buffer is refilled or the window ends.
+     */
+    bool window;
+    size_t window_left;
+    uint32_t window_crc;
+    size_t crc_from;
 
     uint64_t rate_limit; /* bytes per second, 0 = unlimited */
     int64_t window_start;
@@ -107,6 +140,8 @@ static MigStream *stream_alloc(const char *name, bool is_writer)
     f->is_writer = is_writer;
     f->fds_out = g_array_new(FALSE, FALSE, sizeof(int));
     f->fds_in = g_array_new(FALSE, FALSE, sizeof(int));
+    f->iov = g_array_new(FALSE, FALSE, sizeof(struct iovec));
+    f->refs = g_array_new(FALSE, FALSE, sizeof(MigStreamRef));
     g_mutex_init(&f->lock);
     return f;
 }
@@ -120,7 +155,7 @@ MigStream *mig_stream_new_fd(int fd, bool is_writer, bool can_pass_fds,
     f->fd = fd;
     f->is_socket = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
     f->can_pass_fds = can_pass_fds && f->is_socket;
-    f->buf_size = STREAM_BUF_SIZE;
+    f->buf_size = is_writer ? STREAM_BUF_SIZE : STREAM_READ_BUF_SIZE;
     f->buf = g_malloc(f->buf_size);
     f->own_buf = true;
     return f;
@@ -184,19 +219,55 @@ MigStream *mig_stream_new_mem_child_writer(MigStream *parent)
 
 const uint8_t *mig_stream_mem_data(MigStream *f, size_t *len)
 {
-    g_assert(f->is_mem && f->is_writer);
+    g_assert(f->is_mem && f->is_writer && !f->refs->len);
     *len = f->mem->len;
     return f->mem->data;
+}
+
+bool mig_stream_mem_has_refs(MigStream *f)
+{
+    g_assert(f->is_mem && f->is_writer);
+    return f->refs->len > 0;
+}
+
+size_t mig_stream_mem_len(MigStream *f)
+{
+    g_assert(f->is_mem && f->is_writer);
+    return f->mem->len + f->ref_bytes;
+}
+
+void mig_stream_mem_foreach(MigStream *f, MigStreamPieceFn fn, void *opaque)
+{
+    size_t at = 0;
+
+    g_assert(f->is_mem && f->is_writer);
+    for (guint i = 0; i < f->refs->len; i++) {
+        const MigStreamRef *r = &g_array_index(f->refs, MigStreamRef, i);
+
+        if (r->at > at) {
+            fn(f->mem->data + at, r->at - at, false, opaque);
+            at = r->at;
+        }
+        fn(r->ptr, r->len, true, opaque);
+    }
+    if (f->mem->len > at) {
+        fn(f->mem->data + at, f->mem->len - at, false, opaque);
+    }
 }
 
 void mig_stream_mem_reset(MigStream *f)
 {
     g_assert(f->is_mem && f->is_writer);
     g_byte_array_set_size(f->mem, 0);
+    g_array_set_size(f->refs, 0);
+    f->ref_bytes = 0;
 }
 
 size_t mig_stream_remaining(MigStream *f)
 {
+    if (f->window) {
+        return f->window_left;
+    }
     if (!f->is_mem || f->is_writer) {
         return SIZE_MAX;
     }
@@ -395,6 +466,16 @@ static ssize_t stream_recv_fds(MigStream *f, uint8_t *p, size_t n)
     return r;
 }
 
+/* Sum what the window consumed from the buffer so far. */
+static void stream_window_sum(MigStream *f)
+{
+    if (f->window && f->pos > f->crc_from) {
+        f->window_crc = crc32c_update(f->window_crc, f->buf + f->crc_from,
+                                      f->pos - f->crc_from);
+    }
+    f->crc_from = f->pos;
+}
+
 /*
  * Read more input into the buffer (fd readers). Returns false at the end
  * of input or on error (then sticky).
@@ -408,6 +489,8 @@ static bool stream_fill(MigStream *f)
         f->eof = true;
         return false;
     }
+    stream_window_sum(f);
+    f->crc_from = 0;
     if (f->pos == f->len) {
         f->pos = f->len = 0;
     } else if (f->pos > 0) {
@@ -459,6 +542,75 @@ static bool stream_fill(MigStream *f)
 
 /* ---- writing ---- */
 
+/*
+ * Write the queued pieces with as few writev() calls as the kernel
+ * allows. Under a rate limit, or with descriptors to pass, piece by
+ * piece instead (neither happens while references are queued: only a
+ * stopped guest's RAM is sent by reference, unlimited and fd-less).
+ */
+static bool stream_writev_all(MigStream *f)
+{
+    struct iovec *iov = (struct iovec *)f->iov->data;
+    guint n = f->iov->len;
+
+    if (f->rate_limit || f->fds_out->len) {
+        for (guint i = 0; i < n; i++) {
+            if (!stream_write_all(f, iov[i].iov_base, iov[i].iov_len)) {
+                return false;
+            }
+        }
+        return true;
+    }
+    while (n > 0) {
+        ssize_t r;
+
+        if (mig_stream_is_shutdown(f)) {
+            stream_fail(f, "channel shut down");
+            return false;
+        }
+        if (f->is_socket) {
+            struct msghdr msg = {
+                .msg_iov = iov,
+                .msg_iovlen = MIN(n, STREAM_IOV_MAX),
+            };
+
+            r = sendmsg(f->fd, &msg, MSG_NOSIGNAL);
+        } else {
+            r = writev(f->fd, iov, MIN(n, STREAM_IOV_MAX));
+        }
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            stream_wait(f, POLLOUT);
+            continue;
+        }
+        if (r <= 0) {
+            if (r == 0) {
+                stream_fail(f, "write made no progress");
+            } else if (mig_stream_is_shutdown(f)) {
+                stream_fail(f, "channel shut down");
+            } else {
+                stream_fail_errno(f, errno, "write failed");
+            }
+            return false;
+        }
+        f->bytes += r;
+        f->window_bytes += r;
+        /* Skip what went out; a partly written piece keeps its tail. */
+        while (n > 0 && (size_t)r >= iov->iov_len) {
+            r -= iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (uint8_t *)iov->iov_base + r;
+            iov->iov_len -= r;
+        }
+    }
+    return true;
+}
+
 bool mig_stream_flush(MigStream *f)
 {
     g_assert(f->is_writer);
@@ -468,10 +620,60 @@ bool mig_stream_flush(MigStream *f)
     if (f->is_mem) {
         return true;
     }
-    if (f->len && stream_write_all(f, f->buf, f->len)) {
+    if (f->iov->len) {
+        if (stream_writev_all(f)) {
+            f->len = 0;
+        }
+        g_array_set_size(f->iov, 0);
+        f->iov_bytes = 0;
+    } else if (f->len && stream_write_all(f, f->buf, f->len)) {
         f->len = 0;
     }
     return !f->err;
+}
+
+/* fd writers with references queued: BUF's new bytes extend the queue. */
+static void stream_iov_append(MigStream *f, const uint8_t *p, size_t len)
+{
+    struct iovec *last =
+        f->iov->len ? &g_array_index(f->iov, struct iovec, f->iov->len - 1)
+                    : NULL;
+
+    if (last && (uint8_t *)last->iov_base + last->iov_len == p) {
+        last->iov_len += len;
+    } else {
+        struct iovec v = {.iov_base = (void *)p, .iov_len = len};
+
+        g_array_append_val(f->iov, v);
+    }
+    f->iov_bytes += len;
+}
+
+void mig_put_buffer_ref(MigStream *f, const void *buf, size_t len)
+{
+    g_assert(f->is_writer);
+    if (f->err || !len) {
+        return;
+    }
+    if (f->is_mem && f->fd_parent) {
+        MigStreamRef r = {.at = f->mem->len, .ptr = buf, .len = len};
+
+        g_array_append_val(f->refs, r);
+        f->ref_bytes += len;
+        f->bytes += len;
+        return;
+    }
+    if (f->is_mem || len < 1024) {
+        mig_put_buffer(f, buf, len); /* not worth a piece of its own */
+        return;
+    }
+    if (!f->iov->len && f->len) {
+        stream_iov_append(f, f->buf, f->len);
+    }
+    if (f->iov->len + 1 >= STREAM_IOV_MAX && !mig_stream_flush(f)) {
+        return;
+    }
+    stream_iov_append(f, buf, len);
 }
 
 void mig_put_buffer(MigStream *f, const void *buf, size_t len)
@@ -487,7 +689,7 @@ void mig_put_buffer(MigStream *f, const void *buf, size_t len)
         f->bytes += len;
         return;
     }
-    if (f->len + len > f->buf_size) {
+    if (f->len + len > f->buf_size || f->iov->len + 1 >= STREAM_IOV_MAX) {
         if (!mig_stream_flush(f)) {
             return;
         }
@@ -498,6 +700,9 @@ void mig_put_buffer(MigStream *f, const void *buf, size_t len)
         }
     }
     memcpy(f->buf + f->len, p, len);
+    if (f->iov->len) {
+        stream_iov_append(f, f->buf + f->len, len);
+    }
     f->len += len;
 }
 
@@ -564,6 +769,9 @@ void mig_get_buffer(MigStream *f, void *buf, size_t len)
     uint8_t *p = buf;
 
     g_assert(!f->is_writer);
+    if (f->window && len > f->window_left && !f->err) {
+        stream_fail(f, "unexpected end of record");
+    }
     while (len > 0) {
         size_t avail = f->len - f->pos;
         size_t n;
@@ -582,6 +790,7 @@ void mig_get_buffer(MigStream *f, void *buf, size_t len)
         memcpy(p, f->buf + f->pos, n);
         f->pos += n;
         f->bytes += n;
+        f->window_left -= f->window ? n : 0;
         p += n;
         len -= n;
     }
@@ -595,8 +804,9 @@ uint8_t mig_get_u8(MigStream *f)
 {
     uint8_t v;
 
-    if (f->pos < f->len && !f->err) {
+    if (f->pos < f->len && !f->err && (!f->window || f->window_left)) {
         f->bytes++;
+        f->window_left -= f->window;
         return f->buf[f->pos++];
     }
     mig_get_buffer(f, &v, 1);
@@ -663,11 +873,50 @@ int mig_get_fd(MigStream *f)
 bool mig_stream_eof(MigStream *f)
 {
     g_assert(!f->is_writer);
+    if (f->window) {
+        return !f->window_left && !f->err;
+    }
     if (f->pos < f->len || f->err) {
         return false;
     }
     stream_fill(f);
     return f->eof && f->pos == f->len && !f->err;
+}
+
+void mig_stream_window_begin(MigStream *f, size_t len, uint32_t crc)
+{
+    g_assert(!f->is_writer && !f->window);
+    f->window = true;
+    f->window_left = len;
+    f->window_crc = crc;
+    f->crc_from = f->pos;
+}
+
+uint32_t mig_stream_window_end(MigStream *f)
+{
+    g_assert(f->window);
+    stream_window_sum(f);
+    f->window = false;
+    f->window_left = 0;
+    return f->window_crc;
+}
+
+void mig_stream_window_skip(MigStream *f)
+{
+    g_assert(f->window);
+    while (f->window_left && !f->err) {
+        size_t n = MIN(f->window_left, f->len - f->pos);
+
+        if (!n) {
+            if (!stream_fill(f)) {
+                stream_fail(f, "unexpected end of stream");
+            }
+            continue;
+        }
+        f->pos += n;
+        f->bytes += n;
+        f->window_left -= n;
+    }
 }
 
 /* ---- state ---- */
@@ -742,6 +991,8 @@ bool mig_stream_close(MigStream *f, GError **errp)
     close_fd_array(f->fds_in, f->fds_in_head);
     g_array_free(f->fds_out, TRUE);
     g_array_free(f->fds_in, TRUE);
+    g_array_free(f->iov, TRUE);
+    g_array_free(f->refs, TRUE);
     if (f->own_buf) {
         g_free(f->buf);
     }

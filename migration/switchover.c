@@ -4,9 +4,11 @@
  * the destination answers READY (loaded, give me the guest) or FAILED
  * (with its reason), and the source answers READY with GO; the
  * destination confirms with RESUMING (the commit: the source never takes
- * the guest back after it) and only then runs the guest; in version 2
- * (cpr-transfer) it says STARTED once it has. Messages, waits and the
- * pause figures' JSON; when to send what is migration.c's. Format:
+ * the guest back after it), runs the guest, and says so with RESUMED,
+ * which carries its times back (a cpr-transfer source, version 2, waits
+ * for it to know the guest was not lost). Messages, waits, and the pause
+ * figures (phases and their JSON); when to send what is migration.c's.
+ * Format:
  * docs/devel/migration-stream.md, "Switchover handshake".
  */
 #include "util/osdep.h"
@@ -17,6 +19,7 @@
 #include "util/fault-inject.h"
 #include "util/crc32c.h"
 #include "util/error-report.h"
+#include "migration/cpr.h"
 
 #include "migration-internal.h"
 
@@ -33,9 +36,11 @@ typedef enum SwitchoverType {
     SWITCHOVER_GO = 0x83,
     /* destination: GO received, resuming the guest now; empty */
     SWITCHOVER_RESUMING = 0x84,
-    /* destination (version 2): the guest is its own now (running); empty */
-    SWITCHOVER_STARTED = 0x85,
+    /* destination: the guest runs; boot id, be64 x 3: loaded, GO, running */
+    SWITCHOVER_RESUMED = 0x85,
 } SwitchoverType;
+
+#define SWITCHOVER_RESUMED_LEN (SWITCHOVER_BOOT_ID_LEN + 3 * 8)
 
 typedef struct SwitchoverMsg {
     uint8_t type;
@@ -86,7 +91,7 @@ static bool switchover_send(int fd, uint8_t type, const void *payload,
     buf[3] = len >> 8;
     buf[4] = len;
     if (len) {
-        /* RESUMING and STARTED have no payload (and pass NULL). */
+        /* RESUMING has no payload (and passes NULL). */
         memcpy(buf + SWITCHOVER_HEADER, payload, len);
     }
     crc = crc32c_update(0, buf, SWITCHOVER_HEADER + len);
@@ -176,7 +181,7 @@ static bool switchover_recv(int fd, int cancel_fd, int watch_fd,
     }
     m->type = hdr[0];
     m->len = (uint32_t)hdr[1] << 24 | hdr[2] << 16 | hdr[3] << 8 | hdr[4];
-    if (m->type < SWITCHOVER_READY || m->type > SWITCHOVER_STARTED) {
+    if (m->type < SWITCHOVER_READY || m->type > SWITCHOVER_RESUMED) {
         error_setg(errp, "switchover message: unknown type 0x%x", m->type);
         return false;
     }
@@ -300,12 +305,6 @@ void switchover_send_resuming(int fd)
     }
 }
 
-void switchover_send_started(int fd)
-{
-    /* Best effort: a source that is gone has nothing left to learn. */
-    switchover_send(fd, SWITCHOVER_STARTED, NULL, 0, NULL);
-}
-
 bool switchover_wait_resuming(int fd, GError **errp)
 {
     SwitchoverMsg m;
@@ -325,36 +324,6 @@ bool switchover_wait_resuming(int fd, GError **errp)
         return false;
     }
     return true;
-}
-
-int switchover_wait_started(int fd, int cancel_fd, GError **errp)
-{
-    g_autoptr(GError) err = NULL;
-    SwitchoverMsg m;
-
-    /*
-     * No time limit either: a destination that lives may still run the
-     * guest. Only its death (the channel closes) or our own exit
-     * (CANCEL_FD) ends the wait.
-     */
-    if (!switchover_recv(fd, cancel_fd, -1, -1, &m, &err)) {
-        struct pollfd pfd = { .fd = cancel_fd, .events = POLLIN };
-
-        if (cancel_fd >= 0 && poll(&pfd, 1, 0) > 0) {
-            return 0;
-        }
-        /* Whatever broke the channel, the guest never ran anywhere. */
-        error_setg(errp, "the new process exited after it confirmed GO "
-                   "(RESUMING), before it ran the guest: the guest is lost");
-        return -1;
-    }
-    if (m.type != SWITCHOVER_STARTED || m.len != 0) {
-        error_setg(errp, "unexpected switchover message 0x%x (%u bytes) "
-                   "from the destination after RESUMING: the guest may be "
-                   "lost", m.type, m.len);
-        return -1;
-    }
-    return 1;
 }
 
 bool switchover_send_failed(int fd, const char *reason, GError **errp)
@@ -377,7 +346,178 @@ void switchover_peer_reason(int fd, GError **err)
     }
 }
 
+/*
+ * The kernel's boot id: two processes that read the same one run on the
+ * same host since the same boot, so their CLOCK_MONOTONIC times compare.
+ * All zero if unknown (then nothing compares).
+ */
+static void switchover_boot_id(uint8_t id[SWITCHOVER_BOOT_ID_LEN])
+{
+    g_autofree char *text = NULL;
+    size_t n = 0;
+
+    memset(id, 0, SWITCHOVER_BOOT_ID_LEN);
+    if (!g_file_get_contents("/proc/sys/kernel/random/boot_id", &text, NULL,
+                             NULL)) {
+        return;
+    }
+    for (const char *p = text; *p && n < 2 * SWITCHOVER_BOOT_ID_LEN; p++) {
+        int v = g_ascii_xdigit_value(*p);
+
+        if (v >= 0) {
+            id[n / 2] |= v << (n % 2 ? 0 : 4);
+            n++;
+        }
+    }
+    if (n != 2 * SWITCHOVER_BOOT_ID_LEN) {
+        memset(id, 0, SWITCHOVER_BOOT_ID_LEN);
+    }
+}
+
+bool switchover_send_resumed(int fd, int64_t loaded, int64_t go_received,
+                             int64_t resumed, GError **errp)
+{
+    uint8_t payload[SWITCHOVER_RESUMED_LEN];
+
+    switchover_boot_id(payload);
+    put_u64(payload + SWITCHOVER_BOOT_ID_LEN, loaded);
+    put_u64(payload + SWITCHOVER_BOOT_ID_LEN + 8, go_received);
+    put_u64(payload + SWITCHOVER_BOOT_ID_LEN + 16, resumed);
+    return switchover_send(fd, SWITCHOVER_RESUMED, payload, sizeof(payload),
+                           errp);
+}
+
+int switchover_wait_resumed(int fd, int cancel_fd, int timeout_ms,
+                           PauseTimes *t, GError **errp)
+{
+    g_autoptr(GError) err = NULL;
+    uint8_t id[SWITCHOVER_BOOT_ID_LEN];
+    SwitchoverMsg m;
+    const uint8_t *p = m.payload + SWITCHOVER_BOOT_ID_LEN;
+
+    if (!switchover_recv(fd, cancel_fd, -1, timeout_ms, &m, &err)) {
+        struct pollfd pfd = { .fd = cancel_fd, .events = POLLIN };
+
+        if (cancel_fd >= 0 && poll(&pfd, 1, 0) > 0) {
+            return 0;
+        }
+        /* Whatever broke the channel, the guest never ran there. */
+        error_setg(errp, "the new process exited after it confirmed GO "
+                   "(RESUMING), before it ran the guest: the guest is lost");
+        return -1;
+    }
+    if (m.type != SWITCHOVER_RESUMED || m.len != SWITCHOVER_RESUMED_LEN) {
+        error_setg(errp, "unexpected switchover message 0x%x (%u bytes) "
+                   "from the destination after RESUMING: the guest may be "
+                   "lost", m.type, m.len);
+        return -1;
+    }
+    switchover_boot_id(id);
+    t->same_clock =
+        t->same_clock ||
+        (memcmp(id, m.payload, sizeof(id)) == 0 &&
+         memcmp(id, (uint8_t[SWITCHOVER_BOOT_ID_LEN]){0}, sizeof(id)) != 0);
+    if (t->same_clock) {
+        t->loaded = get_u64(p);
+    }
+    t->go_received = get_u64(p + 8);
+    t->resumed = get_u64(p + 16);
+    return 1;
+}
+
+/* ---- when to switch over ---- */
+
+#define SWITCHOVER_MAX_EXTRA_PASSES 3
+
+bool switchover_extra_pass_pays(uint64_t pending, double bw_per_ms,
+                                int64_t pass_ms, int extra)
+{
+    /*
+     * A guest that dirties its hot set faster than it can be sent keeps
+     * the final set where it is; one that is slower shrinks it with each
+     * pass. A few passes at most: each costs a little total time, and the
+     * rate is only an estimate.
+     */
+    if (!pending || bw_per_ms <= 0 || pass_ms <= 0 ||
+        extra >= SWITCHOVER_MAX_EXTRA_PASSES) {
+        return false;
+    }
+    return pending / bw_per_ms * 2 <= pass_ms;
+}
+
 /* ---- x-pause-phases ---- */
+
+static int64_t span(int64_t from, int64_t to)
+{
+    return from > 0 && to > 0 ? MAX(to - from, 0) : -1;
+}
+
+void pause_phases_source(const PauseTimes *t, PausePhases *p)
+{
+    *p = (PausePhases)PAUSE_PHASES_NONE;
+    p->stop = span(t->stop_start, t->stopped);
+    p->sync = span(t->stopped, t->synced);
+    p->ram = span(t->synced, t->live_sent);
+    p->devices = span(t->live_sent, t->saved);
+    p->save = span(t->stopped, t->saved);
+    if (!t->go) {
+        /* Not handed over (or no handshake): the pause we know. */
+        p->total = span(t->stop_start, t->saved);
+        return;
+    }
+    /* The destination's own span needs no common clock. */
+    p->resume = span(t->go_received, t->resumed);
+    if (t->same_clock && t->loaded) {
+        /*
+         * The destination may finish loading before this thread, back
+         * from its last write, takes "saved": then the load took no
+         * time of its own, and the phases still add up to the total.
+         */
+        int64_t loaded = MAX(t->loaded, t->saved);
+
+        p->load = span(t->saved, loaded);
+        if (t->resumed) {
+            p->handshake = span(loaded, t->go_received);
+            p->total = span(t->stop_start, t->resumed);
+            return;
+        }
+        p->handshake = span(loaded, t->go);
+    } else {
+        p->handshake = span(t->saved, t->go);
+    }
+    /* Until the destination said it resumes (or, lacking that, GO). */
+    p->total = span(t->stop_start, t->resuming ? t->resuming : t->go);
+}
+
+void pause_phases_incoming(int mode, const PauseTimes *t, PausePhases *p)
+{
+    *p = (PausePhases)PAUSE_PHASES_NONE;
+    switch (mode) {
+    case MIG_MODE_CPR_TRANSFER:
+        p->stop = span(t->stop_start, t->stopped);
+        p->save = span(t->stopped, t->saved);
+        /* As on the source: loading may end before "saved" was taken. */
+        p->load = span(t->saved, MAX(t->loaded, t->saved));
+        p->handshake = span(MAX(t->loaded, t->saved), t->go_received);
+        p->resume = span(t->go_received, t->resumed);
+        p->total = span(t->stop_start, t->resumed);
+        break;
+    case MIG_MODE_CPR_EXEC:
+        p->stop = span(t->stop_start, t->stopped);
+        p->save = span(t->stopped, t->saved);
+        p->exec = span(t->saved, t->cpr_loaded);
+        p->setup = span(t->cpr_loaded, t->load_start);
+        p->load = span(t->load_start, t->loaded);
+        p->resume = span(t->loaded, t->resumed);
+        p->total = span(t->stop_start, t->resumed);
+        break;
+    default:
+        /* Another host's clock maybe: only our own part is meaningful. */
+        p->resume =
+            span(t->go_received ? t->go_received : t->loaded, t->resumed);
+        break;
+    }
+}
 
 void pause_phases_to_json(JsonBuilder *b, const PausePhases *p)
 {
@@ -386,6 +526,9 @@ void pause_phases_to_json(JsonBuilder *b, const PausePhases *p)
         size_t offset;
     } members[] = {
         { "stop", offsetof(PausePhases, stop) },
+        { "sync", offsetof(PausePhases, sync) },
+        { "ram", offsetof(PausePhases, ram) },
+        { "devices", offsetof(PausePhases, devices) },
         { "save", offsetof(PausePhases, save) },
         { "exec", offsetof(PausePhases, exec) },
         { "setup", offsetof(PausePhases, setup) },

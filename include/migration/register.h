@@ -57,6 +57,16 @@ typedef struct SaveVMHandlers {
      */
     bool (*load_state)(MigStream *f, void *opaque, int version_id,
                        GError **errp);
+    /*
+     * Destination: SECTION_PART and SECTION_END records are handed to
+     * load_state as they arrive, read in place from the channel, without
+     * the big lock, and before their checksum is verified (a mismatch
+     * then fails the load). Only for a section whose loaded data is of
+     * no use to anyone if the load fails, and whose load_state touches
+     * nothing but its own state: guest RAM (a failed load never runs the
+     * guest). Spares a copy of every byte and the wait for the lock.
+     */
+    bool load_streamed;
 
     /* Optional: false skips the section in this migration entirely. */
     bool (*is_active)(void *opaque);

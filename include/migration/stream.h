@@ -49,9 +49,28 @@ const uint8_t *mig_stream_mem_data(MigStream *f, size_t *len);
 MigStream *mig_stream_new_mem_child_reader(MigStream *parent, const void *buf,
                                            size_t len);
 MigStream *mig_stream_new_mem_child_writer(MigStream *parent);
+/*
+ * Memory writers: the length of what was written, and each piece of it in
+ * order (REF: a piece put with mig_put_buffer_ref(), not copied).
+ * mig_stream_mem_data() is only for writers that hold no references.
+ */
+size_t mig_stream_mem_len(MigStream *f);
+bool mig_stream_mem_has_refs(MigStream *f);
+typedef void (*MigStreamPieceFn)(const void *p, size_t len, bool ref,
+                                 void *opaque);
+void mig_stream_mem_foreach(MigStream *f, MigStreamPieceFn fn, void *opaque);
+/* A reference a memory child writer holds (stream.c's business). */
+typedef struct MigStreamRef {
+    size_t at;
+    const void *ptr;
+    size_t len;
+} MigStreamRef;
 /* Memory writers: forget what was written (the byte counter keeps going). */
 void mig_stream_mem_reset(MigStream *f);
-/* Memory readers: bytes not yet consumed; SIZE_MAX for fd streams. */
+/*
+ * Memory readers: bytes not yet consumed; SIZE_MAX for fd streams. In a
+ * window (below): what is left of it.
+ */
 size_t mig_stream_remaining(MigStream *f);
 /* Flush (writers) and close; returns false + errp if anything failed. */
 bool mig_stream_close(MigStream *f, GError **errp);
@@ -70,6 +89,15 @@ void mig_put_be16(MigStream *f, uint16_t v);
 void mig_put_be32(MigStream *f, uint32_t v);
 void mig_put_be64(MigStream *f, uint64_t v);
 void mig_put_buffer(MigStream *f, const void *buf, size_t len);
+/*
+ * Like mig_put_buffer(), but BUF may be sent from where it is instead of
+ * being copied: by an fd writer with writev() at the next flush, by a
+ * memory child writer when its record is framed onto its parent (which
+ * then references it in turn, or copies it). BUF must stay valid and
+ * unchanged until the fd writer's next mig_stream_flush() returns: a
+ * stopped guest's RAM, during the switchover.
+ */
+void mig_put_buffer_ref(MigStream *f, const void *buf, size_t len);
 /* A string as u8 length + bytes (at most 255 bytes, asserted). */
 void mig_put_str(MigStream *f, const char *s);
 /*
@@ -96,8 +124,22 @@ void mig_get_str(MigStream *f, char buf[256]);
  * are available once the bytes written after mig_put_fd() have been read.
  */
 int mig_get_fd(MigStream *f);
-/* True at a clean end of stream (no partial data). */
+/* True at a clean end of stream (no partial data), or of the window. */
 bool mig_stream_eof(MigStream *f);
+
+/*
+ * Readers: a window of the next LEN bytes (one record's payload, read in
+ * place from the channel instead of copied out first). Gets past its end
+ * fail ("unexpected end of record"), mig_stream_eof() is true at its end
+ * and mig_stream_remaining() counts what is left of it. The window also
+ * sums every byte consumed in it into a CRC-32C seeded with CRC, which
+ * mig_stream_window_end() returns as it closes the window (whatever was
+ * left unread stays in the stream). mig_stream_window_skip() consumes
+ * the rest of the window unread (but summed).
+ */
+void mig_stream_window_begin(MigStream *f, size_t len, uint32_t crc);
+uint32_t mig_stream_window_end(MigStream *f);
+void mig_stream_window_skip(MigStream *f);
 
 /* ---- state ---- */
 /* First error, or NULL. The stream keeps ownership. */

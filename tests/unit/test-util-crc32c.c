@@ -37,6 +37,28 @@ static void test_hw_matches_sw(void)
     g_rand_free(rand);
 }
 
+/* Long inputs take the three-lane rounds: every boundary around them. */
+static void test_hw_lanes(void)
+{
+    size_t size = 5 * 3 * 4096 + 64;
+    g_autofree uint8_t *buf = g_malloc(size);
+    GRand *rand = g_rand_new_with_seed(7);
+
+    if (!crc32c_has_hw()) {
+        g_test_skip("no SSE4.2 CRC32 instruction on this host");
+    }
+    for (size_t i = 0; i < size; i++) {
+        buf[i] = g_rand_int(rand);
+    }
+    for (size_t start = 0; start < 3; start++) {
+        for (size_t len = 3 * 4096 - 9; start + len <= size; len += 4093) {
+            g_assert_cmphex(crc32c_update(0x1234, buf + start, len), ==,
+                            crc32c_update_sw(0x1234, buf + start, len));
+        }
+    }
+    g_rand_free(rand);
+}
+
 static void test_chaining(void)
 {
     uint8_t buf[4096];
@@ -59,6 +81,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/util/crc32c/check-value", test_check_value);
     g_test_add_func("/util/crc32c/hw-matches-sw", test_hw_matches_sw);
+    g_test_add_func("/util/crc32c/hw-lanes", test_hw_lanes);
     g_test_add_func("/util/crc32c/chaining", test_chaining);
     return g_test_run();
 }

@@ -81,7 +81,10 @@ static bool switchover_send(int fd, uint8_t type, const void *payload,
     buf[2] = len >> 16;
     buf[3] = len >> 8;
     buf[4] = len;
-    memcpy(buf + SWITCHOVER_HEADER, payload, len);
+    if (len) {
+        /* RESUMING has no payload (NULL): memcpy(.., NULL, 0) is UB. */
+        memcpy(buf + SWITCHOVER_HEADER, payload, len);
+    }
     crc = crc32c_update(0, buf, SWITCHOVER_HEADER + len);
     for (int i = 0; i < 4; i++) {
         buf[SWITCHOVER_HEADER + len + i] = crc >> (24 - 8 * i);

@@ -124,12 +124,14 @@ static const OptionDef option_table[] = {
 static void G_GNUC_NORETURN G_GNUC_PRINTF(1, 2) die(const char *fmt, ...)
 {
     va_list ap;
-    g_autofree char *msg = NULL;
+    char *msg;
 
     va_start(ap, fmt);
     msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
     error_report("%s", msg);
+    /* exit() runs no g_autofree cleanup: free it (LeakSanitizer). */
+    g_free(msg);
     exit(1);
 }
 
@@ -355,6 +357,7 @@ static void parse_one(Config *cfg, const OptionDef *def, const char *arg)
         OptList *opts = parse_or_die("-machine", arg, "type");
 
         if (!g_strcmp0(opts_get(opts, "type"), "help")) {
+            opts_free(opts);
             print_machine_help();
         }
         /* Later -machine options add to earlier ones, as in QEMU. */
@@ -972,6 +975,33 @@ static Config *config_new(void)
     return cfg;
 }
 
+static void config_free(Config *cfg)
+{
+    for (guint i = 0; i < cfg->monitors->len; i++) {
+        MonitorSpec *m = g_ptr_array_index(cfg->monitors, i);
+
+        g_free(m->spec);
+        opts_free(m->mon_opts);
+        g_free(m);
+    }
+    g_ptr_array_unref(cfg->monitors);
+    g_ptr_array_unref(cfg->accels);
+    g_ptr_array_unref(cfg->serials);
+    g_ptr_array_unref(cfg->chardevs);
+    g_ptr_array_unref(cfg->drives);
+    g_ptr_array_unref(cfg->devices);
+    g_ptr_array_unref(cfg->objects);
+    g_ptr_array_unref(cfg->incoming);
+    opts_free(cfg->machine_opts);
+    opts_free(cfg->smp_opts);
+    g_free(cfg->ram_size_str);
+    g_free(cfg->name);
+    g_free(cfg->qtest_spec);
+    g_free(cfg->qtest_log);
+    g_free(cfg->pidfile);
+    g_free(cfg);
+}
+
 static void create_vm(Config *cfg)
 {
     const AccelOps *accel;
@@ -1069,5 +1099,6 @@ int baton_main(int argc, char **argv)
     }
     chardev_cleanup_all();
     drive_cleanup_all();
+    config_free(cfg);
     return status;
 }

@@ -678,6 +678,8 @@ static MachineState *create_machine(Config *cfg)
     Object *obj;
     GError *err = NULL;
     bool ram_given;
+    uint64_t ram_size;
+    unsigned int cpus;
 
     if (!type) {
         GPtrArray *all = machine_type_list();
@@ -696,21 +698,24 @@ static MachineState *create_machine(Config *cfg)
         die("-machine: unsupported machine type: \"%s\" (use -machine help "
             "to list supported machines)", type ? type : "");
     }
+    /* Option errors end the process: check them before allocating. */
+    ram_size = parse_ram_size(cfg, &ram_given);
+    cpus = parse_smp(cfg);
+    if (def->max_cpus == 0) {
+        cpus = 0;   /* machine "none" has no CPU */
+    } else if (cpus > def->max_cpus) {
+        die("-smp: Invalid SMP CPUs %u. The max CPUs supported by machine "
+            "'%s' is %u", cpus, def->name, def->max_cpus);
+    }
     obj = object_new_with_opts(def->typename, cfg->machine_opts, ignore,
                                &err);
     if (!obj) {
         die_err("-machine", err);
     }
     ms = (MachineState *)obj;
-    ms->ram_size = parse_ram_size(cfg, &ram_given);
+    ms->ram_size = ram_size;
     ms->ram_size_given = ram_given;
-    ms->smp_cpus = parse_smp(cfg);
-    if (def->max_cpus == 0) {
-        ms->smp_cpus = 0;   /* machine "none" has no CPU */
-    } else if (ms->smp_cpus > def->max_cpus) {
-        die("-smp: Invalid SMP CPUs %u. The max CPUs supported by machine "
-            "'%s' is %u", ms->smp_cpus, def->name, def->max_cpus);
-    }
+    ms->smp_cpus = cpus;
     current_machine_set(ms);
     if (!object_realize(obj, &err)) {
         current_machine_set(NULL);

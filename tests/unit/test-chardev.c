@@ -18,7 +18,7 @@
 #include "chardev/char.h"
 #include "hw/core/object.h"
 
-#define WAIT_MS 3000
+#define WAIT_MS 10000   /* a deadline for hung tests, not a time budget */
 #include "main-loop-test.h"
 
 /* ---- a recording frontend ---- */

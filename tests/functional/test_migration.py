@@ -15,9 +15,9 @@ import socket
 import baton_test
 from baton_test import (DIRTY_DEFAULT_PAGES, DIRTY_DEFAULT_START, QtestClient,
                         Vm, dirty_check_memory, dirty_check_serial,
-                        dirty_image, dirty_source_output, free_tcp_port,
-                        needs_kvm, qmp_cmd_with_fd, seq_numbers,
-                        wait_migration, wait_runstate)
+                        dirty_image, dirty_source_output, needs_kvm,
+                        qmp_cmd_with_fd, seq_numbers, wait_migration,
+                        wait_runstate)
 
 BASE = ["-nodefaults", "-display", "none", "-machine", "pc"]
 KVM = BASE + ["-accel", "kvm", "-smp", "1"]
@@ -168,10 +168,15 @@ class LiveKvm(Base):
         self.assertIn("completed", dst_states)
 
     def test_tcp(self):
+        """Port 0: the destination picks a free port and reports it in
+        query-migrate "socket-address" (no race for a port "free a
+        moment ago")."""
         src = self.source()
-        port = free_tcp_port()
-        dst = self.destination("tcp:127.0.0.1:%d" % port)
-        src.qmp.cmd("migrate", uri="tcp:127.0.0.1:%d" % port)
+        dst = self.destination("tcp:127.0.0.1:0")
+        addrs = dst.qmp.cmd("query-migrate")["socket-address"]
+        self.assertEqual(len(addrs), 1, addrs)
+        self.assertNotEqual(int(addrs[0]["port"]), 0, addrs)
+        src.qmp.cmd("migrate", uri="tcp:127.0.0.1:%s" % addrs[0]["port"])
         self.check_completed(src)
         self.check_continues(src, dst)
 

@@ -124,16 +124,31 @@ def _sanitizer_setup():
         os.environ[var] = ":".join(opts)
 
 
+_SANITIZER_TEXT = re.compile(r"runtime error:|ERROR: \w+Sanitizer")
+
+
 def sanitizer_reports():
-    """[(file name, text)] of the sanitizer reports written so far."""
+    """[(file name, text)] of the sanitizer reports written so far: the
+    log_path files, and (a second net: a report that went to stderr
+    anyway) the stderr files of the Vms that contain one."""
     if not _sanitizer_logs:
         return []
     reports = []
+    logged = set()          # Vms with a report in a log_path file
     for name in sorted(os.listdir(_sanitizer_logs)):
         with open(os.path.join(_sanitizer_logs, name), errors="replace") as f:
             text = f.read()
         if text.strip():
             reports.append((name, text))
+            pid = name.rsplit(".", 1)[-1]
+            logged.add(_launched.get(int(pid)) if pid.isdigit() else None)
+    for name in sorted(os.listdir(tmpdir())):
+        if (name.endswith("-stderr") and
+                name[:-len("-stderr")] not in logged):
+            with open(os.path.join(tmpdir(), name), errors="replace") as f:
+                text = f.read()
+            if _SANITIZER_TEXT.search(text):
+                reports.append((name, text))
     return reports
 
 
@@ -159,7 +174,8 @@ def main():
     reports = sanitizer_reports()
     for name, text in reports:
         pid = name.rsplit(".", 1)[-1]
-        who = _launched.get(int(pid), "?") if pid.isdigit() else "?"
+        who = (_launched.get(int(pid), "?") if pid.isdigit()
+               else name[:-len("-stderr")])
         print("\nSANITIZER REPORT %s (baton %s):\n%s" % (name, who, text),
               flush=True)
     if reports or not result.wasSuccessful():

@@ -1403,7 +1403,9 @@ def _self_test():
     assert ser.read_until(b"Baton hello\n").startswith(b"Baton hello\n")
     ser.read_until(re.compile(rb"seq (\d+)\n"))
     assert ser.read_until("seq 1\n").endswith(b"seq 1\n")
-    assert len(ser.chunks) == 3 and all(g >= 0 for g in ser.gaps())
+    # Chunks sent apart may still arrive together: count 1 to 3.
+    assert 1 <= len(ser.chunks) <= 3 and all(g >= 0 for g in ser.gaps())
+    assert b"".join(c for _, c in ser.chunks) == ser.snapshot()
     try:
         ser.read_until(b"never", timeout=0.2)
         raise AssertionError("no TimeoutError")

@@ -18,6 +18,7 @@
 
 #include "system/runstate.h"
 #include "util/error-report.h"
+#include "util/fault-inject.h"
 
 #include "cpr-internal.h"
 #include "options.h"
@@ -224,6 +225,7 @@ bool cpr_transfer_incoming(const MigChannel *ch, GError **errp)
     f = mig_stream_new_fd(fd, false, true, desc);
     ok = cpr_state_load(f, false, errp);
     if (ok) {
+        fault_inject_point("incoming-cpr-state");
         /* Keep the connection (the old process's life line to us). */
         cpr_in_fd = dup(fd);
         if (cpr_in_fd >= 0) {

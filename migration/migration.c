@@ -1077,6 +1077,7 @@ static gpointer incoming_thread(gpointer opaque)
     bool ok;
 
     status_set(&mis->state, MIG_STATUS_SETUP, MIG_STATUS_ACTIVE);
+    fault_inject_point("incoming-accepted");
     ok = savevm_load(f, &err);
     if (ok) {
         mis->loaded = now_us();

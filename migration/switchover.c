@@ -91,7 +91,7 @@ static bool switchover_send(int fd, uint8_t type, const void *payload,
     buf[3] = len >> 8;
     buf[4] = len;
     if (len) {
-        /* RESUMING has no payload (and passes NULL). */
+        /* RESUMING has no payload (NULL): memcpy(.., NULL, 0) is UB. */
         memcpy(buf + SWITCHOVER_HEADER, payload, len);
     }
     crc = crc32c_update(0, buf, SWITCHOVER_HEADER + len);

@@ -3,6 +3,8 @@
 # Install the Debian 12 packages baton's build, tests and demo need.
 # Only installs what is missing, so it is cheap to call from every make target.
 set -e
+# gcc brings the sanitizer runtimes of make check's build-san (gcc-12 ->
+# libgcc-12-dev -> libasan8, libubsan1, liblsan0).
 PKGS="meson ninja-build pkg-config gcc binutils libglib2.0-dev libjson-glib-dev python3"
 missing=""
 for p in $PKGS; do

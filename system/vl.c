@@ -124,12 +124,14 @@ static const OptionDef option_table[] = {
 static void G_GNUC_NORETURN G_GNUC_PRINTF(1, 2) die(const char *fmt, ...)
 {
     va_list ap;
-    g_autofree char *msg = NULL;
+    char *msg;
 
     va_start(ap, fmt);
     msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
     error_report("%s", msg);
+    /* exit() runs no g_autofree cleanup: free it (LeakSanitizer). */
+    g_free(msg);
     exit(1);
 }
 
@@ -355,6 +357,7 @@ static void parse_one(Config *cfg, const OptionDef *def, const char *arg)
         OptList *opts = parse_or_die("-machine", arg, "type");
 
         if (!g_strcmp0(opts_get(opts, "type"), "help")) {
+            opts_free(opts);
             print_machine_help();
         }
         /* Later -machine options add to earlier ones, as in QEMU. */
@@ -675,6 +678,8 @@ static MachineState *create_machine(Config *cfg)
     Object *obj;
     GError *err = NULL;
     bool ram_given;
+    uint64_t ram_size;
+    unsigned int cpus;
 
     if (!type) {
         GPtrArray *all = machine_type_list();
@@ -693,21 +698,24 @@ static MachineState *create_machine(Config *cfg)
         die("-machine: unsupported machine type: \"%s\" (use -machine help "
             "to list supported machines)", type ? type : "");
     }
+    /* Option errors end the process: check them before allocating. */
+    ram_size = parse_ram_size(cfg, &ram_given);
+    cpus = parse_smp(cfg);
+    if (def->max_cpus == 0) {
+        cpus = 0;   /* machine "none" has no CPU */
+    } else if (cpus > def->max_cpus) {
+        die("-smp: Invalid SMP CPUs %u. The max CPUs supported by machine "
+            "'%s' is %u", cpus, def->name, def->max_cpus);
+    }
     obj = object_new_with_opts(def->typename, cfg->machine_opts, ignore,
                                &err);
     if (!obj) {
         die_err("-machine", err);
     }
     ms = (MachineState *)obj;
-    ms->ram_size = parse_ram_size(cfg, &ram_given);
+    ms->ram_size = ram_size;
     ms->ram_size_given = ram_given;
-    ms->smp_cpus = parse_smp(cfg);
-    if (def->max_cpus == 0) {
-        ms->smp_cpus = 0;   /* machine "none" has no CPU */
-    } else if (ms->smp_cpus > def->max_cpus) {
-        die("-smp: Invalid SMP CPUs %u. The max CPUs supported by machine "
-            "'%s' is %u", ms->smp_cpus, def->name, def->max_cpus);
-    }
+    ms->smp_cpus = cpus;
     current_machine_set(ms);
     if (!object_realize(obj, &err)) {
         current_machine_set(NULL);
@@ -972,6 +980,33 @@ static Config *config_new(void)
     return cfg;
 }
 
+static void config_free(Config *cfg)
+{
+    for (guint i = 0; i < cfg->monitors->len; i++) {
+        MonitorSpec *m = g_ptr_array_index(cfg->monitors, i);
+
+        g_free(m->spec);
+        opts_free(m->mon_opts);
+        g_free(m);
+    }
+    g_ptr_array_unref(cfg->monitors);
+    g_ptr_array_unref(cfg->accels);
+    g_ptr_array_unref(cfg->serials);
+    g_ptr_array_unref(cfg->chardevs);
+    g_ptr_array_unref(cfg->drives);
+    g_ptr_array_unref(cfg->devices);
+    g_ptr_array_unref(cfg->objects);
+    g_ptr_array_unref(cfg->incoming);
+    opts_free(cfg->machine_opts);
+    opts_free(cfg->smp_opts);
+    g_free(cfg->ram_size_str);
+    g_free(cfg->name);
+    g_free(cfg->qtest_spec);
+    g_free(cfg->qtest_log);
+    g_free(cfg->pidfile);
+    g_free(cfg);
+}
+
 static void create_vm(Config *cfg)
 {
     const AccelOps *accel;
@@ -1069,5 +1104,6 @@ int baton_main(int argc, char **argv)
     }
     chardev_cleanup_all();
     drive_cleanup_all();
+    config_free(cfg);
     return status;
 }

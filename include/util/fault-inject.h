@@ -4,7 +4,10 @@
  * process stop itself (SIGSTOP) when it reaches one of the named points,
  * so a test can kill it in a window too narrow to hit by timing (e.g.
  * between READY and GO of a live update). Unset, nothing changes.
- * Points: "incoming-loaded" (state loaded, READY not yet sent),
+ * Points, in the order a cpr-transfer target meets them:
+ * "incoming-cpr-state" (cpr state read; no device yet, the main channel
+ * not listening), "incoming-accepted" (main channel accepted, nothing
+ * read from it), "incoming-loaded" (state loaded, READY not yet sent),
  * "incoming-ready" (READY sent, GO not yet received) and
  * "incoming-resuming" (RESUMING sent, the guest not yet started: the big
  * lock is held there, so the whole process is frozen in that window).

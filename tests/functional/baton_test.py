@@ -69,6 +69,130 @@ def require_kvm():
         skip("/dev/kvm is not usable: %s" % e.strerror)
 
 
+def kvm_usable():
+    """True if /dev/kvm can be opened read-write (require_kvm() skips)."""
+    try:
+        os.close(os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC))
+        return True
+    except OSError:
+        return False
+
+
+# ---------------------------------------------------------------------------
+# Running a test file: main() turns the unittest result into the exit status
+# meson reads, leaves KVM tests out of qtest-only runs, and fails the run on
+# any sanitizer report of a baton process.
+
+# BATON_TEST_ACCEL=qtest (the sanitizer build): tests marked needs_kvm are
+# not run at all (they are not skips: this run is not meant to have them).
+QTEST_ONLY = os.environ.get("BATON_TEST_ACCEL") == "qtest"
+# BATON_TEST_SANITIZER=1: baton is built with ASan+UBSan; its reports go to
+# files in _sanitizer_dir(), which main() checks at the end.
+SANITIZER = os.environ.get("BATON_TEST_SANITIZER") == "1"
+_sanitizer_logs = None
+_launched = {}          # pid -> name of every baton launched by Vm
+
+
+def needs_kvm(obj):
+    """Decorator for a test class or method that runs guest code under
+    KVM: skipped with the reason where /dev/kvm is unusable (so the file
+    reports SKIP), left out of qtest-only runs."""
+    obj.baton_needs_kvm = True
+    return unittest.skipUnless(kvm_usable(), "/dev/kvm is not usable")(obj)
+
+
+def _needs_kvm(test):
+    method = getattr(test, getattr(test, "_testMethodName", ""), None)
+    return bool(getattr(type(test), "baton_needs_kvm", False) or
+                getattr(method, "baton_needs_kvm", False))
+
+
+def _sanitizer_setup():
+    """Send the sanitizers' reports of every process we start (baton,
+    and baton started by scripts) to files: exit statuses and stderr are
+    the tests' business, and a SIGKILLed process loses its stderr file."""
+    global _sanitizer_logs
+    if not SANITIZER or _sanitizer_logs:
+        return
+    _sanitizer_logs = os.path.join(tmpdir(), "sanitizer")
+    os.makedirs(_sanitizer_logs, exist_ok=True)
+    for var, name in (("ASAN_OPTIONS", "asan"), ("UBSAN_OPTIONS", "ubsan"),
+                      ("LSAN_OPTIONS", "lsan")):
+        opts = [o for o in os.environ.get(var, "").split(":")
+                if o and not o.startswith("log_path=")]
+        opts.append("log_path=" + os.path.join(_sanitizer_logs, name))
+        os.environ[var] = ":".join(opts)
+
+
+_SANITIZER_TEXT = re.compile(r"runtime error:|ERROR: \w+Sanitizer")
+
+
+def sanitizer_reports():
+    """[(file name, text)] of the sanitizer reports written so far: the
+    log_path files, and (a second net: a report that went to stderr
+    anyway) the stderr files of the Vms that contain one."""
+    if not _sanitizer_logs:
+        return []
+    reports = []
+    logged = set()          # Vms with a report in a log_path file
+    for name in sorted(os.listdir(_sanitizer_logs)):
+        with open(os.path.join(_sanitizer_logs, name), errors="replace") as f:
+            text = f.read()
+        if text.strip():
+            reports.append((name, text))
+            pid = name.rsplit(".", 1)[-1]
+            logged.add(_launched.get(int(pid)) if pid.isdigit() else None)
+    for name in sorted(os.listdir(tmpdir())):
+        if (name.endswith("-stderr") and
+                name[:-len("-stderr")] not in logged):
+            with open(os.path.join(tmpdir(), name), errors="replace") as f:
+                text = f.read()
+            if _SANITIZER_TEXT.search(text):
+                reports.append((name, text))
+    return reports
+
+
+class _Loader(unittest.TestLoader):
+    """Leaves needs_kvm tests out of qtest-only runs."""
+
+    def loadTestsFromTestCase(self, case):
+        suite = super().loadTestsFromTestCase(case)
+        if not QTEST_ONLY:
+            return suite
+        return self.suiteClass(t for t in suite if not _needs_kvm(t))
+
+
+def main():
+    """Run the file's tests (unittest's command line) and exit with 1 if
+    any failed or a baton process had a sanitizer report; else with 77
+    (meson: SKIP) if a test was skipped or none ran, printing why; else
+    with 0. A file whose KVM tests cannot run here therefore never looks
+    like a pass."""
+    _sanitizer_setup()
+    prog = unittest.main(module="__main__", testLoader=_Loader(), exit=False)
+    result = prog.result
+    reports = sanitizer_reports()
+    for name, text in reports:
+        pid = name.rsplit(".", 1)[-1]
+        who = (_launched.get(int(pid), "?") if pid.isdigit()
+               else name[:-len("-stderr")])
+        print("\nSANITIZER REPORT %s (baton %s):\n%s" % (name, who, text),
+              flush=True)
+    if reports or not result.wasSuccessful():
+        if reports:
+            print("FAIL: %d sanitizer report(s)" % len(reports), flush=True)
+        sys.exit(1)
+    if result.testsRun == 0:
+        skip("no test ran%s" % (" (qtest-only run)" if QTEST_ONLY else ""))
+    if result.skipped:
+        print("SKIP: %d of %d tests did not run:" % (len(result.skipped),
+                                                    result.testsRun))
+        for test, reason in result.skipped:
+            print("  %s: %s" % (test.id(), reason))
+        sys.exit(77)
+    sys.exit(0)
+
+
 def guest_image(name):
     """Path of GUEST_DIR/<name>.img; fails (not skips) if it is missing."""
     if not GUEST_DIR:
@@ -426,6 +550,39 @@ class SerialClient:
                                                      bytes(self.data[-200:])))
                 self._cond.wait(left)
 
+    def snapshot(self):
+        """The data received so far (a copy, taken under the lock)."""
+        with self._cond:
+            return bytes(self.data)
+
+    def wait_size(self, size, timeout=None):
+        """Wait until at least SIZE bytes have arrived; return them all.
+        Raises TimeoutError (or on EOF) with what did arrive."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        with self._cond:
+            while len(self.data) < size:
+                left = deadline - time.monotonic()
+                if self.eof or left <= 0:
+                    raise TimeoutError("%d of %d bytes on serial (eof=%s); "
+                                       "tail: %r" % (len(self.data), size,
+                                                     self.eof,
+                                                     bytes(self.data[-80:])))
+                self._cond.wait(left)
+            return bytes(self.data)
+
+    def wait_eof(self, timeout=None):
+        """Wait until the peer has closed the connection (everything it
+        sent has then arrived); return all the data."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        with self._cond:
+            while not self.eof:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("serial still open; tail: %r"
+                                       % bytes(self.data[-80:]))
+                self._cond.wait(left)
+            return bytes(self.data)
+
     def gaps(self):
         """Time differences between consecutive received chunks."""
         with self._cond:
@@ -487,8 +644,10 @@ class Vm:
         out = open(self.path("stdout"), "wb")
         err = open(self.path("stderr"), "wb")
         self._files = [out, err]
+        _sanitizer_setup()
         self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
                                      stdout=out, stderr=err)
+        _launched[self.proc.pid] = self.name
         _live_vms.append(self)
         for sock in (self.qmp_path, self.serial_path, self.hmp_path):
             if sock:
@@ -608,15 +767,6 @@ MIGRATION_ACTIVE = ("setup", "active", "device", "pre-switchover",
                     "cancelling", "wait-unplug")
 
 
-def kvm_usable():
-    """True if /dev/kvm can be opened read-write (require_kvm() skips)."""
-    try:
-        os.close(os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC))
-        return True
-    except OSError:
-        return False
-
-
 def dirty_image(start=DIRTY_DEFAULT_START, pages=DIRTY_DEFAULT_PAGES,
                 sweeps_per_line=1, delay=None, name=None):
     """Copy dirty.img into tmpdir() with its parameter block set and return
@@ -730,6 +880,28 @@ def dirty_check_serial(data):
     return expect - 1
 
 
+def dirty_text(lines):
+    """The dirty guest's serial output up to and including "seq LINES-1"."""
+    return b"dirty ready\n" + b"".join(b"seq %d\n" % i
+                                       for i in range(lines))
+
+
+def dirty_source_output(src, dst, prefix=b"", timeout=20.0):
+    """All the serial output of a migration source, once it has arrived.
+    SRC and DST are the SerialClients of source and destination; PREFIX
+    what earlier hosts of the guest printed. The destination's first
+    complete line "seq N", at offset OFF of its output, says where the
+    source stopped: N lines, less the OFF bytes the destination printed
+    before that line. Waiting for exactly that much is the barrier
+    against bytes still in flight to SRC's reader; a source that lost
+    bytes never gets there (TimeoutError), one that printed more than that
+    shows up in dirty_check_serial() of the concatenation."""
+    data = dst.read_until(_SEQ_LINE, timeout=timeout, start=0)
+    first = _SEQ_LINE.search(data)
+    want = len(dirty_text(int(first.group(1)))) - first.start()
+    return prefix + src.wait_size(want - len(prefix), timeout)
+
+
 def seq_numbers(data):
     """All complete "seq N" numbers in serial output, in order."""
     return [int(n) for n in _SEQ_LINE.findall(bytes(data))]
@@ -784,6 +956,47 @@ def qmp_cmd_with_fd(qmp, fd, name, arguments=None, **kwargs):
         err = reply["error"]
         raise QmpError(err.get("class"), err.get("desc"), reply)
     return reply.get("return")
+
+
+_MAIN_CASE = """
+import unittest, baton_test
+class T(unittest.TestCase):
+    def test_runs(self):
+        self.assertTrue(%s)
+    @baton_test.needs_kvm
+    def test_kvm(self):
+        pass
+    %s
+    def test_other(self):
+        pass
+baton_test.main()
+"""
+
+
+def _self_test_main():
+    """main()'s exit statuses: 0 only if every test ran and passed."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    kvm = kvm_usable()
+    cases = [
+        # (test_runs passes, extra decorator, qtest-only, expected status)
+        (True, "", False, 0 if kvm else 77),
+        (False, "", False, 1),
+        (True, "@unittest.skip('no')", False, 77),
+        (True, "", True, 0),                    # test_kvm left out
+        (True, "@baton_test.needs_kvm", True, 0),
+    ]
+    for i, (ok, deco, qtest_only, want) in enumerate(cases):
+        path = os.path.join(tmpdir(), "main_case%d.py" % i)
+        with open(path, "w") as f:
+            f.write(_MAIN_CASE % (ok, deco))
+        env = dict(os.environ, PYTHONPATH=here, PYTHONDONTWRITEBYTECODE="1")
+        env.pop("BATON_TEST_ACCEL", None)
+        if qtest_only:
+            env["BATON_TEST_ACCEL"] = "qtest"
+        proc = subprocess.run([sys.executable, path], env=env,
+                              capture_output=True, text=True)
+        assert proc.returncode == want, (i, proc.returncode, want,
+                                         proc.stdout, proc.stderr)
 
 
 def _self_test_migration():
@@ -1083,7 +1296,7 @@ class CprGuest:
         cont. Returns the last sequence number."""
         if self.serial.eof:
             raise AssertionError("the serial client saw a disconnect")
-        last = dirty_check_serial(self.serial.data)
+        last = dirty_check_serial(self.serial.snapshot())
         self.serial.read_until(b"\nseq %d\n" % (last + lines), timeout=20,
                                start=0)
         if memory:
@@ -1099,7 +1312,7 @@ class CprGuest:
             self.last_total = total
         if self.serial.eof:
             raise AssertionError("the serial client saw a disconnect")
-        return dirty_check_serial(self.serial.data)
+        return dirty_check_serial(self.serial.snapshot())
 
     def resources(self):
         """(fd count, RSS bytes) of the process running the guest."""
@@ -1190,7 +1403,9 @@ def _self_test():
     assert ser.read_until(b"Baton hello\n").startswith(b"Baton hello\n")
     ser.read_until(re.compile(rb"seq (\d+)\n"))
     assert ser.read_until("seq 1\n").endswith(b"seq 1\n")
-    assert len(ser.chunks) == 3 and all(g >= 0 for g in ser.gaps())
+    # Chunks sent apart may still arrive together: count 1 to 3.
+    assert 1 <= len(ser.chunks) <= 3 and all(g >= 0 for g in ser.gaps())
+    assert b"".join(c for _, c in ser.chunks) == ser.snapshot()
     try:
         ser.read_until(b"never", timeout=0.2)
         raise AssertionError("no TimeoutError")
@@ -1200,6 +1415,7 @@ def _self_test():
     for client in (qmp, qt, hmp, ser):
         client.close()
     _self_test_migration()
+    _self_test_main()
     print("baton_test self-test: OK")
 
 

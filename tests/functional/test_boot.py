@@ -7,7 +7,8 @@ import os
 import re
 import unittest
 
-from baton_test import Vm, guest_image, require_kvm, tmpdir
+import baton_test
+from baton_test import Vm, guest_image, needs_kvm, tmpdir
 
 BASE = ["-nodefaults", "-display", "none", "-accel", "kvm",
         "-machine", "pc", "-m", "32M"]
@@ -18,6 +19,7 @@ def pattern():
     return bytes((i * 7 + 3) & 0xff for i in range(4096))
 
 
+@needs_kvm
 class Boot(unittest.TestCase):
 
     def start(self, args, **kwargs):
@@ -95,5 +97,4 @@ class Boot(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    require_kvm()
-    unittest.main()
+    baton_test.main()

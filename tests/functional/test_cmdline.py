@@ -13,19 +13,12 @@ import sys
 import time
 import unittest
 
-from baton_test import BATON, QmpClient, Vm, tmpdir, wait_for
+import baton_test
+from baton_test import BATON, QmpClient, Vm, kvm_usable, tmpdir, wait_for
 
 BASE = ["-nodefaults", "-display", "none"]
 QTEST_NONE = ["-accel", "qtest", "-machine", "none"]
 QTEST_PC = ["-accel", "qtest", "-machine", "pc", "-m", "16M"]
-
-
-def kvm_usable():
-    try:
-        os.close(os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC))
-        return True
-    except OSError:
-        return False
 
 
 def run(args, timeout=10):
@@ -358,4 +351,4 @@ class Starts(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    baton_test.main()

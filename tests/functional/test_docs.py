@@ -8,6 +8,7 @@ import os
 import re
 import unittest
 
+import baton_test
 from baton_test import Vm
 
 DOCS = os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -67,4 +68,4 @@ class DocsMatchCommands(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    baton_test.main()

@@ -7,18 +7,11 @@ import os
 import re
 import unittest
 
-from baton_test import QtestClient, Vm, tmpdir
+import baton_test
+from baton_test import QtestClient, Vm, needs_kvm, tmpdir
 
 BASE = ["-nodefaults", "-display", "none"]
 QTEST_PC = ["-accel", "qtest", "-machine", "pc", "-m", "16M"]
-
-
-def kvm_usable():
-    try:
-        os.close(os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC))
-        return True
-    except OSError:
-        return False
 
 
 class Hmp(unittest.TestCase):
@@ -97,9 +90,8 @@ class Hmp(unittest.TestCase):
             self.assertEqual(f.read(), data)
         self.quit(vm)
 
+    @needs_kvm
     def test_info_registers(self):
-        if not kvm_usable():
-            self.skipTest("/dev/kvm is not usable")
         vm = self.start(["-S", "-accel", "kvm", "-machine", "pc",
                          "-m", "16M"])
         out = vm.hmp.cmd("info registers")
@@ -111,4 +103,4 @@ class Hmp(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    baton_test.main()

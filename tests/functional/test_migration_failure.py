@@ -11,12 +11,11 @@ needed)."""
 import os
 import struct
 import time
-import unittest
 
 import baton_test
 from baton_test import (QmpError, QtestClient, Vm, crc32c, dirty_check_memory,
-                        dirty_check_serial, dirty_image, kvm_usable,
-                        wait_migration, wait_runstate)
+                        dirty_check_serial, dirty_image, dirty_source_output,
+                        needs_kvm, wait_migration, wait_runstate)
 
 BASE = ["-nodefaults", "-display", "none", "-machine", "pc"]
 KVM = BASE + ["-accel", "kvm", "-m", "256M", "-smp", "1"]
@@ -160,7 +159,7 @@ class Arguments(Base):
         wait_runstate(self.src.qmp, "running")
 
 
-@unittest.skipUnless(kvm_usable(), "/dev/kvm is not usable")
+@needs_kvm
 class Interrupted(Base):
     """The dirty guest migrating slowly, interrupted in several ways."""
 
@@ -181,7 +180,11 @@ class Interrupted(Base):
         return dst, "unix:" + path
 
     def start_slow(self, uri):
-        self.src.qmp.cmd("migrate-set-parameters", {"max-bandwidth": SLOW})
+        """Migrate at SLOW with downtime-limit 0: the first pass takes
+        seconds, and no later pass can end the migration while the guest
+        dirties any page, so it stays active until the test acts."""
+        self.src.qmp.cmd("migrate-set-parameters",
+                         {"max-bandwidth": SLOW, "downtime-limit": 0})
         self.src.qmp.cmd("migrate", uri=uri)
         wait_migration(self.src.qmp, until=("active",))
         baton_test.wait_for(
@@ -193,22 +196,23 @@ class Interrupted(Base):
     def check_source_runs(self):
         """Running, and the serial sequence goes on without a break."""
         wait_runstate(self.src.qmp, "running")
-        last = dirty_check_serial(self.src.serial.data)
-        self.src.serial.read_until(b"seq %d\n" % (last + 3), timeout=20)
-        dirty_check_serial(self.src.serial.data)
+        last = dirty_check_serial(self.src.serial.snapshot())
+        self.src.serial.read_until(b"seq %d\n" % (last + 3), timeout=20,
+                                   start=0)
+        dirty_check_serial(self.src.serial.snapshot())
 
     def migrate_fully(self):
         """A fresh destination, full speed: completes, guest goes on."""
         self.src.qmp.cmd("migrate-set-parameters",
-                         {"max-bandwidth": 10 << 30})
+                         {"max-bandwidth": 10 << 30, "downtime-limit": 300})
         dst, uri = self.destination("dst2")
         self.src.qmp.cmd("migrate", uri=uri)
         wait_migration(self.src.qmp, timeout=60)
         wait_runstate(dst.qmp, "running")
-        src_out = bytes(self.src.serial.data)
+        src_out = dirty_source_output(self.src.serial, dst.serial)
         last = dirty_check_serial(src_out)
-        dst.serial.read_until(b"seq %d\n" % (last + 2), timeout=20)
-        dirty_check_serial(src_out + bytes(dst.serial.data))
+        dst.serial.read_until(b"seq %d\n" % (last + 2), timeout=20, start=0)
+        dirty_check_serial(src_out + dst.serial.snapshot())
         dst.qmp.cmd("stop")
         dirty_check_memory(dst.qmp)
 
@@ -426,4 +430,4 @@ class CorruptStream(Base):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    baton_test.main()

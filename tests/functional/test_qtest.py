@@ -6,6 +6,7 @@ round trip through QMP pmemsave. Needs no KVM."""
 import os
 import unittest
 
+import baton_test
 from baton_test import QtestClient, QtestError, Vm, tmpdir
 
 BASE = ["-nodefaults", "-display", "none"]
@@ -123,4 +124,4 @@ class Malformed(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    baton_test.main()

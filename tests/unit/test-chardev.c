@@ -18,7 +18,7 @@
 #include "chardev/char.h"
 #include "hw/core/object.h"
 
-#define WAIT_MS 3000
+#define WAIT_MS 10000   /* a deadline for hung tests, not a time budget */
 #include "main-loop-test.h"
 
 /* ---- a recording frontend ---- */
@@ -576,7 +576,8 @@ static void *late_client_thread(void *opaque)
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
     g_strlcpy(sa.sun_path, lc->path, sizeof(sa.sun_path));
-    for (int i = 0; i < 300; i++) {
+    /* Until the chardev listens (deadline WAIT_MS: a hung test). */
+    for (int i = 0; i < WAIT_MS / 10; i++) {
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
         if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {

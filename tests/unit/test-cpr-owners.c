@@ -28,7 +28,7 @@
 #include "../../migration/options.h"
 #include "../../migration/savevm.h"
 
-#define WAIT_MS 3000
+#define WAIT_MS 10000   /* a deadline for hung tests, not a time budget */
 #include "main-loop-test.h"
 
 

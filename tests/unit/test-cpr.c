@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The CPR fd registry (save/find/delete/resave and its assertion), the
- * key helper, the notifiers, the configuration comparison, and the CPR
+ * key helper, the notifiers, the configuration comparison, the per-type
+ * blockers (cpr_modes, cpr_check; also through QMP migrate), and the CPR
  * state stream: a round trip with real descriptors over a socketpair
  * (SCM_RIGHTS) and through a memfd (cpr-exec), and damaged states.
  */
@@ -13,8 +14,11 @@
 
 #include "hw/core/object.h"
 #include "migration/cpr.h"
+#include "migration/migration.h"
 
 #include "../../migration/cpr-internal.h"
+#include "../../migration/migration-internal.h"
+#include "../../migration/options.h"
 
 #define TYPE_TEST_CPR_CHARDEV "test-cpr-chardev"
 #define TYPE_TEST_CPR_DEVICE "test-cpr-device"
@@ -30,6 +34,49 @@ static const TypeInfo test_device_type = {
     .parent = TYPE_DEVICE,
     .instance_size = sizeof(Object),
     .stateless = true,
+};
+
+/*
+ * Per-type CPR support: TYPE_TEST_CPR_DEVICE declares no mode (nor does
+ * any ancestor); REBOOT_ONLY declares one that preserves nothing; INHERITS
+ * declares nothing and so has its parent's; ALL overrides its parent;
+ * REFUSES declares every mode but its cpr_check says no, without a
+ * message of its own.
+ */
+#define TYPE_TEST_CPR_REBOOT_ONLY "test-cpr-reboot-only"
+#define TYPE_TEST_CPR_INHERITS "test-cpr-inherits"
+#define TYPE_TEST_CPR_ALL "test-cpr-all"
+#define TYPE_TEST_CPR_REFUSES "test-cpr-refuses"
+
+static bool test_cpr_refuse(Object *obj, unsigned int mode, GError **errp)
+{
+    return false;
+}
+
+static const TypeInfo test_cpr_types[] = {
+    {
+        .name = TYPE_TEST_CPR_REBOOT_ONLY,
+        .parent = TYPE_DEVICE,
+        .instance_size = sizeof(Object),
+        .stateless = true,
+        .cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT),
+    }, {
+        .name = TYPE_TEST_CPR_INHERITS,
+        .parent = TYPE_TEST_CPR_REBOOT_ONLY,
+        .instance_size = sizeof(Object),
+    }, {
+        .name = TYPE_TEST_CPR_ALL,
+        .parent = TYPE_TEST_CPR_REBOOT_ONLY,
+        .instance_size = sizeof(Object),
+        .cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING,
+    }, {
+        .name = TYPE_TEST_CPR_REFUSES,
+        .parent = TYPE_DEVICE,
+        .instance_size = sizeof(Object),
+        .stateless = true,
+        .cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING,
+        .cpr_check = test_cpr_refuse,
+    },
 };
 
 static void reset_registry(void)
@@ -201,6 +248,98 @@ static void test_config_compare(void)
     g_assert_false(cpr_config_compare("vcpus 1\n", "vcpus 1\nobject c d\n",
                                       &err));
     g_assert_nonnull(strstr(err->message, "'object c d' exists here"));
+}
+
+static Object *blocker_object(const char *type, const char *id)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *text = g_strdup_printf("id=%s", id);
+    g_autoptr(OptList) opts = opts_parse(text, NULL, &err);
+    Object *obj;
+
+    g_assert_no_error(err);
+    obj = object_new_with_opts(type, opts, NULL, &err);
+    g_assert_no_error(err);
+    g_assert_true(object_realize(obj, &err));
+    return obj;
+}
+
+/* cpr_check_blockers(MODE) fails with exactly WANT (NULL: it passes). */
+static void check_blockers(MigMode mode, const char *want)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!want) {
+        g_assert_true(cpr_check_blockers(mode, &err));
+        g_assert_no_error(err);
+        return;
+    }
+    g_assert_false(cpr_check_blockers(mode, &err));
+    g_assert_nonnull(err);
+    g_assert_cmpstr(err->message, ==, want);
+}
+
+static void test_blockers_per_type(void)
+{
+    static const struct {
+        const char *type, *id, *transfer, *exec;
+    } cases[] = {
+        { TYPE_TEST_CPR_DEVICE, "nocpr0",
+          "device 'nocpr0' (test-cpr-device) does not support cpr-transfer",
+          "device 'nocpr0' (test-cpr-device) does not support cpr-exec" },
+        { TYPE_TEST_CPR_REBOOT_ONLY, "reboot0",
+          "device 'reboot0' (test-cpr-reboot-only) does not support "
+          "cpr-transfer",
+          "device 'reboot0' (test-cpr-reboot-only) does not support "
+          "cpr-exec" },
+        { TYPE_TEST_CPR_INHERITS, "inh0",
+          "device 'inh0' (test-cpr-inherits) does not support cpr-transfer",
+          "device 'inh0' (test-cpr-inherits) does not support cpr-exec" },
+        { TYPE_TEST_CPR_ALL, "all0", NULL, NULL },
+        { TYPE_TEST_CPR_REFUSES, "no0",
+          "device 'no0' (test-cpr-refuses) cannot be preserved in "
+          "cpr-transfer",
+          "device 'no0' (test-cpr-refuses) cannot be preserved in cpr-exec" },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        Object *obj = blocker_object(cases[i].type, cases[i].id);
+
+        check_blockers(MIG_MODE_CPR_TRANSFER, cases[i].transfer);
+        check_blockers(MIG_MODE_CPR_EXEC, cases[i].exec);
+        /* Modes that preserve nothing have no per-object blockers. */
+        check_blockers(MIG_MODE_CPR_REBOOT, NULL);
+        check_blockers(MIG_MODE_NORMAL, NULL);
+        object_destroy(obj);
+        check_blockers(MIG_MODE_CPR_TRANSFER, NULL);
+    }
+}
+
+/*
+ * QMP migrate in cpr-transfer mode with a device that does not support
+ * it: the command fails up front naming the device, before it connects
+ * anywhere (the socket paths do not exist), and no migration starts.
+ */
+static void test_blockers_migrate(void)
+{
+    static const char channels[] =
+        "[{\"channel-type\": \"main\", \"addr\": {\"transport\": "
+        "\"socket\", \"type\": \"unix\", \"path\": \"/nonexistent/m\"}},"
+        " {\"channel-type\": \"cpr\", \"addr\": {\"transport\": "
+        "\"socket\", \"type\": \"unix\", \"path\": \"/nonexistent/c\"}}]";
+    g_autoptr(GError) err = NULL;
+    g_autoptr(JsonNode) node = json_from_string(channels, &err);
+    Object *obj = blocker_object(TYPE_TEST_CPR_DEVICE, "nocpr1");
+
+    g_assert_no_error(err);
+    g_assert_true(migrate_set_parameter_str("mode", "cpr-transfer", &err));
+    g_assert_false(migration_qmp_migrate(NULL, json_node_get_array(node),
+                                         false, &err));
+    g_assert_cmpstr(err->message, ==, "device 'nocpr1' (test-cpr-device) "
+                    "does not support cpr-transfer");
+    g_assert_false(migration_is_active());
+    g_assert_true(migrate_set_parameter_str("mode", "normal", NULL));
+    object_destroy(obj);
 }
 
 /* Three entries: both ends of a pipe and a memfd holding "guest". */
@@ -379,6 +518,9 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     type_register(&test_chardev_type);
     type_register(&test_device_type);
+    for (size_t i = 0; i < G_N_ELEMENTS(test_cpr_types); i++) {
+        type_register(&test_cpr_types[i]);
+    }
     g_test_add_func("/migration/cpr/registry", test_registry);
     g_test_add_func("/migration/cpr/registry/rebind-asserts",
                     test_rebind_asserts);
@@ -386,6 +528,9 @@ int main(int argc, char **argv)
     g_test_add_func("/migration/cpr/key", test_key);
     g_test_add_func("/migration/cpr/notifiers", test_notifiers);
     g_test_add_func("/migration/cpr/config-compare", test_config_compare);
+    g_test_add_func("/migration/cpr/blockers/per-type",
+                    test_blockers_per_type);
+    g_test_add_func("/migration/cpr/blockers/migrate", test_blockers_migrate);
     g_test_add_func("/migration/cpr/state/socketpair", test_state_socketpair);
     g_test_add_func("/migration/cpr/state/memfd", test_state_memfd);
     g_test_add_func("/migration/cpr/state/damaged", test_state_damaged);

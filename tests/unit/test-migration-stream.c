@@ -305,15 +305,46 @@ static void test_child_streams(void)
     close(p[1]);
 }
 
+/*
+ * Wait until thread TID (published in *TID by the thread itself) sleeps
+ * in the kernel: the only place the threads below sleep is the call under
+ * test (a read, or the rate limit's wait), so the shutdown that follows
+ * meets them there, not before they got there.
+ */
+static void wait_sleeping(const int *tid)
+{
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+    for (;;) {
+        g_autofree char *path = NULL;
+        g_autofree char *stat = NULL;
+        const char *end;
+
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        if (g_atomic_int_get(tid)) {
+            path = g_strdup_printf("/proc/self/task/%d/stat",
+                                   g_atomic_int_get(tid));
+            if (g_file_get_contents(path, &stat, NULL, NULL) &&
+                (end = strrchr(stat, ')')) && end[1] == ' ' &&
+                end[2] == 'S') {
+                return;
+            }
+        }
+        g_usleep(1000);
+    }
+}
+
 typedef struct Blocked {
     MigStream *r;
     uint8_t got;
+    int tid;
 } Blocked;
 
 static gpointer blocked_reader(gpointer opaque)
 {
     Blocked *b = opaque;
 
+    g_atomic_int_set(&b->tid, gettid());
     b->got = mig_get_u8(b->r);
     return NULL;
 }
@@ -327,9 +358,7 @@ static void test_shutdown_unblocks_reader(void)
     make_socketpair(sv);
     b.r = mig_stream_new_fd(sv[0], false, false, "blocked");
     th = g_thread_new("blocked", blocked_reader, &b);
-    /* Give it a moment to block in read(); correctness does not depend on it.
-     */
-    g_usleep(20 * 1000);
+    wait_sleeping(&b.tid);      /* blocked in read() */
     mig_stream_shutdown(b.r);
     g_thread_join(th);
     g_assert_true(mig_stream_is_shutdown(b.r));
@@ -342,6 +371,7 @@ static void test_shutdown_unblocks_reader(void)
 typedef struct SlowWriter {
     MigStream *w;
     bool flushed;
+    int tid;
 } SlowWriter;
 
 static gpointer slow_writer(gpointer opaque)
@@ -349,6 +379,7 @@ static gpointer slow_writer(gpointer opaque)
     SlowWriter *s = opaque;
     static uint8_t junk[40000];
 
+    g_atomic_int_set(&s->tid, gettid());
     /* The first flush goes out and overdraws the bucket by ~40 s. */
     s->flushed = true;
     for (int i = 0; i < 3 && s->flushed; i++) {
@@ -370,7 +401,7 @@ static void test_shutdown_rate_limited_writer(void)
     /* 1000 B/s: the first 40000-byte flush alone is 40 s of budget. */
     mig_stream_set_rate_limit(s.w, 1000);
     th = g_thread_new("slow", slow_writer, &s);
-    g_usleep(20 * 1000);
+    wait_sleeping(&s.tid);      /* waiting for its rate limit */
     mig_stream_shutdown(s.w);
     g_thread_join(th);
     g_assert_false(s.flushed);

@@ -203,6 +203,7 @@ static void test_incoming_arg(void)
     g_autoptr(MigChannel) implied = NULL;
     g_autoptr(GError) err = NULL;
     MigChannel *defer = (MigChannel *)1;
+    MigChannel *bad = (MigChannel *)1;
 
     incoming_ok("defer", &defer);
     g_assert_null(defer);
@@ -225,13 +226,15 @@ static void test_incoming_arg(void)
     g_assert_cmpstr(ex->addr.args[1], ==, "/tmp/s");
 
     g_assert_false(mig_incoming_arg_parse("channel-type=main,addr.transport="
-                                          "socket,addr.type=unix", &uri,
+                                          "socket,addr.type=unix", &bad,
                                           &err));
+    g_assert_null(bad);
     g_assert_cmpstr(err->message, ==, "Parameter 'addr.path' is missing");
     g_clear_error(&err);
     g_assert_false(mig_incoming_arg_parse("channel-type=main,addr.transport="
                                           "file,addr.filename=/f,"
-                                          "addr.offset=-1", &uri, &err));
+                                          "addr.offset=-1", &bad, &err));
+    g_assert_null(bad);
     g_assert_cmpstr(err->message, ==, "Parameter 'addr.offset' expects "
                     "uint64");
 }

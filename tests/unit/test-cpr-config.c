@@ -437,6 +437,7 @@ static void test_new_process_decides(void)
     g_autofree char *sa_other = g_strdup_printf("socket,id=a2,path=%s,"
                                                 "server=on,wait=off", pa);
     g_autofree char *late = NULL;
+    g_autofree char *gone_path = NULL;
     TestFe fb;
     int la, lb, lgone, conn_b, c;
     ino_t ia, ib, sock_b, sock_gone;
@@ -452,7 +453,8 @@ static void test_new_process_decides(void)
     lb = unix_listen(pb);
     ia = inode_of(pa);
     ib = inode_of(pb);
-    lgone = unix_listen(tmp_path("gone.sock"));
+    gone_path = tmp_path("gone.sock");
+    lgone = unix_listen(gone_path);
     sock_b = sock_of(lb);
     sock_gone = sock_of(lgone);
     conn_b = unix_connect(pb);
@@ -556,8 +558,10 @@ static void test_new_process_refuses_old_path(void)
     g_assert_nonnull(strstr(msg, "chardev 's0'"));
     g_free(msg);
     /* The old process's file would be truncated. */
-    msg = mk_chr_fails(g_strdup_printf("socket,id=x,path=%s.x,server=on,"
-                                       "wait=off,logfile=%s.log", p, p));
+    g_free(s9);
+    s9 = g_strdup_printf("socket,id=x,path=%s.x,server=on,wait=off,"
+                         "logfile=%s.log", p, p);
+    msg = mk_chr_fails(s9);
     g_assert_nonnull(strstr(msg, "chardev 'f0'"));
     g_assert_cmpuint(inode_of(p), ==, ino);
     cpr_incoming_done();

@@ -20,7 +20,6 @@ after the qtest tests pass if KVM is not usable."""
 import os
 import re
 import signal
-import sys
 import time
 import unittest
 
@@ -28,7 +27,7 @@ import baton_test
 from baton_test import (CprGuest, QmpClient, QtestClient, SerialClient,
                         Vm, cpr_channels, cpr_incoming_args,
                         dirty_check_memory, dirty_check_serial,
-                        kvm_usable, memfd_ram_args,
+                        memfd_ram_args,
                         seq_numbers, unix_listening, wait_for,
                         wait_migration, wait_runstate)
 
@@ -238,7 +237,7 @@ class Qtest(Base):
         print("\n  new: %s" % new.stderr_text().strip())
 
 
-@unittest.skipUnless(kvm_usable(), "/dev/kvm is not usable")
+@baton_test.needs_kvm
 class Guest(Base):
     """The dirty guest (serial sequence "seq N") under QEMU's flow."""
 
@@ -353,9 +352,4 @@ class Guest(Base):
 
 
 if __name__ == "__main__":
-    result = unittest.main(exit=False).result
-    if not result.wasSuccessful():
-        sys.exit(1)
-    if not kvm_usable():
-        baton_test.skip("the guest tests need /dev/kvm (the qtest ones "
-                        "passed)")
+    baton_test.main()

@@ -33,7 +33,7 @@ import unittest
 
 import baton_test
 from baton_test import (CprGuest, QmpFlood, dirty_check_serial,
-                        kvm_usable, memfd_ram_args, wait_for)
+                        memfd_ram_args, require_kvm, wait_for)
 
 KVM = ["-nodefaults", "-display", "none", "-accel", "kvm", "-smp", "1"]
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
@@ -122,7 +122,7 @@ class Update:
         return rc, out, err
 
 
-@unittest.skipUnless(kvm_usable(), "/dev/kvm is not usable")
+@baton_test.needs_kvm
 class UpdateFaults(unittest.TestCase):
 
     def setUp(self):
@@ -313,6 +313,5 @@ class UpdateFaults(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if not kvm_usable():
-        baton_test.skip("/dev/kvm is not usable")
-    unittest.main()
+    require_kvm()
+    baton_test.main()

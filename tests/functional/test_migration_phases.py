@@ -60,4 +60,4 @@ class PausePhases(baton_test.VmTestCase):
 
 if __name__ == "__main__":
     require_kvm()
-    unittest.main()
+    baton_test.main()

@@ -272,4 +272,4 @@ class Cpr(Continuity):
 
 if __name__ == "__main__":
     require_kvm()
-    unittest.main(verbosity=2)
+    baton_test.main()

@@ -1,10 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Tree rules from STYLE.md that a compiler does not check: every public
-# header compiles alone with a BATON_*_H guard, KVM ioctls stay in
-# accel/kvm/, folder-private headers stay in their folder (tests may look
-# inside), every source file starts with its SPDX line, and no file grows
-# past the size limit. Usage: scripts/check-tree.sh SRCDIR [CC]
+# header (and tests/unit helper header) compiles alone with a BATON_*_H
+# guard, KVM ioctls stay in accel/kvm/, folder-private headers stay in
+# their folder (tests may look inside), every source file starts with its
+# SPDX line, and no file grows past the size limit.
+# Usage: scripts/check-tree.sh SRCDIR [CC]
 src=${1:-.}
 cc=${2:-cc}
 cd "$src" || exit 1
@@ -12,12 +13,14 @@ fail=0
 err() { echo "check-tree: $*"; fail=1; }
 
 cflags="-std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude $(pkg-config --cflags glib-2.0 json-glib-1.0)"
-for h in $(git ls-files 'include/*.h' 2>/dev/null || find include -name '*.h'); do
+# The unit tests' shared helper headers (tests/unit/*.h) too.
+for h in $(git ls-files 'include/*.h' 'tests/unit/*.h' 2>/dev/null ||
+           find include tests/unit -name '*.h'); do
     guard=$(echo "BATON_${h#include/}" | tr 'a-z/.-' 'A-Z___')
     grep -q "#ifndef $guard" "$h" || err "$h: include guard should be $guard"
     printf '#include "util/osdep.h"\n#include "%s"\n#include "%s"\n' \
         "${h#include/}" "${h#include/}" |
-        $cc $cflags -fsyntax-only -x c - 2>/tmp/check-tree.$$ ||
+        $cc $cflags -I. -fsyntax-only -x c - 2>/tmp/check-tree.$$ ||
         { err "$h does not compile on its own:"; head -5 /tmp/check-tree.$$; }
 done
 rm -f /tmp/check-tree.$$

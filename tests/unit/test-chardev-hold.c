@@ -19,54 +19,32 @@
 
 #define WAIT_MS 3000
 #include "main-loop-test.h"
+#include "chardev-test.h"
 
 static char *tmpdir;
-
-/* ---- a frontend that counts connections ---- */
-
-typedef struct TestFe {
-    int opened;
-    int closed;
-} TestFe;
-
-static void fe_event(void *opaque, ChardevEvent event)
-{
-    TestFe *fe = opaque;
-
-    if (event == CHR_EVENT_OPENED) {
-        fe->opened++;
-    } else {
-        fe->closed++;
-    }
-}
-
-static const ChardevFrontendOps fe_ops = {
-    .event = fe_event,
-};
 
 /* A unix socket server chardev with FE attached; no client yet. */
 static Chardev *server_new(const char *name, TestFe *fe, char **path)
 {
-    g_autoptr(GError) err = NULL;
     g_autofree char *spec = NULL;
-    g_autoptr(OptList) opts = NULL;
     Chardev *chr;
 
     *path = g_build_filename(tmpdir, name, NULL);
     spec = g_strdup_printf("socket,id=%s,path=%s,server=on,wait=off", name,
                            *path);
-    opts = opts_parse(spec, "backend", &err);
-    g_assert_no_error(err);
-    chr = chardev_new_from_opts(opts, &err);
-    g_assert_no_error(err);
-    memset(fe, 0, sizeof(*fe));
-    g_assert_true(chardev_attach(chr, &fe_ops, fe, &err));
+    chr = mk_chr(spec);
+    fe_attach(fe, chr);
+    /*
+     * These tests only count connections: take no input, as a frontend
+     * without read() would (set before the main loop looks at it).
+     */
+    fe->room = 0;
     return chr;
 }
 
-static void server_free(Chardev *chr, char *path)
+static void server_free(Chardev *chr, TestFe *fe, char *path)
 {
-    chardev_detach(chr);
+    fe_detach(fe, chr);
     object_destroy((Object *)chr);
     spin();
     g_free(path);
@@ -168,7 +146,7 @@ static void test_until_peer(void)
     put(chr, "gh");
     expect_read(c2, "gh");
     close(c2);
-    server_free(chr, path);
+    server_free(chr, &fe, path);
 }
 
 /*
@@ -195,7 +173,7 @@ static void test_frozen_until_start(void)
     put(chr, "z");
     expect_read(c1, "z");
     close(c1);
-    server_free(chr, path);
+    server_free(chr, &fe, path);
 }
 
 /*
@@ -223,7 +201,7 @@ static void test_saved_then_resumed(void)
     guest_starts();
     expect_read(c1, "12345");
     close(c1);
-    server_free(chr, path);
+    server_free(chr, &fe, path);
 }
 
 /* At most CHARDEV_HOLD_MAX bytes: the oldest, then the live stream. */
@@ -249,7 +227,7 @@ static void test_limit(void)
     put(chr, "live");
     expect_read(c1, "live");
     close(c1);
-    server_free(chr, path);
+    server_free(chr, &fe, path);
 }
 
 /* Without a hold (no migration): QEMU's rule, nothing is kept. */
@@ -268,7 +246,7 @@ static void test_no_hold(void)
     put(chr, "seen");
     expect_read(c1, "seen");
     close(c1);
-    server_free(chr, path);
+    server_free(chr, &fe, path);
 }
 
 int main(int argc, char **argv)
@@ -290,16 +268,6 @@ int main(int argc, char **argv)
     ret = g_test_run();
 
     chardev_cleanup_all();
-    {
-        g_autoptr(GDir) dir = g_dir_open(tmpdir, 0, NULL);
-        const char *name;
-
-        while (dir && (name = g_dir_read_name(dir))) {
-            g_autofree char *p = g_build_filename(tmpdir, name, NULL);
-
-            unlink(p);
-        }
-    }
-    rmdir(tmpdir);
+    rm_tmpdir(tmpdir);
     return ret;
 }

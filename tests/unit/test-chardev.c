@@ -20,65 +20,7 @@
 
 #define WAIT_MS 10000   /* a deadline for hung tests, not a time budget */
 #include "main-loop-test.h"
-
-/* ---- a recording frontend ---- */
-
-typedef struct TestFe {
-    GByteArray *rx;
-    size_t room;        /* what can_read() answers */
-    size_t max_chunk;   /* largest single read() seen */
-    int opened;
-    int closed;
-} TestFe;
-
-static size_t fe_can_read(void *opaque)
-{
-    return ((TestFe *)opaque)->room;
-}
-
-static void fe_read(void *opaque, const uint8_t *buf, size_t len)
-{
-    TestFe *fe = opaque;
-
-    g_assert_cmpuint(len, <=, fe->room);
-    fe->max_chunk = MAX(fe->max_chunk, len);
-    g_byte_array_append(fe->rx, buf, len);
-}
-
-static void fe_event(void *opaque, ChardevEvent event)
-{
-    TestFe *fe = opaque;
-
-    if (event == CHR_EVENT_OPENED) {
-        fe->opened++;
-    } else {
-        fe->closed++;
-    }
-}
-
-static const ChardevFrontendOps fe_ops = {
-    .can_read = fe_can_read,
-    .read = fe_read,
-    .event = fe_event,
-};
-
-static void fe_init(TestFe *fe)
-{
-    memset(fe, 0, sizeof(*fe));
-    fe->rx = g_byte_array_new();
-    fe->room = 4096;
-}
-
-static void fe_fini(TestFe *fe)
-{
-    g_byte_array_unref(fe->rx);
-}
-
-static bool fe_rx_is(TestFe *fe, const char *s)
-{
-    return fe->rx->len == strlen(s) && !memcmp(fe->rx->data, s, fe->rx->len);
-}
-
+#include "chardev-test.h"
 
 /* ---- fixtures ---- */
 
@@ -87,32 +29,6 @@ static char *tmpdir;
 static char *tmp_path(const char *name)
 {
     return g_build_filename(tmpdir, name, NULL);
-}
-
-static Chardev *mk(const char *str)
-{
-    g_autoptr(GError) err = NULL;
-    g_autoptr(OptList) opts = opts_parse(str, "backend", &err);
-    Chardev *chr;
-
-    g_assert_no_error(err);
-    chr = chardev_new_from_opts(opts, &err);
-    g_assert_no_error(err);
-    g_assert_nonnull(chr);
-    return chr;
-}
-
-static char *mk_err(const char *str)
-{
-    g_autoptr(GError) err = NULL;
-    g_autoptr(OptList) opts = opts_parse(str, "backend", &err);
-    Chardev *chr;
-
-    g_assert_no_error(err);
-    chr = chardev_new_from_opts(opts, &err);
-    g_assert_null(chr);
-    g_assert_nonnull(err);
-    return g_strdup(err->message);
 }
 
 static void destroy(Chardev *chr)
@@ -210,7 +126,7 @@ static char *read_file(const char *path)
 static void test_null(void)
 {
     g_autoptr(GError) err = NULL;
-    Chardev *chr = mk("null,id=n0");
+    Chardev *chr = mk_chr("null,id=n0");
     TestFe fe, fe2;
 
     fe_init(&fe);
@@ -251,7 +167,7 @@ static void test_file(void)
     g_autofree char *data = NULL;
     Chardev *chr;
 
-    chr = mk(spec);
+    chr = mk_chr(spec);
     assert_filename(chr, "file");
     g_assert_cmpint(chr_puts(chr, "abc"), ==, 3);
     destroy(chr);
@@ -260,14 +176,14 @@ static void test_file(void)
     g_free(data);
 
     /* Without append the file is truncated. */
-    chr = mk(spec);
+    chr = mk_chr(spec);
     chr_puts(chr, "de");
     destroy(chr);
     data = read_file(path);
     g_assert_cmpstr(data, ==, "de");
     g_free(data);
 
-    chr = mk(spec_app);
+    chr = mk_chr(spec_app);
     chr_puts(chr, "xy");
     destroy(chr);
     data = read_file(path);
@@ -275,10 +191,10 @@ static void test_file(void)
     g_free(data);
 
     /* logfile copies output, even of the null backend. */
-    chr = mk(spec_log);
+    chr = mk_chr(spec_log);
     chr_puts(chr, "one");
     destroy(chr);
-    chr = mk(spec_logapp);
+    chr = mk_chr(spec_logapp);
     chr_puts(chr, "two");
     destroy(chr);
     data = read_file(log);
@@ -299,7 +215,7 @@ static void test_pipe(void)
     fe_init(&fe);
     g_assert_cmpint(mkfifo(in, 0600), ==, 0);
     g_assert_cmpint(mkfifo(out, 0600), ==, 0);
-    chr = mk(spec);
+    chr = mk_chr(spec);
     assert_filename(chr, "pipe");
     g_assert_true(chardev_attach(chr, &fe_ops, &fe, &err));
 
@@ -323,7 +239,7 @@ static void test_pty(void)
 {
     g_autoptr(GError) err = NULL;
     g_autofree char *name = NULL;
-    Chardev *chr = mk("pty,id=pty0");
+    Chardev *chr = mk_chr("pty,id=pty0");
     TestFe fe;
     int sfd;
 
@@ -362,7 +278,7 @@ static void test_socket_server(void)
                                             path);
     g_autofree char *conn = g_strdup_printf("unix:%s,server=on", path);
     g_autoptr(GError) err = NULL;
-    Chardev *chr = mk(spec);
+    Chardev *chr = mk_chr(spec);
     TestFe fe;
     int c1, c2, c3;
 
@@ -421,7 +337,7 @@ static void test_socket_flow_control(void)
     fe_init(&fe);
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
     spec = g_strdup_printf("socket,id=fc0,fd=%d", sv[0]);
-    chr = mk(spec);
+    chr = mk_chr(spec);
     g_assert_true(chardev_attach(chr, &fe_ops, &fe, &err));
     fe.room = 0;
     write_str(sv[1], "0123456789");
@@ -455,7 +371,7 @@ static void test_socket_hangup(void)
                                             path);
     g_autofree char *conn = g_strdup_printf("unix:%s,server=on", path);
     g_autoptr(GError) err = NULL;
-    Chardev *chr = mk(spec);
+    Chardev *chr = mk_chr(spec);
     TestFe fe;
     int c;
 
@@ -501,8 +417,8 @@ static void test_socket_tcp(void)
     g_autoptr(GError) err = NULL;
     g_autofree char *name = NULL;
     g_autofree char *want = NULL;
-    Chardev *chr = mk("socket,id=t0,host=127.0.0.1,port=0,server=on,"
-                      "wait=off,nodelay=on");
+    Chardev *chr = mk_chr("socket,id=t0,host=127.0.0.1,port=0,server=on,"
+                          "wait=off,nodelay=on");
     struct sockaddr_in sa = { .sin_family = AF_INET };
     socklen_t len = sizeof(sa);
     unsigned int port;
@@ -545,7 +461,7 @@ static void test_socket_abstract(void)
     g_autofree char *disc = g_strdup_printf("disconnected:unix:%s,abstract=on,"
                                             "tight=on,server=on", name);
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    Chardev *chr = mk(spec);
+    Chardev *chr = mk_chr(spec);
     TestFe fe;
     int c;
 
@@ -604,7 +520,7 @@ static void test_socket_wait(void)
     fe_init(&fe);
     pthread_create(&th, NULL, late_client_thread, &lc);
     /* wait=on is the server default: creation blocks for the client. */
-    chr = mk(spec);
+    chr = mk_chr(spec);
     pthread_join(th, NULL);
     g_assert_cmpint(lc.fd, >=, 0);
     assert_filename(chr, conn);
@@ -648,7 +564,7 @@ static void test_socket_client_reconnect(void)
 
     fe_init(&fe);
     /* Nobody listening yet: with reconnect that is not an error. */
-    chr = mk(spec);
+    chr = mk_chr(spec);
     assert_filename(chr, disc);
     g_assert_true(chardev_attach(chr, &fe_ops, &fe, &err));
     lfd = unix_listen(path);
@@ -684,13 +600,13 @@ static void test_socket_client_no_reconnect(void)
     int lfd, a;
 
     fe_init(&fe);
-    msg = mk_err(spec);
+    msg = mk_chr_fails(spec);
     g_assert_nonnull(strstr(msg, path));
     g_assert_null(chardev_find("c1"));
 
     /* Connected at creation; OPENED is delivered once a frontend attaches. */
     lfd = unix_listen(path);
-    chr = mk(spec);
+    chr = mk_chr(spec);
     a = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
     g_assert_cmpint(a, >=, 0);
     g_assert_true(chardev_attach(chr, &fe_ops, &fe, &err));
@@ -720,7 +636,7 @@ static void test_socket_listen_fd(void)
 
     fe_init(&fe);
     spec = g_strdup_printf("socket,id=lf0,fd=%d,server=on,wait=off", lfd);
-    chr = mk(spec);
+    chr = mk_chr(spec);
     assert_filename(chr, disc);
     g_assert_true(chardev_attach(chr, &fe_ops, &fe, &err));
     c = unix_connect(path);
@@ -738,15 +654,15 @@ static void test_socket_listen_fd(void)
 
 static void test_stdio(void)
 {
-    Chardev *chr = mk("stdio,id=st0,signal=off");
-    g_autofree char *msg = mk_err("stdio,id=st1");
+    Chardev *chr = mk_chr("stdio,id=st0,signal=off");
+    g_autofree char *msg = mk_chr_fails("stdio,id=st1");
 
     assert_filename(chr, "stdio");
     g_assert_cmpstr(msg, ==, "cannot use stdio by multiple character devices");
     g_assert_null(chardev_find("st1"));
     destroy(chr);
     /* Released on destroy: usable again. */
-    chr = mk("stdio,id=st2");
+    chr = mk_chr("stdio,id=st2");
     destroy(chr);
 }
 
@@ -863,7 +779,7 @@ static void test_qapi_form(void)
 
 static void check_err(const char *spec, const char *want)
 {
-    g_autofree char *msg = mk_err(spec);
+    g_autofree char *msg = mk_chr_fails(spec);
 
     if (!strstr(msg, want)) {
         g_error("'%s': '%s' lacks '%s'", spec, msg, want);
@@ -898,7 +814,7 @@ static void test_errors(void)
     check_err("pipe,id=e14,path=/nonexistent/p", "/nonexistent/p");
     check_err("null,id=e15,mux=on", "mux=on is not supported");
 
-    chr = mk("null,id=dup");
+    chr = mk_chr("null,id=dup");
     check_err("null,id=dup", "Duplicate ID 'dup' for chardev");
     destroy(chr);
     g_assert_null(chardev_find("e1"));
@@ -906,7 +822,7 @@ static void test_errors(void)
 
 static void test_cleanup_all(void)
 {
-    Chardev *chr = mk("null,id=ca0");
+    Chardev *chr = mk_chr("null,id=ca0");
 
     chardev_cleanup_all();
     /* Closed but still an object: writes are dropped, not crashes. */
@@ -947,17 +863,7 @@ int main(int argc, char **argv)
     ret = g_test_run();
 
     chardev_cleanup_all();
-    {
-        g_autoptr(GDir) dir = g_dir_open(tmpdir, 0, NULL);
-        const char *n;
-
-        while (dir && (n = g_dir_read_name(dir))) {
-            g_autofree char *p = g_build_filename(tmpdir, n, NULL);
-
-            unlink(p);
-        }
-    }
-    rmdir(tmpdir);
+    rm_tmpdir(tmpdir);
     g_free(tmpdir);
     return ret;
 }

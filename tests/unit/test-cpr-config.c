@@ -27,50 +27,13 @@
 
 #define WAIT_MS 3000
 #include "main-loop-test.h"
+#include "chardev-test.h"
 
 static char *tmpdir;
 
 static char *tmp_path(const char *name)
 {
     return g_build_filename(tmpdir, name, NULL);
-}
-
-static void rm_tree(const char *dir)
-{
-    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-    const char *name;
-
-    while (d && (name = g_dir_read_name(d))) {
-        g_autofree char *p = g_build_filename(dir, name, NULL);
-
-        unlink(p);
-    }
-    rmdir(dir);
-}
-
-static Chardev *mk_chr(const char *str)
-{
-    g_autoptr(GError) err = NULL;
-    g_autoptr(OptList) opts = opts_parse(str, "backend", &err);
-    Chardev *chr;
-
-    g_assert_no_error(err);
-    chr = chardev_new_from_opts(opts, &err);
-    g_assert_no_error(err);
-    g_assert_nonnull(chr);
-    return chr;
-}
-
-/* Creating STR fails; returns the message (free it). */
-static char *mk_chr_fails(const char *str)
-{
-    g_autoptr(GError) err = NULL;
-    g_autoptr(OptList) opts = opts_parse(str, "backend", &err);
-
-    g_assert_no_error(err);
-    g_assert_null(chardev_new_from_opts(opts, &err));
-    g_assert_nonnull(err);
-    return g_strdup(err->message);
 }
 
 typedef struct Find {
@@ -107,56 +70,6 @@ static char *record_for(const char *str)
     object_destroy((Object *)chr);
     g_assert_null(record_of(id));   /* forgotten with the chardev */
     return rec;
-}
-
-/* ---- a recording chardev frontend ---- */
-
-typedef struct TestFe {
-    GByteArray *rx;
-    int opened;
-    int closed;
-} TestFe;
-
-static size_t fe_can_read(void *opaque)
-{
-    return 4096;
-}
-
-static void fe_read(void *opaque, const uint8_t *buf, size_t len)
-{
-    g_byte_array_append(((TestFe *)opaque)->rx, buf, len);
-}
-
-static void fe_event(void *opaque, ChardevEvent event)
-{
-    TestFe *fe = opaque;
-
-    if (event == CHR_EVENT_OPENED) {
-        fe->opened++;
-    } else {
-        fe->closed++;
-    }
-}
-
-static const ChardevFrontendOps fe_ops = {
-    .can_read = fe_can_read,
-    .read = fe_read,
-    .event = fe_event,
-};
-
-static void fe_attach(TestFe *fe, Chardev *chr)
-{
-    g_autoptr(GError) err = NULL;
-
-    memset(fe, 0, sizeof(*fe));
-    fe->rx = g_byte_array_new();
-    g_assert_true(chardev_attach(chr, &fe_ops, fe, &err));
-}
-
-static void fe_detach(TestFe *fe, Chardev *chr)
-{
-    chardev_detach(chr);
-    g_byte_array_unref(fe->rx);
 }
 
 static bool fd_readable(int fd, int ms)
@@ -830,6 +743,6 @@ int main(int argc, char **argv)
     g_test_add_func("/cpr/config/reply-damaged", test_reply_damaged);
     g_test_add_func("/cpr/config/old/keeps", test_old_process_keeps);
     ret = g_test_run();
-    rm_tree(tmpdir);
+    rm_tmpdir(tmpdir);
     return ret;
 }

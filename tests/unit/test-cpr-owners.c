@@ -30,94 +30,13 @@
 
 #define WAIT_MS 10000   /* a deadline for hung tests, not a time budget */
 #include "main-loop-test.h"
-
+#include "chardev-test.h"
 
 static char *tmpdir;
 
 static char *tmp_path(const char *name)
 {
     return g_build_filename(tmpdir, name, NULL);
-}
-
-static void rm_tree(const char *dir)
-{
-    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-    const char *name;
-
-    while (d && (name = g_dir_read_name(d))) {
-        g_autofree char *p = g_build_filename(dir, name, NULL);
-
-        unlink(p);
-    }
-    rmdir(dir);
-}
-
-/* ---- a recording chardev frontend ---- */
-
-typedef struct TestFe {
-    GByteArray *rx;
-    int opened;
-    int closed;
-} TestFe;
-
-static size_t fe_can_read(void *opaque)
-{
-    return 4096;
-}
-
-static void fe_read(void *opaque, const uint8_t *buf, size_t len)
-{
-    g_byte_array_append(((TestFe *)opaque)->rx, buf, len);
-}
-
-static void fe_event(void *opaque, ChardevEvent event)
-{
-    TestFe *fe = opaque;
-
-    if (event == CHR_EVENT_OPENED) {
-        fe->opened++;
-    } else {
-        fe->closed++;
-    }
-}
-
-static const ChardevFrontendOps fe_ops = {
-    .can_read = fe_can_read,
-    .read = fe_read,
-    .event = fe_event,
-};
-
-static void fe_attach(TestFe *fe, Chardev *chr)
-{
-    g_autoptr(GError) err = NULL;
-
-    memset(fe, 0, sizeof(*fe));
-    fe->rx = g_byte_array_new();
-    g_assert_true(chardev_attach(chr, &fe_ops, fe, &err));
-}
-
-static void fe_fini(TestFe *fe, Chardev *chr)
-{
-    chardev_detach(chr);
-    g_byte_array_unref(fe->rx);
-}
-
-static bool fe_rx_is(TestFe *fe, const char *s)
-{
-    return fe->rx->len == strlen(s) && !memcmp(fe->rx->data, s, fe->rx->len);
-}
-
-static Chardev *mk_chr(const char *str)
-{
-    g_autoptr(GError) err = NULL;
-    g_autoptr(OptList) opts = opts_parse(str, "backend", &err);
-    Chardev *chr;
-
-    g_assert_no_error(err);
-    chr = chardev_new_from_opts(opts, &err);
-    g_assert_no_error(err);
-    g_assert_nonnull(chr);
-    return chr;
 }
 
 static Object *mk_obj(const char *type, const char *str)
@@ -545,7 +464,7 @@ static void test_socket_server(void)
     chardev_write(chr, (const uint8_t *)"X", 1);     /* nor written */
     copies = handover_copies();
     g_assert_cmpuint(copies->len, ==, 2);
-    fe_fini(&fa, chr);
+    fe_detach(&fa, chr);
     object_destroy((Object *)chr);
     restart_incoming(copies, MIG_MODE_CPR_TRANSFER);
 
@@ -573,7 +492,7 @@ static void test_socket_server(void)
     write_str(c2, "two");
     WAIT_FOR(fe_rx_is(&fb, "aftertwo"));
     close(c2);
-    fe_fini(&fb, chr);
+    fe_detach(&fb, chr);
     object_destroy((Object *)chr);
     g_assert_cmpuint(cpr_fd_count(), ==, 0);
 }
@@ -621,7 +540,7 @@ static void test_socket_rollback(void)
     WAIT_FOR(fe_rx_is(&fa, "held"));
     close(c1);
     WAIT_FOR(fa.closed == 1);
-    fe_fini(&fa, chr);
+    fe_detach(&fa, chr);
     object_destroy((Object *)chr);
     g_assert_cmpuint(cpr_fd_count(), ==, 0);
 }
@@ -644,7 +563,7 @@ static void test_socket_client(void)
 
     g_bytes_unref(old_switchover());
     copies = handover_copies();
-    fe_fini(&fa, chr);
+    fe_detach(&fa, chr);
     object_destroy((Object *)chr);
     restart_incoming(copies, MIG_MODE_CPR_TRANSFER);
 
@@ -660,7 +579,7 @@ static void test_socket_client(void)
     chardev_write(chr, (const uint8_t *)"pong", 4);
     read_until(peer, got, "pong");
     g_assert_cmpint(fb.opened, ==, 0);
-    fe_fini(&fb, chr);
+    fe_detach(&fb, chr);
     object_destroy((Object *)chr);
     close(peer);
     close(lfd);
@@ -714,7 +633,7 @@ static void test_pty(void)
 
     g_bytes_unref(old_switchover());
     copies = handover_copies();
-    fe_fini(&fa, chr);
+    fe_detach(&fa, chr);
     object_destroy((Object *)chr);
     restart_incoming(copies, MIG_MODE_CPR_EXEC);
 
@@ -732,7 +651,7 @@ static void test_pty(void)
     read_until(slave, got, "out");
     g_assert_cmpstr(got->str, ==, "out");
     g_assert_cmpint(fb.opened, ==, 0);
-    fe_fini(&fb, chr);
+    fe_detach(&fb, chr);
     object_destroy((Object *)chr);
     close(slave);
     g_assert_cmpuint(cpr_fd_count(), ==, 0);
@@ -770,7 +689,7 @@ static void test_pipe(void)
     WAIT_FOR(fe_rx_is(&fb, "queued"));
     chardev_write(chr, (const uint8_t *)"back", 4);
     read_until(rout, got, "back");
-    fe_fini(&fb, chr);
+    fe_detach(&fb, chr);
     object_destroy((Object *)chr);
     close(win);
     close(rout);
@@ -943,6 +862,6 @@ int main(int argc, char **argv)
     g_test_add_func("/cpr/owners/qmp-input-too-big", test_qmp_input_too_big);
     g_test_add_func("/cpr/owners/hmp", test_hmp);
     ret = g_test_run();
-    rm_tree(tmpdir);
+    rm_tmpdir(tmpdir);
     return ret;
 }

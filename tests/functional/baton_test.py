@@ -768,9 +768,11 @@ MIGRATION_ACTIVE = ("setup", "active", "device", "pre-switchover",
 
 
 def dirty_image(start=DIRTY_DEFAULT_START, pages=DIRTY_DEFAULT_PAGES,
-                sweeps_per_line=1, delay=None, name=None):
+                sweeps_per_line=1, delay=None, name=None, marker=0):
     """Copy dirty.img into tmpdir() with its parameter block set and return
-    the copy's path (delay None keeps the image's default)."""
+    the copy's path (delay None keeps the image's default). A nonzero
+    MARKER keeps every page of the range nonzero (README: a migration then
+    sends each dirty page in full)."""
     with open(guest_image("dirty"), "rb") as f:
         image = bytearray(f.read())
     off = DIRTY_PARAMS
@@ -780,6 +782,7 @@ def dirty_image(start=DIRTY_DEFAULT_START, pages=DIRTY_DEFAULT_PAGES,
         v.to_bytes(8, "little") for v in (start, pages, sweeps_per_line))
     if delay is not None:
         image[off + 32:off + 40] = delay.to_bytes(8, "little")
+    image[off + 40:off + 48] = marker.to_bytes(8, "little")
     fd, path = tempfile.mkstemp(prefix=(name or "dirty") + "-", suffix=".img",
                                 dir=tmpdir())
     with os.fdopen(fd, "wb") as f:

@@ -51,10 +51,10 @@ class LiveKvm(Base):
         self.configure()
 
     def configure(self, start=DIRTY_DEFAULT_START, pages=DIRTY_DEFAULT_PAGES,
-                  mem="256M", extra=()):
+                  mem="256M", extra=(), marker=0):
         """Guest range and command line for source and destination."""
         self.start, self.pages, self.mem = start, pages, mem
-        self.image = dirty_image(start=start, pages=pages)
+        self.image = dirty_image(start=start, pages=pages, marker=marker)
         self.args = (KVM + ["-m", mem, "-drive",
                             "file=%s,format=raw" % self.image] + list(extra))
 
@@ -245,8 +245,12 @@ class LiveKvm(Base):
         for a single dirty page, so a pass can only end the migration if
         the guest dirtied nothing during it, and max-bandwidth makes each
         pass of the 4 MiB range last about half a second of wall time,
-        whatever the host (QEMU's migration-test does the same)."""
-        self.configure(pages=1024)
+        whatever the host (QEMU's migration-test does the same). The
+        marker keeps every page nonzero: when the counters wrap, a range
+        of zero pages would go in a millisecond, a window in which a
+        vCPU that waits for the big lock (the dirty sync holds it) writes
+        nothing."""
+        self.configure(pages=1024, marker=0xa5)
         src = self.source()
         path = src.path("mig.sock")
         dst = self.destination("unix:" + path)

@@ -120,7 +120,8 @@ param_block:
     .quad   256                    /* +16 pages */
     .quad   1                      /* +24 sweeps per serial line */
     .quad   DELAY_DEFAULT          /* +32 spin iterations after a sweep */
-    .quad   0, 0, 0                /* +40 reserved */
+    .quad   0                      /* +40 marker (low byte; 0: none) */
+    .quad   0, 0                   /* +48 reserved */
 
     .balign 16
 gdt:
@@ -298,6 +299,9 @@ fault:
  * r12 = first page, r13 = pages, r14 = sweeps per line, r15 = spin count,
  * r11 = sweeps left before the next line, rbx = next line number.
  * After each page increment the total count at STATUS is incremented.
+ * A nonzero marker goes to byte 1 of every page first, so that no page of
+ * the range ever reads as all zero (its counter byte wraps every 256
+ * sweeps).
  */
 user_main:
     movl    $msg_ready, %esi
@@ -312,7 +316,16 @@ user_main:
 1:  testq   %r14, %r14
     jnz     2f
     incq    %r14
-2:  movq    %r14, %r11
+2:  movb    param_block + 40, %al
+    testb   %al, %al
+    jz      4f
+    movq    %r12, %rdi
+    movq    %r13, %rcx
+3:  movb    %al, 1(%rdi)
+    addq    $4096, %rdi
+    decq    %rcx
+    jnz     3b
+4:  movq    %r14, %r11
     xorl    %ebx, %ebx
 sweep:
     movq    %r12, %rdi

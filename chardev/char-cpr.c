@@ -369,10 +369,13 @@ static char *chr_listen_path(int lfd)
  * The old process speaks version 1 (cpr_compat_v1()): it hands every
  * chardev over, so each one here is inherited, as between those releases;
  * it sent no records to compare options with. One that it did not have
- * would open anew what the old one may serve: refused at once. And a
- * listening UNIX socket whose path changed (QEMU's way: the new process
- * gets its own -qmp path) would silently serve the old path: refused,
- * since that old process cannot keep a chardev for itself.
+ * would fail the configuration check later, but might open anew what the
+ * old one serves first: refused at once. And in cpr-transfer, a listening
+ * UNIX socket whose path changed (QEMU's way: the new process gets its
+ * own -qmp path) would silently serve the old path: refused, since that
+ * old process cannot keep a chardev for itself and resumes its guest.
+ * (Not in cpr-exec, where a refusal would lose the guest: there it is
+ * inherited, as it was between those releases.)
  */
 static bool chr_cpr_decide_compat_v1(Chardev *chr, GError **errp)
 {
@@ -386,7 +389,7 @@ static bool chr_cpr_decide_compat_v1(Chardev *chr, GError **errp)
     }
     chr->cpr_inherited = true;
     lfd = cpr_find_fd(key, 0);
-    if (lfd < 0 || !path ||
+    if (cpr_incoming_mode() != MIG_MODE_CPR_TRANSFER || lfd < 0 || !path ||
         strcmp(chr->parent_obj.type->name, "chardev-socket")) {
         return true;
     }

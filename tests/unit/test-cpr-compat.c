@@ -182,7 +182,9 @@ static void test_chardevs(void)
 
 /*
  * QEMU's way with a version-1 old process: the new process's own -qmp
- * path would silently serve the old one (it cannot keep it): refused.
+ * path would silently serve the old one (it cannot keep it): refused in
+ * cpr-transfer. In cpr-exec a refusal would lose the guest: inherited,
+ * as between those releases.
  */
 static void test_moved_listener(void)
 {
@@ -194,7 +196,9 @@ static void test_moved_listener(void)
     g_autofree char *base = cpr_config_fingerprint();
     const char *const names[] = { "chardev/m0/listen", NULL };
     g_autoptr(GError) err = NULL;
+    Chardev *chr;
     int l = unix_listen(p);
+    ino_t ino = sock_of(l);
 
     fp = g_strdup_printf("%sobject chardev-socket m0\n", base);
     become_incoming_v1(MIG_MODE_CPR_TRANSFER, fp, names, &l);
@@ -203,8 +207,21 @@ static void test_moved_listener(void)
     g_assert_nonnull(strstr(err->message, p));
     g_assert_nonnull(strstr(err->message, p2));
     g_assert_false(g_file_test(p2, G_FILE_TEST_EXISTS));
+    g_clear_error(&err);
     cpr_incoming_done();
     cpr_fd_clear(true);
+
+    l = unix_listen(p);
+    ino = sock_of(l);
+    become_incoming_v1(MIG_MODE_CPR_EXEC, fp, names, &l);
+    chr = mk_chr(s, &err);
+    g_assert_no_error(err);
+    g_assert_true(chardev_cpr_inherited(chr));
+    g_assert_cmpint(sock_of(cpr_find_fd("chardev/m0/listen", 0)), ==, ino);
+    g_assert_false(g_file_test(p2, G_FILE_TEST_EXISTS));
+    cpr_incoming_done();
+    object_destroy((Object *)chr);
+    g_assert_cmpuint(cpr_fd_count(), ==, 0);
 }
 
 /* An executable file at NAME in tmpdir holding TEXT; its path. */

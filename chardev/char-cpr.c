@@ -9,6 +9,9 @@
  */
 #include "util/osdep.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include "chardev-internal.h"
 
 /*
@@ -78,6 +81,15 @@ static bool chr_prop_bool(const Chardev *chr, const char *name)
     const Property *p = chr_prop_find(chr, name);
 
     return p && p->kind == PROP_BOOL && *(const bool *)chr_prop_ptr(chr, p);
+}
+
+/* Whether A and B name the same file, made absolute here (no symlinks). */
+static bool chr_same_file_name(const char *a, const char *b)
+{
+    g_autofree char *ca = g_canonicalize_filename(a, NULL);
+    g_autofree char *cb = g_canonicalize_filename(b, NULL);
+
+    return !strcmp(ca, cb);
 }
 
 /* Whether property NAME of CHR holds a host file name. */
@@ -330,6 +342,71 @@ static bool chr_cpr_check_claims(Chardev *chr, const char *owner,
     return true;
 }
 
+/*
+ * Version 1 (cpr_compat_v1()): the old process's path of listening UNIX
+ * socket LFD, as it bound it ("@NAME" if abstract), or NULL.
+ */
+static char *chr_listen_path(int lfd)
+{
+    struct sockaddr_un sa;
+    socklen_t len = sizeof(sa);
+    size_t n;
+
+    memset(&sa, 0, sizeof(sa));
+    if (getsockname(lfd, (struct sockaddr *)&sa, &len) < 0 ||
+        sa.sun_family != AF_UNIX ||
+        len <= offsetof(struct sockaddr_un, sun_path)) {
+        return NULL;
+    }
+    n = len - offsetof(struct sockaddr_un, sun_path);
+    if (sa.sun_path[0] == '\0') {
+        return g_strdup_printf("@%.*s", (int)(n - 1), sa.sun_path + 1);
+    }
+    return g_strndup(sa.sun_path, n);
+}
+
+/*
+ * The old process speaks version 1 (cpr_compat_v1()): it hands every
+ * chardev over, so each one here is inherited, as between those releases;
+ * it sent no records to compare options with. One that it did not have
+ * would fail the configuration check later, but might open anew what the
+ * old one serves first: refused at once. And in cpr-transfer, a listening
+ * UNIX socket whose path changed (QEMU's way: the new process gets its
+ * own -qmp path) would silently serve the old path: refused, since that
+ * old process cannot keep a chardev for itself and resumes its guest.
+ * (Not in cpr-exec, where a refusal would lose the guest: there it is
+ * inherited, as it was between those releases.)
+ */
+static bool chr_cpr_decide_compat_v1(Chardev *chr, GError **errp)
+{
+    g_autofree char *key = cpr_fd_key(&chr->parent_obj, "listen");
+    const char *path = chr_prop_str(chr, "path");
+    g_autofree char *old = NULL, *want = NULL;
+    int lfd;
+
+    if (!cpr_compat_v1_check_object(&chr->parent_obj, errp)) {
+        return false;
+    }
+    chr->cpr_inherited = true;
+    lfd = cpr_find_fd(key, 0);
+    if (cpr_incoming_mode() != MIG_MODE_CPR_TRANSFER || lfd < 0 || !path ||
+        strcmp(chr->parent_obj.type->name, "chardev-socket")) {
+        return true;
+    }
+    old = chr_listen_path(lfd);
+    want = chr_prop_bool(chr, "abstract") ? g_strdup_printf("@%s", path)
+                                          : g_strdup(path);
+    if (old && strcmp(old, want) && (old[0] == '@' || want[0] == '@' ||
+                                     !chr_same_file_name(old, want))) {
+        error_setg(errp, "chardev '%s' listens on %s here, but the old "
+                   "process (a baton that hands every chardev over) listens "
+                   "on %s: start the new process with the old chardev "
+                   "options", chardev_id(chr), want, old);
+        return false;
+    }
+    return true;
+}
+
 bool chr_cpr_decide(Chardev *chr, GError **errp)
 {
     g_autofree char *owner = chr_cpr_owner(chr);
@@ -342,6 +419,9 @@ bool chr_cpr_decide(Chardev *chr, GError **errp)
     chr->cpr_inherited = false;
     if (!cpr_is_incoming()) {
         return true;
+    }
+    if (cpr_compat_v1()) {
+        return chr_cpr_decide_compat_v1(chr, errp);
     }
     old = cpr_owner_old_record(owner);
     old_opts = old ? chr_record_options(old) : NULL;

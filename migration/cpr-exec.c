@@ -20,6 +20,28 @@
 
 extern char **environ;
 
+/*
+ * After the exec the old image is gone: a new image that cannot read the
+ * CPR state exits, and the guest with it. So look first.
+ */
+static bool cpr_exec_check_target(const char *path, GError **errp)
+{
+    g_autofree char *reads = NULL;
+    unsigned int lo, hi;
+    bool marked;
+
+    if (!cpr_binary_state_versions(path, -1, &lo, &hi, &marked) ||
+        (CPR_STATE_VERSION >= lo && CPR_STATE_VERSION <= hi)) {
+        return true;    /* it reads it, or it cannot be told */
+    }
+    reads = cpr_versions_text(lo, hi, marked);
+    error_setg(errp, "cpr-exec-command: '%s' is a baton that reads %s, and "
+               "this one writes version %d: the guest would be lost after "
+               "the exec; use a baton of this release or a newer one",
+               path, reads, CPR_STATE_VERSION);
+    return false;
+}
+
 bool cpr_exec_check(char **argv, GError **errp)
 {
     g_autofree char *path = NULL;
@@ -34,7 +56,7 @@ bool cpr_exec_check(char **argv, GError **errp)
                    "program", argv[0]);
         return false;
     }
-    return true;
+    return cpr_exec_check_target(path, errp);
 }
 
 typedef struct CprExecFd {

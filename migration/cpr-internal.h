@@ -22,6 +22,14 @@
 #define CPR_STATE_FD_ENV "BATON_CPR_STATE_FD"
 
 /*
+ * The CPR state format versions this baton writes (the newest) and reads
+ * (down to the oldest). Version 1 is baton up to b23ea73:
+ * cpr_compat_v1().
+ */
+#define CPR_STATE_VERSION 2
+#define CPR_STATE_MIN_VERSION 1
+
+/*
  * Monotonic timestamps (µs, CLOCK_MONOTONIC: one clock for every process
  * on the host) of the old process's switchover, carried to the new one so
  * that it can report the whole pause. Zero: not known.
@@ -92,11 +100,13 @@ bool cpr_check_config(GError **errp);
 void cpr_frame_put(MigStream *f, const char *magic, uint32_t version,
                    const uint8_t *payload, size_t len);
 /*
- * Check HDR: MAGIC, version VERSION, length at most MAX (set *LEN).
- * WHAT names the frame in errors ("cpr state").
+ * Check HDR: MAGIC, a version from MIN_VERSION to MAX_VERSION (set
+ * *VERSION), length at most MAX (set *LEN). WHAT names the frame in
+ * errors ("cpr state").
  */
 bool cpr_frame_check(const uint8_t *hdr, const char *magic,
-                     uint32_t version, uint32_t max, const char *what,
+                     uint32_t min_version, uint32_t max_version,
+                     uint32_t max, const char *what, uint32_t *version,
                      uint32_t *len, GError **errp);
 uint32_t cpr_frame_crc(const uint8_t *hdr, const uint8_t *payload,
                        size_t len);
@@ -146,6 +156,19 @@ bool cpr_owner_reply_header(const uint8_t *hdr, uint32_t *len,
                             GError **errp);
 bool cpr_owner_apply_reply(const uint8_t *hdr, const uint8_t *payload,
                            uint32_t len, uint32_t crc, GError **errp);
+
+/*
+ * Which CPR state versions the baton binary at PATH (or open as FD, if
+ * FD >= 0) reads, from the marker every baton carries in its image
+ * ("baton-cpr-state-versions:MIN-MAX"). A binary that reads a CPR state
+ * (it names BATON_CPR_STATE_FD) but has no marker predates it and reads
+ * version 1 only (*MARKED false). Returns false when it cannot be told
+ * (not a baton, say a wrapper script; unreadable).
+ */
+bool cpr_binary_state_versions(const char *path, int fd, unsigned int *lo,
+                               unsigned int *hi, bool *marked);
+/* "only version 1 of the CPR state (an older release)" and the like. */
+char *cpr_versions_text(unsigned int lo, unsigned int hi, bool marked);
 
 /* ---- CPR state format (cpr.c) ---- */
 
@@ -221,7 +244,11 @@ bool cpr_transfer_peer_gone(int fd);
 
 /* ---- cpr-exec (cpr-exec.c) ---- */
 
-/* migrate in cpr-exec mode: cpr-exec-command set and runnable. */
+/*
+ * migrate in cpr-exec mode: cpr-exec-command set and runnable, and not a
+ * baton that cannot read this CPR state (it would lose the guest: the
+ * old image is gone by then). See cpr_exec_check_target().
+ */
 bool cpr_exec_check(char **argv, GError **errp);
 /*
  * Write the CPR state into a memfd, export it and every preserved fd, and

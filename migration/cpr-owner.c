@@ -361,8 +361,11 @@ bool cpr_owner_note_change(const char *name)
 bool cpr_owner_reply_header(const uint8_t *hdr, uint32_t *len,
                             GError **errp)
 {
+    uint32_t version;
+
     return cpr_frame_check(hdr, CPR_REPLY_MAGIC, CPR_REPLY_VERSION,
-                           CPR_REPLY_MAX_PAYLOAD, "cpr reply", len, errp);
+                           CPR_REPLY_VERSION, CPR_REPLY_MAX_PAYLOAD,
+                           "cpr reply", &version, len, errp);
 }
 
 /* The owners named in a reply payload (a new array), or NULL + errp. */

@@ -409,6 +409,48 @@ bool cpr_transfer_peer_gone(int fd)
     return poll(&pfd, 1, 0) > 0;
 }
 
+/*
+ * The binary of the process that listens on the cpr connection FD (the
+ * new process), open, or -1: kept so that a refusal can be explained
+ * after it has exited.
+ */
+static int cpr_peer_binary(int fd)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    g_autofree char *exe = NULL;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+        cred.pid <= 0) {
+        return -1;
+    }
+    exe = g_strdup_printf("/proc/%d/exe", (int)cred.pid);
+    return open(exe, O_RDONLY | O_CLOEXEC);
+}
+
+/*
+ * The new process closed the connection without a reply (ERR). If its
+ * binary BIN is a baton that cannot read our CPR state (an older
+ * release), that is why: say so.
+ */
+static void cpr_explain_no_reply(int bin, GError *err, GError **errp)
+{
+    g_autofree char *reads = NULL;
+    unsigned int lo, hi;
+    bool marked;
+
+    if (bin < 0 || !cpr_binary_state_versions(NULL, bin, &lo, &hi, &marked) ||
+        (CPR_STATE_VERSION >= lo && CPR_STATE_VERSION <= hi)) {
+        g_propagate_error(errp, err);
+        return;
+    }
+    reads = cpr_versions_text(lo, hi, marked);
+    error_setg(errp, "%s: it is a baton that reads %s, and this one writes "
+               "version %d; update to a baton of this release or a newer "
+               "one", err->message, reads, CPR_STATE_VERSION);
+    g_error_free(err);
+}
+
 bool cpr_transfer_send(const MigChannel *ch, int cancel_fd, int *out_fd,
                        uint64_t *generation, GError **errp)
 {
@@ -416,8 +458,9 @@ bool cpr_transfer_send(const MigChannel *ch, int cancel_fd, int *out_fd,
     g_autofree char *desc = g_strdup_printf("cpr channel '%s'", name);
     g_autofree char *fp = NULL;
     MigConn conn = MIG_CONN_INIT;
+    GError *err = NULL;
     MigStream *f;
-    int copy;
+    int copy, bin;
     bool ok;
 
     if (*out_fd >= 0) {
@@ -443,6 +486,8 @@ bool cpr_transfer_send(const MigChannel *ch, int cancel_fd, int *out_fd,
                    "descriptors", desc);
         return false;
     }
+    /* Before it has any of the state, so before it can exit on it. */
+    bin = cpr_peer_binary(conn.fd);
     /*
      * The registry changes under the big lock; the fds are duplicated
      * into the stream's queue here, so the write needs no lock.
@@ -453,10 +498,15 @@ bool cpr_transfer_send(const MigChannel *ch, int cancel_fd, int *out_fd,
     bql_unlock();
     if (!ok) {
         mig_stream_close_noerr(f);
-        return false;
+    } else {
+        ok = mig_stream_close(f, errp) &&
+             cpr_transfer_recv_reply(conn.fd, cancel_fd, generation, &err);
     }
-    if (!mig_stream_close(f, errp)) {
-        return false;
+    if (err) {
+        cpr_explain_no_reply(bin, err, errp);
     }
-    return cpr_transfer_recv_reply(conn.fd, cancel_fd, generation, errp);
+    if (bin >= 0) {
+        close(bin);
+    }
+    return ok;
 }

@@ -21,8 +21,10 @@
 
 /* Header: magic, format version, payload length; CRC-32C after it. */
 #define CPR_STATE_MAGIC "BATONCPR"
-/* 2: the owners' records follow the fingerprint. */
-#define CPR_STATE_VERSION 2
+/*
+ * The versions are in cpr-internal.h (cpr-exec.c needs them too); 2 added
+ * the owners' records after the fingerprint.
+ */
 /* Bounds checked before anything is allocated. */
 #define CPR_STATE_MAX_PAYLOAD (1u << 20)
 #define CPR_STATE_MAX_ENTRIES 4096
@@ -47,6 +49,7 @@ static GArray *cpr_notifiers;       /* CprNotifier */
 static bool cpr_incoming;
 static MigMode cpr_in_mode = MIG_MODE_NORMAL;
 static char *cpr_in_fingerprint;    /* what the old process sent */
+static uint32_t cpr_in_version;     /* the CPR state's format version */
 static CprTimes cpr_in_times;
 
 /* ---- the registry ---- */
@@ -467,18 +470,26 @@ bool cpr_check_blockers(MigMode mode, GError **errp)
 
 /* ---- configuration fingerprint ---- */
 
-static void fingerprint_object(Object *obj, void *opaque)
+static void fingerprint_line(GString *s, Object *obj)
 {
-    GString *s = opaque;
-
-    if (type_is_a(obj->type, TYPE_CHARDEV)) {
-        return;
-    }
     g_string_append_printf(s, "object %s %s\n", obj->type->name,
                            obj->id ? obj->id : "-");
 }
 
-char *cpr_config_fingerprint(void)
+static void fingerprint_object(Object *obj, void *opaque)
+{
+    if (!type_is_a(obj->type, TYPE_CHARDEV)) {
+        fingerprint_line(opaque, obj);
+    }
+}
+
+/* Version 1 (cpr_compat_v1()): the chardevs are listed too. */
+static void fingerprint_object_v1(Object *obj, void *opaque)
+{
+    fingerprint_line(opaque, obj);
+}
+
+static char *cpr_fingerprint(bool v1)
 {
     GString *s = g_string_new(NULL);
     MachineState *ms = current_machine_get();
@@ -491,8 +502,14 @@ char *cpr_config_fingerprint(void)
         g_string_append_printf(s, "ram %s 0x%" PRIx64 "\n", rb->idstr,
                                rb->size);
     }
-    object_foreach(TYPE_OBJECT, fingerprint_object, s);
+    object_foreach(TYPE_OBJECT, v1 ? fingerprint_object_v1 : fingerprint_object,
+                   s);
     return g_string_free(s, FALSE);
+}
+
+char *cpr_config_fingerprint(void)
+{
+    return cpr_fingerprint(false);
 }
 
 /* Line I of the NUL-separated lines in V, or NULL past the end. */
@@ -530,12 +547,56 @@ bool cpr_config_compare(const char *old_fp, const char *new_fp,
     return true;
 }
 
+/* ---- updates from a version-1 baton (up to b23ea73) ---- */
+
+bool cpr_compat_v1(void)
+{
+    return cpr_incoming && cpr_in_version == 1;
+}
+
+bool cpr_compat_v1_check_object(const Object *obj, GError **errp)
+{
+    g_autofree char *line = g_strdup_printf("object %s %s",
+                                            obj->type->name,
+                                            obj->id ? obj->id : "-");
+    g_auto(GStrv) lines = g_strsplit(cpr_in_fingerprint ?
+                                     cpr_in_fingerprint : "", "\n", -1);
+
+    if (g_strv_contains((const char *const *)lines, line)) {
+        return true;
+    }
+    error_setg(errp, "the configuration differs from the old process: "
+               "'%s' exists here but not there (the old process is a baton "
+               "that hands every chardev over: give the new one the same "
+               "chardevs)", line);
+    return false;
+}
+
+/*
+ * A version-1 old process hands every chardev over at HANDOVER, and every
+ * monitor session in the stream, whatever this process does: its
+ * fingerprint lists the chardevs, which must be the same ones here, and
+ * each is inherited (chr_cpr_decide()). It reads nothing on the cpr
+ * channel (to it, any event there means that this process is gone), so
+ * no reply goes out.
+ */
+static bool cpr_check_config_compat_v1(GError **errp)
+{
+    g_autofree char *mine = cpr_fingerprint(true);
+
+    return cpr_config_compare(cpr_in_fingerprint, mine, errp) &&
+           cpr_owner_settle(errp);
+}
+
 bool cpr_check_config(GError **errp)
 {
     g_autofree char *mine = NULL;
 
     if (!cpr_incoming || !cpr_in_fingerprint) {
         return true;
+    }
+    if (cpr_compat_v1()) {
+        return cpr_check_config_compat_v1(errp);
     }
     mine = cpr_config_fingerprint();
     if (!cpr_config_compare(cpr_in_fingerprint, mine, errp) ||
@@ -582,7 +643,8 @@ void cpr_frame_put(MigStream *f, const char *magic, uint32_t version,
 }
 
 bool cpr_frame_check(const uint8_t *hdr, const char *magic,
-                     uint32_t version, uint32_t max, const char *what,
+                     uint32_t min_version, uint32_t max_version,
+                     uint32_t max, const char *what, uint32_t *version,
                      uint32_t *len, GError **errp)
 {
     uint32_t v = get_be32(hdr + 8);
@@ -591,11 +653,18 @@ bool cpr_frame_check(const uint8_t *hdr, const char *magic,
         error_setg(errp, "%s: bad magic (not a baton %s)", what, what);
         return false;
     }
-    if (v != version) {
-        error_setg(errp, "%s: format version %u is not supported "
-                   "(expected %u)", what, v, version);
+    if (v < min_version || v > max_version) {
+        if (min_version == max_version) {
+            error_setg(errp, "%s: format version %u is not supported "
+                       "(expected %u)", what, v, max_version);
+        } else {
+            error_setg(errp, "%s: format version %u is not supported "
+                       "(expected %u to %u)", what, v, min_version,
+                       max_version);
+        }
         return false;
     }
+    *version = v;
     *len = get_be32(hdr + 12);
     if (*len > max) {
         error_setg(errp, "%s: payload of %u bytes exceeds the limit of %u",
@@ -603,6 +672,66 @@ bool cpr_frame_check(const uint8_t *hdr, const char *magic,
         return false;
     }
     return true;
+}
+
+/* ---- which versions another baton binary reads ---- */
+
+/* In this image, for cpr_binary_state_versions() to find in another. */
+static const char cpr_versions_marker[] __attribute__((used)) =
+    "baton-cpr-state-versions:" G_STRINGIFY(CPR_STATE_MIN_VERSION) "-"
+    G_STRINGIFY(CPR_STATE_VERSION);
+
+/* "MIN-MAX" at P (N bytes left), parsed. */
+static bool cpr_parse_versions(const char *p, size_t n, unsigned int *lo,
+                               unsigned int *hi)
+{
+    g_autofree char *s = g_strndup(p, MIN(n, 32));
+    char *end;
+
+    *lo = strtoul(s, &end, 10);
+    if (end == s || *end != '-') {
+        return false;
+    }
+    p = end + 1;
+    *hi = strtoul(p, &end, 10);
+    return end != p && *lo <= *hi;
+}
+
+bool cpr_binary_state_versions(const char *path, int fd, unsigned int *lo,
+                               unsigned int *hi, bool *marked)
+{
+    g_autoptr(GMappedFile) m = fd >= 0 ? g_mapped_file_new_from_fd(fd, FALSE,
+                                                                   NULL)
+                                       : g_mapped_file_new(path, FALSE, NULL);
+    size_t plen = strchr(cpr_versions_marker, ':') + 1 - cpr_versions_marker;
+    const char *data, *p;
+    size_t len;
+
+    if (!m) {
+        return false;
+    }
+    data = g_mapped_file_get_contents(m);
+    len = g_mapped_file_get_length(m);
+    p = data ? memmem(data, len, cpr_versions_marker, plen) : NULL;
+    *marked = p != NULL;
+    if (p) {
+        return cpr_parse_versions(p + plen, data + len - (p + plen), lo, hi);
+    }
+    if (!data || !memmem(data, len, CPR_STATE_FD_ENV,
+                         strlen(CPR_STATE_FD_ENV))) {
+        return false;
+    }
+    *lo = *hi = 1;
+    return true;
+}
+
+char *cpr_versions_text(unsigned int lo, unsigned int hi, bool marked)
+{
+    if (lo != hi) {
+        return g_strdup_printf("versions %u to %u of the CPR state", lo, hi);
+    }
+    return g_strdup_printf("only version %u of the CPR state%s", lo,
+                           marked ? "" : " (an older release)");
 }
 
 /* ---- the state stream ---- */
@@ -722,7 +851,8 @@ static int cpr_state_entry_fd(MigStream *p, bool inherited, uint32_t num,
     return fd;
 }
 
-static bool cpr_state_parse(MigStream *p, bool inherited, GError **errp)
+static bool cpr_state_parse(MigStream *p, bool inherited, uint32_t version,
+                            GError **errp)
 {
     uint8_t mode = mig_get_u8(p);
     CprTimes t;
@@ -752,7 +882,8 @@ static bool cpr_state_parse(MigStream *p, bool inherited, GError **errp)
     fp = g_malloc(fplen + 1);
     mig_get_buffer(p, fp, fplen);
     fp[fplen] = '\0';
-    if (!cpr_owner_get_records(p, errp)) {
+    /* Version 1 has no owner records (cpr_compat_v1()). */
+    if (version >= 2 && !cpr_owner_get_records(p, errp)) {
         return false;
     }
     n = mig_get_be32(p);
@@ -795,6 +926,7 @@ static bool cpr_state_parse(MigStream *p, bool inherited, GError **errp)
         return false;
     }
     cpr_in_mode = mode;
+    cpr_in_version = version;
     cpr_in_times = t;
     cpr_in_fingerprint = g_steal_pointer(&fp);
     return true;
@@ -805,15 +937,16 @@ bool cpr_state_load(MigStream *f, bool inherited, GError **errp)
     uint8_t hdr[CPR_FRAME_HEADER];
     g_autofree uint8_t *data = NULL;
     g_autoptr(MigStream) p = NULL;
-    uint32_t len, crc;
+    uint32_t version, len, crc;
 
     g_assert(!cpr_fd_count() && !cpr_incoming);
     mig_get_buffer(f, hdr, sizeof(hdr));
     if (!mig_stream_check(f, errp)) {
         return false;
     }
-    if (!cpr_frame_check(hdr, CPR_STATE_MAGIC, CPR_STATE_VERSION,
-                         CPR_STATE_MAX_PAYLOAD, "cpr state", &len, errp)) {
+    if (!cpr_frame_check(hdr, CPR_STATE_MAGIC, CPR_STATE_MIN_VERSION,
+                         CPR_STATE_VERSION, CPR_STATE_MAX_PAYLOAD,
+                         "cpr state", &version, &len, errp)) {
         return false;
     }
     data = g_malloc(MAX(len, 1));
@@ -827,7 +960,7 @@ bool cpr_state_load(MigStream *f, bool inherited, GError **errp)
         return false;
     }
     p = mig_stream_new_mem_child_reader(f, data, len);
-    if (!cpr_state_parse(p, inherited, errp)) {
+    if (!cpr_state_parse(p, inherited, version, errp)) {
         /* Nothing was adopted yet: give every received fd back. */
         cpr_fd_clear(true);
         cpr_owner_incoming_done();

@@ -66,6 +66,7 @@ static void monitor_qmp_output(void *opaque, const char *data, size_t len)
 }
 
 static void monitor_cpr_register(void);
+static void monitor_cpr_compat_v1_register(Monitor *mon);
 static void monitor_cpr_exec_restore(Monitor *mon);
 static void monitor_cpr_exec_drop(Monitor *mon);
 
@@ -165,6 +166,7 @@ Monitor *monitor_new(Chardev *chr, bool is_qmp, bool pretty, GError **errp)
                                   : pretty ? "monitor,mode=control,pretty=on"
                                            : "monitor,mode=control");
     monitor_cpr_register();
+    monitor_cpr_compat_v1_register(mon);
     monitors = g_list_append(monitors, mon);
     monitor_cpr_exec_restore(mon);
     return mon;
@@ -196,6 +198,8 @@ void monitor_cleanup_all(void)
 
         monitors = g_list_delete_link(monitors, monitors);
         monitor_cpr_exec_drop(mon);
+        /* Its version-1 section, if any (monitor_cpr_compat_v1_register). */
+        vmstate_unregister_opaque(mon);
         chardev_detach(mon->chr);
         monitor_free(mon);
     }
@@ -580,6 +584,23 @@ static Monitor *monitor_find_chardev(const char *id)
     return NULL;
 }
 
+/* Go on with the old process's session ST on MON, which inherited it. */
+static bool monitor_cpr_continue(Monitor *mon, const MonitorCprState *st,
+                                 GError **errp)
+{
+    if (st->is_qmp != mon->is_qmp) {
+        error_setg(errp, "monitor on chardev '%s' is %s here but was %s in "
+                   "the old process", chardev_id(mon->chr),
+                   mon->is_qmp ? "QMP" : "HMP", st->is_qmp ? "QMP" : "HMP");
+        return false;
+    }
+    /* cpr-exec: restored at creation and live since; that one stays. */
+    if (!mon->cpr_restored) {
+        monitor_cpr_apply(mon, st);
+    }
+    return true;
+}
+
 /* One STATE entry: the session of the old process's monitor on ID. */
 static bool monitor_cpr_load_one(MigStream *f, GError **errp)
 {
@@ -607,22 +628,20 @@ static bool monitor_cpr_load_one(MigStream *f, GError **errp)
         /* Its client stays with a chardev this process did not inherit. */
         return true;
     }
-    if (st->is_qmp != mon->is_qmp) {
-        error_setg(errp, "monitor on chardev '%s' is %s here but was %s in "
-                   "the old process", id, mon->is_qmp ? "QMP" : "HMP",
-                   st->is_qmp ? "QMP" : "HMP");
-        return false;
-    }
-    /* cpr-exec: restored at creation and live since; that one stays. */
-    if (!mon->cpr_restored) {
-        monitor_cpr_apply(mon, st);
-    }
-    return true;
+    return monitor_cpr_continue(mon, st, errp);
 }
+
+static bool monitor_cpr_compat_v1_load(MigStream *f, Monitor *mon,
+                                       GError **errp);
 
 static bool monitor_cpr_load_state(MigStream *f, void *opaque, int version_id,
                                    GError **errp)
 {
+    if (version_id == 1 && cpr_compat_v1()) {
+        /* Instance 0 of a version-1 old process: its first monitor. */
+        return monitor_cpr_compat_v1_load(f, monitors ? monitors->data : NULL,
+                                          errp);
+    }
     if (version_id != MONITOR_CPR_VERSION) {
         error_setg(errp, "version %d: sessions in another format (this "
                    "baton reads version %d)", version_id,
@@ -666,6 +685,73 @@ static void monitor_cpr_register(void)
         registered = true;
         savevm_register_live("monitor", 0, MONITOR_CPR_VERSION,
                              &monitor_cpr_handlers, NULL);
+    }
+}
+
+/* ---- live update from a version-1 baton (cpr_compat_v1()) ---- */
+
+/*
+ * A version-1 old process (baton up to b23ea73) sends one "monitor"
+ * section per monitor, version 1, numbered by creation order, which is
+ * the same here (the same arguments; the fingerprint checked the
+ * chardevs): its setup record is the SETUP byte, its complete record the
+ * STATE byte and the session, without an id. Instance 0 reaches the
+ * version-2 section, which passes it on to here; each later instance
+ * reaches a section registered for it alone (never saved). Every chardev
+ * is inherited from such a process, so the session always applies.
+ */
+static bool monitor_cpr_compat_v1_load(MigStream *f, Monitor *mon,
+                                       GError **errp)
+{
+    g_autofree MonitorCprState *st = NULL;
+    uint8_t rec = mig_get_u8(f);
+
+    if (!mig_stream_check(f, errp)) {
+        return false;
+    }
+    if (rec == MONITOR_CPR_REC_SETUP) {
+        return true;
+    }
+    if (rec != MONITOR_CPR_REC_STATE) {
+        error_setg(errp, "unknown record kind %u", rec);
+        return false;
+    }
+    st = g_new0(MonitorCprState, 1);
+    if (!vmstate_load(f, &monitor_cpr_vmsd, st, 1, errp)) {
+        return false;
+    }
+    /* Instance 0 with no monitor here: nobody to give the session to. */
+    if (!mon) {
+        error_setg(errp, "the old process had a monitor, this one has none");
+        return false;
+    }
+    return monitor_cpr_continue(mon, st, errp);
+}
+
+static bool monitor_cpr_compat_v1_load_state(MigStream *f, void *opaque,
+                                             int version_id, GError **errp)
+{
+    return monitor_cpr_compat_v1_load(f, opaque, errp);
+}
+
+static bool monitor_cpr_compat_v1_is_active(void *opaque)
+{
+    return false;   /* for loading only: this process saves version 2 */
+}
+
+static const SaveVMHandlers monitor_cpr_compat_v1_handlers = {
+    .load_state = monitor_cpr_compat_v1_load_state,
+    .is_active = monitor_cpr_compat_v1_is_active,
+};
+
+/* MON, about to be appended to the monitors: its version-1 instance. */
+static void monitor_cpr_compat_v1_register(Monitor *mon)
+{
+    unsigned int index = g_list_length(monitors);
+
+    if (cpr_compat_v1() && index > 0) {
+        savevm_register_live("monitor", index, 1,
+                             &monitor_cpr_compat_v1_handlers, mon);
     }
 }
 

@@ -73,6 +73,25 @@ bool cpr_is_incoming(void);
 MigMode cpr_incoming_mode(void);
 
 /*
+ * New process: whether the old process speaks version 1 of the live
+ * update protocol (baton up to b23ea73, before owners could differ). Such
+ * a process hands every chardev and every monitor session over at the
+ * switchover, whatever this one does with them, and reads nothing on the
+ * cpr channel. So this process has exactly its chardevs (checked by
+ * cpr_compat_v1_check_object() at creation and by the fingerprint) and
+ * inherits each of them by id; its monitor sessions come one section per
+ * monitor, numbered by creation order; no reply goes out. The updates
+ * accepted are listed in docs/devel/migration-stream.md, "Updates from
+ * older releases".
+ */
+bool cpr_compat_v1(void);
+/*
+ * Version 1: whether the old process had OBJ (same type and id), else an
+ * error that says so. Before anything opens a path of its own.
+ */
+bool cpr_compat_v1_check_object(const Object *obj, GError **errp);
+
+/*
  * Owners whose configuration may differ between the old and the new
  * process (chardevs and the monitors on them). Only these may; the rest
  * must match (cpr_check_config()). OWNER is cpr_fd_key(obj, NULL)

@@ -396,5 +396,5 @@ class ToPrevious(VmTestCase):
 if __name__ == "__main__":
     require_kvm()
     OLD = previous_baton()
-    unittest.main(verbosity=2)
+    baton_test.main()
 

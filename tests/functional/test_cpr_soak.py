@@ -60,14 +60,27 @@ def stopped(pid):
 
 
 def kill(pid):
-    """SIGKILL PID if it still is a baton (PIDs get reused)."""
+    """SIGKILL PID if it is a baton (PIDs get reused); True if sent.
+    Right after baton-update started it, its cmdline can still read
+    empty: the kernel sets the new image's arguments up after it closed
+    the close-on-exec pipe that Popen waits on. So wait for them."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            return False
+        if cmdline or time.monotonic() >= deadline:
+            break
+        time.sleep(0.0005)
+    if not cmdline.startswith(baton_test.BATON.encode() + b"\0"):
+        return False
     try:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            if not f.read().startswith(baton_test.BATON.encode() + b"\0"):
-                return
         os.kill(pid, signal.SIGKILL)
-    except (OSError, ProcessLookupError):
-        pass
+    except ProcessLookupError:
+        return False
+    return True
 
 
 class Update:
@@ -208,9 +221,8 @@ class UpdateFaults(unittest.TestCase):
                              else r"old baton: pid (\d+)")
             target = int(m.group(1)) if m else None
             time.sleep(delay)
-            killed = target is not None and up.proc.poll() is None
-            if killed:
-                kill(target)
+            killed = (target is not None and up.proc.poll() is None and
+                      kill(target))
             rc, out, err = up.finish()
             m = re.search(r"new baton: pid (\d+)", "\n".join(out))
             new = int(m.group(1)) if m else None

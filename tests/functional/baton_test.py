@@ -1570,3 +1570,21 @@ class QmpFlood:
         self.wait_replies(n)
         with self.cond:
             return list(self.ids)
+
+
+def cpr_exec_to(vm, qmp, argv, timeout=30.0):
+    """Live-update VM by cpr-exec into ARGV (a command line without
+    -incoming) through a file: state, as QEMU's CPR docs do it, and wait
+    until the guest runs again in the new image."""
+    state = vm.path("cpr-exec-state")
+    before = proc_image_id(vm.pid)
+    qmp.cmd("migrate-set-parameters",
+            {"mode": "cpr-exec",
+             "cpr-exec-command": list(argv) + ["-incoming", "defer"]})
+    qmp.cmd("migrate", uri="file:" + state)
+    wait_for(lambda: vm._died() or
+             proc_image_id(vm.pid) not in (before, None),
+             timeout, interval=0.002, what="exec of the new image")
+    qmp.cmd("migrate-incoming", uri="file:" + state)
+    wait_runstate(qmp, "running", timeout)
+    os.unlink(state)

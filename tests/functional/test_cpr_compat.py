@@ -190,24 +190,13 @@ class Guest:
 
     def exec_update(self, binary):
         """cpr-exec into BINARY with the guest's arguments."""
-        self.count += 1
-        state = self.vm.path("state%d" % self.count)
-        argv = [binary] + self.args + ["-incoming", "defer"]
-        before = proc_image_id(self.vm.pid)
-        self.qmp.cmd("migrate-set-parameters",
-                     {"mode": "cpr-exec", "cpr-exec-command": argv})
-        self.qmp.cmd("migrate", uri="file:" + state)
-        wait_for(lambda: self.vm._died() or
-                 proc_image_id(self.vm.pid) not in (before, None),
-                 TIMEOUT, interval=0.002, what="exec of the new image")
-        self.qmp.cmd("migrate-incoming", uri="file:" + state)
-        wait_runstate(self.qmp, "running", TIMEOUT)
-        os.unlink(state)
+        baton_test.cpr_exec_to(self.vm, self.qmp, [binary] + self.args,
+                               TIMEOUT)
         self.case.assertEqual(os.readlink("/proc/%d/exe" % self.vm.pid),
                               os.path.realpath(binary))
 
 
-@unittest.skipUnless(baton_test.kvm_usable(), "/dev/kvm is not usable")
+@baton_test.needs_kvm
 class FromPrevious(VmTestCase):
     """Updates from the previous release, then within this one."""
 
@@ -350,7 +339,7 @@ class FromPrevious(VmTestCase):
         qmp.cmd("cont")
 
 
-@unittest.skipUnless(baton_test.kvm_usable(), "/dev/kvm is not usable")
+@baton_test.needs_kvm
 class ToPrevious(VmTestCase):
     """An update from this baton to the previous one cannot work (it reads
     neither this CPR state nor these monitor sessions): it fails before

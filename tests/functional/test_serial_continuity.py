@@ -211,18 +211,7 @@ class Cpr(Continuity):
         self.vm = new
 
     def exec_update(self):
-        state = self.vm.path("state")
-        argv = list(self.argv) + ["-incoming", "defer"]
-        before = proc_image_id(self.vm.pid)
-        self.qmp.cmd("migrate-set-parameters",
-                     {"mode": "cpr-exec", "cpr-exec-command": argv})
-        self.qmp.cmd("migrate", uri="file:" + state)
-        wait_for(lambda: self.vm._died() or
-                 proc_image_id(self.vm.pid) not in (before, None),
-                 TIMEOUT, interval=0.002, what="exec of the new image")
-        self.qmp.cmd("migrate-incoming", uri="file:" + state)
-        wait_runstate(self.qmp, "running", TIMEOUT)
-        os.unlink(state)
+        baton_test.cpr_exec_to(self.vm, self.qmp, self.argv, TIMEOUT)
 
     def updates(self, get):
         """cpr-transfer, then cpr-exec, the output checked after each."""

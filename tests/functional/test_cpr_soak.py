@@ -61,24 +61,16 @@ def stopped(pid):
 
 def kill(pid):
     """SIGKILL PID if it is a baton (PIDs get reused); True if sent.
-    Right after baton-update started it, its cmdline can still read
-    empty: the kernel sets the new image's arguments up after it closed
-    the close-on-exec pipe that Popen waits on. So wait for them."""
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                cmdline = f.read()
-        except OSError:
-            return False
-        if cmdline or time.monotonic() >= deadline:
-            break
-        time.sleep(0.0005)
-    if not cmdline.startswith(baton_test.BATON.encode() + b"\0"):
-        return False
+    Asked by /proc/PID/exe, not cmdline: right after baton-update started
+    it, its cmdline can still read empty (the kernel sets the new image's
+    arguments up after it closed the close-on-exec pipe Popen waits on),
+    while its executable is already switched by then."""
     try:
+        if os.readlink("/proc/%d/exe" % pid) != os.path.realpath(
+                baton_test.BATON):
+            return False
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
+    except OSError:
         return False
     return True
 

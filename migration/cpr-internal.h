@@ -239,8 +239,6 @@ bool cpr_transfer_send(const MigChannel *ch, int cancel_fd, int *fd,
                        uint64_t *generation, GError **errp);
 /* Old process: a cpr channel "fd:NAME" (getfd), connected; -1 on error. */
 int cpr_transfer_open_fd(const MigChannel *cpr, GError **errp);
-/* Whether the peer of a cpr connection has closed it (or failed). */
-bool cpr_transfer_peer_gone(int fd);
 
 /* ---- cpr-exec (cpr-exec.c) ---- */
 

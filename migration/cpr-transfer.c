@@ -398,17 +398,6 @@ static bool cpr_transfer_recv_reply(int fd, int cancel_fd,
     return ok;
 }
 
-bool cpr_transfer_peer_gone(int fd)
-{
-    struct pollfd pfd = { .fd = fd, .events = POLLIN | POLLRDHUP };
-
-    /*
-     * Past its one reply the new process never writes on it: any event
-     * means it is gone.
-     */
-    return poll(&pfd, 1, 0) > 0;
-}
-
 /*
  * The binary of the process that listens on the cpr connection FD (the
  * new process), open, or -1: kept so that a refusal can be explained

@@ -8,6 +8,8 @@
 #define BATON_TESTS_UNIT_CHARDEV_TEST_H
 
 #include <glib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -131,6 +133,32 @@ static inline void rm_tmpdir(const char *dir)
         unlink(p);
     }
     rmdir(dir);
+}
+
+/* A UNIX socket listening on PATH (replacing a stale one). */
+static inline int unix_listen(const char *path)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+    unlink(path);
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    g_assert_cmpint(listen(fd, 4), ==, 0);
+    return fd;
+}
+
+/* A client connected to the UNIX socket at PATH. */
+static inline int unix_connect(const char *path)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    return fd;
 }
 
 #endif

@@ -52,29 +52,6 @@ static bool filename_is(Chardev *chr, const char *want)
     return !strcmp(name, want);
 }
 
-static int unix_connect(const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
-    g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    return fd;
-}
-
-static int unix_listen(const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
-    unlink(path);
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    g_assert_cmpint(listen(fd, 4), ==, 0);
-    return fd;
-}
-
 /* Read exactly strlen(WANT) bytes from FD within the timeout. */
 static void expect_read(int fd, const char *want)
 {

@@ -16,6 +16,7 @@
 #include <sys/un.h>
 
 #include "chardev/char.h"
+#include "chardev-test.h"
 #include "hw/core/object.h"
 #include "migration/cpr.h"
 #include "migration/stream.h"
@@ -79,18 +80,6 @@ static void become_incoming_v1(MigMode mode, const char *fp,
     g_assert_true(cpr_compat_v1());
 }
 
-static int unix_listen(const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
-    unlink(path);
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    g_assert_cmpint(listen(fd, 4), ==, 0);
-    return fd;
-}
-
 static ino_t sock_of(int fd)
 {
     struct stat st;
@@ -99,7 +88,7 @@ static ino_t sock_of(int fd)
     return st.st_ino;
 }
 
-static Chardev *mk_chr(const char *str, GError **errp)
+static Chardev *chr_try_new(const char *str, GError **errp)
 {
     g_autoptr(GError) err = NULL;
     g_autoptr(OptList) opts = opts_parse(str, "backend", &err);
@@ -162,12 +151,12 @@ static void test_chardevs(void)
 
     fp = g_strdup_printf("%sobject chardev-socket s0\n", base);
     become_incoming_v1(MIG_MODE_CPR_TRANSFER, fp, names, &l);
-    chr = mk_chr(s, &err);
+    chr = chr_try_new(s, &err);
     g_assert_no_error(err);
     g_assert_true(chardev_cpr_inherited(chr));
     g_assert_cmpint(sock_of(cpr_find_fd("chardev/s0/listen", 0)), ==, ino);
 
-    g_assert_null(mk_chr(s1, &err));
+    g_assert_null(chr_try_new(s1, &err));
     g_assert_nonnull(strstr(err->message, "'object chardev-socket s1' "
                             "exists here but not there"));
     g_assert_false(g_file_test(p1, G_FILE_TEST_EXISTS));
@@ -202,7 +191,7 @@ static void test_moved_listener(void)
 
     fp = g_strdup_printf("%sobject chardev-socket m0\n", base);
     become_incoming_v1(MIG_MODE_CPR_TRANSFER, fp, names, &l);
-    g_assert_null(mk_chr(s, &err));
+    g_assert_null(chr_try_new(s, &err));
     g_assert_nonnull(strstr(err->message, "listens on"));
     g_assert_nonnull(strstr(err->message, p));
     g_assert_nonnull(strstr(err->message, p2));
@@ -214,7 +203,7 @@ static void test_moved_listener(void)
     l = unix_listen(p);
     ino = sock_of(l);
     become_incoming_v1(MIG_MODE_CPR_EXEC, fp, names, &l);
-    chr = mk_chr(s, &err);
+    chr = chr_try_new(s, &err);
     g_assert_no_error(err);
     g_assert_true(chardev_cpr_inherited(chr));
     g_assert_cmpint(sock_of(cpr_find_fd("chardev/m0/listen", 0)), ==, ino);

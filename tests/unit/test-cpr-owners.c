@@ -189,29 +189,6 @@ static void new_takeover(void)
 
 /* ---- sockets ---- */
 
-static int unix_connect(const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
-    g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    return fd;
-}
-
-static int unix_listen(const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
-    unlink(path);
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    g_assert_cmpint(listen(fd, 4), ==, 0);
-    return fd;
-}
-
 static void write_str(int fd, const char *s)
 {
     g_assert_cmpint(write(fd, s, strlen(s)), ==, (ssize_t)strlen(s));

@@ -693,19 +693,47 @@ static bool transport_supported(const MigAddress *a, GError **errp)
     return true;
 }
 
+/*
+ * The final RAM pass is written while the guest is stopped: with the
+ * default socket buffers (about 200 KiB) the writer sleeps on a full buffer
+ * every few dozen pages, and the pause grows by those wake-ups.  Ask for
+ * 4 MiB each way; the forced variant (CAP_NET_ADMIN) passes the
+ * net.core.[rw]mem_max cap, the plain one is capped by it, and failing both
+ * only costs speed.
+ */
+#define MIG_SOCKET_BUF (4 * 1024 * 1024)
+
+static void socket_grow_buffers(int fd)
+{
+    static const int opts[][2] = {
+        { SO_SNDBUFFORCE, SO_SNDBUF },
+        { SO_RCVBUFFORCE, SO_RCVBUF },
+    };
+    int size = MIG_SOCKET_BUF;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(opts); i++) {
+        if (setsockopt(fd, SOL_SOCKET, opts[i][0], &size, sizeof(size)) < 0) {
+            setsockopt(fd, SOL_SOCKET, opts[i][1], &size, sizeof(size));
+        }
+    }
+}
+
 /* Streams poll in slices, so every channel fd is non-blocking. */
 static void conn_set(MigConn *conn, int fd)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
     int flags = fcntl(fd, F_GETFL);
+    bool is_socket = getsockname(fd, (struct sockaddr *)&ss, &len) == 0;
 
     if (flags >= 0) {
         fcntl(fd, F_SETFL, flags | O_NONBLOCK);
     }
+    if (is_socket) {
+        socket_grow_buffers(fd);
+    }
     conn->fd = fd;
-    conn->can_pass_fds = getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
-                         ss.ss_family == AF_UNIX;
+    conn->can_pass_fds = is_socket && ss.ss_family == AF_UNIX;
 }
 
 bool mig_outgoing_is_async(const MigAddress *a)

@@ -17,7 +17,11 @@
 #include "ram.h"
 #include "savevm.h"
 
-#define RAM_SECTION_VERSION 1
+/*
+ * 2: page batches (RAM_ITEM_BATCH). A source that sends no page at all
+ * (cpr: every block ignored) still writes 1, so an older baton can load it.
+ */
+#define RAM_SECTION_VERSION 2
 #define RAM_PAGE_BITS RAM_DIRTY_PAGE_BITS
 #define RAM_PAGE_SIZE RAM_DIRTY_PAGE_SIZE
 #define BPW RAM_DIRTY_BITS_PER_WORD
@@ -29,8 +33,18 @@ enum {
     RAM_ITEM_NEW_BLOCK = 0x04,  /* modifier of the two above: be32 block */
     RAM_ITEM_BLOCK_LIST = 0x08, /* the block list (setup) */
     RAM_ITEM_EOS = 0x10,        /* end of this payload */
+    RAM_ITEM_BATCH = 0x20,      /* version 2: pages of one block, data last */
 };
-#define RAM_ITEM_KNOWN 0x1f
+#define RAM_ITEM_KNOWN_V1 0x1f
+#define RAM_ITEM_KNOWN 0x3f
+
+/*
+ * Pages per batch the source sends (the destination takes up to
+ * RAM_BATCH_MAX): their data follows all their offsets, so the
+ * destination reads it straight into guest RAM in one readv().
+ */
+#define RAM_BATCH_PAGES 64
+#define RAM_BATCH_MAX 256
 
 /* Per-block flags in the block list. */
 #define RAM_BLOCK_IGNORED 0x1 /* x-ignore-shared: no pages are sent */
@@ -49,8 +63,8 @@ enum {
  * until it passes savevm's 1 MiB split size.
  */
 #define RAM_COMPLETE_PIECE (256 * 1024)
-/* Largest item: flags, block index, offset, data. */
-#define RAM_ITEM_MAX (1 + 4 + 8 + RAM_PAGE_SIZE)
+/* Most one page adds: a batch's flags, block, count, offset, data. */
+#define RAM_ITEM_MAX (1 + 4 + 4 + 8 + RAM_PAGE_SIZE)
 
 /* Destination: pages per cached zero-hint window. */
 #define RAM_HINT_PAGES 4096
@@ -498,14 +512,16 @@ static bool ram_take_dirty_word(RamSaveState *rs)
     return false;
 }
 
-/* One page item; LAST is the block of the previous item in this payload. */
+/*
+ * One page item, the data copied (the guest may still be writing it);
+ * LAST is the block of the previous page item in this payload.
+ */
 static void ram_save_page(MigStream *f, RamSaveState *rs, uint64_t page,
-                          bool known_zero, bool stopped, int *last, RamChunk *c)
+                          bool zero, int *last, RamChunk *c)
 {
     const RAMBlock *rb = rs->blocks[rs->cur].rb;
     uint64_t offset = page << RAM_PAGE_BITS;
     const uint8_t *host = (const uint8_t *)rb->host + offset;
-    bool zero = known_zero || ram_page_is_zero(host);
     uint8_t flags = zero ? RAM_ITEM_ZERO : RAM_ITEM_PAGE;
 
     if (*last != (int)rs->cur) {
@@ -521,11 +537,6 @@ static void ram_save_page(MigStream *f, RamSaveState *rs, uint64_t page,
     c->bytes += 9;
     if (zero) {
         c->zero++;
-    } else if (stopped) {
-        /* Nothing changes it until the stream is flushed: send in place. */
-        mig_put_buffer_ref(f, host, RAM_PAGE_SIZE);
-        c->bytes += RAM_PAGE_SIZE;
-        c->normal++;
     } else {
         mig_put_buffer(f, host, RAM_PAGE_SIZE);
         c->bytes += RAM_PAGE_SIZE;
@@ -533,22 +544,70 @@ static void ram_save_page(MigStream *f, RamSaveState *rs, uint64_t page,
     }
 }
 
+/* Guest stopped: non-zero pages of one block waiting to go as a batch. */
+typedef struct RamBatch {
+    guint block;
+    unsigned int n;
+    uint64_t offset[RAM_BATCH_PAGES];
+} RamBatch;
+
+static void ram_batch_flush(MigStream *f, RamSaveState *rs, RamBatch *b,
+                            int *last)
+{
+    const uint8_t *host;
+
+    if (!b->n) {
+        return;
+    }
+    host = rs->blocks[b->block].rb->host;
+    mig_put_u8(f, RAM_ITEM_BATCH);
+    mig_put_be32(f, b->block);
+    mig_put_be32(f, b->n);
+    for (unsigned int i = 0; i < b->n; i++) {
+        mig_put_be64(f, b->offset[i]);
+    }
+    /* Nothing changes them until the stream is flushed: send in place. */
+    for (unsigned int i = 0; i < b->n; i++) {
+        mig_put_buffer_ref(f, host + b->offset[i], RAM_PAGE_SIZE);
+    }
+    *last = b->block;
+    b->n = 0;
+}
+
+static void ram_batch_add(MigStream *f, RamSaveState *rs, RamBatch *b,
+                          uint64_t page, int *last, RamChunk *c)
+{
+    if (b->n && (b->block != rs->cur || b->n == RAM_BATCH_PAGES)) {
+        ram_batch_flush(f, rs, b, last);
+    }
+    if (!b->n) {
+        b->block = rs->cur;
+        c->bytes += 1 + 4 + 4;
+    }
+    b->offset[b->n++] = page << RAM_PAGE_BITS;
+    c->bytes += 8 + RAM_PAGE_SIZE;
+    c->normal++;
+}
+
 /*
  * Send dirty pages from the cursor on until MAX_BYTES written or
  * MAX_PAGES sent (0: no limit) or the end of the pass (returns true),
- * then the end-of-payload item. STOPPED: the guest is stopped, so page
- * contents are referenced rather than copied (mig_put_buffer_ref());
- * while it runs a page must be copied at once, or the checksum computed
- * over it could differ from the bytes sent.
+ * then the end-of-payload item. STOPPED: the guest is stopped, so
+ * non-zero pages go in batches, referenced rather than copied
+ * (mig_put_buffer_ref()); while it runs a page must be copied at once,
+ * or the checksum computed over it could differ from the bytes sent.
  */
 static bool ram_save_pages(MigStream *f, RamSaveState *rs, uint64_t max_bytes,
                            uint64_t max_pages, bool stopped, RamChunk *c)
 {
     bool end_of_pass = false;
     int last = -1;
+    RamBatch batch = {0};
 
     for (;;) {
         unsigned int bit;
+        uint64_t page;
+        bool zero;
 
         if ((max_bytes && c->bytes + RAM_ITEM_MAX + 1 > max_bytes) ||
             (max_pages && c->zero + c->normal >= max_pages)) {
@@ -560,9 +619,17 @@ static bool ram_save_pages(MigStream *f, RamSaveState *rs, uint64_t max_bytes,
         }
         bit = __builtin_ctzl(rs->held);
         rs->held &= rs->held - 1;
-        ram_save_page(f, rs, rs->held_word * BPW + bit,
-                      rs->held_zero & (1UL << bit), stopped, &last, c);
+        page = rs->held_word * BPW + bit;
+        zero = (rs->held_zero & (1UL << bit)) ||
+               ram_page_is_zero((const uint8_t *)rs->blocks[rs->cur].rb->host +
+                                (page << RAM_PAGE_BITS));
+        if (stopped && !zero) {
+            ram_batch_add(f, rs, &batch, page, &last, c);
+        } else {
+            ram_save_page(f, rs, page, zero, &last, c);
+        }
     }
+    ram_batch_flush(f, rs, &batch, &last);
     mig_put_u8(f, RAM_ITEM_EOS);
     c->bytes++;
     return end_of_pass;
@@ -872,40 +939,13 @@ static void ram_load_hint_written(RamLoadState *ls, guint bi, uint64_t page)
     }
 }
 
-static bool ram_load_page(MigStream *f, RamLoadState *ls, uint8_t flags,
-                          int *cur, GError **errp)
+/* Whether a page at OFFSET of block BI may be written. */
+static bool ram_load_check_offset(RamLoadState *ls, guint bi, uint64_t offset,
+                                  GError **errp)
 {
-    const RAMBlock *rb;
-    uint64_t offset, page;
-    uint8_t *host;
+    const RAMBlock *rb = ls->blocks[bi].rb;
 
-    if (!ls->blocks) {
-        error_setg(errp, "RAM page record before the block list");
-        return false;
-    }
-    if (flags & RAM_ITEM_NEW_BLOCK) {
-        uint32_t bi = mig_get_be32(f);
-
-        if (!mig_stream_check(f, errp)) {
-            return false;
-        }
-        if (bi >= ls->nblocks) {
-            error_setg(errp, "RAM block index %u is out of range (%u blocks)",
-                       bi, ls->nblocks);
-            return false;
-        }
-        *cur = bi;
-    }
-    if (*cur < 0) {
-        error_setg(errp, "RAM page record names no block");
-        return false;
-    }
-    rb = ls->blocks[*cur].rb;
-    offset = mig_get_be64(f);
-    if (!mig_stream_check(f, errp)) {
-        return false;
-    }
-    if (ls->blocks[*cur].ignored) {
+    if (ls->blocks[bi].ignored) {
         error_setg(errp,
                    "RAM block '%s' is not migrated (x-ignore-shared) "
                    "but the stream has a page for it",
@@ -924,6 +964,99 @@ static bool ram_load_page(MigStream *f, RamLoadState *ls, uint8_t flags,
                    "RAM page offset 0x%" PRIx64 " is beyond the end "
                    "of block '%s' (size 0x%" PRIx64 ")",
                    offset, rb->idstr, rb->size);
+        return false;
+    }
+    return true;
+}
+
+/* The block index of a page item or batch, checked. */
+static bool ram_load_block_index(MigStream *f, RamLoadState *ls, int *cur,
+                                 GError **errp)
+{
+    uint32_t bi = mig_get_be32(f);
+
+    if (!mig_stream_check(f, errp)) {
+        return false;
+    }
+    if (bi >= ls->nblocks) {
+        error_setg(errp, "RAM block index %u is out of range (%u blocks)",
+                   bi, ls->nblocks);
+        return false;
+    }
+    *cur = bi;
+    return true;
+}
+
+/*
+ * A batch: block index, count, the pages' offsets, then their data, read
+ * straight into guest RAM.
+ */
+static bool ram_load_batch(MigStream *f, RamLoadState *ls, int *cur,
+                           GError **errp)
+{
+    struct iovec iov[RAM_BATCH_MAX];
+    uint64_t page[RAM_BATCH_MAX];
+    const RAMBlock *rb;
+    uint32_t n;
+
+    if (!ls->blocks) {
+        error_setg(errp, "RAM page record before the block list");
+        return false;
+    }
+    if (!ram_load_block_index(f, ls, cur, errp)) {
+        return false;
+    }
+    rb = ls->blocks[*cur].rb;
+    n = mig_get_be32(f);
+    if (!mig_stream_check(f, errp)) {
+        return false;
+    }
+    if (n == 0 || n > RAM_BATCH_MAX) {
+        error_setg(errp, "RAM page batch of %u pages (1 to %d allowed)", n,
+                   RAM_BATCH_MAX);
+        return false;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t offset = mig_get_be64(f);
+
+        if (!mig_stream_check(f, errp) ||
+            !ram_load_check_offset(ls, *cur, offset, errp)) {
+            return false;
+        }
+        page[i] = offset >> RAM_PAGE_BITS;
+        iov[i].iov_base = (uint8_t *)rb->host + offset;
+        iov[i].iov_len = RAM_PAGE_SIZE;
+    }
+    mig_get_iov(f, iov, n);
+    for (uint32_t i = 0; i < n; i++) {
+        ram_load_hint_written(ls, *cur, page[i]);
+    }
+    return mig_stream_check(f, errp);
+}
+
+static bool ram_load_page(MigStream *f, RamLoadState *ls, uint8_t flags,
+                          int *cur, GError **errp)
+{
+    const RAMBlock *rb;
+    uint64_t offset, page;
+    uint8_t *host;
+
+    if (!ls->blocks) {
+        error_setg(errp, "RAM page record before the block list");
+        return false;
+    }
+    if ((flags & RAM_ITEM_NEW_BLOCK) &&
+        !ram_load_block_index(f, ls, cur, errp)) {
+        return false;
+    }
+    if (*cur < 0) {
+        error_setg(errp, "RAM page record names no block");
+        return false;
+    }
+    rb = ls->blocks[*cur].rb;
+    offset = mig_get_be64(f);
+    if (!mig_stream_check(f, errp) ||
+        !ram_load_check_offset(ls, *cur, offset, errp)) {
         return false;
     }
     host = (uint8_t *)rb->host + offset;
@@ -954,7 +1087,7 @@ static bool ram_load_state(MigStream *f, void *opaque, int version_id,
         if (!mig_stream_check(f, errp)) {
             return false;
         }
-        if (flags & ~RAM_ITEM_KNOWN) {
+        if (flags & ~(version_id >= 2 ? RAM_ITEM_KNOWN : RAM_ITEM_KNOWN_V1)) {
             error_setg(errp, "RAM record has unknown flags 0x%x", flags);
             return false;
         }
@@ -964,6 +1097,9 @@ static bool ram_load_state(MigStream *f, void *opaque, int version_id,
         case RAM_ITEM_PAGE:
         case RAM_ITEM_PAGE | RAM_ITEM_NEW_BLOCK:
             ok = ram_load_page(f, ls, flags, &cur, errp);
+            break;
+        case RAM_ITEM_BATCH:
+            ok = ram_load_batch(f, ls, &cur, errp);
             break;
         case RAM_ITEM_BLOCK_LIST:
             ok = ram_load_block_list(f, ls, errp);
@@ -988,12 +1124,28 @@ static bool ram_load_state(MigStream *f, void *opaque, int version_id,
 
 /* ---- registration ---- */
 
+/* Batches (version 2) only exist where pages are sent. */
+static int ram_save_version(void *opaque)
+{
+    const GPtrArray *list = ram_block_list();
+    bool ignore_shared = ram_ignore_shared();
+
+    (void)opaque;
+    for (guint i = 0; i < list->len; i++) {
+        if (!ram_block_is_ignored(g_ptr_array_index(list, i), ignore_shared)) {
+            return RAM_SECTION_VERSION;
+        }
+    }
+    return 1;
+}
+
 static const SaveVMHandlers ram_handlers = {
     .save_setup = ram_save_setup,
     .save_iterate = ram_save_iterate,
     .save_pending = ram_save_pending,
     .save_complete = ram_save_complete,
     .save_cleanup = ram_save_cleanup,
+    .save_version = ram_save_version,
     .load_setup = ram_load_setup,
     .load_cleanup = ram_load_cleanup,
     .load_state = ram_load_state,

@@ -295,7 +295,9 @@ static void put_section_header(MigStream *rec, uint8_t type,
     if (type == SAVEVM_REC_SECTION_START || type == SAVEVM_REC_SECTION_FULL) {
         mig_put_str(rec, se->idstr);
         mig_put_be32(rec, se->instance_id);
-        mig_put_be32(rec, se->version_id);
+        mig_put_be32(rec, se->ops && se->ops->save_version
+                              ? se->ops->save_version(se->opaque)
+                              : se->version_id);
     }
 }
 

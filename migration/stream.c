@@ -24,6 +24,12 @@
  * it, the copy out to guest RAM and the checksum over it.
  */
 #define STREAM_READ_BUF_SIZE (256 * 1024)
+/*
+ * Readers, after a direct read (mig_get_iov()) in a window: what comes
+ * next is likely another batch header followed by data that should go
+ * direct too, so fills stop short of it.
+ */
+#define STREAM_SMALL_FILL 1024
 /* fd writers: references (plus buffer pieces) per writev(). */
 #define STREAM_IOV_MAX MIN(IOV_MAX, 1024)
 /* Descriptors per sendmsg(): well under the kernel's SCM_MAX_FD (253). */
@@ -71,6 +77,7 @@ struct MigStream {
 
     GError *err;
     bool eof; /* reader: the input ended */
+    bool small_fill; /* reader: fills take at most STREAM_SMALL_FILL */
     uint64_t bytes;
 
     /*
@@ -441,16 +448,15 @@ static void stream_keep_fd(int fd, void *opaque)
     g_array_append_val(f->fds_in, fd);
 }
 
-static ssize_t stream_recv_fds(MigStream *f, uint8_t *p, size_t n)
+static ssize_t stream_recv_fds(MigStream *f, struct iovec *iov, int iovcnt)
 {
     union {
         char buf[CMSG_SPACE(sizeof(int) * STREAM_FDS_PER_RECV)];
         struct cmsghdr align;
     } control;
-    struct iovec iov = {.iov_base = p, .iov_len = n};
     struct msghdr msg = {
-        .msg_iov = &iov,
-        .msg_iovlen = 1,
+        .msg_iov = iov,
+        .msg_iovlen = iovcnt,
         .msg_control = control.buf,
         .msg_controllen = sizeof(control.buf),
     };
@@ -477,11 +483,60 @@ static void stream_window_sum(MigStream *f)
 }
 
 /*
+ * One read into IOV (fd readers), waiting for input. Returns the bytes
+ * read, 0 at the end of input (f->eof set), -1 on error (then sticky).
+ */
+static ssize_t stream_readv(MigStream *f, struct iovec *iov, int iovcnt)
+{
+    for (;;) {
+        ssize_t r;
+
+        if (mig_stream_is_shutdown(f)) {
+            stream_fail(f, "channel shut down");
+            return -1;
+        }
+        if (f->can_pass_fds) {
+            r = stream_recv_fds(f, iov, iovcnt);
+        } else {
+            r = readv(f->fd, iov, iovcnt);
+        }
+        if (r == -2) {
+            return -1;
+        }
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                stream_wait(f, POLLIN);
+                continue;
+            }
+            if (mig_stream_is_shutdown(f)) {
+                stream_fail(f, "channel shut down");
+            } else {
+                stream_fail_errno(f, errno, "read failed");
+            }
+            return -1;
+        }
+        if (r == 0) {
+            if (mig_stream_is_shutdown(f)) {
+                stream_fail(f, "channel shut down");
+                return -1;
+            }
+            f->eof = true;
+        }
+        return r;
+    }
+}
+
+/*
  * Read more input into the buffer (fd readers). Returns false at the end
  * of input or on error (then sticky).
  */
 static bool stream_fill(MigStream *f)
 {
+    ssize_t r;
+
     if (f->err || f->eof) {
         return false;
     }
@@ -498,46 +553,18 @@ static bool stream_fill(MigStream *f)
         f->len -= f->pos;
         f->pos = 0;
     }
-    for (;;) {
-        ssize_t r;
-
-        if (mig_stream_is_shutdown(f)) {
-            stream_fail(f, "channel shut down");
-            return false;
-        }
-        if (f->can_pass_fds) {
-            r = stream_recv_fds(f, f->buf + f->len, f->buf_size - f->len);
-        } else {
-            r = read(f->fd, f->buf + f->len, f->buf_size - f->len);
-        }
-        if (r == -2) {
-            return false;
-        }
-        if (r < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                stream_wait(f, POLLIN);
-                continue;
-            }
-            if (mig_stream_is_shutdown(f)) {
-                stream_fail(f, "channel shut down");
-            } else {
-                stream_fail_errno(f, errno, "read failed");
-            }
-            return false;
-        }
-        if (r == 0) {
-            if (mig_stream_is_shutdown(f)) {
-                stream_fail(f, "channel shut down");
-            }
-            f->eof = true;
-            return false;
-        }
-        f->len += r;
-        return true;
+    r = stream_readv(f,
+                     &(struct iovec){f->buf + f->len,
+                                     f->small_fill
+                                         ? MIN(STREAM_SMALL_FILL,
+                                               f->buf_size - f->len)
+                                         : f->buf_size - f->len},
+                     1);
+    if (r <= 0) {
+        return false;
     }
+    f->len += r;
+    return true;
 }
 
 /* ---- writing ---- */
@@ -800,6 +827,91 @@ void mig_get_buffer(MigStream *f, void *buf, size_t len)
     }
 }
 
+/*
+ * Read directly into VEC (advanced as it fills; IOVCNT entries, at most
+ * IOV_MAX), summing what lands into the window's checksum. The buffer
+ * must be empty.
+ */
+static void stream_read_direct(MigStream *f, struct iovec *vec, int iovcnt)
+{
+    while (iovcnt > 0 && !f->err) {
+        ssize_t r = stream_readv(f, vec, iovcnt);
+
+        if (r <= 0) {
+            if (!f->err) {
+                stream_fail(f, "unexpected end of stream");
+            }
+            return;
+        }
+        f->bytes += r;
+        f->window_left -= f->window ? (size_t)r : 0;
+        while (r > 0) {
+            size_t n = MIN((size_t)r, vec->iov_len);
+
+            if (f->window) {
+                f->window_crc = crc32c_update(f->window_crc, vec->iov_base, n);
+            }
+            vec->iov_base = (uint8_t *)vec->iov_base + n;
+            vec->iov_len -= n;
+            r -= n;
+            if (!vec->iov_len) {
+                vec++;
+                iovcnt--;
+            }
+        }
+    }
+}
+
+void mig_get_iov(MigStream *f, const struct iovec *iov, int iovcnt)
+{
+    struct iovec vec[STREAM_IOV_MAX];
+    size_t total = 0;
+    int i = 0;
+
+    g_assert(!f->is_writer && iovcnt >= 0 && iovcnt <= STREAM_IOV_MAX);
+    for (int k = 0; k < iovcnt; k++) {
+        total += iov[k].iov_len;
+        vec[k] = iov[k];
+    }
+    if (f->window && total > f->window_left && !f->err) {
+        stream_fail(f, "unexpected end of record");
+    }
+    /* What is buffered already is copied out... */
+    while (i < iovcnt && !f->err) {
+        size_t n = MIN(f->len - f->pos, vec[i].iov_len);
+
+        if (!n && vec[i].iov_len) {
+            break;
+        }
+        memcpy(vec[i].iov_base, f->buf + f->pos, n);
+        f->pos += n;
+        f->bytes += n;
+        f->window_left -= f->window ? n : 0;
+        vec[i].iov_base = (uint8_t *)vec[i].iov_base + n;
+        vec[i].iov_len -= n;
+        if (!vec[i].iov_len) {
+            i++;
+        }
+    }
+    /* ...the rest goes straight from the socket to its place. */
+    if (i < iovcnt && !f->err) {
+        if (f->is_mem || f->eof) {
+            stream_fail(f, "unexpected end of stream");
+        } else {
+            stream_window_sum(f);
+            f->pos = f->len = f->crc_from = 0;
+            stream_read_direct(f, vec + i, iovcnt - i);
+            f->small_fill = f->window;
+        }
+    }
+    /* Sticky-error contract: a failed get reads as zeroes, all of it. */
+    if (f->err) {
+        for (int k = 0; k < iovcnt; k++) {
+            memset(iov[k].iov_base, 0, iov[k].iov_len);
+        }
+    }
+}
+
 uint8_t mig_get_u8(MigStream *f)
 {
     uint8_t v;
@@ -887,6 +999,7 @@ void mig_stream_window_begin(MigStream *f, size_t len, uint32_t crc)
 {
     g_assert(!f->is_writer && !f->window);
     f->window = true;
+    f->small_fill = false;
     f->window_left = len;
     f->window_crc = crc;
     f->crc_from = f->pos;
@@ -897,6 +1010,7 @@ uint32_t mig_stream_window_end(MigStream *f)
     g_assert(f->window);
     stream_window_sum(f);
     f->window = false;
+    f->small_fill = false;
     f->window_left = 0;
     return f->window_crc;
 }

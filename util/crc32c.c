@@ -108,22 +108,27 @@ static uint32_t crc32c_zeros_operator(size_t n)
 /*
  * The CRC32 instruction takes three cycles but can start one every cycle:
  * one dependency chain uses a third of it. So large inputs go in rounds
- * of three lanes of CRC32C_LANE bytes each, summed side by side (the
- * first lane from the running state, the others from zero) and joined by
- * linearity: state(A B C) = state(A) * x^(16 LANE) + state0(B) * x^(8 LANE)
- * + state0(C), with x^(8 k) standing for k zero bytes.
+ * of three lanes of LANE bytes each, summed side by side (the first lane
+ * from the running state, the others from zero) and joined by linearity:
+ * state(A B C) = state(A) * x^(16 LANE) + state0(B) * x^(8 LANE)
+ * + state0(C), with x^(8 k) standing for k zero bytes. Two lane sizes:
+ * long lanes make the join rare, short ones (three to a 4 KiB page, the
+ * piece RAM is summed in) keep pages off the single chain.
  */
-#define CRC32C_LANE 4096
+static const size_t crc32c_lanes[2] = {4096, 1360};
 
-static uint32_t crc32c_lane_shift[2]; /* x^(8 LANE), x^(16 LANE) */
+static uint32_t crc32c_lane_shift[2][2]; /* per lane: x^(8 LANE), x^(16 LANE) */
 
 static void crc32c_init_lanes(void)
 {
     static gsize done;
 
     if (g_once_init_enter(&done)) {
-        crc32c_lane_shift[0] = crc32c_zeros_operator(CRC32C_LANE);
-        crc32c_lane_shift[1] = crc32c_zeros_operator(2 * CRC32C_LANE);
+        for (int i = 0; i < 2; i++) {
+            crc32c_lane_shift[i][0] = crc32c_zeros_operator(crc32c_lanes[i]);
+            crc32c_lane_shift[i][1] =
+                crc32c_zeros_operator(2 * crc32c_lanes[i]);
+        }
         g_once_init_leave(&done, 1);
     }
 }
@@ -135,23 +140,27 @@ crc32c_rounds_hw(uint64_t c, const uint8_t **pp, size_t *lenp)
     size_t len = *lenp;
 
     crc32c_init_lanes();
-    while (len >= 3 * CRC32C_LANE) {
-        uint64_t b = 0, d = 0;
+    for (int k = 0; k < 2; k++) {
+        const size_t lane = crc32c_lanes[k];
 
-        for (size_t i = 0; i < CRC32C_LANE; i += 8) {
-            uint64_t w0, w1, w2;
+        while (len >= 3 * lane) {
+            uint64_t b = 0, d = 0;
 
-            memcpy(&w0, p + i, 8);
-            memcpy(&w1, p + CRC32C_LANE + i, 8);
-            memcpy(&w2, p + 2 * CRC32C_LANE + i, 8);
-            c = _mm_crc32_u64(c, w0);
-            b = _mm_crc32_u64(b, w1);
-            d = _mm_crc32_u64(d, w2);
+            for (size_t i = 0; i < lane; i += 8) {
+                uint64_t w0, w1, w2;
+
+                memcpy(&w0, p + i, 8);
+                memcpy(&w1, p + lane + i, 8);
+                memcpy(&w2, p + 2 * lane + i, 8);
+                c = _mm_crc32_u64(c, w0);
+                b = _mm_crc32_u64(b, w1);
+                d = _mm_crc32_u64(d, w2);
+            }
+            c = crc32c_mulmod(c, crc32c_lane_shift[k][1]) ^
+                crc32c_mulmod(b, crc32c_lane_shift[k][0]) ^ d;
+            p += 3 * lane;
+            len -= 3 * lane;
         }
-        c = crc32c_mulmod(c, crc32c_lane_shift[1]) ^
-            crc32c_mulmod(b, crc32c_lane_shift[0]) ^ d;
-        p += 3 * CRC32C_LANE;
-        len -= 3 * CRC32C_LANE;
     }
     *pp = p;
     *lenp = len;

@@ -46,6 +46,11 @@ typedef struct SaveVMHandlers {
     bool (*save_complete)(MigStream *f, void *opaque, GError **errp);
     /* Source: after success, failure or cancel. */
     void (*save_cleanup)(void *opaque);
+    /*
+     * Source, optional: the version SECTION_START names, when what will be
+     * sent lets an older format do (at most the registered version).
+     */
+    int (*save_version)(void *opaque);
 
     /* Destination: before the first record / after the last one. */
     bool (*load_setup)(void *opaque, GError **errp);

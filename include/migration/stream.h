@@ -18,6 +18,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
+
 #include <glib.h>
 
 typedef struct MigStream MigStream;
@@ -115,6 +117,12 @@ uint32_t mig_get_be32(MigStream *f);
 uint64_t mig_get_be64(MigStream *f);
 /* Read exactly LEN bytes; short read → sticky error. */
 void mig_get_buffer(MigStream *f, void *buf, size_t len);
+/*
+ * Read exactly the bytes IOV describes (at most 1024 pieces); short read →
+ * sticky error. What is not buffered yet is read from the channel straight
+ * into IOV: one copy fewer for page-sized pieces.
+ */
+void mig_get_iov(MigStream *f, const struct iovec *iov, int iovcnt);
 /* Read a u8-length string into BUF (nul-terminated, BUF has 256 bytes). */
 void mig_get_str(MigStream *f, char buf[256]);
 /*

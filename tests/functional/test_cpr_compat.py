@@ -365,6 +365,28 @@ class ToPrevious(VmTestCase):
                       new.stderr_text())
         g.check()
 
+    def test_precopy(self):
+        """A precopy migration to the previous baton: it refuses this
+        release's RAM section (version 2, page batches) at the first
+        record, and the guest runs on here."""
+        src = self.launch(Vm(alpha_args(["-m", "32M"]), serial_socket=True,
+                             name="back-src"))
+        src.serial.read_until(b"xyz", timeout=TIMEOUT)
+        path = src.path("mig.sock")
+        dst = self.launch(Vm(alpha_args(["-m", "32M"]) +
+                             ["-incoming", "unix:" + path],
+                             binary=OLD, name="back-dst"))
+        wait_for(lambda: unix_listening(path) or dst._died(), TIMEOUT,
+                 what="incoming socket %s" % path)
+        src.qmp.cmd("migrate", uri="unix:" + path)
+        wait_migration(src.qmp, until=("failed",), timeout=TIMEOUT)
+        self.assertEqual(dst.wait(TIMEOUT), 1)
+        self.assertIn("section 'ram' instance 0: unsupported version 2 "
+                      "(accepted 0 to 1)", dst.stderr_text())
+        self.assertEqual(src.qmp.cmd("query-status")["status"], "running")
+        src.serial.read_until(b"xyz", timeout=TIMEOUT,
+                              start=len(src.serial.data))
+
     def test_exec(self):
         """cpr-exec into the previous baton is refused up front: after the
         exec there would be no way back."""

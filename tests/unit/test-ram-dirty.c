@@ -285,6 +285,17 @@ static void test_round_trip(void)
     guest_free(&b);
 }
 
+/* The version the "ram" SECTION_START of a saved stream names. */
+static uint32_t ram_section_version(const uint8_t *data, size_t len)
+{
+    static const uint8_t name[] = {3, 'r', 'a', 'm', 0, 0, 0, 0};
+    const uint8_t *p = memmem(data, len, name, sizeof(name));
+
+    g_assert_nonnull(p);
+    p += sizeof(name);
+    return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+}
+
 static void test_ignore_shared(void)
 {
     Guest a = guest_new("t.a", false, 8, 0x100000);
@@ -293,12 +304,15 @@ static void test_ignore_shared(void)
     GError *err = NULL;
     g_autofree uint8_t *data = NULL;
     g_autofree uint8_t *want_a = NULL;
-    size_t len;
+    g_autofree uint8_t *only_b = NULL;
+    size_t len, only_len;
 
     fill_pattern(&a, 8, 0);
     memset(b.rb->host, 0x22, b.rb->size);
     want_a = g_memdup2(a.rb->host, a.rb->size);
     data = save_all(true, &len);
+    /* Pages are sent (a's): the version with page batches. */
+    g_assert_cmpuint(ram_section_version(data, len), ==, 2);
     ram_migration_get_stats(&st);
     g_assert_cmpuint(st.total, ==, 8 * PAGE);
     g_assert_cmpuint(st.normal, ==, 8);
@@ -311,6 +325,15 @@ static void test_ignore_shared(void)
     g_assert_no_error(err);
     g_assert_cmpmem(a.rb->host, a.rb->size, want_a, a.rb->size);
     g_assert_cmpuint(((uint8_t *)b.rb->host)[5 * PAGE], ==, 0x33);
+
+    /*
+     * Every block ignored (as in cpr): no page is sent, and the section
+     * says version 1, which an older baton loads.
+     */
+    guest_free(&a);
+    only_b = save_all(true, &only_len);
+    g_assert_cmpuint(ram_section_version(only_b, only_len), ==, 1);
+    a = guest_new("t.a", false, 8, 0x100000);
 
     /* A destination whose block is not shared cannot take such a stream. */
     guest_free(&b);
@@ -527,7 +550,8 @@ static void put_list(MigStream *p, uint32_t page_size, uint32_t flags)
  * list for block 't.a') and whose SECTION_PART carries PART_ITEMS, then
  * SECTION_END and EOF. Load it and return the error (NULL on success).
  */
-static GError *load_crafted(PutItems start_items, PutItems part_items)
+static GError *load_crafted_v(uint32_t version, PutItems start_items,
+                              PutItems part_items)
 {
     MigStream *f = mig_stream_new_mem_writer();
     MigStream *p;
@@ -542,7 +566,7 @@ static GError *load_crafted(PutItems start_items, PutItems part_items)
     mig_put_be32(p, 1);
     mig_put_str(p, "ram");
     mig_put_be32(p, 0);
-    mig_put_be32(p, 1);
+    mig_put_be32(p, version);
     if (start_items) {
         start_items(p);
     } else {
@@ -575,6 +599,71 @@ static GError *load_crafted(PutItems start_items, PutItems part_items)
     load_all(data, len, &err);
     mig_stream_close_noerr(f);
     return err;
+}
+
+static GError *load_crafted(PutItems start_items, PutItems part_items)
+{
+    return load_crafted_v(1, start_items, part_items);
+}
+
+/* Version 2: a batch of pages 3, 5 and 3 again (the last copy wins). */
+static void items_batch(MigStream *p)
+{
+    uint8_t page[PAGE];
+
+    mig_put_u8(p, 0x20);
+    mig_put_be32(p, 0);
+    mig_put_be32(p, 3);
+    mig_put_be64(p, 3 * PAGE);
+    mig_put_be64(p, 5 * PAGE);
+    mig_put_be64(p, 3 * PAGE);
+    for (int i = 0; i < 3; i++) {
+        memset(page, 0x50 + i, sizeof(page));
+        mig_put_buffer(p, page, PAGE);
+    }
+    mig_put_u8(p, 0x01); /* a zero page, in the batch's block */
+    mig_put_be64(p, 4 * PAGE);
+}
+
+static void put_batch_header(MigStream *p, uint32_t block, uint32_t n)
+{
+    mig_put_u8(p, 0x20);
+    mig_put_be32(p, block);
+    mig_put_be32(p, n);
+}
+
+static void items_batch_empty(MigStream *p)
+{
+    put_batch_header(p, 0, 0);
+}
+
+static void items_batch_huge(MigStream *p)
+{
+    put_batch_header(p, 0, 257);
+}
+
+static void items_batch_index(MigStream *p)
+{
+    put_batch_header(p, 1, 1);
+    mig_put_be64(p, 0);
+}
+
+static void items_batch_beyond(MigStream *p)
+{
+    put_batch_header(p, 0, 2);
+    mig_put_be64(p, 0);
+    mig_put_be64(p, 16 * PAGE);
+}
+
+static void items_batch_short(MigStream *p)
+{
+    uint8_t page[PAGE] = {0};
+
+    put_batch_header(p, 0, 2);
+    mig_put_be64(p, 0);
+    mig_put_be64(p, PAGE);
+    mig_put_buffer(p, page, PAGE);
+    mig_put_buffer(p, page, 100);
 }
 
 static void items_good(MigStream *p)
@@ -700,6 +789,22 @@ static void test_bad_records(void)
          "RAM block 't.a' has unknown flags "
          "0x80"},
     };
+    static const struct {
+        uint32_t version;
+        PutItems start, part;
+        const char *msg;
+    } batch_cases[] = {
+        {1, NULL, items_batch, "RAM record has unknown flags 0x20"},
+        {2, NULL, items_batch_empty,
+         "RAM page batch of 0 pages (1 to 256 allowed)"},
+        {2, NULL, items_batch_huge,
+         "RAM page batch of 257 pages (1 to 256 allowed)"},
+        {2, NULL, items_batch_index,
+         "RAM block index 1 is out of range (1 blocks)"},
+        {2, NULL, items_batch_beyond,
+         "RAM page offset 0x10000 is beyond the end of block 't.a'"},
+        {2, NULL, items_batch_short, "section 'ram' instance 0: "},
+    };
     GError *err;
 
     /* The harness itself produces a loadable stream. */
@@ -715,6 +820,25 @@ static void test_bad_records(void)
         assert_error_has(err, cases[i].msg);
         g_clear_error(&err);
     }
+
+    /* Version 2 adds page batches; a version-1 section may not have one. */
+    memset(a.rb->host, 0x99, a.rb->size);
+    err = load_crafted_v(2, NULL, items_batch);
+    g_assert_no_error(err);
+    g_assert_cmpuint(page_ptr(&a, 3)[7], ==, 0x52);
+    g_assert_cmpuint(page_ptr(&a, 5)[PAGE - 1], ==, 0x51);
+    g_assert_cmpuint(page_ptr(&a, 4)[0], ==, 0);
+    g_assert_cmpuint(page_ptr(&a, 6)[0], ==, 0x99);
+    for (size_t i = 0; i < G_N_ELEMENTS(batch_cases); i++) {
+        err = load_crafted_v(batch_cases[i].version, batch_cases[i].start,
+                             batch_cases[i].part);
+        assert_error_has(err, batch_cases[i].msg);
+        g_clear_error(&err);
+    }
+    err = load_crafted_v(3, NULL, items_batch);
+    assert_error_has(err, "section 'ram' instance 0: unsupported version 3 "
+                          "(accepted 0 to 2)");
+    g_clear_error(&err);
     /* Nothing past the end of the block was written by any of them. */
     guest_free(&a);
 }

@@ -55,6 +55,15 @@ static void test_hw_lanes(void)
             g_assert_cmphex(crc32c_update(0x1234, buf + start, len), ==,
                             crc32c_update_sw(0x1234, buf + start, len));
         }
+        /* Short lanes (3 x 1360 bytes): a page and the lengths around. */
+        for (size_t len = 3 * 1360 - 9; len <= 3 * 1360 + 40; len++) {
+            g_assert_cmphex(crc32c_update(0x1234, buf + start, len), ==,
+                            crc32c_update_sw(0x1234, buf + start, len));
+        }
+        for (size_t len = 4096 - 3; len <= 4096 + 3; len++) {
+            g_assert_cmphex(crc32c_update(0x1234, buf + start, len), ==,
+                            crc32c_update_sw(0x1234, buf + start, len));
+        }
     }
     g_rand_free(rand);
 }

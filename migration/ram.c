@@ -332,6 +332,20 @@ static bool ram_block_is_ignored(const RAMBlock *rb, bool ignore_shared)
     return ignore_shared && (rb->flags & RAM_SHARED) && rb->fd >= 0;
 }
 
+/* Whether some block is not ignored, so that its pages are sent. */
+static bool ram_sends_pages(void)
+{
+    const GPtrArray *list = ram_block_list();
+    bool ignore_shared = ram_ignore_shared();
+
+    for (guint i = 0; i < list->len; i++) {
+        if (!ram_block_is_ignored(g_ptr_array_index(list, i), ignore_shared)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static uint64_t ram_dirty_pages(RamSaveState *rs)
 {
     uint64_t n = __builtin_popcountl(rs->held);
@@ -417,7 +431,7 @@ static bool ram_save_setup(MigStream *f, void *opaque, GError **errp)
     const AccelOps *accel = accel_current();
     RamChunk c = {0};
     uint64_t total = 0;
-    bool any_sent = false;
+    bool any_sent = ram_sends_pages();
 
     g_assert(!rs->blocks && !rs->mem_log && !rs->accel_log);
     if (!ram_save_collect_blocks(rs, errp)) {
@@ -438,11 +452,6 @@ static bool ram_save_setup(MigStream *f, void *opaque, GError **errp)
      * place) there is nothing to log: starting it would only cost time,
      * and a sync at the switchover would stretch the pause with RAM size.
      */
-    for (guint i = 0; i < rs->nblocks; i++) {
-        if (!rs->blocks[i].ignored) {
-            any_sent = true;
-        }
-    }
     if (any_sent) {
         memory_dirty_log_start();
         rs->mem_log = true;
@@ -1127,16 +1136,8 @@ static bool ram_load_state(MigStream *f, void *opaque, int version_id,
 /* Batches (version 2) only exist where pages are sent. */
 static int ram_save_version(void *opaque)
 {
-    const GPtrArray *list = ram_block_list();
-    bool ignore_shared = ram_ignore_shared();
-
     (void)opaque;
-    for (guint i = 0; i < list->len; i++) {
-        if (!ram_block_is_ignored(g_ptr_array_index(list, i), ignore_shared)) {
-            return RAM_SECTION_VERSION;
-        }
-    }
-    return 1;
+    return ram_sends_pages() ? RAM_SECTION_VERSION : 1;
 }
 
 static const SaveVMHandlers ram_handlers = {

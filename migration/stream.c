@@ -791,6 +791,13 @@ void mig_put_fd(MigStream *f, int fd)
 
 /* ---- reading ---- */
 
+/* Readers: N more bytes consumed (the window's share of them too). */
+static void stream_took(MigStream *f, size_t n)
+{
+    f->bytes += n;
+    f->window_left -= f->window ? n : 0;
+}
+
 void mig_get_buffer(MigStream *f, void *buf, size_t len)
 {
     uint8_t *p = buf;
@@ -816,8 +823,7 @@ void mig_get_buffer(MigStream *f, void *buf, size_t len)
         n = MIN(avail, len);
         memcpy(p, f->buf + f->pos, n);
         f->pos += n;
-        f->bytes += n;
-        f->window_left -= f->window ? n : 0;
+        stream_took(f, n);
         p += n;
         len -= n;
     }
@@ -843,8 +849,7 @@ static void stream_read_direct(MigStream *f, struct iovec *vec, int iovcnt)
             }
             return;
         }
-        f->bytes += r;
-        f->window_left -= f->window ? (size_t)r : 0;
+        stream_took(f, r);
         while (r > 0) {
             size_t n = MIN((size_t)r, vec->iov_len);
 
@@ -883,10 +888,7 @@ void mig_get_iov(MigStream *f, const struct iovec *iov, int iovcnt)
         if (!n && vec[i].iov_len) {
             break;
         }
-        memcpy(vec[i].iov_base, f->buf + f->pos, n);
-        f->pos += n;
-        f->bytes += n;
-        f->window_left -= f->window ? n : 0;
+        mig_get_buffer(f, vec[i].iov_base, n);
         vec[i].iov_base = (uint8_t *)vec[i].iov_base + n;
         vec[i].iov_len -= n;
         if (!vec[i].iov_len) {
@@ -917,8 +919,7 @@ uint8_t mig_get_u8(MigStream *f)
     uint8_t v;
 
     if (f->pos < f->len && !f->err && (!f->window || f->window_left)) {
-        f->bytes++;
-        f->window_left -= f->window;
+        stream_took(f, 1);
         return f->buf[f->pos++];
     }
     mig_get_buffer(f, &v, 1);
@@ -1028,8 +1029,7 @@ void mig_stream_window_skip(MigStream *f)
             continue;
         }
         f->pos += n;
-        f->bytes += n;
-        f->window_left -= n;
+        stream_took(f, n);
     }
 }
 

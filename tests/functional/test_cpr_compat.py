@@ -197,6 +197,26 @@ class Guest:
 
 
 @baton_test.needs_kvm
+def start_precopy(case, src_binary, dst_binary, name):
+    """A guest writing a..z in SRC_BINARY (its serial client attached from
+    the first byte), a destination in DST_BINARY listening on a unix
+    socket, and `migrate` sent; returns (source, destination)."""
+    src = case.launch(Vm(alpha_args(["-m", "32M"]) + ["-S"],
+                         serial_socket=True, binary=src_binary,
+                         name=name + "-src"))
+    src.qmp.cmd("cont")
+    src.serial.read_until(b"xyz", timeout=TIMEOUT)
+    path = src.path("mig.sock")
+    dst = case.launch(Vm(alpha_args(["-m", "32M"]) +
+                         ["-incoming", "unix:" + path],
+                         serial_socket=True, binary=dst_binary,
+                         name=name + "-dst"))
+    wait_for(lambda: unix_listening(path) or dst._died(), TIMEOUT,
+             what="incoming socket %s" % path)
+    src.qmp.cmd("migrate", uri="unix:" + path)
+    return src, dst
+
+
 class FromPrevious(VmTestCase):
     """Updates from the previous release, then within this one."""
 
@@ -281,17 +301,7 @@ class FromPrevious(VmTestCase):
     def test_precopy(self):
         """A precopy migration from the previous baton: the destination's
         serial client, attached before `migrate`, continues the stream."""
-        src = self.launch(Vm(alpha_args(["-m", "32M"]) + ["-S"],
-                             serial_socket=True, binary=OLD, name="pre-src"))
-        src.qmp.cmd("cont")
-        src.serial.read_until(b"xyz", timeout=TIMEOUT)
-        path = src.path("mig.sock")
-        dst = self.launch(Vm(alpha_args(["-m", "32M"]) +
-                             ["-incoming", "unix:" + path],
-                             serial_socket=True, name="pre-dst"))
-        wait_for(lambda: unix_listening(path) or dst._died(), TIMEOUT,
-                 what="incoming socket %s" % path)
-        src.qmp.cmd("migrate", uri="unix:" + path)
+        src, dst = start_precopy(self, OLD, BATON, "pre")
         wait_migration(src.qmp, timeout=TIMEOUT)
         wait_runstate(dst.qmp, "running", TIMEOUT)
         self.assert_stream(dst.qmp, [src.serial.data, dst.serial.data])
@@ -369,16 +379,7 @@ class ToPrevious(VmTestCase):
         """A precopy migration to the previous baton: it refuses this
         release's RAM section (version 2, page batches) at the first
         record, and the guest runs on here."""
-        src = self.launch(Vm(alpha_args(["-m", "32M"]), serial_socket=True,
-                             name="back-src"))
-        src.serial.read_until(b"xyz", timeout=TIMEOUT)
-        path = src.path("mig.sock")
-        dst = self.launch(Vm(alpha_args(["-m", "32M"]) +
-                             ["-incoming", "unix:" + path],
-                             binary=OLD, name="back-dst"))
-        wait_for(lambda: unix_listening(path) or dst._died(), TIMEOUT,
-                 what="incoming socket %s" % path)
-        src.qmp.cmd("migrate", uri="unix:" + path)
+        src, dst = start_precopy(self, BATON, OLD, "back")
         wait_migration(src.qmp, until=("failed",), timeout=TIMEOUT)
         self.assertEqual(dst.wait(TIMEOUT), 1)
         self.assertIn("section 'ram' instance 0: unsupported version 2 "

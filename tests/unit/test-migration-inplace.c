@@ -327,6 +327,12 @@ static void test_ram_inplace(void)
     g_assert_no_error(err);
     g_assert_cmpmem(g.rb->host, pages * PAGE, want, pages * PAGE);
 
+    /* Cut inside a batch's data: the direct read fails at the channel's end. */
+    g_assert_false(load_socket(data, len / 2, &err));
+    g_assert_nonnull(err);
+    g_assert_nonnull(strstr(err->message, "unexpected end of stream"));
+    g_clear_error(&err);
+
     /* Page data near the middle, and an item's offset field early on. */
     spots[0] = len / 2;
     spots[1] = (uint8_t *)memmem(data, len, want, 64) - data - 8;

@@ -2,9 +2,12 @@
 /*
  * Migration addresses in all of QEMU's spellings (URIs, the QMP channel
  * list, -incoming JSON and dotted keys) and the parameter / capability
- * checks, with QEMU's error wording. No sockets are opened.
+ * checks, with QEMU's error wording; and the buffers of the sockets a
+ * unix: channel connects and accepts.
  */
 #include "util/osdep.h"
+
+#include <sys/socket.h>
 
 #include "../../migration/channel.h"
 #include "../../migration/options.h"
@@ -54,6 +57,76 @@ static void test_uri_sockets(void)
     uri_err("tcp:localhost:", "error parsing address 'localhost:'");
     uri_err("tcp:[::1:5", "error parsing IPv6 address '[::1:5'");
     uri_err("tcp:h:1,bogus", "error parsing address 'h:1,bogus'");
+}
+
+/*
+ * What a socket's buffer reads back after asking for SIZE: twice the
+ * size granted, which is SIZE when forced (CAP_NET_ADMIN), else SIZE
+ * capped by net.core.{w,r}mem_max.
+ */
+static int expected_buffer(int force_opt, const char *max_path, int size)
+{
+    g_autofree char *text = NULL;
+    int sv[2], got, max;
+    bool forced;
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==,
+                    0);
+    forced = setsockopt(sv[0], SOL_SOCKET, force_opt, &size, sizeof(size)) == 0;
+    close(sv[0]);
+    close(sv[1]);
+    if (forced) {
+        got = size;
+    } else {
+        g_assert_true(g_file_get_contents(max_path, &text, NULL, NULL));
+        max = atoi(text);
+        got = MIN(size, max);
+    }
+    return 2 * got;
+}
+
+static int sockopt(int fd, int opt)
+{
+    int v = 0;
+    socklen_t len = sizeof(v);
+
+    g_assert_cmpint(getsockopt(fd, SOL_SOCKET, opt, &v, &len), ==, 0);
+    return v;
+}
+
+/* Both ends of a unix: channel ask for 4 MiB socket buffers each way. */
+static void test_socket_buffers(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("mig-buf-XXXXXX", NULL);
+    g_autofree char *uri = g_strdup_printf("unix:%s/mig.sock", dir);
+    g_autofree char *path = g_strdup_printf("%s/mig.sock", dir);
+    g_autoptr(MigChannel) ch = uri_ok(uri);
+    g_autoptr(GError) err = NULL;
+    MigConn out = MIG_CONN_INIT, in = MIG_CONN_INIT;
+    MigListener *l = mig_listener_new(&ch->addr, &err);
+    int want_snd = expected_buffer(SO_SNDBUFFORCE,
+                                   "/proc/sys/net/core/wmem_max", 4 << 20);
+    int want_rcv = expected_buffer(SO_RCVBUFFORCE,
+                                   "/proc/sys/net/core/rmem_max", 4 << 20);
+
+    g_assert_no_error(err);
+    g_assert_true(mig_socket_connect(&ch->addr, -1, &out, &err));
+    g_assert_no_error(err);
+    /* The connection is queued by now: accept does not wait. */
+    g_assert_true(mig_listener_accept(l, &in, &err));
+    g_assert_no_error(err);
+    g_assert_true(out.can_pass_fds && in.can_pass_fds);
+    for (int i = 0; i < 2; i++) {
+        int fd = i ? in.fd : out.fd;
+
+        g_assert_cmpint(sockopt(fd, SO_SNDBUF), ==, want_snd);
+        g_assert_cmpint(sockopt(fd, SO_RCVBUF), ==, want_rcv);
+    }
+    close(out.fd);
+    close(in.fd);
+    mig_listener_free(l);
+    unlink(path);
+    rmdir(dir);
 }
 
 static void test_uri_exec_file(void)
@@ -407,6 +480,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/migration/uri/sockets", test_uri_sockets);
     g_test_add_func("/migration/uri/exec-file", test_uri_exec_file);
+    g_test_add_func("/migration/channel/socket-buffers", test_socket_buffers);
     g_test_add_func("/migration/uri/is-uri", test_uri_is_uri);
     g_test_add_func("/migration/uri/to-string", test_uri_to_string);
     g_test_add_func("/migration/channel/json", test_channel_json);

@@ -58,7 +58,6 @@ typedef struct KVMState {
      * exit outstanding): stopped, waiting for reset, or halted.
      */
     GMutex lock;
-    GCond cond;           /* vCPUs: resume, work queued, quit */
     GCond parked_cond;    /* waiters: nr_parked changed, work done */
     bool stop;            /* pause requested (pause_all) */
     unsigned int nr_live; /* vCPU threads inside their run loop */
@@ -95,6 +94,11 @@ struct KVMCPU {
     bool halted;     /* HLT exit (no in-kernel irqchip only) */
     bool quit;
     GQueue work; /* KVMWork * */
+    /*
+     * The thread parks on it. Signalled for work queued on this vCPU
+     * only, and for every vCPU on resume, reset, halt kick and quit.
+     */
+    GCond cond;
 };
 
 /* Capabilities, probed once at open (kvm-all.c). */
@@ -126,6 +130,20 @@ void kvm_cpus_resume(KVMState *s);
 bool kvm_run_on_cpu(KVMCPU *kcpu, KVMWorkFunc *fn, void *opaque);
 /* Same, on every vCPU concurrently; waits for all. */
 void kvm_run_on_all_cpus(KVMState *s, KVMWorkFunc *fn, void *opaque);
+/*
+ * The two halves of kvm_run_on_cpu(), so that a caller can have several
+ * vCPUs work at once while it goes on: queue WORK (fn and opaque set) on
+ * KCPU's thread without waiting. WORK must stay valid until waited for.
+ * False, with WORK->fn cleared, if the vCPU thread is gone (FN not run).
+ * On KCPU's own thread FN runs at once.
+ */
+bool kvm_cpu_work_start(KVMCPU *kcpu, KVMWork *work);
+/*
+ * Wait until each of the N started WORKS is done (one whose fn is NULL
+ * was not started and is skipped). The caller's BQL, if held, is dropped
+ * while waiting.
+ */
+void kvm_cpu_work_wait(KVMState *s, KVMWork *const *works, unsigned int n);
 /* Wake a vCPU parked by an HLT exit (no in-kernel irqchip). */
 void kvm_cpus_kick_halted(KVMState *s);
 /* Power-on state for every vCPU; vCPUs must be paused. */

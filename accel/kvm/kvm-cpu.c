@@ -111,7 +111,10 @@ static void kvm_cpu_run_work_locked(KVMCPU *kcpu)
         work->fn(kcpu, work->opaque);
         g_mutex_lock(&s->lock);
         work->done = true;
-        g_cond_broadcast(&s->parked_cond);
+        /* A waiter for several works wakes once, for the last one. */
+        if (!work->left || --*work->left == 0) {
+            g_cond_broadcast(&s->parked_cond);
+        }
     }
 }
 
@@ -210,6 +213,18 @@ static void kvm_cpu_loop_locked(KVMCPU *kcpu)
         if (kcpu->quit) {
             kvm_cpu_set_parked_locked(kcpu, false);
             return;
+        }
+        if (s->stop && !kcpu->stop_noted) {
+            /*
+             * Awake anyway: note what the stop needs from this vCPU here
+             * (its TSC), which spares the main thread a round trip to
+             * every vCPU thread while the guest is stopped.
+             */
+            kcpu->stop_noted = true;
+            g_mutex_unlock(&s->lock);
+            kvm_migration_cpu_stopping(kcpu);
+            g_mutex_lock(&s->lock);
+            continue;
         }
         if (s->stop || kcpu->wait_reset || kcpu->halted) {
             kvm_cpu_set_parked_locked(kcpu, true);
@@ -340,6 +355,7 @@ bool kvm_cpus_create(KVMState *s, unsigned int n, GError **errp)
         kcpu->fd = -1;
         g_queue_init(&kcpu->work);
         g_cond_init(&kcpu->cond);
+        kcpu->stop_noted = true; /* not a pause: nothing to note */
         kcpu->cpu = g_new0(CPUState, 1);
         kcpu->cpu->index = i;
         kcpu->cpu->accel = kcpu;
@@ -443,6 +459,9 @@ void kvm_cpus_resume(KVMState *s)
 {
     g_mutex_lock(&s->lock);
     s->stop = false;
+    for (unsigned int i = 0; i < s->nr_cpus; i++) {
+        s->cpus[i]->stop_noted = false;
+    }
     kvm_cpus_wake_locked(s);
     g_mutex_unlock(&s->lock);
 }
@@ -464,6 +483,7 @@ static bool kvm_cpu_queue_work_locked(KVMCPU *kcpu, KVMWork *work)
         return false;
     }
     work->done = false;
+    work->left = NULL;
     g_queue_push_tail(&kcpu->work, work);
     kvm_cpu_kick_locked(kcpu);
     /* Only this vCPU wakes: a broadcast would wake every parked one. */
@@ -475,10 +495,17 @@ static bool kvm_cpu_queue_work_locked(KVMCPU *kcpu, KVMWork *work)
 static void kvm_wait_work_locked(KVMState *s, KVMWork *const *works,
                                  unsigned int n)
 {
+    unsigned int left = 0;
+
+    /* The vCPU threads count down under s->lock (run_work_locked). */
     for (unsigned int i = 0; i < n; i++) {
-        while (works[i]->fn && !works[i]->done) {
-            g_cond_wait(&s->parked_cond, &s->lock);
+        if (works[i]->fn && !works[i]->done) {
+            works[i]->left = &left;
+            left++;
         }
+    }
+    while (left) {
+        g_cond_wait(&s->parked_cond, &s->lock);
     }
 }
 

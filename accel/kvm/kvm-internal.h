@@ -71,6 +71,8 @@ typedef struct KVMWork {
     KVMWorkFunc *fn;
     void *opaque;
     bool done; /* under KVMState.lock */
+    /* Under KVMState.lock: the waiter's count of works not yet done. */
+    unsigned int *left;
 } KVMWork;
 
 struct KVMCPU {
@@ -93,7 +95,16 @@ struct KVMCPU {
     bool wait_reset; /* triple fault / internal error: until reset */
     bool halted;     /* HLT exit (no in-kernel irqchip only) */
     bool quit;
-    GQueue work; /* KVMWork * */
+    bool stop_noted; /* kvm_migration_cpu_stopping() ran for this stop */
+    GQueue work;     /* KVMWork * */
+
+    /*
+     * The TSC read when the VM last stopped (QEMU's tsc_valid), written
+     * by the vCPU's thread while the VM stops; read and cleared by the
+     * main thread while the VM is stopped (kvm-migration.c).
+     */
+    uint64_t stop_tsc;
+    bool stop_tsc_valid;
     /*
      * The thread parks on it. Signalled for work queued on this vCPU
      * only, and for every vCPU on resume, reset, halt kick and quit.
@@ -268,6 +279,12 @@ void kvm_migration_cleanup(KVMState *s);
  * migration saves the value from the moment the vCPUs stopped.
  */
 void kvm_migration_vm_stopped(KVMState *s);
+/*
+ * On KCPU's thread, without any lock, as it parks for a pause (before
+ * kvm_cpus_pause() returns): read what kvm_migration_vm_stopped() needs
+ * from the vCPU (its TSC).
+ */
+void kvm_migration_cpu_stopping(KVMCPU *kcpu);
 void kvm_migration_vm_resuming(KVMState *s);
 
 #endif

@@ -102,9 +102,6 @@ typedef struct KVMMigCPU {
 
     /* runtime only */
     KVMCPU *kcpu;
-    /* TSC read when the VM stopped (QEMU's tsc_valid); saved instead. */
-    uint64_t stop_tsc;
-    bool stop_tsc_valid;
     /* KVM_GET_TSC_KHZ, read once at init (constant: no TSC scaling). */
     int tsc_khz;
     /*
@@ -438,12 +435,12 @@ static bool kvm_mig_get_cpu(KVMMigCPU *mc, GError **errp)
  */
 static void kvm_mig_use_stop_tsc(KVMMigCPU *mc)
 {
-    if (!mc->stop_tsc_valid) {
+    if (!mc->kcpu->stop_tsc_valid) {
         return;
     }
     for (uint32_t i = 0; i < mc->st.nmsrs; i++) {
         if (mc->st.msrs[i].index == MSR_IA32_TSC) {
-            mc->st.msrs[i].data = mc->stop_tsc;
+            mc->st.msrs[i].data = mc->kcpu->stop_tsc;
         }
     }
 }
@@ -648,6 +645,8 @@ static void kvm_mig_put_work(KVMCPU *kcpu, void *opaque)
                    mc->fault_point);
         return;
     }
+    /* The TSC just written supersedes one read at a stop. */
+    kcpu->stop_tsc_valid = false;
     kvm_mig_put_cpu(kcpu, &mc->st, &mc->err);
 }
 
@@ -960,23 +959,29 @@ static const VMStateDescription kvm_vmstate_clock = {
     .fields = kvm_vmstate_clock_fields,
 };
 
-/* On each vCPU's thread; a failure just leaves stop_tsc_valid false. */
+/*
+ * On each vCPU's thread, as it parks for the stop or, for a vCPU that was
+ * parked already (halted, waiting for reset), from kvm_migration_vm_stopped;
+ * a failure just leaves stop_tsc_valid false.
+ */
 static void kvm_mig_read_tsc_work(KVMCPU *kcpu, void *opaque)
 {
     struct {
         struct kvm_msrs hdr;
         struct kvm_msr_entry entry;
     } msrs = {.hdr.nmsrs = 1, .entry.index = MSR_IA32_TSC};
-    KVMMigCPU *mc;
 
-    if (kcpu->index >= kvm_mig->ncpus) {
-        return;
+    if (!kcpu->stop_tsc_valid &&
+        kvm_vcpu_ioctl(kcpu, KVM_GET_MSRS, &msrs) == 1) {
+        kcpu->stop_tsc = msrs.entry.data;
+        kcpu->stop_tsc_valid = true;
     }
-    mc = kvm_mig->cpus[kcpu->index];
-    if (!mc->stop_tsc_valid && kvm_vcpu_ioctl(kcpu, KVM_GET_MSRS, &msrs) == 1) {
-        mc->stop_tsc = msrs.entry.data;
-        mc->stop_tsc_valid = true;
-    }
+}
+
+/* Touches KCPU only: it may run before kvm_migration_init(). */
+void kvm_migration_cpu_stopping(KVMCPU *kcpu)
+{
+    kvm_mig_read_tsc_work(kcpu, NULL);
 }
 
 void kvm_migration_vm_stopped(KVMState *s)
@@ -986,7 +991,15 @@ void kvm_migration_vm_stopped(KVMState *s)
     if (!kvm_mig) {
         return;
     }
-    kvm_run_on_all_cpus(s, kvm_mig_read_tsc_work, NULL);
+    for (unsigned int i = 0; i < kvm_mig->ncpus; i++) {
+        KVMMigCPU *mc = kvm_mig->cpus[i];
+
+        if (!mc->kcpu->stop_tsc_valid && !mc->put_pending) {
+            mc->work = (KVMWork){.fn = kvm_mig_read_tsc_work};
+            kvm_cpu_work_start(mc->kcpu, &mc->work);
+        }
+    }
+    kvm_mig_work_wait(0, kvm_mig->ncpus);
     if (!kvm_mig->has_clock || kvm_mig->clock.valid) {
         return;
     }
@@ -1020,7 +1033,7 @@ void kvm_migration_vm_resuming(KVMState *s)
     }
     kvm_mig->save_next = 0;
     for (unsigned int i = 0; i < kvm_mig->ncpus; i++) {
-        kvm_mig->cpus[i]->stop_tsc_valid = false;
+        kvm_mig->cpus[i]->kcpu->stop_tsc_valid = false;
     }
     if (!kvm_mig->has_clock || !kvm_mig->clock.valid) {
         return;

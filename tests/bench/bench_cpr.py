@@ -13,9 +13,10 @@ the first vCPU; the others stay parked in wait-for-SIPI, and their state
 is saved and loaded all the same): medians of STOP -> RESUME and of each
 x-pause-phases entry per vCPU count, and the growth per added vCPU (the
 least-squares slope over the counts, and (8 - 1) / 7). With
-BENCH_CPR_OTHER=label=/path/to/baton (e.g. a build of the commit before
-a change) the same series runs with that binary too, interleaved with
-this one's per vCPU count, so both see the same load on the machine.
+BENCH_CPR_OTHER=label=/path/to/baton[,label2=...] (e.g. a build of the
+commit before a change) the same series runs with those binaries too,
+interleaved with this one's per vCPU count, so all see the same load on
+the machine.
 BENCH_CPR_PARTS=ram or =vcpus runs one part only (default: both).
 
 Checks the serial sequence after every update and the page pattern at
@@ -144,14 +145,13 @@ def main():
         return 77
     parts = os.environ.get("BENCH_CPR_PARTS", "ram,vcpus").split(",")
     binaries = [("this", None)]
-    other = os.environ.get("BENCH_CPR_OTHER", "")
-    if other:
+    for other in filter(None, os.environ.get("BENCH_CPR_OTHER",
+                                             "").split(",")):
         if "=" not in other:
-            print("bench_cpr: BENCH_CPR_OTHER must be label=/path/to/baton",
-                  file=sys.stderr)
+            print("bench_cpr: BENCH_CPR_OTHER must be label=/path/to/baton"
+                  "[,...]", file=sys.stderr)
             return 2
-        label, path = other.split("=", 1)
-        binaries.append((label, path))
+        binaries.append(tuple(other.split("=", 1)))
     print("bench_cpr: dirty guest, memfd RAM, one serial client connected "
           "throughout; medians of %d updates" % RUNS)
     for label, path in binaries:

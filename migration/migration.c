@@ -553,7 +553,14 @@ static void migration_finish_locked(MigrationState *s, bool completed,
     if (completed && s->mode == MIG_MODE_CPR_EXEC) {
         if (status_set(&s->state, MIG_STATUS_ACTIVE, MIG_STATUS_COMPLETED)) {
             migration_exec_locked(s, &exec_err);
-            /* Still here: the exec failed; undo "completed". */
+            /*
+             * Still here: the exec failed; undo "completed", with the
+             * error in place first, so that "failed" always comes with
+             * its error-desc.
+             */
+            if (exec_err) {
+                migration_set_error(s, exec_err);
+            }
             status_set(&s->state, MIG_STATUS_COMPLETED, MIG_STATUS_FAILED);
             err = exec_err;
         }

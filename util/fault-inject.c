@@ -10,7 +10,7 @@
 #include "util/fault-inject.h"
 #include "util/error-report.h"
 
-void fault_inject_point(const char *name)
+static bool fault_inject_listed(const char *name)
 {
     static gsize once;
     static char **points;
@@ -21,8 +21,22 @@ void fault_inject_point(const char *name)
         points = env ? g_strsplit(env, ",", -1) : NULL;
         g_once_init_leave(&once, 1);
     }
-    if (points && g_strv_contains((const char *const *)points, name)) {
+    return points && g_strv_contains((const char *const *)points, name);
+}
+
+void fault_inject_point(const char *name)
+{
+    if (fault_inject_listed(name)) {
         info_report("fault injection: stopping at '%s'", name);
         raise(SIGSTOP);
     }
+}
+
+bool fault_inject_fail(const char *name)
+{
+    if (fault_inject_listed(name)) {
+        info_report("fault injection: failing at '%s'", name);
+        return true;
+    }
+    return false;
 }

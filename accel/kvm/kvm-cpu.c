@@ -93,6 +93,14 @@ static void kvm_cpu_set_parked_locked(KVMCPU *kcpu, bool parked)
     }
 }
 
+/* Every parked vCPU re-checks its state (s->lock held). */
+static void kvm_cpus_wake_locked(KVMState *s)
+{
+    for (unsigned int i = 0; i < s->nr_cpus; i++) {
+        g_cond_signal(&s->cpus[i]->cond);
+    }
+}
+
 static void kvm_cpu_run_work_locked(KVMCPU *kcpu)
 {
     KVMState *s = kcpu->s;
@@ -103,7 +111,10 @@ static void kvm_cpu_run_work_locked(KVMCPU *kcpu)
         work->fn(kcpu, work->opaque);
         g_mutex_lock(&s->lock);
         work->done = true;
-        g_cond_broadcast(&s->parked_cond);
+        /* A waiter for several works wakes once, for the last one. */
+        if (!work->left || --*work->left == 0) {
+            g_cond_broadcast(&s->parked_cond);
+        }
     }
 }
 
@@ -203,9 +214,21 @@ static void kvm_cpu_loop_locked(KVMCPU *kcpu)
             kvm_cpu_set_parked_locked(kcpu, false);
             return;
         }
+        if (s->stop && !kcpu->stop_noted) {
+            /*
+             * Awake anyway: note what the stop needs from this vCPU here
+             * (its TSC), which spares the main thread a round trip to
+             * every vCPU thread while the guest is stopped.
+             */
+            kcpu->stop_noted = true;
+            g_mutex_unlock(&s->lock);
+            kvm_migration_cpu_stopping(kcpu);
+            g_mutex_lock(&s->lock);
+            continue;
+        }
         if (s->stop || kcpu->wait_reset || kcpu->halted) {
             kvm_cpu_set_parked_locked(kcpu, true);
-            g_cond_wait(&s->cond, &s->lock);
+            g_cond_wait(&kcpu->cond, &s->lock);
             continue;
         }
         kvm_cpu_set_parked_locked(kcpu, false);
@@ -331,6 +354,8 @@ bool kvm_cpus_create(KVMState *s, unsigned int n, GError **errp)
         kcpu->index = i;
         kcpu->fd = -1;
         g_queue_init(&kcpu->work);
+        g_cond_init(&kcpu->cond);
+        kcpu->stop_noted = true; /* not a pause: nothing to note */
         kcpu->cpu = g_new0(CPUState, 1);
         kcpu->cpu->index = i;
         kcpu->cpu->accel = kcpu;
@@ -360,7 +385,7 @@ void kvm_cpus_destroy(KVMState *s)
         s->cpus[i]->quit = true;
         kvm_cpu_kick_locked(s->cpus[i]);
     }
-    g_cond_broadcast(&s->cond);
+    kvm_cpus_wake_locked(s);
     g_mutex_unlock(&s->lock);
 
     /* A vCPU may be waiting for the BQL to finish dispatching an exit. */
@@ -385,6 +410,7 @@ void kvm_cpus_destroy(KVMState *s)
         if (kcpu->fd >= 0) {
             close(kcpu->fd);
         }
+        g_cond_clear(&kcpu->cond);
         if (s->cpus_registered) {
             /* cpus_get() may still hand it out; it just has no vCPU. */
             kcpu->cpu->accel = NULL;
@@ -433,7 +459,10 @@ void kvm_cpus_resume(KVMState *s)
 {
     g_mutex_lock(&s->lock);
     s->stop = false;
-    g_cond_broadcast(&s->cond);
+    for (unsigned int i = 0; i < s->nr_cpus; i++) {
+        s->cpus[i]->stop_noted = false;
+    }
+    kvm_cpus_wake_locked(s);
     g_mutex_unlock(&s->lock);
 }
 
@@ -443,7 +472,7 @@ void kvm_cpus_kick_halted(KVMState *s)
     for (unsigned int i = 0; i < s->nr_cpus; i++) {
         s->cpus[i]->halted = false;
     }
-    g_cond_broadcast(&s->cond);
+    kvm_cpus_wake_locked(s);
     g_mutex_unlock(&s->lock);
 }
 
@@ -453,33 +482,73 @@ static bool kvm_cpu_queue_work_locked(KVMCPU *kcpu, KVMWork *work)
     if (!kcpu->live || kcpu->quit) {
         return false;
     }
+    work->done = false;
+    work->left = NULL;
     g_queue_push_tail(&kcpu->work, work);
     kvm_cpu_kick_locked(kcpu);
+    /* Only this vCPU wakes: a broadcast would wake every parked one. */
+    g_cond_signal(&kcpu->cond);
     return true;
 }
 
 /* Wait (s->lock held) for N work items, without the caller's BQL. */
-static void kvm_wait_work_locked(KVMState *s, KVMWork *works, unsigned n)
+static void kvm_wait_work_locked(KVMState *s, KVMWork *const *works,
+                                 unsigned int n)
 {
+    unsigned int left = 0;
+
+    /* The vCPU threads count down under s->lock (run_work_locked). */
     for (unsigned int i = 0; i < n; i++) {
-        while (works[i].fn && !works[i].done) {
-            g_cond_wait(&s->parked_cond, &s->lock);
+        if (works[i]->fn && !works[i]->done) {
+            works[i]->left = &left;
+            left++;
         }
+    }
+    while (left) {
+        g_cond_wait(&s->parked_cond, &s->lock);
     }
 }
 
 static void kvm_run_work(KVMState *s, KVMCPU **cpus, KVMWork *works,
                          unsigned int n)
 {
-    bool had_bql = bql_locked();
+    g_autofree KVMWork **list = g_new(KVMWork *, n);
 
     g_mutex_lock(&s->lock);
     for (unsigned int i = 0; i < n; i++) {
+        list[i] = &works[i];
         if (!kvm_cpu_queue_work_locked(cpus[i], &works[i])) {
             works[i].fn = NULL;
         }
     }
-    g_cond_broadcast(&s->cond);
+    g_mutex_unlock(&s->lock);
+    kvm_cpu_work_wait(s, list, n);
+}
+
+bool kvm_cpu_work_start(KVMCPU *kcpu, KVMWork *work)
+{
+    KVMState *s = kcpu->s;
+    bool ok;
+
+    if (kcpu->thread_started && pthread_equal(pthread_self(), kcpu->thread)) {
+        work->fn(kcpu, work->opaque);
+        work->done = true;
+        return true;
+    }
+    g_mutex_lock(&s->lock);
+    ok = kvm_cpu_queue_work_locked(kcpu, work);
+    g_mutex_unlock(&s->lock);
+    if (!ok) {
+        work->fn = NULL;
+    }
+    return ok;
+}
+
+void kvm_cpu_work_wait(KVMState *s, KVMWork *const *works, unsigned int n)
+{
+    bool had_bql = bql_locked();
+
+    g_mutex_lock(&s->lock);
     if (had_bql) {
         bql_unlock();
     }
@@ -541,7 +610,7 @@ void kvm_cpus_reset(KVMState *s, const MachineState *ms)
         s->cpus[i]->halted = false;
         s->cpus[i]->cpu->halted = false;
     }
-    g_cond_broadcast(&s->cond);
+    kvm_cpus_wake_locked(s);
     g_mutex_unlock(&s->lock);
 }
 

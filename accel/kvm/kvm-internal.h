@@ -58,7 +58,6 @@ typedef struct KVMState {
      * exit outstanding): stopped, waiting for reset, or halted.
      */
     GMutex lock;
-    GCond cond;           /* vCPUs: resume, work queued, quit */
     GCond parked_cond;    /* waiters: nr_parked changed, work done */
     bool stop;            /* pause requested (pause_all) */
     unsigned int nr_live; /* vCPU threads inside their run loop */
@@ -72,6 +71,8 @@ typedef struct KVMWork {
     KVMWorkFunc *fn;
     void *opaque;
     bool done; /* under KVMState.lock */
+    /* Under KVMState.lock: the waiter's count of works not yet done. */
+    unsigned int *left;
 } KVMWork;
 
 struct KVMCPU {
@@ -94,7 +95,21 @@ struct KVMCPU {
     bool wait_reset; /* triple fault / internal error: until reset */
     bool halted;     /* HLT exit (no in-kernel irqchip only) */
     bool quit;
-    GQueue work; /* KVMWork * */
+    bool stop_noted; /* kvm_migration_cpu_stopping() ran for this stop */
+    GQueue work;     /* KVMWork * */
+
+    /*
+     * The TSC read when the VM last stopped (QEMU's tsc_valid), written
+     * by the vCPU's thread while the VM stops; read and cleared by the
+     * main thread while the VM is stopped (kvm-migration.c).
+     */
+    uint64_t stop_tsc;
+    bool stop_tsc_valid;
+    /*
+     * The thread parks on it. Signalled for work queued on this vCPU
+     * only, and for every vCPU on resume, reset, halt kick and quit.
+     */
+    GCond cond;
 };
 
 /* Capabilities, probed once at open (kvm-all.c). */
@@ -126,6 +141,20 @@ void kvm_cpus_resume(KVMState *s);
 bool kvm_run_on_cpu(KVMCPU *kcpu, KVMWorkFunc *fn, void *opaque);
 /* Same, on every vCPU concurrently; waits for all. */
 void kvm_run_on_all_cpus(KVMState *s, KVMWorkFunc *fn, void *opaque);
+/*
+ * The two halves of kvm_run_on_cpu(), so that a caller can have several
+ * vCPUs work at once while it goes on: queue WORK (fn and opaque set) on
+ * KCPU's thread without waiting. WORK must stay valid until waited for.
+ * False, with WORK->fn cleared, if the vCPU thread is gone (FN not run).
+ * On KCPU's own thread FN runs at once.
+ */
+bool kvm_cpu_work_start(KVMCPU *kcpu, KVMWork *work);
+/*
+ * Wait until each of the N started WORKS is done (one whose fn is NULL
+ * was not started and is skipped). The caller's BQL, if held, is dropped
+ * while waiting.
+ */
+void kvm_cpu_work_wait(KVMState *s, KVMWork *const *works, unsigned int n);
 /* Wake a vCPU parked by an HLT exit (no in-kernel irqchip). */
 void kvm_cpus_kick_halted(KVMState *s);
 /* Power-on state for every vCPU; vCPUs must be paused. */
@@ -250,6 +279,12 @@ void kvm_migration_cleanup(KVMState *s);
  * migration saves the value from the moment the vCPUs stopped.
  */
 void kvm_migration_vm_stopped(KVMState *s);
+/*
+ * On KCPU's thread, without any lock, as it parks for a pause (before
+ * kvm_cpus_pause() returns): read what kvm_migration_vm_stopped() needs
+ * from the vCPU (its TSC).
+ */
+void kvm_migration_cpu_stopping(KVMCPU *kcpu);
 void kvm_migration_vm_resuming(KVMState *s);
 
 #endif

@@ -11,6 +11,7 @@
 #include "migration/register.h"
 #include "migration/vmstate.h"
 #include "util/error-report.h"
+#include "util/fault-inject.h"
 
 #include "kvm-internal.h"
 
@@ -101,9 +102,18 @@ typedef struct KVMMigCPU {
 
     /* runtime only */
     KVMCPU *kcpu;
-    /* TSC read when the VM stopped (QEMU's tsc_valid); saved instead. */
-    uint64_t stop_tsc;
-    bool stop_tsc_valid;
+    /* KVM_GET_TSC_KHZ, read once at init (constant: no TSC scaling). */
+    int tsc_khz;
+    /*
+     * The get or put running on the vCPU's thread and its result: ERR is
+     * set iff it failed. PUT_PENDING: a put was started and not yet
+     * collected by kvm_mig_put_finish().
+     */
+    KVMWork work;
+    GError *err;
+    bool put_pending;
+    char *fault_point; /* "cpu-load-N": a test fails this vCPU's load */
+    bool fail_put;     /* ...and this one does (decided with the BQL) */
 } KVMMigCPU;
 
 /* KVM_GET_IRQCHIP's three chips, chip data only (chip_id is implied). */
@@ -136,6 +146,8 @@ typedef struct KVMMigVM {
     bool has_clock;
     KVMMigCPU **cpus;
     unsigned int ncpus;
+    /* Save: the "cpu" section whose state the last batch fetched next. */
+    unsigned int save_next;
     KVMMigIrqchip irqchip;
     KVMMigPit pit;
     KVMMigClock clock;
@@ -263,14 +275,6 @@ bool kvm_cpu_mig_state_check(const KVMCPUMigState *st, GError **errp)
 
 /* ---- vCPU state: get (pre_save) ---- */
 
-/* The result of a function run on a vCPU thread. */
-typedef struct KVMMigWork {
-    KVMMigCPU *mc;
-    GError *err;
-    bool ok;
-    int tsc_khz; /* put: this host's rate for the vCPU, <= 0 if unknown */
-} KVMMigWork;
-
 static bool kvm_mig_vcpu_call(KVMCPU *kcpu, unsigned long req, const char *name,
                               void *arg, GError **errp)
 {
@@ -391,11 +395,12 @@ static bool kvm_mig_get_msrs(KVMCPU *kcpu, KVMCPUMigState *st, GError **errp)
     return true;
 }
 
-static bool kvm_mig_get_cpu(KVMCPU *kcpu, KVMCPUMigState *st, GError **errp)
+static bool kvm_mig_get_cpu(KVMMigCPU *mc, GError **errp)
 {
+    KVMCPU *kcpu = mc->kcpu;
+    KVMCPUMigState *st = &mc->st;
     KVMState *s = kcpu->s;
     struct kvm_mp_state mp;
-    int khz;
 
     memset(st, 0, sizeof(*st));
     if (!KVM_MIG_CALL(kcpu, KVM_GET_REGS, st->regs, errp) ||
@@ -419,8 +424,7 @@ static bool kvm_mig_get_cpu(KVMCPU *kcpu, KVMCPUMigState *st, GError **errp)
         }
         st->has_debugregs = true;
     }
-    khz = kvm_vcpu_ioctl(kcpu, KVM_GET_TSC_KHZ, NULL);
-    st->tsc_khz = khz > 0 ? (uint32_t)khz : 0;
+    st->tsc_khz = mc->tsc_khz > 0 ? (uint32_t)mc->tsc_khz : 0;
     return true;
 }
 
@@ -431,38 +435,73 @@ static bool kvm_mig_get_cpu(KVMCPU *kcpu, KVMCPUMigState *st, GError **errp)
  */
 static void kvm_mig_use_stop_tsc(KVMMigCPU *mc)
 {
-    if (!mc->stop_tsc_valid) {
+    if (!mc->kcpu->stop_tsc_valid) {
         return;
     }
     for (uint32_t i = 0; i < mc->st.nmsrs; i++) {
         if (mc->st.msrs[i].index == MSR_IA32_TSC) {
-            mc->st.msrs[i].data = mc->stop_tsc;
+            mc->st.msrs[i].data = mc->kcpu->stop_tsc;
         }
     }
 }
 
+/* On the vCPU's thread, at its safe point (no exit half done). */
 static void kvm_mig_get_work(KVMCPU *kcpu, void *opaque)
 {
-    KVMMigWork *w = opaque;
+    KVMMigCPU *mc = opaque;
 
-    w->ok = kvm_mig_get_cpu(kcpu, &w->mc->st, &w->err);
-    if (w->ok) {
-        kvm_mig_use_stop_tsc(w->mc);
+    if (kvm_mig_get_cpu(mc, &mc->err)) {
+        kvm_mig_use_stop_tsc(mc);
     }
 }
 
-/* On the vCPU's thread, at its safe point (no exit half done). */
+/* Start FN(mc) on MC's vCPU thread; false (MC->err set) if it has none. */
+static bool kvm_mig_work_start(KVMMigCPU *mc, KVMWorkFunc *fn)
+{
+    g_clear_error(&mc->err);
+    mc->work = (KVMWork){.fn = fn, .opaque = mc};
+    if (!kvm_cpu_work_start(mc->kcpu, &mc->work)) {
+        error_setg(&mc->err, "CPU %u has no vCPU thread", mc->kcpu->index);
+        return false;
+    }
+    return true;
+}
+
+/* Wait for the work of cpus[from..to) (those started). */
+static void kvm_mig_work_wait(unsigned int from, unsigned int to)
+{
+    g_autofree KVMWork **works = g_new(KVMWork *, to - from);
+
+    for (unsigned int i = from; i < to; i++) {
+        works[i - from] = &kvm_mig->cpus[i]->work;
+    }
+    kvm_cpu_work_wait(kvm_mig->s, works, to - from);
+}
+
+/*
+ * The "cpu" sections are saved one after another, but each vCPU's state
+ * is read on its own thread: the first section's pre_save has every
+ * vCPU from it on read its state at once, so that a host with a core per
+ * vCPU pays one vCPU's ioctls, and each section then takes what its vCPU
+ * read (or the error it met). The vCPUs are stopped throughout the save,
+ * so nothing changes between a read and its section. save_next chains
+ * the sections of one save: any other order reads again.
+ */
 static bool kvm_mig_cpu_pre_save(void *opaque, GError **errp)
 {
     KVMMigCPU *mc = opaque;
-    KVMMigWork w = {.mc = mc};
+    unsigned int idx = mc->kcpu->index;
 
-    if (!kvm_run_on_cpu(mc->kcpu, kvm_mig_get_work, &w)) {
-        error_setg(errp, "CPU %u has no vCPU thread", mc->kcpu->index);
-        return false;
+    if (idx == 0 || kvm_mig->save_next != idx) {
+        for (unsigned int i = idx; i < kvm_mig->ncpus; i++) {
+            kvm_mig_work_start(kvm_mig->cpus[i], kvm_mig_get_work);
+        }
+        kvm_mig_work_wait(idx, kvm_mig->ncpus);
     }
-    if (!w.ok) {
-        g_propagate_error(errp, w.err);
+    kvm_mig->save_next = idx + 1;
+    if (mc->err) {
+        kvm_mig->save_next = 0;
+        g_propagate_error(errp, g_steal_pointer(&mc->err));
         return false;
     }
     return true;
@@ -489,9 +528,13 @@ static bool kvm_mig_put_sregs(KVMCPU *kcpu, const KVMCPUMigState *st,
     return KVM_MIG_CALL(kcpu, KVM_SET_SREGS, &sregs, errp);
 }
 
-/* Write the MSRs of ST that are (DEADLINE) or are not TSC_DEADLINE. */
+/*
+ * Write every MSR of ST in one KVM_SET_MSRS, in kvm_mig_msr_table's
+ * order: KVM writes the entries in order, so the TSC precedes
+ * TSC_DEADLINE (an absolute guest TSC value), which comes last.
+ */
 static bool kvm_mig_put_msrs(KVMCPU *kcpu, const KVMCPUMigState *st,
-                             bool deadline, GError **errp)
+                             GError **errp)
 {
     g_autofree struct kvm_msrs *msrs =
         g_malloc0(sizeof(*msrs) +
@@ -503,9 +546,6 @@ static bool kvm_mig_put_msrs(KVMCPU *kcpu, const KVMCPUMigState *st,
     for (size_t t = 0; t < G_N_ELEMENTS(kvm_mig_msr_table); t++) {
         uint32_t index = kvm_mig_msr_table[t];
 
-        if ((index == MSR_IA32_TSC_DEADLINE) != deadline) {
-            continue;
-        }
         for (uint32_t i = 0; i < st->nmsrs; i++) {
             if (st->msrs[i].index == index) {
                 msrs->entries[n].index = index;
@@ -558,11 +598,13 @@ static bool kvm_mig_put_fpu(KVMCPU *kcpu, KVMCPUMigState *st, GError **errp)
 }
 
 /*
- * QEMU's order (kvm_arch_put_registers and the APIC's post_load): special
- * registers first (EFER, CR0/CR4 and the APIC base decide how the rest is
- * read), then general registers, FPU/XSAVE and XCR0, MSRs, the local APIC
- * (after the APIC base), TSC_DEADLINE (after the APIC timer mode), events
- * (SMM state before MP state), MP state, and debug registers last.
+ * Special registers first (EFER, CR0/CR4 and the APIC base decide how
+ * the rest is read), then general registers, FPU/XSAVE and XCR0, the
+ * local APIC (after the APIC base), the MSRs in one call (TSC_DEADLINE,
+ * last of them, after the APIC timer mode: KVM ignores it otherwise),
+ * events (SMM state before MP state), MP state, and debug registers last.
+ * QEMU writes the other MSRs before the local APIC; none of them depends
+ * on it (the APIC base travels in sregs), so one KVM_SET_MSRS does.
  */
 static bool kvm_mig_put_cpu(KVMCPU *kcpu, KVMCPUMigState *st, GError **errp)
 {
@@ -573,10 +615,9 @@ static bool kvm_mig_put_cpu(KVMCPU *kcpu, KVMCPUMigState *st, GError **errp)
     if (!kvm_mig_put_sregs(kcpu, st, errp) ||
         !KVM_MIG_CALL(kcpu, KVM_SET_REGS, st->regs, errp) ||
         !kvm_mig_put_fpu(kcpu, st, errp) ||
-        !kvm_mig_put_msrs(kcpu, st, false, errp) ||
         (s->irqchip_in_kernel &&
          !KVM_MIG_CALL(kcpu, KVM_SET_LAPIC, st->lapic, errp)) ||
-        !kvm_mig_put_msrs(kcpu, st, true, errp)) {
+        !kvm_mig_put_msrs(kcpu, st, errp)) {
         return false;
     }
     if (st->has_events) {
@@ -597,10 +638,16 @@ static bool kvm_mig_put_cpu(KVMCPU *kcpu, KVMCPUMigState *st, GError **errp)
 
 static void kvm_mig_put_work(KVMCPU *kcpu, void *opaque)
 {
-    KVMMigWork *w = opaque;
+    KVMMigCPU *mc = opaque;
 
-    w->ok = kvm_mig_put_cpu(kcpu, &w->mc->st, &w->err);
-    w->tsc_khz = kvm_vcpu_ioctl(kcpu, KVM_GET_TSC_KHZ, NULL);
+    if (mc->fail_put) {
+        error_setg(&mc->err, "CPU %u: fault injected at '%s'", kcpu->index,
+                   mc->fault_point);
+        return;
+    }
+    /* The TSC just written supersedes one read at a stop. */
+    kcpu->stop_tsc_valid = false;
+    kvm_mig_put_cpu(kcpu, &mc->st, &mc->err);
 }
 
 static bool kvm_mig_msr_supported(uint32_t index)
@@ -652,30 +699,71 @@ static bool kvm_mig_cpu_host_check(KVMMigCPU *mc, GError **errp)
     return true;
 }
 
+/*
+ * Collect every put started and not yet collected; the first error, by
+ * vCPU index, is the result. Called once every "cpu" section has been
+ * loaded and before anything that must follow the vCPU state (the
+ * irqchip, PIT and clock sections, the resume) or free it.
+ */
+static bool kvm_mig_put_finish(GError **errp)
+{
+    GError *first = NULL;
+
+    kvm_mig_work_wait(0, kvm_mig->ncpus);
+    for (unsigned int i = 0; i < kvm_mig->ncpus; i++) {
+        KVMMigCPU *mc = kvm_mig->cpus[i];
+
+        if (!mc->put_pending) {
+            continue;
+        }
+        mc->put_pending = false;
+        mc->work.fn = NULL;
+        if (mc->err && !first) {
+            first = g_steal_pointer(&mc->err);
+        }
+        g_clear_error(&mc->err);
+        if (mc->st.tsc_khz && mc->tsc_khz > 0 &&
+            (uint32_t)mc->tsc_khz != mc->st.tsc_khz &&
+            !kvm_mig->has_tsc_control) {
+            warn_report("CPU %u: guest TSC ran at %" PRIu32 " kHz on the "
+                        "source, %d kHz here, and this host's kvm cannot "
+                        "scale it",
+                        i, mc->st.tsc_khz, mc->tsc_khz);
+        }
+    }
+    if (first) {
+        g_propagate_error(errp, first);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Each "cpu" section is checked here, then written into KVM on its
+ * vCPU's thread without waiting, so that the vCPUs load in parallel
+ * while the stream goes on; the section that completes the set waits for
+ * all of them and fails if any did (the error names the CPU).
+ */
 static bool kvm_mig_cpu_post_load(void *opaque, int version_id, GError **errp)
 {
     KVMMigCPU *mc = opaque;
-    KVMMigWork w = {.mc = mc};
 
     if (!kvm_cpu_mig_state_check(&mc->st, errp) ||
         !kvm_mig_cpu_host_check(mc, errp)) {
         return false;
     }
-    if (!kvm_run_on_cpu(mc->kcpu, kvm_mig_put_work, &w)) {
-        error_setg(errp, "CPU %u has no vCPU thread", mc->kcpu->index);
+    mc->fail_put = fault_inject_fail(mc->fault_point);
+    if (!kvm_mig_work_start(mc, kvm_mig_put_work)) {
+        g_propagate_error(errp, g_steal_pointer(&mc->err));
         return false;
     }
-    if (!w.ok) {
-        g_propagate_error(errp, w.err);
-        return false;
+    mc->put_pending = true;
+    for (unsigned int i = 0; i < kvm_mig->ncpus; i++) {
+        if (!kvm_mig->cpus[i]->put_pending) {
+            return true;
+        }
     }
-    if (mc->st.tsc_khz && w.tsc_khz > 0 &&
-        (uint32_t)w.tsc_khz != mc->st.tsc_khz && !kvm_mig->has_tsc_control) {
-        warn_report("CPU %u: guest TSC ran at %" PRIu32 " kHz on the source, "
-                    "%d kHz here, and this host's kvm cannot scale it",
-                    mc->kcpu->index, mc->st.tsc_khz, w.tsc_khz);
-    }
-    return true;
+    return kvm_mig_put_finish(errp);
 }
 
 static const VMStateField kvm_vmstate_cpu_fields[] = {
@@ -729,6 +817,10 @@ static bool kvm_mig_irqchip_post_load(void *opaque, int version_id,
 {
     KVMMigIrqchip *ic = opaque;
 
+    /* After every local APIC, as before the vCPU loads ran in parallel. */
+    if (!kvm_mig_put_finish(errp)) {
+        return false;
+    }
     for (unsigned int chip = 0; chip <= KVM_IRQCHIP_IOAPIC; chip++) {
         struct kvm_irqchip c = {.chip_id = chip};
         int ret;
@@ -781,6 +873,9 @@ static bool kvm_mig_pit_post_load(void *opaque, int version_id, GError **errp)
     struct kvm_pit_state2 ps;
     int ret;
 
+    if (!kvm_mig_put_finish(errp)) {
+        return false;
+    }
     memcpy(&ps, pit->state, sizeof(ps));
     if (ps.flags & ~KVM_PIT_KNOWN_FLAGS) {
         error_setg(errp, "field 'state': unknown flags 0x%" PRIx32,
@@ -838,6 +933,9 @@ static bool kvm_mig_clock_post_load(void *opaque, int version_id, GError **errp)
 {
     KVMMigClock *clk = opaque;
 
+    if (!kvm_mig_put_finish(errp)) {
+        return false;
+    }
     if (clk->flags & ~KVM_CLOCK_KNOWN_FLAGS) {
         error_setg(errp, "field 'flags': unknown flags 0x%" PRIx32, clk->flags);
         return false;
@@ -861,23 +959,29 @@ static const VMStateDescription kvm_vmstate_clock = {
     .fields = kvm_vmstate_clock_fields,
 };
 
-/* On each vCPU's thread; a failure just leaves stop_tsc_valid false. */
+/*
+ * On each vCPU's thread, as it parks for the stop or, for a vCPU that was
+ * parked already (halted, waiting for reset), from kvm_migration_vm_stopped;
+ * a failure just leaves stop_tsc_valid false.
+ */
 static void kvm_mig_read_tsc_work(KVMCPU *kcpu, void *opaque)
 {
     struct {
         struct kvm_msrs hdr;
         struct kvm_msr_entry entry;
     } msrs = {.hdr.nmsrs = 1, .entry.index = MSR_IA32_TSC};
-    KVMMigCPU *mc;
 
-    if (kcpu->index >= kvm_mig->ncpus) {
-        return;
+    if (!kcpu->stop_tsc_valid &&
+        kvm_vcpu_ioctl(kcpu, KVM_GET_MSRS, &msrs) == 1) {
+        kcpu->stop_tsc = msrs.entry.data;
+        kcpu->stop_tsc_valid = true;
     }
-    mc = kvm_mig->cpus[kcpu->index];
-    if (!mc->stop_tsc_valid && kvm_vcpu_ioctl(kcpu, KVM_GET_MSRS, &msrs) == 1) {
-        mc->stop_tsc = msrs.entry.data;
-        mc->stop_tsc_valid = true;
-    }
+}
+
+/* Touches KCPU only: it may run before kvm_migration_init(). */
+void kvm_migration_cpu_stopping(KVMCPU *kcpu)
+{
+    kvm_mig_read_tsc_work(kcpu, NULL);
 }
 
 void kvm_migration_vm_stopped(KVMState *s)
@@ -887,7 +991,15 @@ void kvm_migration_vm_stopped(KVMState *s)
     if (!kvm_mig) {
         return;
     }
-    kvm_run_on_all_cpus(s, kvm_mig_read_tsc_work, NULL);
+    for (unsigned int i = 0; i < kvm_mig->ncpus; i++) {
+        KVMMigCPU *mc = kvm_mig->cpus[i];
+
+        if (!mc->kcpu->stop_tsc_valid && !mc->put_pending) {
+            mc->work = (KVMWork){.fn = kvm_mig_read_tsc_work};
+            kvm_cpu_work_start(mc->kcpu, &mc->work);
+        }
+    }
+    kvm_mig_work_wait(0, kvm_mig->ncpus);
     if (!kvm_mig->has_clock || kvm_mig->clock.valid) {
         return;
     }
@@ -908,13 +1020,20 @@ void kvm_migration_vm_stopped(KVMState *s)
 void kvm_migration_vm_resuming(KVMState *s)
 {
     struct kvm_clock_data data = {0};
+    GError *err = NULL;
     int ret;
 
     if (!kvm_mig) {
         return;
     }
+    if (!kvm_mig_put_finish(&err)) {
+        /* Not reached: a load with a failed vCPU put fails (post_load). */
+        error_report("%s", err->message);
+        g_error_free(err);
+    }
+    kvm_mig->save_next = 0;
     for (unsigned int i = 0; i < kvm_mig->ncpus; i++) {
-        kvm_mig->cpus[i]->stop_tsc_valid = false;
+        kvm_mig->cpus[i]->kcpu->stop_tsc_valid = false;
     }
     if (!kvm_mig->has_clock || !kvm_mig->clock.valid) {
         return;
@@ -928,6 +1047,14 @@ void kvm_migration_vm_resuming(KVMState *s)
 }
 
 /* ---- registration ---- */
+
+/* On each vCPU's thread, once: the rate does not change (no scaling). */
+static void kvm_mig_read_tsc_khz_work(KVMCPU *kcpu, void *opaque)
+{
+    KVMMigVM *m = opaque;
+
+    m->cpus[kcpu->index]->tsc_khz = kvm_vcpu_ioctl(kcpu, KVM_GET_TSC_KHZ, NULL);
+}
 
 static int kvm_mig_check_extension(KVMState *s, int cap, bool on_vm)
 {
@@ -992,8 +1119,10 @@ bool kvm_migration_init(KVMState *s, GError **errp)
     for (unsigned int i = 0; i < m->ncpus; i++) {
         m->cpus[i] = g_new0(KVMMigCPU, 1);
         m->cpus[i]->kcpu = s->cpus[i];
+        m->cpus[i]->fault_point = g_strdup_printf("cpu-load-%u", i);
         vmstate_register("cpu", i, &kvm_vmstate_cpu, m->cpus[i]);
     }
+    kvm_run_on_all_cpus(s, kvm_mig_read_tsc_khz_work, m);
     if (s->irqchip_in_kernel) {
         vmstate_register("kvm-irqchip", 0, &kvm_vmstate_irqchip, &m->irqchip);
         vmstate_register("kvm-pit", 0, &kvm_vmstate_pit, &m->pit);
@@ -1011,8 +1140,12 @@ void kvm_migration_cleanup(KVMState *s)
     if (!m) {
         return;
     }
+    /* A failed load may leave puts running on vCPU threads: no error. */
+    kvm_mig_work_wait(0, m->ncpus);
     for (unsigned int i = 0; i < m->ncpus; i++) {
         vmstate_unregister_opaque(m->cpus[i]);
+        g_clear_error(&m->cpus[i]->err);
+        g_free(m->cpus[i]->fault_point);
         g_free(m->cpus[i]);
     }
     vmstate_unregister_opaque(&m->irqchip);

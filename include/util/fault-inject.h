@@ -15,6 +15,16 @@
 #ifndef BATON_UTIL_FAULT_INJECT_H
 #define BATON_UTIL_FAULT_INJECT_H
 
+#include <stdbool.h>
+
 void fault_inject_point(const char *name);
+
+/*
+ * Failure points: true when NAME is listed in BATON_FAULT_INJECT (the
+ * caller then fails as if what it does had failed), with a line on
+ * stderr. Unset, false at the cost of one test. Points: "cpu-load-N"
+ * (loading vCPU N's state into KVM fails, accel/kvm/kvm-migration.c).
+ */
+bool fault_inject_fail(const char *name);
 
 #endif

@@ -16,6 +16,8 @@
 #include "system/runstate.h"
 #include "util/error-report.h"
 
+#include "trace.h"
+
 
 static GHashTable *chr_backends; /* type name -> const ChardevOps * */
 
@@ -179,15 +181,18 @@ bool chr_realize(Object *obj, GError **errp)
     }
     chr->live = true;
     if (!chr->ops->open(chr, errp)) {
+        trace_chardev_open(chardev_id(chr), obj->type->name, false);
         chr_teardown(chr);
         chr_cpr_release(chr);
         return false;
     }
+    trace_chardev_open(chardev_id(chr), obj->type->name, true);
     return true;
 }
 
 void chr_unrealize(Object *obj)
 {
+    trace_chardev_close(chardev_id((Chardev *)obj));
     chr_teardown((Chardev *)obj);
     chr_cpr_release((Chardev *)obj);
 }

@@ -18,6 +18,7 @@
 #include "util/crc32c.h"
 
 #include "cpr-internal.h"
+#include "trace.h"
 
 /* Header: magic, format version, payload length; CRC-32C after it. */
 #define CPR_STATE_MAGIC "BATONCPR"
@@ -112,6 +113,8 @@ void cpr_save_fd(const char *name, int id, int fd)
 {
     CprFd *e = cpr_lookup(name, id, NULL);
 
+    trace_cpr_save_fd(name, id, fd);
+
     if (e) {
         /* Rebinding a key silently would hand the wrong fd over. */
         g_assert(e->fd == fd);
@@ -123,6 +126,8 @@ void cpr_save_fd(const char *name, int id, int fd)
 void cpr_resave_fd(const char *name, int id, int fd)
 {
     CprFd *e = cpr_lookup(name, id, NULL);
+
+    trace_cpr_save_fd(name, id, fd);
 
     if (!e) {
         cpr_add(name, id, fd);
@@ -136,13 +141,17 @@ void cpr_resave_fd(const char *name, int id, int fd)
 int cpr_find_fd(const char *name, int id)
 {
     CprFd *e = cpr_lookup(name, id, NULL);
+    int fd = e ? e->fd : -1;
 
-    return e ? e->fd : -1;
+    trace_cpr_find_fd(name, id, fd);
+    return fd;
 }
 
 void cpr_delete_fd(const char *name, int id)
 {
     guint i;
+
+    trace_cpr_delete_fd(name, id);
 
     if (cpr_lookup(name, id, &i)) {
         g_ptr_array_remove_index(cpr_fds, i);

@@ -31,6 +31,7 @@
 #include "options.h"
 #include "ram.h"
 #include "savevm.h"
+#include "trace.h"
 
 /* QEMU's MigrationStatus, in its order. */
 typedef enum MigStatus {
@@ -203,6 +204,7 @@ static bool status_set(int *state, MigStatus from, MigStatus to)
     if (!g_atomic_int_compare_and_exchange(state, from, to)) {
         return false;
     }
+    trace_migrate_set_state(status_names[to]);
     status_event(to);
     return true;
 }
@@ -265,6 +267,9 @@ static void emit_pass_event(void)
     RamMigrationStats st;
 
     ram_migration_get_stats(&st);
+    if (st.dirty_sync_count) {
+        trace_migration_pass(st.dirty_sync_count, st.remaining);
+    }
     if (!migrate_events() || !st.dirty_sync_count) {
         return;
     }

@@ -16,6 +16,8 @@
 #include "system/runstate.h"
 #include "util/crc32c.h"
 
+#include "trace.h"
+
 /* savevm_live_split() sends the record under construction past this. */
 #define SAVEVM_SPLIT_SIZE (1024 * 1024)
 /* Type byte + u32 length in front of each payload, u32 CRC after it. */
@@ -351,6 +353,8 @@ bool savevm_live_split(MigStream *f)
  * writer. Returns the handler's result (bool phases: 1/-1). A PART record
  * with no handler data is not sent.
  */
+static const char *record_type_name(uint8_t type);
+
 typedef int (*LivePhase)(MigStream *rec, SaveStateEntry *se, GError **errp);
 
 static int live_record(MigStream *f, SaveStateEntry *se, uint8_t type,
@@ -378,9 +382,13 @@ static int live_record(MigStream *f, SaveStateEntry *se, uint8_t type,
         return ret;
     }
     if (!record_send(f, type, rec, errp)) {
+        trace_savevm_section_record(record_type_name(type), se->idstr,
+                                    se->instance_id, len, -1);
         section_error_prefix(errp, se);
         return -1;
     }
+    trace_savevm_section_record(record_type_name(type), se->idstr,
+                                se->instance_id, len, ret);
     return ret;
 }
 
@@ -500,10 +508,15 @@ static bool save_vmstate_section(MigStream *f, SaveStateEntry *se,
                                  GError **errp)
 {
     g_autoptr(MigStream) rec = mig_stream_new_mem_child_writer(f);
+    size_t size;
+    bool ok;
 
     put_section_header(rec, SAVEVM_REC_SECTION_FULL, se);
-    if (!vmstate_save(rec, se->vmsd, se->opaque, errp) ||
-        !record_send(f, SAVEVM_REC_SECTION_FULL, rec, errp)) {
+    ok = vmstate_save(rec, se->vmsd, se->opaque, errp);
+    size = mig_stream_mem_len(rec);
+    ok = ok && record_send(f, SAVEVM_REC_SECTION_FULL, rec, errp);
+    trace_vmstate_save(se->idstr, se->instance_id, se->version_id, size, ok);
+    if (!ok) {
         section_error_prefix(errp, se);
         return false;
     }
@@ -964,7 +977,7 @@ static bool apply_record(LoadState *ls, MigStream *p, GError **errp)
 {
     g_autoptr(GError) local_err = NULL;
     SaveStateEntry *se = NULL;
-    int version;
+    int version = 0;
     size_t left;
     bool ok;
 
@@ -1014,6 +1027,8 @@ static bool apply_record(LoadState *ls, MigStream *p, GError **errp)
                    left, record_type_name(ls->type));
         ok = false;
     }
+    trace_vmstate_load(record_type_name(ls->type), se->idstr, se->instance_id,
+                       se->vmsd ? version : se->load_version, ls->len, ok);
     if (!ok) {
         section_error_prefix(&local_err, se);
         g_propagate_error(errp, g_steal_pointer(&local_err));

@@ -8,6 +8,7 @@
 #include "util/osdep.h"
 
 #include "monitor-internal.h"
+#include "trace.h"
 
 /* name -> const QmpCommandDef *; filled by constructors before main(). */
 static GHashTable *qmp_commands;
@@ -188,17 +189,23 @@ bool qmp_check_args(const QmpCommandDef *def, JsonObject *args, GError **errp)
     return true;
 }
 
-bool qmp_dispatch(const char *name, JsonObject *args, JsonNode **ret,
-                  GError **errp)
+/* The arguments as compact JSON, for the qmp_enter trace event. */
+static char *qmp_args_text(JsonObject *args)
 {
-    const QmpCommandDef *def = qmp_find_command(name);
+    g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
+
+    if (!args) {
+        return g_strdup("{}");
+    }
+    json_node_set_object(node, args);
+    return g_string_free(qmp_json_format(node, false), false);
+}
+
+static bool qmp_run(const QmpCommandDef *def, JsonObject *args, JsonNode **ret,
+                    GError **errp)
+{
     JsonNode *result = NULL;
 
-    if (!def) {
-        g_set_error(errp, BATON_ERROR, BATON_ERROR_COMMAND_NOT_FOUND,
-                    "The command %s has not been found", name);
-        return false;
-    }
     if (!qmp_check_args(def, args, errp)) {
         return false;
     }
@@ -207,6 +214,31 @@ bool qmp_dispatch(const char *name, JsonObject *args, JsonNode **ret,
         return false;
     }
     *ret = result ? result : qmp_return_empty();
+    return true;
+}
+
+bool qmp_dispatch(const char *name, JsonObject *args, JsonNode **ret,
+                  GError **errp)
+{
+    const QmpCommandDef *def = qmp_find_command(name);
+    GError *err = NULL;
+
+    if (!def) {
+        g_set_error(errp, BATON_ERROR, BATON_ERROR_COMMAND_NOT_FOUND,
+                    "The command %s has not been found", name);
+        return false;
+    }
+    if (trace_event_get_state(TRACE_QMP_ENTER)) {
+        g_autofree char *text = qmp_args_text(args);
+
+        trace_qmp_enter(name, text);
+    }
+    if (!qmp_run(def, args, ret, &err)) {
+        trace_qmp_exit(name, false, baton_error_class_name(err));
+        g_propagate_error(errp, err);
+        return false;
+    }
+    trace_qmp_exit(name, true, "none");
     return true;
 }
 

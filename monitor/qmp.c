@@ -9,6 +9,7 @@
 #include "util/osdep.h"
 
 #include "monitor-internal.h"
+#include "trace.h"
 
 /* Every live session, for events; protected by the big lock. */
 static GList *qmp_sessions;
@@ -205,6 +206,19 @@ static const char *qmp_check_request(QmpSession *s, JsonNode *req, bool *oob,
     return json_object_get_string_member(obj, exec_key);
 }
 
+/* The monitor_qmp_cmd_* events: the request's "id" as JSON, or "". */
+static void qmp_trace_request(JsonNode *req, bool oob)
+{
+    JsonNode *id = json_object_get_member(json_node_get_object(req), "id");
+    g_autoptr(GString) text = id ? qmp_json_format(id, false) : NULL;
+
+    if (oob) {
+        trace_monitor_qmp_cmd_out_of_band(text ? text->str : "");
+    } else {
+        trace_monitor_qmp_cmd_in_band(text ? text->str : "");
+    }
+}
+
 static bool qmp_session_run(QmpSession *s, JsonNode *req, JsonNode **ret,
                             GError **errp)
 {
@@ -216,6 +230,10 @@ static bool qmp_session_run(QmpSession *s, JsonNode *req, JsonNode **ret,
     name = qmp_check_request(s, req, &oob, errp);
     if (!name) {
         return false;
+    }
+    if (trace_event_get_state(TRACE_MONITOR_QMP_CMD_IN_BAND) ||
+        trace_event_get_state(TRACE_MONITOR_QMP_CMD_OUT_OF_BAND)) {
+        qmp_trace_request(req, oob);
     }
     if (json_object_has_member(json_node_get_object(req), "arguments")) {
         args = json_object_get_object_member(json_node_get_object(req),

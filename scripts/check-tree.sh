@@ -3,7 +3,7 @@
 # Tree rules from STYLE.md that a compiler does not check: every public
 # header (and tests/unit helper header) compiles alone with a BATON_*_H
 # guard, KVM ioctls stay in accel/kvm/, folder-private headers stay in
-# their folder (tests may look inside), every source file starts with its
+# their folder (tests may look inside) and so do a folder's trace events, every source file starts with its
 # SPDX line, and no file grows past the size limit.
 # Usage: scripts/check-tree.sh SRCDIR [CC]
 src=${1:-.}
@@ -39,6 +39,14 @@ for f in $files; do
     while read -r inc; do
         case $inc in
         ../*) echo "$f: includes $inc from another folder (private header)" ;;
+        # Generated from trace-events files (include/trace/meson.build): the
+        # event list, and only a folder's own events, through its trace.h.
+        trace/trace-list.h) ;;
+        trace/trace-*.h)
+            group=${inc#trace/trace-}
+            [ "${group%.h}" = "$(printf %s "$dir" | tr -c 'A-Za-z0-9' '_')" ] &&
+                [ -f "$dir/trace-events" ] ||
+                echo "$f: includes $inc, the trace events of another folder" ;;
         */*) [ -f "include/$inc" ] || echo "$f: includes $inc, which is not a public header" ;;
         *) [ -f "$dir/$inc" ] || echo "$f: includes $inc, not in $dir/" ;;
         esac

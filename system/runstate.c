@@ -12,6 +12,8 @@
 #include "hw/core/machine.h"
 #include "monitor/monitor.h"
 
+#include "trace.h"
+
 static RunState current_state = RUN_STATE_PRELAUNCH;
 static bool no_shutdown;
 
@@ -71,8 +73,7 @@ bool runstate_is_running(void)
 void runstate_set(RunState state)
 {
     g_assert(state < RUN_STATE_MAX);
-    g_debug("runstate %s -> %s", runstate_name(current_state),
-            runstate_name(state));
+    trace_runstate_set(runstate_name(current_state), runstate_name(state));
     current_state = state;
 }
 

@@ -25,6 +25,7 @@
 #include "system/runstate.h"
 #include "system/system.h"
 #include "util/error-report.h"
+#include "util/trace.h"
 
 typedef struct MonitorSpec {
     char *spec;         /* -qmp/-monitor SPEC, or NULL for -mon */
@@ -71,7 +72,7 @@ typedef enum OptId {
     OPT_DAEMONIZE, OPT_PIDFILE, OPT_DRIVE, OPT_DEVICE, OPT_OBJECT,
     OPT_AUDIO, OPT_RUN_WITH, OPT_S, OPT_NO_SHUTDOWN, OPT_D, OPT_LOGFILE,
     OPT_INCOMING, OPT_GLOBAL, OPT_CPU, OPT_VGA, OPT_NO_USER_CONFIG, OPT_VERSION,
-    OPT_HELP,
+    OPT_HELP, OPT_TRACE,
 } OptId;
 
 typedef struct OptionDef {
@@ -109,8 +110,9 @@ static const OptionDef option_table[] = {
     { "run-with", OPT_RUN_WITH, true, "exit-with-parent=on|off" },
     { "S", OPT_S, false, "do not start the vCPUs (use 'cont')" },
     { "no-shutdown", OPT_NO_SHUTDOWN, false, "stop instead of exiting on guest shutdown" },
-    { "d", OPT_D, true, "ITEM,...  enable logging (guest_errors, unimp)" },
+    { "d", OPT_D, true, "ITEM,...  enable logging (guest_errors, unimp, trace:PATTERN)" },
     { "D", OPT_LOGFILE, true, "FILE  write the log to FILE" },
+    { "trace", OPT_TRACE, true, "[enable=]PATTERN|events=FILE|file=FILE  trace events (-trace help lists them)" },
     { "incoming", OPT_INCOMING, true, "URI|defer|CHANNEL  wait for an incoming migration" },
     { "global", OPT_GLOBAL, true, "migration.PROP=VALUE  set a migration parameter or capability" },
     { "cpu", OPT_CPU, true, "host|max  vCPU model (baton passes the host's KVM CPUID)" },
@@ -327,6 +329,21 @@ static void parse_global(const char *arg)
     die("%s: global %s.%s has invalid class name", loc, driver, prop);
 }
 
+static void parse_trace(const char *arg)
+{
+    g_autofree char *loc = g_strdup_printf("-trace %s", arg);
+    GError *err = NULL;
+    bool help;
+
+    if (!trace_opt_parse(arg, &help, &err)) {
+        die_err(loc, err);
+    }
+    if (help) {
+        trace_list_events(stdout);
+        exit(0);
+    }
+}
+
 static void G_GNUC_NORETURN print_machine_help(void)
 {
     GPtrArray *all = machine_type_list();
@@ -456,6 +473,9 @@ static void parse_one(Config *cfg, const OptionDef *def, const char *arg)
         if (!log_set_file(arg, &err)) {
             die_err("-D", err);
         }
+        break;
+    case OPT_TRACE:
+        parse_trace(arg);
         break;
     case OPT_INCOMING:
         g_ptr_array_add(cfg->incoming, g_strdup(arg));
@@ -1052,6 +1072,10 @@ int baton_main(int argc, char **argv)
     g_set_prgname("baton");
     signal(SIGPIPE, SIG_IGN);
     parse_command_line(cfg, argc, argv);
+    /* -trace file= replaces -D's file whatever their order, as in QEMU. */
+    if (!trace_init_file(&err)) {
+        die_err("-trace", err);
+    }
     check_incoming(cfg);
     if (cfg->exit_with_parent) {
         prctl(PR_SET_PDEATHSIG, SIGTERM);

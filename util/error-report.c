@@ -2,14 +2,16 @@
 /*
  * Messages for humans on stderr (error_report and friends, one line each,
  * prefixed with the program name) and the -d/-D debug log: a mask of QEMU's
- * log item names and the stream log_printf() writes to. Monitor output and
- * tracing live elsewhere.
+ * log item names (and "trace:PATTERN", handed to util/trace.c) and the
+ * stream log_printf() writes to, which enabled trace events share as in
+ * QEMU. Monitor output lives elsewhere.
  */
 #include "util/osdep.h"
 
 #include <stdarg.h>
 
 #include "util/error-report.h"
+#include "util/trace.h"
 
 typedef struct LogItem {
     unsigned int mask;
@@ -116,6 +118,13 @@ bool log_set_mask_str(const char *str, GError **errp)
     for (char **item = items; *item; item++) {
         unsigned int bit;
 
+        /* QEMU's "trace:PATTERN" item enables trace events. */
+        if (g_str_has_prefix(*item, "trace:")) {
+            if (!trace_enable_events(*item + strlen("trace:"), errp)) {
+                return false;
+            }
+            continue;
+        }
         if (!log_item_lookup(*item, &bit)) {
             error_setg(errp, "unknown log item '%s'", *item);
             return false;

@@ -13,6 +13,7 @@
 #include "util/error-report.h"
 
 #include "kvm-internal.h"
+#include "trace.h"
 
 static const KVMExitHooks kvm_exit_hooks = {
     .ld = address_space_ld,
@@ -160,6 +161,7 @@ static KVMExitAction kvm_handle_system_event(struct kvm_run *run, int cpu_index,
 KVMExitAction kvm_handle_exit(struct kvm_run *run, size_t run_size,
                               int cpu_index, const KVMExitHooks *hooks)
 {
+    trace_kvm_run_exit(cpu_index, run->exit_reason);
     switch (run->exit_reason) {
     case KVM_EXIT_IO:
         return kvm_handle_io(run, run_size, cpu_index, hooks);

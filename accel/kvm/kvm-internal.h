@@ -125,6 +125,8 @@ int kvm_cap(KVMState *s, int cap);
 int kvm_ioctl(KVMState *s, unsigned long req, void *arg);
 int kvm_vm_ioctl(KVMState *s, unsigned long req, void *arg);
 int kvm_vcpu_ioctl(KVMCPU *kcpu, unsigned long req, void *arg);
+/* "KVM_RUN" for KVM_RUN; "unknown" if not in the table (tracing only). */
+const char *kvm_ioctl_name(unsigned long req);
 
 /* vCPUs (kvm-cpu.c). Called from the main thread with the BQL held. */
 bool kvm_cpus_create(KVMState *s, unsigned int n, GError **errp);

@@ -20,9 +20,12 @@ void error_report_err(GError *err);
 
 /* Cheap test used by log_mask(); the mask itself stays private. */
 bool log_mask_enabled(unsigned int mask);
-/* Parse QEMU's -d list ("guest_errors,unimp"); false + errp on unknown. */
+/*
+ * Parse QEMU's -d list ("guest_errors,unimp,trace:PATTERN"); false + errp
+ * on an unknown item or event. trace: items enable events at once.
+ */
 bool log_set_mask_str(const char *str, GError **errp);
-/* Redirect log output (-D FILE); NULL means stderr. */
+/* Redirect log and trace output (-D FILE); NULL means stderr. */
 bool log_set_file(const char *path, GError **errp);
 void log_printf(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 

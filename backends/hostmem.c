@@ -52,7 +52,7 @@ static bool hostmem_check_size(HostMemoryBackend *s, GError **errp)
 {
     if (!s->size) {
         error_setg(errp, "memory backend '%s': can't create backend with "
-                   "size 0", s->parent_obj.id);
+                   "size 0", object_get_id(&s->parent_obj));
         return false;
     }
     return true;
@@ -85,16 +85,16 @@ static bool hostmem_cpr_adopt(HostMemoryBackend *s, unsigned int flags,
     }
     if (fstat(fd, &st) < 0) {
         error_setg_errno(errp, errno, "memory backend '%s': cannot stat the "
-                         "preserved memory", obj->id);
+                         "preserved memory", object_get_id(obj));
         return false;
     }
     if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < s->size) {
         error_setg(errp, "memory backend '%s': the preserved memory has %"
-                   PRIu64 " bytes, size is %" PRIu64, obj->id,
+                   PRIu64 " bytes, size is %" PRIu64, object_get_id(obj),
                    (uint64_t)st.st_size, s->size);
         return false;
     }
-    s->ram = ram_block_new_from_fd(obj->id, s->size, fd, 0, flags, false,
+    s->ram = ram_block_new_from_fd(object_get_id(obj), s->size, fd, 0, flags, false,
                                    errp);
     *adopted = true;
     return s->ram != NULL;
@@ -118,7 +118,7 @@ static bool hostmem_ram_realize(Object *obj, GError **errp)
         return false;
     }
     /* Anonymous memory has no fd: nothing to preserve (see cpr_check). */
-    s->ram = ram_block_new_from_fd(obj->id, s->size, -1, 0,
+    s->ram = ram_block_new_from_fd(object_get_id(obj), s->size, -1, 0,
                                    s->share ? RAM_SHARED : 0, s->prealloc,
                                    errp);
     return s->ram != NULL;
@@ -138,23 +138,23 @@ static bool hostmem_memfd_realize(Object *obj, GError **errp)
             return false;
         }
         if (!adopted) {
-            s->ram = ram_block_new_memfd(obj->id, s->size, s->prealloc,
+            s->ram = ram_block_new_memfd(object_get_id(obj), s->size, s->prealloc,
                                          errp);
             hostmem_cpr_save(s);
         }
         return s->ram != NULL;
     }
     /* share=off: a private mapping of a memfd, as QEMU allows. */
-    fd = memfd_create(obj->id, MFD_CLOEXEC);
+    fd = memfd_create(object_get_id(obj), MFD_CLOEXEC);
     if (fd < 0 || ftruncate(fd, s->size) < 0) {
         error_setg_errno(errp, errno, "memory backend '%s': cannot create "
-                         "memfd", obj->id);
+                         "memfd", object_get_id(obj));
         if (fd >= 0) {
             close(fd);
         }
         return false;
     }
-    s->ram = ram_block_new_from_fd(obj->id, s->size, fd, 0, RAM_MEMFD,
+    s->ram = ram_block_new_from_fd(object_get_id(obj), s->size, fd, 0, RAM_MEMFD,
                                    s->prealloc, errp);
     if (!s->ram) {
         close(fd);
@@ -175,13 +175,13 @@ static int hostmem_file_open(HostMemoryBackend *s, GError **errp)
     }
     if (fd < 0) {
         error_setg_errno(errp, errno, "memory backend '%s': can't open "
-                         "backing store %s", s->parent_obj.id, s->mem_path);
+                         "backing store %s", object_get_id(&s->parent_obj), s->mem_path);
         return -1;
     }
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
         (uint64_t)st.st_size < s->size && ftruncate(fd, s->size) < 0) {
         error_setg_errno(errp, errno, "memory backend '%s': can't grow %s "
-                         "to %" PRIu64 " bytes", s->parent_obj.id,
+                         "to %" PRIu64 " bytes", object_get_id(&s->parent_obj),
                          s->mem_path, s->size);
         close(fd);
         return -1;
@@ -210,7 +210,7 @@ static bool hostmem_file_realize(Object *obj, GError **errp)
     if (fd < 0) {
         return false;
     }
-    s->ram = ram_block_new_from_fd(obj->id, s->size, fd, 0, flags,
+    s->ram = ram_block_new_from_fd(object_get_id(obj), s->size, fd, 0, flags,
                                    s->prealloc, errp);
     if (!s->ram) {
         close(fd);
@@ -247,14 +247,14 @@ static bool hostmem_cpr_check(Object *obj, unsigned int mode, GError **errp)
     }
     if (!s->share) {
         error_setg(errp, "memory backend '%s' is not shared; %s needs "
-                   "share=on", obj->id, migrate_mode_name(mode));
+                   "share=on", object_get_id(obj), migrate_mode_name(mode));
         return false;
     }
     if (!s->ram || s->ram->fd < 0) {
         error_setg(errp, "memory backend '%s' is shared anonymous memory "
                    "without a file descriptor; %s needs "
                    "memory-backend-memfd or memory-backend-file with "
-                   "share=on", obj->id, migrate_mode_name(mode));
+                   "share=on", object_get_id(obj), migrate_mode_name(mode));
         return false;
     }
     return true;
@@ -262,7 +262,7 @@ static bool hostmem_cpr_check(Object *obj, unsigned int mode, GError **errp)
 
 RAMBlock *host_memory_backend_get_ram(Object *obj)
 {
-    if (!obj || !type_is_a(obj->type, TYPE_MEMORY_BACKEND)) {
+    if (!object_dynamic_cast(obj, TYPE_MEMORY_BACKEND)) {
         return NULL;
     }
     return ((HostMemoryBackend *)obj)->ram;
@@ -281,7 +281,7 @@ bool host_memory_backend_claim(Object *obj, const char *user, GError **errp)
 
     if (s->user) {
         error_setg(errp, "memory backend '%s' can't be used multiple times "
-                   "(already used by %s)", obj->id, s->user);
+                   "(already used by %s)", object_get_id(obj), s->user);
         return false;
     }
     s->user = g_strdup(user);
@@ -292,44 +292,64 @@ bool host_memory_backend_claim(Object *obj, const char *user, GError **errp)
 #define HOSTMEM_CPR_MODES \
     (MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING)
 
+static void hostmem_class_init(ObjectClass *oc, const void *data)
+{
+    oc->cpr_modes = HOSTMEM_CPR_MODES;
+    oc->cpr_check = hostmem_cpr_check;
+    oc->uncomplete = hostmem_unrealize;
+}
+
+static void hostmem_ram_class_init(ObjectClass *oc, const void *data)
+{
+    object_class_add_props(oc, hostmem_props);
+    oc->complete = hostmem_ram_realize;
+    oc->desc = "guest RAM in private or shared anonymous memory";
+}
+
+static void hostmem_memfd_class_init(ObjectClass *oc, const void *data)
+{
+    object_class_add_props(oc, hostmem_memfd_props);
+    oc->complete = hostmem_memfd_realize;
+    oc->desc = "guest RAM in a memfd (shared: preserved by live update)";
+}
+
+static void hostmem_file_class_init(ObjectClass *oc, const void *data)
+{
+    object_class_add_props(oc, hostmem_file_props);
+    oc->complete = hostmem_file_realize;
+    oc->desc = "guest RAM in a file (mem-path)";
+}
+
+static const char *const hostmem_interfaces[] = { TYPE_USER_CREATABLE, NULL };
+
 static const TypeInfo hostmem_types[] = {
+    {
+        .name = TYPE_MEMORY_BACKEND,
+        .parent = TYPE_OBJECT,
+        .abstract = true,
+        .instance_size = sizeof(HostMemoryBackend),
+        .class_init = hostmem_class_init,
+        .interfaces = hostmem_interfaces,
+    },
     {
         .name = "memory-backend-ram",
         .parent = TYPE_MEMORY_BACKEND,
-        .user_creatable = true,
-        .instance_size = sizeof(HostMemoryBackend),
-        .props = hostmem_props,
-        .realize = hostmem_ram_realize,
-        .unrealize = hostmem_unrealize,
-        .cpr_modes = HOSTMEM_CPR_MODES,
-        .cpr_check = hostmem_cpr_check,
+        .class_init = hostmem_ram_class_init,
     },
     {
         .name = "memory-backend-memfd",
         .parent = "memory-backend-ram",
-        .user_creatable = true,
-        .instance_size = sizeof(HostMemoryBackend),
-        .props = hostmem_memfd_props,
-        .realize = hostmem_memfd_realize,
-        .cpr_modes = HOSTMEM_CPR_MODES,
-        .cpr_check = hostmem_cpr_check,
+        .class_init = hostmem_memfd_class_init,
     },
     {
         .name = "memory-backend-file",
         .parent = "memory-backend-ram",
-        .user_creatable = true,
-        .instance_size = sizeof(HostMemoryBackend),
-        .props = hostmem_file_props,
-        .realize = hostmem_file_realize,
-        .cpr_modes = HOSTMEM_CPR_MODES,
-        .cpr_check = hostmem_cpr_check,
+        .class_init = hostmem_file_class_init,
     },
 };
 
 static void hostmem_register_types(void)
 {
-    for (size_t i = 0; i < ARRAY_SIZE(hostmem_types); i++) {
-        type_register(&hostmem_types[i]);
-    }
+    type_register_static_array(hostmem_types, ARRAY_SIZE(hostmem_types));
 }
 type_init(hostmem_register_types)

@@ -52,15 +52,7 @@ static const struct {
 
 static const Property *chr_prop_find(const Chardev *chr, const char *name)
 {
-    for (const TypeInfo *t = chr->parent_obj.type; t;
-         t = t->parent ? type_lookup(t->parent) : NULL) {
-        for (const Property *p = t->props; p && p->name; p++) {
-            if (!strcmp(p->name, name)) {
-                return p;
-            }
-        }
-    }
-    return NULL;
+    return object_class_find_prop(object_get_class(&chr->parent_obj), name);
 }
 
 static const void *chr_prop_ptr(const Chardev *chr, const Property *p)
@@ -184,23 +176,26 @@ static void chr_append_escaped(GString *out, const char *v)
 char *chr_cpr_options(const Chardev *chr)
 {
     g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func(g_free);
-    GString *out = g_string_new(chr->parent_obj.type->name +
+    ObjectClass *oc = object_get_class(&chr->parent_obj);
+    GString *out = g_string_new(object_class_get_name(oc) +
                                 strlen("chardev-"));
 
-    for (const TypeInfo *t = chr->parent_obj.type; t;
-         t = t->parent ? type_lookup(t->parent) : NULL) {
-        for (const Property *p = t->props; p && p->name; p++) {
-            g_autofree char *v = chr_prop_text(chr, p);
-            GString *item;
+    for (guint i = 0; i < oc->props->len; i++) {
+        const Property *p = g_ptr_array_index(oc->props, i);
+        g_autofree char *v = NULL;
+        GString *item;
 
-            if (!v) {
-                continue;
-            }
-            item = g_string_new(p->name);
-            g_string_append_c(item, '=');
-            chr_append_escaped(item, v);
-            g_ptr_array_add(items, g_string_free(item, false));
+        if (object_class_find_prop(oc, p->name) != p) {
+            continue;   /* redefined by a subclass */
         }
+        v = chr_prop_text(chr, p);
+        if (!v) {
+            continue;
+        }
+        item = g_string_new(p->name);
+        g_string_append_c(item, '=');
+        chr_append_escaped(item, v);
+        g_ptr_array_add(items, g_string_free(item, false));
     }
     g_ptr_array_sort(items, chr_str_cmp);
     for (guint i = 0; i < items->len; i++) {
@@ -213,7 +208,7 @@ char *chr_cpr_options(const Chardev *chr)
 /* Append a "claim" line for each host path CHR takes for itself. */
 static void chr_cpr_append_claims(const Chardev *chr, GString *out)
 {
-    const char *type = chr->parent_obj.type->name;
+    const char *type = object_get_typename(&chr->parent_obj);
 
     for (size_t i = 0; i < G_N_ELEMENTS(chr_claims); i++) {
         const char *v = chr_prop_str(chr, chr_claims[i].prop);
@@ -390,7 +385,7 @@ static bool chr_cpr_decide_compat_v1(Chardev *chr, GError **errp)
     chr->cpr_inherited = true;
     lfd = cpr_find_fd(key, 0);
     if (cpr_incoming_mode() != MIG_MODE_CPR_TRANSFER || lfd < 0 || !path ||
-        strcmp(chr->parent_obj.type->name, "chardev-socket")) {
+        strcmp(object_get_typename(&chr->parent_obj), "chardev-socket")) {
         return true;
     }
     old = chr_listen_path(lfd);

@@ -79,14 +79,11 @@ static const Property file_props[] = {
     { NULL }
 };
 
-static const TypeInfo file_type = {
+static const ChardevBackendDef file_type = {
     .name = "chardev-file",
-    .parent = TYPE_CHARDEV,
-    .user_creatable = true,
     .instance_size = sizeof(FileChardev),
     .props = file_props,
-    .realize = chr_realize,
-    .unrealize = chr_unrealize,
+    .ops = &file_ops,
     .cpr_modes = CHR_CPR_MODES,
     .desc = "write output to a file",
 };
@@ -207,14 +204,11 @@ static const Property pipe_props[] = {
     { NULL }
 };
 
-static const TypeInfo pipe_type = {
+static const ChardevBackendDef pipe_type = {
     .name = "chardev-pipe",
-    .parent = TYPE_CHARDEV,
-    .user_creatable = true,
     .instance_size = sizeof(PipeChardev),
     .props = pipe_props,
-    .realize = chr_realize,
-    .unrealize = chr_unrealize,
+    .ops = &pipe_ops,
     .cpr_modes = CHR_CPR_MODES,
     .desc = "read and write a named pipe",
 };
@@ -241,22 +235,19 @@ static const Property null_props[] = {
     { NULL }
 };
 
-static const TypeInfo null_type = {
+static const ChardevBackendDef null_type = {
     .name = "chardev-null",
-    .parent = TYPE_CHARDEV,
-    .user_creatable = true,
     .instance_size = sizeof(Chardev),
     .props = null_props,
-    .realize = chr_realize,
-    .unrealize = chr_unrealize,
+    .ops = &null_ops,
     .cpr_modes = CHR_CPR_MODES,
     .desc = "discard output, no input",
 };
 
 static void chardev_file_register(void)
 {
-    chr_register_backend(&file_type, &file_ops);
-    chr_register_backend(&pipe_type, &pipe_ops);
-    chr_register_backend(&null_type, &null_ops);
+    chr_register_backend(&file_type);
+    chr_register_backend(&pipe_type);
+    chr_register_backend(&null_type);
 }
 type_init(chardev_file_register)

@@ -257,20 +257,17 @@ static const Property pty_props[] = {
     { NULL }
 };
 
-static const TypeInfo pty_type = {
+static const ChardevBackendDef pty_type = {
     .name = "chardev-pty",
-    .parent = TYPE_CHARDEV,
-    .user_creatable = true,
     .instance_size = sizeof(PtyChardev),
     .props = pty_props,
-    .realize = chr_realize,
-    .unrealize = chr_unrealize,
+    .ops = &pty_ops,
     .cpr_modes = CHR_CPR_MODES,
     .desc = "pseudo-terminal (/dev/pts/N)",
 };
 
 static void chardev_pty_register(void)
 {
-    chr_register_backend(&pty_type, &pty_ops);
+    chr_register_backend(&pty_type);
 }
 type_init(chardev_pty_register)

@@ -894,20 +894,17 @@ static const Property socket_props[] = {
     { NULL }
 };
 
-static const TypeInfo socket_type = {
+static const ChardevBackendDef socket_type = {
     .name = "chardev-socket",
-    .parent = TYPE_CHARDEV,
-    .user_creatable = true,
     .instance_size = sizeof(SocketChardev),
     .props = socket_props,
-    .realize = chr_realize,
-    .unrealize = chr_unrealize,
+    .ops = &socket_ops,
     .cpr_modes = CHR_CPR_MODES,
     .desc = "UNIX or TCP stream socket, server or client",
 };
 
 static void chardev_socket_register(void)
 {
-    chr_register_backend(&socket_type, &socket_ops);
+    chr_register_backend(&socket_type);
 }
 type_init(chardev_socket_register)

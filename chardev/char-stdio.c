@@ -138,20 +138,17 @@ static const Property stdio_props[] = {
     { NULL }
 };
 
-static const TypeInfo stdio_type = {
+static const ChardevBackendDef stdio_type = {
     .name = "chardev-stdio",
-    .parent = TYPE_CHARDEV,
-    .user_creatable = true,
     .instance_size = sizeof(StdioChardev),
     .props = stdio_props,
-    .realize = chr_realize,
-    .unrealize = chr_unrealize,
+    .ops = &stdio_ops,
     .cpr_modes = CHR_CPR_MODES,
     .desc = "standard input and output",
 };
 
 static void chardev_stdio_register(void)
 {
-    chr_register_backend(&stdio_type, &stdio_ops);
+    chr_register_backend(&stdio_type);
 }
 type_init(chardev_stdio_register)

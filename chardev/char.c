@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The chardev core: creation from -chardev options (backend name -> type
- * "chardev-NAME", properties applied by object_create()), the common
+ * "chardev-NAME", an object at /chardevs/ID), the common
  * options (logfile), the single frontend per chardev and event delivery,
  * writes, and teardown. Backends plug in through ChardevOps; the -serial
  * style shorthands and QMP's nested form are parsed in char-spec.c.
@@ -19,19 +19,71 @@
 #include "trace.h"
 
 
-static GHashTable *chr_backends; /* type name -> const ChardevOps * */
+#define CHARDEVS_PATH "/chardevs"
 
-void chr_register_backend(const TypeInfo *ti, const ChardevOps *ops)
+static Object *chr_container(void)
 {
-    g_assert(ti->parent && !strcmp(ti->parent, TYPE_CHARDEV));
-    g_assert(g_str_has_prefix(ti->name, "chardev-"));
-    g_assert(ti->realize == chr_realize && ti->unrealize == chr_unrealize);
-    if (!chr_backends) {
-        chr_backends = g_hash_table_new(g_str_hash, g_str_equal);
+    return container_get(object_get_root(), CHARDEVS_PATH);
+}
+
+void chardev_foreach(void (*fn)(Chardev *chr, void *opaque), void *opaque)
+{
+    g_autoptr(GPtrArray) all =
+        g_ptr_array_copy(chr_container()->children, NULL, NULL);
+
+    for (guint i = 0; i < all->len; i++) {
+        fn(g_ptr_array_index(all, i), opaque);
     }
-    g_hash_table_insert(chr_backends, (gpointer)ti->name, (gpointer)ops);
+}
+
+static bool chr_complete(Object *obj, GError **errp);
+static void chr_uncomplete(Object *obj);
+
+static void chr_backend_class_init(ObjectClass *oc, const void *data)
+{
+    const ChardevBackendDef *def = data;
+
+    ((ChardevClass *)oc)->ops = def->ops;
+    object_class_add_props(oc, def->props);
+    oc->cpr_modes = def->cpr_modes;
+    oc->desc = def->desc;
+}
+
+void chr_register_backend(const ChardevBackendDef *def)
+{
+    TypeInfo *ti = g_new0(TypeInfo, 1);
+
+    g_assert(g_str_has_prefix(def->name, "chardev-"));
+    ti->name = def->name;
+    ti->parent = TYPE_CHARDEV;
+    ti->instance_size = def->instance_size;
+    ti->class_init = chr_backend_class_init;
+    ti->class_data = def;
     type_register(ti);
 }
+
+static void chr_class_init(ObjectClass *oc, const void *data)
+{
+    oc->complete = chr_complete;
+    oc->uncomplete = chr_uncomplete;
+}
+
+static const TypeInfo chr_type = {
+    .name = TYPE_CHARDEV,
+    .parent = TYPE_OBJECT,
+    .abstract = true,
+    .instance_size = sizeof(Chardev),
+    .class_size = sizeof(ChardevClass),
+    .class_init = chr_class_init,
+};
+
+static void chr_register_types(void)
+{
+    type_register(&chr_type);
+    /* chardev=ID links resolve here. */
+    object_register_link_container(TYPE_CHARDEV, CHARDEVS_PATH);
+}
+type_init(chr_register_types)
 
 /* ---- frontend delivery ---- */
 
@@ -150,13 +202,13 @@ static void chr_teardown(Chardev *chr)
 
 static bool chr_cpr_init(Chardev *chr, GError **errp);
 
-bool chr_realize(Object *obj, GError **errp)
+static bool chr_complete(Object *obj, GError **errp)
 {
     Chardev *chr = (Chardev *)obj;
 
     /* Zero-allocated: 0 would be stdin. */
     chr->logfd = -1;
-    chr->ops = g_hash_table_lookup(chr_backends, obj->type->name);
+    chr->ops = ((ChardevClass *)object_get_class(obj))->ops;
     g_assert(chr->ops);
     chr_ignore_sigpipe();
     if (!chr_cpr_init(chr, errp)) {
@@ -190,7 +242,7 @@ bool chr_realize(Object *obj, GError **errp)
     return true;
 }
 
-void chr_unrealize(Object *obj)
+static void chr_uncomplete(Object *obj)
 {
     trace_chardev_close(chardev_id((Chardev *)obj));
     chr_teardown((Chardev *)obj);
@@ -251,6 +303,7 @@ static OptList *chr_opts_copy(const OptList *opts)
 
 Chardev *chardev_new_from_opts(const OptList *opts, GError **errp)
 {
+    static const char *const id_key[] = { "id", NULL };
     g_autoptr(OptList) flat = NULL;
     g_autofree char *typename = NULL;
     const char *id;
@@ -281,7 +334,8 @@ Chardev *chardev_new_from_opts(const OptList *opts, GError **errp)
         return NULL;
     }
     typename = g_strdup_printf("chardev-%s", backend);
-    if (!chr_backends || !g_hash_table_contains(chr_backends, typename)) {
+    if (!object_class_dynamic_cast(object_class_by_name(typename),
+                                   TYPE_CHARDEV)) {
         error_setg(errp, "'%s' is not a valid char driver name", backend);
         return NULL;
     }
@@ -289,17 +343,19 @@ Chardev *chardev_new_from_opts(const OptList *opts, GError **errp)
         return NULL;
     }
     opts_del(flat, "backend");
-    return (Chardev *)object_create(typename, flat, NULL, errp);
+    return (Chardev *)object_new_child_with_opts(chr_container(), id,
+                                                 "chardev", typename, flat,
+                                                 id_key, errp);
 }
 
 Chardev *chardev_find(const char *id)
 {
-    return (Chardev *)object_find(TYPE_CHARDEV, id);
+    return (Chardev *)object_resolve_path_component(chr_container(), id);
 }
 
 const char *chardev_id(const Chardev *chr)
 {
-    return chr->parent_obj.id;
+    return object_get_id(&chr->parent_obj);
 }
 
 char *chardev_filename(const Chardev *chr)
@@ -307,7 +363,8 @@ char *chardev_filename(const Chardev *chr)
     if (chr->live && chr->ops->filename) {
         return chr->ops->filename((Chardev *)chr);
     }
-    return g_strdup(chr->parent_obj.type->name + strlen("chardev-"));
+    return g_strdup(object_get_typename(&chr->parent_obj) +
+                    strlen("chardev-"));
 }
 
 bool chardev_frontend_open(const Chardev *chr)
@@ -437,9 +494,8 @@ size_t chardev_hold_save(Chardev *chr, uint8_t *buf, size_t max)
     return n;
 }
 
-static void chr_hold_release_one(Object *obj, void *opaque)
+static void chr_hold_release_one(Chardev *chr, void *opaque)
 {
-    Chardev *chr = (Chardev *)obj;
 
     if (chr->ops && chr->held) {
         chr->held_frozen = false;
@@ -447,9 +503,8 @@ static void chr_hold_release_one(Object *obj, void *opaque)
     }
 }
 
-static void chr_hold_flush_one(Object *obj, void *opaque)
+static void chr_hold_flush_one(Chardev *chr, void *opaque)
 {
-    Chardev *chr = (Chardev *)obj;
 
     if (chr->ops && chr->held) {
         chr_hold_release(chr);
@@ -462,7 +517,7 @@ static void chr_hold_flush_one(Object *obj, void *opaque)
  */
 static void chr_hold_vm_start(void *opaque)
 {
-    object_foreach(TYPE_CHARDEV, chr_hold_release_one, NULL);
+    chardev_foreach(chr_hold_release_one, NULL);
 }
 
 ssize_t chardev_write(Chardev *chr, const uint8_t *buf, size_t len)
@@ -501,9 +556,8 @@ void chardev_disconnect(Chardev *chr)
     }
 }
 
-static void chr_teardown_one(Object *obj, void *opaque)
+static void chr_teardown_one(Chardev *chr, void *opaque)
 {
-    Chardev *chr = (Chardev *)obj;
 
     if (chr->ops) {
         chr_teardown(chr);
@@ -512,7 +566,7 @@ static void chr_teardown_one(Object *obj, void *opaque)
 
 void chardev_cleanup_all(void)
 {
-    object_foreach(TYPE_CHARDEV, chr_teardown_one, NULL);
+    chardev_foreach(chr_teardown_one, NULL);
 }
 
 /*
@@ -604,9 +658,8 @@ typedef struct ChrCprMove {
     ChrCprState from_min, from_max, to;
 } ChrCprMove;
 
-static void chr_cpr_move_one(Object *obj, void *opaque)
+static void chr_cpr_move_one(Chardev *chr, void *opaque)
 {
-    Chardev *chr = (Chardev *)obj;
     const ChrCprMove *m = opaque;
 
     if (!chr->ops || chr->cpr_state < m->from_min ||
@@ -626,7 +679,7 @@ static void chr_cpr_move_all(ChrCprState from_min, ChrCprState from_max,
 {
     ChrCprMove m = { from_min, from_max, to };
 
-    object_foreach(TYPE_CHARDEV, chr_cpr_move_one, &m);
+    chardev_foreach(chr_cpr_move_one, &m);
     /* Read watches pick their new state up in their next prepare. */
     g_main_context_wakeup(NULL);
 }
@@ -653,7 +706,7 @@ static void chr_cpr_notify(CprEvent event, void *opaque)
          * vm_start() ran just before, while the fds were not ours yet:
          * what a quiet guest's chardevs hold goes out now.
          */
-        object_foreach(TYPE_CHARDEV, chr_hold_flush_one, NULL);
+        chardev_foreach(chr_hold_flush_one, NULL);
         break;
     }
 }

@@ -154,12 +154,26 @@ void chr_cpr_forget(Chardev *chr, const char *role, int fd);
                 .desc = "append to the logfile instead of truncating")
 
 /*
- * Register a backend type: TI must have parent TYPE_CHARDEV and use
- * chr_realize/chr_unrealize; OPS is what those dispatch to.
+ * A backend: type "chardev-NAME" below TYPE_CHARDEV, its instance struct
+ * (starting with Chardev), its property table and ops. Static.
  */
-void chr_register_backend(const TypeInfo *ti, const ChardevOps *ops);
-bool chr_realize(Object *obj, GError **errp);
-void chr_unrealize(Object *obj);
+typedef struct ChardevBackendDef {
+    const char *name;           /* the type name, "chardev-socket" */
+    size_t instance_size;
+    const Property *props;
+    const ChardevOps *ops;
+    unsigned int cpr_modes;
+    const char *desc;
+} ChardevBackendDef;
+
+/* The chardev class: the backend's ops (what complete() dispatches to). */
+typedef struct ChardevClass {
+    ObjectClass parent_class;
+
+    const ChardevOps *ops;
+} ChardevClass;
+
+void chr_register_backend(const ChardevBackendDef *def);
 
 /*
  * QMP chardev-add's nested form, flattened by opts_parse ("backend.type",

@@ -11,7 +11,7 @@
 #include "util/osdep.h"
 
 #include "hw/core/machine.h"
-#include "hw/core/object.h"
+#include "hw/core/qdev.h"
 #include "migration/cpr.h"
 #include "migration/stream.h"
 #include "system/memory.h"
@@ -242,7 +242,7 @@ static const char *cpr_object_kind(const Object *obj)
     };
 
     for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
-        if (type_is_a(obj->type, kinds[i])) {
+        if (object_dynamic_cast((Object *)obj, kinds[i])) {
             return kinds[i];
         }
     }
@@ -255,18 +255,18 @@ typedef struct CprIndex {
     bool found;
 } CprIndex;
 
-static void cpr_index_one(Object *obj, void *opaque)
+static int cpr_index_one(Object *obj, void *opaque)
 {
     CprIndex *ci = opaque;
 
-    if (ci->found) {
-        return;
-    }
     if (obj == ci->obj) {
         ci->found = true;
-    } else if (!obj->id && obj->type == ci->obj->type) {
+        return 1;
+    }
+    if (!object_get_id(obj) && obj->klass == ci->obj->klass) {
         ci->n++;
     }
+    return 0;
 }
 
 char *cpr_fd_key(const Object *obj, const char *role)
@@ -274,19 +274,19 @@ char *cpr_fd_key(const Object *obj, const char *role)
     const char *kind = cpr_object_kind(obj);
     g_autofree char *id = NULL;
 
-    if (obj->id) {
-        id = g_strdup(obj->id);
+    if (object_get_id(obj)) {
+        id = g_strdup(object_get_id(obj));
     } else {
         /*
-         * No id (a device made by -serial): TYPE.N, N counting the
-         * objects of the same type without an id that were created
-         * before it. Both processes are built from the same arguments in
-         * the same order, so N matches.
+         * No id (the machine): TYPE.N, N counting the objects of the same
+         * type without an id before it in the composition tree. Both
+         * processes are built from the same arguments, so N matches.
          */
         CprIndex ci = { .obj = obj };
 
-        object_foreach(TYPE_OBJECT, cpr_index_one, &ci);
-        id = g_strdup_printf("%s.%u", obj->type->name, ci.n);
+        object_child_foreach_recursive(object_get_root(), cpr_index_one,
+                                       &ci);
+        id = g_strdup_printf("%s.%u", object_get_typename(obj), ci.n);
     }
     if (role && role[0]) {
         return g_strdup_printf("%s/%s/%s", kind, id, role);
@@ -379,11 +379,11 @@ static char *cpr_object_name(const Object *obj)
 {
     const char *label = cpr_kind_label(cpr_object_kind(obj));
 
-    if (obj->id) {
-        return g_strdup_printf("%s '%s' (%s)", label, obj->id,
-                               obj->type->name);
+    if (object_get_id(obj)) {
+        return g_strdup_printf("%s '%s' (%s)", label, object_get_id(obj),
+                               object_get_typename(obj));
     }
-    return g_strdup_printf("%s %s", label, obj->type->name);
+    return g_strdup_printf("%s %s", label, object_get_typename(obj));
 }
 
 /*
@@ -397,7 +397,8 @@ static bool cpr_check_ram(MigMode mode, GError **errp)
 
     for (guint i = 0; blocks && i < blocks->len; i++) {
         const RAMBlock *rb = g_ptr_array_index(blocks, i);
-        bool backend = object_find(TYPE_MEMORY_BACKEND, rb->idstr) != NULL;
+        bool backend = object_dynamic_cast(object_find_user(rb->idstr),
+                                           TYPE_MEMORY_BACKEND) != NULL;
 
         if ((rb->flags & RAM_SHARED) && rb->fd >= 0) {
             continue;
@@ -424,39 +425,29 @@ typedef struct CprObjCheck {
     GError *err;
 } CprObjCheck;
 
-static void cpr_check_object(Object *obj, void *opaque)
+/* The class decides (a subclass inherits its parent's modes and check). */
+static int cpr_check_object(Object *obj, void *opaque)
 {
     CprObjCheck *c = opaque;
-    unsigned int modes = 0;
-    bool (*check)(Object *, unsigned int, GError **) = NULL;
+    ObjectClass *oc = object_get_class(obj);
 
-    if (c->err) {
-        return;
-    }
-    /* The nearest ancestor that declares modes (or a check) decides. */
-    for (const TypeInfo *t = obj->type; t; t = type_lookup(t->parent)) {
-        if (!modes && t->cpr_modes) {
-            modes = t->cpr_modes;
-        }
-        if (!check && t->cpr_check) {
-            check = t->cpr_check;
-        }
-    }
-    if (!(modes & MIG_MODE_BIT(c->mode))) {
+    if (!(oc->cpr_modes & MIG_MODE_BIT(c->mode))) {
         g_autofree char *name = cpr_object_name(obj);
 
         error_setg(&c->err, "%s does not support %s", name,
                    migrate_mode_name(c->mode));
-        return;
+        return 1;
     }
-    if (check && !check(obj, c->mode, &c->err)) {
+    if (oc->cpr_check && !oc->cpr_check(obj, c->mode, &c->err)) {
         if (!c->err) {
             g_autofree char *name = cpr_object_name(obj);
 
             error_setg(&c->err, "%s cannot be preserved in %s", name,
                        migrate_mode_name(c->mode));
         }
+        return 1;
     }
+    return 0;
 }
 
 bool cpr_check_blockers(MigMode mode, GError **errp)
@@ -469,7 +460,7 @@ bool cpr_check_blockers(MigMode mode, GError **errp)
     if (!cpr_check_ram(mode, errp)) {
         return false;
     }
-    object_foreach(TYPE_OBJECT, cpr_check_object, &c);
+    object_child_foreach_recursive(object_get_root(), cpr_check_object, &c);
     if (c.err) {
         g_propagate_error(errp, c.err);
         return false;
@@ -479,23 +470,30 @@ bool cpr_check_blockers(MigMode mode, GError **errp)
 
 /* ---- configuration fingerprint ---- */
 
-static void fingerprint_line(GString *s, Object *obj)
-{
-    g_string_append_printf(s, "object %s %s\n", obj->type->name,
-                           obj->id ? obj->id : "-");
-}
+typedef struct FingerprintCtx {
+    GString *s;
+    bool v1;
+} FingerprintCtx;
 
-static void fingerprint_object(Object *obj, void *opaque)
+/*
+ * The objects a command line creates, as the previous release listed
+ * them ("object TYPE ID|-"): the machine, devices, backends and (in
+ * version 1) chardevs, in tree order. Buses, containers and drives are
+ * not listed: they follow from the rest.
+ */
+static int fingerprint_object(Object *obj, void *opaque)
 {
-    if (!type_is_a(obj->type, TYPE_CHARDEV)) {
-        fingerprint_line(opaque, obj);
+    FingerprintCtx *f = opaque;
+    const char *id = object_get_id(obj);
+
+    if (object_dynamic_cast(obj, TYPE_MACHINE) ||
+        object_dynamic_cast(obj, TYPE_DEVICE) ||
+        object_dynamic_cast(obj, TYPE_MEMORY_BACKEND) ||
+        (f->v1 && object_dynamic_cast(obj, TYPE_CHARDEV))) {
+        g_string_append_printf(f->s, "object %s %s\n",
+                               object_get_typename(obj), id ? id : "-");
     }
-}
-
-/* Version 1 (cpr_compat_v1()): the chardevs are listed too. */
-static void fingerprint_object_v1(Object *obj, void *opaque)
-{
-    fingerprint_line(opaque, obj);
+    return 0;
 }
 
 static char *cpr_fingerprint(bool v1)
@@ -511,8 +509,12 @@ static char *cpr_fingerprint(bool v1)
         g_string_append_printf(s, "ram %s 0x%" PRIx64 "\n", rb->idstr,
                                rb->size);
     }
-    object_foreach(TYPE_OBJECT, v1 ? fingerprint_object_v1 : fingerprint_object,
-                   s);
+    {
+        FingerprintCtx f = { s, v1 };
+
+        object_child_foreach_recursive(object_get_root(), fingerprint_object,
+                                       &f);
+    }
     return g_string_free(s, FALSE);
 }
 
@@ -565,9 +567,10 @@ bool cpr_compat_v1(void)
 
 bool cpr_compat_v1_check_object(const Object *obj, GError **errp)
 {
+    const char *id = object_get_id(obj);
     g_autofree char *line = g_strdup_printf("object %s %s",
-                                            obj->type->name,
-                                            obj->id ? obj->id : "-");
+                                            object_get_typename(obj),
+                                            id ? id : "-");
     g_auto(GStrv) lines = g_strsplit(cpr_in_fingerprint ?
                                      cpr_in_fingerprint : "", "\n", -1);
 
@@ -589,12 +592,34 @@ bool cpr_compat_v1_check_object(const Object *obj, GError **errp)
  * channel (to it, any event there means that this process is gone), so
  * no reply goes out.
  */
+static int fp_line_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* FP's lines sorted, as one string. */
+static char *fp_sorted(const char *fp)
+{
+    g_auto(GStrv) v = g_strsplit(fp, "\n", -1);
+    guint n = g_strv_length(v);
+
+    qsort(v, n, sizeof(char *), fp_line_cmp);
+    return g_strjoinv("\n", v);
+}
+
+/*
+ * A version-1 process listed objects in creation order; this one walks
+ * the composition tree, whose order differs (chardevs before the
+ * machine's devices, say). The same command line gives the same lines:
+ * compare them as sets.
+ */
 static bool cpr_check_config_compat_v1(GError **errp)
 {
     g_autofree char *mine = cpr_fingerprint(true);
+    g_autofree char *a = fp_sorted(cpr_in_fingerprint);
+    g_autofree char *b = fp_sorted(mine);
 
-    return cpr_config_compare(cpr_in_fingerprint, mine, errp) &&
-           cpr_owner_settle(errp);
+    return cpr_config_compare(a, b, errp) && cpr_owner_settle(errp);
 }
 
 bool cpr_check_config(GError **errp)

@@ -15,7 +15,7 @@
 #include <glib-unix.h>
 
 #include "util/fault-inject.h"
-#include "hw/core/object.h"
+#include "hw/core/qdev.h"
 #include "migration/cpr.h"
 #include "migration/migration.h"
 #include "migration/register.h"
@@ -810,7 +810,7 @@ static bool migration_prepare(bool resume, MigMode mode, GError **errp)
                    "(tls-creds '%s')", tls);
         return false;
     }
-    return object_check_migratable(errp) && cpr_check_blockers(mode, errp);
+    return qdev_check_migratable(errp) && cpr_check_blockers(mode, errp);
 }
 
 /* QEMU's migrate_init(): fresh figures, state "setup". */
@@ -1412,7 +1412,7 @@ JsonNode *migration_query(void)
         }
     }
     g_mutex_unlock(&s->lock);
-    if (!object_check_migratable(&blocker)) {
+    if (!qdev_check_migratable(&blocker)) {
         json_builder_set_member_name(b, "blocked-reasons");
         json_builder_begin_array(b);
         json_builder_add_string_value(b, blocker->message);

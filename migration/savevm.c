@@ -136,6 +136,11 @@ void vmstate_register(const char *idstr, int instance_id,
     add_entry(idstr, instance_id, vmsd->version_id, vmsd, NULL, opaque);
 }
 
+bool vmstate_section_registered(const char *idstr, int instance_id)
+{
+    return find_entry(idstr, instance_id) != NULL;
+}
+
 void vmstate_unregister_opaque(void *opaque)
 {
     for (guint i = 0; i < entry_count();) {

@@ -187,15 +187,11 @@ static bool qmp_human_monitor_command(JsonObject *args, JsonNode **ret,
     return true;
 }
 
-static void query_chardev_one(Object *obj, void *opaque)
+static void query_chardev_one(Chardev *chr, void *opaque)
 {
     JsonBuilder *b = opaque;
-    Chardev *chr = obj->id ? chardev_find(obj->id) : NULL;
     g_autofree char *filename = NULL;
 
-    if (!chr) {
-        return;
-    }
     filename = chardev_filename(chr);
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "frontend-open");
@@ -212,40 +208,7 @@ static bool qmp_query_chardev(JsonObject *args, JsonNode **ret, GError **errp)
     JsonBuilder *b = json_builder_new();
 
     json_builder_begin_array(b);
-    object_foreach(TYPE_CHARDEV, query_chardev_one, b);
-    json_builder_end_array(b);
-    *ret = builder_finish(b);
-    return true;
-}
-
-static bool qmp_qom_list_types(JsonObject *args, JsonNode **ret, GError **errp)
-{
-    const char *implements = qmp_arg_str(args, "implements");
-    bool abstract = qmp_arg_bool(args, "abstract", false);
-    g_autoptr(GPtrArray) types = type_list();
-    JsonBuilder *b = json_builder_new();
-
-    json_builder_begin_array(b);
-    for (guint i = 0; i < types->len; i++) {
-        const TypeInfo *ti = g_ptr_array_index(types, i);
-
-        if ((ti->abstract && !abstract) ||
-            (implements && !type_is_a(ti, implements))) {
-            continue;
-        }
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "name");
-        json_builder_add_string_value(b, ti->name);
-        if (ti->abstract) {
-            json_builder_set_member_name(b, "abstract");
-            json_builder_add_boolean_value(b, true);
-        }
-        if (ti->parent) {
-            json_builder_set_member_name(b, "parent");
-            json_builder_add_string_value(b, ti->parent);
-        }
-        json_builder_end_object(b);
-    }
+    chardev_foreach(query_chardev_one, b);
     json_builder_end_array(b);
     *ret = builder_finish(b);
     return true;
@@ -424,11 +387,6 @@ static const QmpArgSpec human_monitor_command_args[] = {
     {"cpu-index", QMP_ARG_INT, true},
     {NULL}};
 
-static const QmpArgSpec qom_list_types_args[] = {
-    {"implements", QMP_ARG_STR, true},
-    {"abstract", QMP_ARG_BOOL, true},
-    {NULL}};
-
 static const QmpArgSpec pmemsave_args[] = {{"val", QMP_ARG_INT, false},
                                            {"size", QMP_ARG_INT, false},
                                            {"filename", QMP_ARG_STR, false},
@@ -454,8 +412,6 @@ static const QmpCommandDef monitor_qmp_commands[] = {
     {"human-monitor-command", qmp_human_monitor_command,
      human_monitor_command_args},
     {"query-chardev", qmp_query_chardev, .allow_preconfig = true},
-    {"qom-list-types", qmp_qom_list_types, qom_list_types_args,
-     .allow_preconfig = true},
     {"query-kvm", qmp_query_kvm},
     {"query-cpus-fast", qmp_query_cpus_fast},
     {"query-machines", qmp_query_machines, .allow_preconfig = true},

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * -drive: raw image files, opened once at startup and read/written with
- * positional I/O. Devices find a drive by id (PROP_DRIVE) and claim it.
+ * positional I/O. Each drive is an object at /drives/ID, so a device's
+ * link property (ide-hd's drive=ID) finds it by id, and claims it.
  * The image fd is registered for live update: a new process keeps using
  * the old one's open file instead of opening the image again.
  */
@@ -14,7 +15,12 @@
 #include "system/blockdev.h"
 #include "util/error-report.h"
 
-static GPtrArray *drives;
+#define DRIVES_PATH "/drives"
+
+static Object *drives_container(void)
+{
+    return container_get(object_get_root(), DRIVES_PATH);
+}
 
 static const char *const drive_known_opts[] = {
     "file", "format", "if", "id", "index", "media", "readonly", "read-only",
@@ -37,21 +43,17 @@ static bool drive_parse_interface(const char *str, DriveInterface *out,
 }
 
 /*
- * Drives are not objects, but their fds go in the same registry under a
- * key built the same way: a stand-in object of a private, unregistered
- * type "drive" with the drive's id. Both processes build the same key.
+ * The image fd's key: "object/ID/image", as the drive's kind is no
+ * device, chardev or backend (the key the previous release used).
  */
 static char *drive_cpr_key(const DriveInfo *drive)
 {
-    static const TypeInfo drive_key_type = { .name = "drive" };
-    Object key_obj = { .type = &drive_key_type, .id = drive->id };
-
-    return cpr_fd_key(&key_obj, "image");
+    return cpr_fd_key(&drive->parent_obj, "image");
 }
 
 static bool drive_open(DriveInfo *drive, GError **errp)
 {
-    g_autofree char *key = drive_cpr_key(drive);
+    const char *key = drive->cpr_key = drive_cpr_key(drive);
     struct stat st;
 
     drive->fd = cpr_is_incoming() ? cpr_find_fd(key, 0) : -1;
@@ -84,19 +86,25 @@ static bool drive_open(DriveInfo *drive, GError **errp)
     return true;
 }
 
-static void drive_free(DriveInfo *drive)
+static void drive_instance_init(Object *obj)
 {
-    if (drive->fd >= 0) {
-        g_autofree char *key = drive_cpr_key(drive);
+    ((DriveInfo *)obj)->fd = -1;
+}
 
-        if (cpr_find_fd(key, 0) == drive->fd) {
-            cpr_delete_fd(key, 0);
+/* Outside the tree by now: the key is built when the fd is registered. */
+static void drive_instance_finalize(Object *obj)
+{
+    DriveInfo *drive = (DriveInfo *)obj;
+
+    if (drive->fd >= 0) {
+        if (drive->cpr_key && cpr_find_fd(drive->cpr_key, 0) == drive->fd) {
+            cpr_delete_fd(drive->cpr_key, 0);
         }
         close(drive->fd);
     }
+    g_free(drive->cpr_key);
     g_free(drive->id);
     g_free(drive->filename);
-    g_free(drive);
 }
 
 static bool drive_parse_options(DriveInfo *drive, const OptList *opts,
@@ -147,58 +155,51 @@ static bool drive_parse_options(DriveInfo *drive, const OptList *opts,
 
 DriveInfo *drive_new(const OptList *opts, GError **errp)
 {
-    DriveInfo *drive = g_new0(DriveInfo, 1);
+    DriveInfo *drive = (DriveInfo *)object_new(TYPE_DRIVE);
     const char *id = opts_get(opts, "id");
+    g_autofree char *name = NULL;
 
-    drive->fd = -1;
     if (!drive_parse_options(drive, opts, errp)) {
-        drive_free(drive);
-        return NULL;
+        goto fail;
     }
     if (id) {
         if (drive_find(id)) {
             error_setg(errp, "Duplicate ID '%s' for drive", id);
-            drive_free(drive);
-            return NULL;
+            goto fail;
         }
-        drive->id = g_strdup(id);
+        name = g_strdup(id);
     } else {
         /* QEMU's implicit names: ide0-hd0, ide0-hd1, ... or none0. */
-        unsigned int n = drives ? drives->len : 0;
+        unsigned int n = drives_container()->children->len;
 
-        drive->id = drive->interface == IF_IDE
-                        ? g_strdup_printf("ide%u-hd%u", n / 2, n % 2)
-                        : g_strdup_printf("none%u", n);
+        name = drive->interface == IF_IDE
+                   ? g_strdup_printf("ide%u-hd%u", n / 2, n % 2)
+                   : g_strdup_printf("none%u", n);
     }
+    drive->id = g_strdup(name);
+    /* In the tree first: its cpr key is built from its id there. */
+    object_property_add_child(drives_container(), name, &drive->parent_obj);
+    object_unref(&drive->parent_obj);
     if (!drive_open(drive, errp)) {
-        drive_free(drive);
+        object_unparent(&drive->parent_obj);
         return NULL;
     }
-    if (!drives) {
-        drives = g_ptr_array_new();
-    }
-    g_ptr_array_add(drives, drive);
     return drive;
+
+fail:
+    object_unref(&drive->parent_obj);
+    return NULL;
 }
 
 DriveInfo *drive_find(const char *id)
 {
-    for (guint i = 0; drives && i < drives->len; i++) {
-        DriveInfo *drive = g_ptr_array_index(drives, i);
-
-        if (!strcmp(drive->id, id)) {
-            return drive;
-        }
-    }
-    return NULL;
+    return (DriveInfo *)object_resolve_path_component(drives_container(),
+                                                      id);
 }
 
 const GPtrArray *drive_list(void)
 {
-    if (!drives) {
-        drives = g_ptr_array_new();
-    }
-    return drives;
+    return drives_container()->children;
 }
 
 bool drive_attach(DriveInfo *drive, const char *device, GError **errp)
@@ -274,10 +275,33 @@ bool drive_pwrite(DriveInfo *drive, uint64_t offset, const void *buf,
 
 void drive_cleanup_all(void)
 {
-    if (drives) {
-        for (guint i = 0; i < drives->len; i++) {
-            drive_free(g_ptr_array_index(drives, i));
-        }
-        g_clear_pointer(&drives, g_ptr_array_unref);
+    Object *c = drives_container();
+
+    while (c->children->len) {
+        object_unparent(g_ptr_array_index(c->children,
+                                          c->children->len - 1));
     }
 }
+
+static void drive_class_init(ObjectClass *oc, const void *data)
+{
+    /* The image fd is handed over (cpr_find_fd in drive_open()). */
+    oc->cpr_modes = ~0u;
+    oc->desc = "a -drive: a raw disk image";
+}
+
+static const TypeInfo drive_type = {
+    .name = TYPE_DRIVE,
+    .parent = TYPE_OBJECT,
+    .instance_size = sizeof(DriveInfo),
+    .instance_init = drive_instance_init,
+    .instance_finalize = drive_instance_finalize,
+    .class_init = drive_class_init,
+};
+
+static void drive_register_types(void)
+{
+    type_register(&drive_type);
+    object_register_link_container(TYPE_DRIVE, DRIVES_PATH);
+}
+type_init(drive_register_types)

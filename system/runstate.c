@@ -10,6 +10,7 @@
 #include "system/main-loop.h"
 #include "system/cpus.h"
 #include "hw/core/machine.h"
+#include "hw/core/qdev.h"
 #include "monitor/monitor.h"
 
 #include "trace.h"
@@ -202,9 +203,9 @@ void system_reset(ShutdownCause cause)
     if (running && accel && accel->pause_all) {
         accel->pause_all();
     }
-    object_reset_all_devices();
-    if (ms) {
-        object_reset(&ms->parent_obj);
+    qdev_reset_all();
+    if (ms && MACHINE_GET_CLASS(ms)->reset) {
+        MACHINE_GET_CLASS(ms)->reset(ms);
     }
     if (accel && accel->reset_all && ms) {
         accel->reset_all(ms);

@@ -14,7 +14,7 @@
 #include "accel/qtest.h"
 #include "chardev/char.h"
 #include "hw/core/machine.h"
-#include "hw/core/object.h"
+#include "hw/core/qdev.h"
 #include "migration/cpr.h"
 #include "migration/migration.h"
 #include "monitor/monitor.h"
@@ -323,7 +323,7 @@ static void parse_global(const char *arg)
         }
         return;
     }
-    if (type_lookup(driver)) {
+    if (object_class_by_name(driver)) {
         die("%s: baton takes -global only for driver 'migration'", loc);
     }
     die("%s: global %s.%s has invalid class name", loc, driver, prop);
@@ -537,20 +537,12 @@ static void create_objects(Config *cfg)
         CmdOpt *c = g_ptr_array_index(cfg->objects, i);
         OptList *opts = c->opts;
         const char *type = opts_get(opts, "qom-type");
-        const TypeInfo *ti = type_lookup(type);
         GError *err = NULL;
 
         if (!type) {
             die("%s: Parameter 'qom-type' is missing", c->loc);
         }
-        if (!ti || ti->abstract || !ti->user_creatable ||
-            !type_is_a(ti, TYPE_MEMORY_BACKEND)) {
-            die("%s: invalid object type: %s", c->loc, type);
-        }
-        if (!opts_get(opts, "id")) {
-            die("%s: Parameter 'id' is missing", c->loc);
-        }
-        if (!object_create(type, opts, ignore, &err)) {
+        if (!user_creatable_add(type, opts, ignore, &err)) {
             die_err(c->loc, err);
         }
     }
@@ -727,18 +719,15 @@ static MachineState *create_machine(Config *cfg)
         die("-smp: Invalid SMP CPUs %u. The max CPUs supported by machine "
             "'%s' is %u", cpus, def->name, def->max_cpus);
     }
-    obj = object_new_with_opts(def->typename, cfg->machine_opts, ignore,
-                               &err);
-    if (!obj) {
+    obj = object_new(def->typename);
+    if (!object_set_props_from_opts(obj, cfg->machine_opts, ignore, &err)) {
         die_err("-machine", err);
     }
-    ms = (MachineState *)obj;
+    ms = MACHINE(obj);
     ms->ram_size = ram_size;
     ms->ram_size_given = ram_given;
     ms->smp_cpus = cpus;
-    current_machine_set(ms);
-    if (!object_realize(obj, &err)) {
-        current_machine_set(NULL);
+    if (!machine_complete(ms, &err)) {
         die_err(NULL, err);
     }
     return ms;
@@ -793,39 +782,37 @@ static void create_monitors(Config *cfg)
 
 static void create_device(OptList *opts, const char *option)
 {
-    static const char *const ignore[] = { "driver", NULL };
     const char *driver = opts_get(opts, "driver");
-    const TypeInfo *ti = type_lookup(driver);
     GError *err = NULL;
 
     if (!driver) {
         die("%s: Parameter 'driver' is missing", option);
     }
     if (!strcmp(driver, "help")) {
-        g_autoptr(GPtrArray) types = type_list();
+        GSList *list = object_class_get_list(TYPE_DEVICE, false);
 
-        for (guint i = 0; i < types->len; i++) {
-            const TypeInfo *t = g_ptr_array_index(types, i);
+        for (GSList *l = list; l; l = l->next) {
+            ObjectClass *oc = l->data;
 
-            if (t->user_creatable && !t->abstract &&
-                type_is_a(t, TYPE_DEVICE)) {
-                printf("name \"%s\"%s%s%s\n", t->name,
-                       t->desc ? ", desc \"" : "", t->desc ? t->desc : "",
-                       t->desc ? "\"" : "");
+            if (DEVICE_CLASS(oc)->user_creatable) {
+                printf("name \"%s\"%s%s%s\n", object_class_get_name(oc),
+                       oc->desc ? ", desc \"" : "", oc->desc ? oc->desc : "",
+                       oc->desc ? "\"" : "");
             }
         }
+        g_slist_free(list);
         exit(0);
     }
-    if (!ti || ti->abstract || !type_is_a(ti, TYPE_DEVICE) ||
-        !ti->user_creatable) {
-        die("%s: '%s' is not a valid device model name", option, driver);
-    }
-    if (!object_create(driver, opts, ignore, &err)) {
+    if (!qdev_device_add(driver, opts, &err)) {
         die_err(option, err);
     }
 }
 
-static void create_serials(Config *cfg)
+/*
+ * -serial: the chardevs serial0..serial3 (QEMU's ids); the machine puts
+ * its UARTs on them (MachineClass.create_default_devices).
+ */
+static void create_serials(Config *cfg, MachineState *ms)
 {
     if (!cfg->serials->len && !cfg->nodefaults) {
         g_ptr_array_add(cfg->serials, g_strdup(cfg->nographic ? "stdio"
@@ -834,53 +821,18 @@ static void create_serials(Config *cfg)
     for (guint i = 0; i < cfg->serials->len; i++) {
         const char *spec = g_ptr_array_index(cfg->serials, i);
         g_autofree char *id = g_strdup_printf("serial%u", i);
-        g_autofree char *index = g_strdup_printf("%u", i);
-        g_autoptr(OptList) opts = opts_new();
-        g_autofree char *loc = NULL;
         GError *err = NULL;
-        Chardev *chr;
 
-        if (i >= 4) {
-            die("-serial %s: baton supports at most 4 serial ports", spec);
+        if (i >= MACHINE_MAX_SERIALS) {
+            die("-serial %s: baton supports at most %d serial ports", spec,
+                MACHINE_MAX_SERIALS);
         }
-        chr = chardev_new_from_spec(spec, id, &err);
-        if (!chr) {
-            if (err) {
-                g_autofree char *where = g_strdup_printf("-serial %s", spec);
+        ms->serial_hds[i] = chardev_new_from_spec(spec, id, &err);
+        if (err) {
+            g_autofree char *where = g_strdup_printf("-serial %s", spec);
 
-                die_err(where, err);
-            }
-            continue;   /* "none" */
+            die_err(where, err);
         }
-        opts_set(opts, "driver", "isa-serial");
-        opts_set(opts, "chardev", chardev_id(chr));
-        opts_set(opts, "index", index);
-        loc = g_strdup_printf("-serial %s", spec);
-        create_device(opts, loc);
-    }
-}
-
-/* Drives on the IDE interface get an ide-hd device each, as in QEMU. */
-static void create_drive_devices(void)
-{
-    const GPtrArray *drives = drive_list();
-
-    for (guint i = 0; i < drives->len; i++) {
-        DriveInfo *drive = g_ptr_array_index(drives, i);
-        g_autoptr(OptList) opts = NULL;
-
-        if (drive->interface != IF_IDE || drive->attached) {
-            continue;
-        }
-        opts = opts_new();
-        opts_set(opts, "driver", "ide-hd");
-        opts_set(opts, "drive", drive->id);
-        if (drive->index >= 0) {
-            g_autofree char *unit = g_strdup_printf("%d", drive->index);
-
-            opts_set(opts, "unit", unit);
-        }
-        create_device(opts, "-drive");
     }
 }
 
@@ -1031,6 +983,7 @@ static void create_vm(Config *cfg)
 {
     const AccelOps *accel;
     MachineState *ms;
+    MachineClass *mc;
     GError *err = NULL;
 
     create_objects(cfg);
@@ -1038,6 +991,7 @@ static void create_vm(Config *cfg)
     create_drives(cfg);
     accel = select_accel(cfg);
     ms = create_machine(cfg);
+    mc = MACHINE_GET_CLASS(ms);
     accel_set_current(accel);
     if (!accel->init(ms, &err)) {
         die_err(NULL, err);
@@ -1047,13 +1001,21 @@ static void create_vm(Config *cfg)
         !qtest_server_init(cfg->qtest_spec, cfg->qtest_log, &err)) {
         die_err("-qtest", err);
     }
-    create_serials(cfg);
+    create_serials(cfg, ms);
+    /* The machine's own devices: its buses, UARTs on -serial's chardevs. */
+    if (mc->create_default_devices &&
+        !mc->create_default_devices(ms, &err)) {
+        die_err(NULL, err);
+    }
     for (guint i = 0; i < cfg->devices->len; i++) {
         CmdOpt *c = g_ptr_array_index(cfg->devices, i);
 
         create_device(c->opts, c->loc);
     }
-    create_drive_devices();
+    /* After -device, as before: a -device ide-hd keeps the unit it had. */
+    if (mc->create_drive_devices && !mc->create_drive_devices(ms, &err)) {
+        die_err("-drive", err);
+    }
     if (cfg->incoming->len || cpr_is_incoming()) {
         /* Before the reset: the machine leaves RAM alone while inmigrate. */
         runstate_set(RUN_STATE_INMIGRATE);

@@ -622,16 +622,20 @@ static const AccelOps kvm_accel_ops = {
     .dirty_log_sync = kvm_accel_dirty_log_sync,
 };
 
-static const TypeInfo kvm_accel_type = {
-    .name = "kvm-accel",
-    .parent = TYPE_ACCEL,
-    .instance_size = sizeof(Object),
+static void kvm_accel_class_init(ObjectClass *oc, const void *data)
+{
     /*
      * A KVM VM belongs to the process that created it: the new process
      * makes its own and loads vCPU and irqchip state from the main channel.
      */
-    .cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING,
-    .desc = "KVM accelerator",
+    oc->cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING;
+    oc->desc = "KVM accelerator";
+}
+
+static const TypeInfo kvm_accel_type = {
+    .name = "kvm-accel",
+    .parent = TYPE_ACCEL,
+    .class_init = kvm_accel_class_init,
 };
 
 static void kvm_accel_register(void)

@@ -193,13 +193,17 @@ static const AccelOps qtest_accel_ops = {
     .cleanup = qtest_accel_cleanup,
 };
 
+static void qtest_accel_class_init(ObjectClass *oc, const void *data)
+{
+    /* No guest ever runs: nothing to lose. */
+    oc->cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING;
+    oc->desc = "qtest accelerator: devices only, the guest never runs";
+}
+
 static const TypeInfo qtest_accel_type = {
     .name = "qtest-accel",
     .parent = TYPE_ACCEL,
-    .instance_size = sizeof(Object),
-    /* No guest ever runs: nothing to lose. */
-    .cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING,
-    .desc = "qtest accelerator: devices only, the guest never runs",
+    .class_init = qtest_accel_class_init,
 };
 
 bool qtest_enabled(void)

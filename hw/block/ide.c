@@ -9,7 +9,7 @@
  */
 #include "util/osdep.h"
 
-#include "hw/core/object.h"
+#include "hw/core/qdev.h"
 #include "hw/i386/pc.h"
 #include "migration/cpr.h"
 #include "migration/vmstate.h"
@@ -106,12 +106,11 @@ typedef struct IDEChannel {
 } IDEChannel;
 
 struct IDEDevice {
-    Object parent_obj;
+    DeviceState parent_obj;
 
     /* properties */
     DriveInfo *drive;
     uint32_t unit;
-    char *bus;
     uint32_t cyls;
     uint32_t heads;
     uint32_t secs;
@@ -851,10 +850,6 @@ static bool ide_geometry(IDEDevice *dev, GError **errp)
 
 static bool ide_check_props(IDEDevice *dev, GError **errp)
 {
-    if (dev->bus && strcmp(dev->bus, "ide.0") != 0) {
-        error_setg(errp, "Bus '%s' not found", dev->bus);
-        return false;
-    }
     if (dev->serial && strlen(dev->serial) > 20) {
         error_setg(errp, "ide-hd: serial '%s' is longer than 20 characters",
                    dev->serial);
@@ -875,9 +870,9 @@ static bool ide_check_props(IDEDevice *dev, GError **errp)
     return true;
 }
 
-static bool ide_hd_realize(Object *obj, GError **errp)
+static bool ide_hd_realize(DeviceState *d, GError **errp)
 {
-    IDEDevice *dev = (IDEDevice *)obj;
+    IDEDevice *dev = (IDEDevice *)d;
     IDEChannel *ch = ide_primary;
     unsigned int unit = dev->unit;
 
@@ -905,7 +900,7 @@ static bool ide_hd_realize(Object *obj, GError **errp)
     if (!ch) {
         return false;
     }
-    if (!drive_attach(dev->drive, obj->id ? obj->id : TYPE_IDE_HD, errp)) {
+    if (!drive_attach(dev->drive, d->id ? d->id : TYPE_IDE_HD, errp)) {
         ide_channel_put(ch);
         return false;
     }
@@ -924,9 +919,9 @@ static bool ide_hd_realize(Object *obj, GError **errp)
     return true;
 }
 
-static void ide_hd_reset(Object *obj)
+static void ide_hd_reset(DeviceState *d)
 {
-    IDEDevice *dev = (IDEDevice *)obj;
+    IDEDevice *dev = (IDEDevice *)d;
 
     /* Both disks share the channel; resetting it twice is harmless. */
     if (dev->ch) {
@@ -934,9 +929,9 @@ static void ide_hd_reset(Object *obj)
     }
 }
 
-static void ide_hd_unrealize(Object *obj)
+static void ide_hd_unrealize(DeviceState *d)
 {
-    IDEDevice *dev = (IDEDevice *)obj;
+    IDEDevice *dev = (IDEDevice *)d;
     IDEChannel *ch = dev->ch;
 
     if (!ch) {
@@ -1193,12 +1188,10 @@ static const VMStateDescription ide_hd_vmstate = {
 };
 
 static const Property ide_hd_props[] = {
-    DEFINE_PROP("drive", PROP_DRIVE, IDEDevice, drive, .required = true,
-                .desc = "ID of the -drive holding the disk image"),
+    DEFINE_PROP_LINK("drive", IDEDevice, drive, TYPE_DRIVE, .required = true,
+                     .desc = "ID of the -drive holding the disk image"),
     DEFINE_PROP("unit", PROP_UINT32, IDEDevice, unit, .defval = "0xffffffff",
                 .desc = "0 (master) or 1 (slave), first free by default"),
-    DEFINE_PROP("bus", PROP_STRING, IDEDevice, bus,
-                .desc = "IDE bus, only \"ide.0\" exists"),
     DEFINE_PROP("cyls", PROP_UINT32, IDEDevice, cyls,
                 .desc = "cylinders (default: guessed from the size)"),
     DEFINE_PROP("heads", PROP_UINT32, IDEDevice, heads,
@@ -1212,24 +1205,55 @@ static const Property ide_hd_props[] = {
     {NULL},
 };
 
-static const TypeInfo ide_hd_type = {
-    .name = TYPE_IDE_HD,
-    .parent = TYPE_DEVICE,
-    .user_creatable = true,
-    .instance_size = sizeof(IDEDevice),
-    .props = ide_hd_props,
-    .realize = ide_hd_realize,
-    .reset = ide_hd_reset,
-    .unrealize = ide_hd_unrealize,
-    .vmsd = &ide_hd_vmstate,
+/*
+ * The section keeps the previous release's name, "ide-hd", with the
+ * disk's unit on the channel as instance (0 master, 1 slave): what the
+ * disks of -drive always had, whatever order disks are created in.
+ */
+static int ide_hd_legacy_instance_id(DeviceState *d)
+{
+    return (int)((IDEDevice *)d)->unit;
+}
+
+static void ide_hd_class_init(ObjectClass *oc, const void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(oc);
+
+    device_class_set_props(dc, ide_hd_props);
+    dc->user_creatable = true;
+    dc->bus_type = TYPE_IDE_BUS;
+    dc->realize = ide_hd_realize;
+    dc->reset = ide_hd_reset;
+    dc->unrealize = ide_hd_unrealize;
+    dc->vmsd = &ide_hd_vmstate;
+    dc->legacy_instance_id = ide_hd_legacy_instance_id;
     /* All state is in the vmsd; the drive's image fd is preserved. */
-    .cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING,
-    .desc = "ATA hard disk on the legacy IDE channel (PIO)",
+    oc->cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING;
+    oc->desc = "ATA hard disk on the legacy IDE channel (PIO)";
+}
+
+static void ide_bus_class_init(ObjectClass *oc, const void *data)
+{
+    oc->desc = "IDE bus (the legacy primary channel)";
+}
+
+static const TypeInfo ide_types[] = {
+    {
+        .name = TYPE_IDE_BUS,
+        .parent = TYPE_BUS,
+        .class_init = ide_bus_class_init,
+    },
+    {
+        .name = TYPE_IDE_HD,
+        .parent = TYPE_DEVICE,
+        .instance_size = sizeof(IDEDevice),
+        .class_init = ide_hd_class_init,
+    },
 };
 
 static void ide_register_types(void)
 {
-    type_register(&ide_hd_type);
+    type_register_static_array(ide_types, ARRAY_SIZE(ide_types));
 }
 
 type_init(ide_register_types)

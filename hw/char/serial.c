@@ -9,7 +9,7 @@
 #include "util/osdep.h"
 
 #include "chardev/char.h"
-#include "hw/core/object.h"
+#include "hw/isa/isa.h"
 #include "migration/cpr.h"
 #include "migration/vmstate.h"
 #include "system/cpus.h"
@@ -79,7 +79,7 @@ enum {
 #define UART_MSR_ANY_DELTA 0x0f
 
 typedef struct SerialState {
-    Object parent_obj;
+    ISADevice parent_obj;
 
     /* properties */
     struct Chardev *chr;
@@ -442,9 +442,9 @@ static const ChardevFrontendOps serial_frontend_ops = {
     .event = serial_chr_event,
 };
 
-static void serial_reset(Object *obj)
+static void serial_reset(DeviceState *dev)
 {
-    SerialState *s = (SerialState *)obj;
+    SerialState *s = (SerialState *)dev;
 
     s->ier = 0;
     s->iir = UART_IIR_NO_INT;
@@ -466,9 +466,9 @@ static void serial_reset(Object *obj)
     }
 }
 
-static bool serial_realize(Object *obj, GError **errp)
+static bool serial_realize(DeviceState *dev, GError **errp)
 {
-    SerialState *s = (SerialState *)obj;
+    SerialState *s = (SerialState *)dev;
     uint32_t index = s->index;
 
     if (index == SERIAL_PROP_AUTO) {
@@ -501,7 +501,7 @@ static bool serial_realize(Object *obj, GError **errp)
     }
     s->index = index;
 
-    serial_reset(obj);
+    serial_reset(dev);
     s->io =
         memory_map_io(AS_IO, "serial", s->iobase, 8, &serial_io_ops, s, errp);
     if (!s->io) {
@@ -520,9 +520,9 @@ static bool serial_realize(Object *obj, GError **errp)
     return true;
 }
 
-static void serial_unrealize(Object *obj)
+static void serial_unrealize(DeviceState *dev)
 {
-    SerialState *s = (SerialState *)obj;
+    SerialState *s = (SerialState *)dev;
 
     if (s->chr_attached) {
         chardev_detach(s->chr);
@@ -671,8 +671,8 @@ static const VMStateDescription serial_vmstate = {
 };
 
 static const Property serial_props[] = {
-    DEFINE_PROP("chardev", PROP_CHARDEV, SerialState, chr,
-                .desc = "ID of a chardev to use as a backend"),
+    DEFINE_PROP_LINK("chardev", SerialState, chr, TYPE_CHARDEV,
+                     .desc = "ID of a chardev to use as a backend"),
     DEFINE_PROP("index", PROP_UINT32, SerialState, index,
                 .defval = "0xffffffff",
                 .desc = "port number 0-3 (COM1-COM4), next free by default"),
@@ -684,19 +684,45 @@ static const Property serial_props[] = {
     {NULL},
 };
 
+/*
+ * The section keeps the previous release's name, "isa-serial", and its
+ * instance is the port's identity, not its creation order: COM1-COM4 by
+ * their standard I/O base are 0-3 (what -serial's ports always had), any
+ * other base is the base itself.
+ */
+static int serial_legacy_instance_id(DeviceState *dev)
+{
+    SerialState *s = (SerialState *)dev;
+
+    for (int i = 0; i < SERIAL_MAX_PORTS; i++) {
+        if (s->iobase == serial_default_iobase[i]) {
+            return i;
+        }
+    }
+    return (int)s->iobase;
+}
+
+static void serial_class_init(ObjectClass *oc, const void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(oc);
+
+    device_class_set_props(dc, serial_props);
+    dc->user_creatable = true;
+    dc->realize = serial_realize;
+    dc->reset = serial_reset;
+    dc->unrealize = serial_unrealize;
+    dc->vmsd = &serial_vmstate;
+    dc->legacy_instance_id = serial_legacy_instance_id;
+    /* All state is in the vmsd; the chardev preserves its own fds. */
+    oc->cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING;
+    oc->desc = "16550A UART on the ISA I/O ports";
+}
+
 static const TypeInfo serial_type = {
     .name = TYPE_ISA_SERIAL,
-    .parent = TYPE_DEVICE,
-    .user_creatable = true,
+    .parent = TYPE_ISA_DEVICE,
     .instance_size = sizeof(SerialState),
-    .props = serial_props,
-    .realize = serial_realize,
-    .reset = serial_reset,
-    .unrealize = serial_unrealize,
-    .vmsd = &serial_vmstate,
-    /* All state is in the vmsd; the chardev preserves its own fds. */
-    .cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING,
-    .desc = "16550A UART on the ISA I/O ports",
+    .class_init = serial_class_init,
 };
 
 static void serial_register_types(void)

@@ -111,6 +111,23 @@ GPtrArray *machine_type_list(void)
     return list;
 }
 
+bool machine_complete(MachineState *ms, GError **errp)
+{
+    Object *obj = OBJECT(ms);
+    ObjectClass *oc = object_get_class(obj);
+
+    current_machine = ms;
+    object_property_add_child(object_get_root(), "machine", obj);
+    object_unref(obj);
+    if (oc->complete && !oc->complete(obj, errp)) {
+        current_machine = NULL;
+        object_unparent(obj);
+        return false;
+    }
+    obj->completed = true;
+    return true;
+}
+
 MachineState *current_machine_get(void)
 {
     return current_machine;
@@ -139,7 +156,7 @@ static const Property none_machine_props[] = {
 
 static bool none_machine_realize(Object *obj, GError **errp)
 {
-    MachineState *ms = (MachineState *)obj;
+    MachineState *ms = MACHINE(obj);
 
     if (ms->memory_backend) {
         error_setg(errp,
@@ -155,15 +172,28 @@ static bool none_machine_realize(Object *obj, GError **errp)
     return true;
 }
 
-static const TypeInfo none_machine_type = {
-    .name = "none-machine",
-    .parent = TYPE_MACHINE,
-    .instance_size = sizeof(MachineState),
-    .props = none_machine_props,
-    .realize = none_machine_realize,
+static void none_machine_class_init(ObjectClass *oc, const void *data)
+{
+    object_class_add_props(oc, none_machine_props);
+    oc->complete = none_machine_realize;
     /* No RAM and no devices: nothing that a live update could lose. */
-    .cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING,
-    .desc = "empty machine",
+    oc->cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING;
+    oc->desc = "empty machine";
+}
+
+static const TypeInfo machine_types[] = {
+    {
+        .name = TYPE_MACHINE,
+        .parent = TYPE_OBJECT,
+        .abstract = true,
+        .instance_size = sizeof(MachineState),
+        .class_size = sizeof(MachineClass),
+    },
+    {
+        .name = "none-machine",
+        .parent = TYPE_MACHINE,
+        .class_init = none_machine_class_init,
+    },
 };
 
 static const MachineTypeDef none_machine_names[] = {
@@ -177,7 +207,7 @@ static const MachineTypeDef none_machine_names[] = {
 
 static void machine_register_types(void)
 {
-    type_register(&none_machine_type);
+    type_register_static_array(machine_types, ARRAY_SIZE(machine_types));
     machine_register_names(none_machine_names, ARRAY_SIZE(none_machine_names));
 }
 

@@ -1,480 +1,547 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The type registry and generic object creation: property tables are
- * applied from parsed options, so no device or backend parses strings.
- * Objects live in one creation-ordered list; lookups by id walk it.
+ * Types, classes and the composition tree: the registry of TypeInfos, the
+ * lazily built class structs, dynamic casts and interfaces, reference
+ * counting, children, canonical paths and path resolution. Properties are
+ * in object-prop.c; devices and buses in qdev.c.
  */
 #include "util/osdep.h"
 
 #include "hw/core/object.h"
-#include "chardev/char.h"
-#include "system/blockdev.h"
-#include "migration/register.h"
 
-static GHashTable *types;   /* name -> const TypeInfo * */
-static GList *objects;      /* Object *, creation order */
+typedef struct TypeImpl {
+    const TypeInfo *info;
+    struct TypeImpl *parent;
+    size_t instance_size;
+    size_t class_size;
+    ObjectClass *klass;
+} TypeImpl;
+
+static GHashTable *types;   /* name -> TypeImpl * */
+static Object *root;
 
 void type_register(const TypeInfo *info)
 {
+    TypeImpl *ti = g_new0(TypeImpl, 1);
+
     if (!types) {
         types = g_hash_table_new(g_str_hash, g_str_equal);
     }
-    g_assert(!g_hash_table_contains(types, info->name));
-    g_hash_table_insert(types, (gpointer)info->name, (gpointer)info);
+    g_assert(info->name && !g_hash_table_contains(types, info->name));
+    ti->info = info;
+    g_hash_table_insert(types, (gpointer)info->name, ti);
 }
 
-const TypeInfo *type_lookup(const char *name)
+void type_register_static_array(const TypeInfo *infos, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        type_register(&infos[i]);
+    }
+}
+
+static TypeImpl *type_get(const char *name)
 {
     return types && name ? g_hash_table_lookup(types, name) : NULL;
 }
 
-bool type_is_a(const TypeInfo *type, const char *name)
+/*
+ * Build the class: the parent's class struct copied into a (possibly
+ * larger) new one, so inherited hooks and fields are in place, then the
+ * type's own class_init overrides what it needs; it can still reach the
+ * parent's hooks through oc->parent_class.
+ */
+static ObjectClass *type_build_class(TypeImpl *ti)
 {
-    while (type) {
-        if (!strcmp(type->name, name)) {
-            return true;
+    ObjectClass *pc = NULL, *oc;
+
+    if (ti->klass) {
+        return ti->klass;
+    }
+    if (ti->info->parent) {
+        ti->parent = type_get(ti->info->parent);
+        g_assert(ti->parent); /* a type names a registered parent */
+        pc = type_build_class(ti->parent);
+    }
+    ti->class_size = ti->info->class_size ? ti->info->class_size
+                     : ti->parent ? ti->parent->class_size
+                                  : sizeof(ObjectClass);
+    ti->instance_size = ti->info->instance_size ? ti->info->instance_size
+                        : ti->parent ? ti->parent->instance_size
+                                     : sizeof(Object);
+    g_assert(!ti->parent || ti->class_size >= ti->parent->class_size);
+    g_assert(!ti->parent || ti->instance_size >= ti->parent->instance_size);
+    oc = g_malloc0(ti->class_size);
+    if (pc) {
+        memcpy(oc, pc, ti->parent->class_size);
+    }
+    oc->type = ti->info;
+    oc->parent_class = pc;
+    oc->props = g_ptr_array_new();
+    oc->interfaces = g_ptr_array_new();
+    for (guint i = 0; pc && i < pc->props->len; i++) {
+        g_ptr_array_add(oc->props, g_ptr_array_index(pc->props, i));
+    }
+    for (guint i = 0; pc && i < pc->interfaces->len; i++) {
+        g_ptr_array_add(oc->interfaces, g_ptr_array_index(pc->interfaces, i));
+    }
+    for (const char *const *n = ti->info->interfaces; n && *n; n++) {
+        TypeImpl *iface = type_get(*n);
+
+        g_assert(iface); /* interfaces are registered types */
+        for (TypeImpl *t = iface; t; t = type_get(t->info->parent)) {
+            g_ptr_array_add(oc->interfaces, (gpointer)t->info);
         }
-        type = type_lookup(type->parent);
     }
-    return false;
+    ti->klass = oc;
+    if (ti->info->class_init) {
+        ti->info->class_init(oc, ti->info->class_data);
+    }
+    return oc;
 }
 
-static gint type_cmp(gconstpointer a, gconstpointer b)
+ObjectClass *object_class_by_name(const char *typename)
 {
-    const TypeInfo *ta = *(const TypeInfo *const *)a;
-    const TypeInfo *tb = *(const TypeInfo *const *)b;
+    TypeImpl *ti = type_get(typename);
 
-    return strcmp(ta->name, tb->name);
+    return ti ? type_build_class(ti) : NULL;
 }
 
-GPtrArray *type_list(void)
+const char *object_class_get_name(const ObjectClass *oc)
 {
-    GPtrArray *list = g_ptr_array_new();
-    GHashTableIter it;
-    gpointer value;
+    return oc->type->name;
+}
 
-    if (types) {
-        g_hash_table_iter_init(&it, types);
-        while (g_hash_table_iter_next(&it, NULL, &value)) {
-            g_ptr_array_add(list, value);
+const char *object_class_get_parent_name(const ObjectClass *oc)
+{
+    return oc->type->parent;
+}
+
+bool object_class_is_abstract(const ObjectClass *oc)
+{
+    return oc->type->abstract;
+}
+
+ObjectClass *object_class_dynamic_cast(ObjectClass *oc, const char *typename)
+{
+    if (!oc || !typename) {
+        return NULL;
+    }
+    for (ObjectClass *c = oc; c; c = c->parent_class) {
+        if (!strcmp(c->type->name, typename)) {
+            return oc;
         }
     }
-    g_ptr_array_sort(list, type_cmp);
-    return list;
-}
+    for (guint i = 0; i < oc->interfaces->len; i++) {
+        const TypeInfo *t = g_ptr_array_index(oc->interfaces, i);
 
-/* The abstract roots every concrete type descends from. */
-static const TypeInfo root_types[] = {
-    { .name = TYPE_OBJECT, .abstract = true },
-    { .name = TYPE_DEVICE, .parent = TYPE_OBJECT, .abstract = true },
-    { .name = TYPE_MACHINE, .parent = TYPE_OBJECT, .abstract = true },
-    { .name = TYPE_ACCEL, .parent = TYPE_OBJECT, .abstract = true },
-    { .name = TYPE_CHARDEV, .parent = TYPE_OBJECT, .abstract = true },
-    { .name = TYPE_MEMORY_BACKEND, .parent = TYPE_OBJECT, .abstract = true },
-};
-
-static void object_register_root_types(void)
-{
-    for (size_t i = 0; i < ARRAY_SIZE(root_types); i++) {
-        type_register(&root_types[i]);
-    }
-}
-type_init(object_register_root_types)
-
-/* Find NAME in TYPE's property table or its ancestors'. */
-static const Property *prop_find(const TypeInfo *type, const char *name)
-{
-    for (; type; type = type_lookup(type->parent)) {
-        for (const Property *p = type->props; p && p->name; p++) {
-            if (!strcmp(p->name, name)) {
-                return p;
-            }
+        if (!strcmp(t->name, typename)) {
+            return oc;
         }
     }
     return NULL;
 }
 
-static char *prop_names(const TypeInfo *type)
+static gint class_cmp(gconstpointer a, gconstpointer b)
+{
+    return strcmp(object_class_get_name(a), object_class_get_name(b));
+}
+
+GSList *object_class_get_list(const char *implements, bool include_abstract)
+{
+    GSList *list = NULL;
+    GHashTableIter it;
+    gpointer value;
+
+    if (!types) {
+        return NULL;
+    }
+    g_hash_table_iter_init(&it, types);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        ObjectClass *oc = type_build_class(value);
+
+        if ((include_abstract || !oc->type->abstract) &&
+            (!implements || object_class_dynamic_cast(oc, implements))) {
+            list = g_slist_prepend(list, oc);
+        }
+    }
+    return g_slist_sort(list, class_cmp);
+}
+
+Object *object_dynamic_cast(Object *obj, const char *typename)
+{
+    return obj && object_class_dynamic_cast(obj->klass, typename) ? obj
+                                                                  : NULL;
+}
+
+const char *object_get_typename(const Object *obj)
+{
+    return obj->klass->type->name;
+}
+
+ObjectClass *object_get_class(const Object *obj)
+{
+    return obj->klass;
+}
+
+Object *object_dynamic_cast_assert(Object *obj, const char *typename,
+                                   const char *file, int line)
+{
+    if (obj && !object_dynamic_cast(obj, typename)) {
+        g_error("%s:%d: object of type '%s' is not a '%s'", file, line,
+                object_get_typename(obj), typename);
+    }
+    return obj;
+}
+
+ObjectClass *object_class_dynamic_cast_assert(ObjectClass *oc,
+                                              const char *typename,
+                                              const char *file, int line)
+{
+    if (oc && !object_class_dynamic_cast(oc, typename)) {
+        g_error("%s:%d: class '%s' is not a '%s'", file, line,
+                object_class_get_name(oc), typename);
+    }
+    return oc;
+}
+
+/* Implemented in object-prop.c. */
+void object_props_init(Object *obj);
+void object_props_finalize(Object *obj);
+
+static void object_init_chain(Object *obj, ObjectClass *oc)
+{
+    if (oc->parent_class) {
+        object_init_chain(obj, oc->parent_class);
+    }
+    if (oc->type->instance_init) {
+        oc->type->instance_init(obj);
+    }
+}
+
+Object *object_new(const char *typename)
+{
+    TypeImpl *ti = type_get(typename);
+    Object *obj;
+
+    g_assert(ti); /* callers check user-supplied names first */
+    type_build_class(ti);
+    g_assert(!ti->info->abstract);
+    obj = g_malloc0(ti->instance_size);
+    obj->klass = ti->klass;
+    obj->refcount = 1;
+    obj->children = g_ptr_array_new();
+    object_props_init(obj);
+    object_init_chain(obj, obj->klass);
+    return obj;
+}
+
+Object *object_ref(Object *obj)
+{
+    if (obj) {
+        obj->refcount++;
+    }
+    return obj;
+}
+
+static void object_finalize(Object *obj)
+{
+    /* Children go first: they may refer to their parent's state. */
+    while (obj->children->len) {
+        object_unparent(g_ptr_array_index(obj->children,
+                                          obj->children->len - 1));
+    }
+    if (obj->completed && obj->klass->uncomplete) {
+        obj->klass->uncomplete(obj);
+    }
+    for (ObjectClass *c = obj->klass; c; c = c->parent_class) {
+        if (c->type->instance_finalize) {
+            c->type->instance_finalize(obj);
+        }
+    }
+    object_props_finalize(obj);
+    g_ptr_array_free(obj->children, true);
+    g_free(obj->name);
+    g_free(obj);
+}
+
+void object_unref(Object *obj)
+{
+    if (!obj) {
+        return;
+    }
+    g_assert(obj->refcount > 0);
+    if (--obj->refcount == 0) {
+        object_finalize(obj);
+    }
+}
+
+Object *object_resolve_path_component(Object *parent, const char *name)
+{
+    for (guint i = 0; parent && i < parent->children->len; i++) {
+        Object *c = g_ptr_array_index(parent->children, i);
+
+        if (!strcmp(c->name, name)) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+void object_property_add_child(Object *parent, const char *name,
+                               Object *child)
+{
+    g_assert(!child->parent);
+    /* A duplicate name is the caller's bug: ids are checked before. */
+    g_assert(!object_resolve_path_component(parent, name));
+    g_assert(!object_class_find_prop(parent->klass, name));
+    child->name = g_strdup(name);
+    child->parent = parent;
+    g_ptr_array_add(parent->children, object_ref(child));
+}
+
+void object_unparent(Object *obj)
+{
+    Object *parent = obj->parent;
+
+    if (!parent) {
+        return;
+    }
+    if (obj->klass->unparent) {
+        obj->klass->unparent(obj);
+    }
+    /* While it still has its path and id (its cpr keys are built from them). */
+    if (obj->completed && obj->klass->uncomplete) {
+        obj->klass->uncomplete(obj);
+    }
+    obj->completed = false;
+    g_ptr_array_remove(parent->children, obj);
+    obj->parent = NULL;
+    g_clear_pointer(&obj->name, g_free);
+    object_unref(obj);
+}
+
+int object_child_foreach(Object *obj, int (*fn)(Object *child, void *opaque),
+                         void *opaque)
+{
+    /* A copy: FN may unparent the child it gets. */
+    g_autoptr(GPtrArray) copy = g_ptr_array_copy(obj->children, NULL, NULL);
+
+    for (guint i = 0; i < copy->len; i++) {
+        int ret = fn(g_ptr_array_index(copy, i), opaque);
+
+        if (ret) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+typedef struct RecurseCtx {
+    int (*fn)(Object *child, void *opaque);
+    void *opaque;
+} RecurseCtx;
+
+static int recurse_one(Object *child, void *opaque)
+{
+    RecurseCtx *ctx = opaque;
+    int ret = ctx->fn(child, ctx->opaque);
+
+    return ret ? ret : object_child_foreach(child, recurse_one, ctx);
+}
+
+int object_child_foreach_recursive(Object *obj,
+                                   int (*fn)(Object *child, void *opaque),
+                                   void *opaque)
+{
+    RecurseCtx ctx = { fn, opaque };
+
+    return object_child_foreach(obj, recurse_one, &ctx);
+}
+
+Object *object_get_root(void)
+{
+    if (!root) {
+        root = object_new(TYPE_CONTAINER);
+    }
+    return root;
+}
+
+Object *container_get(Object *r, const char *path)
+{
+    g_auto(GStrv) parts = g_strsplit(path, "/", -1);
+    Object *obj = r;
+
+    for (guint i = 0; parts[i]; i++) {
+        Object *child;
+
+        if (!parts[i][0]) {
+            continue;
+        }
+        child = object_resolve_path_component(obj, parts[i]);
+        if (!child) {
+            child = object_new(TYPE_CONTAINER);
+            object_property_add_child(obj, parts[i], child);
+            object_unref(child);
+        }
+        obj = child;
+    }
+    return obj;
+}
+
+char *object_get_canonical_path(const Object *obj)
 {
     GString *s = g_string_new(NULL);
+    const Object *o = obj;
 
-    for (; type; type = type_lookup(type->parent)) {
-        for (const Property *p = type->props; p && p->name; p++) {
-            g_string_append_printf(s, "%s%s", s->len ? ", " : "", p->name);
+    for (; o && o != root; o = o->parent) {
+        if (!o->parent) {
+            g_string_free(s, true);
+            return NULL;   /* not in the tree */
         }
+        g_string_prepend(s, o->name);
+        g_string_prepend_c(s, '/');
+    }
+    if (!o) {
+        g_string_free(s, true);
+        return NULL;
+    }
+    if (!s->len) {
+        g_string_append_c(s, '/');
     }
     return g_string_free(s, false);
 }
 
-static bool prop_set(Object *obj, const Property *p, const char *value,
-                     GError **errp)
+/* Does OBJ's path end with PARTS[0..n-1]? */
+static bool path_ends_with(Object *obj, char **parts, guint n)
 {
-    void *field = (char *)obj + p->offset;
-    uint64_t max = UINT64_MAX, v;
-    bool b;
-
-    switch (p->kind) {
-    case PROP_STRING:
-        g_free(*(char **)field);
-        *(char **)field = g_strdup(value);
-        return true;
-    case PROP_BOOL:
-        if (!parse_bool(value, &b)) {
-            error_setg(errp, "Parameter '%s' expects 'on' or 'off'", p->name);
+    for (guint i = n; i-- > 0;) {
+        if (!obj || !obj->name || strcmp(obj->name, parts[i])) {
             return false;
         }
-        *(bool *)field = b;
-        return true;
-    case PROP_CHARDEV: {
-        Chardev *chr = chardev_find(value);
-
-        if (!chr) {
-            error_setg(errp, "Property '%s.%s' can't find value '%s'",
-                       obj->type->name, p->name, value);
-            return false;
-        }
-        *(Chardev **)field = chr;
-        return true;
-    }
-    case PROP_DRIVE: {
-        DriveInfo *drive = drive_find(value);
-
-        if (!drive) {
-            error_setg(errp, "Property '%s.%s' can't find value '%s'",
-                       obj->type->name, p->name, value);
-            return false;
-        }
-        *(DriveInfo **)field = drive;
-        return true;
-    }
-    case PROP_SIZE:
-        if (!parse_size(value, 1, &v)) {
-            error_setg(errp, "Parameter '%s' expects a size value", p->name);
-            return false;
-        }
-        *(uint64_t *)field = v;
-        return true;
-    case PROP_UINT8:
-        max = UINT8_MAX;
-        break;
-    case PROP_UINT16:
-        max = UINT16_MAX;
-        break;
-    case PROP_UINT32:
-        max = UINT32_MAX;
-        break;
-    case PROP_UINT64:
-        break;
-    }
-    if (!parse_uint(value, &v)) {
-        error_setg(errp, "Parameter '%s' expects a non-negative number below "
-                   "2^%d", p->name, max == UINT64_MAX ? 64 :
-                   max == UINT32_MAX ? 32 : max == UINT16_MAX ? 16 : 8);
-        return false;
-    }
-    if (v > max) {
-        error_setg(errp, "Property %s.%s doesn't take value %" PRIu64
-                   " (maximum: %" PRIu64 ")", obj->type->name, p->name, v,
-                   max);
-        return false;
-    }
-    switch (p->kind) {
-    case PROP_UINT8:
-        *(uint8_t *)field = v;
-        break;
-    case PROP_UINT16:
-        *(uint16_t *)field = v;
-        break;
-    case PROP_UINT32:
-        *(uint32_t *)field = v;
-        break;
-    default:
-        *(uint64_t *)field = v;
-        break;
+        obj = obj->parent;
     }
     return true;
 }
 
-bool object_set_prop(Object *obj, const char *name, const char *value,
-                     GError **errp)
+typedef struct PartialCtx {
+    char **parts;
+    guint n;
+    const char *typename;
+    Object *found;
+    bool ambiguous;
+} PartialCtx;
+
+static int partial_one(Object *obj, void *opaque)
 {
-    const Property *p = prop_find(obj->type, name);
+    PartialCtx *ctx = opaque;
 
-    if (!p) {
-        g_autofree char *valid = prop_names(obj->type);
-
-        error_setg(errp, "%s '%s' has no property '%s'%s%s%s",
-                   type_is_a(obj->type, TYPE_DEVICE) ? "device" : "object",
-                   obj->type->name, name, *valid ? " (valid: " : "", valid,
-                   *valid ? ")" : "");
-        return false;
+    if ((!ctx->typename || object_dynamic_cast(obj, ctx->typename)) &&
+        path_ends_with(obj, ctx->parts, ctx->n)) {
+        if (ctx->found && ctx->found != obj) {
+            ctx->ambiguous = true;
+        }
+        ctx->found = obj;
     }
-    return prop_set(obj, p, value, errp);
+    return 0;
 }
 
-static void object_free_props(Object *obj)
+Object *object_resolve_path_type(const char *path, const char *typename,
+                                 bool *ambiguous)
 {
-    for (const TypeInfo *t = obj->type; t; t = type_lookup(t->parent)) {
-        for (const Property *p = t->props; p && p->name; p++) {
-            if (p->kind == PROP_STRING) {
-                g_clear_pointer((char **)((char *)obj + p->offset), g_free);
-            }
+    g_auto(GStrv) parts = g_strsplit(path, "/", -1);
+    g_autoptr(GPtrArray) comps = g_ptr_array_new();
+    Object *obj = object_get_root();
+
+    if (ambiguous) {
+        *ambiguous = false;
+    }
+    for (guint i = 0; parts[i]; i++) {
+        if (parts[i][0]) {
+            g_ptr_array_add(comps, parts[i]);
         }
     }
-    g_free(obj->id);
-    g_free(obj);
-}
-
-static bool in_list(const char *const *list, const char *key)
-{
-    for (; list && *list; list++) {
-        if (!strcmp(*list, key)) {
-            return true;
+    if (path[0] == '/') {
+        for (guint i = 0; obj && i < comps->len; i++) {
+            obj = object_resolve_path_component(obj,
+                                                g_ptr_array_index(comps, i));
         }
+        return obj && (!typename || object_dynamic_cast(obj, typename))
+               ? obj : NULL;
     }
-    return false;
-}
-
-/* Apply defaults, ancestors first so a subtype's default wins. */
-static bool object_apply_defaults(Object *obj, const TypeInfo *type,
-                                  GError **errp)
-{
-    if (!type) {
-        return true;
-    }
-    if (!object_apply_defaults(obj, type_lookup(type->parent), errp)) {
-        return false;
-    }
-    for (const Property *p = type->props; p && p->name; p++) {
-        if (p->defval && !prop_set(obj, p, p->defval, errp)) {
-            return false;
-        }
-    }
-    return true;
-}
-
-static bool object_check_required(Object *obj, const OptList *opts,
-                                  GError **errp)
-{
-    for (const TypeInfo *t = obj->type; t; t = type_lookup(t->parent)) {
-        for (const Property *p = t->props; p && p->name; p++) {
-            if (p->required && !opts_has(opts, p->name)) {
-                error_setg(errp, "Parameter '%s' is missing", p->name);
-                return false;
-            }
-        }
-    }
-    return true;
-}
-
-/* Chardevs, devices, backends and accelerators each have an id namespace. */
-static bool object_check_unique_id(Object *obj, GError **errp)
-{
-    static const char *const roots[] = {
-        TYPE_CHARDEV, TYPE_DEVICE, TYPE_MEMORY_BACKEND, TYPE_ACCEL,
-    };
-
-    for (size_t i = 0; i < ARRAY_SIZE(roots); i++) {
-        if (type_is_a(obj->type, roots[i]) &&
-            object_find(roots[i], obj->id)) {
-            error_setg(errp, "Duplicate ID '%s' for %s", obj->id, roots[i]);
-            return false;
-        }
-    }
-    return true;
-}
-
-Object *object_new_with_opts(const char *typename, const OptList *opts,
-                             const char *const *ignore, GError **errp)
-{
-    const TypeInfo *type = type_lookup(typename);
-    Object *obj;
-
-    if (!type) {
-        error_setg(errp, "invalid object type: %s", typename);
+    if (!comps->len) {
         return NULL;
     }
-    if (type->abstract) {
-        error_setg(errp, "object type '%s' is abstract", typename);
-        return NULL;
-    }
-    g_assert(type->instance_size >= sizeof(Object));
-    obj = g_malloc0(type->instance_size);
-    obj->type = type;
-    if (!object_apply_defaults(obj, type, errp)) {
-        goto fail;
-    }
-    for (unsigned int i = 0; opts && i < opts_count(opts); i++) {
-        const char *key = opts_key(opts, i);
+    {
+        PartialCtx ctx = { (char **)comps->pdata, comps->len, typename };
 
-        if (in_list(ignore, key)) {
-            continue;
-        }
-        if (!strcmp(key, "id")) {
-            g_free(obj->id);
-            obj->id = g_strdup(opts_value(opts, i));
-            continue;
-        }
-        if (!object_set_prop(obj, key, opts_value(opts, i), errp)) {
-            goto fail;
-        }
-    }
-    if (opts && !object_check_required(obj, opts, errp)) {
-        goto fail;
-    }
-    return obj;
-
-fail:
-    object_free_props(obj);
-    return NULL;
-}
-
-/* The nearest vmsd/stateless/unmigratable declaration up the type chain. */
-static const TypeInfo *object_migration_decl(const TypeInfo *t)
-{
-    for (; t; t = type_lookup(t->parent)) {
-        if (t->vmsd || t->stateless || t->unmigratable) {
-            return t;
-        }
-    }
-    return NULL;
-}
-
-static void object_register_vmstate(Object *obj)
-{
-    const TypeInfo *decl;
-
-    if (!type_is_a(obj->type, TYPE_DEVICE)) {
-        return;
-    }
-    decl = object_migration_decl(obj->type);
-    /* Every device says what happens to its state on migration. */
-    g_assert(decl != NULL);
-    if (decl->vmsd) {
-        vmstate_register(decl->vmsd->name, VMSTATE_INSTANCE_ID_ANY,
-                         decl->vmsd, obj);
-    }
-}
-
-bool object_check_migratable(GError **errp)
-{
-    for (GList *l = objects; l; l = l->next) {
-        Object *obj = l->data;
-        const TypeInfo *decl = object_migration_decl(obj->type);
-
-        if (decl && !decl->vmsd && !decl->stateless && decl->unmigratable) {
-            error_setg(errp, "device '%s' (%s) does not support migration: "
-                       "%s", obj->id ? obj->id : obj->type->name,
-                       obj->type->name, decl->unmigratable);
-            return false;
-        }
-    }
-    return true;
-}
-
-bool object_realize(Object *obj, GError **errp)
-{
-    if (obj->id && !object_check_unique_id(obj, errp)) {
-        goto fail;
-    }
-    /* Listed before realize so realize can find its own object by id. */
-    objects = g_list_append(objects, obj);
-    for (const TypeInfo *t = obj->type; t; t = type_lookup(t->parent)) {
-        if (t->realize) {
-            if (!t->realize(obj, errp)) {
-                objects = g_list_remove(objects, obj);
-                goto fail;
+        object_child_foreach_recursive(obj, partial_one, &ctx);
+        if (ctx.ambiguous) {
+            if (ambiguous) {
+                *ambiguous = true;
             }
-            break;
+            return NULL;
         }
+        return ctx.found;
     }
-    obj->realized = true;
-    object_register_vmstate(obj);
-    return true;
-
-fail:
-    object_free_props(obj);
-    return false;
 }
 
-Object *object_create(const char *typename, const OptList *opts,
-                      const char *const *ignore, GError **errp)
+Object *object_resolve_path(const char *path, bool *ambiguous)
 {
-    Object *obj = object_new_with_opts(typename, opts, ignore, errp);
+    return object_resolve_path_type(path, NULL, ambiguous);
+}
 
-    if (!obj || !object_realize(obj, errp)) {
+/* Canonical paths of the containers whose children are named by ids. */
+static GHashTable *id_containers;
+
+void object_mark_id_container(const char *path)
+{
+    if (!id_containers) {
+        id_containers = g_hash_table_new(g_str_hash, g_str_equal);
+    }
+    g_hash_table_add(id_containers, (gpointer)path);
+}
+
+const char *object_get_id(const Object *obj)
+{
+    g_autofree char *ppath = NULL;
+
+    if (!obj->parent || !id_containers ||
+        !object_dynamic_cast(obj->parent, TYPE_CONTAINER)) {
         return NULL;
     }
-    return obj;
+    ppath = object_get_canonical_path(obj->parent);
+    return ppath && g_hash_table_contains(id_containers, ppath) ? obj->name
+                                                               : NULL;
 }
 
-static void (*type_find_unrealize(const TypeInfo *t))(Object *)
+static void container_class_init(ObjectClass *oc, const void *data)
 {
-    for (; t; t = type_lookup(t->parent)) {
-        if (t->unrealize) {
-            return t->unrealize;
-        }
-    }
-    return NULL;
+    oc->cpr_modes = ~0u;    /* holds nothing of its own */
+    oc->desc = "a folder of the composition tree";
 }
 
-void object_destroy(Object *obj)
+static const TypeInfo object_root_types[] = {
+    {
+        .name = TYPE_OBJECT,
+        .abstract = true,
+        .instance_size = sizeof(Object),
+        .class_size = sizeof(ObjectClass),
+    },
+    /* Interfaces are types of their own, implemented by listing them. */
+    { .name = TYPE_INTERFACE, .abstract = true },
+    { .name = TYPE_USER_CREATABLE, .parent = TYPE_INTERFACE, .abstract = true },
+    {
+        .name = TYPE_CONTAINER,
+        .parent = TYPE_OBJECT,
+        .class_init = container_class_init,
+    },
+    { .name = TYPE_ACCEL, .parent = TYPE_OBJECT, .abstract = true },
+};
+
+static void object_register_root_types(void)
 {
-    void (*unrealize)(Object *) = type_find_unrealize(obj->type);
-
-    if (obj->realized) {
-        vmstate_unregister_opaque(obj);
-        if (unrealize) {
-            unrealize(obj);
-        }
-    }
-    objects = g_list_remove(objects, obj);
-    object_free_props(obj);
+    object_mark_id_container("/objects");
+    type_register_static_array(object_root_types,
+                               ARRAY_SIZE(object_root_types));
 }
-
-Object *object_find(const char *typename, const char *id)
-{
-    for (GList *l = objects; l; l = l->next) {
-        Object *obj = l->data;
-
-        if (obj->id && !strcmp(obj->id, id) &&
-            type_is_a(obj->type, typename)) {
-            return obj;
-        }
-    }
-    return NULL;
-}
-
-void object_foreach(const char *typename,
-                    void (*fn)(Object *obj, void *opaque), void *opaque)
-{
-    for (GList *l = objects; l;) {
-        Object *obj = l->data;
-
-        /* FN may destroy OBJ. */
-        l = l->next;
-        if (type_is_a(obj->type, typename)) {
-            fn(obj, opaque);
-        }
-    }
-}
-
-void object_reset(Object *obj)
-{
-    for (const TypeInfo *t = obj->type; t; t = type_lookup(t->parent)) {
-        if (t->reset) {
-            t->reset(obj);
-            return;
-        }
-    }
-}
-
-static void object_reset_one(Object *obj, void *opaque)
-{
-    object_reset(obj);
-}
-
-void object_reset_all_devices(void)
-{
-    object_foreach(TYPE_DEVICE, object_reset_one, NULL);
-}
+type_init(object_register_root_types)

@@ -11,8 +11,11 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "chardev/char.h"
 #include "hw/core/machine.h"
+#include "hw/core/qdev.h"
 #include "hw/i386/pc.h"
+#include "hw/isa/isa.h"
 #include "migration/cpr.h"
 #include "system/blockdev.h"
 #include "system/cpus.h"
@@ -252,8 +255,8 @@ static bool pc_alloc_ram(PcMachineState *pcms, GError **errp)
         return ms->ram != NULL;
     }
 
-    backend = object_find(TYPE_MEMORY_BACKEND, ms->memory_backend);
-    if (!backend) {
+    backend = object_find_user(ms->memory_backend);
+    if (!backend || !object_dynamic_cast(backend, TYPE_MEMORY_BACKEND)) {
         error_setg(errp, "Memory backend '%s' not found", ms->memory_backend);
         return false;
     }
@@ -412,10 +415,9 @@ static bool pc_load_boot_sector(DriveInfo *drive, GError **errp)
  * The boot disk is the lowest IDE unit, else the first -drive. Without
  * one the vCPU starts at the reset vector, where nothing is mapped.
  */
-static void pc_machine_reset(Object *obj)
+static void pc_machine_reset(MachineState *ms)
 {
-    PcMachineState *pcms = (PcMachineState *)obj;
-    MachineState *ms = &pcms->parent_obj;
+    PcMachineState *pcms = (PcMachineState *)ms;
     const GPtrArray *drives = drive_list();
     DriveInfo *boot = ide_hd_boot_drive();
     const AccelOps *accel;
@@ -503,23 +505,103 @@ static bool pc_machine_cpr_check(Object *obj, unsigned int mode,
     return true;
 }
 
+/*
+ * QEMU's pc buses by their names: "isa.0" for the legacy ports, "ide.0"
+ * for the primary IDE channel's disks. Root buses here: baton models no
+ * PCI-ISA bridge or IDE controller function (yet).
+ */
+static bool pc_create_default_devices(MachineState *ms, GError **errp)
+{
+    BusState *isa;
+
+    sysbus_get_default();
+    isa = qbus_new(TYPE_ISA_BUS, NULL, "isa.0");
+
+    qbus_new(TYPE_IDE_BUS, NULL, "ide.0");
+    for (int i = 0; i < MACHINE_MAX_SERIALS; i++) {
+        g_autofree char *index = g_strdup_printf("%d", i);
+        DeviceState *dev;
+
+        if (!ms->serial_hds[i]) {
+            continue;   /* -serial none */
+        }
+        dev = qdev_new("isa-serial");
+        if (!object_property_parse(OBJECT(dev), "chardev",
+                                   chardev_id(ms->serial_hds[i]), errp) ||
+            !object_property_parse(OBJECT(dev), "index", index, errp) ||
+            !qdev_realize(dev, isa, errp)) {
+            object_unparent(OBJECT(dev));
+            object_unref(OBJECT(dev));
+            return false;
+        }
+        object_unref(OBJECT(dev));  /* the tree holds it */
+    }
+    return true;
+}
+
+/* Each -drive on the IDE interface (the default) gets a disk, as in QEMU. */
+static bool pc_create_drive_devices(MachineState *ms, GError **errp)
+{
+    const GPtrArray *drives = drive_list();
+    BusState *ide = qbus_find("ide.0");
+
+    for (guint i = 0; i < drives->len; i++) {
+        DriveInfo *drive = g_ptr_array_index(drives, i);
+        DeviceState *dev;
+
+        if (drive->interface != IF_IDE || drive->attached) {
+            continue;
+        }
+        dev = qdev_new("ide-hd");
+        if (!object_property_parse(OBJECT(dev), "drive", drive->id, errp)) {
+            goto fail;
+        }
+        if (drive->index >= 0) {
+            g_autofree char *unit = g_strdup_printf("%d", drive->index);
+
+            if (!object_property_parse(OBJECT(dev), "unit", unit, errp)) {
+                goto fail;
+            }
+        }
+        if (!qdev_realize(dev, ide, errp)) {
+            goto fail;
+        }
+        object_unref(OBJECT(dev));  /* the tree holds it */
+        continue;
+fail:
+        object_unparent(OBJECT(dev));
+        object_unref(OBJECT(dev));
+        return false;
+    }
+    return true;
+}
+
+static void pc_machine_class_init(ObjectClass *oc, const void *data)
+{
+    MachineClass *mc = (MachineClass *)oc;
+
+    object_class_add_props(oc, pc_machine_props);
+    oc->complete = pc_machine_realize;
+    oc->uncomplete = pc_machine_unrealize;
+    mc->reset = pc_machine_reset;
+    mc->create_default_devices = pc_create_default_devices;
+    mc->create_drive_devices = pc_create_drive_devices;
+    /*
+     * Nothing to migrate of its own: port 0x92 keeps no state (A20 is
+     * always on, the reset bit acts at once), the ignored ports none, the
+     * boot entry is recomputed at reset, and guest RAM is the "ram" live
+     * section.
+     */
+    oc->cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING;
+    oc->cpr_check = pc_machine_cpr_check;
+    oc->desc = "x86 PC: RAM, legacy ports, boot sector loading";
+}
+
 static const TypeInfo pc_machine_type = {
     .name = TYPE_PC_MACHINE,
     .parent = TYPE_MACHINE,
     .instance_size = sizeof(PcMachineState),
-    .props = pc_machine_props,
-    .realize = pc_machine_realize,
-    .reset = pc_machine_reset,
-    .unrealize = pc_machine_unrealize,
-    /*
-     * Nothing to migrate: port 0x92 keeps no state (A20 is always on, the
-     * reset bit acts at once), the ignored ports none, the boot entry is
-     * recomputed at reset, and guest RAM is the "ram" live section.
-     */
-    .stateless = true,
-    .cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING,
-    .cpr_check = pc_machine_cpr_check,
-    .desc = "x86 PC: RAM, legacy ports, boot sector loading",
+    .class_init = pc_machine_class_init,
 };
 
 static const MachineTypeDef pc_machine_names[] = {

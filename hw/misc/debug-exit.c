@@ -7,13 +7,13 @@
  */
 #include "util/osdep.h"
 
-#include "hw/core/object.h"
+#include "hw/isa/isa.h"
 #include "migration/cpr.h"
 #include "system/memory.h"
 #include "system/runstate.h"
 
 typedef struct DebugExitState {
-    Object parent_obj;
+    ISADevice parent_obj;
 
     /* properties */
     uint32_t iobase;
@@ -42,9 +42,9 @@ static const MemoryRegionOps debug_exit_ops = {
     .write = debug_exit_write,
 };
 
-static bool debug_exit_realize(Object *obj, GError **errp)
+static bool debug_exit_realize(DeviceState *dev, GError **errp)
 {
-    DebugExitState *s = (DebugExitState *)obj;
+    DebugExitState *s = (DebugExitState *)dev;
 
     if (s->iosize == 0 || s->iobase > 0xffff ||
         s->iosize > 0x10000 - s->iobase) {
@@ -59,9 +59,9 @@ static bool debug_exit_realize(Object *obj, GError **errp)
     return s->io != NULL;
 }
 
-static void debug_exit_unrealize(Object *obj)
+static void debug_exit_unrealize(DeviceState *dev)
 {
-    DebugExitState *s = (DebugExitState *)obj;
+    DebugExitState *s = (DebugExitState *)dev;
 
     if (s->io) {
         memory_unmap(s->io);
@@ -77,18 +77,25 @@ static const Property debug_exit_props[] = {
     {NULL},
 };
 
+static void debug_exit_class_init(ObjectClass *oc, const void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(oc);
+
+    device_class_set_props(dc, debug_exit_props);
+    dc->user_creatable = true;
+    dc->realize = debug_exit_realize;
+    dc->unrealize = debug_exit_unrealize;
+    dc->stateless = true;
+    /* No state and no fds. */
+    oc->cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING;
+    oc->desc = "exit baton with status (value << 1) | 1 on a port write";
+}
+
 static const TypeInfo debug_exit_type = {
     .name = "isa-debug-exit",
-    .stateless = true,
-    .parent = TYPE_DEVICE,
-    .user_creatable = true,
+    .parent = TYPE_ISA_DEVICE,
     .instance_size = sizeof(DebugExitState),
-    .props = debug_exit_props,
-    .realize = debug_exit_realize,
-    .unrealize = debug_exit_unrealize,
-    /* No state and no fds. */
-    .cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING,
-    .desc = "exit baton with status (value << 1) | 1 on a port write",
+    .class_init = debug_exit_class_init,
 };
 
 static void debug_exit_register_types(void)

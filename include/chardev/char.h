@@ -47,6 +47,8 @@ Chardev *chardev_new_from_opts(const OptList *opts, GError **errp);
 Chardev *chardev_new_from_spec(const char *spec, const char *id_hint,
                                GError **errp);
 Chardev *chardev_find(const char *id);
+/* Call FN for every chardev, in creation order (FN may remove it). */
+void chardev_foreach(void (*fn)(Chardev *chr, void *opaque), void *opaque);
 const char *chardev_id(const Chardev *chr);
 /* The QMP "filename" string of query-chardev ("unix:/p,server=on", "pty:/dev/pts/3"). */
 char *chardev_filename(const Chardev *chr);

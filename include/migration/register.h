@@ -86,6 +86,8 @@ void savevm_register_live(const char *idstr, int instance_id, int version_id,
 /* Register a vmstate section for OPAQUE. */
 void vmstate_register(const char *idstr, int instance_id,
                       const VMStateDescription *vmsd, void *opaque);
+/* Whether a section (IDSTR, INSTANCE_ID) is registered. */
+bool vmstate_section_registered(const char *idstr, int instance_id);
 /* Remove whatever was registered for OPAQUE (either kind). */
 void vmstate_unregister_opaque(void *opaque);
 

@@ -13,7 +13,11 @@
 #include <sys/types.h>
 #include <glib.h>
 
+#include "hw/core/object.h"
 #include "util/option.h"
+
+/* Drives are objects at /drives/ID, so link properties find them. */
+#define TYPE_DRIVE "drive"
 
 typedef enum DriveInterface {
     IF_NONE,
@@ -21,6 +25,8 @@ typedef enum DriveInterface {
 } DriveInterface;
 
 typedef struct DriveInfo {
+    Object parent_obj;
+
     char *id;          /* user id, or "ide0-hd0" style for implicit drives */
     char *filename;
     int fd;
@@ -29,12 +35,13 @@ typedef struct DriveInfo {
     DriveInterface interface;
     int index;         /* unit index on its bus, -1 if unset */
     bool attached;     /* claimed by a device */
+    char *cpr_key;     /* the image fd's cpr key, once opened */
 } DriveInfo;
 
 /* Parse and open one -drive. */
 DriveInfo *drive_new(const OptList *opts, GError **errp);
 DriveInfo *drive_find(const char *id);
-/* Drives in creation order (GPtrArray of DriveInfo *). */
+/* Drives in creation order (GPtrArray of DriveInfo *, /drives' children). */
 const GPtrArray *drive_list(void);
 /* Mark DRIVE used by a device; fails if already attached. */
 bool drive_attach(DriveInfo *drive, const char *device, GError **errp);
@@ -45,6 +52,7 @@ bool drive_pread(DriveInfo *drive, uint64_t offset, void *buf, size_t len,
 bool drive_pwrite(DriveInfo *drive, uint64_t offset, const void *buf,
                   size_t len, GError **errp);
 
+/* Remove every drive from the tree (each closes once unreferenced). */
 void drive_cleanup_all(void);
 
 #endif

@@ -5,7 +5,8 @@ the QMP channels form, file: (save/restore of a stopped guest) and exec:,
 with RAM above 4 GiB, over many passes, and with x-ignore-shared; on the
 destination its page pattern must be consistent and its serial sequence
 must go on exactly where the source left it. Without KVM (qtest): memory
-and UART registers through a migration, fd:, add-fd file:, -incoming
+and UART registers through a migration, two UARTs created in opposite
+orders on the two sides, fd:, add-fd file:, -incoming
 JSON, HMP, and a stopped guest staying paused."""
 
 import json
@@ -403,6 +404,30 @@ class Qtest(Base):
         self.assertEqual(dqt.inb(0x3f8), 0x44)
         # The source keeps its memory (postmigrate is a paused state).
         self.assertEqual(qt.read(0x7c00, 256), bytes(range(256)))
+
+    def test_identity_not_creation_order(self):
+        """Two UARTs created in opposite orders on the two sides: each
+        gets its own state back (sections are named by the device's I/O
+        base, a standard COM base and another one, not by creation
+        order)."""
+        uarts = [("-device", "isa-serial,id=u1,iobase=0x3e8"),
+                 ("-device", "isa-serial,id=u2,iobase=0x280")]
+        src, qt = self.vm("qsrc", [a for u in uarts for a in u])
+        qt.outb(0x3e8 + 7, 0x11)        # scratch registers
+        qt.outb(0x280 + 7, 0x22)
+        qt.outb(0x3e8 + 3, 0x03)        # LCR: 8N1
+        qt.outb(0x280 + 3, 0x1b)        # LCR: 8E1
+        path = src.path("mig.sock")
+        dst, dqt = self.vm("qdst", [a for u in reversed(uarts) for a in u] +
+                           ["-incoming", "unix:" + path])
+        self.wait_socket(dst, path)
+        src.qmp.cmd("migrate", uri="unix:" + path)
+        wait_migration(src.qmp)
+        wait_runstate(dst.qmp, "running")
+        self.assertEqual(dqt.inb(0x3e8 + 7), 0x11)
+        self.assertEqual(dqt.inb(0x280 + 7), 0x22)
+        self.assertEqual(dqt.inb(0x3e8 + 3), 0x03)
+        self.assertEqual(dqt.inb(0x280 + 3), 0x1b)
 
     def check_round_trip(self, qt, dqt, dst, src):
         # Loading ends before the destination runs: wait for that first.

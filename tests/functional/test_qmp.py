@@ -11,7 +11,7 @@ import subprocess
 import unittest
 
 import baton_test
-from baton_test import QmpClient, Vm, needs_kvm, tmpdir
+from baton_test import QmpClient, QmpError, Vm, needs_kvm, tmpdir
 
 BASE = ["-nodefaults", "-display", "none"]
 QTEST_PC = ["-accel", "qtest", "-machine", "pc", "-m", "16M"]
@@ -20,7 +20,8 @@ ISSUE_COMMANDS = [
     "query-status", "stop", "cont", "quit", "system_reset", "query-version",
     "query-commands", "query-name", "query-cpus-fast", "query-chardev",
     "query-machines", "query-kvm", "qom-list-types", "pmemsave", "memsave",
-    "human-monitor-command",
+    "human-monitor-command", "qom-list", "qom-get", "qom-set",
+    "qom-list-properties", "device-list-properties",
 ]
 
 
@@ -112,6 +113,94 @@ class Shared(unittest.TestCase):
                             abstract=True)
         self.assertTrue({t["name"] for t in full} > devices)
         self.assertTrue([t for t in full if t.get("abstract")], full)
+
+    def test_qom_tree(self):
+        """The composition tree through qom-list/qom-get/qom-set."""
+        vm = Vm(BASE + QTEST_PC + [
+            "-chardev", "null,id=c0", "-serial", "null",
+            "-device", "isa-serial,id=u1,chardev=c0,iobase=0x2e8",
+            "-device", "isa-debug-exit"])
+        vm.launch()
+        self.addCleanup(vm.kill)
+        qmp = vm.qmp
+        top = {p["name"]: p["type"] for p in qmp.cmd("qom-list", path="/")}
+        self.assertEqual(top["machine"], "child<pc-machine>")
+        self.assertEqual(top["chardevs"], "child<container>")
+        periph = qmp.cmd("qom-list", path="/machine/peripheral")
+        self.assertIn({"name": "u1", "type": "child<isa-serial>"}, periph)
+        anon = qmp.cmd("qom-list", path="/machine/peripheral-anon")
+        self.assertEqual([p["type"] for p in anon if p["name"] != "type"],
+                         ["child<isa-debug-exit>"])
+        props = {p["name"]: p["type"]
+                 for p in qmp.cmd("qom-list", path="/machine/peripheral/u1")}
+        self.assertEqual(props["chardev"], "link<chardev>")
+        self.assertEqual(props["iobase"], "uint32")
+        # Absolute and partial paths; links read as canonical paths.
+        self.assertEqual(qmp.cmd("qom-get", path="/machine/peripheral/u1",
+                                 property="iobase"), 0x2e8)
+        self.assertEqual(qmp.cmd("qom-get", path="u1", property="chardev"),
+                         "/chardevs/c0")
+        self.assertEqual(qmp.cmd("qom-get", path="u1", property="type"),
+                         "isa-serial")
+        # -serial's port is the machine's own device.
+        self.assertEqual(qmp.cmd("qom-get", path="/machine/unattached/"
+                                 "device[0]", property="chardev"),
+                         "/chardevs/serial0")
+        with self.assertRaises(QmpError) as cm:
+            qmp.cmd("qom-set", path="u1", property="iobase", value=0x3e8)
+        self.assertEqual(cm.exception.desc, "Attempt to set property "
+                         "'iobase' on device 'u1' (type 'isa-serial') "
+                         "after it was realized")
+        with self.assertRaises(QmpError) as cm:
+            qmp.cmd("qom-list", path="/machine/nope")
+        self.assertEqual(cm.exception.cls, "DeviceNotFound")
+        with self.assertRaises(QmpError) as cm:
+            qmp.cmd("qom-get", path="u1", property="nope")
+        self.assertEqual(cm.exception.desc, "Property 'nope' not found")
+        # device[0] is both in peripheral-anon and in unattached.
+        with self.assertRaises(QmpError) as cm:
+            qmp.cmd("qom-get", path="device[0]", property="type")
+        self.assertIn("ambiguous", cm.exception.desc)
+
+    def test_device_list_properties(self):
+        props = {p["name"]: p for p in self.qmp.cmd(
+            "device-list-properties", typename="isa-debug-exit")}
+        self.assertEqual(props["iobase"]["type"], "uint32")
+        self.assertEqual(props["iobase"]["default-value"], 0x501)
+        self.assertEqual(props["iobase"]["description"], "first I/O port")
+        serial = {p["name"]: p["type"] for p in self.qmp.cmd(
+            "device-list-properties", typename="isa-serial")}
+        self.assertEqual(serial["chardev"], "link<chardev>")
+        for bad in ("device", "memory-backend-ram"):
+            with self.assertRaises(QmpError) as cm:
+                self.qmp.cmd("device-list-properties", typename=bad)
+            self.assertEqual(cm.exception.desc, "Parameter 'typename' "
+                             "expects a non-abstract device type")
+        with self.assertRaises(QmpError) as cm:
+            self.qmp.cmd("device-list-properties", typename="nope")
+        self.assertEqual(cm.exception.cls, "DeviceNotFound")
+        mem = {p["name"] for p in self.qmp.cmd(
+            "qom-list-properties", typename="memory-backend-memfd")}
+        self.assertTrue({"size", "share"} <= mem, mem)
+
+    def test_info_qtree(self):
+        vm = Vm(BASE + QTEST_PC + ["-serial", "null",
+                                   "-device", "isa-serial,id=u1"])
+        vm.launch()
+        self.addCleanup(vm.kill)
+        out = vm.qmp.cmd("human-monitor-command",
+                         {"command-line": "info qtree"})
+        out = out.replace("\r\n", "\n")
+        self.assertTrue(out.startswith("bus: main-system-bus\n"
+                                       "  type System\n"), out)
+        self.assertIn("bus: isa.0\n  type ISA\n"
+                      "  dev: isa-serial, id \"\"\n"
+                      "    chardev = \"serial0\"\n"
+                      "    index = 0 (0x0)\n"
+                      "    iobase = 1016 (0x3f8)\n"
+                      "    irq = 4 (0x4)\n"
+                      "  dev: isa-serial, id \"u1\"\n", out)
+        self.assertIn("bus: ide.0\n  type IDE\n", out)
 
     def test_human_monitor_command(self):
         out = self.qmp.cmd("human-monitor-command",

@@ -45,7 +45,7 @@ static Chardev *server_new(const char *name, TestFe *fe, char **path)
 static void server_free(Chardev *chr, TestFe *fe, char *path)
 {
     fe_detach(fe, chr);
-    object_destroy((Object *)chr);
+    object_unparent((Object *)chr);
     spin();
     g_free(path);
 }

@@ -34,7 +34,7 @@ static char *tmp_path(const char *name)
 static void destroy(Chardev *chr)
 {
     /* A Chardev is an Object (its first member). */
-    object_destroy((Object *)chr);
+    object_unparent((Object *)chr);
     spin();
 }
 

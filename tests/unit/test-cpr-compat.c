@@ -165,7 +165,7 @@ static void test_chardevs(void)
     g_assert_true(cpr_check_config(&err));
     g_assert_no_error(err);
     cpr_incoming_done();
-    object_destroy((Object *)chr);
+    object_unparent((Object *)chr);
     g_assert_cmpuint(cpr_fd_count(), ==, 0);
 }
 
@@ -209,7 +209,7 @@ static void test_moved_listener(void)
     g_assert_cmpint(sock_of(cpr_find_fd("chardev/m0/listen", 0)), ==, ino);
     g_assert_false(g_file_test(p2, G_FILE_TEST_EXISTS));
     cpr_incoming_done();
-    object_destroy((Object *)chr);
+    object_unparent((Object *)chr);
     g_assert_cmpuint(cpr_fd_count(), ==, 0);
 }
 

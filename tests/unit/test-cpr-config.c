@@ -67,7 +67,7 @@ static char *record_for(const char *str)
     g_autofree char *id = g_strdup(chardev_id(chr));
     char *rec = record_of(id);
 
-    object_destroy((Object *)chr);
+    object_unparent((Object *)chr);
     g_assert_null(record_of(id));   /* forgotten with the chardev */
     return rec;
 }
@@ -192,7 +192,7 @@ static void test_frontend(void)
     /* Detached: no frontend any more. */
     r2 = record_of("m0");
     g_assert_null(strstr(r2, "frontend"));
-    object_destroy((Object *)chr);
+    object_unparent((Object *)chr);
 }
 
 /* Live update names fds by chardev id: an unbounded one is refused. */
@@ -336,10 +336,10 @@ static void test_new_process_decides(void)
     /* What the old process had: a and b, and 'gone', absent here. */
     a = mk_chr(sa);
     ra = record_of("a");
-    object_destroy((Object *)a);
+    object_unparent((Object *)a);
     b = mk_chr(sb);
     rb = record_of("b");
-    object_destroy((Object *)b);
+    object_unparent((Object *)b);
     la = unix_listen(pa);
     lb = unix_listen(pb);
     ia = inode_of(pa);
@@ -391,7 +391,7 @@ static void test_new_process_decides(void)
      * even with the old options, and still not on an old path.
      */
     fe_detach(&fb, b);
-    object_destroy((Object *)b);
+    object_unparent((Object *)b);
     late = mk_chr_fails(sb);
     g_assert_nonnull(strstr(late, "created after start-up"));
     b = mk_chr(sb2);
@@ -402,8 +402,8 @@ static void test_new_process_decides(void)
 
     cpr_incoming_done();
     cpr_notify(CPR_EVENT_TAKEOVER);
-    object_destroy((Object *)a);
-    object_destroy((Object *)b);
+    object_unparent((Object *)a);
+    object_unparent((Object *)b);
     g_assert_cmpuint(cpr_fd_count(), ==, 0);
     close(conn_b);
 }
@@ -425,10 +425,10 @@ static void test_new_process_refuses_old_path(void)
 
     chr = mk_chr(s0);
     r0 = record_of("s0");
-    object_destroy((Object *)chr);
+    object_unparent((Object *)chr);
     chr = mk_chr(f0);
     rf = record_of("f0");
-    object_destroy((Object *)chr);
+    object_unparent((Object *)chr);
     l = unix_listen(p);
     ino = inode_of(p);
     cpr_save_fd("chardev/s0/listen", 0, l);
@@ -474,7 +474,7 @@ static void test_new_process_exec_reopens(void)
     ino_t sock;
 
     r = record_of("e0");
-    object_destroy((Object *)chr);
+    object_unparent((Object *)chr);
     l = unix_listen(p);
     sock = sock_of(l);
     cpr_save_fd("chardev/e0/listen", 0, l);
@@ -492,7 +492,7 @@ static void test_new_process_exec_reopens(void)
     fe_detach(&fe, chr);
     g_assert_true(cpr_owner_settle(&err));
     cpr_incoming_done();
-    object_destroy((Object *)chr);
+    object_unparent((Object *)chr);
     g_assert_cmpuint(cpr_fd_count(), ==, 0);
 }
 
@@ -509,7 +509,7 @@ static void test_new_process_frontend_differs(void)
     g_assert_nonnull(monitor_new(chr, true, false, &err));
     r = record_of("m1");
     monitor_cleanup_all();
-    object_destroy((Object *)chr);
+    object_unparent((Object *)chr);
     l = unix_listen(p);
     cpr_save_fd("chardev/m1/listen", 0, l);
     become_incoming((const char *const[]) { "chardev/m1", r, NULL },
@@ -525,7 +525,7 @@ static void test_new_process_frontend_differs(void)
                             "'frontend monitor,mode=readline'"));
     monitor_cleanup_all();
     cpr_incoming_done();
-    object_destroy((Object *)chr);
+    object_unparent((Object *)chr);
     g_assert_cmpuint(cpr_fd_count(), ==, 0);
 }
 
@@ -691,8 +691,8 @@ static void test_old_process_keeps(void)
     fe_detach(&fh, h);
     fe_detach(&fk, k);
     close(ck2);
-    object_destroy((Object *)h);
-    object_destroy((Object *)k);
+    object_unparent((Object *)h);
+    object_unparent((Object *)k);
     g_assert_cmpuint(cpr_fd_count(), ==, 0);
 }
 

@@ -46,7 +46,7 @@ static Object *mk_obj(const char *type, const char *str)
     Object *obj;
 
     g_assert_no_error(err);
-    obj = object_create(type, opts, NULL, &err);
+    obj = user_creatable_add(type, opts, NULL, &err);
     g_assert_no_error(err);
     g_assert_nonnull(obj);
     return obj;
@@ -242,7 +242,7 @@ static void test_memfd(void)
     fd = ((Handed *)g_ptr_array_index(copies, 0))->fd;
     old_view = mmap(NULL, 2 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     g_assert_true(old_view != MAP_FAILED);
-    object_destroy(obj);
+    object_unparent(obj);
     restart_incoming(copies, MIG_MODE_CPR_TRANSFER);
 
     obj = mk_obj("memory-backend-memfd", "id=m0,size=2M,prealloc=on");
@@ -256,7 +256,7 @@ static void test_memfd(void)
     g_assert_cmpuint(((uint8_t *)rb->host)[12345], ==, 0x99);
 
     new_takeover();
-    object_destroy(obj);
+    object_unparent(obj);
     munmap(old_view, 2 << 20);
     g_assert_cmpuint(cpr_fd_count(), ==, 0);
 }
@@ -274,7 +274,7 @@ static void test_file_backend(void)
     ((uint8_t *)rb->host)[100] = 42;
     copies = handover_copies();
 
-    object_destroy(obj);
+    object_unparent(obj);
     /* Adoption must not even look at the path. */
     g_assert_cmpint(unlink(path), ==, 0);
     restart_incoming(copies, MIG_MODE_CPR_EXEC);
@@ -287,7 +287,7 @@ static void test_file_backend(void)
     g_assert_cmpint(st.st_size, ==, 1 << 20);
 
     new_takeover();
-    object_destroy(obj);
+    object_unparent(obj);
     g_assert_cmpuint(cpr_fd_count(), ==, 0);
 }
 
@@ -299,31 +299,32 @@ static void test_machine_aux_ram(void)
     GPtrArray *copies;
     Object *obj;
 
-    obj = object_new_with_opts("pc-machine", opts, NULL, &err);
-    g_assert_no_error(err);
+    obj = object_new("pc-machine");
+    g_assert_true(object_set_props_from_opts(obj, opts, NULL, &err));
     ms = (MachineState *)obj;
     ms->ram_size = 4 << 20;
-    g_assert_true(object_realize(obj, &err));
+    g_assert_true(machine_complete(ms, &err));
     g_assert_cmpstr(ms->ram->idstr, ==, "pc.ram");
-    g_assert_true(obj->type->cpr_check(obj, MIG_MODE_CPR_TRANSFER, &err));
+    g_assert_true(object_get_class(obj)->cpr_check(obj, MIG_MODE_CPR_TRANSFER, &err));
     ((uint8_t *)ms->ram->host)[0x7c00] = 0xee;
 
     copies = handover_copies();
     g_assert_cmpuint(copies->len, ==, 1);
-    object_destroy(obj);
+    object_unparent(obj);
     restart_incoming(copies, MIG_MODE_CPR_TRANSFER);
 
-    obj = object_new_with_opts("pc-machine", opts, NULL, &err);
+    obj = object_new("pc-machine");
+    g_assert_true(object_set_props_from_opts(obj, opts, NULL, &err));
     ms = (MachineState *)obj;
     ms->ram_size = 4 << 20;
-    g_assert_true(object_realize(obj, &err));
+    g_assert_true(machine_complete(ms, &err));
     g_assert_no_error(err);
     /* Reset before the take-over leaves the guest's memory alone. */
-    obj->type->reset(obj);
+    MACHINE_GET_CLASS(obj)->reset(ms);
     g_assert_cmpuint(((uint8_t *)ms->ram->host)[0x7c00], ==, 0xee);
 
     new_takeover();
-    object_destroy(obj);
+    object_unparent(obj);
     g_assert_cmpuint(cpr_fd_count(), ==, 0);
 }
 
@@ -347,27 +348,28 @@ static void test_blockers(void)
 
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         obj = mk_obj(cases[i].type, cases[i].opts);
-        g_assert_false(obj->type->cpr_check(obj, MIG_MODE_CPR_TRANSFER,
+        g_assert_false(object_get_class(obj)->cpr_check(obj, MIG_MODE_CPR_TRANSFER,
                                             &err));
         g_assert_cmpstr(err->message, ==, cases[i].error);
         g_clear_error(&err);
         /* cpr-reboot saves RAM to the file like any migration. */
-        g_assert_true(obj->type->cpr_check(obj, MIG_MODE_CPR_REBOOT, &err));
-        g_assert_true(obj->type->cpr_modes &
+        g_assert_true(object_get_class(obj)->cpr_check(obj, MIG_MODE_CPR_REBOOT, &err));
+        g_assert_true(object_get_class(obj)->cpr_modes &
                       MIG_MODE_BIT(MIG_MODE_CPR_TRANSFER));
-        object_destroy(obj);
+        object_unparent(obj);
     }
-    obj = object_new_with_opts("pc-machine", none, NULL, &err);
+    obj = object_new("pc-machine");
+    g_assert_true(object_set_props_from_opts(obj, none, NULL, &err));
     ((MachineState *)obj)->ram_size = 1 << 20;
-    g_assert_true(object_realize(obj, &err));
-    g_assert_false(obj->type->cpr_check(obj, MIG_MODE_CPR_EXEC, &err));
+    g_assert_true(machine_complete((MachineState *)obj, &err));
+    g_assert_false(object_get_class(obj)->cpr_check(obj, MIG_MODE_CPR_EXEC, &err));
     g_assert_cmpstr(err->message, ==,
                     "machine RAM 'pc.ram' is private anonymous memory; use "
                     "-machine aux-ram-share=on or a shared memory backend");
-    object_destroy(obj);
-    g_assert_true(type_lookup("isa-serial")->cpr_modes &
+    object_unparent(obj);
+    g_assert_true(object_class_by_name("isa-serial")->cpr_modes &
                   MIG_MODE_BIT(MIG_MODE_CPR_EXEC));
-    g_assert_true(type_lookup("chardev-socket")->cpr_modes &
+    g_assert_true(object_class_by_name("chardev-socket")->cpr_modes &
                   MIG_MODE_BIT(MIG_MODE_CPR_TRANSFER));
     g_assert_cmpuint(cpr_fd_count(), ==, 0);
 }
@@ -442,7 +444,7 @@ static void test_socket_server(void)
     copies = handover_copies();
     g_assert_cmpuint(copies->len, ==, 2);
     fe_detach(&fa, chr);
-    object_destroy((Object *)chr);
+    object_unparent((Object *)chr);
     restart_incoming(copies, MIG_MODE_CPR_TRANSFER);
 
     chr = mk_chr(spec);
@@ -470,7 +472,7 @@ static void test_socket_server(void)
     WAIT_FOR(fe_rx_is(&fb, "aftertwo"));
     close(c2);
     fe_detach(&fb, chr);
-    object_destroy((Object *)chr);
+    object_unparent((Object *)chr);
     g_assert_cmpuint(cpr_fd_count(), ==, 0);
 }
 
@@ -518,7 +520,7 @@ static void test_socket_rollback(void)
     close(c1);
     WAIT_FOR(fa.closed == 1);
     fe_detach(&fa, chr);
-    object_destroy((Object *)chr);
+    object_unparent((Object *)chr);
     g_assert_cmpuint(cpr_fd_count(), ==, 0);
 }
 
@@ -541,7 +543,7 @@ static void test_socket_client(void)
     g_bytes_unref(old_switchover());
     copies = handover_copies();
     fe_detach(&fa, chr);
-    object_destroy((Object *)chr);
+    object_unparent((Object *)chr);
     restart_incoming(copies, MIG_MODE_CPR_TRANSFER);
 
     chr = mk_chr(spec);
@@ -557,7 +559,7 @@ static void test_socket_client(void)
     read_until(peer, got, "pong");
     g_assert_cmpint(fb.opened, ==, 0);
     fe_detach(&fb, chr);
-    object_destroy((Object *)chr);
+    object_unparent((Object *)chr);
     close(peer);
     close(lfd);
     g_assert_cmpuint(cpr_fd_count(), ==, 0);
@@ -574,7 +576,7 @@ static void test_file(void)
     chardev_write(chr, (const uint8_t *)"abc", 3);
     g_bytes_unref(old_switchover());
     copies = handover_copies();
-    object_destroy((Object *)chr);
+    object_unparent((Object *)chr);
     restart_incoming(copies, MIG_MODE_CPR_TRANSFER);
 
     /* append=off would truncate on open: the adopted file keeps "abc". */
@@ -587,7 +589,7 @@ static void test_file(void)
     chardev_write(chr, (const uint8_t *)"def", 3);
     g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
     g_assert_cmpstr(text, ==, "abcdef"); /* the shared offset went on */
-    object_destroy((Object *)chr);
+    object_unparent((Object *)chr);
     g_assert_cmpuint(cpr_fd_count(), ==, 0);
 }
 
@@ -611,7 +613,7 @@ static void test_pty(void)
     g_bytes_unref(old_switchover());
     copies = handover_copies();
     fe_detach(&fa, chr);
-    object_destroy((Object *)chr);
+    object_unparent((Object *)chr);
     restart_incoming(copies, MIG_MODE_CPR_EXEC);
 
     chr = mk_chr("pty,id=p0");
@@ -629,7 +631,7 @@ static void test_pty(void)
     g_assert_cmpstr(got->str, ==, "out");
     g_assert_cmpint(fb.opened, ==, 0);
     fe_detach(&fb, chr);
-    object_destroy((Object *)chr);
+    object_unparent((Object *)chr);
     close(slave);
     g_assert_cmpuint(cpr_fd_count(), ==, 0);
 }
@@ -654,7 +656,7 @@ static void test_pipe(void)
     g_bytes_unref(old_switchover());
     copies = handover_copies();
     g_assert_cmpuint(copies->len, ==, 2);
-    object_destroy((Object *)chr);
+    object_unparent((Object *)chr);
     restart_incoming(copies, MIG_MODE_CPR_TRANSFER);
 
     chr = mk_chr(spec);
@@ -667,7 +669,7 @@ static void test_pipe(void)
     chardev_write(chr, (const uint8_t *)"back", 4);
     read_until(rout, got, "back");
     fe_detach(&fb, chr);
-    object_destroy((Object *)chr);
+    object_unparent((Object *)chr);
     close(win);
     close(rout);
     g_assert_cmpuint(cpr_fd_count(), ==, 0);
@@ -709,7 +711,7 @@ static void test_qmp(void)
     write_str(c, "version\", \"id\": 7}");
     copies = handover_copies();
     monitor_cleanup_all();
-    object_destroy((Object *)chr);
+    object_unparent((Object *)chr);
     restart_incoming(copies, MIG_MODE_CPR_TRANSFER);
 
     chr = mk_chr(spec);
@@ -730,7 +732,7 @@ static void test_qmp(void)
     close(c);
     run_for(10);
     monitor_cleanup_all();
-    object_destroy((Object *)chr);
+    object_unparent((Object *)chr);
     g_assert_cmpuint(cpr_fd_count(), ==, 0);
 }
 
@@ -769,7 +771,7 @@ static void test_qmp_input_too_big(void)
     close(c);
     run_for(10);
     monitor_cleanup_all();
-    object_destroy((Object *)chr);
+    object_unparent((Object *)chr);
     g_assert_cmpuint(cpr_fd_count(), ==, 0);
 }
 
@@ -794,7 +796,7 @@ static void test_hmp(void)
     write_str(c, "us\r");
     copies = handover_copies();
     monitor_cleanup_all();
-    object_destroy((Object *)chr);
+    object_unparent((Object *)chr);
     restart_incoming(copies, MIG_MODE_CPR_TRANSFER);
 
     chr = mk_chr(spec);
@@ -809,7 +811,7 @@ static void test_hmp(void)
     close(c);
     run_for(10);
     monitor_cleanup_all();
-    object_destroy((Object *)chr);
+    object_unparent((Object *)chr);
     g_assert_cmpuint(cpr_fd_count(), ==, 0);
 }
 

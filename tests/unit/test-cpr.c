@@ -12,7 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include "hw/core/object.h"
+#include "hw/core/qdev.h"
 #include "migration/cpr.h"
 #include "migration/migration.h"
 
@@ -23,18 +23,13 @@
 #define TYPE_TEST_CPR_CHARDEV "test-cpr-chardev"
 #define TYPE_TEST_CPR_DEVICE "test-cpr-device"
 
-static const TypeInfo test_chardev_type = {
-    .name = TYPE_TEST_CPR_CHARDEV,
-    .parent = TYPE_CHARDEV,
-    .instance_size = sizeof(Object),
-};
+static void test_device_class_init(ObjectClass *oc, const void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(oc);
 
-static const TypeInfo test_device_type = {
-    .name = TYPE_TEST_CPR_DEVICE,
-    .parent = TYPE_DEVICE,
-    .instance_size = sizeof(Object),
-    .stateless = true,
-};
+    dc->user_creatable = true;
+    dc->stateless = true;
+}
 
 /*
  * Per-type CPR support: TYPE_TEST_CPR_DEVICE declares no mode (nor does
@@ -53,29 +48,47 @@ static bool test_cpr_refuse(Object *obj, unsigned int mode, GError **errp)
     return false;
 }
 
+static void reboot_only_class_init(ObjectClass *oc, const void *data)
+{
+    test_device_class_init(oc, data);
+    oc->cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT);
+}
+
+static void all_class_init(ObjectClass *oc, const void *data)
+{
+    oc->cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING;
+}
+
+static void refuses_class_init(ObjectClass *oc, const void *data)
+{
+    test_device_class_init(oc, data);
+    all_class_init(oc, data);
+    oc->cpr_check = test_cpr_refuse;
+}
+
 static const TypeInfo test_cpr_types[] = {
     {
+        .name = TYPE_TEST_CPR_CHARDEV,
+        .parent = TYPE_CHARDEV,
+    }, {
+        .name = TYPE_TEST_CPR_DEVICE,
+        .parent = TYPE_DEVICE,
+        .class_init = test_device_class_init,
+    }, {
         .name = TYPE_TEST_CPR_REBOOT_ONLY,
         .parent = TYPE_DEVICE,
-        .instance_size = sizeof(Object),
-        .stateless = true,
-        .cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT),
+        .class_init = reboot_only_class_init,
     }, {
         .name = TYPE_TEST_CPR_INHERITS,
         .parent = TYPE_TEST_CPR_REBOOT_ONLY,
-        .instance_size = sizeof(Object),
     }, {
         .name = TYPE_TEST_CPR_ALL,
         .parent = TYPE_TEST_CPR_REBOOT_ONLY,
-        .instance_size = sizeof(Object),
-        .cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING,
+        .class_init = all_class_init,
     }, {
         .name = TYPE_TEST_CPR_REFUSES,
         .parent = TYPE_DEVICE,
-        .instance_size = sizeof(Object),
-        .stateless = true,
-        .cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING,
-        .cpr_check = test_cpr_refuse,
+        .class_init = refuses_class_init,
     },
 };
 
@@ -178,21 +191,27 @@ static void test_key(void)
 {
     g_autoptr(OptList) opts = opts_new();
     g_autoptr(GError) err = NULL;
-    Object chr = { .type = type_lookup(TYPE_TEST_CPR_CHARDEV), .id = "ser0" };
+    Object *chr = object_new(TYPE_TEST_CPR_CHARDEV);
     Object *d0, *d1;
     char *k;
 
-    k = cpr_fd_key(&chr, "listen");
+    /* A chardev's id is its name in /chardevs. */
+    object_property_add_child(container_get(object_get_root(), "/chardevs"),
+                              "ser0", chr);
+    object_unref(chr);
+
+    k = cpr_fd_key(chr, "listen");
     g_assert_cmpstr(k, ==, "chardev/ser0/listen");
     g_free(k);
-    k = cpr_fd_key(&chr, NULL);
+    k = cpr_fd_key(chr, NULL);
     g_assert_cmpstr(k, ==, "chardev/ser0");
     g_free(k);
+    object_unparent(chr);
 
     /* No id: the type and its index among id-less objects of that type. */
-    d0 = object_create(TYPE_TEST_CPR_DEVICE, opts, NULL, &err);
+    d0 = OBJECT(qdev_device_add(TYPE_TEST_CPR_DEVICE, opts, &err));
     g_assert_no_error(err);
-    d1 = object_create(TYPE_TEST_CPR_DEVICE, opts, NULL, &err);
+    d1 = OBJECT(qdev_device_add(TYPE_TEST_CPR_DEVICE, opts, &err));
     g_assert_no_error(err);
     k = cpr_fd_key(d0, "irq");
     g_assert_cmpstr(k, ==, "device/" TYPE_TEST_CPR_DEVICE ".0/irq");
@@ -200,8 +219,8 @@ static void test_key(void)
     k = cpr_fd_key(d1, "irq");
     g_assert_cmpstr(k, ==, "device/" TYPE_TEST_CPR_DEVICE ".1/irq");
     g_free(k);
-    object_destroy(d0);
-    object_destroy(d1);
+    object_unparent(d0);
+    object_unparent(d1);
 }
 
 static GString *notified;
@@ -258,9 +277,8 @@ static Object *blocker_object(const char *type, const char *id)
     Object *obj;
 
     g_assert_no_error(err);
-    obj = object_new_with_opts(type, opts, NULL, &err);
+    obj = OBJECT(qdev_device_add(type, opts, &err));
     g_assert_no_error(err);
-    g_assert_true(object_realize(obj, &err));
     return obj;
 }
 
@@ -310,7 +328,7 @@ static void test_blockers_per_type(void)
         /* Modes that preserve nothing have no per-object blockers. */
         check_blockers(MIG_MODE_CPR_REBOOT, NULL);
         check_blockers(MIG_MODE_NORMAL, NULL);
-        object_destroy(obj);
+        object_unparent(obj);
         check_blockers(MIG_MODE_CPR_TRANSFER, NULL);
     }
 }
@@ -339,7 +357,7 @@ static void test_blockers_migrate(void)
                     "does not support cpr-transfer");
     g_assert_false(migration_is_active());
     g_assert_true(migrate_set_parameter_str("mode", "normal", NULL));
-    object_destroy(obj);
+    object_unparent(obj);
 }
 
 /* Three entries: both ends of a pipe and a memfd holding "guest". */
@@ -516,8 +534,6 @@ static void test_state_damaged(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    type_register(&test_chardev_type);
-    type_register(&test_device_type);
     for (size_t i = 0; i < G_N_ELEMENTS(test_cpr_types); i++) {
         type_register(&test_cpr_types[i]);
     }

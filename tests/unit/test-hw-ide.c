@@ -7,7 +7,9 @@
  */
 #include "util/osdep.h"
 
-#include "hw/core/object.h"
+#include "hw/core/qdev.h"
+#include "hw/i386/pc.h"
+#include "hw/isa/isa.h"
 #include "system/blockdev.h"
 #include "system/cpus.h"
 #include "system/memory.h"
@@ -165,7 +167,7 @@ static Object *create_disk(const char *extra, GError **errp)
     g_autoptr(OptList) opts = opts_parse(spec, NULL, errp);
 
     g_assert_nonnull(opts);
-    return object_create("ide-hd", opts, NULL, errp);
+    return (Object *)qdev_device_add("ide-hd", opts, errp);
 }
 
 static void fixture_setup(Fixture *f, gconstpointer data)
@@ -197,13 +199,13 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     f->dev = create_disk(data, &err);
     g_assert_no_error(err);
     g_assert_nonnull(f->dev);
-    f->dev->type->reset(f->dev);
+    DEVICE_GET_CLASS(f->dev)->reset(DEVICE(f->dev));
     outb(ATA_SELECT, 0xa0);
 }
 
 static void fixture_teardown(Fixture *f, gconstpointer data)
 {
-    object_destroy(f->dev);
+    object_unparent(f->dev);
     drive_cleanup_all();
     close(f->fd);
     unlink(f->path);
@@ -529,6 +531,9 @@ static void test_bad_props(Fixture *f, gconstpointer data)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    /* The pc machine's buses, which the devices here plug into. */
+    qbus_new(TYPE_ISA_BUS, NULL, "isa.0");
+    qbus_new(TYPE_IDE_BUS, NULL, "ide.0");
     accel_set_current(&test_accel);
 
     FIXTURE_TEST("identify", NULL, test_identify);

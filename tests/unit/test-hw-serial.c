@@ -11,7 +11,9 @@
 #include <sys/un.h>
 
 #include "chardev/char.h"
-#include "hw/core/object.h"
+#include "hw/core/qdev.h"
+#include "hw/i386/pc.h"
+#include "hw/isa/isa.h"
 #include "system/cpus.h"
 #include "system/memory.h"
 
@@ -147,7 +149,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     opts_set(dev_opts, "index", "0");
     irq4_level = false;
     irq4_raises = 0;
-    f->dev = object_create("isa-serial", dev_opts, NULL, &err);
+    f->dev = (Object *)qdev_device_add("isa-serial", dev_opts, &err);
     g_assert_no_error(err);
     g_assert_nonnull(f->dev);
 
@@ -169,8 +171,8 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
 {
     g_autofree char *path = g_build_filename(f->dir, "ser.sock", NULL);
 
-    object_destroy(f->dev);
-    object_destroy(object_find(TYPE_CHARDEV, f->chr_id));
+    object_unparent(f->dev);
+    object_unparent((Object *)chardev_find(f->chr_id));
     close(f->peer);
     unlink(path);
     rmdir(f->dir);
@@ -386,7 +388,7 @@ static void test_scratch_and_reset(Fixture *f, gconstpointer data)
     outb(IER, 0x02);
     outb(LCR, 0x1b);
     g_assert_true(irq4_level);
-    f->dev->type->reset(f->dev);
+    DEVICE_GET_CLASS(f->dev)->reset(DEVICE(f->dev));
     g_assert_false(irq4_level);
     g_assert_cmphex(inb(SCR), ==, 0x00);
     g_assert_cmphex(inb(LCR), ==, 0x00);
@@ -402,17 +404,17 @@ static void test_properties(void)
 
     /* index=1 is COM2: 0x2f8, IRQ 3; no chardev drops output. */
     opts_set(opts, "index", "1");
-    dev = object_create("isa-serial", opts, NULL, &err);
+    dev = (Object *)qdev_device_add("isa-serial", opts, &err);
     g_assert_no_error(err);
     address_space_st(AS_IO, 0x2f8 + 7, 0x42, 1);
     g_assert_cmphex(address_space_ld(AS_IO, 0x2f8 + 7, 1), ==, 0x42);
     address_space_st(AS_IO, 0x2f8, 'z', 1);
     g_assert_cmphex(address_space_ld(AS_IO, 0x2f8 + 5, 1), ==, 0x60);
-    object_destroy(dev);
+    object_unparent(dev);
     g_assert_cmphex(address_space_ld(AS_IO, 0x2f8 + 7, 1), ==, 0xff);
 
     opts_set(opts, "index", "4");
-    g_assert_null(object_create("isa-serial", opts, NULL, &err));
+    g_assert_null((Object *)qdev_device_add("isa-serial", opts, &err));
     g_assert_nonnull(strstr(err->message, "4"));
     g_clear_error(&err);
 }
@@ -424,6 +426,9 @@ static void test_properties(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    /* The pc machine's buses, which the devices here plug into. */
+    qbus_new(TYPE_ISA_BUS, NULL, "isa.0");
+    qbus_new(TYPE_IDE_BUS, NULL, "ide.0");
     accel_set_current(&test_accel);
 
     FIXTURE_TEST("reset-values", test_reset_values);

@@ -10,7 +10,9 @@
 
 #include "../../accel/kvm/kvm-internal.h"
 #include "chardev/char.h"
-#include "hw/core/object.h"
+#include "hw/core/qdev.h"
+#include "hw/i386/pc.h"
+#include "hw/isa/isa.h"
 #include "migration/stream.h"
 #include "migration/vmstate.h"
 #include "system/blockdev.h"
@@ -130,7 +132,7 @@ static Object *serial_new(void)
     Object *dev;
 
     opts_set(opts, "index", "0");
-    dev = object_create("isa-serial", opts, NULL, &err);
+    dev = (Object *)qdev_device_add("isa-serial", opts, &err);
     g_assert_no_error(err);
     g_assert_nonnull(dev);
     return dev;
@@ -165,7 +167,7 @@ static Object *serial_busy(void)
 
 static void test_serial_round_trip(void)
 {
-    const VMStateDescription *vmsd = type_lookup("isa-serial")->vmsd;
+    const VMStateDescription *vmsd = DEVICE_CLASS(object_class_by_name("isa-serial"))->vmsd;
     Object *dev = serial_busy();
     g_autofree uint8_t *buf = NULL;
     g_autofree uint8_t *again = NULL;
@@ -178,7 +180,7 @@ static void test_serial_round_trip(void)
     g_assert_cmpuint(len, ==, SER_WIRE_LEN);
     g_assert_cmpuint(buf[SER_OFF_RX_HEAD], ==, 2);
     g_assert_cmpuint(buf[SER_OFF_RX_COUNT], ==, 5);
-    object_destroy(dev);
+    object_unparent(dev);
     g_assert_false(irq_level[SERIAL_IRQ]);
 
     /* A fresh UART at reset takes over, IRQ line included. */
@@ -206,19 +208,19 @@ static void test_serial_round_trip(void)
     g_assert_cmphex(inb(LSR), ==, 0x60);
     g_assert_cmphex(inb(IIR), ==, 0xc1);
     g_assert_false(irq_level[SERIAL_IRQ]);
-    object_destroy(dev);
+    object_unparent(dev);
 }
 
 static void test_serial_bad_fifo(void)
 {
-    const VMStateDescription *vmsd = type_lookup("isa-serial")->vmsd;
+    const VMStateDescription *vmsd = DEVICE_CLASS(object_class_by_name("isa-serial"))->vmsd;
     Object *dev = serial_busy();
     g_autofree uint8_t *good = NULL;
     g_autofree uint8_t *bad = NULL;
     size_t len;
 
     good = save_state(vmsd, dev, &len);
-    object_destroy(dev);
+    object_unparent(dev);
     dev = serial_new();
 
     bad = g_memdup2(good, len);
@@ -245,7 +247,7 @@ static void test_serial_bad_fifo(void)
                       NULL);
 
     /* A failed load leaves the device partly written: callers discard it. */
-    object_destroy(dev);
+    object_unparent(dev);
 }
 
 /*
@@ -278,14 +280,14 @@ static Object *serial_on(const char *chr_id)
 
     opts_set(opts, "index", "0");
     opts_set(opts, "chardev", chr_id);
-    dev = object_create("isa-serial", opts, NULL, &err);
+    dev = (Object *)qdev_device_add("isa-serial", opts, &err);
     g_assert_no_error(err);
     return dev;
 }
 
 static void test_serial_held_output(void)
 {
-    const VMStateDescription *vmsd = type_lookup("isa-serial")->vmsd;
+    const VMStateDescription *vmsd = DEVICE_CLASS(object_class_by_name("isa-serial"))->vmsd;
     g_autofree char *dir = g_dir_make_tmp("test-vmstate-XXXXXX", NULL);
     Chardev *chr = held_chardev(dir, "held0");
     Chardev *chr2 = held_chardev(dir, "held1");
@@ -315,7 +317,7 @@ static void test_serial_held_output(void)
     g_assert_cmpmem(sub + 10 + name_len, 5, "hello", 5);
     g_assert_cmpuint(buf[len - 2], ==, 0);
     g_assert_cmpuint(buf[len - 1], ==, 0);
-    object_destroy(dev);
+    object_unparent(dev);
 
     /* The destination's chardev holds it, ready for its next peer. */
     dev = serial_on("held1");
@@ -333,9 +335,9 @@ static void test_serial_held_output(void)
     put_be32(buf + SER_WIRE_LEN - 1 + 6 + name_len, CHARDEV_HOLD_MAX + 1);
     expect_load_error(vmsd, dev, buf, len, "field 'held'",
                       "65537 exceeds maximum 65536");
-    object_destroy(dev);
-    object_destroy((Object *)chr);
-    object_destroy((Object *)chr2);
+    object_unparent(dev);
+    object_unparent((Object *)chr);
+    object_unparent((Object *)chr2);
     for (int i = 0; i < 2; i++) {
         g_autofree char *sock = g_strdup_printf("%s/held%d.sock", dir, i);
 
@@ -420,9 +422,9 @@ static Object *ide_new(IdeFixture *f, const char *drive_id)
 
     g_assert_nonnull(drive_new(opts, &err));
     g_assert_no_error(err);
-    dev = object_create("ide-hd", dopts, NULL, &err);
+    dev = (Object *)qdev_device_add("ide-hd", dopts, &err);
     g_assert_no_error(err);
-    dev->type->reset(dev);
+    DEVICE_GET_CLASS(dev)->reset(DEVICE(dev));
     return dev;
 }
 
@@ -447,7 +449,7 @@ static void expect_data(uint64_t sector, unsigned int from, unsigned int to)
  */
 static uint8_t *ide_save_mid_transfer(IdeFixture *f, size_t *len)
 {
-    const VMStateDescription *vmsd = type_lookup("ide-hd")->vmsd;
+    const VMStateDescription *vmsd = DEVICE_CLASS(object_class_by_name("ide-hd"))->vmsd;
     Object *dev = ide_new(f, "hd0");
     uint8_t *buf;
 
@@ -461,14 +463,14 @@ static uint8_t *ide_save_mid_transfer(IdeFixture *f, size_t *len)
     g_assert_cmphex(inb(ATA_ALTSTATUS), ==, ST_IDLE | ST_DRQ);
     expect_data(5, 0, 200);
     buf = save_state(vmsd, dev, len);
-    object_destroy(dev);
+    object_unparent(dev);
     g_assert_false(irq_level[IDE_IRQ]);
     return buf;
 }
 
 static void test_ide_round_trip(IdeFixture *f, gconstpointer data)
 {
-    const VMStateDescription *vmsd = type_lookup("ide-hd")->vmsd;
+    const VMStateDescription *vmsd = DEVICE_CLASS(object_class_by_name("ide-hd"))->vmsd;
     g_autofree uint8_t *buf = NULL;
     g_autofree uint8_t *again = NULL;
     size_t len, len2;
@@ -496,12 +498,12 @@ static void test_ide_round_trip(IdeFixture *f, gconstpointer data)
     expect_data(6, 0, 512);
     g_assert_cmphex(inb(ATA_STATUS), ==, ST_IDLE);
     g_assert_cmphex(inb(ATA_SECTOR), ==, 6);
-    object_destroy(dev);
+    object_unparent(dev);
 }
 
 static void test_ide_bad_transfer(IdeFixture *f, gconstpointer data)
 {
-    const VMStateDescription *vmsd = type_lookup("ide-hd")->vmsd;
+    const VMStateDescription *vmsd = DEVICE_CLASS(object_class_by_name("ide-hd"))->vmsd;
     g_autofree uint8_t *good = NULL;
     g_autofree uint8_t *bad = NULL;
     size_t len;
@@ -537,13 +539,13 @@ static void test_ide_bad_transfer(IdeFixture *f, gconstpointer data)
     /* Nothing was applied: the channel is idle at reset. */
     g_assert_cmphex(inb(ATA_ALTSTATUS), ==, ST_IDLE);
     g_assert_false(irq_level[IDE_IRQ]);
-    object_destroy(dev);
+    object_unparent(dev);
 }
 
 /* With two disks the channel travels once, with the lowest unit. */
 static void test_ide_two_units(IdeFixture *f, gconstpointer data)
 {
-    const VMStateDescription *vmsd = type_lookup("ide-hd")->vmsd;
+    const VMStateDescription *vmsd = DEVICE_CLASS(object_class_by_name("ide-hd"))->vmsd;
     Object *master = ide_new(f, "hd0"); /* first free unit: 0 */
     Object *slave = ide_new(f, "hd1");  /* unit 1 */
     g_autofree uint8_t *s_buf = NULL;
@@ -564,8 +566,8 @@ static void test_ide_two_units(IdeFixture *f, gconstpointer data)
     expect_load_error(vmsd, master, s_buf, s_len, "field 'mig_unit'", NULL);
     g_assert_true(load_state(vmsd, slave, s_buf, s_len, &err));
     g_assert_no_error(err);
-    object_destroy(slave);
-    object_destroy(master);
+    object_unparent(slave);
+    object_unparent(master);
 }
 
 /* ---- KVM vCPU snapshot (description only, no /dev/kvm) ---- */
@@ -676,6 +678,9 @@ static void test_cpu_state_bad(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    /* The pc machine's buses, which the devices here plug into. */
+    qbus_new(TYPE_ISA_BUS, NULL, "isa.0");
+    qbus_new(TYPE_IDE_BUS, NULL, "ide.0");
     accel_set_current(&test_accel);
 
     g_test_add_func("/vmstate/devices/serial/round-trip",

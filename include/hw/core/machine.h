@@ -16,6 +16,11 @@
 #include "hw/core/object.h"
 #include "system/memory.h"
 
+struct Chardev;
+
+/* -serial ports: COM1-COM4. */
+#define MACHINE_MAX_SERIALS 4
+
 typedef struct MachineState {
     Object parent_obj;
 
@@ -28,6 +33,8 @@ typedef struct MachineState {
     uint64_t ram_size;
     unsigned int smp_cpus;
     bool ram_size_given;
+    /* -serial's chardevs by port (NULL: none), for the machine's UARTs. */
+    struct Chardev *serial_hds[MACHINE_MAX_SERIALS];
 
     /* runtime */
     RAMBlock *ram;          /* main RAM (NULL for machine "none") */
@@ -40,6 +47,28 @@ typedef struct MachineState {
     uint16_t boot_ip;
     uint8_t boot_dl;
 } MachineState;
+
+/*
+ * Machine classes: complete() (ObjectClass) builds the board (RAM, fixed
+ * ports); the hooks below run later, from system/vl.c's creation order.
+ */
+typedef struct MachineClass {
+    ObjectClass parent_class;
+
+    /* At every system reset, after the devices (boot loading). */
+    void (*reset)(MachineState *ms);
+    /*
+     * The board's default devices and root buses, before -device:
+     * (the ISA bus, serial ports for -serial's chardevs).
+     */
+    bool (*create_default_devices)(MachineState *ms, GError **errp);
+    /* After -device: a disk for each -drive on the machine's IDE bus. */
+    bool (*create_drive_devices)(MachineState *ms, GError **errp);
+} MachineClass;
+
+#define MACHINE(obj) OBJECT_CHECK(MachineState, (obj), TYPE_MACHINE)
+#define MACHINE_GET_CLASS(obj) \
+    OBJECT_GET_CLASS(MachineClass, (obj), TYPE_MACHINE)
 
 typedef struct MachineTypeDef {
     const char *name;        /* "pc-i440fx-9.2" */
@@ -60,6 +89,13 @@ void machine_register_names(const MachineTypeDef *defs, size_t n);
 const MachineTypeDef *machine_type_find(const char *name);
 /* All names, for query-machines and -machine help (GPtrArray of defs). */
 GPtrArray *machine_type_list(void);
+
+/*
+ * Make MS (a new machine object, properties and sizes set) the machine:
+ * /machine in the tree, current_machine_get(), then its complete().
+ * On failure it is removed again (and freed).
+ */
+bool machine_complete(MachineState *ms, GError **errp);
 
 /* The one machine (NULL before creation). */
 MachineState *current_machine_get(void);

@@ -21,6 +21,9 @@
 
 struct DriveInfo;
 
+/* The pc machine's IDE bus type ("ide.0"), of hw/block/ide.c's disks. */
+#define TYPE_IDE_BUS "IDE"
+
 /*
  * The drive of the ide-hd with the lowest unit on the primary IDE channel,
  * or NULL if there is none (hw/block/ide.c). The pc machine boots from it.

@@ -233,12 +233,12 @@ static bool chr_complete(Object *obj, GError **errp)
     }
     chr->live = true;
     if (!chr->ops->open(chr, errp)) {
-        trace_chardev_open(chardev_id(chr), obj->type->name, false);
+        trace_chardev_open(chardev_id(chr), object_get_typename(obj), false);
         chr_teardown(chr);
         chr_cpr_release(chr);
         return false;
     }
-    trace_chardev_open(chardev_id(chr), obj->type->name, true);
+    trace_chardev_open(chardev_id(chr), object_get_typename(obj), true);
     return true;
 }
 

@@ -28,7 +28,7 @@ static uint8_t *range_host(const FlatRange *fr, hwaddr addr)
 static bool io_access_valid(AddressSpace *as, const FlatRange *fr,
                             hwaddr addr, unsigned size, bool is_write)
 {
-    unsigned max = fr->mr->ops->valid.max_access_size;
+    unsigned max = fr->mr->ops ? fr->mr->ops->valid.max_access_size : 0;
 
     if (!max || size <= max) {
         return true;
@@ -45,13 +45,13 @@ static uint64_t io_read(AddressSpace *as, const FlatRange *fr, hwaddr addr,
 {
     const MemoryRegionOps *ops = fr->mr->ops;
     hwaddr off = fr->offset_in_region + (addr - fr->addr);
-    unsigned step = ops->impl.max_access_size;
+    unsigned step = ops ? ops->impl.max_access_size : 0;
     uint64_t v = 0;
 
     if (!io_access_valid(as, fr, addr, size, false)) {
         return all_ones(size);
     }
-    if (!ops->read) {
+    if (!ops || !ops->read) {
         return 0;
     }
     if (!step || size <= step) {
@@ -68,9 +68,9 @@ static void io_write(AddressSpace *as, const FlatRange *fr, hwaddr addr,
 {
     const MemoryRegionOps *ops = fr->mr->ops;
     hwaddr off = fr->offset_in_region + (addr - fr->addr);
-    unsigned step = ops->impl.max_access_size;
+    unsigned step = ops ? ops->impl.max_access_size : 0;
 
-    if (!io_access_valid(as, fr, addr, size, true) || !ops->write) {
+    if (!io_access_valid(as, fr, addr, size, true) || !ops || !ops->write) {
         return;
     }
     if (!step || size <= step) {

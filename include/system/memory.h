@@ -123,7 +123,7 @@ typedef struct MemoryListener MemoryListener;
  * with impl.max_access_size set, wider accesses are split into that size,
  * and with valid.max_access_size set, wider ones are rejected (reads all
  * ones, writes dropped, logged as guest errors). NULL read: reads 0; NULL
- * write: writes dropped.
+ * write: writes dropped (NULL ops: both).
  */
 typedef struct MemoryRegionOps {
     uint64_t (*read)(void *opaque, hwaddr offset, unsigned int size);

@@ -210,8 +210,8 @@ static void test_dirty_log(void)
     one.l.log_sync = count_sync;
     memory_listener_register(&one.l, &f.as);
     memory_listener_register(&two.l, &f.as);
-    tl_take(&one);
-    tl_take(&two);
+    g_string_truncate(one.log, 0);
+    g_string_truncate(two.log, 0);
 
     /* A failing listener: the ones started before it are stopped. */
     two.log_fail = true;

@@ -11,7 +11,6 @@
 #include "hw/core/object.h"
 #include "migration/register.h"
 #include "migration/stream.h"
-#include "system/cpus.h"
 #include "system/memory.h"
 
 #include "ram.h"
@@ -77,8 +76,7 @@ typedef struct RamSaveBlock {
 typedef struct RamSaveState {
     RamSaveBlock *blocks;
     guint nblocks;
-    bool mem_log;     /* memory_dirty_log_start() done */
-    bool accel_log;   /* accel dirty_log_start() done */
+    bool log;         /* memory_global_dirty_log_start() done */
     int pagemap_fd;   /* /proc/self/pagemap, -1 if unavailable */
     GError *sync_err; /* a failed sync, reported by the next iterate */
 
@@ -428,12 +426,11 @@ static uint64_t ram_sync(RamSaveState *rs);
 static bool ram_save_setup(MigStream *f, void *opaque, GError **errp)
 {
     RamSaveState *rs = &((RamState *)opaque)->save;
-    const AccelOps *accel = accel_current();
     RamChunk c = {0};
     uint64_t total = 0;
     bool any_sent = ram_sends_pages();
 
-    g_assert(!rs->blocks && !rs->mem_log && !rs->accel_log);
+    g_assert(!rs->blocks && !rs->log);
     if (!ram_save_collect_blocks(rs, errp)) {
         return false;
     }
@@ -444,8 +441,9 @@ static bool ram_save_setup(MigStream *f, void *opaque, GError **errp)
 
     /*
      * Logging must be on before the first page is read, and the first pass
-     * sends every page: so start the accelerator's log and mark every page
-     * dirty here. A page the guest writes after this is then either read
+     * sends every page: so start logging (the RAM blocks' bitmaps and every
+     * memory listener's log, KVM's among them) and mark every page dirty
+     * here. A page the guest writes after this is then either read
      * later in the pass or reported by the next sync.
      *
      * With every block ignored (cpr-transfer, cpr-exec: RAM is mapped in
@@ -453,14 +451,10 @@ static bool ram_save_setup(MigStream *f, void *opaque, GError **errp)
      * and a sync at the switchover would stretch the pause with RAM size.
      */
     if (any_sent) {
-        memory_dirty_log_start();
-        rs->mem_log = true;
-    }
-    if (any_sent && accel && accel->dirty_log_start) {
-        if (!accel->dirty_log_start(errp)) {
+        if (!memory_global_dirty_log_start(errp)) {
             return false; /* save_cleanup undoes the rest */
         }
-        rs->accel_log = true;
+        rs->log = true;
     }
     for (guint i = 0; i < rs->nblocks; i++) {
         if (!rs->blocks[i].ignored) {
@@ -664,17 +658,16 @@ static int ram_save_iterate(MigStream *f, void *opaque, GError **errp)
 }
 
 /*
- * Fold the accelerator's dirty log into the bitmaps and recount. Big lock
- * held. A failure is kept for the next iterate/complete to report.
+ * Fold the listeners' dirty logs (KVM's) into the bitmaps and recount.
+ * Big lock held. A failure is kept for the next iterate/complete to report.
  */
 static uint64_t ram_sync(RamSaveState *rs)
 {
-    const AccelOps *accel = accel_current();
     uint64_t before = ram_dirty_pages(rs), after;
     int64_t now, elapsed;
 
-    if (rs->accel_log && !rs->sync_err) {
-        accel->dirty_log_sync(&rs->sync_err);
+    if (rs->log && !rs->sync_err) {
+        memory_global_dirty_log_sync(&rs->sync_err);
     }
     after = ram_dirty_pages(rs);
     stat_add(&ram_stats.dirty_sync_count, 1);
@@ -746,15 +739,10 @@ static bool ram_save_complete(MigStream *f, void *opaque, GError **errp)
 static void ram_save_cleanup(void *opaque)
 {
     RamSaveState *rs = &((RamState *)opaque)->save;
-    const AccelOps *accel = accel_current();
 
-    if (rs->accel_log) {
-        accel->dirty_log_stop();
-        rs->accel_log = false;
-    }
-    if (rs->mem_log) {
-        memory_dirty_log_stop();
-        rs->mem_log = false;
+    if (rs->log) {
+        memory_global_dirty_log_stop();
+        rs->log = false;
     }
     if (rs->pagemap_fd >= 0) {
         close(rs->pagemap_fd);

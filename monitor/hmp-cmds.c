@@ -176,7 +176,7 @@ static void hmp_memory_dump(Monitor *mon, gint64 count, char format, int wsize,
         int l = MIN(len, (uint64_t)line_size);
 
         monitor_printf(mon, "%016" PRIx64 ":", addr);
-        if (!address_space_rw(AS_MEMORY, addr, buf, l, false)) {
+        if (!address_space_rw(&address_space_memory, addr, buf, l, false)) {
             monitor_printf(mon, " Cannot access memory\n");
             break;
         }
@@ -420,6 +420,24 @@ static void hmp_info_kvm(Monitor *mon, int argc, char **argv)
     }
 }
 
+/* HMP only in QEMU too: the memory trees or (-f) their flat views. */
+static void hmp_info_mtree(Monitor *mon, int argc, char **argv)
+{
+    g_autofree char *text = NULL;
+    bool flat = false;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-f")) {
+            monitor_printf(mon, "info mtree: invalid option '%s' "
+                           "(baton supports -f)\n", argv[i]);
+            return;
+        }
+        flat = true;
+    }
+    text = memory_mtree_format(flat);
+    monitor_puts(mon, text);
+}
+
 static const HmpCommandDef hmp_monitor_cmds[] = {
     {"stop", "", "stop emulation", hmp_stop, NULL},
     {"cont", "", "resume emulation", hmp_cont, "c"},
@@ -448,6 +466,8 @@ static const HmpCommandDef hmp_monitor_info_cmds[] = {
     {"status", "", "show the current VM status (running|paused)",
      hmp_info_status, NULL},
     {"name", "", "show the current VM name", hmp_info_name, NULL},
+    {"mtree", "[-f]", "show memory tree (-f: dump flat view for address "
+     "spaces)", hmp_info_mtree, NULL},
 };
 
 static void __attribute__((constructor)) hmp_monitor_register(void)

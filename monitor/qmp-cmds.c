@@ -327,7 +327,7 @@ static bool memory_save(hwaddr addr, gint64 size, const char *filename,
         size_t done = 0;
 
         /* Unassigned ranges read as 0xff, as QEMU's dump does. */
-        address_space_rw(AS_MEMORY, addr, buf, l, false);
+        address_space_rw(&address_space_memory, addr, buf, l, false);
         while (done < l) {
             ssize_t n = write(fd, buf + done, l - done);
 

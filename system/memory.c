@@ -1,620 +1,976 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * RAM blocks (with their dirty bitmaps for migration) and the two guest
- * address spaces. Regions are kept sorted by base in one array per space
- * and never overlap, so a lookup is a binary search. The accelerator
- * mirrors RAM regions into its memory slots; this file knows nothing about
- * KVM.
+ * Memory region trees, their flattening into address spaces, and memory
+ * listeners (QEMU's memory API): tree edits batch into transactions; the
+ * outermost commit renders each address space's tree into sorted,
+ * non-overlapping ranges and tells each listener what changed. Global
+ * dirty logging is driven through the listeners. Accesses through an
+ * address space are in memory-access.c, "info mtree" in memory-mtree.c.
  */
 #include "util/osdep.h"
-
-#include <sys/mman.h>
 
 #include "system/memory.h"
 #include "util/error-report.h"
 
-static GPtrArray *ram_blocks;
-static GPtrArray *spaces[2];   /* MemoryRegion *, sorted by base */
-static unsigned int dirty_log_users; /* under the big lock */
+#include "memory-internal.h"
 
-static void ram_block_dirty_alloc(RAMBlock *rb, bool all_dirty);
+/* Exact arithmetic for alias offsets below 0 and sizes of 2^64. */
+typedef __int128 i128;
 
-static const char *const space_names[] = {
-    [AS_MEMORY] = "memory",
-    [AS_IO] = "I/O port",
-};
+AddressSpace address_space_memory;
+AddressSpace address_space_io;
 
-/* ---- RAM blocks ---- */
+static MemoryRegion system_memory;
+static MemoryRegion system_io;
 
-static void ram_block_register(RAMBlock *rb)
+/* Under the big lock, like everything here. */
+static GPtrArray *address_spaces;
+static GPtrArray *all_listeners; /* MemoryListener *, ascending priority */
+static unsigned int transaction_depth;
+static bool update_pending;
+static unsigned int global_dirty_log;
+
+/* An eventfd as listeners see it: at its address-space address. */
+typedef struct FlatIoeventfd {
+    MemoryRegionSection section;
+    bool match_data;
+    uint64_t data;
+    int fd;
+} FlatIoeventfd;
+
+static i128 mr_size128(const MemoryRegion *mr)
 {
-    if (!ram_blocks) {
-        ram_blocks = g_ptr_array_new();
-    }
-    g_ptr_array_add(ram_blocks, rb);
+    return mr->size == UINT64_MAX ? (i128)1 << 64 : (i128)mr->size;
 }
-
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-
-static void ram_prealloc(void *host, uint64_t size)
-{
-    long page = sysconf(_SC_PAGESIZE);
-
-    /*
-     * MADV_POPULATE_WRITE (Linux 5.14) faults every page in writable
-     * without storing to it, so it is safe even on memory another process
-     * is using. Older kernels: write each byte back to itself, which is
-     * only done on memory nobody else uses yet (a fresh block).
-     */
-    if (madvise(host, size, MADV_POPULATE_WRITE) == 0) {
-        return;
-    }
-    for (uint64_t off = 0; off < size; off += page) {
-        volatile uint8_t *p = (uint8_t *)host + off;
-        *p = *p;
-    }
-}
-
-static RAMBlock *ram_block_map(const char *idstr, uint64_t size, int fd,
-                               uint64_t offset, unsigned int flags,
-                               bool prealloc, GError **errp)
-{
-    int mflags = (flags & RAM_SHARED) ? MAP_SHARED : MAP_PRIVATE;
-    RAMBlock *rb;
-    void *host;
-
-    if (fd < 0) {
-        mflags |= MAP_ANONYMOUS;
-    }
-    host = mmap(NULL, size, PROT_READ | PROT_WRITE, mflags | MAP_NORESERVE,
-                fd, offset);
-    if (host == MAP_FAILED) {
-        error_setg_errno(errp, errno, "cannot map %" PRIu64
-                         " bytes of RAM for '%s'", size, idstr);
-        return NULL;
-    }
-    /* Guest RAM in a core dump is rarely wanted and can be huge. */
-    madvise(host, size, MADV_DONTDUMP);
-    if (prealloc) {
-        ram_prealloc(host, size);
-    }
-    rb = g_new0(RAMBlock, 1);
-    rb->idstr = g_strdup(idstr);
-    rb->size = size;
-    rb->host = host;
-    rb->fd = fd;
-    rb->fd_offset = offset;
-    rb->flags = flags;
-    if (dirty_log_users) {
-        /* Whatever migration already sent knows nothing of this block. */
-        ram_block_dirty_alloc(rb, true);
-    }
-    ram_block_register(rb);
-    return rb;
-}
-
-RAMBlock *ram_block_new_anon(const char *idstr, uint64_t size, bool prealloc,
-                             GError **errp)
-{
-    return ram_block_map(idstr, size, -1, 0, 0, prealloc, errp);
-}
-
-RAMBlock *ram_block_new_memfd(const char *idstr, uint64_t size, bool prealloc,
-                              GError **errp)
-{
-    int fd = memfd_create(idstr, MFD_CLOEXEC);
-    RAMBlock *rb;
-
-    if (fd < 0) {
-        error_setg_errno(errp, errno, "cannot create memfd for '%s'", idstr);
-        return NULL;
-    }
-    if (ftruncate(fd, size) < 0) {
-        error_setg_errno(errp, errno, "cannot size memfd for '%s' to %"
-                         PRIu64 " bytes", idstr, size);
-        close(fd);
-        return NULL;
-    }
-    rb = ram_block_map(idstr, size, fd, 0, RAM_SHARED | RAM_MEMFD, prealloc,
-                       errp);
-    if (!rb) {
-        close(fd);
-    }
-    return rb;
-}
-
-RAMBlock *ram_block_new_from_fd(const char *idstr, uint64_t size, int fd,
-                                uint64_t offset, unsigned int flags,
-                                bool prealloc, GError **errp)
-{
-    return ram_block_map(idstr, size, fd, offset, flags, prealloc, errp);
-}
-
-void ram_block_free(RAMBlock *rb)
-{
-    if (!rb) {
-        return;
-    }
-    if (ram_blocks) {
-        g_ptr_array_remove(ram_blocks, rb);
-    }
-    munmap(rb->host, rb->size);
-    g_free(rb->dirty);
-    if (rb->fd >= 0) {
-        close(rb->fd);
-    }
-    g_free(rb->idstr);
-    g_free(rb);
-}
-
-const GPtrArray *ram_block_list(void)
-{
-    if (!ram_blocks) {
-        ram_blocks = g_ptr_array_new();
-    }
-    return ram_blocks;
-}
-
-/* ---- dirty logging ---- */
-
-/*
- * Writers OR bits in with release ordering after their data is stored;
- * the migration thread exchanges words with acquire ordering before it
- * reads the pages (x86 locked instructions are full barriers anyway; the
- * orderings document the pairing).
- */
-#define BPW RAM_DIRTY_BITS_PER_WORD
-
-uint64_t ram_block_pages(const RAMBlock *rb)
-{
-    return (rb->size + RAM_DIRTY_PAGE_SIZE - 1) >> RAM_DIRTY_PAGE_BITS;
-}
-
-uint64_t ram_block_dirty_words(const RAMBlock *rb)
-{
-    return (ram_block_pages(rb) + BPW - 1) / BPW;
-}
-
-/* Bits [FIRST, FIRST+N) set within one word (N ≥ 1, FIRST+N ≤ BPW). */
-static inline unsigned long bit_range(unsigned int first, unsigned int n)
-{
-    unsigned long m = n == BPW ? ~0UL : (1UL << n) - 1;
-
-    return m << first;
-}
-
-static void ram_block_dirty_alloc(RAMBlock *rb, bool all_dirty)
-{
-    uint64_t words = ram_block_dirty_words(rb);
-
-    rb->dirty = g_new0(unsigned long, words);
-    if (all_dirty) {
-        ram_block_set_dirty(rb, 0, rb->size);
-    }
-}
-
-void memory_dirty_log_start(void)
-{
-    const GPtrArray *blocks = ram_block_list();
-
-    if (dirty_log_users++) {
-        return;
-    }
-    for (guint i = 0; i < blocks->len; i++) {
-        RAMBlock *rb = g_ptr_array_index(blocks, i);
-
-        if (!rb->dirty) {
-            ram_block_dirty_alloc(rb, false);
-        }
-    }
-}
-
-void memory_dirty_log_stop(void)
-{
-    const GPtrArray *blocks = ram_block_list();
-
-    g_assert(dirty_log_users > 0);
-    if (--dirty_log_users) {
-        return;
-    }
-    for (guint i = 0; i < blocks->len; i++) {
-        RAMBlock *rb = g_ptr_array_index(blocks, i);
-
-        g_clear_pointer(&rb->dirty, g_free);
-    }
-}
-
-bool memory_dirty_log_active(void)
-{
-    return dirty_log_users > 0;
-}
-
-void ram_block_set_dirty(RAMBlock *rb, uint64_t offset, uint64_t len)
-{
-    uint64_t page, end;
-
-    if (!rb->dirty || !len || offset >= rb->size) {
-        return;
-    }
-    len = MIN(len, rb->size - offset);
-    page = offset >> RAM_DIRTY_PAGE_BITS;
-    end = ((offset + len - 1) >> RAM_DIRTY_PAGE_BITS) + 1;
-    while (page < end) {
-        unsigned int bit = page % BPW;
-        unsigned int n = MIN(BPW - bit, end - page);
-
-        __atomic_fetch_or(&rb->dirty[page / BPW], bit_range(bit, n),
-                          __ATOMIC_RELEASE);
-        page += n;
-    }
-}
-
-/* OR MASK into word W of RB; returns the number of bits that were new. */
-static inline unsigned int dirty_or_word(RAMBlock *rb, uint64_t w,
-                                         unsigned long mask)
-{
-    unsigned long old;
-
-    if (!mask) {
-        return 0;
-    }
-    old = __atomic_fetch_or(&rb->dirty[w], mask, __ATOMIC_RELEASE);
-    return __builtin_popcountl(mask & ~old);
-}
-
-uint64_t ram_block_set_dirty_bits(RAMBlock *rb, uint64_t first_page,
-                                  const unsigned long *bits, uint64_t npages)
-{
-    uint64_t pages = ram_block_pages(rb);
-    uint64_t nwords, added = 0;
-    unsigned int shift = first_page % BPW;
-    uint64_t dw = first_page / BPW;
-
-    if (!rb->dirty || first_page >= pages) {
-        return 0;
-    }
-    npages = MIN(npages, pages - first_page);
-    nwords = (npages + BPW - 1) / BPW;
-    for (uint64_t i = 0; i < nwords; i++) {
-        unsigned long v = bits[i];
-
-        if (!v) {
-            continue; /* the common case: skip clean words fast */
-        }
-        if (i == nwords - 1 && npages % BPW) {
-            v &= bit_range(0, npages % BPW);
-        }
-        if (!shift) {
-            added += dirty_or_word(rb, dw + i, v);
-        } else {
-            /* Slot not word-aligned in the block: split across two words. */
-            added += dirty_or_word(rb, dw + i, v << shift);
-            if (dw + i + 1 < ram_block_dirty_words(rb)) {
-                added += dirty_or_word(rb, dw + i + 1, v >> (BPW - shift));
-            }
-        }
-    }
-    return added;
-}
-
-bool ram_block_test_and_clear_dirty(RAMBlock *rb, uint64_t page)
-{
-    unsigned long bit = 1UL << (page % BPW);
-
-    if (!rb->dirty || page >= ram_block_pages(rb)) {
-        return false;
-    }
-    return __atomic_fetch_and(&rb->dirty[page / BPW], ~bit, __ATOMIC_ACQUIRE) &
-           bit;
-}
-
-uint64_t ram_block_next_dirty_word(const RAMBlock *rb, uint64_t from)
-{
-    uint64_t words = ram_block_dirty_words(rb);
-    const unsigned long *bm = rb->dirty;
-
-    if (!bm) {
-        return words;
-    }
-    while (from < words && !__atomic_load_n(&bm[from], __ATOMIC_RELAXED)) {
-        from++;
-    }
-    return from;
-}
-
-unsigned long ram_block_fetch_and_clear_dirty_word(RAMBlock *rb, uint64_t word)
-{
-    if (!rb->dirty || word >= ram_block_dirty_words(rb)) {
-        return 0;
-    }
-    /* A plain load first: clean words cost no locked instruction. */
-    if (!__atomic_load_n(&rb->dirty[word], __ATOMIC_RELAXED)) {
-        return 0;
-    }
-    return __atomic_exchange_n(&rb->dirty[word], 0, __ATOMIC_ACQUIRE);
-}
-
-uint64_t ram_block_dirty_pages(const RAMBlock *rb)
-{
-    uint64_t words = ram_block_dirty_words(rb), n = 0;
-
-    if (!rb->dirty) {
-        return 0;
-    }
-    for (uint64_t i = 0; i < words; i++) {
-        n += __builtin_popcountl(
-            __atomic_load_n(&rb->dirty[i], __ATOMIC_RELAXED));
-    }
-    return n;
-}
-
-#undef BPW
 
 /* ---- regions ---- */
 
-static GPtrArray *space_get(AddressSpaceId space)
+static void region_init_common(MemoryRegion *mr, Object *owner,
+                               const char *name, uint64_t size,
+                               MemoryRegionType type)
 {
-    if (!spaces[space]) {
-        spaces[space] = g_ptr_array_new();
-    }
-    return spaces[space];
+    memset(mr, 0, sizeof(*mr));
+    mr->name = g_strdup(name);
+    mr->owner = owner;
+    mr->type = type;
+    mr->size = size;
+    mr->enabled = true;
+    mr->initialized = true;
 }
 
-/* Index of the first region whose end is above ADDR. */
-static guint region_lower_bound(GPtrArray *arr, hwaddr addr)
+void memory_region_init(MemoryRegion *mr, Object *owner, const char *name,
+                        uint64_t size)
 {
-    guint lo = 0, hi = arr->len;
+    region_init_common(mr, owner, name, size, MR_CONTAINER);
+}
 
-    while (lo < hi) {
-        guint mid = (lo + hi) / 2;
-        MemoryRegion *mr = g_ptr_array_index(arr, mid);
+void memory_region_init_io(MemoryRegion *mr, Object *owner,
+                           const MemoryRegionOps *ops, void *opaque,
+                           const char *name, uint64_t size)
+{
+    region_init_common(mr, owner, name, size, MR_IO);
+    mr->ops = ops;
+    mr->opaque = opaque;
+}
 
-        if (mr->base + mr->size <= addr) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
+void memory_region_init_ram_from_block(MemoryRegion *mr, Object *owner,
+                                       const char *name, RAMBlock *rb,
+                                       uint64_t offset, uint64_t size)
+{
+    g_assert(offset <= rb->size && size <= rb->size - offset);
+    region_init_common(mr, owner, name, size, MR_RAM);
+    mr->ram_block = rb;
+    mr->ram_offset = offset;
+}
+
+void memory_region_init_alias(MemoryRegion *mr, Object *owner,
+                              const char *name, MemoryRegion *orig,
+                              hwaddr offset, uint64_t size)
+{
+    region_init_common(mr, owner, name, size, MR_ALIAS);
+    mr->alias = orig;
+    mr->alias_offset = offset;
+    orig->alias_users++;
+}
+
+static void mark_update(void)
+{
+    update_pending = true;
+}
+
+void memory_region_finalize(MemoryRegion *mr)
+{
+    if (!mr->initialized) {
+        return; /* never initialized (a device whose realize failed early) */
+    }
+    g_assert(mr->alias_users == 0);
+    for (guint i = 0; address_spaces && i < address_spaces->len; i++) {
+        AddressSpace *as = g_ptr_array_index(address_spaces, i);
+
+        g_assert(as->root != mr);
+    }
+    memory_region_transaction_begin();
+    if (mr->container) {
+        memory_region_del_subregion(mr->container, mr);
+    }
+    while (mr->subregions) {
+        MemoryRegion *sub = mr->subregions;
+
+        mr->subregions = sub->next_sibling;
+        sub->next_sibling = NULL;
+        sub->container = NULL;
+    }
+    if (mr->ioeventfds) {
+        g_array_free(mr->ioeventfds, TRUE);
+        mr->ioeventfds = NULL;
+    }
+    if (mr->alias) {
+        mr->alias->alias_users--;
+        mr->alias = NULL;
+    }
+    memory_region_transaction_commit();
+    g_clear_pointer(&mr->name, g_free);
+    mr->initialized = false;
+}
+
+/* Insert SUB before the first sibling of lower or equal priority. */
+static void subregion_link(MemoryRegion *parent, MemoryRegion *sub)
+{
+    MemoryRegion **p = &parent->subregions;
+
+    while (*p && (*p)->priority > sub->priority) {
+        p = &(*p)->next_sibling;
+    }
+    sub->next_sibling = *p;
+    *p = sub;
+}
+
+static void subregion_unlink(MemoryRegion *parent, MemoryRegion *sub)
+{
+    MemoryRegion **p = &parent->subregions;
+
+    while (*p != sub) {
+        g_assert(*p);
+        p = &(*p)->next_sibling;
+    }
+    *p = sub->next_sibling;
+    sub->next_sibling = NULL;
+}
+
+void memory_region_add_subregion_overlap(MemoryRegion *parent, hwaddr offset,
+                                         MemoryRegion *sub, int priority)
+{
+    g_assert(parent->initialized && sub->initialized);
+    g_assert(!sub->container); /* one parent at a time */
+    memory_region_transaction_begin();
+    sub->container = parent;
+    sub->addr = offset;
+    sub->priority = priority;
+    subregion_link(parent, sub);
+    mark_update();
+    memory_region_transaction_commit();
+}
+
+void memory_region_add_subregion(MemoryRegion *parent, hwaddr offset,
+                                 MemoryRegion *sub)
+{
+    memory_region_add_subregion_overlap(parent, offset, sub, 0);
+}
+
+void memory_region_del_subregion(MemoryRegion *parent, MemoryRegion *sub)
+{
+    g_assert(sub->container == parent);
+    memory_region_transaction_begin();
+    subregion_unlink(parent, sub);
+    sub->container = NULL;
+    mark_update();
+    memory_region_transaction_commit();
+}
+
+void memory_region_set_enabled(MemoryRegion *mr, bool enabled)
+{
+    if (mr->enabled == enabled) {
+        return;
+    }
+    memory_region_transaction_begin();
+    mr->enabled = enabled;
+    mark_update();
+    memory_region_transaction_commit();
+}
+
+void memory_region_set_address(MemoryRegion *mr, hwaddr addr)
+{
+    MemoryRegion *parent = mr->container;
+
+    if (mr->addr == addr) {
+        return;
+    }
+    if (!parent) {
+        mr->addr = addr;
+        return;
+    }
+    memory_region_transaction_begin();
+    /* Re-link: among equal priorities the moved region now counts as new. */
+    memory_region_del_subregion(parent, mr);
+    memory_region_add_subregion_overlap(parent, addr, mr, mr->priority);
+    memory_region_transaction_commit();
+}
+
+void memory_region_set_alias_offset(MemoryRegion *mr, hwaddr offset)
+{
+    g_assert(mr->type == MR_ALIAS);
+    if (mr->alias_offset == offset) {
+        return;
+    }
+    memory_region_transaction_begin();
+    mr->alias_offset = offset;
+    mark_update();
+    memory_region_transaction_commit();
+}
+
+void memory_region_set_readonly(MemoryRegion *mr, bool readonly)
+{
+    if (mr->readonly == readonly) {
+        return;
+    }
+    memory_region_transaction_begin();
+    mr->readonly = readonly;
+    mark_update();
+    memory_region_transaction_commit();
+}
+
+static bool ioeventfd_equal(const MemoryRegionIoeventfd *a,
+                            const MemoryRegionIoeventfd *b)
+{
+    return a->addr == b->addr && a->size == b->size &&
+           a->match_data == b->match_data &&
+           (!a->match_data || a->data == b->data) && a->fd == b->fd;
+}
+
+void memory_region_add_eventfd(MemoryRegion *mr, hwaddr addr, unsigned size,
+                               bool match_data, uint64_t data, int fd)
+{
+    MemoryRegionIoeventfd e = {
+        .addr = addr,
+        .size = size,
+        .match_data = match_data,
+        .data = match_data ? data : 0,
+        .fd = fd,
+    };
+
+    if (!mr->ioeventfds) {
+        mr->ioeventfds = g_array_new(FALSE, FALSE, sizeof(e));
+    }
+    memory_region_transaction_begin();
+    g_array_append_val(mr->ioeventfds, e);
+    mark_update();
+    memory_region_transaction_commit();
+}
+
+void memory_region_del_eventfd(MemoryRegion *mr, hwaddr addr, unsigned size,
+                               bool match_data, uint64_t data, int fd)
+{
+    MemoryRegionIoeventfd e = {
+        .addr = addr,
+        .size = size,
+        .match_data = match_data,
+        .data = match_data ? data : 0,
+        .fd = fd,
+    };
+
+    for (guint i = 0; mr->ioeventfds && i < mr->ioeventfds->len; i++) {
+        if (ioeventfd_equal(
+                &g_array_index(mr->ioeventfds, MemoryRegionIoeventfd, i),
+                &e)) {
+            memory_region_transaction_begin();
+            g_array_remove_index(mr->ioeventfds, i);
+            mark_update();
+            memory_region_transaction_commit();
+            return;
         }
     }
-    return lo;
+    g_assert_not_reached(); /* deleting an eventfd that was never added */
 }
 
-static MemoryRegion *region_find(AddressSpaceId space, hwaddr addr)
+const char *memory_region_name(const MemoryRegion *mr)
 {
-    GPtrArray *arr = space_get(space);
-    guint i = region_lower_bound(arr, addr);
-    MemoryRegion *mr;
-
-    if (i >= arr->len) {
-        return NULL;
-    }
-    mr = g_ptr_array_index(arr, i);
-    return mr->base <= addr ? mr : NULL;
+    return mr->name ? mr->name : "";
 }
 
-static MemoryRegion *region_insert(MemoryRegion *mr, GError **errp)
+uint64_t memory_region_size(const MemoryRegion *mr)
 {
-    GPtrArray *arr = space_get(mr->space);
-    guint i = region_lower_bound(arr, mr->base);
+    return mr->size;
+}
 
-    if (mr->size == 0 || mr->base + mr->size < mr->base) {
-        error_setg(errp, "region '%s' has an invalid range", mr->name);
-        g_free(mr);
-        return NULL;
+static const MemoryRegion *resolve_alias(const MemoryRegion *mr,
+                                         uint64_t *offset)
+{
+    while (mr->type == MR_ALIAS) {
+        *offset += mr->alias_offset;
+        mr = mr->alias;
     }
-    if (i < arr->len) {
-        MemoryRegion *next = g_ptr_array_index(arr, i);
-
-        if (next->base < mr->base + mr->size) {
-            error_setg(errp, "%s region '%s' at 0x%" HWADDR_PRIx
-                       " overlaps '%s' at 0x%" HWADDR_PRIx,
-                       space_names[mr->space], mr->name, mr->base, next->name,
-                       next->base);
-            g_free(mr);
-            return NULL;
-        }
-    }
-    g_ptr_array_insert(arr, i, mr);
     return mr;
 }
 
-MemoryRegion *memory_map_ram(const char *name, hwaddr base, uint64_t size,
-                             RAMBlock *ram, uint64_t ram_offset,
-                             GError **errp)
+bool memory_region_is_ram(const MemoryRegion *mr)
 {
-    MemoryRegion *mr;
+    uint64_t off = 0;
 
-    if (ram_offset > ram->size || size > ram->size - ram_offset) {
-        error_setg(errp, "region '%s' exceeds RAM block '%s'", name,
-                   ram->idstr);
-        return NULL;
+    return resolve_alias(mr, &off)->type == MR_RAM;
+}
+
+RAMBlock *memory_region_get_ram_block(const MemoryRegion *mr)
+{
+    uint64_t off = 0;
+
+    mr = resolve_alias(mr, &off);
+    return mr->type == MR_RAM ? mr->ram_block : NULL;
+}
+
+uint64_t memory_region_get_ram_offset(const MemoryRegion *mr)
+{
+    uint64_t off = 0;
+
+    mr = resolve_alias(mr, &off);
+    return mr->type == MR_RAM ? mr->ram_offset + off : 0;
+}
+
+void *memory_region_get_ram_ptr(const MemoryRegion *mr)
+{
+    RAMBlock *rb = memory_region_get_ram_block(mr);
+
+    return rb ? (uint8_t *)rb->host + memory_region_get_ram_offset(mr)
+              : NULL;
+}
+
+/* ---- flattening ---- */
+
+/*
+ * Add the parts of [CS, CE) not yet covered in VIEW as pieces of MR, a
+ * terminal region whose first byte is at address-space address START.
+ * Higher-priority regions render first, so what is covered stays.
+ */
+static void view_fill(GArray *view, MemoryRegion *mr, i128 start, i128 cs,
+                      i128 ce, bool readonly)
+{
+    i128 pos = cs;
+    guint i = 0;
+
+    while (i < view->len) {
+        FlatRange *fr = &g_array_index(view, FlatRange, i);
+
+        if ((i128)fr->addr + fr->size > pos) {
+            break;
+        }
+        i++;
     }
-    mr = g_new0(MemoryRegion, 1);
-    mr->name = name;
-    mr->space = AS_MEMORY;
-    mr->base = base;
-    mr->size = size;
-    mr->ram = ram;
-    mr->ram_offset = ram_offset;
-    return region_insert(mr, errp);
-}
+    while (pos < ce) {
+        FlatRange *fr =
+            i < view->len ? &g_array_index(view, FlatRange, i) : NULL;
+        i128 next;
 
-MemoryRegion *memory_map_io(AddressSpaceId space, const char *name,
-                            hwaddr base, uint64_t size,
-                            const MemoryRegionOps *ops, void *opaque,
-                            GError **errp)
-{
-    MemoryRegion *mr = g_new0(MemoryRegion, 1);
+        if (fr && (i128)fr->addr <= pos) {
+            pos = (i128)fr->addr + fr->size;
+            i++;
+            continue;
+        }
+        next = fr && (i128)fr->addr < ce ? (i128)fr->addr : ce;
+        {
+            i128 len = next - pos;
+            FlatRange piece = {
+                .mr = mr,
+                .offset_in_region = (hwaddr)(pos - start),
+                .addr = (hwaddr)pos,
+                /* A 2^64 piece cannot be represented: lose the last byte. */
+                .size = len > UINT64_MAX ? UINT64_MAX : (uint64_t)len,
+                .readonly = readonly,
+            };
 
-    mr->name = name;
-    mr->space = space;
-    mr->base = base;
-    mr->size = size;
-    mr->ops = ops;
-    mr->opaque = opaque;
-    return region_insert(mr, errp);
-}
-
-void memory_unmap(MemoryRegion *mr)
-{
-    if (mr) {
-        g_ptr_array_remove(space_get(mr->space), mr);
-        g_free(mr);
+            g_array_insert_val(view, i, piece);
+        }
+        i++;
+        pos = next;
     }
 }
 
-GPtrArray *memory_ram_regions(void)
+/*
+ * Render MR, whose parent's first byte is at BASE, clipped to [CS, CE),
+ * into VIEW (QEMU's render_memory_region, in 128-bit arithmetic).
+ */
+static void render_region(GArray *view, MemoryRegion *mr, i128 base, i128 cs,
+                          i128 ce, bool readonly)
 {
-    GPtrArray *arr = space_get(AS_MEMORY);
-    GPtrArray *out = g_ptr_array_new();
+    i128 start, end;
 
-    for (guint i = 0; i < arr->len; i++) {
-        MemoryRegion *mr = g_ptr_array_index(arr, i);
+    if (!mr->enabled) {
+        return;
+    }
+    start = base + mr->addr;
+    end = start + mr_size128(mr);
+    cs = MAX(cs, start);
+    ce = MIN(ce, end);
+    if (cs >= ce) {
+        return;
+    }
+    readonly |= mr->readonly;
+    if (mr->type == MR_ALIAS) {
+        /* The target's byte ALIAS_OFFSET appears at START. */
+        render_region(view, mr->alias,
+                      start - (i128)mr->alias_offset - mr->alias->addr, cs,
+                      ce, readonly);
+        return;
+    }
+    for (MemoryRegion *sub = mr->subregions; sub; sub = sub->next_sibling) {
+        render_region(view, sub, start, cs, ce, readonly);
+    }
+    if (mr->type != MR_CONTAINER) {
+        view_fill(view, mr, start, cs, ce, readonly);
+    }
+}
 
-        if (mr->ram) {
-            g_ptr_array_add(out, mr);
+static bool flat_range_can_merge(const FlatRange *a, const FlatRange *b)
+{
+    return a->mr == b->mr && a->readonly == b->readonly &&
+           a->addr + a->size == b->addr &&
+           a->offset_in_region + a->size == b->offset_in_region;
+}
+
+static FlatView *generate_view(AddressSpace *as)
+{
+    GArray *view = g_array_new(FALSE, FALSE, sizeof(FlatRange));
+    FlatView *fv = g_new0(FlatView, 1);
+    guint out = 0;
+
+    if (as->root) {
+        render_region(view, as->root, -(i128)as->root->addr, 0,
+                      (i128)1 << 64, false);
+    }
+    /* Join neighbouring pieces of one region (split by a removed overlap). */
+    for (guint i = 0; i < view->len; i++) {
+        FlatRange *fr = &g_array_index(view, FlatRange, i);
+
+        if (out && flat_range_can_merge(
+                       &g_array_index(view, FlatRange, out - 1), fr)) {
+            g_array_index(view, FlatRange, out - 1).size += fr->size;
+        } else {
+            g_array_index(view, FlatRange, out++) = *fr;
         }
     }
+    g_array_set_size(view, out);
+    fv->nr = view->len;
+    fv->ranges = (FlatRange *)g_array_free(view, FALSE);
+    return fv;
+}
+
+static void flatview_free(FlatView *fv)
+{
+    if (fv) {
+        g_free(fv->ranges);
+        g_free(fv);
+    }
+}
+
+const FlatRange *flatview_lookup(const FlatView *view, hwaddr addr)
+{
+    guint lo = 0, hi = view ? view->nr : 0;
+
+    while (lo < hi) {
+        guint mid = (lo + hi) / 2;
+        const FlatRange *fr = &view->ranges[mid];
+
+        if (addr < fr->addr) {
+            hi = mid;
+        } else if (addr - fr->addr >= fr->size) {
+            lo = mid + 1;
+        } else {
+            return fr;
+        }
+    }
+    return NULL;
+}
+
+const GPtrArray *memory_address_spaces(void)
+{
+    return address_spaces;
+}
+
+/* ---- listeners: telling them the difference ---- */
+
+static MemoryRegionSection section_of(AddressSpace *as, const FlatRange *fr)
+{
+    return (MemoryRegionSection){
+        .mr = fr->mr,
+        .as = as,
+        .offset_within_region = fr->offset_in_region,
+        .offset_within_address_space = fr->addr,
+        .size = fr->size,
+        .readonly = fr->readonly,
+    };
+}
+
+static bool flat_range_equal(const FlatRange *a, const FlatRange *b)
+{
+    return a->mr == b->mr && a->offset_in_region == b->offset_in_region &&
+           a->addr == b->addr && a->size == b->size &&
+           a->readonly == b->readonly;
+}
+
+typedef enum ListenerOp { OP_DEL, OP_ADD, OP_NOP } ListenerOp;
+
+static void call_region(AddressSpace *as, const FlatRange *fr, ListenerOp op)
+{
+    MemoryRegionSection s = section_of(as, fr);
+    GPtrArray *ls = as->listeners;
+
+    if (op == OP_DEL) {
+        for (guint i = ls->len; i-- > 0;) {
+            MemoryListener *l = g_ptr_array_index(ls, i);
+
+            if (l->region_del) {
+                l->region_del(l, &s);
+            }
+        }
+        return;
+    }
+    for (guint i = 0; i < ls->len; i++) {
+        MemoryListener *l = g_ptr_array_index(ls, i);
+        void (*cb)(MemoryListener *, MemoryRegionSection *) =
+            op == OP_ADD ? l->region_add : l->region_nop;
+
+        if (cb) {
+            cb(l, &s);
+        }
+    }
+}
+
+/*
+ * Walk OLD and NEW (both sorted) together: ranges only in OLD are deleted
+ * in the first pass, ranges only in NEW added in the second, equal ones
+ * reported as nops in the second.
+ */
+static void diff_views(AddressSpace *as, const FlatView *old,
+                       const FlatView *new, bool adding)
+{
+    guint io = 0, in = 0, no = old ? old->nr : 0, nn = new ? new->nr : 0;
+
+    while (io < no || in < nn) {
+        const FlatRange *fo = io < no ? &old->ranges[io] : NULL;
+        const FlatRange *fn = in < nn ? &new->ranges[in] : NULL;
+
+        if (fo && fn && flat_range_equal(fo, fn)) {
+            if (adding) {
+                call_region(as, fn, OP_NOP);
+            }
+            io++;
+            in++;
+        } else if (fo && (!fn || fo->addr <= fn->addr)) {
+            /* Gone, or replaced by something else at the same address. */
+            if (!adding) {
+                call_region(as, fo, OP_DEL);
+            }
+            io++;
+        } else {
+            if (adding) {
+                call_region(as, fn, OP_ADD);
+            }
+            in++;
+        }
+    }
+}
+
+static int flat_ioeventfd_cmp(gconstpointer pa, gconstpointer pb)
+{
+    const FlatIoeventfd *a = pa, *b = pb;
+    const MemoryRegionSection *sa = &a->section, *sb = &b->section;
+
+#define CMP(x, y) if ((x) != (y)) { return (x) < (y) ? -1 : 1; }
+    CMP(sa->offset_within_address_space, sb->offset_within_address_space);
+    CMP(sa->size, sb->size);
+    CMP(a->match_data, b->match_data);
+    CMP(a->data, b->data);
+    CMP(a->fd, b->fd);
+    CMP((uintptr_t)sa->mr, (uintptr_t)sb->mr);
+#undef CMP
+    return 0;
+}
+
+/* The eventfds of every region visible in VIEW, at their AS addresses. */
+static GArray *collect_ioeventfds(AddressSpace *as, const FlatView *view)
+{
+    GArray *out = g_array_new(FALSE, FALSE, sizeof(FlatIoeventfd));
+
+    for (guint i = 0; view && i < view->nr; i++) {
+        const FlatRange *fr = &view->ranges[i];
+        GArray *evs = fr->mr->ioeventfds;
+
+        for (guint j = 0; evs && j < evs->len; j++) {
+            MemoryRegionIoeventfd *e =
+                &g_array_index(evs, MemoryRegionIoeventfd, j);
+            FlatIoeventfd f;
+
+            if (e->addr < fr->offset_in_region ||
+                e->addr - fr->offset_in_region >= fr->size ||
+                e->size > fr->size - (e->addr - fr->offset_in_region)) {
+                continue;
+            }
+            f = (FlatIoeventfd){
+                .section = {
+                    .mr = fr->mr,
+                    .as = as,
+                    .offset_within_region = e->addr,
+                    .offset_within_address_space =
+                        fr->addr + (e->addr - fr->offset_in_region),
+                    .size = e->size,
+                    .readonly = fr->readonly,
+                },
+                .match_data = e->match_data,
+                .data = e->data,
+                .fd = e->fd,
+            };
+            g_array_append_val(out, f);
+        }
+    }
+    g_array_sort(out, flat_ioeventfd_cmp);
     return out;
 }
 
-void *memory_host_ptr(hwaddr addr, uint64_t len)
+static void call_eventfd(AddressSpace *as, FlatIoeventfd *f, bool add)
 {
-    MemoryRegion *mr = region_find(AS_MEMORY, addr);
+    GPtrArray *ls = as->listeners;
 
-    if (!mr || !mr->ram || len > mr->base + mr->size - addr) {
-        return NULL;
-    }
-    return (uint8_t *)mr->ram->host + mr->ram_offset + (addr - mr->base);
-}
+    for (guint k = 0; k < ls->len; k++) {
+        MemoryListener *l =
+            g_ptr_array_index(ls, add ? k : ls->len - 1 - k);
 
-/* ---- dispatch ---- */
-
-static uint64_t io_read(MemoryRegion *mr, hwaddr addr, unsigned size)
-{
-    if (mr->ram) {
-        uint64_t v = 0;
-
-        memcpy(&v, (uint8_t *)mr->ram->host + mr->ram_offset +
-               (addr - mr->base), size);
-        return v;
-    }
-    return mr->ops->read ? mr->ops->read(mr->opaque, addr - mr->base, size)
-                         : 0;
-}
-
-static void io_write(MemoryRegion *mr, hwaddr addr, uint64_t val,
-                     unsigned size)
-{
-    if (mr->ram) {
-        uint64_t off = mr->ram_offset + (addr - mr->base);
-
-        memcpy((uint8_t *)mr->ram->host + off, &val, size);
-        if (mr->ram->dirty) {
-            ram_block_set_dirty(mr->ram, off, size);
+        if (add && l->eventfd_add) {
+            l->eventfd_add(l, &f->section, f->match_data, f->data, f->fd);
+        } else if (!add && l->eventfd_del) {
+            l->eventfd_del(l, &f->section, f->match_data, f->data, f->fd);
         }
-        return;
-    }
-    if (mr->ops->write) {
-        mr->ops->write(mr->opaque, addr - mr->base, val, size);
     }
 }
 
-uint64_t address_space_ld(AddressSpaceId space, hwaddr addr, unsigned size)
+/* Like diff_views: dels of what went away, or adds of what appeared. */
+static void diff_ioeventfds(AddressSpace *as, GArray *old, GArray *new,
+                            bool adding)
 {
-    MemoryRegion *mr = region_find(space, addr);
-    uint64_t val = 0;
+    guint io = 0, in = 0;
 
-    g_assert(size == 1 || size == 2 || size == 4 || size == 8);
-    if (mr && size <= mr->base + mr->size - addr) {
-        return io_read(mr, addr, size);
-    }
-    if (!mr) {
-        log_mask(LOG_GUEST_ERROR, "unassigned %s read at 0x%" HWADDR_PRIx
-                 " size %u\n", space_names[space], addr, size);
-        return size == 8 ? UINT64_MAX : (1ULL << (size * 8)) - 1;
-    }
-    /* Straddles a region end: assemble byte by byte. */
-    for (unsigned i = 0; i < size; i++) {
-        val |= address_space_ld(space, addr + i, 1) << (i * 8);
-    }
-    return val;
-}
+    while (io < old->len || in < new->len) {
+        FlatIoeventfd *fo =
+            io < old->len ? &g_array_index(old, FlatIoeventfd, io) : NULL;
+        FlatIoeventfd *fn =
+            in < new->len ? &g_array_index(new, FlatIoeventfd, in) : NULL;
+        int c = !fo ? 1 : !fn ? -1 : flat_ioeventfd_cmp(fo, fn);
 
-void address_space_st(AddressSpaceId space, hwaddr addr, uint64_t val,
-                      unsigned size)
-{
-    MemoryRegion *mr = region_find(space, addr);
-
-    g_assert(size == 1 || size == 2 || size == 4 || size == 8);
-    if (mr && size <= mr->base + mr->size - addr) {
-        io_write(mr, addr, val, size);
-        return;
-    }
-    if (!mr) {
-        log_mask(LOG_GUEST_ERROR, "unassigned %s write at 0x%" HWADDR_PRIx
-                 " size %u value 0x%" PRIx64 "\n", space_names[space], addr,
-                 size, val);
-        return;
-    }
-    for (unsigned i = 0; i < size; i++) {
-        address_space_st(space, addr + i, (val >> (i * 8)) & 0xff, 1);
-    }
-}
-
-/* Largest naturally aligned access size that fits LEN at ADDR. */
-static unsigned access_size(hwaddr addr, uint64_t len)
-{
-    unsigned size = 8;
-
-    while (size > 1 && (size > len || (addr & (size - 1)))) {
-        size >>= 1;
-    }
-    return size;
-}
-
-bool address_space_rw(AddressSpaceId space, hwaddr addr, void *buf,
-                      uint64_t len, bool is_write)
-{
-    uint8_t *p = buf;
-    bool ok = true;
-
-    while (len) {
-        MemoryRegion *mr = region_find(space, addr);
-        uint64_t chunk;
-
-        if (mr && mr->ram) {
-            uint8_t *host = (uint8_t *)mr->ram->host + mr->ram_offset +
-                            (addr - mr->base);
-
-            chunk = MIN(len, mr->base + mr->size - addr);
-            if (is_write) {
-                memcpy(host, p, chunk);
-                if (mr->ram->dirty) {
-                    ram_block_set_dirty(
-                        mr->ram, mr->ram_offset + (addr - mr->base), chunk);
-                }
-            } else {
-                memcpy(p, host, chunk);
+        if (c < 0) {
+            if (!adding) {
+                call_eventfd(as, fo, false);
             }
+            io++;
+        } else if (c > 0) {
+            if (adding) {
+                call_eventfd(as, fn, true);
+            }
+            in++;
         } else {
-            unsigned size = access_size(addr, len);
-            uint64_t v = 0;
+            io++;
+            in++;
+        }
+    }
+}
 
-            chunk = size;
-            ok &= mr != NULL;
-            if (is_write) {
-                memcpy(&v, p, size);
-                address_space_st(space, addr, v, size);
-            } else {
-                v = address_space_ld(space, addr, size);
-                memcpy(p, &v, size);
+static void listeners_begin(AddressSpace *as)
+{
+    for (guint i = 0; i < as->listeners->len; i++) {
+        MemoryListener *l = g_ptr_array_index(as->listeners, i);
+
+        if (l->begin) {
+            l->begin(l);
+        }
+    }
+}
+
+static void listeners_commit(AddressSpace *as)
+{
+    for (guint i = 0; i < as->listeners->len; i++) {
+        MemoryListener *l = g_ptr_array_index(as->listeners, i);
+
+        if (l->commit) {
+            l->commit(l);
+        }
+    }
+}
+
+static void address_space_update(AddressSpace *as)
+{
+    FlatView *old = as->current_map;
+    FlatView *new = generate_view(as);
+    GArray *old_evs = as->ioeventfds;
+    GArray *new_evs = collect_ioeventfds(as, new);
+
+    listeners_begin(as);
+    /* A section's eventfds go before the section does, and come after. */
+    diff_ioeventfds(as, old_evs, new_evs, false);
+    diff_views(as, old, new, false);
+    as->current_map = new;
+    diff_views(as, old, new, true);
+    diff_ioeventfds(as, old_evs, new_evs, true);
+    listeners_commit(as);
+    as->ioeventfds = new_evs;
+    g_array_free(old_evs, TRUE);
+    flatview_free(old);
+}
+
+void memory_region_transaction_begin(void)
+{
+    transaction_depth++;
+}
+
+void memory_region_transaction_commit(void)
+{
+    g_assert(transaction_depth > 0);
+    if (--transaction_depth || !update_pending) {
+        return;
+    }
+    update_pending = false;
+    for (guint i = 0; address_spaces && i < address_spaces->len; i++) {
+        address_space_update(g_ptr_array_index(address_spaces, i));
+    }
+}
+
+/* ---- address spaces ---- */
+
+void address_space_init(AddressSpace *as, MemoryRegion *root,
+                        const char *name)
+{
+    memset(as, 0, sizeof(*as));
+    as->name = g_strdup(name);
+    as->root = root;
+    as->listeners = g_ptr_array_new();
+    as->ioeventfds = g_array_new(FALSE, FALSE, sizeof(FlatIoeventfd));
+    if (!address_spaces) {
+        address_spaces = g_ptr_array_new();
+    }
+    g_ptr_array_add(address_spaces, as);
+    as->registered = true;
+    memory_region_transaction_begin();
+    mark_update();
+    memory_region_transaction_commit();
+}
+
+void address_space_destroy(AddressSpace *as)
+{
+    while (as->listeners->len) {
+        memory_listener_unregister(
+            g_ptr_array_index(as->listeners, as->listeners->len - 1));
+    }
+    g_ptr_array_remove(address_spaces, as);
+    as->registered = false;
+    flatview_free(as->current_map);
+    g_array_free(as->ioeventfds, TRUE);
+    g_ptr_array_free(as->listeners, TRUE);
+    g_free(as->name);
+    memset(as, 0, sizeof(*as));
+}
+
+MemoryRegion *get_system_memory(void)
+{
+    return &system_memory;
+}
+
+MemoryRegion *get_system_io(void)
+{
+    return &system_io;
+}
+
+/*
+ * The two machine address spaces exist from program start, empty, so
+ * devices and tests can map into them in any order (QEMU's
+ * memory_map_init). Their memory lives as long as the process.
+ */
+__attribute__((constructor)) static void memory_map_init(void)
+{
+    memory_region_init(&system_memory, NULL, "system", UINT64_MAX);
+    address_space_init(&address_space_memory, &system_memory, "memory");
+    memory_region_init(&system_io, NULL, "io", 0x10000);
+    address_space_init(&address_space_io, &system_io, "I/O");
+}
+
+/* ---- listener registration ---- */
+
+static void listener_insert(GPtrArray *arr, MemoryListener *l)
+{
+    guint i = 0;
+
+    /* Ascending priority; equal priorities in registration order. */
+    while (i < arr->len &&
+           ((MemoryListener *)g_ptr_array_index(arr, i))->priority <=
+               l->priority) {
+        i++;
+    }
+    g_ptr_array_insert(arr, i, l);
+}
+
+static void listener_log_start(MemoryListener *l)
+{
+    GError *err = NULL;
+
+    if (!l->log_global_start) {
+        return;
+    }
+    if (l->log_global_start(l, &err)) {
+        l->log_started = true;
+    } else {
+        warn_report("memory listener '%s': %s", l->name ? l->name : "?",
+                    err->message);
+        g_error_free(err);
+    }
+}
+
+void memory_listener_register(MemoryListener *l, AddressSpace *as)
+{
+    FlatView *view = as->current_map;
+
+    g_assert(as->registered && !l->address_space);
+    l->address_space = as;
+    l->log_started = false;
+    if (!all_listeners) {
+        all_listeners = g_ptr_array_new();
+    }
+    listener_insert(all_listeners, l);
+    listener_insert(as->listeners, l);
+    if (global_dirty_log) {
+        listener_log_start(l);
+    }
+    if (l->begin) {
+        l->begin(l);
+    }
+    for (guint i = 0; view && i < view->nr; i++) {
+        MemoryRegionSection s = section_of(as, &view->ranges[i]);
+
+        if (l->region_add) {
+            l->region_add(l, &s);
+        }
+    }
+    for (guint i = 0; l->eventfd_add && i < as->ioeventfds->len; i++) {
+        FlatIoeventfd *f = &g_array_index(as->ioeventfds, FlatIoeventfd, i);
+
+        l->eventfd_add(l, &f->section, f->match_data, f->data, f->fd);
+    }
+    if (l->commit) {
+        l->commit(l);
+    }
+}
+
+void memory_listener_unregister(MemoryListener *l)
+{
+    AddressSpace *as = l->address_space;
+    FlatView *view;
+
+    if (!as) {
+        return;
+    }
+    view = as->current_map;
+    if (l->begin) {
+        l->begin(l);
+    }
+    for (guint i = 0; l->eventfd_del && i < as->ioeventfds->len; i++) {
+        FlatIoeventfd *f = &g_array_index(as->ioeventfds, FlatIoeventfd, i);
+
+        l->eventfd_del(l, &f->section, f->match_data, f->data, f->fd);
+    }
+    for (guint i = view ? view->nr : 0; i-- > 0;) {
+        MemoryRegionSection s = section_of(as, &view->ranges[i]);
+
+        if (l->region_del) {
+            l->region_del(l, &s);
+        }
+    }
+    if (l->commit) {
+        l->commit(l);
+    }
+    if (l->log_started && l->log_global_stop) {
+        l->log_global_stop(l);
+    }
+    l->log_started = false;
+    g_ptr_array_remove(as->listeners, l);
+    g_ptr_array_remove(all_listeners, l);
+    l->address_space = NULL;
+}
+
+/* ---- global dirty logging ---- */
+
+bool memory_global_dirty_log_start(GError **errp)
+{
+    if (global_dirty_log++) {
+        return true;
+    }
+    memory_dirty_log_start();
+    for (guint i = 0; all_listeners && i < all_listeners->len; i++) {
+        MemoryListener *l = g_ptr_array_index(all_listeners, i);
+
+        if (!l->log_global_start) {
+            continue;
+        }
+        if (!l->log_global_start(l, errp)) {
+            /* Undo, most recently started first. */
+            while (i-- > 0) {
+                MemoryListener *u = g_ptr_array_index(all_listeners, i);
+
+                if (u->log_started && u->log_global_stop) {
+                    u->log_global_stop(u);
+                }
+                u->log_started = false;
+            }
+            global_dirty_log = 0;
+            memory_dirty_log_stop();
+            return false;
+        }
+        l->log_started = true;
+    }
+    return true;
+}
+
+void memory_global_dirty_log_stop(void)
+{
+    g_assert(global_dirty_log > 0);
+    if (--global_dirty_log) {
+        return;
+    }
+    for (guint i = all_listeners ? all_listeners->len : 0; i-- > 0;) {
+        MemoryListener *l = g_ptr_array_index(all_listeners, i);
+
+        if (l->log_started && l->log_global_stop) {
+            l->log_global_stop(l);
+        }
+        l->log_started = false;
+    }
+    memory_dirty_log_stop();
+}
+
+bool memory_global_dirty_log_sync(GError **errp)
+{
+    for (guint i = 0; all_listeners && i < all_listeners->len; i++) {
+        MemoryListener *l = g_ptr_array_index(all_listeners, i);
+        AddressSpace *as = l->address_space;
+        FlatView *view = as->current_map;
+
+        if (!l->log_sync) {
+            continue;
+        }
+        for (guint j = 0; view && j < view->nr; j++) {
+            MemoryRegionSection s = section_of(as, &view->ranges[j]);
+
+            if (!l->log_sync(l, &s, errp)) {
+                return false;
             }
         }
-        p += chunk;
-        addr += chunk;
-        len -= chunk;
     }
-    return ok;
+    return true;
+}
+
+bool memory_global_dirty_log_active(void)
+{
+    return global_dirty_log > 0;
 }

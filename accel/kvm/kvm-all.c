@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The KVM accelerator's VM side: /dev/kvm and capability probing, the ioctl
- * wrappers, VM creation, memory slots, the in-kernel irqchip and PIT, IRQ
- * lines, dirty logging for migration, and the AccelOps/"kvm-accel"
- * registration. vCPU threads live in kvm-cpu.c, register state in
- * kvm-state.c, exit dispatch in kvm-exit.c.
+ * wrappers, VM creation, the in-kernel irqchip and PIT, IRQ lines, and the
+ * AccelOps/"kvm-accel" registration. Memory slots, ioeventfds and dirty
+ * logging are memory listeners in kvm-mem.c, vCPU threads live in
+ * kvm-cpu.c, register state in kvm-state.c, exit dispatch in kvm-exit.c.
  */
 #include "util/osdep.h"
 
@@ -49,6 +49,8 @@ static const KVMCapInfo kvm_cap_table[] = {
     {"KVM_CAP_NR_MEMSLOTS", KVM_CAP_NR_MEMSLOTS, false},
     {"KVM_CAP_NR_VCPUS", KVM_CAP_NR_VCPUS, false},
     {"KVM_CAP_MAX_VCPUS", KVM_CAP_MAX_VCPUS, false},
+    {"KVM_CAP_IOEVENTFD", KVM_CAP_IOEVENTFD, false},
+    {"KVM_CAP_READONLY_MEM", KVM_CAP_READONLY_MEM, false},
 };
 
 static KVMState kvm_global = {
@@ -255,215 +257,6 @@ static bool kvm_create_vm(KVMState *s, GError **errp)
     return true;
 }
 
-static bool kvm_set_slot(KVMState *s, const KVMSlot *slot, GError **errp)
-{
-    struct kvm_userspace_memory_region mem = {
-        .slot = slot->slot,
-        .flags = slot->flags,
-        .guest_phys_addr = slot->gpa,
-        .memory_size = slot->size,
-        .userspace_addr = (uintptr_t)slot->host,
-    };
-    int ret = kvm_vm_ioctl(s, KVM_SET_USER_MEMORY_REGION, &mem);
-
-    if (ret < 0) {
-        error_setg_errno(errp, -ret,
-                         "KVM_SET_USER_MEMORY_REGION failed for "
-                         "'%s' (slot %u, 0x%" HWADDR_PRIx "+0x%" PRIx64 ")",
-                         slot->mr->name, slot->slot, slot->gpa, slot->size);
-        return false;
-    }
-    return true;
-}
-
-/* One slot per RAM region of AS_MEMORY, slot ids in ascending gpa order. */
-static bool kvm_init_slots(KVMState *s, GError **errp)
-{
-    g_autoptr(GPtrArray) regions = memory_ram_regions();
-    int max_slots = kvm_cap(s, KVM_CAP_NR_MEMSLOTS);
-    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-
-    if (max_slots <= 0) {
-        max_slots = 32; /* KVM's minimum before the capability existed */
-    }
-    s->slots = g_array_new(FALSE, TRUE, sizeof(KVMSlot));
-    for (guint i = 0; i < regions->len; i++) {
-        const MemoryRegion *mr = g_ptr_array_index(regions, i);
-        KVMSlot slot = {
-            .slot = i,
-            .gpa = mr->base,
-            .size = mr->size,
-            .host = (uint8_t *)mr->ram->host + mr->ram_offset,
-            .mr = mr,
-        };
-
-        if (i >= (guint)max_slots) {
-            error_setg(errp,
-                       "RAM region '%s' needs KVM memory slot %u, "
-                       "but kvm supports only %d slots",
-                       mr->name, i, max_slots);
-            return false;
-        }
-        if ((slot.gpa | slot.size | (uintptr_t)slot.host) & (page - 1)) {
-            error_setg(errp,
-                       "RAM region '%s' (0x%" HWADDR_PRIx "+0x%" PRIx64
-                       ") is not page aligned",
-                       mr->name, slot.gpa, slot.size);
-            return false;
-        }
-        if (!kvm_set_slot(s, &slot, errp)) {
-            return false;
-        }
-        g_array_append_val(s->slots, slot);
-    }
-    return true;
-}
-
-/* ---- dirty logging ---- */
-
-/*
- * Dirty logging uses the classic KVM_GET_DIRTY_LOG, not the manual-protect
- * mode (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 + KVM_CLEAR_DIRTY_LOG) nor the
- * dirty ring: one ioctl per slot both fetches and clears KVM's bitmap and
- * write-protects the reported pages again before it returns. So every
- * guest write that completes after the ioctl lands in the next sync, and
- * migration (which takes a page's bit only after the sync and reads the
- * page only after taking its bit) never misses one. Manual protect would
- * spread the re-protection cost over the pass on huge guests; the classic
- * mode keeps one ordering rule and no per-chunk ioctls.
- *
- * Called with the big lock held (migration setup, pending sync, complete);
- * the slot table does not change after init, so only flags are touched.
- */
-typedef struct KVMDirtyLog {
-    bool active;
-    unsigned long **bitmaps; /* per slot, KVM's bitmap for the slot */
-} KVMDirtyLog;
-
-static KVMDirtyLog kvm_dirty;
-
-static uint64_t kvm_slot_pages(const KVMSlot *slot)
-{
-    return slot->size >> RAM_DIRTY_PAGE_BITS;
-}
-
-/* Set or clear KVM_MEM_LOG_DIRTY_PAGES on slots [0, N). */
-static bool kvm_dirty_log_set_flags(KVMState *s, guint n, bool on,
-                                    GError **errp)
-{
-    for (guint i = 0; i < n; i++) {
-        KVMSlot *slot = &g_array_index(s->slots, KVMSlot, i);
-        uint32_t old = slot->flags;
-
-        if (on) {
-            slot->flags |= KVM_MEM_LOG_DIRTY_PAGES;
-        } else {
-            slot->flags &= ~KVM_MEM_LOG_DIRTY_PAGES;
-        }
-        if (!kvm_set_slot(s, slot, errp)) {
-            slot->flags = old;
-            g_prefix_error(
-                errp, "cannot %s dirty logging: ", on ? "enable" : "disable");
-            return false;
-        }
-    }
-    return true;
-}
-
-static void kvm_dirty_log_free(KVMState *s)
-{
-    if (kvm_dirty.bitmaps) {
-        for (guint i = 0; s->slots && i < s->slots->len; i++) {
-            g_free(kvm_dirty.bitmaps[i]);
-        }
-    }
-    g_clear_pointer(&kvm_dirty.bitmaps, g_free);
-    kvm_dirty.active = false;
-}
-
-static bool kvm_accel_dirty_log_start(GError **errp)
-{
-    KVMState *s = kvm_state();
-    guint n;
-
-    if (s->vm_fd < 0 || !s->slots) {
-        error_setg(errp, "cannot start dirty logging: no KVM VM");
-        return false;
-    }
-    if (kvm_dirty.active) {
-        return true;
-    }
-    /* KVM logs per host page; the RAM block bitmaps assume 4 KiB. */
-    g_assert(sysconf(_SC_PAGESIZE) == RAM_DIRTY_PAGE_SIZE);
-    n = s->slots->len;
-    kvm_dirty.bitmaps = g_new0(unsigned long *, n);
-    for (guint i = 0; i < n; i++) {
-        KVMSlot *slot = &g_array_index(s->slots, KVMSlot, i);
-        uint64_t words = (kvm_slot_pages(slot) + RAM_DIRTY_BITS_PER_WORD - 1) /
-                         RAM_DIRTY_BITS_PER_WORD;
-
-        /* KVM writes whole longs (its bitmaps are long-aligned). */
-        kvm_dirty.bitmaps[i] = g_new0(unsigned long, MAX(words, 1));
-    }
-    if (!kvm_dirty_log_set_flags(s, n, true, errp)) {
-        GError *ignored = NULL;
-
-        /* Undo on the slots that took the flag (the failed one did not). */
-        kvm_dirty_log_set_flags(s, n, false, &ignored);
-        g_clear_error(&ignored);
-        kvm_dirty_log_free(s);
-        return false;
-    }
-    kvm_dirty.active = true;
-    return true;
-}
-
-static void kvm_accel_dirty_log_stop(void)
-{
-    KVMState *s = kvm_state();
-    GError *local_err = NULL;
-
-    if (!kvm_dirty.active) {
-        return;
-    }
-    if (s->vm_fd >= 0 &&
-        !kvm_dirty_log_set_flags(s, s->slots->len, false, &local_err)) {
-        /* Only costs write-protection faults; the guest keeps running. */
-        warn_report("%s", local_err->message);
-        g_clear_error(&local_err);
-    }
-    kvm_dirty_log_free(s);
-}
-
-static bool kvm_accel_dirty_log_sync(GError **errp)
-{
-    KVMState *s = kvm_state();
-
-    if (!kvm_dirty.active) {
-        return true;
-    }
-    for (guint i = 0; i < s->slots->len; i++) {
-        KVMSlot *slot = &g_array_index(s->slots, KVMSlot, i);
-        struct kvm_dirty_log log = {
-            .slot = slot->slot,
-            .dirty_bitmap = kvm_dirty.bitmaps[i],
-        };
-        int ret = kvm_vm_ioctl(s, KVM_GET_DIRTY_LOG, &log);
-
-        if (ret < 0) {
-            error_setg_errno(errp, -ret,
-                             "KVM_GET_DIRTY_LOG failed for '%s' (slot %u)",
-                             slot->mr->name, slot->slot);
-            return false;
-        }
-        /* Fold into the block: KVM's bits are already cleared for us. */
-        ram_block_set_dirty_bits(slot->mr->ram,
-                                 slot->mr->ram_offset >> RAM_DIRTY_PAGE_BITS,
-                                 kvm_dirty.bitmaps[i], kvm_slot_pages(slot));
-    }
-    return true;
-}
-
 static bool kvm_init_irqchip(KVMState *s, GError **errp)
 {
     struct kvm_pit_config pit = {.flags = 0};
@@ -514,15 +307,11 @@ static void kvm_accel_cleanup(void)
 
     kvm_migration_cleanup(s); /* its sections point at the vCPUs */
     kvm_cpus_destroy(s);
-    kvm_dirty_log_free(s);
     if (s->vm_fd >= 0) {
         close(s->vm_fd);
         s->vm_fd = -1;
     }
-    if (s->slots) {
-        g_array_free(s->slots, TRUE);
-        s->slots = NULL;
-    }
+    kvm_memory_cleanup(s); /* after the close: no slot ioctls */
     g_clear_pointer(&s->supported_cpuid, g_free);
     g_clear_pointer(&s->cap_values, g_free);
     s->irqchip_in_kernel = false;
@@ -549,7 +338,7 @@ static bool kvm_accel_init(MachineState *ms, GError **errp)
                    ncpus, kvm_max_vcpus(s));
         return false;
     }
-    if (!kvm_create_vm(s, errp) || !kvm_init_slots(s, errp) ||
+    if (!kvm_create_vm(s, errp) || !kvm_memory_init(s, errp) ||
         !kvm_init_irqchip(s, errp) || !kvm_get_supported_cpuid(s, errp) ||
         !kvm_cpus_create(s, ncpus, errp) || !kvm_migration_init(s, errp)) {
         kvm_accel_cleanup();
@@ -617,9 +406,6 @@ static const AccelOps kvm_accel_ops = {
     .set_irq = kvm_accel_set_irq,
     .dump_registers = kvm_accel_dump_registers,
     .cleanup = kvm_accel_cleanup,
-    .dirty_log_start = kvm_accel_dirty_log_start,
-    .dirty_log_stop = kvm_accel_dirty_log_stop,
-    .dirty_log_sync = kvm_accel_dirty_log_sync,
 };
 
 static void kvm_accel_class_init(ObjectClass *oc, const void *data)

@@ -73,9 +73,9 @@ static KVMExitAction kvm_handle_io(struct kvm_run *run, size_t run_size,
     data = (uint8_t *)run + offset;
     for (uint32_t i = 0; i < count; i++, data += size) {
         if (run->io.direction == KVM_EXIT_IO_OUT) {
-            hooks->st(AS_IO, port, ld_le(data, size), size);
+            hooks->st(&address_space_io, port, ld_le(data, size), size);
         } else {
-            st_le(data, hooks->ld(AS_IO, port, size), size);
+            st_le(data, hooks->ld(&address_space_io, port, size), size);
         }
     }
     return KVM_EXIT_ACTION_CONTINUE;
@@ -98,11 +98,11 @@ static KVMExitAction kvm_handle_mmio(struct kvm_run *run, int cpu_index,
         return KVM_EXIT_ACTION_ERROR;
     }
     if (len & (len - 1)) {
-        hooks->rw(AS_MEMORY, addr, data, len, run->mmio.is_write);
+        hooks->rw(&address_space_memory, addr, data, len, run->mmio.is_write);
     } else if (run->mmio.is_write) {
-        hooks->st(AS_MEMORY, addr, ld_le(data, len), len);
+        hooks->st(&address_space_memory, addr, ld_le(data, len), len);
     } else {
-        st_le(data, hooks->ld(AS_MEMORY, addr, len), len);
+        st_le(data, hooks->ld(&address_space_memory, addr, len), len);
     }
     return KVM_EXIT_ACTION_CONTINUE;
 }

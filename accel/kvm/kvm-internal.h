@@ -29,14 +29,21 @@
 
 typedef struct KVMCPU KVMCPU;
 
-/* One KVM memory slot, mirroring one RAM region of AS_MEMORY. */
+/*
+ * One KVM memory slot: the whole pages of one RAM section of
+ * address_space_memory (kvm-mem.c). It keeps what it needs of the section
+ * (block, offset, name) so that deleting it never looks at the region.
+ */
 typedef struct KVMSlot {
-    uint32_t slot;
+    uint32_t slot; /* lowest free id when created */
     hwaddr gpa;
     uint64_t size;
     void *host;
     uint32_t flags; /* KVM_MEM_* */
-    const MemoryRegion *mr;
+    RAMBlock *rb;
+    uint64_t rb_offset; /* of gpa within rb */
+    char *name;         /* the region's, for errors */
+    unsigned long *dirty_bmap; /* KVM's bitmap while logging, else NULL */
 } KVMSlot;
 
 typedef struct KVMState {
@@ -45,8 +52,16 @@ typedef struct KVMState {
     size_t vcpu_mmap_size;
     int *cap_values; /* parallel to the capability table */
     struct kvm_cpuid2 *supported_cpuid;
-    GArray *slots; /* KVMSlot, slot ids 0..n-1 in order */
     bool irqchip_in_kernel;
+
+    /* Memory listeners and what they made (kvm-mem.c), under the BQL. */
+    MemoryListener mem_listener; /* address_space_memory: slots, MMIO fds */
+    MemoryListener io_listener;  /* address_space_io: PIO ioeventfds */
+    GPtrArray *slots;            /* KVMSlot *, in creation order */
+    unsigned int max_slots;
+    bool dirty_log;       /* KVM_MEM_LOG_DIRTY_PAGES on writable slots */
+    bool mem_collect_err; /* registering: keep the first error in mem_err */
+    GError *mem_err;
 
     unsigned int nr_cpus; /* entries in cpus[] */
     KVMCPU **cpus;
@@ -128,6 +143,15 @@ int kvm_vcpu_ioctl(KVMCPU *kcpu, unsigned long req, void *arg);
 /* "KVM_RUN" for KVM_RUN; "unknown" if not in the table (tracing only). */
 const char *kvm_ioctl_name(unsigned long req);
 
+/*
+ * Memory slots, ioeventfds and dirty logging (kvm-mem.c): register the
+ * listeners (the replay creates the slots of the current map; a failure
+ * there fails init) / unregister them after the VM fd is closed.
+ */
+bool kvm_memory_init(KVMState *s, GError **errp);
+void kvm_memory_cleanup(KVMState *s);
+unsigned int kvm_memory_slot_count(KVMState *s);
+
 /* vCPUs (kvm-cpu.c). Called from the main thread with the BQL held. */
 bool kvm_cpus_create(KVMState *s, unsigned int n, GError **errp);
 void kvm_cpus_destroy(KVMState *s);
@@ -183,10 +207,10 @@ typedef enum KVMExitAction {
 } KVMExitAction;
 
 typedef struct KVMExitHooks {
-    uint64_t (*ld)(AddressSpaceId space, hwaddr addr, unsigned int size);
-    void (*st)(AddressSpaceId space, hwaddr addr, uint64_t val,
+    uint64_t (*ld)(AddressSpace *as, hwaddr addr, unsigned int size);
+    void (*st)(AddressSpace *as, hwaddr addr, uint64_t val,
                unsigned int size);
-    bool (*rw)(AddressSpaceId space, hwaddr addr, void *buf, uint64_t len,
+    bool (*rw)(AddressSpace *as, hwaddr addr, void *buf, uint64_t len,
                bool is_write);
     void (*request_reset)(ShutdownCause cause);
     void (*request_shutdown)(ShutdownCause cause);

@@ -196,7 +196,7 @@ static void qtest_cmd_readx(QtestSession *s, const QtestCommand *cmd,
         return;
     }
     qtest_reply(s, "OK 0x%016" PRIx64,
-                address_space_ld(AS_MEMORY, addr, cmd->arg));
+                address_space_ld(&address_space_memory, addr, cmd->arg));
 }
 
 static void qtest_cmd_writex(QtestSession *s, const QtestCommand *cmd,
@@ -208,7 +208,7 @@ static void qtest_cmd_writex(QtestSession *s, const QtestCommand *cmd,
         !qtest_arg_u64(s, argv, 2, "value", &val)) {
         return;
     }
-    address_space_st(AS_MEMORY, addr, qtest_truncate(val, cmd->arg), cmd->arg);
+    address_space_st(&address_space_memory, addr, qtest_truncate(val, cmd->arg), cmd->arg);
     qtest_reply(s, "OK");
 }
 
@@ -220,7 +220,7 @@ static void qtest_cmd_inx(QtestSession *s, const QtestCommand *cmd, char **argv)
     if (!qtest_arg_port(s, argv, &port)) {
         return;
     }
-    val = address_space_ld(AS_IO, port, cmd->arg);
+    val = address_space_ld(&address_space_io, port, cmd->arg);
     qtest_reply(s, "OK 0x%04" PRIx32, val);
 }
 
@@ -233,7 +233,7 @@ static void qtest_cmd_outx(QtestSession *s, const QtestCommand *cmd,
         !qtest_arg_u64(s, argv, 2, "value", &val)) {
         return;
     }
-    address_space_st(AS_IO, port, qtest_truncate(val, cmd->arg), cmd->arg);
+    address_space_st(&address_space_io, port, qtest_truncate(val, cmd->arg), cmd->arg);
     qtest_reply(s, "OK");
 }
 
@@ -249,7 +249,7 @@ static void qtest_cmd_read(QtestSession *s, const QtestCommand *cmd,
         return;
     }
     data = g_malloc(len);
-    address_space_rw(AS_MEMORY, addr, data, len, false);
+    address_space_rw(&address_space_memory, addr, data, len, false);
 
     line = g_string_sized_new(2 * len + 8);
     g_string_append(line, "OK 0x");
@@ -299,7 +299,7 @@ static void qtest_cmd_write(QtestSession *s, const QtestCommand *cmd,
         data[i] = hi << 4 | lo;
     }
     if (len) {
-        address_space_rw(AS_MEMORY, addr, data, len, true);
+        address_space_rw(&address_space_memory, addr, data, len, true);
     }
     qtest_reply(s, "OK");
 }
@@ -316,7 +316,7 @@ static void qtest_cmd_b64read(QtestSession *s, const QtestCommand *cmd,
     }
     data = g_malloc(len ? len : 1);
     if (len) {
-        address_space_rw(AS_MEMORY, addr, data, len, false);
+        address_space_rw(&address_space_memory, addr, data, len, false);
     }
     enc = g_base64_encode(data, len);
     qtest_reply(s, "OK %s", enc);
@@ -362,7 +362,7 @@ static void qtest_cmd_b64write(QtestSession *s, const QtestCommand *cmd,
     if (len) {
         data = g_malloc0(len);
         memcpy(data, dec, MIN((uint64_t)dec_len, len));
-        address_space_rw(AS_MEMORY, addr, data, len, true);
+        address_space_rw(&address_space_memory, addr, data, len, true);
     }
     qtest_reply(s, "OK");
 }
@@ -382,7 +382,7 @@ static void qtest_cmd_memset(QtestSession *s, const QtestCommand *cmd,
     while (len) {
         uint64_t n = MIN(len, QTEST_MEMSET_CHUNK);
 
-        address_space_rw(AS_MEMORY, addr, chunk, n, true);
+        address_space_rw(&address_space_memory, addr, chunk, n, true);
         addr += n;
         len -= n;
     }

@@ -100,8 +100,8 @@ typedef struct IDEChannel {
 
     /* runtime only */
     IDEDevice *dev[IDE_UNITS];
-    MemoryRegion *cmd_io;
-    MemoryRegion *ctrl_io;
+    MemoryRegion cmd_io;
+    MemoryRegion ctrl_io;
     bool irq_level;
 } IDEChannel;
 
@@ -714,19 +714,13 @@ static IDEChannel *ide_channel_get(GError **errp)
         return ide_primary;
     }
     ch = g_new0(IDEChannel, 1);
-    ch->cmd_io =
-        memory_map_io(AS_IO, "ide", IDE_CMD_BASE, 8, &ide_cmd_io_ops, ch, errp);
-    if (!ch->cmd_io) {
-        g_free(ch);
-        return NULL;
-    }
-    ch->ctrl_io = memory_map_io(AS_IO, "ide-ctrl", IDE_CTRL_BASE, 1,
-                                &ide_ctrl_io_ops, ch, errp);
-    if (!ch->ctrl_io) {
-        memory_unmap(ch->cmd_io);
-        g_free(ch);
-        return NULL;
-    }
+    memory_region_init_io(&ch->cmd_io, NULL, &ide_cmd_io_ops, ch, "ide", 8);
+    memory_region_init_io(&ch->ctrl_io, NULL, &ide_ctrl_io_ops, ch,
+                          "ide-ctrl", 1);
+    memory_region_transaction_begin();
+    memory_region_add_subregion(get_system_io(), IDE_CMD_BASE, &ch->cmd_io);
+    memory_region_add_subregion(get_system_io(), IDE_CTRL_BASE, &ch->ctrl_io);
+    memory_region_transaction_commit();
     ide_channel_reset(ch);
     ide_primary = ch;
     return ch;
@@ -744,8 +738,8 @@ static void ide_channel_put(IDEChannel *ch)
     if (ch->irq_level) {
         accel_set_irq(IDE_IRQ, false);
     }
-    memory_unmap(ch->ctrl_io);
-    memory_unmap(ch->cmd_io);
+    memory_region_finalize(&ch->ctrl_io);
+    memory_region_finalize(&ch->cmd_io);
     g_free(ch);
     ide_primary = NULL;
 }

@@ -117,7 +117,7 @@ typedef struct SerialState {
     uint8_t held[CHARDEV_HOLD_MAX];
 
     /* runtime only */
-    MemoryRegion *io;
+    MemoryRegion io;
     bool irq_level;
     bool chr_attached;
 } SerialState;
@@ -502,16 +502,12 @@ static bool serial_realize(DeviceState *dev, GError **errp)
     s->index = index;
 
     serial_reset(dev);
-    s->io =
-        memory_map_io(AS_IO, "serial", s->iobase, 8, &serial_io_ops, s, errp);
-    if (!s->io) {
-        return false;
-    }
+    memory_region_init_io(&s->io, OBJECT(dev), &serial_io_ops, s, "serial", 8);
+    memory_region_add_subregion(get_system_io(), s->iobase, &s->io);
     /* Without a chardev the port exists and its output is discarded. */
     if (s->chr) {
         if (!chardev_attach(s->chr, &serial_frontend_ops, s, errp)) {
-            memory_unmap(s->io);
-            s->io = NULL;
+            memory_region_finalize(&s->io);
             return false;
         }
         s->chr_attached = true;
@@ -528,10 +524,7 @@ static void serial_unrealize(DeviceState *dev)
         chardev_detach(s->chr);
         s->chr_attached = false;
     }
-    if (s->io) {
-        memory_unmap(s->io);
-        s->io = NULL;
-    }
+    memory_region_finalize(&s->io); /* no-op if realize never got there */
     if (s->irq_level) {
         s->irq_level = false;
         accel_set_irq(s->irq, false);

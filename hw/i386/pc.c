@@ -28,9 +28,8 @@
 #define PC_DEFAULT_RAM_SIZE (128ULL << 20)
 /* QEMU's pc: RAM of this size or more leaves 3 GiB below 4 GiB. */
 #define PC_LOWMEM_LIMIT 0xe0000000ULL
-#define PC_BIOS_AREA_START 0xc0000ULL
 #define PC_BOOT_SECTOR_SIZE 512
-#define PC_MAX_RAM_REGIONS 3
+#define PC_NR_PORTS 3
 
 typedef struct PcMachineState {
     MachineState parent_obj;
@@ -49,9 +48,11 @@ typedef struct PcMachineState {
     bool dump_guest_core;
 
     /* runtime only */
-    MemoryRegion *ram_regions[PC_MAX_RAM_REGIONS];
-    unsigned int n_ram_regions;
-    GPtrArray *port_regions; /* MemoryRegion * of pc_ignored_ports */
+    MemoryRegion ram;          /* all of ms->ram; mapped through aliases */
+    MemoryRegion ram_below_4g; /* alias of ram at 0 */
+    MemoryRegion ram_above_4g; /* alias of ram at 4 GiB, if any */
+    MemoryRegion vga_lowmem;   /* the empty VGA window over ram_below_4g */
+    MemoryRegion ports[PC_NR_PORTS]; /* pc_ignored_ports */
     RAMBlock *own_ram;       /* allocated here (no memory-backend) */
     bool boot_warned;
 } PcMachineState;
@@ -177,28 +178,50 @@ typedef struct PcPort {
     const MemoryRegionOps *ops;
 } PcPort;
 
-static const PcPort pc_ignored_ports[] = {
+static const PcPort pc_ignored_ports[PC_NR_PORTS] = {
     {"port80", 0x80, &pc_ignored_ops}, /* POST codes; Linux's I/O delay */
     {"port92", 0x92, &pc_port92_ops},  /* fast A20 gate and reset */
     {"portED", 0xed, &pc_ignored_ops}, /* alternative I/O delay port */
 };
 
-static bool pc_map_ports(PcMachineState *pcms, GError **errp)
+static void pc_map_ports(PcMachineState *pcms)
 {
-    size_t i;
-
-    for (i = 0; i < ARRAY_SIZE(pc_ignored_ports); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(pc_ignored_ports); i++) {
         const PcPort *p = &pc_ignored_ports[i];
-        MemoryRegion *mr =
-            memory_map_io(AS_IO, p->name, p->base, 1, p->ops, pcms, errp);
 
-        if (!mr) {
-            return false;
-        }
-        g_ptr_array_add(pcms->port_regions, mr);
+        memory_region_init_io(&pcms->ports[i], &pcms->parent_obj.parent_obj,
+                              p->ops, pcms, p->name, 1);
+        memory_region_add_subregion(get_system_io(), p->base,
+                                    &pcms->ports[i]);
     }
-    return true;
 }
+
+/*
+ * The legacy VGA window hides RAM (QEMU's "vga-lowmem" region, here
+ * without a VGA card behind it): reads return all ones and writes are
+ * dropped, as for unassigned memory, and both are guest errors.
+ */
+static uint64_t pc_vga_lowmem_read(void *opaque, hwaddr offset,
+                                   unsigned int size)
+{
+    log_mask(LOG_GUEST_ERROR, "read of the VGA window at 0x%" HWADDR_PRIx
+             " size %u: there is no VGA device\n", (hwaddr)PC_VGA_START + offset,
+             size);
+    return size >= 8 ? UINT64_MAX : (1ULL << (8 * size)) - 1;
+}
+
+static void pc_vga_lowmem_write(void *opaque, hwaddr offset, uint64_t value,
+                                unsigned int size)
+{
+    log_mask(LOG_GUEST_ERROR, "write to the VGA window at 0x%" HWADDR_PRIx
+             " size %u dropped: there is no VGA device\n",
+             (hwaddr)PC_VGA_START + offset, size);
+}
+
+static const MemoryRegionOps pc_vga_lowmem_ops = {
+    .read = pc_vga_lowmem_read,
+    .write = pc_vga_lowmem_write,
+};
 
 /*
  * aux-ram-share=on: implicit RAM in a memfd, registered for live update
@@ -283,75 +306,61 @@ static bool pc_alloc_ram(PcMachineState *pcms, GError **errp)
     return true;
 }
 
-static bool pc_map_ram_region(PcMachineState *pcms, const char *name,
-                              hwaddr base, uint64_t size, uint64_t offset,
-                              GError **errp)
-{
-    MemoryRegion *mr;
-
-    g_assert(pcms->n_ram_regions < PC_MAX_RAM_REGIONS);
-    mr = memory_map_ram(name, base, size, pcms->parent_obj.ram, offset, errp);
-    if (!mr) {
-        return false;
-    }
-    pcms->ram_regions[pcms->n_ram_regions++] = mr;
-    return true;
-}
-
 /*
- * QEMU's pc layout: RAM from 0 up to below_4g with the VGA window
- * [0xa0000, 0xc0000) left unassigned, and the rest above 4 GiB. The
- * 0xc0000-0xfffff option-ROM/BIOS area is plain RAM: there is no firmware.
- * All three regions map the one RAMBlock at the matching offsets.
+ * QEMU's pc layout: the RAM block as one region ("pc.ram" or the backend's
+ * id), mapped through the alias "ram-below-4g" from 0 up to below_4g and
+ * "ram-above-4g" for the rest at 4 GiB; "vga-lowmem" covers the VGA window
+ * [0xa0000, 0xc0000) with priority 1. The 0xc0000-0xfffff option-ROM/BIOS
+ * area is plain RAM: there is no firmware.
  */
-static bool pc_map_ram(PcMachineState *pcms, GError **errp)
+static void pc_map_ram(PcMachineState *pcms)
 {
     MachineState *ms = &pcms->parent_obj;
+    Object *owner = &ms->parent_obj;
+    MemoryRegion *sysmem = get_system_memory();
     uint64_t below;
 
     below = ms->ram_size < PC_LOWMEM_LIMIT ? ms->ram_size : PC_BELOW_4G_MAX;
     ms->below_4g_mem_size = below;
     ms->above_4g_mem_size = ms->ram_size - below;
 
-    if (!pc_map_ram_region(pcms, "ram-below-vga", 0, MIN(below, PC_VGA_START),
-                           0, errp)) {
-        return false;
+    memory_region_init_ram_from_block(&pcms->ram, owner, ms->ram->idstr,
+                                      ms->ram, 0, ms->ram_size);
+    memory_region_init_alias(&pcms->ram_below_4g, owner, "ram-below-4g",
+                             &pcms->ram, 0, below);
+    memory_region_add_subregion(sysmem, 0, &pcms->ram_below_4g);
+    if (ms->above_4g_mem_size) {
+        memory_region_init_alias(&pcms->ram_above_4g, owner, "ram-above-4g",
+                                 &pcms->ram, below, ms->above_4g_mem_size);
+        memory_region_add_subregion(sysmem, PC_4G, &pcms->ram_above_4g);
     }
-    if (below > PC_BIOS_AREA_START &&
-        !pc_map_ram_region(pcms, "ram-below-4g", PC_BIOS_AREA_START,
-                           below - PC_BIOS_AREA_START, PC_BIOS_AREA_START,
-                           errp)) {
-        return false;
-    }
-    if (ms->above_4g_mem_size &&
-        !pc_map_ram_region(pcms, "ram-above-4g", PC_4G, ms->above_4g_mem_size,
-                           below, errp)) {
-        return false;
-    }
+    memory_region_init_io(&pcms->vga_lowmem, owner, &pc_vga_lowmem_ops, pcms,
+                          "vga-lowmem", PC_VGA_END - PC_VGA_START);
+    memory_region_add_subregion_overlap(sysmem, PC_VGA_START,
+                                        &pcms->vga_lowmem, 1);
     if (!pcms->dump_guest_core &&
         madvise(ms->ram->host, ms->ram->size, MADV_DONTDUMP) < 0) {
         warn_report("dump-guest-core=off: madvise on '%s' failed: %s",
                     ms->ram->idstr, g_strerror(errno));
     }
-    return true;
 }
 
 static void pc_machine_unrealize(Object *obj)
 {
     PcMachineState *pcms = (PcMachineState *)obj;
     MachineState *ms = &pcms->parent_obj;
-    guint i;
 
-    while (pcms->n_ram_regions) {
-        memory_unmap(pcms->ram_regions[--pcms->n_ram_regions]);
+    /* One update for the whole map; aliases before the region they show. */
+    memory_region_transaction_begin();
+    memory_region_finalize(&pcms->vga_lowmem);
+    memory_region_finalize(&pcms->ram_above_4g);
+    memory_region_finalize(&pcms->ram_below_4g);
+    for (size_t i = 0; i < ARRAY_SIZE(pcms->ports); i++) {
+        memory_region_finalize(&pcms->ports[i]);
     }
-    if (pcms->port_regions) {
-        for (i = 0; i < pcms->port_regions->len; i++) {
-            memory_unmap(g_ptr_array_index(pcms->port_regions, i));
-        }
-        g_ptr_array_free(pcms->port_regions, true);
-        pcms->port_regions = NULL;
-    }
+    memory_region_transaction_commit();
+    /* Unmapped by the commit above: nothing refers to it any more. */
+    memory_region_finalize(&pcms->ram);
     if (pcms->own_ram) {
         g_autofree char *key = cpr_fd_key(obj, "ram");
 
@@ -372,12 +381,14 @@ static bool pc_machine_realize(Object *obj, GError **errp)
     MachineState *ms = &pcms->parent_obj;
     const GPtrArray *drives = drive_list();
 
-    pcms->port_regions = g_ptr_array_new();
-    if (!pc_check_props(pcms, errp) || !pc_alloc_ram(pcms, errp) ||
-        !pc_map_ram(pcms, errp) || !pc_map_ports(pcms, errp)) {
+    if (!pc_check_props(pcms, errp) || !pc_alloc_ram(pcms, errp)) {
         pc_machine_unrealize(obj);
         return false;
     }
+    memory_region_transaction_begin();
+    pc_map_ram(pcms);
+    pc_map_ports(pcms);
+    memory_region_transaction_commit();
     /* Final at reset, once -device ide-hd disks exist; see pc_boot(). */
     ms->has_boot_entry = drives && drives->len > 0;
     ms->boot_cs = 0;
@@ -389,7 +400,9 @@ static bool pc_machine_realize(Object *obj, GError **errp)
 /* Read sector 0 of DRIVE to 0x7c00, as a BIOS would before jumping there. */
 static bool pc_load_boot_sector(DriveInfo *drive, GError **errp)
 {
-    uint8_t *dst = memory_host_ptr(PC_BOOT_SECTOR_ADDR, PC_BOOT_SECTOR_SIZE);
+    uint8_t *dst = address_space_map_ram(&address_space_memory,
+                                         PC_BOOT_SECTOR_ADDR,
+                                         PC_BOOT_SECTOR_SIZE);
     size_t len = MIN(drive->size, PC_BOOT_SECTOR_SIZE);
 
     if (!dst) {

@@ -20,7 +20,7 @@ typedef struct DebugExitState {
     uint32_t iosize;
 
     /* runtime only */
-    MemoryRegion *io;
+    MemoryRegion io;
 } DebugExitState;
 
 static uint64_t debug_exit_read(void *opaque, hwaddr offset, unsigned int size)
@@ -54,19 +54,17 @@ static bool debug_exit_realize(DeviceState *dev, GError **errp)
                    s->iobase, s->iosize);
         return false;
     }
-    s->io = memory_map_io(AS_IO, "isa-debug-exit", s->iobase, s->iosize,
-                          &debug_exit_ops, s, errp);
-    return s->io != NULL;
+    memory_region_init_io(&s->io, OBJECT(dev), &debug_exit_ops, s, "isa-debug-exit",
+                          s->iosize);
+    memory_region_add_subregion(get_system_io(), s->iobase, &s->io);
+    return true;
 }
 
 static void debug_exit_unrealize(DeviceState *dev)
 {
     DebugExitState *s = (DebugExitState *)dev;
 
-    if (s->io) {
-        memory_unmap(s->io);
-        s->io = NULL;
-    }
+    memory_region_finalize(&s->io); /* no-op if realize failed */
 }
 
 static const Property debug_exit_props[] = {

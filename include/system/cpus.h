@@ -34,17 +34,11 @@ typedef struct AccelOps {
     void (*set_irq)(unsigned int gsi, bool level);
     /* Register dump in QEMU's "info registers" shape; NULL if none. */
     char *(*dump_registers)(CPUState *cpu);
-    void (*cleanup)(void);
-
     /*
-     * Dirty-page logging for migration (NULL: the accelerator does not run
-     * guest code, so the guest dirties nothing; host writes are tracked by
-     * system/memory.c). log_sync folds the guest's dirty pages since the
-     * last sync into the RAM blocks' bitmaps (ram_block_set_dirty...).
+     * Dirty-page logging is not here: an accelerator that runs guest code
+     * registers a memory listener with log_global_start/stop/log_sync.
      */
-    bool (*dirty_log_start)(GError **errp);
-    void (*dirty_log_stop)(void);
-    bool (*dirty_log_sync)(GError **errp);
+    void (*cleanup)(void);
 } AccelOps;
 
 void accel_register(const AccelOps *ops);

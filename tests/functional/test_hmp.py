@@ -90,6 +90,46 @@ class Hmp(unittest.TestCase):
             self.assertEqual(f.read(), data)
         self.quit(vm)
 
+    def test_info_mtree(self):
+        # The pc machine's map: pc.ram seen through ram-below-4g, the
+        # VGA window over it, an isa-serial and the ports kept quiet.
+        vm = self.start(QTEST_PC + ["-device", "isa-serial,iobase=0x2f8"],
+                        qtest=True)
+        self.assertEqual(vm.hmp.cmd("info mtree"), (
+            "address-space: memory\n"
+            "  0000000000000000-ffffffffffffffff (prio 0, container): "
+            "system\n"
+            "    0000000000000000-0000000000ffffff (prio 0, ram): "
+            "alias ram-below-4g @pc.ram "
+            "0000000000000000-0000000000ffffff\n"
+            "    00000000000a0000-00000000000bffff (prio 1, i/o): "
+            "vga-lowmem\n"
+            "\n"
+            "address-space: I/O\n"
+            "  0000000000000000-000000000000ffff (prio 0, container): io\n"
+            "    0000000000000080-0000000000000080 (prio 0, i/o): port80\n"
+            "    0000000000000092-0000000000000092 (prio 0, i/o): port92\n"
+            "    00000000000000ed-00000000000000ed (prio 0, i/o): portED\n"
+            "    00000000000002f8-00000000000002ff (prio 0, i/o): serial\n"
+            "\n"
+            "memory-region: pc.ram\n"
+            "  0000000000000000-0000000000ffffff (prio 0, ram): pc.ram\n"
+            "\n"))
+        # The flat view: RAM on both sides of the VGA window.
+        flat = vm.hmp.cmd("info mtree -f")
+        self.assertIn(
+            "FlatView #0\n"
+            " AS \"memory\", root: system\n"
+            " Root memory region: system\n"
+            "  0000000000000000-000000000009ffff (prio 0, ram): pc.ram\n"
+            "  00000000000a0000-00000000000bffff (prio 1, i/o): vga-lowmem\n"
+            "  00000000000c0000-0000000000ffffff (prio 0, ram): pc.ram "
+            "@00000000000c0000\n", flat)
+        # What the flat view says is what accesses see.
+        self.assertEqual(vm.qt.readb(0xa0000), 0xff)
+        self.assertIn("invalid option '-x'", vm.hmp.cmd("info mtree -x"))
+        self.quit(vm)
+
     @needs_kvm
     def test_info_registers(self):
         vm = self.start(["-S", "-accel", "kvm", "-machine", "pc",

@@ -56,12 +56,12 @@ static const AccelOps test_accel = {
 
 static uint8_t inb(uint16_t port)
 {
-    return address_space_ld(AS_IO, port, 1);
+    return address_space_ld(&address_space_io, port, 1);
 }
 
 static void outb(uint16_t port, uint8_t val)
 {
-    address_space_st(AS_IO, port, val, 1);
+    address_space_st(&address_space_io, port, val, 1);
 }
 
 static uint8_t pattern(uint64_t sector, unsigned int i)
@@ -75,7 +75,7 @@ static void pio_read(uint8_t *buf, unsigned int width)
     unsigned int i;
 
     for (i = 0; i < 512; i += width) {
-        uint32_t v = address_space_ld(AS_IO, ATA_DATA, width);
+        uint32_t v = address_space_ld(&address_space_io, ATA_DATA, width);
 
         memcpy(buf + i, &v, width);
     }
@@ -89,7 +89,7 @@ static void pio_write(const uint8_t *buf, unsigned int width)
         uint32_t v = 0;
 
         memcpy(&v, buf + i, width);
-        address_space_st(AS_IO, ATA_DATA, v, width);
+        address_space_st(&address_space_io, ATA_DATA, v, width);
     }
 }
 

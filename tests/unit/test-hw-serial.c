@@ -59,12 +59,12 @@ typedef struct Fixture {
 
 static uint8_t inb(uint16_t port)
 {
-    return address_space_ld(AS_IO, port, 1);
+    return address_space_ld(&address_space_io, port, 1);
 }
 
 static void outb(uint16_t port, uint8_t val)
 {
-    address_space_st(AS_IO, port, val, 1);
+    address_space_st(&address_space_io, port, val, 1);
 }
 
 /* Run the main loop until COND holds (deadline 10 s: a hung test). */
@@ -406,12 +406,12 @@ static void test_properties(void)
     opts_set(opts, "index", "1");
     dev = (Object *)qdev_device_add("isa-serial", opts, &err);
     g_assert_no_error(err);
-    address_space_st(AS_IO, 0x2f8 + 7, 0x42, 1);
-    g_assert_cmphex(address_space_ld(AS_IO, 0x2f8 + 7, 1), ==, 0x42);
-    address_space_st(AS_IO, 0x2f8, 'z', 1);
-    g_assert_cmphex(address_space_ld(AS_IO, 0x2f8 + 5, 1), ==, 0x60);
+    address_space_st(&address_space_io, 0x2f8 + 7, 0x42, 1);
+    g_assert_cmphex(address_space_ld(&address_space_io, 0x2f8 + 7, 1), ==, 0x42);
+    address_space_st(&address_space_io, 0x2f8, 'z', 1);
+    g_assert_cmphex(address_space_ld(&address_space_io, 0x2f8 + 5, 1), ==, 0x60);
     object_unparent(dev);
-    g_assert_cmphex(address_space_ld(AS_IO, 0x2f8 + 7, 1), ==, 0xff);
+    g_assert_cmphex(address_space_ld(&address_space_io, 0x2f8 + 7, 1), ==, 0xff);
 
     opts_set(opts, "index", "4");
     g_assert_null((Object *)qdev_device_add("isa-serial", opts, &err));

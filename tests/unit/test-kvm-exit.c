@@ -14,7 +14,7 @@
 #define DATA_OFFSET 4096
 
 typedef struct Access {
-    AddressSpaceId space;
+    AddressSpace *space;
     hwaddr addr;
     uint64_t val; /* value written, or value returned to a read */
     unsigned int size;
@@ -27,7 +27,7 @@ static uint64_t next_read_val;
 static int resets, shutdowns;
 static ShutdownCause last_cause;
 
-static uint64_t rec_ld(AddressSpaceId space, hwaddr addr, unsigned int size)
+static uint64_t rec_ld(AddressSpace *space, hwaddr addr, unsigned int size)
 {
     Access a = {space, addr, next_read_val, size, false, false};
 
@@ -36,7 +36,7 @@ static uint64_t rec_ld(AddressSpaceId space, hwaddr addr, unsigned int size)
     return a.val & (size == 8 ? ~0ULL : (1ULL << (size * 8)) - 1);
 }
 
-static void rec_st(AddressSpaceId space, hwaddr addr, uint64_t val,
+static void rec_st(AddressSpace *space, hwaddr addr, uint64_t val,
                    unsigned int size)
 {
     Access a = {space, addr, val, size, true, false};
@@ -44,7 +44,7 @@ static void rec_st(AddressSpaceId space, hwaddr addr, uint64_t val,
     g_array_append_val(accesses, a);
 }
 
-static bool rec_rw(AddressSpaceId space, hwaddr addr, void *buf, uint64_t len,
+static bool rec_rw(AddressSpace *space, hwaddr addr, void *buf, uint64_t len,
                    bool is_write)
 {
     Access a = {space, addr, 0, len, is_write, true};
@@ -138,7 +138,7 @@ static void test_pio_out(void)
         g_assert_cmpint(dispatch(run), ==, KVM_EXIT_ACTION_CONTINUE);
         g_assert_cmpuint(accesses->len, ==, cases[c].count);
         for (uint32_t i = 0; i < cases[c].count; i++) {
-            g_assert_cmpint(acc(i)->space, ==, AS_IO);
+            g_assert_true(acc(i)->space == &address_space_io);
             g_assert_cmphex(acc(i)->addr, ==, 0x3f8);
             g_assert_cmpuint(acc(i)->size, ==, cases[c].size);
             g_assert_true(acc(i)->is_write);
@@ -164,7 +164,7 @@ static void test_pio_in(void)
         for (unsigned int i = 0; i < 2; i++) {
             uint64_t expect = acc(i)->val;
 
-            g_assert_cmpint(acc(i)->space, ==, AS_IO);
+            g_assert_true(acc(i)->space == &address_space_io);
             g_assert_cmphex(acc(i)->addr, ==, 0x60);
             g_assert_cmpuint(acc(i)->size, ==, size);
             g_assert_false(acc(i)->is_write);
@@ -211,7 +211,7 @@ static void test_mmio_write(void)
         memcpy(run->mmio.data, bytes, sizeof(bytes));
         g_assert_cmpint(dispatch(run), ==, KVM_EXIT_ACTION_CONTINUE);
         g_assert_cmpuint(accesses->len, ==, 1);
-        g_assert_cmpint(acc(0)->space, ==, AS_MEMORY);
+        g_assert_true(acc(0)->space == &address_space_memory);
         g_assert_cmphex(acc(0)->addr, ==, 0xfed00010);
         g_assert_cmpuint(acc(0)->size, ==, lens[c]);
         g_assert_true(acc(0)->is_write);
@@ -229,7 +229,7 @@ static void test_mmio_read(void)
     memset(run->mmio.data, 0xee, sizeof(run->mmio.data));
     g_assert_cmpint(dispatch(run), ==, KVM_EXIT_ACTION_CONTINUE);
     g_assert_cmpuint(accesses->len, ==, 1);
-    g_assert_cmpint(acc(0)->space, ==, AS_MEMORY);
+    g_assert_true(acc(0)->space == &address_space_memory);
     g_assert_cmphex(acc(0)->addr, ==, 0xfee00030);
     g_assert_cmpuint(acc(0)->size, ==, 4);
     g_assert_false(acc(0)->is_write);

@@ -242,8 +242,10 @@ static Guest guest_new(uint64_t pages)
 
     g.rb = ram_block_new_anon("t.inplace", pages * PAGE, false, &err);
     g_assert_no_error(err);
-    g.mr = memory_map_ram("t.inplace", 0x100000, pages * PAGE, g.rb, 0, &err);
-    g_assert_no_error(err);
+    g.mr = g_new0(MemoryRegion, 1);
+    memory_region_init_ram_from_block(g.mr, NULL, "t.inplace", g.rb, 0,
+                                      pages * PAGE);
+    memory_region_add_subregion(get_system_memory(), 0x100000, g.mr);
     return g;
 }
 
@@ -352,7 +354,8 @@ static void test_ram_inplace(void)
         }
         data[spots[i]] ^= 0x40;
     }
-    memory_unmap(g.mr);
+    memory_region_finalize(g.mr);
+    g_free(g.mr);
     ram_block_free(g.rb);
 }
 

@@ -416,6 +416,7 @@ static void test_log(void)
 
 int main(int argc, char **argv)
 {
+    static MemoryRegion ram_mr, port_mr;
     GError *err = NULL;
     RAMBlock *rb;
 
@@ -423,12 +424,12 @@ int main(int argc, char **argv)
 
     rb = ram_block_new_anon("test.ram", RAM_SIZE, false, &err);
     g_assert_no_error(err);
-    g_assert_nonnull(
-        memory_map_ram("test.ram", RAM_BASE, RAM_SIZE, rb, 0, &err));
-    g_assert_no_error(err);
-    g_assert_nonnull(memory_map_io(AS_IO, "test.port", PORT_BASE,
-                                   sizeof(port_regs), &port_ops, NULL, &err));
-    g_assert_no_error(err);
+    memory_region_init_ram_from_block(&ram_mr, NULL, "test.ram", rb, 0,
+                                      RAM_SIZE);
+    memory_region_add_subregion(get_system_memory(), RAM_BASE, &ram_mr);
+    memory_region_init_io(&port_mr, NULL, &port_ops, NULL, "test.port",
+                          sizeof(port_regs));
+    memory_region_add_subregion(get_system_io(), PORT_BASE, &port_mr);
 
     g_test_add_func("/qtest/proto/sized-access", test_sized_access);
     g_test_add_func("/qtest/proto/bulk-access", test_bulk_access);

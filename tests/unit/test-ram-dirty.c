@@ -36,14 +36,17 @@ static Guest guest_new(const char *name, bool memfd, uint64_t pages,
     g.rb = memfd ? ram_block_new_memfd(name, pages * PAGE, false, &err)
                  : ram_block_new_anon(name, pages * PAGE, false, &err);
     g_assert_no_error(err);
-    g.mr = memory_map_ram(name, base, pages * PAGE, g.rb, 0, &err);
-    g_assert_no_error(err);
+    g.mr = g_new0(MemoryRegion, 1);
+    memory_region_init_ram_from_block(g.mr, NULL, name, g.rb, 0,
+                                      pages * PAGE);
+    memory_region_add_subregion(get_system_memory(), base, g.mr);
     return g;
 }
 
 static void guest_free(Guest *g)
 {
-    memory_unmap(g->mr);
+    memory_region_finalize(g->mr);
+    g_free(g->mr);
     ram_block_free(g->rb);
 }
 
@@ -110,29 +113,28 @@ static void assert_error_has(GError *err, const char *what)
 static void test_dirty_host_writes(void)
 {
     Guest g = guest_new("t.log", false, 200, 0x100000);
-    MemoryRegion *alias;
-    GError *err = NULL;
+    MemoryRegion alias;
     uint8_t buf[2] = {1, 2};
 
     /* A second window onto the block at offset 64 pages. */
-    alias =
-        memory_map_ram("t.log-hi", 0x400000, 16 * PAGE, g.rb, 64 * PAGE, &err);
-    g_assert_no_error(err);
+    memory_region_init_alias(&alias, NULL, "t.log-hi", g.mr, 64 * PAGE,
+                             16 * PAGE);
+    memory_region_add_subregion(get_system_memory(), 0x400000, &alias);
 
     g_assert_null(g.rb->dirty);
-    address_space_rw(AS_MEMORY, 0x100000, buf, 1, true); /* not logged */
+    address_space_rw(&address_space_memory, 0x100000, buf, 1, true); /* not logged */
     memory_dirty_log_start();
     g_assert_true(memory_dirty_log_active());
     g_assert_nonnull(g.rb->dirty);
     g_assert_cmpuint(ram_block_dirty_pages(g.rb), ==, 0);
 
     /* Straddles pages 1 and 2; a 4-byte store to page 10; alias page 64+3. */
-    address_space_rw(AS_MEMORY, 0x100000 + 2 * PAGE - 1, buf, 2, true);
-    address_space_st(AS_MEMORY, 0x100000 + 10 * PAGE + 8, 0xdeadbeef, 4);
-    address_space_rw(AS_MEMORY, 0x400000 + 3 * PAGE, buf, 1, true);
+    address_space_rw(&address_space_memory, 0x100000 + 2 * PAGE - 1, buf, 2, true);
+    address_space_st(&address_space_memory, 0x100000 + 10 * PAGE + 8, 0xdeadbeef, 4);
+    address_space_rw(&address_space_memory, 0x400000 + 3 * PAGE, buf, 1, true);
     /* Reads and unassigned writes mark nothing. */
-    address_space_rw(AS_MEMORY, 0x100000 + 20 * PAGE, buf, 2, false);
-    address_space_st(AS_MEMORY, 0x10000000, 1, 4);
+    address_space_rw(&address_space_memory, 0x100000 + 20 * PAGE, buf, 2, false);
+    address_space_st(&address_space_memory, 0x10000000, 1, 4);
     g_assert_cmpuint(ram_block_dirty_pages(g.rb), ==, 4);
 
     for (uint64_t p = 0; p < 200; p++) {
@@ -150,9 +152,9 @@ static void test_dirty_host_writes(void)
     memory_dirty_log_stop();
     g_assert_false(memory_dirty_log_active());
     g_assert_null(g.rb->dirty);
-    address_space_rw(AS_MEMORY, 0x100000, buf, 1, true); /* no bitmap: ok */
+    address_space_rw(&address_space_memory, 0x100000, buf, 1, true); /* no bitmap: ok */
 
-    memory_unmap(alias);
+    memory_region_finalize(&alias);
     guest_free(&g);
 }
 
@@ -385,8 +387,8 @@ static void test_dirty_passes(void)
     g_assert_cmpuint(st.transferred, <=, 256 * 1024 + 1024);
 
     /* Behind the cursor (already sent) and ahead of it. */
-    address_space_st(AS_MEMORY, 0x100000 + 1 * PAGE, 0x1111, 2);
-    address_space_st(AS_MEMORY, 0x100000 + 900 * PAGE, 0x2222, 2);
+    address_space_st(&address_space_memory, 0x100000 + 1 * PAGE, 0x1111, 2);
+    address_space_st(&address_space_memory, 0x100000 + 900 * PAGE, 0x2222, 2);
     do {
         ret = savevm_iterate(f, &err);
         g_assert_cmpint(ret, >=, 0);
@@ -410,9 +412,9 @@ static void test_dirty_passes(void)
         uint8_t zero[PAGE] = {0};
         uint8_t one = 0x77;
 
-        address_space_rw(AS_MEMORY, 0x100000 + 2 * PAGE, zero, PAGE, true);
-        address_space_rw(AS_MEMORY, 0x100000 + 5 * PAGE + 17, &one, 1, true);
-        address_space_rw(AS_MEMORY, 0x100000 + 1023 * PAGE, &one, 1, true);
+        address_space_rw(&address_space_memory, 0x100000 + 2 * PAGE, zero, PAGE, true);
+        address_space_rw(&address_space_memory, 0x100000 + 5 * PAGE + 17, &one, 1, true);
+        address_space_rw(&address_space_memory, 0x100000 + 1023 * PAGE, &one, 1, true);
     }
     want = g_memdup2(g.rb->host, g.rb->size);
     bql_lock();

@@ -37,12 +37,12 @@ static const AccelOps test_accel = {
 
 static uint8_t inb(uint16_t port)
 {
-    return address_space_ld(AS_IO, port, 1);
+    return address_space_ld(&address_space_io, port, 1);
 }
 
 static void outb(uint16_t port, uint8_t val)
 {
-    address_space_st(AS_IO, port, val, 1);
+    address_space_st(&address_space_io, port, val, 1);
 }
 
 /* ---- stream helpers ---- */
@@ -430,7 +430,7 @@ static Object *ide_new(IdeFixture *f, const char *drive_id)
 
 static uint16_t inw(uint16_t port)
 {
-    return address_space_ld(AS_IO, port, 2);
+    return address_space_ld(&address_space_io, port, 2);
 }
 
 static void expect_data(uint64_t sector, unsigned int from, unsigned int to)

@@ -287,12 +287,16 @@ static const MemoryRegionOps pc_msi_ops = {
     .write = pc_msi_write,
 };
 
+/* Above anything a BAR could map there, as QEMU's APIC region is. */
+#define PC_MSI_WINDOW_PRIORITY 0x1000
+
 static void pc_map_msi_window(PcMachineState *pcms)
 {
     memory_region_init_io(&pcms->msi_window, &pcms->parent_obj.parent_obj,
                           &pc_msi_ops, pcms, "apic-msi", MSI_WINDOW_SIZE);
-    memory_region_add_subregion(get_system_memory(), MSI_WINDOW_BASE,
-                                &pcms->msi_window);
+    memory_region_add_subregion_overlap(get_system_memory(), MSI_WINDOW_BASE,
+                                        &pcms->msi_window,
+                                        PC_MSI_WINDOW_PRIORITY);
 }
 
 /*

@@ -68,8 +68,8 @@ bool kvm_irqchip_create(KVMState *s, GError **errp)
     s->gsi_count = kvm_cap(s, KVM_CAP_IRQ_ROUTING) > IRQCHIP_NR_GSIS
                        ? (unsigned int)kvm_cap(s, KVM_CAP_IRQ_ROUTING)
                        : 0;
-    s->msi_routes = g_array_new(false, true,
-                                sizeof(struct kvm_irq_routing_entry));
+    s->msi_routes =
+        g_array_new(false, true, sizeof(struct kvm_irq_routing_entry));
     s->routes_dirty = false;
     return true;
 }
@@ -217,8 +217,8 @@ static void kvm_irqchip_release_virq(int virq)
     KVMState *s = kvm_state();
 
     for (guint i = 0; i < s->msi_routes->len; i++) {
-        if (g_array_index(s->msi_routes, struct kvm_irq_routing_entry, i)
-                .gsi == (uint32_t)virq) {
+        if (g_array_index(s->msi_routes, struct kvm_irq_routing_entry, i).gsi ==
+            (uint32_t)virq) {
             g_array_remove_index(s->msi_routes, i);
             s->routes_dirty = true;
             trace_kvm_irqchip_release_virq(virq);
@@ -252,8 +252,8 @@ static void kvm_irqchip_commit_routes(void)
          * Only a table baton built wrongly (a GSI or count over the limit
          * it checked) gets here; keep the flag so the next commit retries.
          */
-        error_report("KVM_SET_GSI_ROUTING with %u entries failed: %s",
-                     r->nr, g_strerror(-ret));
+        error_report("KVM_SET_GSI_ROUTING with %u entries failed: %s", r->nr,
+                     g_strerror(-ret));
         return;
     }
     s->routes_dirty = false;

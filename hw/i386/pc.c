@@ -56,8 +56,8 @@ typedef struct PcMachineState {
     MemoryRegion ram_above_4g; /* alias of ram at 4 GiB, if any */
     MemoryRegion vga_lowmem;   /* the empty VGA window over ram_below_4g */
     MemoryRegion ports[PC_NR_PORTS]; /* pc_ignored_ports */
-    MemoryRegion msi_window;   /* 0xfee00000, 1 MiB: MSI writes */
-    qemu_irq gsi[IRQCHIP_NR_GSIS]; /* the interrupt controller's inputs */
+    MemoryRegion msi_window;         /* 0xfee00000, 1 MiB: MSI writes */
+    qemu_irq gsi[IRQCHIP_NR_GSIS];   /* the interrupt controller's inputs */
     RAMBlock *own_ram;       /* allocated here (no memory-backend) */
     bool boot_warned;
 } PcMachineState;
@@ -262,9 +262,10 @@ static qemu_irq pc_get_gsi(MachineState *ms, unsigned int gsi)
  */
 static uint64_t pc_msi_read(void *opaque, hwaddr offset, unsigned int size)
 {
-    log_mask(LOG_GUEST_ERROR, "read of the MSI window at 0x%" HWADDR_PRIx
-             " size %u: it is write-only\n", (hwaddr)MSI_WINDOW_BASE + offset,
-             size);
+    log_mask(LOG_GUEST_ERROR,
+             "read of the MSI window at 0x%" HWADDR_PRIx
+             " size %u: it is write-only\n",
+             (hwaddr)MSI_WINDOW_BASE + offset, size);
     return size >= 8 ? UINT64_MAX : (1ULL << (8 * size)) - 1;
 }
 
@@ -274,7 +275,8 @@ static void pc_msi_write(void *opaque, hwaddr offset, uint64_t value,
     MSIMessage msg = {.address = MSI_WINDOW_BASE + offset, .data = value};
 
     if (size != 4) {
-        log_mask(LOG_GUEST_ERROR, "MSI window write at 0x%" HWADDR_PRIx
+        log_mask(LOG_GUEST_ERROR,
+                 "MSI window write at 0x%" HWADDR_PRIx
                  " of size %u dropped: MSIs are 4-byte writes\n",
                  (hwaddr)msg.address, size);
         return;

@@ -65,9 +65,9 @@ static void test_shared_or(void)
     g_assert_false(shared_irq_level(s));
     qemu_irq_raise(a);
     g_assert_cmpstr(k->calls->str, ==, "10:1");
-    qemu_irq_raise(b);                 /* already high: nothing to say */
+    qemu_irq_raise(b); /* already high: nothing to say */
     g_assert_cmpstr(k->calls->str, ==, "10:1");
-    qemu_irq_lower(a);                 /* b still asserts it */
+    qemu_irq_lower(a); /* b still asserts it */
     g_assert_cmpstr(k->calls->str, ==, "10:1");
     g_assert_true(shared_irq_level(s));
     g_assert_cmpint(k->level, ==, 1);
@@ -100,7 +100,7 @@ static void test_shared_repeats(void)
     g_assert_cmpstr(k->calls->str, ==, "");
     qemu_irq_raise(a);
     qemu_irq_raise(a);
-    qemu_set_irq(a, 5);                /* any non-zero level is high */
+    qemu_set_irq(a, 5); /* any non-zero level is high */
     g_assert_cmpstr(k->calls->str, ==, "0:1");
     qemu_irq_lower(a);
     g_assert_cmpstr(k->calls->str, ==, "0:1 0:0");

@@ -175,8 +175,8 @@ static void test_msi_irqfd(void)
         g_assert_no_error(err);
         g_assert_cmpint(virq2, !=, virq);
         irqchip_release_virq(virq2);
-        g_assert_false(irqchip_update_msi_route(virq2, msi_to_apic0(0x61),
-                                                &err));
+        g_assert_false(
+            irqchip_update_msi_route(virq2, msi_to_apic0(0x61), &err));
         g_assert_nonnull(strstr(err->message, "not an MSI route"));
         g_clear_error(&err);
     }
@@ -206,8 +206,8 @@ static void test_signal_msi(void)
     irqchip_send_msi(msi_to_apic0(0x71));
     g_assert_true(irr_has(&vm, 0x71));
     /* Another destination APIC: nobody there, nothing pending here. */
-    irqchip_send_msi((MSIMessage){.address = MSI_WINDOW_BASE | (5 << 12),
-                                  .data = 0x72});
+    irqchip_send_msi(
+        (MSIMessage){.address = MSI_WINDOW_BASE | (5 << 12), .data = 0x72});
     g_assert_false(irr_has(&vm, 0x72));
     vm_close(&vm);
 }
@@ -271,7 +271,7 @@ static void test_resample(void)
     chip = get_ioapic(&vm);
     g_assert_true(chip.chip.ioapic.redirtbl[gsi].fields.remote_irr);
     g_assert_true(chip.chip.ioapic.irr & (1u << gsi));
-    g_assert_cmpint(poll(&pfd, 1, 0), ==, 0);   /* no EOI, no resample */
+    g_assert_cmpint(poll(&pfd, 1, 0), ==, 0); /* no EOI, no resample */
 
     /*
      * Detaching the last irqfd of a resampler de-asserts the pin (from a

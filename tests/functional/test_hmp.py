@@ -92,7 +92,8 @@ class Hmp(unittest.TestCase):
 
     def test_info_mtree(self):
         # The pc machine's map: pc.ram seen through ram-below-4g, the
-        # VGA window over it, an isa-serial and the ports kept quiet.
+        # VGA window over it, the MSI window, an isa-serial and the ports
+        # kept quiet.
         vm = self.start(QTEST_PC + ["-device", "isa-serial,iobase=0x2f8"],
                         qtest=True)
         self.assertEqual(vm.hmp.cmd("info mtree"), (
@@ -104,6 +105,8 @@ class Hmp(unittest.TestCase):
             "0000000000000000-0000000000ffffff\n"
             "    00000000000a0000-00000000000bffff (prio 1, i/o): "
             "vga-lowmem\n"
+            "    00000000fee00000-00000000feefffff (prio 4096, i/o): "
+            "apic-msi\n"
             "\n"
             "address-space: I/O\n"
             "  0000000000000000-000000000000ffff (prio 0, container): io\n"

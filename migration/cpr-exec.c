@@ -28,17 +28,18 @@ static bool cpr_exec_check_target(const char *path, GError **errp)
 {
     g_autofree char *reads = NULL;
     unsigned int lo, hi;
+    uint32_t v = cpr_state_version_needed();
     bool marked;
 
     if (!cpr_binary_state_versions(path, -1, &lo, &hi, &marked) ||
-        (CPR_STATE_VERSION >= lo && CPR_STATE_VERSION <= hi)) {
+        (v >= lo && v <= hi)) {
         return true;    /* it reads it, or it cannot be told */
     }
     reads = cpr_versions_text(lo, hi, marked);
     error_setg(errp, "cpr-exec-command: '%s' is a baton that reads %s, and "
                "this one writes version %d: the guest would be lost after "
                "the exec; use a baton of this release or a newer one",
-               path, reads, CPR_STATE_VERSION);
+               path, reads, v);
     return false;
 }
 

@@ -73,6 +73,11 @@ static void cpr_exec_collect(const char *name, int id, int fd, void *opaque)
     g_array_append_val(fds, e);
 }
 
+static void cpr_exec_collect_section(int fd, void *opaque)
+{
+    cpr_exec_collect(NULL, 0, fd, opaque);
+}
+
 /* The state in a memfd, positioned at its start; -1 + errp on failure. */
 static int cpr_exec_write_state(const CprTimes *times, GError **errp)
 {
@@ -221,6 +226,7 @@ bool cpr_exec_run(char **argv, const CprTimes *times, GError **errp)
     num = g_strdup_printf("%d", state_fd);
     envp = cpr_exec_env(CPR_STATE_FD_ENV, num);
     cpr_fd_foreach(cpr_exec_collect, fds);
+    cpr_state_foreach_section_fd(cpr_exec_collect_section, fds);
     /* The state memfd and every preserved fd survive the exec. */
     fcntl(state_fd, F_SETFD, 0);
     for (guint i = 0; i < fds->len; i++) {

@@ -225,6 +225,9 @@ bool cpr_state_load(MigStream *f, bool inherited, GError **errp);
 uint32_t cpr_state_version_needed(void);
 uint32_t cpr_state_written_version(void);
 uint32_t cpr_incoming_version(void);
+/* The fds of the sections in the state last written (cpr-exec exports). */
+void cpr_state_foreach_section_fd(void (*fn)(int fd, void *opaque),
+                                  void *opaque);
 
 /* ---- the 'cpr' channel (cpr-transfer.c) ---- */
 

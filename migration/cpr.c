@@ -80,6 +80,7 @@ static MigMode cpr_in_mode = MIG_MODE_NORMAL;
 static char *cpr_in_fingerprint;    /* what the old process sent */
 static uint32_t cpr_in_version;     /* the CPR state's format version */
 static uint32_t cpr_out_version = CPR_STATE_VERSION; /* the last written */
+static GArray *cpr_out_section_fds; /* int: the sections' in the last state */
 static CprTimes cpr_in_times;
 
 /* ---- the registry ---- */
@@ -500,6 +501,9 @@ static bool cpr_section_put(MigStream *p, const CprSection *sec,
         return false;
     }
     trace_cpr_section_save(path, sec->vmsd->name, nfds);
+    for (unsigned int i = 0; i < nfds; i++) {
+        g_array_append_val(cpr_out_section_fds, fds[i]);
+    }
     put_str16(p, path);
     put_str16(p, sec->vmsd->name);
     mig_put_be32(p, sec->vmsd->version_id);
@@ -1218,6 +1222,10 @@ bool cpr_state_save(MigStream *f, MigMode mode, const char *fingerprint,
             mig_put_fd(p, e->fd);
         }
     }
+    if (!cpr_out_section_fds) {
+        cpr_out_section_fds = g_array_new(FALSE, FALSE, sizeof(int));
+    }
+    g_array_set_size(cpr_out_section_fds, 0);
     if (!legacy) {
         mig_put_be32(p, sections->len);
         for (guint i = 0; i < sections->len; i++) {
@@ -1242,6 +1250,15 @@ bool cpr_state_save(MigStream *f, MigMode mode, const char *fingerprint,
     /* The new process tells which owners it adopts (cpr-transfer). */
     cpr_owner_update_begins(mode == MIG_MODE_CPR_TRANSFER && pass_fds);
     return mig_stream_check(f, errp);
+}
+
+void cpr_state_foreach_section_fd(void (*fn)(int fd, void *opaque),
+                                  void *opaque)
+{
+    for (guint i = 0; cpr_out_section_fds && i < cpr_out_section_fds->len;
+         i++) {
+        fn(g_array_index(cpr_out_section_fds, int, i), opaque);
+    }
 }
 
 uint32_t cpr_incoming_version(void)

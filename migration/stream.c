@@ -798,6 +798,11 @@ void mig_put_fd(MigStream *f, int fd)
         stream_fail(f, "cannot pass file descriptors over this channel");
         return;
     }
+    if (owner->collect_fds) {
+        /* The caller's own fd: the record names it (cpr-exec inherits). */
+        g_array_append_val(owner->fds_out, fd);
+        return;
+    }
     copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (copy < 0) {
         stream_fail_errno(f, errno, "cannot duplicate descriptor %d", fd);
@@ -1125,6 +1130,9 @@ bool mig_stream_close(MigStream *f, GError **errp)
     }
     g_mutex_unlock(&f->lock);
 
+    if (f->collect_fds) {
+        g_array_set_size(f->fds_out, 0);    /* the caller's, not ours */
+    }
     close_fd_array(f->fds_out, 0);
     close_fd_array(f->fds_in, f->fds_in_head);
     g_array_free(f->fds_out, TRUE);

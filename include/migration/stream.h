@@ -41,9 +41,10 @@ MigStream *mig_stream_new_mem_reader(const void *buf, size_t len,
 MigStream *mig_stream_new_mem_writer(void);
 const uint8_t *mig_stream_mem_data(MigStream *f, size_t *len);
 /*
- * A memory writer whose mig_put_fd() keeps a duplicate of each fd (closed
- * with the stream): mig_stream_mem_fds() lists them in order, for a
- * record whose descriptors travel apart from its bytes (CPR sections).
+ * A memory writer whose mig_put_fd() notes each fd (the caller's, not a
+ * duplicate: it must stay open while the stream is used):
+ * mig_stream_mem_fds() lists them in order, for a record whose
+ * descriptors travel apart from its bytes (CPR sections).
  */
 MigStream *mig_stream_new_mem_fd_writer(void);
 const int *mig_stream_mem_fds(MigStream *f, unsigned int *n);

@@ -70,7 +70,6 @@ static bool hostmem_cpr_adopt(HostMemoryBackend *s, unsigned int flags,
                               bool *adopted, GError **errp)
 {
     Object *obj = &s->parent_obj;
-    g_autofree char *key = NULL;
     struct stat st;
     int fd;
 
@@ -78,8 +77,7 @@ static bool hostmem_cpr_adopt(HostMemoryBackend *s, unsigned int flags,
     if (!cpr_is_incoming()) {
         return true;
     }
-    key = cpr_fd_key(obj, "ram");
-    fd = cpr_find_fd(key, 0);
+    fd = cpr_take_fd(obj, "ram", 0);
     if (fd < 0) {
         return true;
     }
@@ -103,10 +101,8 @@ static bool hostmem_cpr_adopt(HostMemoryBackend *s, unsigned int flags,
 /* Register the block's fd so that a live update hands it over. */
 static void hostmem_cpr_save(HostMemoryBackend *s)
 {
-    g_autofree char *key = cpr_fd_key(&s->parent_obj, "ram");
-
     if (s->ram && s->ram->fd >= 0 && (s->ram->flags & RAM_SHARED)) {
-        cpr_save_fd(key, 0, s->ram->fd);
+        cpr_own_fd(&s->parent_obj, "ram", 0, s->ram->fd);
     }
 }
 
@@ -222,11 +218,10 @@ static bool hostmem_file_realize(Object *obj, GError **errp)
 static void hostmem_unrealize(Object *obj)
 {
     HostMemoryBackend *s = (HostMemoryBackend *)obj;
-    g_autofree char *key = cpr_fd_key(obj, "ram");
 
-    /* The block closes the fd: forget it first (no-op if never saved). */
-    if (s->ram && s->ram->fd >= 0 && cpr_find_fd(key, 0) == s->ram->fd) {
-        cpr_delete_fd(key, 0);
+    /* The block closes the fd: forget it first (no-op if never owned). */
+    if (s->ram) {
+        cpr_disown_fd(obj, "ram", 0, s->ram->fd);
     }
     g_clear_pointer(&s->ram, ram_block_free);
     g_clear_pointer(&s->user, g_free);

@@ -228,9 +228,10 @@ static void chr_cpr_append_claims(const Chardev *chr, GString *out)
     }
 }
 
+/* The owner name of CHR's records: its canonical path. */
 static char *chr_cpr_owner(const Chardev *chr)
 {
-    return cpr_fd_key(&chr->parent_obj, NULL);
+    return object_get_canonical_path(&chr->parent_obj);
 }
 
 /* Record what CHR is now (options, claims, frontend) for CPR. */
@@ -304,7 +305,7 @@ static void chr_claim_check_one(const char *owner, const char *record,
                        "it that id and those options to inherit it, or "
                        "use another path", chardev_id(c->chr),
                        *l + strlen("claim "),
-                       owner + strlen(TYPE_CHARDEV "/"),
+                       strrchr(owner, '/') + 1,
                        old_opts ? old_opts : "?");
         }
         return;
@@ -374,7 +375,6 @@ static char *chr_listen_path(int lfd)
  */
 static bool chr_cpr_decide_compat_v1(Chardev *chr, GError **errp)
 {
-    g_autofree char *key = cpr_fd_key(&chr->parent_obj, "listen");
     const char *path = chr_prop_str(chr, "path");
     g_autofree char *old = NULL, *want = NULL;
     int lfd;
@@ -383,7 +383,7 @@ static bool chr_cpr_decide_compat_v1(Chardev *chr, GError **errp)
         return false;
     }
     chr->cpr_inherited = true;
-    lfd = cpr_find_fd(key, 0);
+    lfd = cpr_peek_fd(&chr->parent_obj, "listen", 0);
     if (cpr_incoming_mode() != MIG_MODE_CPR_TRANSFER || lfd < 0 || !path ||
         strcmp(object_get_typename(&chr->parent_obj), "chardev-socket")) {
         return true;

@@ -12,7 +12,6 @@
 
 #include "chardev-internal.h"
 #include "migration/cpr.h"
-#include "migration/register.h"
 #include "system/runstate.h"
 #include "util/error-report.h"
 
@@ -591,47 +590,29 @@ void chardev_cleanup_all(void)
  * the hand-over lossless: a byte is either consumed by the old process
  * before the save (and is in the saved state: UART FIFO, monitor input)
  * or still queued in the kernel for the new process. The core sends
- * HANDOVER right after stopping the guest; as a second line, a live
- * migration section ("chardev-cpr", no payload, active only in the modes
- * that preserve fds) stops accepting at setup, so that no client connects
- * to a process that is about to go (it stays queued for the next one),
- * and stops reading (FROZEN) when the device state is saved.
+ * HANDOVER right after stopping the guest, before it saves the device
+ * state; PREPARE, when the update is set up, stops accepting, so that no
+ * client connects to a process that is about to go (it stays queued for
+ * the next one). Both are CPR notifiers (backend phase: after the
+ * monitors flushed their events).
  */
 
 int chr_cpr_find(Chardev *chr, const char *role)
 {
-    g_autofree char *key = NULL;
-
     if (!chardev_cpr_inherited(chr)) {
         return -1;
     }
-    key = cpr_fd_key(&chr->parent_obj, role);
-    return cpr_find_fd(key, 0);
+    return cpr_take_fd(&chr->parent_obj, role, 0);
 }
 
 void chr_cpr_save(Chardev *chr, const char *role, int fd)
 {
-    g_autofree char *key = cpr_fd_key(&chr->parent_obj, role);
-
-    cpr_save_fd(key, 0, fd);
-}
-
-char *chardev_cpr_key(const Chardev *chr, const char *role)
-{
-    return cpr_fd_key(&chr->parent_obj, role);
+    cpr_own_fd(&chr->parent_obj, role, 0, fd);
 }
 
 void chr_cpr_forget(Chardev *chr, const char *role, int fd)
 {
-    g_autofree char *key = NULL;
-
-    if (fd < 0) {
-        return;
-    }
-    key = cpr_fd_key(&chr->parent_obj, role);
-    if (cpr_find_fd(key, 0) == fd) {
-        cpr_delete_fd(key, 0);
-    }
+    cpr_disown_fd(&chr->parent_obj, role, 0, fd);
 }
 
 static void chr_cpr_set(Chardev *chr, ChrCprState state)
@@ -684,9 +665,16 @@ static void chr_cpr_move_all(ChrCprState from_min, ChrCprState from_max,
     g_main_context_wakeup(NULL);
 }
 
-static void chr_cpr_notify(CprEvent event, void *opaque)
+static bool chr_cpr_notify(CprEvent event, void *opaque, GError **errp)
 {
     switch (event) {
+    case CPR_EVENT_PREPARE:
+        /*
+         * No client connects to a process that is about to go: it stays
+         * queued for whichever process runs the guest next.
+         */
+        chr_cpr_move_all(CHR_CPR_LIVE, CHR_CPR_LIVE, CHR_CPR_NO_ACCEPT);
+        break;
     case CPR_EVENT_HANDOVER:
         /*
          * The new process serves every peer from now on (unless ROLLBACK
@@ -694,7 +682,7 @@ static void chr_cpr_notify(CprEvent event, void *opaque)
          * is harmless, shutting sockets down would cut the peers off)
          * but nothing is read, accepted or written on them.
          */
-        chr_cpr_move_all(CHR_CPR_LIVE, CHR_CPR_FROZEN, CHR_CPR_GONE);
+        chr_cpr_move_all(CHR_CPR_LIVE, CHR_CPR_NO_ACCEPT, CHR_CPR_GONE);
         break;
     case CPR_EVENT_ROLLBACK:
         /* The update failed: back to work, nothing was lost. */
@@ -709,47 +697,8 @@ static void chr_cpr_notify(CprEvent event, void *opaque)
         chardev_foreach(chr_hold_flush_one, NULL);
         break;
     }
-}
-
-static bool chr_cpr_is_active(void *opaque)
-{
-    return MIG_MODE_BIT(migrate_mode()) & CPR_MODES_PRESERVING;
-}
-
-static bool chr_cpr_save_setup(MigStream *f, void *opaque, GError **errp)
-{
-    chr_cpr_move_all(CHR_CPR_LIVE, CHR_CPR_LIVE, CHR_CPR_NO_ACCEPT);
     return true;
 }
-
-static bool chr_cpr_save_complete(MigStream *f, void *opaque, GError **errp)
-{
-    chr_cpr_move_all(CHR_CPR_LIVE, CHR_CPR_NO_ACCEPT, CHR_CPR_FROZEN);
-    return true;
-}
-
-static void chr_cpr_save_cleanup(void *opaque)
-{
-    /*
-     * Ended before the guest stopped: nothing was handed over. From the
-     * hand-over on, only ROLLBACK may bring the chardevs back.
-     */
-    chr_cpr_move_all(CHR_CPR_NO_ACCEPT, CHR_CPR_NO_ACCEPT, CHR_CPR_LIVE);
-}
-
-static bool chr_cpr_load_state(MigStream *f, void *opaque, int version_id,
-                               GError **errp)
-{
-    return true; /* the section carries no data */
-}
-
-static const SaveVMHandlers chr_cpr_handlers = {
-    .save_setup = chr_cpr_save_setup,
-    .save_complete = chr_cpr_save_complete,
-    .save_cleanup = chr_cpr_save_cleanup,
-    .load_state = chr_cpr_load_state,
-    .is_active = chr_cpr_is_active,
-};
 
 /* At realize: the starting state, and the hooks on first use. */
 static bool chr_cpr_init(Chardev *chr, GError **errp)
@@ -758,8 +707,7 @@ static bool chr_cpr_init(Chardev *chr, GError **errp)
 
     if (!registered) {
         registered = true;
-        cpr_add_notifier(chr_cpr_notify, NULL);
-        savevm_register_live("chardev-cpr", 0, 1, &chr_cpr_handlers, NULL);
+        cpr_add_notifier(chr_cpr_notify, NULL, CPR_PHASE_BACKEND);
         vm_add_start_notifier(chr_hold_vm_start, NULL);
     }
     chr->adopted_conn = false;

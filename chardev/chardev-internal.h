@@ -46,12 +46,6 @@ typedef enum ChrCprState {
      * since a connection made now would not reach the new process.
      */
     CHR_CPR_NO_ACCEPT,
-    /*
-     * Old process, device state saved: read nothing more either, since
-     * input consumed now would be missing from the saved state. Output
-     * still goes (final events).
-     */
-    CHR_CPR_FROZEN,
     /* New process before the take-over: no I/O at all; writes dropped. */
     CHR_CPR_WAITING,
     /*
@@ -111,7 +105,7 @@ static inline bool chr_cpr_may_read(const Chardev *chr)
 
 static inline bool chr_cpr_may_write(const Chardev *chr)
 {
-    return chr->cpr_state <= CHR_CPR_FROZEN;
+    return chr->cpr_state <= CHR_CPR_NO_ACCEPT;
 }
 
 /*
@@ -128,7 +122,7 @@ void chr_cpr_release(Chardev *chr);
 char *chr_cpr_options(const Chardev *chr);
 
 /*
- * The CPR fd registry for chardev fds, keyed by chardev id and ROLE
+ * The CPR fds of a chardev (cpr_own_fd() under its path), by ROLE
  * ("listen", "conn", "out", "in", "master", "log"). chr_cpr_find() returns
  * the fd the old process handed over, or -1 when this process is not
  * taking over a guest or CHR is not the old process's. chr_cpr_save()

@@ -28,17 +28,18 @@ static bool cpr_exec_check_target(const char *path, GError **errp)
 {
     g_autofree char *reads = NULL;
     unsigned int lo, hi;
+    uint32_t v = cpr_state_version_needed();
     bool marked;
 
     if (!cpr_binary_state_versions(path, -1, &lo, &hi, &marked) ||
-        (CPR_STATE_VERSION >= lo && CPR_STATE_VERSION <= hi)) {
+        (v >= lo && v <= hi)) {
         return true;    /* it reads it, or it cannot be told */
     }
     reads = cpr_versions_text(lo, hi, marked);
     error_setg(errp, "cpr-exec-command: '%s' is a baton that reads %s, and "
                "this one writes version %d: the guest would be lost after "
                "the exec; use a baton of this release or a newer one",
-               path, reads, CPR_STATE_VERSION);
+               path, reads, v);
     return false;
 }
 
@@ -70,6 +71,11 @@ static void cpr_exec_collect(const char *name, int id, int fd, void *opaque)
     CprExecFd e = { .fd = fd, .flags = fcntl(fd, F_GETFD) };
 
     g_array_append_val(fds, e);
+}
+
+static void cpr_exec_collect_section(int fd, void *opaque)
+{
+    cpr_exec_collect(NULL, 0, fd, opaque);
 }
 
 /* The state in a memfd, positioned at its start; -1 + errp on failure. */
@@ -220,6 +226,7 @@ bool cpr_exec_run(char **argv, const CprTimes *times, GError **errp)
     num = g_strdup_printf("%d", state_fd);
     envp = cpr_exec_env(CPR_STATE_FD_ENV, num);
     cpr_fd_foreach(cpr_exec_collect, fds);
+    cpr_state_foreach_section_fd(cpr_exec_collect_section, fds);
     /* The state memfd and every preserved fd survive the exec. */
     fcntl(state_fd, F_SETFD, 0);
     for (guint i = 0; i < fds->len; i++) {

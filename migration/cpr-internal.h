@@ -24,9 +24,12 @@
 /*
  * The CPR state format versions this baton writes (the newest) and reads
  * (down to the oldest). Version 1 is baton up to b23ea73:
- * cpr_compat_v1().
+ * cpr_compat_v1(). Version 2 added the owners' records; version 3 names
+ * entries and owners by canonical path and carries CPR vmstate sections.
+ * A state without sections is written as version 2 (legacy names), which
+ * the release before this one reads too.
  */
-#define CPR_STATE_VERSION 2
+#define CPR_STATE_VERSION 3
 #define CPR_STATE_MIN_VERSION 1
 
 /*
@@ -43,6 +46,25 @@ typedef struct CprTimes {
 
 /* ---- registry internals (cpr.c) ---- */
 
+/*
+ * The raw registry under the owner helper: NAME is the owner's canonical
+ * path + "/" + role (tests and the CPR state format use it directly;
+ * owners use cpr_own_fd() and friends). Saving a key again with a
+ * different fd is a bug (asserted); cpr_resave_fd() replaces on purpose.
+ */
+void cpr_save_fd(const char *name, int id, int fd);
+void cpr_resave_fd(const char *name, int id, int fd);
+/* The fd under (NAME, ID), or -1. */
+int cpr_find_fd(const char *name, int id);
+void cpr_delete_fd(const char *name, int id);
+/*
+ * The name version 1 and 2 of the CPR state used for canonical NAME
+ * ("/chardevs/s0/conn" to "chardev/s0/conn"), or NULL if it had none
+ * (free it); and back (NULL: not a legacy name).
+ */
+char *cpr_legacy_name(const char *name);
+char *cpr_name_from_legacy(const char *legacy);
+
 /* Bumped by every save, resave and delete: the set the state captured. */
 uint64_t cpr_fd_generation(void);
 void cpr_fd_foreach(void (*fn)(const char *name, int id, int fd,
@@ -50,8 +72,12 @@ void cpr_fd_foreach(void (*fn)(const char *name, int id, int fd,
                     void *opaque);
 /* Forget every entry, closing the fds if CLOSE_FDS (tests, failed loads). */
 void cpr_fd_clear(bool close_fds);
-/* Run the notifiers for EVENT, in registration order. */
-void cpr_notify(CprEvent event);
+/*
+ * Run the notifiers for EVENT in phase order (cpr.h). PREPARE and
+ * HANDOVER stop at the first failure and return it; ROLLBACK and
+ * TAKEOVER run every notifier and log failures.
+ */
+bool cpr_notify(CprEvent event, GError **errp);
 /* The new process has taken over: cpr_is_incoming() is false from now. */
 void cpr_incoming_done(void);
 /* The old process's switchover times (all zero for cpr-transfer). */
@@ -123,9 +149,14 @@ bool cpr_owner_note_change(const char *name);
 void cpr_owner_foreach(void (*fn)(const char *owner, const char *record,
                                   void *opaque),
                        void *opaque);
-/* The records, into / from the CPR state payload. */
-void cpr_owner_put_records(MigStream *p);
-bool cpr_owner_get_records(MigStream *p, GError **errp);
+/*
+ * The records, into / from the CPR state payload. LEGACY: owners by
+ * their version-2 names (cpr_legacy_name()); false if one has none.
+ */
+bool cpr_owner_put_records(MigStream *p, bool legacy);
+bool cpr_owner_get_records(MigStream *p, bool legacy, GError **errp);
+/* Whether every record's owner has a version-2 name. */
+bool cpr_owner_legacy_ok(void);
 /*
  * Old process, CPR state written: a new update starts, every owner
  * handed over. AWAIT_REPLY: the new process will say which it adopts
@@ -187,6 +218,16 @@ bool cpr_state_save(MigStream *f, MigMode mode, const char *fingerprint,
  * fd is closed and the registry stays empty.
  */
 bool cpr_state_load(MigStream *f, bool inherited, GError **errp);
+/*
+ * The format version cpr_state_save() would write now (2 when nothing
+ * needs 3), the one it last wrote, and the one this process read.
+ */
+uint32_t cpr_state_version_needed(void);
+uint32_t cpr_state_written_version(void);
+uint32_t cpr_incoming_version(void);
+/* The fds of the sections in the state last written (cpr-exec exports). */
+void cpr_state_foreach_section_fd(void (*fn)(int fd, void *opaque),
+                                  void *opaque);
 
 /* ---- the 'cpr' channel (cpr-transfer.c) ---- */
 

@@ -138,7 +138,40 @@ void cpr_owner_foreach(void (*fn)(const char *owner, const char *record,
     }
 }
 
-void cpr_owner_put_records(MigStream *p)
+bool cpr_owner_legacy_ok(void)
+{
+    for (guint i = 0; owners && i < owners->len; i++) {
+        CprOwner *o = g_ptr_array_index(owners, i);
+        g_autofree char *legacy = cpr_legacy_name(o->owner);
+
+        if (!legacy || strlen(legacy) > CPR_OWNER_MAX_NAME) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* OWNER as it goes on the wire (a new string). */
+static char *owner_wire_name(const char *owner, bool legacy)
+{
+    char *l = legacy ? cpr_legacy_name(owner) : NULL;
+
+    return l ? l : g_strdup(owner);
+}
+
+/* An owner name read from the wire, canonical (a new string). */
+static char *owner_from_wire(char *name, bool legacy)
+{
+    char *c = legacy ? cpr_name_from_legacy(name) : NULL;
+
+    if (c) {
+        g_free(name);
+        return c;
+    }
+    return name;
+}
+
+bool cpr_owner_put_records(MigStream *p, bool legacy)
 {
     guint n = owners ? owners->len : 0;
 
@@ -146,13 +179,15 @@ void cpr_owner_put_records(MigStream *p)
     for (guint i = 0; i < n; i++) {
         CprOwner *o = g_ptr_array_index(owners, i);
         size_t len = MIN(strlen(o->record), CPR_OWNER_MAX_RECORD);
+        g_autofree char *name = owner_wire_name(o->owner, legacy);
 
-        mig_put_be16(p, strlen(o->owner));
-        mig_put_buffer(p, o->owner, strlen(o->owner));
+        mig_put_be16(p, strlen(name));
+        mig_put_buffer(p, name, strlen(name));
         /* A longer record is cut: it then never matches (not inherited). */
         mig_put_be32(p, len);
         mig_put_buffer(p, o->record, len);
     }
+    return true;
 }
 
 /* A be16 (NAME) or be32-length string of 1 (0 if EMPTY_OK) to MAX bytes. */
@@ -180,7 +215,7 @@ static char *get_string(MigStream *p, bool wide, bool empty_ok, size_t max,
     return s;
 }
 
-bool cpr_owner_get_records(MigStream *p, GError **errp)
+bool cpr_owner_get_records(MigStream *p, bool legacy, GError **errp)
 {
     uint32_t n = mig_get_be32(p);
 
@@ -203,6 +238,7 @@ bool cpr_owner_get_records(MigStream *p, GError **errp)
         if (!owner) {
             return false;
         }
+        owner = owner_from_wire(owner, legacy);
         record = get_string(p, true, true, CPR_OWNER_MAX_RECORD,
                             "owner record", errp);
         if (!record) {
@@ -303,12 +339,15 @@ GBytes *cpr_owner_reply(void)
     g_autoptr(MigStream) p = mig_stream_new_mem_writer();
     g_autoptr(MigStream) f = mig_stream_new_mem_writer();
     guint n = adopted ? adopted->len : 0;
+    /* An old process that wrote version 2 knows owners by those names. */
+    bool legacy = cpr_incoming_version() < 3;
     const uint8_t *data;
     size_t len;
 
     mig_put_be32(p, n);
     for (guint i = 0; i < n; i++) {
-        const char *owner = g_ptr_array_index(adopted, i);
+        g_autofree char *owner = owner_wire_name(
+            g_ptr_array_index(adopted, i), legacy);
 
         mig_put_be16(p, strlen(owner));
         mig_put_buffer(p, owner, strlen(owner));
@@ -393,6 +432,7 @@ static GPtrArray *reply_parse(const uint8_t *payload, uint32_t len,
             g_prefix_error(errp, "(reply) ");
             return NULL;
         }
+        owner = owner_from_wire(owner, cpr_state_written_version() < 3);
         g_ptr_array_add(l, owner);
         if (!name_listed(sent_owners, owner)) {
             error_setg(errp, "cpr reply: the new process adopted '%s', "

@@ -426,17 +426,18 @@ static void cpr_explain_no_reply(int bin, GError *err, GError **errp)
 {
     g_autofree char *reads = NULL;
     unsigned int lo, hi;
+    uint32_t v = cpr_state_written_version();
     bool marked;
 
     if (bin < 0 || !cpr_binary_state_versions(NULL, bin, &lo, &hi, &marked) ||
-        (CPR_STATE_VERSION >= lo && CPR_STATE_VERSION <= hi)) {
+        (v >= lo && v <= hi)) {
         g_propagate_error(errp, err);
         return;
     }
     reads = cpr_versions_text(lo, hi, marked);
     error_setg(errp, "%s: it is a baton that reads %s, and this one writes "
                "version %d; update to a baton of this release or a newer "
-               "one", err->message, reads, CPR_STATE_VERSION);
+               "one", err->message, reads, v);
     g_error_free(err);
 }
 

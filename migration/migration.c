@@ -114,6 +114,7 @@ typedef struct MigrationState {
     bool cpr_sent;          /* CPR state sent: ROLLBACK owed on failure */
     uint64_t cpr_generation;
     bool handed_over;       /* HANDOVER notified: ROLLBACK owed on failure */
+    bool cpr_prepared;      /* PREPARE notified: ROLLBACK owed on failure */
     bool handshake;         /* socket main channel: READY/GO */
     bool committed;         /* GO sent (under LOCK): never resume again */
     char **exec_argv;       /* cpr-exec-command */
@@ -410,8 +411,13 @@ static bool migration_complete(MigrationState *s, MigStream *f,
         return false;
     }
     if (mode_is_preserving(s->mode)) {
-        cpr_notify(CPR_EVENT_HANDOVER);
+        /* Whatever the outcome, every notifier hears ROLLBACK on failure. */
         s->handed_over = true;
+        if (!cpr_notify(CPR_EVENT_HANDOVER, errp)) {
+            bql_priority_end();
+            bql_unlock();
+            return false;
+        }
     }
     mig_stream_set_rate_limit(f, 0);
     ok = savevm_complete(f, errp);
@@ -599,10 +605,11 @@ static void migration_finish_locked(MigrationState *s, bool completed,
         migration_guest_lost_locked(s, err);
         return;
     }
-    if (s->cpr_sent || s->handed_over) {
+    if (s->cpr_sent || s->cpr_prepared || s->handed_over) {
         /* The fd owners carry on (and resume their I/O) before the guest. */
-        cpr_notify(CPR_EVENT_ROLLBACK);
+        cpr_notify(CPR_EVENT_ROLLBACK, NULL);
         s->handed_over = false;
+        s->cpr_prepared = false;
     }
     if (s->vm_stopped) {
         if (s->vm_old_state == RUN_STATE_RUNNING) {
@@ -723,6 +730,11 @@ static gpointer migration_thread(gpointer opaque)
     if (ok && status_get(&s->state) == MIG_STATUS_SETUP) {
         bql_lock();
         ok = savevm_write_header(f, &err) && savevm_setup(f, &s->opts, &err);
+        if (ok && mode_is_preserving(s->mode)) {
+            /* The fd owners stop taking new work (chardev clients). */
+            s->cpr_prepared = true;
+            ok = cpr_notify(CPR_EVENT_PREPARE, &err);
+        }
         bql_unlock();
         migration_note_bytes(s, f);
         emit_pass_event();
@@ -836,7 +848,8 @@ static void migration_init(MigrationState *s, MigChannel *ch, MigMode mode)
     s->vm_old_state = runstate_get();
     g_atomic_int_set(&s->mode, mode);
     s->cpr_fd = -1;
-    s->cpr_sent = s->handed_over = s->handshake = s->committed = false;
+    s->cpr_sent = s->cpr_prepared = s->handed_over = false;
+    s->handshake = s->committed = false;
     s->cpr_generation = 0;
     memset(&s->times, 0, sizeof(s->times));
     s->remote_loaded = s->go_time = 0;
@@ -1064,7 +1077,7 @@ static bool incoming_take_over(IncomingState *mis, int fd, int hs,
     }
     if (cpr_is_incoming()) {
         /* Ours now: the adopted fds may be read, accepted and written. */
-        cpr_notify(CPR_EVENT_TAKEOVER);
+        cpr_notify(CPR_EVENT_TAKEOVER, NULL);
     }
     mis->resumed = now_us();
     bql_unlock();

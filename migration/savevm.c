@@ -883,6 +883,36 @@ static bool read_record(LoadState *ls, bool *streamed, GError **errp)
     return record_check_crc(ls, mig_stream_window_end(f), errp);
 }
 
+/*
+ * Sections older releases send that this one no longer has, each without
+ * data: accepted (and ignored) on load, never sent, and not registered
+ * (section numbering stays as it was). "chardev-cpr" gave the chardevs
+ * hooks in live updates before the CPR notifiers had PREPARE.
+ */
+static SaveStateEntry retired_entries[] = {
+    { .idstr = (char *)"chardev-cpr", .version_id = 1 },
+};
+static const SaveVMHandlers retired_ops;
+
+static SaveStateEntry *find_retired(const char *idstr, uint32_t instance)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(retired_entries); i++) {
+        if (!instance && !strcmp(retired_entries[i].idstr, idstr)) {
+            retired_entries[i].ops = &retired_ops;
+            return &retired_entries[i];
+        }
+    }
+    return NULL;
+}
+
+static void reset_retired(void)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(retired_entries); i++) {
+        retired_entries[i].started = retired_entries[i].ended = false;
+        retired_entries[i].loaded = false;
+    }
+}
+
 /* SECTION_START / SECTION_FULL: find and claim the named section. */
 static SaveStateEntry *load_section_header(LoadState *ls, MigStream *p,
                                            int *version, GError **errp)
@@ -905,6 +935,9 @@ static SaveStateEntry *load_section_header(LoadState *ls, MigStream *p,
     }
     set_last_section(idstr);
     se = instance <= G_MAXINT ? find_entry(idstr, instance) : NULL;
+    if (!se) {
+        se = find_retired(idstr, instance);
+    }
     if (!se) {
         error_setg(errp,
                    "unknown section '%s' instance %" PRIu32
@@ -1158,7 +1191,10 @@ static bool load_stream(MigStream *f, GError **errp)
 bool savevm_load(MigStream *f, GError **errp)
 {
     GError *err = NULL;
-    bool ok = load_stream(f, &err);
+    bool ok;
+
+    reset_retired();
+    ok = load_stream(f, &err);
 
     return with_error(ok, err, "loading the migration stream", errp);
 }

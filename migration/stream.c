@@ -47,6 +47,7 @@ struct MigStream {
     bool is_socket; /* send with MSG_NOSIGNAL, shutdown() works */
     bool can_pass_fds;
     bool is_mem;
+    bool collect_fds;   /* memory writer that keeps what mig_put_fd() got */
     MigStream *fd_parent; /* memory child: its descriptors live there */
 
     /*
@@ -198,6 +199,22 @@ MigStream *mig_stream_new_mem_writer(void)
     f->is_mem = true;
     f->mem = g_byte_array_new();
     return f;
+}
+
+MigStream *mig_stream_new_mem_fd_writer(void)
+{
+    MigStream *f = mig_stream_new_mem_writer();
+
+    f->collect_fds = true;
+    f->can_pass_fds = true;
+    return f;
+}
+
+const int *mig_stream_mem_fds(MigStream *f, unsigned int *n)
+{
+    g_assert(f->collect_fds);
+    *n = f->fds_out->len;
+    return (const int *)f->fds_out->data;
 }
 
 MigStream *mig_stream_new_mem_child_reader(MigStream *parent, const void *buf,
@@ -777,8 +794,13 @@ void mig_put_fd(MigStream *f, int fd)
     if (f->err) {
         return;
     }
-    if (!owner->can_pass_fds || owner->is_mem) {
+    if (!owner->can_pass_fds || (owner->is_mem && !owner->collect_fds)) {
         stream_fail(f, "cannot pass file descriptors over this channel");
+        return;
+    }
+    if (owner->collect_fds) {
+        /* The caller's own fd: the record names it (cpr-exec inherits). */
+        g_array_append_val(owner->fds_out, fd);
         return;
     }
     copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -983,6 +1005,13 @@ int mig_get_fd(MigStream *f)
     return fd;
 }
 
+unsigned int mig_get_fd_pending(MigStream *f)
+{
+    MigStream *owner = f->fd_parent ? f->fd_parent : f;
+
+    return owner->fds_in->len - owner->fds_in_head;
+}
+
 bool mig_stream_eof(MigStream *f)
 {
     g_assert(!f->is_writer);
@@ -1101,6 +1130,9 @@ bool mig_stream_close(MigStream *f, GError **errp)
     }
     g_mutex_unlock(&f->lock);
 
+    if (f->collect_fds) {
+        g_array_set_size(f->fds_out, 0);    /* the caller's, not ours */
+    }
     close_fd_array(f->fds_out, 0);
     close_fd_array(f->fds_in, f->fds_in_head);
     g_array_free(f->fds_out, TRUE);

@@ -148,11 +148,11 @@ struct Monitor {
     /*
      * Live update: whether the new process must greet a client the old
      * one had not greeted yet (once it has taken over); cpr-exec: the
-     * memfd with the session state (old image), and whether the session
-     * was restored from it at creation (new image).
+     * session state, its CPR vmstate section (old image), and whether the
+     * session was restored from it at creation (new image).
      */
     bool cpr_greet;
-    int cpr_state_fd;
+    struct MonitorCprState *cpr_exec_st;
     bool cpr_restored;
 };
 

@@ -68,14 +68,14 @@ static void monitor_qmp_output(void *opaque, const char *data, size_t len)
 static void monitor_cpr_register(void);
 static void monitor_cpr_compat_v1_register(Monitor *mon);
 static void monitor_cpr_exec_restore(Monitor *mon);
-static void monitor_cpr_exec_drop(Monitor *mon);
+static void monitor_cpr_exec_release(Monitor *mon);
+static void monitor_cpr_exec_register(Monitor *mon);
 
 static Monitor *monitor_alloc(bool is_qmp, bool pretty)
 {
     Monitor *mon = g_new0(Monitor, 1);
 
     mon->is_qmp = is_qmp;
-    mon->cpr_state_fd = -1;
     mon->last_format = 'x';
     mon->last_size = 4;
     if (is_qmp) {
@@ -168,6 +168,7 @@ Monitor *monitor_new(Chardev *chr, bool is_qmp, bool pretty, GError **errp)
     monitor_cpr_register();
     monitor_cpr_compat_v1_register(mon);
     monitors = g_list_append(monitors, mon);
+    monitor_cpr_exec_register(mon);
     monitor_cpr_exec_restore(mon);
     return mon;
 }
@@ -197,7 +198,7 @@ void monitor_cleanup_all(void)
         Monitor *mon = monitors->data;
 
         monitors = g_list_delete_link(monitors, monitors);
-        monitor_cpr_exec_drop(mon);
+        monitor_cpr_exec_release(mon);
         /* Its version-1 section, if any (monitor_cpr_compat_v1_register). */
         vmstate_unregister_opaque(mon);
         chardev_detach(mon->chr);
@@ -233,8 +234,8 @@ void monitor_cleanup_all(void)
  *
  * cpr-exec differs in one way: the new image gets the main channel only
  * from migrate-incoming, which the client may well send on this very
- * connection. So at the hand-over the old image also leaves each session
- * in a memfd in the CPR registry ("chardev/ID/monitor"), and the new
+ * connection. So the old image also sends each session with the CPR
+ * state, as the chardev's "monitor" CPR vmstate section, and the new
  * image restores it as the monitor is created and serves the client at
  * once (nothing else uses the fds after an exec).
  */
@@ -285,6 +286,8 @@ typedef struct MonitorCprState {
     int32_t hist_pos;
     uint32_t history_len; /* lines, each NUL-terminated, oldest first */
     uint8_t history[MONITOR_CPR_HISTORY_MAX];
+
+    Monitor *mon;        /* not migrated: cpr-exec, whose session it is */
 } MonitorCprState;
 
 /* What the loader must not accept, whatever the stream says. */
@@ -771,121 +774,79 @@ static gboolean monitor_cpr_greet(gpointer opaque)
 }
 
 /*
- * cpr-exec, old image, at the hand-over (input has stopped for good): put
- * the session in a memfd the new image finds in the CPR registry. On
- * failure nothing is saved; the "monitor" section then fails the
- * migration with the reason.
+ * cpr-exec: the session goes with the CPR state, as the chardev's
+ * "monitor" CPR vmstate section (the same fields as the version-2
+ * section of the main channel). The CPR state is written after the
+ * hand-over (input has stopped for good), so needed() captures the
+ * session then; a session that cannot be captured is left out and the
+ * new image starts a new one.
  */
-static void monitor_cpr_exec_save(Monitor *mon)
+static bool monitor_cpr_exec_needed(void *opaque)
 {
-    g_autofree MonitorCprState *st = g_new0(MonitorCprState, 1);
-    g_autoptr(MigStream) w = mig_stream_new_mem_writer();
-    g_autofree char *key = chardev_cpr_key(mon->chr, "monitor");
-    const uint8_t *data;
-    size_t len;
-    int fd;
+    MonitorCprState *st = opaque;
+    Monitor *mon = st->mon;
 
+    if (migrate_mode() != MIG_MODE_CPR_EXEC) {
+        return false;
+    }
+    memset(st, 0, sizeof(*st));
+    st->mon = mon;
     st->is_qmp = mon->is_qmp;
     st->hist_pos = -1;
-    if (!(mon->is_qmp ? monitor_cpr_capture_qmp(mon, st, NULL)
-                      : monitor_cpr_capture_hmp(mon, st, NULL)) ||
-        !vmstate_save(w, &monitor_cpr_vmsd, st, NULL) ||
-        !mig_stream_check(w, NULL)) {
-        return;
-    }
-    data = mig_stream_mem_data(w, &len);
-    fd = memfd_create("baton-monitor-state", MFD_CLOEXEC);
-    if (fd < 0) {
-        return;
-    }
-    for (size_t done = 0; done < len;) {
-        ssize_t n = write(fd, data + done, len - done);
-
-        if (n <= 0 && errno != EINTR) {
-            close(fd);
-            return;
-        }
-        done += n > 0 ? n : 0;
-    }
-    mon->cpr_state_fd = fd;
-    cpr_save_fd(key, 0, fd);
+    return mon->is_qmp ? monitor_cpr_capture_qmp(mon, st, NULL)
+                       : monitor_cpr_capture_hmp(mon, st, NULL);
 }
 
-/* The update failed (or the state went with the exec): drop the memfd. */
-static void monitor_cpr_exec_drop(Monitor *mon)
-{
-    g_autofree char *key = NULL;
+static const VMStateDescription monitor_cpr_exec_vmsd = {
+    .name = "monitor",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = monitor_cpr_fields,
+    .needed = monitor_cpr_exec_needed,
+    .post_load = monitor_cpr_post_load,
+};
 
-    if (mon->cpr_state_fd < 0) {
-        return;
-    }
-    key = chardev_cpr_key(mon->chr, "monitor");
-    if (cpr_find_fd(key, 0) == mon->cpr_state_fd) {
-        cpr_delete_fd(key, 0);
-    }
-    close(mon->cpr_state_fd);
-    mon->cpr_state_fd = -1;
+static void monitor_cpr_exec_register(Monitor *mon)
+{
+    mon->cpr_exec_st = g_new0(MonitorCprState, 1);
+    mon->cpr_exec_st->mon = mon;
+    cpr_vmstate_register((Object *)mon->chr, &monitor_cpr_exec_vmsd,
+                         mon->cpr_exec_st);
 }
 
-/* The memfd's contents (a new buffer), or NULL. */
-static uint8_t *monitor_cpr_read_fd(int fd, size_t *len)
+static void monitor_cpr_exec_release(Monitor *mon)
 {
-    struct stat st;
-    uint8_t *buf;
-    size_t done = 0;
-
-    if (fstat(fd, &st) < 0 || st.st_size <= 0 ||
-        st.st_size > (off_t)sizeof(MonitorCprState) * 2) {
-        return NULL;
+    if (mon->cpr_exec_st) {
+        cpr_vmstate_unregister((Object *)mon->chr,
+                               &monitor_cpr_exec_vmsd);
+        g_clear_pointer(&mon->cpr_exec_st, g_free);
     }
-    buf = g_malloc(st.st_size);
-    while (done < (size_t)st.st_size) {
-        ssize_t n = pread(fd, buf + done, st.st_size - done, done);
-
-        if (n <= 0 && errno != EINTR) {
-            g_free(buf);
-            return NULL;
-        }
-        done += n > 0 ? n : 0;
-    }
-    *len = done;
-    return buf;
 }
 
 /*
  * cpr-exec, new image, as the monitor is created: continue the session
- * the old image left in the registry, and serve the client right away.
+ * the old image left in the CPR state, and serve the client right away.
  */
 static void monitor_cpr_exec_restore(Monitor *mon)
 {
     g_autofree MonitorCprState *st = NULL;
-    g_autofree char *key = NULL;
-    g_autofree uint8_t *buf = NULL;
-    g_autoptr(MigStream) r = NULL;
     g_autoptr(GError) err = NULL;
-    size_t len = 0;
-    int fd;
+    bool found;
 
     if (cpr_incoming_mode() != MIG_MODE_CPR_EXEC ||
         !chardev_cpr_inherited(mon->chr)) {
         return;
     }
-    key = chardev_cpr_key(mon->chr, "monitor");
-    fd = cpr_find_fd(key, 0);
-    if (fd < 0) {
-        return;
-    }
-    buf = monitor_cpr_read_fd(fd, &len);
-    cpr_delete_fd(key, 0);
-    close(fd);
     st = g_new0(MonitorCprState, 1);
-    r = buf ? mig_stream_new_mem_reader(buf, len, NULL, 0) : NULL;
-    if (!r || !vmstate_load(r, &monitor_cpr_vmsd, st,
-                            monitor_cpr_vmsd.version_id, &err) ||
-        st->is_qmp != mon->is_qmp) {
+    if (!cpr_vmstate_load((Object *)mon->chr, &monitor_cpr_exec_vmsd, st,
+                          &found, &err) ||
+        (found && st->is_qmp != mon->is_qmp)) {
         warn_report("monitor on chardev '%s': cannot restore the session "
                     "of the old image%s%s", chardev_id(mon->chr),
                     err ? ": " : "", err ? err->message : "");
+        return;
+    }
+    if (!found) {
         return;
     }
     monitor_cpr_apply(mon, st);
@@ -896,35 +857,29 @@ static void monitor_cpr_exec_restore(Monitor *mon)
     }
 }
 
-static void monitor_cpr_notify(CprEvent event, void *opaque)
+static bool monitor_cpr_notify(CprEvent event, void *opaque, GError **errp)
 {
     switch (event) {
     case CPR_EVENT_HANDOVER:
-        for (GList *l = monitors;
-             migrate_mode() == MIG_MODE_CPR_EXEC && l; l = l->next) {
-            monitor_cpr_exec_save(l->data);
-        }
         /*
          * Events queued by other threads (STOP, raised by the migration
          * thread) reach the client before the chardevs go quiet: this
-         * notifier is registered before any chardev's.
+         * notifier's phase comes before the backends'.
          */
         qmp_event_flush();
-        break;
-    case CPR_EVENT_ROLLBACK:
-        for (GList *l = monitors; l; l = l->next) {
-            monitor_cpr_exec_drop(l->data);
-        }
         break;
     case CPR_EVENT_TAKEOVER:
         /* From the main loop, once the chardevs write again. */
         g_idle_add(monitor_cpr_greet, NULL);
         break;
+    case CPR_EVENT_PREPARE:
+    case CPR_EVENT_ROLLBACK:
+        break;
     }
+    return true;
 }
 
 static void __attribute__((constructor)) monitor_cpr_init(void)
 {
-    /* Before any chardev's notifier: see monitor_cpr_notify(). */
-    cpr_add_notifier(monitor_cpr_notify, NULL);
+    cpr_add_notifier(monitor_cpr_notify, NULL, CPR_PHASE_MONITOR);
 }

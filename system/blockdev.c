@@ -42,21 +42,13 @@ static bool drive_parse_interface(const char *str, DriveInterface *out,
     return true;
 }
 
-/*
- * The image fd's key: "object/ID/image", as the drive's kind is no
- * device, chardev or backend (the key the previous release used).
- */
-static char *drive_cpr_key(const DriveInfo *drive)
-{
-    return cpr_fd_key(&drive->parent_obj, "image");
-}
-
 static bool drive_open(DriveInfo *drive, GError **errp)
 {
-    const char *key = drive->cpr_key = drive_cpr_key(drive);
+    Object *obj = &drive->parent_obj;
     struct stat st;
 
-    drive->fd = cpr_is_incoming() ? cpr_find_fd(key, 0) : -1;
+    /* The "image" role under /drives/ID ("object/ID/image" before). */
+    drive->fd = cpr_is_incoming() ? cpr_take_fd(obj, "image", 0) : -1;
     if (drive->fd < 0) {
         drive->fd = open(drive->filename,
                          (drive->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
@@ -65,7 +57,7 @@ static bool drive_open(DriveInfo *drive, GError **errp)
                              drive->filename);
             return false;
         }
-        cpr_save_fd(key, 0, drive->fd);
+        cpr_own_fd(obj, "image", 0, drive->fd);
     }
     /*
      * Adopted: the old process's open file (same file even if the path
@@ -91,18 +83,14 @@ static void drive_instance_init(Object *obj)
     ((DriveInfo *)obj)->fd = -1;
 }
 
-/* Outside the tree by now: the key is built when the fd is registered. */
+/* Its CPR entry went when it left the tree (cpr_forget_owner()). */
 static void drive_instance_finalize(Object *obj)
 {
     DriveInfo *drive = (DriveInfo *)obj;
 
     if (drive->fd >= 0) {
-        if (drive->cpr_key && cpr_find_fd(drive->cpr_key, 0) == drive->fd) {
-            cpr_delete_fd(drive->cpr_key, 0);
-        }
         close(drive->fd);
     }
-    g_free(drive->cpr_key);
     g_free(drive->id);
     g_free(drive->filename);
 }

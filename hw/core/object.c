@@ -8,6 +8,7 @@
 #include "util/osdep.h"
 
 #include "hw/core/object.h"
+#include "migration/cpr.h"
 
 typedef struct TypeImpl {
     const TypeInfo *info;
@@ -253,6 +254,9 @@ static void object_finalize(Object *obj)
     if (obj->completed && obj->klass->uncomplete) {
         obj->klass->uncomplete(obj);
     }
+    if (obj->cpr_owner) {
+        cpr_forget_owner(obj);
+    }
     for (ObjectClass *c = obj->klass; c; c = c->parent_class) {
         if (c->type->instance_finalize) {
             c->type->instance_finalize(obj);
@@ -309,11 +313,18 @@ void object_unparent(Object *obj)
     if (obj->klass->unparent) {
         obj->klass->unparent(obj);
     }
-    /* While it still has its path and id (its cpr keys are built from them). */
+    /* While it still has its path and id. */
     if (obj->completed && obj->klass->uncomplete) {
         obj->klass->uncomplete(obj);
     }
     obj->completed = false;
+    /*
+     * Out of the tree, its CPR entries name nobody (a new object may take
+     * its path): they go now, not at finalize.
+     */
+    if (obj->cpr_owner) {
+        cpr_forget_owner(obj);
+    }
     g_ptr_array_remove(parent->children, obj);
     obj->parent = NULL;
     g_clear_pointer(&obj->name, g_free);

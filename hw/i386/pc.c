@@ -310,15 +310,14 @@ static void pc_map_msi_window(PcMachineState *pcms)
 static bool pc_alloc_shared_ram(PcMachineState *pcms, GError **errp)
 {
     MachineState *ms = &pcms->parent_obj;
-    g_autofree char *key = cpr_fd_key(&ms->parent_obj, "ram");
-    int fd = cpr_is_incoming() ? cpr_find_fd(key, 0) : -1;
+    int fd = cpr_is_incoming() ? cpr_take_fd(&ms->parent_obj, "ram", 0) : -1;
     struct stat st;
 
     if (fd < 0) {
         pcms->own_ram =
             ram_block_new_memfd("pc.ram", ms->ram_size, false, errp);
         if (pcms->own_ram) {
-            cpr_save_fd(key, 0, pcms->own_ram->fd);
+            cpr_own_fd(&ms->parent_obj, "ram", 0, pcms->own_ram->fd);
         }
         return pcms->own_ram != NULL;
     }
@@ -441,13 +440,8 @@ static void pc_machine_unrealize(Object *obj)
     /* Unmapped by the commit above: nothing refers to it any more. */
     memory_region_finalize(&pcms->ram);
     if (pcms->own_ram) {
-        g_autofree char *key = cpr_fd_key(obj, "ram");
-
         /* The block closes its fd: forget it first. */
-        if (pcms->own_ram->fd >= 0 &&
-            cpr_find_fd(key, 0) == pcms->own_ram->fd) {
-            cpr_delete_fd(key, 0);
-        }
+        cpr_disown_fd(obj, "ram", 0, pcms->own_ram->fd);
         ram_block_free(pcms->own_ram);
         pcms->own_ram = NULL;
     }

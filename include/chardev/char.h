@@ -130,11 +130,6 @@ void chardev_cpr_set_frontend(Chardev *chr, const char *desc);
 bool chardev_cpr_inherited(const Chardev *chr);
 bool chardev_cpr_handed_over(const Chardev *chr);
 /*
- * Live update: the CPR registry key for an fd of CHR's frontend, named by
- * ROLE (the monitor keeps its session state in one for cpr-exec).
- */
-char *chardev_cpr_key(const Chardev *chr, const char *role);
-/*
  * Live update, new image (cpr-exec only; a no-op otherwise): let adopted
  * CHR read and write before the take-over. The old image is gone, so no
  * other process uses the fds; the frontend calls this once it has

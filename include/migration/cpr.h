@@ -7,13 +7,14 @@
  *
  * Every fd owner (memory backends, chardevs, drives, later tap, vfio,
  * iommufd, vhost-vdpa) gets its fd in realize/open through this API,
- * before any configuring call. When cpr_is_incoming() and cpr_find_fd()
+ * before any configuring call. When cpr_is_incoming() and cpr_take_fd()
  * finds the fd, the owner skips whatever would disturb the live device
  * (binding, resetting, re-configuring) and says so in a comment.
  *
- * Keys are (name, id): NAME from cpr_fd_key() (owner's kind and id plus a
- * role: "chardev/ser0/listen"), ID an index (queue, vector). All functions:
- * big lock held, or single-threaded start-up.
+ * Keys are (owner's canonical path, role, index), built only here
+ * (cpr_own_fd()); no caller formats a key. Data an owner needs before it
+ * is created travels as a CPR vmstate section (cpr_vmstate_register()).
+ * All functions: big lock held, or single-threaded start-up.
  */
 #ifndef BATON_MIGRATION_CPR_H
 #define BATON_MIGRATION_CPR_H
@@ -41,27 +42,41 @@ const char *migrate_mode_name(MigMode mode);
 /* The mode parameter (migrate-set-parameters mode=...) outgoing migrations use. */
 MigMode migrate_mode(void);
 
-/* The key NAME for OBJ's fd with ROLE ("chardev/ser0/conn"). Free it. */
-char *cpr_fd_key(const Object *obj, const char *role);
-
 /*
- * Register FD under (NAME, ID) so it is handed to the new process. The
- * registry does not own FD (the owner closes it). Saving a key again with
- * a different fd is a bug (asserted); use cpr_resave_fd() for an owner
- * that replaced its fd on purpose.
+ * ---- the owner helper ----
+ *
+ * An fd is owned by an object and named by (OBJ's canonical path, ROLE,
+ * INDEX): "/chardevs/ser0" + "listen" + 0, "/objects/ram0" + "ram" + 0.
+ * The registry does not own the fd (the owner closes it). Every entry an
+ * object owns is forgotten when the object leaves the tree or is
+ * finalized (object.c calls cpr_forget_owner()), so an owner only
+ * disowns an fd it closes while it lives on. OBJ must be in the tree
+ * (have a canonical path) when it owns or takes an fd.
  */
-void cpr_save_fd(const char *name, int id, int fd);
-void cpr_resave_fd(const char *name, int id, int fd);
-/* The fd under (NAME, ID), or -1. */
-int cpr_find_fd(const char *name, int id);
-/* Forget (NAME, ID); called when the owner closes the fd (unrealize). */
-void cpr_delete_fd(const char *name, int id);
 /*
- * cpr_find_fd(), else open(PATH, FLAGS, 0600) and save it; -1 + errp on
+ * Register FD as OBJ's (ROLE, INDEX) fd, handed to the new process.
+ * Owning the key again with another fd is a bug (asserted): use
+ * cpr_reown_fd() for an fd replaced on purpose.
+ */
+void cpr_own_fd(Object *obj, const char *role, int index, int fd);
+void cpr_reown_fd(Object *obj, const char *role, int index, int fd);
+/*
+ * The fd registered as OBJ's (ROLE, INDEX), or -1. In a new process that
+ * is the inherited one, which OBJ owns from now on.
+ */
+int cpr_take_fd(Object *obj, const char *role, int index);
+/* The same, without taking it (a look before deciding to). */
+int cpr_peek_fd(Object *obj, const char *role, int index);
+/* Forget OBJ's (ROLE, INDEX) if it still names FD (OBJ closes FD). */
+void cpr_disown_fd(Object *obj, const char *role, int index, int fd);
+/*
+ * cpr_take_fd(), else open(PATH, FLAGS, 0600) and own it; -1 + errp on
  * failure (the message names PATH).
  */
-int cpr_open_fd(const char *path, int flags, const char *name, int id,
-                GError **errp);
+int cpr_open_fd(Object *obj, const char *role, int index, const char *path,
+                int flags, GError **errp);
+/* OBJ is going: forget every entry it owns (object.c, not owners). */
+void cpr_forget_owner(Object *obj);
 /* Number of registered fds (tests check nothing leaks after unrealize). */
 unsigned int cpr_fd_count(void);
 
@@ -94,8 +109,8 @@ bool cpr_compat_v1_check_object(const Object *obj, GError **errp);
 /*
  * Owners whose configuration may differ between the old and the new
  * process (chardevs and the monitors on them). Only these may; the rest
- * must match (cpr_check_config()). OWNER is cpr_fd_key(obj, NULL)
- * ("chardev/ser0"); the fds of an owner are the registry entries whose
+ * must match (cpr_check_config()). OWNER is the object's canonical
+ * path ("/chardevs/ser0"); the fds of an owner are the registry entries whose
  * names start with OWNER + "/".
  *
  * Every process records, for each such owner, a RECORD: text that is
@@ -139,30 +154,81 @@ bool cpr_owner_handed_over(const char *owner);
 
 /*
  * Hand-over points, for fd owners that do I/O on preserved fds (chardevs,
- * monitors, later tap/vfio): the core calls every notifier, in
- * registration order, with the big lock held.
+ * monitors, later tap/vfio): the core calls every notifier, big lock
+ * held, in the order of its phase (below), then of registration.
  */
 typedef enum CprEvent {
     /*
-     * Old process, the new one has taken over (GO sent, or exec imminent):
+     * Old process, the update is set up (the main channel is open): stop
+     * taking new work that would change the fds (accepting clients).
+     * A failure fails the update; the guest runs on.
+     */
+    CPR_EVENT_PREPARE,
+    /*
+     * Old process, the new one is about to take over (the guest has
+     * stopped, its state is about to be saved; cpr-exec: exec imminent):
      * stop all I/O on preserved fds for good (remove watches; do not
-     * close or shut down sockets the new process now serves).
+     * close or shut down sockets the new process now serves). A failure
+     * rolls the update back: the guest resumes here.
      */
     CPR_EVENT_HANDOVER,
     /*
-     * Old process, the update failed after CPR state was sent: carry on
-     * exactly as before (the new process may have touched nothing).
+     * Old process, the update failed after PREPARE: carry on exactly as
+     * before (the new process may have touched nothing). Every notifier
+     * hears it, including one that a failure kept from hearing HANDOVER.
+     * Cannot fail (an error is logged).
      */
     CPR_EVENT_ROLLBACK,
     /*
      * New process, about to resume the guest: start I/O on the adopted
-     * fds (until now it must not read, accept or write on them).
+     * fds (until now it must not read, accept or write on them). Cannot
+     * fail (an error is logged).
      */
     CPR_EVENT_TAKEOVER,
 } CprEvent;
 
-typedef void (*CprNotifyFn)(CprEvent event, void *opaque);
-void cpr_add_notifier(CprNotifyFn fn, void *opaque);
+/*
+ * Phases: PREPARE and HANDOVER run them in increasing order (monitors
+ * flush what they queued while the chardevs still write; devices stop
+ * before the backends they use go quiet), ROLLBACK and TAKEOVER in
+ * decreasing order (backends work again before the devices and monitors
+ * that use them).
+ */
+typedef enum CprPhase {
+    CPR_PHASE_MONITOR,
+    CPR_PHASE_DEVICE,
+    CPR_PHASE_BACKEND,
+} CprPhase;
+
+/* Returns false with ERRP set to fail PREPARE or HANDOVER. */
+typedef bool (*CprNotifyFn)(CprEvent event, void *opaque, GError **errp);
+void cpr_add_notifier(CprNotifyFn fn, void *opaque, CprPhase phase);
 void cpr_remove_notifier(CprNotifyFn fn, void *opaque);
+
+/*
+ * ---- CPR vmstate sections ----
+ *
+ * State an owner needs in the new process before it exists (an iommufd
+ * IOAS id, a monitor session), with VMSTATE_FD fields for its fds. The
+ * old process saves every registered section whose vmsd->needed (if
+ * any) agrees into the CPR state, named by the owner's canonical path and
+ * vmsd->name; the new process reads them with the CPR state, before any
+ * backend or device is created, and the owner loads its own when it is
+ * created. Sections go with the CPR state (cpr-transfer: when the update
+ * starts; cpr-exec: just before the exec); the main channel carries the
+ * rest. Forgotten with the owner (cpr_forget_owner()).
+ */
+typedef struct VMStateDescription VMStateDescription;
+void cpr_vmstate_register(Object *owner, const VMStateDescription *vmsd,
+                          void *opaque);
+void cpr_vmstate_unregister(Object *owner, const VMStateDescription *vmsd);
+/*
+ * New process: load OWNER's section VMSD into OPAQUE (its fd fields
+ * receive the inherited fds, which OPAQUE's owner now owns). *FOUND false
+ * (and true returned) when the old process sent none. A malformed
+ * section fails with an error naming the section and field.
+ */
+bool cpr_vmstate_load(Object *owner, const VMStateDescription *vmsd,
+                      void *opaque, bool *found, GError **errp);
 
 #endif

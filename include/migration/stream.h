@@ -41,6 +41,14 @@ MigStream *mig_stream_new_mem_reader(const void *buf, size_t len,
 MigStream *mig_stream_new_mem_writer(void);
 const uint8_t *mig_stream_mem_data(MigStream *f, size_t *len);
 /*
+ * A memory writer whose mig_put_fd() notes each fd (the caller's, not a
+ * duplicate: it must stay open while the stream is used):
+ * mig_stream_mem_fds() lists them in order, for a record whose
+ * descriptors travel apart from its bytes (CPR sections).
+ */
+MigStream *mig_stream_new_mem_fd_writer(void);
+const int *mig_stream_mem_fds(MigStream *f, unsigned int *n);
+/*
  * Memory streams that share PARENT's descriptor queue, for parsing or
  * building one record of PARENT's stream (migration/savevm.c): a child
  * reader takes mig_get_fd() from what PARENT received, a child writer's
@@ -132,6 +140,8 @@ void mig_get_str(MigStream *f, char buf[256]);
  * are available once the bytes written after mig_put_fd() have been read.
  */
 int mig_get_fd(MigStream *f);
+/* Received descriptors mig_get_fd() has not returned yet. */
+unsigned int mig_get_fd_pending(MigStream *f);
 /* True at a clean end of stream (no partial data), or of the window. */
 bool mig_stream_eof(MigStream *f);
 

@@ -35,7 +35,6 @@ typedef struct DriveInfo {
     DriveInterface interface;
     int index;         /* unit index on its bus, -1 if unset */
     bool attached;     /* claimed by a device */
-    char *cpr_key;     /* the image fd's cpr key, once opened */
 } DriveInfo;
 
 /* Parse and open one -drive. */

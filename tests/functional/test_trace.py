@@ -138,7 +138,7 @@ class TraceMonitor(unittest.TestCase):
             qmp(vm, "trace-event-set-state", name="cpr_*_fd", enable=True)
             qmp(vm, "trace-event-set-state", name="cpr_find_fd",
                 enable=False, **{"ignore-unavailable": True})
-            ret = qmp(vm, "trace-event-get-state", name="cpr_*")
+            ret = qmp(vm, "trace-event-get-state", name="cpr_*_fd")
             states = {e["name"]: e["state"] for e in ret}
             self.assertEqual(states, {"cpr_save_fd": "enabled",
                                       "cpr_find_fd": "disabled",

@@ -112,18 +112,18 @@ static void test_state(void)
     g_assert_true(cpr_is_incoming());
     g_assert_true(cpr_compat_v1());
     g_assert_cmpint(cpr_incoming_mode(), ==, MIG_MODE_CPR_EXEC);
-    g_assert_cmpint(cpr_find_fd("chardev/s0/conn", 0), ==, p[0]);
+    g_assert_cmpint(cpr_find_fd("/chardevs/s0/conn", 0), ==, p[0]);
     cpr_incoming_done();
     g_assert_false(cpr_compat_v1());
     cpr_fd_clear(true);
     close(p[1]);
 
     /* A version this baton does not know. */
-    v3 = v1_state(MIG_MODE_CPR_EXEC, 3, "vcpus 1\n", NULL, NULL);
+    v3 = v1_state(MIG_MODE_CPR_EXEC, 4, "vcpus 1\n", NULL, NULL);
     g_assert_false(load(v3, &err));
     g_assert_nonnull(strstr(err->message,
-                            "format version 3 is not supported (expected "
-                            "1 to 2)"));
+                            "format version 4 is not supported (expected "
+                            "1 to 3)"));
     g_assert_false(cpr_is_incoming());
 }
 
@@ -154,7 +154,7 @@ static void test_chardevs(void)
     chr = chr_try_new(s, &err);
     g_assert_no_error(err);
     g_assert_true(chardev_cpr_inherited(chr));
-    g_assert_cmpint(sock_of(cpr_find_fd("chardev/s0/listen", 0)), ==, ino);
+    g_assert_cmpint(sock_of(cpr_find_fd("/chardevs/s0/listen", 0)), ==, ino);
 
     g_assert_null(chr_try_new(s1, &err));
     g_assert_nonnull(strstr(err->message, "'object chardev-socket s1' "
@@ -206,7 +206,7 @@ static void test_moved_listener(void)
     chr = chr_try_new(s, &err);
     g_assert_no_error(err);
     g_assert_true(chardev_cpr_inherited(chr));
-    g_assert_cmpint(sock_of(cpr_find_fd("chardev/m0/listen", 0)), ==, ino);
+    g_assert_cmpint(sock_of(cpr_find_fd("/chardevs/m0/listen", 0)), ==, ino);
     g_assert_false(g_file_test(p2, G_FILE_TEST_EXISTS));
     cpr_incoming_done();
     object_unparent((Object *)chr);

@@ -53,7 +53,7 @@ static void find_one(const char *owner, const char *record, void *opaque)
 /* This process's record for chardev ID (free it), or NULL. */
 static char *record_of(const char *id)
 {
-    g_autofree char *owner = g_strdup_printf("chardev/%s", id);
+    g_autofree char *owner = g_strdup_printf("/chardevs/%s", id);
     Find f = { .owner = owner };
 
     cpr_owner_foreach(find_one, &f);
@@ -349,24 +349,24 @@ static void test_new_process_decides(void)
     sock_b = sock_of(lb);
     sock_gone = sock_of(lgone);
     conn_b = unix_connect(pb);
-    cpr_save_fd("chardev/a/listen", 0, la);
-    cpr_save_fd("chardev/b/listen", 0, lb);
-    cpr_save_fd("chardev/gone/listen", 0, lgone);
+    cpr_save_fd("/chardevs/a/listen", 0, la);
+    cpr_save_fd("/chardevs/b/listen", 0, lb);
+    cpr_save_fd("/chardevs/gone/listen", 0, lgone);
     become_incoming((const char *const[]) {
-        "chardev/a", ra, "chardev/b", rb,
-        "chardev/gone", "options socket,path=/x,server=on\nclaim /x",
+        "/chardevs/a", ra, "/chardevs/b", rb,
+        "/chardevs/gone", "options socket,path=/x,server=on\nclaim /x",
         NULL }, MIG_MODE_CPR_TRANSFER);
 
     /* Same options: the old socket, untouched, and no I/O yet. */
     a = mk_chr(sa);
     g_assert_true(chardev_cpr_inherited(a));
-    g_assert_cmpint(cpr_find_fd("chardev/a/listen", 0), ==, la);
+    g_assert_cmpint(cpr_find_fd("/chardevs/a/listen", 0), ==, la);
     g_assert_cmpuint(inode_of(pa), ==, ia);
     /* Another path: a socket of its own, the old fds closed here. */
     b = mk_chr(sb2);
     g_assert_false(chardev_cpr_inherited(b));
     g_assert_cmpint(fds_on(sock_b), ==, 0);
-    g_assert_cmpint(cpr_find_fd("chardev/b/listen", 0), >=, 0);
+    g_assert_cmpint(cpr_find_fd("/chardevs/b/listen", 0), >=, 0);
     g_assert_cmpuint(inode_of(pb), ==, ib);  /* the old path left alone */
     g_assert_cmpuint(inode_of(pb2), !=, ib);
     /* It is live at once: a client is served before the take-over. */
@@ -380,11 +380,12 @@ static void test_new_process_decides(void)
     g_assert_true(cpr_owner_settle(&err));
     g_assert_no_error(err);
     g_assert_cmpint(fds_on(sock_gone), ==, 0);
-    g_assert_cmpint(cpr_find_fd("chardev/gone/listen", 0), ==, -1);
-    g_assert_cmpint(fds_on(sock_of(cpr_find_fd("chardev/b/listen", 0))),
+    g_assert_cmpint(cpr_find_fd("/chardevs/gone/listen", 0), ==, -1);
+    g_assert_cmpint(fds_on(sock_of(cpr_find_fd("/chardevs/b/listen", 0))),
                     ==, 1);
     reply = cpr_owner_reply();
     owners = reply_owners(reply);
+    /* The state had no sections (version 2): the reply speaks its names. */
     g_assert_cmpstr(owners, ==, "chardev/a");
     /*
      * Created after the answer (chardev-add before the take-over): new,
@@ -401,7 +402,7 @@ static void test_new_process_decides(void)
     g_assert_nonnull(strstr(late, "chardev 'a'"));
 
     cpr_incoming_done();
-    cpr_notify(CPR_EVENT_TAKEOVER);
+    cpr_notify(CPR_EVENT_TAKEOVER, NULL);
     object_unparent((Object *)a);
     object_unparent((Object *)b);
     g_assert_cmpuint(cpr_fd_count(), ==, 0);
@@ -431,9 +432,9 @@ static void test_new_process_refuses_old_path(void)
     object_unparent((Object *)chr);
     l = unix_listen(p);
     ino = inode_of(p);
-    cpr_save_fd("chardev/s0/listen", 0, l);
-    become_incoming((const char *const[]) { "chardev/s0", r0,
-                                             "chardev/f0", rf, NULL },
+    cpr_save_fd("/chardevs/s0/listen", 0, l);
+    become_incoming((const char *const[]) { "/chardevs/s0", r0,
+                                             "/chardevs/f0", rf, NULL },
                     MIG_MODE_CPR_TRANSFER);
 
     /* Same id, other options, same path: not ours, and not to take. */
@@ -477,8 +478,8 @@ static void test_new_process_exec_reopens(void)
     object_unparent((Object *)chr);
     l = unix_listen(p);
     sock = sock_of(l);
-    cpr_save_fd("chardev/e0/listen", 0, l);
-    become_incoming((const char *const[]) { "chardev/e0", r, NULL },
+    cpr_save_fd("/chardevs/e0/listen", 0, l);
+    become_incoming((const char *const[]) { "/chardevs/e0", r, NULL },
                     MIG_MODE_CPR_EXEC);
     /* cpr-exec: the old image is gone; the path is free to take. */
     chr = mk_chr(s2);
@@ -511,15 +512,15 @@ static void test_new_process_frontend_differs(void)
     monitor_cleanup_all();
     object_unparent((Object *)chr);
     l = unix_listen(p);
-    cpr_save_fd("chardev/m1/listen", 0, l);
-    become_incoming((const char *const[]) { "chardev/m1", r, NULL },
+    cpr_save_fd("/chardevs/m1/listen", 0, l);
+    become_incoming((const char *const[]) { "/chardevs/m1", r, NULL },
                     MIG_MODE_CPR_TRANSFER);
     chr = mk_chr(s);
     g_assert_true(chardev_cpr_inherited(chr));
     /* The same socket, but HMP where the old process had QMP. */
     g_assert_nonnull(monitor_new(chr, false, false, &err));
     g_assert_false(cpr_owner_settle(&err));
-    g_assert_nonnull(strstr(err->message, "chardev/m1"));
+    g_assert_nonnull(strstr(err->message, "/chardevs/m1"));
     g_assert_nonnull(strstr(err->message, "'frontend monitor,mode=control'"));
     g_assert_nonnull(strstr(err->message,
                             "'frontend monitor,mode=readline'"));
@@ -580,7 +581,7 @@ static bool apply_reply(GBytes *reply, GError **errp)
 static void test_reply_damaged(void)
 {
     static const char *const none[] = { NULL };
-    static const char *const stranger[] = { "chardev/zz", NULL };
+    static const char *const stranger[] = { "/chardevs/zz", NULL };
     g_autoptr(GError) err = NULL;
     struct {
         GBytes *reply;
@@ -589,7 +590,7 @@ static void test_reply_damaged(void)
         { make_reply(none, "BATONXXX", false, NULL), "bad magic" },
         { make_reply(none, "BATONCPA", true, NULL), "checksum mismatch" },
         { make_reply(stranger, "BATONCPA", false, NULL),
-          "adopted 'chardev/zz', which was not handed over" },
+          "adopted '/chardevs/zz', which was not handed over" },
         { make_reply(none, "BATONCPA", false, "x"), "trailing bytes" },
     };
 
@@ -618,7 +619,7 @@ static void set_mode(const char *mode)
 static void test_old_process_keeps(void)
 {
     static const SavevmOptions opts;
-    static const char *const adopted[] = { "chardev/h", NULL };
+    static const char *const adopted[] = { "/chardevs/h", NULL };
     g_autofree char *ph = tmp_path("h.sock");
     g_autofree char *pk = tmp_path("k.sock");
     g_autofree char *sh = g_strdup_printf("socket,id=h,path=%s,server=on,"
@@ -656,7 +657,7 @@ static void test_old_process_keeps(void)
     WAIT_FOR(fk.closed == 1);
     ck2 = unix_connect(pk);     /* accepted: k still takes clients */
     WAIT_FOR(fk.opened == 2);
-    cpr_notify(CPR_EVENT_HANDOVER);
+    cpr_notify(CPR_EVENT_HANDOVER, NULL);
     g_assert_true(savevm_complete(w, &err));
     g_assert_no_error(err);
     set_mode("normal");
@@ -675,17 +676,17 @@ static void test_old_process_keeps(void)
     g_assert_false(fd_readable(ch, 20));
 
     /* The update fails after all: h carries on, nothing lost. */
-    cpr_notify(CPR_EVENT_ROLLBACK);
+    cpr_notify(CPR_EVENT_ROLLBACK, NULL);
     g_assert_true(chardev_cpr_handed_over(k));
     WAIT_FOR(fh.rx->len == 4);
 
     /* A change to h between the state and the reply fails the update. */
     cpr_owner_update_begins(true);
     close(ch);
-    WAIT_FOR(cpr_find_fd("chardev/h/conn", 0) < 0);
+    WAIT_FOR(cpr_find_fd("/chardevs/h/conn", 0) < 0);
     g_assert_false(apply_reply(reply, &err));
-    g_assert_nonnull(strstr(err->message, "'chardev/h/conn' changed"));
-    cpr_notify(CPR_EVENT_ROLLBACK);
+    g_assert_nonnull(strstr(err->message, "'/chardevs/h/conn' changed"));
+    cpr_notify(CPR_EVENT_ROLLBACK, NULL);
     g_assert_true(chardev_cpr_handed_over(k));
 
     fe_detach(&fh, h);

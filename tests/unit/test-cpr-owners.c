@@ -161,7 +161,7 @@ static GBytes *old_switchover(void)
     size_t len;
 
     set_mode("cpr-transfer");
-    cpr_notify(CPR_EVENT_HANDOVER);
+    cpr_notify(CPR_EVENT_HANDOVER, NULL);
     g_assert_true(savevm_save_all(w, &opts, &err));
     g_assert_no_error(err);
     set_mode("normal");
@@ -184,7 +184,7 @@ static void new_load(GBytes *stream)
 static void new_takeover(void)
 {
     cpr_incoming_done();
-    cpr_notify(CPR_EVENT_TAKEOVER);
+    cpr_notify(CPR_EVENT_TAKEOVER, NULL);
 }
 
 /* ---- sockets ---- */
@@ -227,12 +227,11 @@ static void test_memfd(void)
 {
     Object *obj = mk_obj("memory-backend-memfd", "id=m0,size=2M");
     RAMBlock *rb = host_memory_backend_get_ram(obj);
-    g_autofree char *key = cpr_fd_key(obj, "ram");
+    const char *key = "/objects/m0/ram";
     uint8_t *old_view;
     GPtrArray *copies;
     int fd;
 
-    g_assert_cmpstr(key, ==, "memory-backend/m0/ram");
     g_assert_cmpint(cpr_find_fd(key, 0), ==, rb->fd);
     memset(rb->host, 0x5a, 2 << 20);
     ((uint8_t *)rb->host)[4096] = 7;
@@ -481,7 +480,6 @@ static void test_socket_rollback(void)
     g_autofree char *path = tmp_path("rb.sock");
     g_autofree char *spec = g_strdup_printf("socket,id=s1,path=%s,"
                                             "server=on,wait=off", path);
-    static const SavevmOptions opts;
     g_autoptr(MigStream) w = mig_stream_new_mem_writer();
     g_autoptr(GString) got = g_string_new(NULL);
     g_autoptr(GError) err = NULL;
@@ -495,18 +493,17 @@ static void test_socket_rollback(void)
     WAIT_FOR(fa.opened == 1);
 
     /*
-     * Saving the device state alone (no HANDOVER) already stops input;
-     * output still goes. The update then fails: ROLLBACK.
+     * PREPARE stops accepting, not reading or writing; HANDOVER stops
+     * input. The update then fails: ROLLBACK.
      */
-    set_mode("cpr-transfer");
-    g_assert_true(savevm_save_all(w, &opts, &err));
-    set_mode("normal");
+    g_assert_true(cpr_notify(CPR_EVENT_PREPARE, &err));
+    chardev_write(chr, (const uint8_t *)"out", 3);
+    read_until(c1, got, "out");
+    g_assert_true(cpr_notify(CPR_EVENT_HANDOVER, &err));
     write_str(c1, "early");
     run_for(30);
     g_assert_cmpuint(fa.rx->len, ==, 0);
-    chardev_write(chr, (const uint8_t *)"out", 3);
-    read_until(c1, got, "out");
-    cpr_notify(CPR_EVENT_ROLLBACK);
+    cpr_notify(CPR_EVENT_ROLLBACK, NULL);
     WAIT_FOR(fe_rx_is(&fa, "early"));
     g_byte_array_set_size(fa.rx, 0);
 
@@ -515,7 +512,7 @@ static void test_socket_rollback(void)
     run_for(30);
     g_assert_cmpuint(fa.rx->len, ==, 0);
     /* The update failed: nothing was lost, everything goes on. */
-    cpr_notify(CPR_EVENT_ROLLBACK);
+    cpr_notify(CPR_EVENT_ROLLBACK, NULL);
     WAIT_FOR(fe_rx_is(&fa, "held"));
     close(c1);
     WAIT_FOR(fa.closed == 1);
@@ -756,14 +753,14 @@ static void test_qmp_input_too_big(void)
     write_str(c, big);
     run_for(50);
     set_mode("cpr-transfer");
-    cpr_notify(CPR_EVENT_HANDOVER);
+    cpr_notify(CPR_EVENT_HANDOVER, NULL);
     g_assert_false(savevm_save_all(w, &opts, &err));
     set_mode("normal");
     g_assert_nonnull(strstr(err->message, "monitor on chardev 'q1': 70039 "
                             "bytes of unprocessed QMP input exceed the "
                             "65536 bytes a live update carries"));
     /* The core rolls back: the session carries on in this process. */
-    cpr_notify(CPR_EVENT_ROLLBACK);
+    cpr_notify(CPR_EVENT_ROLLBACK, NULL);
     g_string_truncate(got, 0);
     write_str(c, "\"}");
     read_until(c, got, "\r\n");

@@ -161,91 +161,169 @@ static void test_rebind_asserts(void)
     g_test_trap_assert_failed();
 }
 
+/* A test owner in /objects, as a backend would be. */
+static Object *new_owner(const char *id)
+{
+    Object *obj = object_new(TYPE_TEST_CPR_CHARDEV);
+
+    object_property_add_child(container_get(object_get_root(), "/objects"),
+                              id, obj);
+    object_unref(obj);
+    return obj;
+}
+
 static void test_open_fd(void)
 {
     g_autofree char *dir = g_dir_make_tmp("test-cpr-XXXXXX", NULL);
     g_autofree char *path = g_build_filename(dir, "disk", NULL);
     g_autoptr(GError) err = NULL;
+    Object *d0 = new_owner("d0");
     int fd, again;
 
     reset_registry();
-    fd = cpr_open_fd(path, O_RDWR | O_CREAT, "drive/d0/file", 0, &err);
+    fd = cpr_open_fd(d0, "file", 0, path, O_RDWR | O_CREAT, &err);
     g_assert_no_error(err);
     g_assert_cmpint(fd, >=, 0);
     /* Found, not reopened. */
-    again = cpr_open_fd(path, O_RDWR, "drive/d0/file", 0, &err);
+    again = cpr_open_fd(d0, "file", 0, path, O_RDWR, &err);
     g_assert_cmpint(again, ==, fd);
-    cpr_delete_fd("drive/d0/file", 0);
+    g_assert_cmpint(cpr_find_fd("/objects/d0/file", 0), ==, fd);
+    cpr_disown_fd(d0, "file", 0, fd);
     close(fd);
     unlink(path);
 
-    g_assert_cmpint(cpr_open_fd(path, O_RDONLY, "drive/d1/file", 0, &err),
-                    ==, -1);
+    g_assert_cmpint(cpr_open_fd(d0, "file", 1, path, O_RDONLY, &err), ==, -1);
     g_assert_nonnull(err);
     g_assert_nonnull(strstr(err->message, path));
     g_assert_cmpuint(cpr_fd_count(), ==, 0);
+    object_unparent(d0);
     rmdir(dir);
 }
 
-static void test_key(void)
+/*
+ * The owner helper: keys are (canonical path, role, index); taking an
+ * inherited fd makes it the taker's; every entry of an object goes when
+ * it leaves the tree, or at finalize for one that never was in it.
+ */
+static void test_owner(void)
 {
-    g_autoptr(OptList) opts = opts_new();
-    g_autoptr(GError) err = NULL;
     Object *chr = object_new(TYPE_TEST_CPR_CHARDEV);
-    Object *d0, *d1;
-    char *k;
+    Object *b = new_owner("b0");
+    int p[2];
 
-    /* A chardev's id is its name in /chardevs. */
+    reset_registry();
+    g_assert_cmpint(pipe2(p, O_CLOEXEC), ==, 0);
     object_property_add_child(container_get(object_get_root(), "/chardevs"),
                               "ser0", chr);
     object_unref(chr);
 
-    k = cpr_fd_key(chr, "listen");
-    g_assert_cmpstr(k, ==, "chardev/ser0/listen");
-    g_free(k);
-    k = cpr_fd_key(chr, NULL);
-    g_assert_cmpstr(k, ==, "chardev/ser0");
-    g_free(k);
-    object_unparent(chr);
+    cpr_own_fd(chr, "listen", 0, p[0]);
+    cpr_own_fd(chr, "conn", 3, p[1]);
+    cpr_own_fd(b, "ram", 0, p[0]);
+    g_assert_cmpint(cpr_find_fd("/chardevs/ser0/listen", 0), ==, p[0]);
+    g_assert_cmpint(cpr_find_fd("/chardevs/ser0/conn", 3), ==, p[1]);
+    g_assert_cmpint(cpr_take_fd(chr, "conn", 3), ==, p[1]);
+    g_assert_cmpint(cpr_take_fd(chr, "conn", 0), ==, -1);
+    g_assert_cmpuint(cpr_fd_count(), ==, 3);
+    /* Disowning another fd than the registered one changes nothing. */
+    cpr_disown_fd(chr, "listen", 0, p[1]);
+    g_assert_cmpuint(cpr_fd_count(), ==, 3);
 
-    /* No id: the type and its index among id-less objects of that type. */
-    d0 = OBJECT(qdev_device_add(TYPE_TEST_CPR_DEVICE, opts, &err));
-    g_assert_no_error(err);
-    d1 = OBJECT(qdev_device_add(TYPE_TEST_CPR_DEVICE, opts, &err));
-    g_assert_no_error(err);
-    k = cpr_fd_key(d0, "irq");
-    g_assert_cmpstr(k, ==, "device/" TYPE_TEST_CPR_DEVICE ".0/irq");
-    g_free(k);
-    k = cpr_fd_key(d1, "irq");
-    g_assert_cmpstr(k, ==, "device/" TYPE_TEST_CPR_DEVICE ".1/irq");
-    g_free(k);
-    object_unparent(d0);
-    object_unparent(d1);
+    /* Out of the tree: its entries go, the other owner's stay. */
+    object_unparent(chr);
+    g_assert_cmpuint(cpr_fd_count(), ==, 1);
+    g_assert_cmpint(cpr_find_fd("/objects/b0/ram", 0), ==, p[0]);
+
+    /* An entry received under a name is the taker's from then on. */
+    cpr_save_fd("/objects/b1/ram", 0, p[1]);
+    {
+        Object *b1 = new_owner("b1");
+
+        g_assert_cmpint(cpr_take_fd(b1, "ram", 0), ==, p[1]);
+        object_unparent(b1);
+    }
+    g_assert_cmpuint(cpr_fd_count(), ==, 1);
+
+    /* Finalized without ever leaving the tree through unparent. */
+    object_ref(b);
+    object_unparent(b);
+    g_assert_cmpuint(cpr_fd_count(), ==, 0);
+    object_unref(b);
+    close(p[0]);
+    close(p[1]);
+}
+
+/* Version 1 and 2 names, both ways. */
+static void test_legacy_names(void)
+{
+    static const char *const pairs[][2] = {
+        { "/chardevs/ser0/listen", "chardev/ser0/listen" },
+        { "/chardevs/ser0", "chardev/ser0" },
+        { "/objects/ram0/ram", "memory-backend/ram0/ram" },
+        { "/drives/d0/image", "object/d0/image" },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(pairs); i++) {
+        g_autofree char *l = cpr_legacy_name(pairs[i][0]);
+        g_autofree char *c = cpr_name_from_legacy(pairs[i][1]);
+
+        g_assert_cmpstr(l, ==, pairs[i][1]);
+        g_assert_cmpstr(c, ==, pairs[i][0]);
+    }
+    g_assert_null(cpr_legacy_name("/machine/peripheral/d0/irq"));
+    {
+        g_autofree char *c = cpr_name_from_legacy("machine/pc.0/ram");
+
+        g_assert_cmpstr(c, ==, "/machine/ram");
+    }
 }
 
 static GString *notified;
+static const char *fail_at;
 
-static void note_a(CprEvent ev, void *opaque)
+static bool note(CprEvent ev, void *opaque, GError **errp)
 {
-    g_string_append_printf(notified, "a%d%s ", ev, (const char *)opaque);
+    g_string_append_printf(notified, "%s%d ", (const char *)opaque, ev);
+    if (fail_at && !strcmp(fail_at, opaque) && ev == CPR_EVENT_HANDOVER) {
+        error_setg(errp, "%s refuses", (const char *)opaque);
+        return false;
+    }
+    return true;
 }
 
-static void note_b(CprEvent ev, void *opaque)
-{
-    g_string_append_printf(notified, "b%d ", ev);
-}
-
+/*
+ * Phase order: monitors, devices, backends on PREPARE and HANDOVER, the
+ * reverse on ROLLBACK and TAKEOVER; registration order within a phase.
+ * A HANDOVER failure stops there with the notifier's error.
+ */
 static void test_notifiers(void)
 {
+    g_autoptr(GError) err = NULL;
+
     notified = g_string_new(NULL);
-    cpr_add_notifier(note_a, (void *)"x");
-    cpr_add_notifier(note_b, NULL);
-    cpr_notify(CPR_EVENT_HANDOVER);
-    cpr_remove_notifier(note_a, (void *)"x");
-    cpr_notify(CPR_EVENT_ROLLBACK);
-    cpr_remove_notifier(note_b, NULL);
-    cpr_notify(CPR_EVENT_TAKEOVER);
-    g_assert_cmpstr(notified->str, ==, "a0x b0 b1 ");
+    cpr_add_notifier(note, (void *)"b", CPR_PHASE_BACKEND);
+    cpr_add_notifier(note, (void *)"d", CPR_PHASE_DEVICE);
+    cpr_add_notifier(note, (void *)"m", CPR_PHASE_MONITOR);
+    cpr_add_notifier(note, (void *)"d2", CPR_PHASE_DEVICE);
+    g_assert_true(cpr_notify(CPR_EVENT_HANDOVER, &err));
+    g_assert_true(cpr_notify(CPR_EVENT_ROLLBACK, NULL));
+    g_assert_cmpstr(notified->str, ==, "m1 d1 d21 b1 b2 d22 d2 m2 ");
+
+    g_string_truncate(notified, 0);
+    fail_at = "d";
+    g_assert_false(cpr_notify(CPR_EVENT_HANDOVER, &err));
+    g_assert_cmpstr(err->message, ==, "d refuses");
+    g_assert_cmpstr(notified->str, ==, "m1 d1 ");
+    fail_at = NULL;
+
+    g_string_truncate(notified, 0);
+    cpr_remove_notifier(note, (void *)"d");
+    cpr_remove_notifier(note, (void *)"m");
+    g_assert_true(cpr_notify(CPR_EVENT_TAKEOVER, NULL));
+    cpr_remove_notifier(note, (void *)"b");
+    cpr_remove_notifier(note, (void *)"d2");
+    g_assert_true(cpr_notify(CPR_EVENT_PREPARE, NULL));
+    g_assert_cmpstr(notified->str, ==, "b3 d23 ");
     g_string_free(notified, TRUE);
 }
 
@@ -541,7 +619,8 @@ int main(int argc, char **argv)
     g_test_add_func("/migration/cpr/registry/rebind-asserts",
                     test_rebind_asserts);
     g_test_add_func("/migration/cpr/registry/open-fd", test_open_fd);
-    g_test_add_func("/migration/cpr/key", test_key);
+    g_test_add_func("/migration/cpr/owner", test_owner);
+    g_test_add_func("/migration/cpr/owner/legacy-names", test_legacy_names);
     g_test_add_func("/migration/cpr/notifiers", test_notifiers);
     g_test_add_func("/migration/cpr/config-compare", test_config_compare);
     g_test_add_func("/migration/cpr/blockers/per-type",

@@ -126,6 +126,7 @@ struct Object {
     GPtrArray *children; /* Object *, in insertion order (owns a ref) */
     unsigned int refcount;
     bool completed;     /* complete() ran and succeeded */
+    bool cpr_owner;     /* owns CPR fds or sections (migration/cpr.h) */
 };
 
 void type_register(const TypeInfo *info);

@@ -41,13 +41,6 @@ void accel_set_current(const AccelOps *ops)
     current_accel = ops;
 }
 
-void accel_set_irq(unsigned int gsi, bool level)
-{
-    if (current_accel && current_accel->set_irq) {
-        current_accel->set_irq(gsi, level);
-    }
-}
-
 void cpus_add(CPUState *cpu)
 {
     if (!cpus) {

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The KVM accelerator's VM side: /dev/kvm and capability probing, the ioctl
- * wrappers, VM creation, the in-kernel irqchip and PIT, IRQ lines, and the
- * AccelOps/"kvm-accel" registration. Memory slots, ioeventfds and dirty
- * logging are memory listeners in kvm-mem.c, vCPU threads live in
- * kvm-cpu.c, register state in kvm-state.c, exit dispatch in kvm-exit.c.
+ * wrappers, VM creation, and the AccelOps/"kvm-accel" registration. Memory
+ * slots, ioeventfds and dirty logging are memory listeners in kvm-mem.c;
+ * the irqchip, GSI routing, irqfds and MSIs are kvm-irqchip.c's; vCPU
+ * threads live in kvm-cpu.c, register state in kvm-state.c, exit dispatch
+ * in kvm-exit.c.
  */
 #include "util/osdep.h"
 
@@ -51,6 +52,10 @@ static const KVMCapInfo kvm_cap_table[] = {
     {"KVM_CAP_MAX_VCPUS", KVM_CAP_MAX_VCPUS, false},
     {"KVM_CAP_IOEVENTFD", KVM_CAP_IOEVENTFD, false},
     {"KVM_CAP_READONLY_MEM", KVM_CAP_READONLY_MEM, false},
+    {"KVM_CAP_IRQ_ROUTING", KVM_CAP_IRQ_ROUTING, false},
+    {"KVM_CAP_IRQFD", KVM_CAP_IRQFD, false},
+    {"KVM_CAP_IRQFD_RESAMPLE", KVM_CAP_IRQFD_RESAMPLE, false},
+    {"KVM_CAP_SIGNAL_MSI", KVM_CAP_SIGNAL_MSI, false},
 };
 
 static KVMState kvm_global = {
@@ -257,26 +262,6 @@ static bool kvm_create_vm(KVMState *s, GError **errp)
     return true;
 }
 
-static bool kvm_init_irqchip(KVMState *s, GError **errp)
-{
-    struct kvm_pit_config pit = {.flags = 0};
-    int ret;
-
-    /* Must precede KVM_CREATE_VCPU so every vCPU gets an in-kernel LAPIC. */
-    ret = kvm_vm_ioctl(s, KVM_CREATE_IRQCHIP, NULL);
-    if (ret < 0) {
-        error_setg_errno(errp, -ret, "KVM_CREATE_IRQCHIP failed");
-        return false;
-    }
-    s->irqchip_in_kernel = true;
-    ret = kvm_vm_ioctl(s, KVM_CREATE_PIT2, &pit);
-    if (ret < 0) {
-        error_setg_errno(errp, -ret, "KVM_CREATE_PIT2 failed");
-        return false;
-    }
-    return true;
-}
-
 /* KVM_GET_SUPPORTED_CPUID, growing the table until it fits. */
 static bool kvm_get_supported_cpuid(KVMState *s, GError **errp)
 {
@@ -312,9 +297,9 @@ static void kvm_accel_cleanup(void)
         s->vm_fd = -1;
     }
     kvm_memory_cleanup(s); /* after the close: no slot ioctls */
+    kvm_irqchip_cleanup(s);
     g_clear_pointer(&s->supported_cpuid, g_free);
     g_clear_pointer(&s->cap_values, g_free);
-    s->irqchip_in_kernel = false;
     if (s->fd >= 0) {
         close(s->fd);
         s->fd = -1;
@@ -339,7 +324,7 @@ static bool kvm_accel_init(MachineState *ms, GError **errp)
         return false;
     }
     if (!kvm_create_vm(s, errp) || !kvm_memory_init(s, errp) ||
-        !kvm_init_irqchip(s, errp) || !kvm_get_supported_cpuid(s, errp) ||
+        !kvm_irqchip_create(s, errp) || !kvm_get_supported_cpuid(s, errp) ||
         !kvm_cpus_create(s, ncpus, errp) || !kvm_migration_init(s, errp)) {
         kvm_accel_cleanup();
         return false;
@@ -348,28 +333,6 @@ static bool kvm_accel_init(MachineState *ms, GError **errp)
 }
 
 /* ---- AccelOps glue ---- */
-
-static void kvm_accel_set_irq(unsigned int gsi, bool level)
-{
-    KVMState *s = kvm_state();
-    struct kvm_irq_level irq = {.irq = gsi, .level = level};
-    static bool warned;
-    int ret;
-
-    if (s->vm_fd < 0) {
-        return;
-    }
-    ret = kvm_vm_ioctl(s, KVM_IRQ_LINE, &irq);
-    if (ret < 0 && !warned) {
-        /* Once: a bad GSI from a device model would otherwise flood. */
-        warned = true;
-        error_report("KVM_IRQ_LINE failed for GSI %u (level %d): %s", gsi,
-                     level, g_strerror(-ret));
-    }
-    if (level && !s->irqchip_in_kernel) {
-        kvm_cpus_kick_halted(s);
-    }
-}
 
 static void kvm_accel_pause_all(void)
 {
@@ -380,6 +343,12 @@ static void kvm_accel_pause_all(void)
 static void kvm_accel_resume_all(void)
 {
     kvm_migration_vm_resuming(kvm_state()); /* before any vCPU runs */
+    /*
+     * Routes added while stopped (device post_load after a live update)
+     * reach the kernel before the guest can raise them; a no-op when
+     * their owners committed already.
+     */
+    kvm_irqchip_ops.commit_routes();
     kvm_cpus_resume(kvm_state());
 }
 
@@ -403,7 +372,7 @@ static const AccelOps kvm_accel_ops = {
     .resume_all = kvm_accel_resume_all,
     .pause_all = kvm_accel_pause_all,
     .reset_all = kvm_accel_reset_all,
-    .set_irq = kvm_accel_set_irq,
+    .irqchip = &kvm_irqchip_ops,
     .dump_registers = kvm_accel_dump_registers,
     .cleanup = kvm_accel_cleanup,
 };

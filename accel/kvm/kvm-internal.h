@@ -54,6 +54,16 @@ typedef struct KVMState {
     struct kvm_cpuid2 *supported_cpuid;
     bool irqchip_in_kernel;
 
+    /*
+     * GSI routing (kvm-irqchip.c), under the BQL: the MSI routes added
+     * since the VM was created (struct kvm_irq_routing_entry, the
+     * irqchip pins are implicit), whether the kernel has not seen them
+     * yet, and the number of GSIs the table may name (0: no routing).
+     */
+    GArray *msi_routes;
+    bool routes_dirty;
+    unsigned int gsi_count;
+
     /* Memory listeners and what they made (kvm-mem.c), under the BQL. */
     MemoryListener mem_listener; /* address_space_memory: slots, MMIO fds */
     MemoryListener io_listener;  /* address_space_io: PIO ioeventfds */
@@ -142,6 +152,16 @@ int kvm_vm_ioctl(KVMState *s, unsigned long req, void *arg);
 int kvm_vcpu_ioctl(KVMCPU *kcpu, unsigned long req, void *arg);
 /* "KVM_RUN" for KVM_RUN; "unknown" if not in the table (tracing only). */
 const char *kvm_ioctl_name(unsigned long req);
+
+/*
+ * The in-kernel irqchip and PIT, GSI routing, irqfds and MSIs
+ * (kvm-irqchip.c): create them with the VM (before any vCPU) / forget the
+ * routing table after the VM fd is closed. kvm_irqchip_ops is what
+ * system/irqchip.h reaches through AccelOps.irqchip.
+ */
+bool kvm_irqchip_create(KVMState *s, GError **errp);
+void kvm_irqchip_cleanup(KVMState *s);
+extern const IrqchipOps kvm_irqchip_ops;
 
 /*
  * Memory slots, ioeventfds and dirty logging (kvm-mem.c): register the

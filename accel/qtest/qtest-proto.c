@@ -11,6 +11,7 @@
 
 #include "accel/qtest.h"
 #include "system/cpus.h"
+#include "system/irqchip.h"
 #include "system/memory.h"
 
 /*
@@ -37,6 +38,7 @@ struct QtestSession {
 
     bool intercept_in;  /* report the interrupt controller's inputs */
     bool intercept_out; /* recorded only: no output lines exist yet */
+    bool intercept_msi; /* report MSI window writes (baton's extension) */
     bool irq_reported[QTEST_MAX_IRQ];
 };
 
@@ -438,8 +440,8 @@ static void qtest_cmd_clock_set(QtestSession *s, const QtestCommand *cmd,
 
 /*
  * The PC's interrupt controller is the only device with interceptable
- * lines; its inputs are GSIs, the numbers devices pass to
- * accel_set_irq(). QEMU resolves partial QOM paths, so "ioapic" and
+ * lines; its inputs are GSIs, where the machine's GSI lines end
+ * (irqchip_set_gsi()). QEMU resolves partial QOM paths, so "ioapic" and
  * "/machine/.../ioapic" both name it.
  */
 static bool qtest_is_irq_controller(const char *path)
@@ -489,13 +491,25 @@ static void qtest_cmd_set_irq_in(QtestSession *s, const QtestCommand *cmd,
         !qtest_arg_i64(s, argv, 4, "level", &level)) {
         return;
     }
-    if (num < 0 || num >= QTEST_MAX_IRQ) {
+    if (num < 0 || num >= IRQCHIP_NR_GSIS) {
         qtest_reply(
             s, "FAIL set_irq_in: IRQ number %" PRIi64 " is out of range", num);
         return;
     }
     /* Any "IRQ raise/lower" this causes goes out before the OK. */
-    accel_set_irq(num, level != 0);
+    irqchip_set_gsi(num, level != 0);
+    qtest_reply(s, "OK");
+}
+
+/*
+ * baton's extension: MSIs have no pin to intercept, so a client asks for
+ * them explicitly, and only a client that asked gets the "IRQ msi" lines
+ * (QEMU's libqtest would reject a line whose third word is no number).
+ */
+static void qtest_cmd_irq_intercept_msi(QtestSession *s,
+                                        const QtestCommand *cmd, char **argv)
+{
+    s->intercept_msi = true;
     qtest_reply(s, "OK");
 }
 
@@ -535,6 +549,7 @@ static const QtestCommand qtest_commands[] = {
      qtest_cmd_irq_intercept},
     {"set_irq_in", 4, 4, "QOM-PATH NAME NUM LEVEL", false, 0,
      qtest_cmd_set_irq_in},
+    {"irq_intercept_msi", 0, 0, "", false, 0, qtest_cmd_irq_intercept_msi},
     {"module_load", 2, 2, "PREFIX LIBNAME", false, 0, qtest_cmd_module_load},
 };
 
@@ -719,6 +734,17 @@ void qtest_irq_notify(unsigned int gsi, bool level)
         if (s->intercept_in && s->irq_reported[gsi] != level) {
             s->irq_reported[gsi] = level;
             qtest_reply(s, "IRQ %s %u", level ? "raise" : "lower", gsi);
+        }
+    }
+}
+
+void qtest_msi_notify(uint64_t address, uint32_t data)
+{
+    for (GSList *l = qtest_sessions; l; l = l->next) {
+        QtestSession *s = l->data;
+
+        if (s->intercept_msi) {
+            qtest_reply(s, "IRQ msi 0x%" PRIx64 " 0x%x", address, data);
         }
     }
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The qtest accelerator (no vCPUs: the guest never runs; interrupt lines
- * are only recorded and reported to the qtest client) and the -qtest
+ * and MSIs are only recorded and reported to the qtest client, and there
+ * is no routing table, so irqfd owners use the MSI window) and the -qtest
  * server that connects one protocol session (qtest-proto.c) to a chardev
  * and the -qtest-log file.
  */
@@ -168,7 +169,7 @@ static void qtest_accel_cleanup(void)
 {
 }
 
-static void qtest_accel_set_irq(unsigned int gsi, bool level)
+static void qtest_irqchip_set_gsi(unsigned int gsi, bool level)
 {
     if (gsi >= QTEST_MAX_IRQ) {
         log_mask(LOG_GUEST_ERROR,
@@ -181,6 +182,17 @@ static void qtest_accel_set_irq(unsigned int gsi, bool level)
     qtest_irq_notify(gsi, level);
 }
 
+static void qtest_irqchip_send_msi(MSIMessage msg)
+{
+    qtest_msi_notify(msg.address, msg.data);
+}
+
+/* No routing hooks: irqchip_msi_via_routes() is false under qtest. */
+static const IrqchipOps qtest_irqchip_ops = {
+    .set_gsi = qtest_irqchip_set_gsi,
+    .send_msi = qtest_irqchip_send_msi,
+};
+
 static const AccelOps qtest_accel_ops = {
     .name = "qtest",
     .available = qtest_accel_available,
@@ -188,7 +200,7 @@ static const AccelOps qtest_accel_ops = {
     .resume_all = qtest_accel_resume_all,
     .pause_all = qtest_accel_pause_all,
     .reset_all = qtest_accel_reset_all,
-    .set_irq = qtest_accel_set_irq,
+    .irqchip = &qtest_irqchip_ops,
     .dump_registers = NULL,
     .cleanup = qtest_accel_cleanup,
 };

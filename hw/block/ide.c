@@ -11,10 +11,10 @@
 
 #include "hw/core/qdev.h"
 #include "hw/i386/pc.h"
+#include "hw/isa/isa.h"
 #include "migration/cpr.h"
 #include "migration/vmstate.h"
 #include "system/blockdev.h"
-#include "system/cpus.h"
 #include "system/memory.h"
 #include "util/error-report.h"
 
@@ -102,6 +102,7 @@ typedef struct IDEChannel {
     IDEDevice *dev[IDE_UNITS];
     MemoryRegion cmd_io;
     MemoryRegion ctrl_io;
+    qemu_irq irq; /* ISA IRQ 14 of the machine's ISA bus */
     bool irq_level;
 } IDEChannel;
 
@@ -143,7 +144,7 @@ static void ide_update_irq(IDEChannel *ch)
 
     if (level != ch->irq_level) {
         ch->irq_level = level;
-        accel_set_irq(IDE_IRQ, level);
+        qemu_set_irq(ch->irq, level);
     }
 }
 
@@ -706,14 +707,36 @@ static const MemoryRegionOps ide_ctrl_io_ops = {
     .write = ide_ctrl_io_write,
 };
 
+/*
+ * The legacy channel's interrupt is ISA IRQ 14 whatever bus the disks
+ * are on, as on a PC's PIIX IDE function in compatibility mode.
+ */
+static qemu_irq ide_channel_irq(GError **errp)
+{
+    BusState *isa = qbus_find_type(TYPE_ISA_BUS);
+
+    if (!isa) {
+        error_setg(errp, "ide-hd: there is no ISA bus to take IRQ %d from",
+                   IDE_IRQ);
+        return NULL;
+    }
+    return isa_bus_get_irq(isa, IDE_IRQ, errp);
+}
+
 static IDEChannel *ide_channel_get(GError **errp)
 {
     IDEChannel *ch;
+    qemu_irq irq;
 
     if (ide_primary) {
         return ide_primary;
     }
+    irq = ide_channel_irq(errp);
+    if (!irq) {
+        return NULL;
+    }
     ch = g_new0(IDEChannel, 1);
+    ch->irq = irq;
     memory_region_init_io(&ch->cmd_io, NULL, &ide_cmd_io_ops, ch, "ide", 8);
     memory_region_init_io(&ch->ctrl_io, NULL, &ide_ctrl_io_ops, ch,
                           "ide-ctrl", 1);
@@ -736,7 +759,7 @@ static void ide_channel_put(IDEChannel *ch)
         }
     }
     if (ch->irq_level) {
-        accel_set_irq(IDE_IRQ, false);
+        qemu_irq_lower(ch->irq);
     }
     memory_region_finalize(&ch->ctrl_io);
     memory_region_finalize(&ch->cmd_io);

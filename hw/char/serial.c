@@ -12,7 +12,6 @@
 #include "hw/isa/isa.h"
 #include "migration/cpr.h"
 #include "migration/vmstate.h"
-#include "system/cpus.h"
 #include "system/memory.h"
 #include "util/error-report.h"
 
@@ -118,6 +117,7 @@ typedef struct SerialState {
 
     /* runtime only */
     MemoryRegion io;
+    qemu_irq irq_line; /* ISA IRQ `irq` of the bus, set at realize */
     bool irq_level;
     bool chr_attached;
 } SerialState;
@@ -160,7 +160,7 @@ static void serial_update_irq(SerialState *s)
     level = id != UART_IIR_NO_INT;
     if (level != s->irq_level) {
         s->irq_level = level;
-        accel_set_irq(s->irq, level);
+        qemu_set_irq(s->irq_line, level);
     }
 }
 
@@ -462,7 +462,7 @@ static void serial_reset(DeviceState *dev)
 
     if (s->irq_level) {
         s->irq_level = false;
-        accel_set_irq(s->irq, false);
+        qemu_irq_lower(s->irq_line);
     }
 }
 
@@ -499,6 +499,11 @@ static bool serial_realize(DeviceState *dev, GError **errp)
                    s->irq);
         return false;
     }
+    s->irq_line = isa_get_irq(dev, s->irq, errp);
+    if (!s->irq_line) {
+        g_prefix_error(errp, "isa-serial: ");
+        return false;
+    }
     s->index = index;
 
     serial_reset(dev);
@@ -527,7 +532,7 @@ static void serial_unrealize(DeviceState *dev)
     memory_region_finalize(&s->io); /* no-op if realize never got there */
     if (s->irq_level) {
         s->irq_level = false;
-        accel_set_irq(s->irq, false);
+        qemu_irq_lower(s->irq_line);
     }
 }
 

@@ -161,6 +161,17 @@ MachineState *current_machine_get(void)
     return current_machine;
 }
 
+qemu_irq machine_get_gsi(unsigned int gsi)
+{
+    MachineClass *mc;
+
+    if (!current_machine) {
+        return NULL;
+    }
+    mc = MACHINE_GET_CLASS(current_machine);
+    return mc->get_gsi ? mc->get_gsi(current_machine, gsi) : NULL;
+}
+
 void current_machine_set(MachineState *ms)
 {
     current_machine = ms;

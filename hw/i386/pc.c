@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The x86 "pc" machine behind all of QEMU's pc/q35 names: guest RAM and
- * its memory map, a few ports ignored on purpose, and boot-sector loading
- * at reset (baton has no firmware).
+ * its memory map, the interrupt controller's GSI inputs and the MSI
+ * window, a few ports ignored on purpose, and boot-sector loading at reset
+ * (baton has no firmware).
  * Devices the user adds (-device isa-serial, ...) live in their own files;
  * docs/system/machine.md describes the guest's view.
  */
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "chardev/char.h"
+#include "hw/core/irq.h"
 #include "hw/core/machine.h"
 #include "hw/core/qdev.h"
 #include "hw/i386/pc.h"
@@ -23,6 +25,7 @@
 #include "system/blockdev.h"
 #include "system/cpus.h"
 #include "system/hostmem.h"
+#include "system/irqchip.h"
 #include "system/memory.h"
 #include "system/runstate.h"
 #include "util/error-report.h"
@@ -64,6 +67,8 @@ typedef struct PcMachineState {
     MemoryRegion ram_above_4g; /* alias of ram at 4 GiB, if any */
     MemoryRegion vga_lowmem;   /* the empty VGA window over ram_below_4g */
     MemoryRegion ports[PC_NR_PORTS]; /* pc_ignored_ports */
+    MemoryRegion msi_window;         /* 0xfee00000, 1 MiB: MSI writes */
+    qemu_irq gsi[IRQCHIP_NR_GSIS];   /* the interrupt controller's inputs */
     RAMBlock *own_ram;       /* allocated here (no memory-backend) */
     bool boot_warned;
     PCIHostState *pci_host;  /* NULL on the PCI-less machine */
@@ -251,6 +256,79 @@ static const MemoryRegionOps pc_vga_lowmem_ops = {
 };
 
 /*
+ * The interrupt controller's inputs. ISA IRQs 0-15 are GSIs 0-15 (KVM's
+ * in-kernel PIC and IOAPIC both see them), 16-23 are IOAPIC-only pins.
+ * Lines that several devices share go through a SharedIRQ in front of
+ * these (hw/core/irq.h), so each GSI has exactly one driver.
+ */
+static void pc_gsi_handler(void *opaque, int n, int level)
+{
+    irqchip_set_gsi(n, level != 0);
+}
+
+static void pc_init_gsis(PcMachineState *pcms)
+{
+    for (unsigned int i = 0; i < IRQCHIP_NR_GSIS; i++) {
+        pcms->gsi[i] = qemu_allocate_irq(pc_gsi_handler, pcms, (int)i);
+    }
+}
+
+static qemu_irq pc_get_gsi(MachineState *ms, unsigned int gsi)
+{
+    PcMachineState *pcms = (PcMachineState *)ms;
+
+    return gsi < IRQCHIP_NR_GSIS ? pcms->gsi[gsi] : NULL;
+}
+
+/*
+ * The APIC's MSI window: a device signals an MSI by a 4-byte write of the
+ * data at the address, through its bus-master address space, as on real
+ * hardware. Devices that own eventfds use routes and irqfds instead
+ * (system/irqchip.h). Under KVM a vCPU's own accesses to its LAPIC page
+ * never get here: the in-kernel LAPIC takes them first.
+ */
+static uint64_t pc_msi_read(void *opaque, hwaddr offset, unsigned int size)
+{
+    log_mask(LOG_GUEST_ERROR,
+             "read of the MSI window at 0x%" HWADDR_PRIx
+             " size %u: it is write-only\n",
+             (hwaddr)MSI_WINDOW_BASE + offset, size);
+    return size >= 8 ? UINT64_MAX : (1ULL << (8 * size)) - 1;
+}
+
+static void pc_msi_write(void *opaque, hwaddr offset, uint64_t value,
+                         unsigned int size)
+{
+    MSIMessage msg = {.address = MSI_WINDOW_BASE + offset, .data = value};
+
+    if (size != 4) {
+        log_mask(LOG_GUEST_ERROR,
+                 "MSI window write at 0x%" HWADDR_PRIx
+                 " of size %u dropped: MSIs are 4-byte writes\n",
+                 (hwaddr)msg.address, size);
+        return;
+    }
+    irqchip_send_msi(msg);
+}
+
+static const MemoryRegionOps pc_msi_ops = {
+    .read = pc_msi_read,
+    .write = pc_msi_write,
+};
+
+/* Above anything a BAR could map there, as QEMU's APIC region is. */
+#define PC_MSI_WINDOW_PRIORITY 0x1000
+
+static void pc_map_msi_window(PcMachineState *pcms)
+{
+    memory_region_init_io(&pcms->msi_window, &pcms->parent_obj.parent_obj,
+                          &pc_msi_ops, pcms, "apic-msi", MSI_WINDOW_SIZE);
+    memory_region_add_subregion_overlap(get_system_memory(), MSI_WINDOW_BASE,
+                                        &pcms->msi_window,
+                                        PC_MSI_WINDOW_PRIORITY);
+}
+
+/*
  * aux-ram-share=on: implicit RAM in a memfd, registered for live update
  * under the machine's "ram" role. A new process (cpr incoming) maps the
  * old process's memfd instead: no ftruncate and no prealloc, since the old
@@ -380,6 +458,7 @@ static void pc_machine_unrealize(Object *obj)
     /* One update for the whole map; aliases before the region they show. */
     memory_region_transaction_begin();
     memory_region_finalize(&pcms->vga_lowmem);
+    memory_region_finalize(&pcms->msi_window);
     memory_region_finalize(&pcms->ram_above_4g);
     memory_region_finalize(&pcms->ram_below_4g);
     for (size_t i = 0; i < ARRAY_SIZE(pcms->ports); i++) {
@@ -400,6 +479,10 @@ static void pc_machine_unrealize(Object *obj)
         pcms->own_ram = NULL;
     }
     ms->ram = NULL;
+    for (size_t i = 0; i < ARRAY_SIZE(pcms->gsi); i++) {
+        qemu_free_irq(pcms->gsi[i]);
+        pcms->gsi[i] = NULL;
+    }
 }
 
 static bool pc_machine_realize(Object *obj, GError **errp)
@@ -412,9 +495,11 @@ static bool pc_machine_realize(Object *obj, GError **errp)
         pc_machine_unrealize(obj);
         return false;
     }
+    pc_init_gsis(pcms);
     memory_region_transaction_begin();
     pc_map_ram(pcms);
     pc_map_ports(pcms);
+    pc_map_msi_window(pcms);
     memory_region_transaction_commit();
     /* Final at reset, once -device ide-hd disks exist; see pc_boot(). */
     ms->has_boot_entry = drives && drives->len > 0;
@@ -617,6 +702,7 @@ static bool pc_create_default_devices(MachineState *ms, GError **errp)
     } else {
         isa = qbus_new(TYPE_ISA_BUS, NULL, "isa.0");
     }
+    isa_bus_set_irqs(isa, pcms->gsi); /* ISA IRQ n is GSI n */
 
     qbus_new(TYPE_IDE_BUS, NULL, "ide.0");
     for (int i = 0; i < MACHINE_MAX_SERIALS; i++) {
@@ -685,6 +771,7 @@ static void pc_machine_class_init(ObjectClass *oc, const void *data)
     oc->complete = pc_machine_realize;
     oc->uncomplete = pc_machine_unrealize;
     mc->reset = pc_machine_reset;
+    mc->get_gsi = pc_get_gsi;
     mc->create_default_devices = pc_create_default_devices;
     mc->create_drive_devices = pc_create_drive_devices;
     /*

@@ -41,7 +41,8 @@ bool qtest_enabled(void);
 /*
  * One protocol conversation, independent of any chardev so that tests can
  * drive it with strings. SEND receives each outgoing line, '\n' included
- * (replies and the asynchronous "IRQ raise N" / "IRQ lower N").
+ * (replies and the asynchronous "IRQ raise N" / "IRQ lower N", and
+ * "IRQ msi ADDR DATA" after irq_intercept_msi).
  */
 typedef struct QtestSession QtestSession;
 typedef void (*QtestSendFn)(void *opaque, const char *line);
@@ -69,8 +70,14 @@ void qtest_session_closed(QtestSession *s);
 /*
  * An interrupt line changed level: each session that intercepts the
  * interrupt controller's inputs reports it if it differs from what it
- * reported last. The qtest accelerator's set_irq calls this.
+ * reported last. The qtest accelerator's irqchip set_gsi calls this.
  */
 void qtest_irq_notify(unsigned int gsi, bool level);
+/*
+ * An MSI was signalled (a write to the MSI window): each session that
+ * opted in with irq_intercept_msi reports "IRQ msi 0xADDR 0xDATA"; other
+ * sessions, QEMU's clients among them, never see these lines.
+ */
+void qtest_msi_notify(uint64_t address, uint32_t data);
 
 #endif

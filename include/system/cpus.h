@@ -11,6 +11,7 @@
 #include <glib.h>
 
 #include "hw/core/machine.h"
+#include "system/irqchip.h"
 
 typedef struct CPUState {
     int index;
@@ -30,8 +31,11 @@ typedef struct AccelOps {
     void (*pause_all)(void);
     /* Put every vCPU in its reset state (boot entry on the boot vCPU). */
     void (*reset_all)(MachineState *ms);
-    /* Drive interrupt line GSI (ISA IRQs 0-15 are GSIs 0-15). May be NULL. */
-    void (*set_irq)(unsigned int gsi, bool level);
+    /*
+     * The interrupt controller: GSI inputs, MSI, routes and irqfds
+     * (system/irqchip.h). NULL: interrupts go nowhere.
+     */
+    const IrqchipOps *irqchip;
     /* Register dump in QEMU's "info registers" shape; NULL if none. */
     char *(*dump_registers)(CPUState *cpu);
     /*
@@ -46,9 +50,6 @@ const AccelOps *accel_find(const char *name);
 /* The accelerator chosen at startup (NULL before). */
 const AccelOps *accel_current(void);
 void accel_set_current(const AccelOps *ops);
-
-/* Set an interrupt line through the current accelerator (devices call this). */
-void accel_set_irq(unsigned int gsi, bool level);
 
 /* Called by the accelerator as it creates vCPUs. */
 void cpus_add(CPUState *cpu);

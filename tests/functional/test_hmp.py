@@ -93,8 +93,9 @@ class Hmp(unittest.TestCase):
     def test_info_mtree(self):
         # The pc machine's map: pc.ram seen through ram-below-4g, the
         # VGA window over it, the PCI memory space below RAM (priority
-        # -1), an isa-serial and the ports kept quiet, the PCI
-        # configuration ports, and each PCI function's bus-master space.
+        # -1), the MSI window, an isa-serial and the ports kept quiet,
+        # the PCI configuration ports, and each PCI function's bus-master
+        # space.
         vm = self.start(QTEST_PC + ["-device", "isa-serial,iobase=0x2f8"],
                         qtest=True)
         bm = ("  0000000000000000-ffffffffffffffff (prio 0, container): "
@@ -112,6 +113,8 @@ class Hmp(unittest.TestCase):
             "pci\n"
             "    00000000000a0000-00000000000bffff (prio 1, i/o): "
             "vga-lowmem\n"
+            "    00000000fee00000-00000000feefffff (prio 4096, i/o): "
+            "apic-msi\n"
             "\n")
         self.assertEqual(vm.hmp.cmd("info mtree"), (
             "address-space: memory\n" + system +

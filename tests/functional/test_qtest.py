@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """qtest line protocol on -accel qtest -machine pc: guest memory and port
-access of every width, the UART registers, unassigned I/O and MMIO, and a
-round trip through QMP pmemsave. Needs no KVM."""
+access of every width, the UART registers, unassigned I/O and MMIO, a
+round trip through QMP pmemsave, and interrupts: the UART's IRQ 4 as an
+intercepted IOAPIC pin, and writes to the MSI window reported only after
+irq_intercept_msi. Needs no KVM."""
 
 import os
 import unittest
@@ -98,6 +100,55 @@ class Qtest(unittest.TestCase):
                         filename=path)
         with open(path, "rb") as f:
             self.assertEqual(f.read(), data)
+
+
+class Interrupts(unittest.TestCase):
+    """What an intercepting client sees of interrupts (own VM: the
+    interception stays on for the session)."""
+
+    def setUp(self):
+        self.vm = Vm(name="irq")
+        qtest_path = self.vm.path("qtest.sock")
+        self.vm.args = BASE + [
+            "-accel", "qtest", "-machine", "pc", "-m", "16M",
+            "-serial", "null",
+            "-qtest", "unix:%s,server=on,wait=off" % qtest_path]
+        self.vm.launch()
+        self.addCleanup(self.vm.kill)
+        self.qt = QtestClient(qtest_path)
+        self.addCleanup(self.qt.close)
+
+    def test_serial_irq(self):
+        qt = self.qt
+        qt.cmd("irq_intercept_in ioapic")
+        # THRE interrupt enabled with an empty transmitter: COM1 raises
+        # ISA IRQ 4 (GSI 4); reading IIR acknowledges it and lowers it.
+        qt.outb(0x3f9, 0x02)
+        self.assertEqual(qt.irqs, ["IRQ raise 4"])
+        self.assertEqual(qt.inb(0x3fa) & 0x0f, 0x02)
+        self.assertEqual(qt.irqs, ["IRQ raise 4", "IRQ lower 4"])
+        qt.outb(0x3f9, 0x00)
+        self.assertEqual(qt.irqs, ["IRQ raise 4", "IRQ lower 4"])
+
+    def test_msi_window(self):
+        qt = self.qt
+        # A client that intercepts pins only (as QEMU's do) gets no MSI
+        # line: any line would arrive before the write's OK.
+        qt.cmd("irq_intercept_in ioapic")
+        qt.writel(0xfee00000, 0x4041)
+        self.assertEqual(qt.irqs, [])
+        qt.cmd("irq_intercept_msi")
+        qt.writel(0xfee00000, 0x4041)
+        qt.writel(0xfee0100c, 0x4022)  # destination APIC 1
+        self.assertEqual(qt.irqs, ["IRQ msi 0xfee00000 0x4041",
+                                   "IRQ msi 0xfee0100c 0x4022"])
+        # Not an MSI: byte writes are dropped (a guest error), reads
+        # return all ones, and RAM below the window is still RAM.
+        qt.writeb(0xfee00000, 0x41)
+        self.assertEqual(qt.readl(0xfee00000), 0xffffffff)
+        self.assertEqual(len(qt.irqs), 2)
+        with self.assertRaises(QtestError):
+            qt.cmd("irq_intercept_msi now")
 
 
 class Malformed(unittest.TestCase):

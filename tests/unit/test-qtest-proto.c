@@ -9,6 +9,7 @@
 
 #include "accel/qtest.h"
 #include "system/cpus.h"
+#include "system/irqchip.h"
 #include "system/memory.h"
 
 #define RAM_BASE 0x10000
@@ -360,16 +361,60 @@ static void test_irq(void)
     g_assert_cmpstr(g_ptr_array_index(c->lines, 5), ==, "OK");
     /* Same level again: nothing new to report. */
     g_assert_cmpstr(cmd(c, "set_irq_in ioapic unnamed-gpio-in 3 1"), ==, "OK");
-    /* A device lowering the line through the accelerator. */
-    accel_set_irq(3, false);
+    /* A device lowering the line (the machine's GSI line ends here). */
+    irqchip_set_gsi(3, false);
     g_assert_cmpstr(g_ptr_array_index(c->lines, c->lines->len - 1), ==,
                     "IRQ lower 3");
+    /* The IOAPIC has 24 pins. */
+    g_assert_cmpstr(cmd(c, "set_irq_in ioapic unnamed-gpio-in 23 0"), ==, "OK");
+    assert_fail(c, "set_irq_in ioapic unnamed-gpio-in 24 1");
     assert_fail(c, "set_irq_in ioapic unnamed-gpio-in 256 1");
     assert_fail(c, "set_irq_in ioapic other 3 1");
     assert_fail(c, "irq_intercept_in ioapic named");
-    accel_set_irq(3, false);
+    irqchip_set_gsi(3, false);
     accel_set_current(prev);
     client_free(c);
+}
+
+/*
+ * MSIs reach only the sessions that asked with irq_intercept_msi: a
+ * client intercepting the IOAPIC's pins (any QEMU client) gets no line it
+ * could not parse.
+ */
+static void test_msi(void)
+{
+    Client *pins = client_new();
+    Client *msi = client_new();
+    const AccelOps *prev = accel_current();
+    MSIMessage m = {.address = 0xfee01000, .data = 0x4041};
+    guint pins_before;
+
+    accel_set_current(accel_find("qtest"));
+    g_assert_cmpstr(cmd(pins, "irq_intercept_in ioapic"), ==, "OK");
+    assert_fail(msi, "irq_intercept_msi extra");
+    /* Before opting in, nobody hears of it. */
+    pins_before = pins->lines->len;
+    irqchip_send_msi(m);
+    g_assert_cmpuint(msi->lines->len, ==, 1);
+    g_assert_cmpstr(cmd(msi, "irq_intercept_msi"), ==, "OK");
+
+    irqchip_send_msi(m);
+    irqchip_send_msi(m); /* each MSI is an event: reported every time */
+    g_assert_cmpuint(msi->lines->len, ==, 4);
+    g_assert_cmpstr(g_ptr_array_index(msi->lines, 2), ==,
+                    "IRQ msi 0xfee01000 0x4041");
+    g_assert_cmpstr(g_ptr_array_index(msi->lines, 3), ==,
+                    "IRQ msi 0xfee01000 0x4041");
+    g_assert_cmpuint(pins->lines->len, ==, pins_before);
+    /* And an MSI client does not get pin changes it did not ask for. */
+    irqchip_set_gsi(5, true);
+    g_assert_cmpuint(msi->lines->len, ==, 4);
+    g_assert_cmpstr(g_ptr_array_index(pins->lines, pins->lines->len - 1), ==,
+                    "IRQ raise 5");
+    irqchip_set_gsi(5, false);
+    accel_set_current(prev);
+    client_free(pins);
+    client_free(msi);
 }
 
 static void test_log(void)
@@ -442,6 +487,7 @@ int main(int argc, char **argv)
     g_test_add_func("/qtest/proto/max-write", test_max_write);
     g_test_add_func("/qtest/proto/clock", test_clock);
     g_test_add_func("/qtest/proto/irq", test_irq);
+    g_test_add_func("/qtest/proto/msi", test_msi);
     g_test_add_func("/qtest/proto/log", test_log);
     return g_test_run();
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <glib.h>
 
+#include "hw/core/irq.h"
 #include "hw/core/object.h"
 #include "system/memory.h"
 
@@ -64,6 +65,8 @@ typedef struct MachineClass {
     bool (*create_default_devices)(MachineState *ms, GError **errp);
     /* After -device: a disk for each -drive on the machine's IDE bus. */
     bool (*create_drive_devices)(MachineState *ms, GError **errp);
+    /* The interrupt controller's input GSI, or NULL (see below). */
+    qemu_irq (*get_gsi)(MachineState *ms, unsigned int gsi);
 } MachineClass;
 
 #define MACHINE(obj) OBJECT_CHECK(MachineState, (obj), TYPE_MACHINE)
@@ -96,6 +99,15 @@ GPtrArray *machine_type_list(void);
  * On failure it is removed again (and freed).
  */
 bool machine_complete(MachineState *ms, GError **errp);
+
+/*
+ * The current machine's interrupt line for GSI (pc: 0-23, ISA IRQs are
+ * 0-15), owned by the machine, valid from its creation on; NULL without a
+ * machine, for a machine without interrupt controller ("none"), or for a
+ * GSI it does not have. PCI INTx routing and board code use it; ISA
+ * devices take their IRQ from the bus (isa_get_irq()).
+ */
+qemu_irq machine_get_gsi(unsigned int gsi);
 
 /* The one machine (NULL before creation). */
 MachineState *current_machine_get(void);

@@ -135,17 +135,33 @@ void pci_for_each_device(PCIBus *bus, void (*fn)(PCIDevice *d, void *opaque),
     }
 }
 
+/*
+ * QEMU's dev path: the domain and root bus number, then SLOT.FN of each
+ * function on the way down ("0000:00:02.0:00.0" behind the bridge at
+ * 00:02.0). Bus numbers below the root are the guest's to assign (and
+ * are 0 when sections are registered, before reset assignment), so they
+ * cannot name a function.
+ */
 char *pci_dev_path(PCIDevice *d)
 {
-    return g_strdup_printf("0000:%02x:%02x.%x", pci_bus_num(d->bus),
-                           PCI_SLOT(d->devfn), PCI_FUNC(d->devfn));
+    GString *path = g_string_new(NULL);
+    GPtrArray *chain = g_ptr_array_new();
+
+    for (PCIDevice *p = d; p; p = p->bus->parent_dev) {
+        g_ptr_array_add(chain, p);
+    }
+    g_string_append_printf(path, "0000:%02x", pci_bus_num(pci_bus_root(d->bus)));
+    for (guint i = chain->len; i-- > 0;) {
+        PCIDevice *p = g_ptr_array_index(chain, i);
+
+        g_string_append_printf(path, ":%02x.%x", PCI_SLOT(p->devfn),
+                               PCI_FUNC(p->devfn));
+    }
+    g_ptr_array_free(chain, true);
+    return g_string_free(path, false);
 }
 
-/*
- * Migration sections of PCI functions are keyed by this path. The bus
- * number is the one reset assignment gives (the same on both sides of a
- * migration of the same configuration), so it is read at registration.
- */
+/* Migration sections of PCI functions are keyed by this path. */
 static char *pci_bus_get_dev_path(DeviceState *dev)
 {
     return pci_dev_path(PCI_DEVICE(dev));

@@ -15,7 +15,9 @@ import unittest
 
 import baton_test
 from baton_test import (BATON, QtestClient, QmpError, Vm, VmTestCase,
-                        wait_for, wait_migration)
+                        cpr_channels, cpr_incoming_args, memfd_ram_args,
+                        unix_listening, wait_for, wait_migration,
+                        wait_runstate)
 
 BASE = ["-nodefaults", "-display", "none", "-accel", "qtest", "-m", "64M",
         "-serial", "null"]
@@ -722,6 +724,30 @@ class MachineVersions(PciCase):
             self.assertIn("bus: isa.0\n", tree)
             vm.shutdown()
 
+    def stream_of(self, machine):
+        """A migration stream (file:) of MACHINE with one UART."""
+        vm, qt = self.start(["-machine", machine],
+                            name="stream-" + machine)
+        path = vm.path("state")
+        vm.qmp.cmd("stop")
+        vm.qmp.cmd("migrate", uri="file:" + path)
+        wait_migration(vm.qmp)
+        vm.shutdown()
+        with open(path, "rb") as f:
+            return f.read()
+
+    def test_old_sections(self):
+        """The 9.2 machine's stream has the previous release's sections
+        only; the 10.0 machine adds its chipset's, keyed by address."""
+        old = self.stream_of("pc-i440fx-9.2")
+        self.assertIn(b"isa-serial", old)
+        for name in (b"0000:00:", b"pcihost", b"PIIX3", b"PCIDevice"):
+            self.assertNotIn(name, old)
+        new = self.stream_of("pc")
+        for name in (b"/machine/i440fx/i440FX-pcihost",
+                     b"0000:00:00.0/I440FX", b"0000:00:01.0/PIIX3"):
+            self.assertIn(name, new)
+
     def test_new_names(self):
         machines = {m["name"]: m for m in
                     self.start(["-machine", "none"])[0].qmp.cmd(
@@ -754,8 +780,12 @@ class Migration(PciCase):
     def migrate(self, machine):
         args = ["-machine", machine, "-device", "x-pci-test,id=t0,addr=3"]
         if machine == "q35":
+            # Two functions of one type at 00.0 behind two root ports:
+            # their sections differ by the path, not by bus numbers.
             args += ["-device", "pcie-root-port,id=rp1,chassis=1,addr=4",
-                     "-device", "x-pci-test,id=t1,bus=rp1"]
+                     "-device", "x-pci-test,id=t1,bus=rp1",
+                     "-device", "pcie-root-port,id=rp2,chassis=2,addr=5",
+                     "-device", "x-pci-test,id=t2,bus=rp2"]
         src, sqt = self.start(args, name="src-" + machine)
         c = Cfg(sqt)
         t = bdf(0, 3)
@@ -763,6 +793,11 @@ class Migration(PciCase):
         c.write(t, 0x14, 0x7000)
         c.write(t, 0x3c, 0x9, 1)
         sqt.writel(0xd0000000 + 0x20, 0x5eed1234)
+        behind = {}
+        if machine == "q35":
+            for bus, val in ((1, 0x1111), (2, 0x2222)):
+                behind[bus] = bars(src, (bus, 0, 0))[0]
+                sqt.writel(behind[bus] + 0x30, val)
         path = src.path("mig.sock")
         dst, dqt = self.start(args + ["-incoming", "unix:" + path],
                               name="dst-" + machine)
@@ -779,6 +814,9 @@ class Migration(PciCase):
         self.assertEqual(dqt.inl(0x7020), 0x5eed1234)
         self.assertEqual(self.devices(dst)[(0, 3, 0)]["regions"][0]["address"],
                          0xd0000000)
+        for bus, val in ((1, 0x1111), (2, 0x2222)):
+            if bus in behind:
+                self.assertEqual(dqt.readl(behind[bus] + 0x30), val)
         return dst, dqt
 
     def test_pc(self):
@@ -827,6 +865,55 @@ class Migration(PciCase):
         self.assertEqual(ecam.read(bdf(0, 4), 0x19, 1), 1)
         self.assertEqual(ecam.read(bdf(1, 0), 0, 2), 0x1b36)
         self.assertEqual(Cfg(dqt).read(bdf(1, 0), 0, 2), 0x1b36)
+
+
+class LiveUpdate(PciCase):
+    """cpr-transfer to a new process with the same command line: the
+    qtest and QMP connections stay, and the new process has the PCI
+    state: config, BARs mapped where the guest put them, MSI-X table,
+    the device's own state, and the root port's bus numbers."""
+
+    def test_cpr_transfer(self):
+        args = (["-nodefaults", "-display", "none", "-accel", "qtest",
+                 "-serial", "null"] + memfd_ram_args("64M") +
+                ["-machine", "q35",
+                 "-device", "x-pci-test,id=t0,addr=3",
+                 "-device", "pcie-root-port,id=rp,chassis=1,addr=4",
+                 "-device", "x-pci-test,id=t1,bus=rp"])
+        old = Vm(args, name="cpr-old")
+        qtest_path = old.path("qtest.sock")
+        old.args += ["-qtest", "unix:%s,server=on,wait=off" % qtest_path]
+        self.launch(old)
+        qt = QtestClient(qtest_path)
+        self.addCleanup(qt.close)
+        c = Cfg(qt)
+        t = bdf(0, 3)
+        c.write(t, 0x10, 0xd0000000)
+        qt.writel(0xd0000000 + 0x40, 0x1badcafe)
+        msix = bars(old, (0, 3, 0))[4]
+        qt.writel(msix + 16 + 8, 0x99)
+        behind = bars(old, (1, 0, 0))[0]
+        qt.writel(behind + 0x10, 0x600d)
+
+        main, cpr = old.path("main.sock"), old.path("cpr.sock")
+        new = self.launch(Vm(old.command()[1:] +
+                             cpr_incoming_args(main, cpr), qmp=False,
+                             name="cpr-new"))
+        wait_for(lambda: unix_listening(cpr) or new._died(),
+                 what="cpr socket of the new process")
+        old.qmp.cmd("migrate-set-parameters", mode="cpr-transfer")
+        old.qmp.cmd("migrate", channels=cpr_channels(main, cpr))
+        wait_migration(old.qmp)
+        wait_runstate(old.qmp, "running")   # now the new process
+        self.assertEqual(old.proc.poll(), None)
+        # The same connections, the new process's devices.
+        self.assertEqual(c.read(t, 0x10), 0xd0000000)
+        self.assertEqual(qt.readl(0xd0000000 + 0x40), 0x1badcafe)
+        self.assertEqual(qt.readl(msix + 16 + 8), 0x99)
+        self.assertEqual(qt.readl(behind + 0x10), 0x600d)
+        self.assertEqual(Cfg(qt, 0xb0000000).read(bdf(0, 4), 0x19, 1), 1)
+        info = self.hmp(old, "info pci")
+        self.assertIn("BAR0: 32 bit memory at 0xd0000000", info)
 
 
 if __name__ == "__main__":

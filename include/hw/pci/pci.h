@@ -11,8 +11,8 @@
  * "pci.0", q35's "pcie.0"), a secondary bus to a bridge function
  * (hw/pci/pci-bridge.c). A device on a PCI bus is addressed by devfn
  * (slot << 3 | function); the bus's dev path for migration sections is
- * "0000:BB:SS.F" with BB the bus number firmware assigned (baton's reset
- * assignment, hw/pci/pci-fw.c).
+ * "0000:00:SS.F", plus ":SS.F" for each level behind bridges (bus
+ * numbers are the guest's and do not name a function).
  *
  * All calls under the big lock. docs/devel/pci.md describes the model.
  */
@@ -325,7 +325,10 @@ extern const VMStateDescription vmstate_pci_device;
 
 /* ---- monitor ---- */
 
-/* "0000:BB:SS.F" of D (the dev path). */
+/*
+ * D's dev path, QEMU's format: "0000:00:SS.F", with ":SS.F" per bridge
+ * level below the root ("0000:00:02.0:00.0").
+ */
 char *pci_dev_path(PCIDevice *d);
 /* The root buses, in creation order (PCIBus *). */
 GPtrArray *pci_root_buses(void);

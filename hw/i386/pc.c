@@ -71,7 +71,7 @@ typedef struct PcMachineState {
     qemu_irq gsi[IRQCHIP_NR_GSIS];   /* the interrupt controller's inputs */
     RAMBlock *own_ram;       /* allocated here (no memory-backend) */
     bool boot_warned;
-    PCIHostState *pci_host;  /* NULL on the PCI-less machine */
+    PCIHostState *pci_host; /* NULL on the PCI-less machine */
 } PcMachineState;
 
 typedef struct PcMachineClass {
@@ -79,7 +79,7 @@ typedef struct PcMachineClass {
 
     /* The PCI host bridge type, NULL for none (machines up to 9.2). */
     const char *pci_host_type;
-    const char *pci_host_name;  /* its name under /machine */
+    const char *pci_host_name; /* its name under /machine */
     /* The functions the machine puts on the root bus, with their devfn. */
     const char *host_func_type;
     const char *isa_bridge_type;
@@ -643,18 +643,18 @@ static bool pc_create_pci_function(PCIBus *bus, const char *type, int devfn,
                                    bool multifunction, GError **errp)
 {
     DeviceState *dev = qdev_new(type);
-    g_autofree char *addr = g_strdup_printf("%x.%x", PCI_SLOT(devfn),
-                                            PCI_FUNC(devfn));
-    bool ok = object_property_parse(OBJECT(dev), "addr", addr, errp) &&
-              (!multifunction ||
-               object_property_parse(OBJECT(dev), "multifunction", "on",
-                                     errp)) &&
-              qdev_realize(dev, &bus->qbus, errp);
+    g_autofree char *addr =
+        g_strdup_printf("%x.%x", PCI_SLOT(devfn), PCI_FUNC(devfn));
+    bool ok =
+        object_property_parse(OBJECT(dev), "addr", addr, errp) &&
+        (!multifunction ||
+         object_property_parse(OBJECT(dev), "multifunction", "on", errp)) &&
+        qdev_realize(dev, &bus->qbus, errp);
 
     if (!ok) {
         object_unparent(OBJECT(dev));
     }
-    object_unref(OBJECT(dev));  /* the tree holds it */
+    object_unref(OBJECT(dev)); /* the tree holds it */
     return ok;
 }
 
@@ -668,16 +668,15 @@ static bool pc_create_pci(PcMachineState *pcms, GError **errp)
     PcMachineClass *pmc = PC_MACHINE_GET_CLASS(pcms);
     DeviceState *host = qdev_new(pmc->pci_host_type);
 
-    object_property_add_child(OBJECT(pcms), pmc->pci_host_name,
-                              OBJECT(host));
+    object_property_add_child(OBJECT(pcms), pmc->pci_host_name, OBJECT(host));
     object_unref(OBJECT(host));
     if (!qdev_realize(host, NULL, errp)) {
         object_unparent(OBJECT(host));
         return false;
     }
     pcms->pci_host = PCI_HOST_BRIDGE(host);
-    return pc_create_pci_function(pcms->pci_host->bus, pmc->host_func_type,
-                                  0, false, errp) &&
+    return pc_create_pci_function(pcms->pci_host->bus, pmc->host_func_type, 0,
+                                  false, errp) &&
            pc_create_pci_function(pcms->pci_host->bus, pmc->isa_bridge_type,
                                   pmc->isa_bridge_devfn, true, errp);
 }
@@ -866,8 +865,7 @@ static const MachineTypeDef pc_machine_names[] = {
 
 static void pc_register_types(void)
 {
-    type_register_static_array(pc_machine_types,
-                               ARRAY_SIZE(pc_machine_types));
+    type_register_static_array(pc_machine_types, ARRAY_SIZE(pc_machine_types));
     machine_register_names(pc_machine_names, ARRAY_SIZE(pc_machine_names));
 }
 

@@ -40,8 +40,7 @@ typedef struct PCITestState {
     MemoryRegion mmio, io, bar2;
 } PCITestState;
 
-static uint64_t pci_test_scratch_read(void *opaque, hwaddr addr,
-                                      unsigned size)
+static uint64_t pci_test_scratch_read(void *opaque, hwaddr addr, unsigned size)
 {
     PCITestState *s = opaque;
     uint64_t v = 0;
@@ -122,18 +121,20 @@ static bool pci_test_realize(PCIDevice *d, GError **errp)
     PCITestState *s = (PCITestState *)d;
     Object *owner = OBJECT(d);
 
-    if (s->bar2_size && (s->bar2_size < 16 ||
-                         (s->bar2_size & (s->bar2_size - 1)))) {
-        error_setg(errp, "x-pci-test: bar2-size 0x%" PRIx64 " is not a "
-                   "power of two of at least 16 bytes", s->bar2_size);
+    if (s->bar2_size &&
+        (s->bar2_size < 16 || (s->bar2_size & (s->bar2_size - 1)))) {
+        error_setg(errp,
+                   "x-pci-test: bar2-size 0x%" PRIx64 " is not a "
+                   "power of two of at least 16 bytes",
+                   s->bar2_size);
         return false;
     }
     if (pci_add_capability(d, PCI_CAP_ID_VNDR, 0, 8, errp) < 0 ||
         (s->msi_vectors &&
          msi_init(d, 0, s->msi_vectors, true, true, errp) < 0) ||
         (s->msix_vectors &&
-         msix_init_exclusive_bar(d, s->msix_vectors, PCI_TEST_MSIX_BAR,
-                                 errp) < 0)) {
+         msix_init_exclusive_bar(d, s->msix_vectors, PCI_TEST_MSIX_BAR, errp) <
+             0)) {
         return false;
     }
     d->config[PCI_INTERRUPT_PIN] = 1;
@@ -146,9 +147,10 @@ static bool pci_test_realize(PCIDevice *d, GError **errp)
     if (s->bar2_size) {
         memory_region_init_io(&s->bar2, owner, &pci_test_bar2_ops, s,
                               "pci-test-bar2", s->bar2_size);
-        pci_register_bar(d, 2, PCI_BASE_ADDRESS_SPACE_MEMORY |
-                                   PCI_BASE_ADDRESS_MEM_TYPE_64 |
-                                   PCI_BASE_ADDRESS_MEM_PREFETCH,
+        pci_register_bar(d, 2,
+                         PCI_BASE_ADDRESS_SPACE_MEMORY |
+                             PCI_BASE_ADDRESS_MEM_TYPE_64 |
+                             PCI_BASE_ADDRESS_MEM_PREFETCH,
                          &s->bar2);
     }
     return true;
@@ -170,19 +172,20 @@ static const VMStateDescription vmstate_pci_test = {
     .name = "x-pci-test",
     .version_id = 1,
     .minimum_version_id = 1,
-    .fields = (const VMStateField[]){
-        VMSTATE_PCI_DEVICE(parent_obj, PCITestState),
-        VMSTATE_BUFFER(scratch, PCITestState, PCI_TEST_SCRATCH),
-        VMSTATE_END_OF_LIST(),
-    },
+    .fields =
+        (const VMStateField[]){
+            VMSTATE_PCI_DEVICE(parent_obj, PCITestState),
+            VMSTATE_BUFFER(scratch, PCITestState, PCI_TEST_SCRATCH),
+            VMSTATE_END_OF_LIST(),
+        },
 };
 
 static const Property pci_test_props[] = {
-    DEFINE_PROP("bar2-size", PROP_SIZE, PCITestState, bar2_size,
-                .defval = "1M",
+    DEFINE_PROP("bar2-size", PROP_SIZE, PCITestState, bar2_size, .defval = "1M",
                 .desc = "size of the 64-bit prefetchable BAR 2 (0: none)"),
     DEFINE_PROP("msi-vectors", PROP_UINT8, PCITestState, msi_vectors,
-                .defval = "4", .desc = "MSI vectors: 1, 2, 4, ... 32 (0: no MSI)"),
+                .defval = "4",
+                .desc = "MSI vectors: 1, 2, 4, ... 32 (0: no MSI)"),
     DEFINE_PROP("msix-vectors", PROP_UINT16, PCITestState, msix_vectors,
                 .defval = "8", .desc = "MSI-X vectors in BAR 4 (0: no MSI-X)"),
     {NULL},

@@ -16,7 +16,7 @@
 #include "migration/cpr.h"
 #include "migration/vmstate.h"
 
-#define PIIX_PIRQC 0x60     /* PIRQRC[A:D] */
+#define PIIX_PIRQC 0x60 /* PIRQRC[A:D] */
 #define PIIX_NUM_PIRQS 4
 #define PIRQ_DISABLE 0x80
 
@@ -96,20 +96,22 @@ static const VMStateDescription vmstate_i440fx_host = {
     .name = "i440FX-pcihost",
     .version_id = 1,
     .minimum_version_id = 1,
-    .fields = (const VMStateField[]){
-        VMSTATE_UINT32(config_reg, PCIHostState),
-        VMSTATE_END_OF_LIST(),
-    },
+    .fields =
+        (const VMStateField[]){
+            VMSTATE_UINT32(config_reg, PCIHostState),
+            VMSTATE_END_OF_LIST(),
+        },
 };
 
 static const VMStateDescription vmstate_i440fx = {
     .name = "I440FX",
     .version_id = 1,
     .minimum_version_id = 1,
-    .fields = (const VMStateField[]){
-        VMSTATE_PCI_DEVICE(parent_obj, I440FXState),
-        VMSTATE_END_OF_LIST(),
-    },
+    .fields =
+        (const VMStateField[]){
+            VMSTATE_PCI_DEVICE(parent_obj, I440FXState),
+            VMSTATE_END_OF_LIST(),
+        },
 };
 
 static const VMStateDescription vmstate_piix3 = {
@@ -117,10 +119,11 @@ static const VMStateDescription vmstate_piix3 = {
     .version_id = 1,
     .minimum_version_id = 1,
     .post_load = piix3_post_load,
-    .fields = (const VMStateField[]){
-        VMSTATE_PCI_DEVICE(parent_obj, PIIX3State),
-        VMSTATE_END_OF_LIST(),
-    },
+    .fields =
+        (const VMStateField[]){
+            VMSTATE_PCI_DEVICE(parent_obj, PIIX3State),
+            VMSTATE_END_OF_LIST(),
+        },
 };
 
 static void i440fx_host_class_init(ObjectClass *oc, const void *data)

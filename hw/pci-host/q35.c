@@ -17,8 +17,8 @@
 #include "migration/vmstate.h"
 
 #define ICH9_NUM_PIRQS 8
-#define ICH9_PIRQA_ROUT 0x60    /* PIRQ A-D */
-#define ICH9_PIRQE_ROUT 0x68    /* PIRQ E-H */
+#define ICH9_PIRQA_ROUT 0x60 /* PIRQ A-D */
+#define ICH9_PIRQE_ROUT 0x68 /* PIRQ E-H */
 #define PIRQ_DISABLE 0x80
 #define PCIEXBAR_ENABLE 0x1
 #define PCIEXBAR_LENGTH_MASK 0x6
@@ -66,8 +66,7 @@ static void mch_update_pciexbar(MCHPCIState *mch)
     memory_region_transaction_commit();
 }
 
-static void mch_write_config(PCIDevice *d, uint32_t addr, uint32_t val,
-                             int len)
+static void mch_write_config(PCIDevice *d, uint32_t addr, uint32_t val, int len)
 {
     pci_default_write_config(d, addr, val, len);
     if (addr < MCH_HOST_BRIDGE_PCIEXBAR + 8 &&
@@ -173,8 +172,7 @@ static bool ich9_lpc_realize(PCIDevice *d, GError **errp)
     for (int i = 0; i < ICH9_NUM_PIRQS; i++) {
         d->config[ich9_pirq_reg(i)] = PIRQ_DISABLE;
         d->wmask[ich9_pirq_reg(i)] = 0x8f;
-        s->apic_gsi[i] = current_machine_get() ? machine_get_gsi(16 + i)
-                                               : NULL;
+        s->apic_gsi[i] = current_machine_get() ? machine_get_gsi(16 + i) : NULL;
     }
     qbus_new(TYPE_ISA_BUS, DEVICE(d), "isa.0");
     pci_pirq_router_init(&s->pirq);
@@ -205,10 +203,11 @@ static const VMStateDescription vmstate_q35_host = {
     .name = "q35-pcihost",
     .version_id = 1,
     .minimum_version_id = 1,
-    .fields = (const VMStateField[]){
-        VMSTATE_UINT32(config_reg, PCIHostState),
-        VMSTATE_END_OF_LIST(),
-    },
+    .fields =
+        (const VMStateField[]){
+            VMSTATE_UINT32(config_reg, PCIHostState),
+            VMSTATE_END_OF_LIST(),
+        },
 };
 
 static const VMStateDescription vmstate_mch = {
@@ -216,10 +215,11 @@ static const VMStateDescription vmstate_mch = {
     .version_id = 1,
     .minimum_version_id = 1,
     .post_load = mch_post_load,
-    .fields = (const VMStateField[]){
-        VMSTATE_PCI_DEVICE(parent_obj, MCHPCIState),
-        VMSTATE_END_OF_LIST(),
-    },
+    .fields =
+        (const VMStateField[]){
+            VMSTATE_PCI_DEVICE(parent_obj, MCHPCIState),
+            VMSTATE_END_OF_LIST(),
+        },
 };
 
 static const VMStateDescription vmstate_ich9_lpc = {
@@ -227,14 +227,14 @@ static const VMStateDescription vmstate_ich9_lpc = {
     .version_id = 1,
     .minimum_version_id = 1,
     .post_load = ich9_lpc_post_load,
-    .fields = (const VMStateField[]){
-        VMSTATE_PCI_DEVICE(parent_obj, ICH9LPCState),
-        VMSTATE_END_OF_LIST(),
-    },
+    .fields =
+        (const VMStateField[]){
+            VMSTATE_PCI_DEVICE(parent_obj, ICH9LPCState),
+            VMSTATE_END_OF_LIST(),
+        },
 };
 
-#define Q35_CPR_MODES \
-    (MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING)
+#define Q35_CPR_MODES (MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING)
 
 static void q35_host_class_init(ObjectClass *oc, const void *data)
 {

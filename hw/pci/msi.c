@@ -69,9 +69,10 @@ int msi_init(PCIDevice *d, uint8_t offset, unsigned int nr_vectors,
         log2++;
     }
     if (!nr_vectors || nr_vectors > 32 || (1u << log2) != nr_vectors) {
-        error_setg(errp, "device '%s': MSI needs 1, 2, 4, 8, 16 or 32 "
-                   "vectors, not %u", object_get_typename(OBJECT(d)),
-                   nr_vectors);
+        error_setg(errp,
+                   "device '%s': MSI needs 1, 2, 4, 8, 16 or 32 "
+                   "vectors, not %u",
+                   object_get_typename(OBJECT(d)), nr_vectors);
         return -1;
     }
     pos = pci_add_capability(d, PCI_CAP_ID_MSI, offset, size, errp);
@@ -86,8 +87,8 @@ int msi_init(PCIDevice *d, uint8_t offset, unsigned int nr_vectors,
     pci_set_word(d->wmask + pos + PCI_MSI_FLAGS,
                  PCI_MSI_FLAGS_ENABLE | PCI_MSI_FLAGS_QSIZE);
     /* The capability's read-only flags are part of its identity. */
-    d->cmask[pos + PCI_MSI_FLAGS] = (uint8_t)~PCI_MSI_FLAGS_ENABLE &
-                                    (uint8_t)~PCI_MSI_FLAGS_QSIZE;
+    d->cmask[pos + PCI_MSI_FLAGS] =
+        (uint8_t)~PCI_MSI_FLAGS_ENABLE & (uint8_t)~PCI_MSI_FLAGS_QSIZE;
     d->cmask[pos + PCI_MSI_FLAGS + 1] = 0xff;
     pci_set_long(d->wmask + pos + PCI_MSI_ADDRESS_LO, 0xfffffffc);
     if (msi64bit) {
@@ -129,9 +130,9 @@ MSIMessage msi_get_message(PCIDevice *d, unsigned int vector)
 
     msg.address = pci_get_long(d->config + d->msi_cap + PCI_MSI_ADDRESS_LO);
     if (flags & PCI_MSI_FLAGS_64BIT) {
-        msg.address |= (uint64_t)pci_get_long(d->config + d->msi_cap +
-                                              PCI_MSI_ADDRESS_HI)
-                       << 32;
+        msg.address |=
+            (uint64_t)pci_get_long(d->config + d->msi_cap + PCI_MSI_ADDRESS_HI)
+            << 32;
     }
     /* Multiple messages: the vector replaces the data's low bits. */
     msg.data = (data & ~(nr - 1)) | (vector & (nr - 1));

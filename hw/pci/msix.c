@@ -33,12 +33,11 @@ static uint8_t *msix_entry(PCIDevice *d, unsigned int vector)
     return d->msix_table + vector * PCI_MSIX_ENTRY_SIZE;
 }
 
-static bool msix_vector_masked(PCIDevice *d, unsigned int vector,
-                               bool fmask)
+static bool msix_vector_masked(PCIDevice *d, unsigned int vector, bool fmask)
 {
-    return fmask || (pci_get_long(msix_entry(d, vector) +
-                                  PCI_MSIX_ENTRY_VECTOR_CTRL) &
-                     PCI_MSIX_ENTRY_CTRL_MASKBIT);
+    return fmask ||
+           (pci_get_long(msix_entry(d, vector) + PCI_MSIX_ENTRY_VECTOR_CTRL) &
+            PCI_MSIX_ENTRY_CTRL_MASKBIT);
 }
 
 bool msix_is_masked(PCIDevice *d, unsigned int vector)
@@ -56,7 +55,7 @@ static void msix_set_pending(PCIDevice *d, unsigned int vector, bool on)
     if (on) {
         d->msix_pba[vector / 8] |= (uint8_t)(1u << (vector % 8));
     } else {
-        d->msix_pba[vector / 8] &= (uint8_t)~(1u << (vector % 8));
+        d->msix_pba[vector / 8] &= (uint8_t) ~(1u << (vector % 8));
     }
 }
 
@@ -101,13 +100,11 @@ static void msix_handle_mask_update(PCIDevice *d, unsigned int vector,
 
     if (d->msix_vector_use_notifier) {
         if (was_masked && !masked) {
-            d->msix_vector_use_notifier(d, vector,
-                                        msix_get_message(d, vector));
+            d->msix_vector_use_notifier(d, vector, msix_get_message(d, vector));
         } else if (!was_masked && masked) {
             d->msix_vector_release_notifier(d, vector);
         } else if (!masked && msg_changed) {
-            d->msix_vector_use_notifier(d, vector,
-                                        msix_get_message(d, vector));
+            d->msix_vector_use_notifier(d, vector, msix_get_message(d, vector));
         }
     }
     if (!masked && msix_is_pending(d, vector)) {
@@ -185,10 +182,11 @@ static bool msix_check(PCIDevice *d, unsigned short nentries,
     if ((table_offset | pba_offset) & PCI_MSIX_FLAGS_BIRMASK ||
         table_offset + table_len > memory_region_size(table_bar) ||
         pba_offset + pba_len > memory_region_size(pba_bar)) {
-        error_setg(errp, "device '%s': MSI-X table at 0x%x (0x%" PRIx64
+        error_setg(errp,
+                   "device '%s': MSI-X table at 0x%x (0x%" PRIx64
                    " bytes) or PBA at 0x%x (0x%" PRIx64 " bytes) is "
-                   "unaligned or outside its BAR", name, table_offset,
-                   table_len, pba_offset, pba_len);
+                   "unaligned or outside its BAR",
+                   name, table_offset, table_len, pba_offset, pba_len);
         return false;
     }
     return true;
@@ -203,8 +201,8 @@ int msix_init(PCIDevice *d, unsigned short nentries, MemoryRegion *table_bar,
     int pos;
     uint8_t *c;
 
-    if (!msix_check(d, nentries, table_bar, table_offset, pba_bar,
-                    pba_offset, errp)) {
+    if (!msix_check(d, nentries, table_bar, table_offset, pba_bar, pba_offset,
+                    errp)) {
         return -1;
     }
     pos = pci_add_capability(d, PCI_CAP_ID_MSIX, cap_pos, 12, errp);
@@ -219,8 +217,8 @@ int msix_init(PCIDevice *d, unsigned short nentries, MemoryRegion *table_bar,
     pci_set_word(d->wmask + pos + PCI_MSIX_FLAGS,
                  PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
     memset(d->cmask + pos + PCI_MSIX_FLAGS, 0xff, 10);
-    d->cmask[pos + PCI_MSIX_FLAGS + 1] &= (uint8_t)~(
-        (PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL) >> 8);
+    d->cmask[pos + PCI_MSIX_FLAGS + 1] &=
+        (uint8_t) ~((PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL) >> 8);
 
     d->msix_entries_nr = nentries;
     d->msix_table_len = nentries * PCI_MSIX_ENTRY_SIZE;
@@ -245,8 +243,8 @@ int msix_init_exclusive_bar(PCIDevice *d, unsigned short nentries,
 {
     uint64_t table_len = (uint64_t)nentries * PCI_MSIX_ENTRY_SIZE;
     uint64_t bar_size = 4096;
-    g_autofree char *name = g_strdup_printf("%s-msix",
-                                            object_get_typename(OBJECT(d)));
+    g_autofree char *name =
+        g_strdup_printf("%s-msix", object_get_typename(OBJECT(d)));
     int pos;
 
     /* The table in the first half, the PBA in the second. */
@@ -384,14 +382,14 @@ static bool msix_pre_save(void *opaque, GError **errp)
 }
 
 /* The stream's table and PBA must be this function's sizes. */
-static bool msix_state_post_load(void *opaque, int version_id,
-                                 GError **errp)
+static bool msix_state_post_load(void *opaque, int version_id, GError **errp)
 {
     PCIDevice *d = opaque;
 
     if (d->msix_mig_table_len != d->msix_table_len ||
         d->msix_mig_pba_len != d->msix_pba_len) {
-        error_setg(errp, "PCI device %s: MSI-X table of %u bytes and PBA "
+        error_setg(errp,
+                   "PCI device %s: MSI-X table of %u bytes and PBA "
                    "of %u in the stream, %u and %u here",
                    object_get_typename(OBJECT(d)), d->msix_mig_table_len,
                    d->msix_mig_pba_len, d->msix_table_len, d->msix_pba_len);
@@ -407,13 +405,13 @@ const VMStateDescription vmstate_msix = {
     .needed = msix_needed,
     .pre_save = msix_pre_save,
     .post_load = msix_state_post_load,
-    .fields = (const VMStateField[]){
-        VMSTATE_UINT8_VARRAY_POINTER(msix_table, PCIDevice,
-                                     msix_mig_table_len,
-                                     PCI_MSIX_MAX_ENTRIES *
-                                         PCI_MSIX_ENTRY_SIZE),
-        VMSTATE_UINT8_VARRAY_POINTER(msix_pba, PCIDevice, msix_mig_pba_len,
-                                     PCI_MSIX_MAX_PBA_BYTES),
-        VMSTATE_END_OF_LIST(),
-    },
+    .fields =
+        (const VMStateField[]){
+            VMSTATE_UINT8_VARRAY_POINTER(
+                msix_table, PCIDevice, msix_mig_table_len,
+                PCI_MSIX_MAX_ENTRIES *PCI_MSIX_ENTRY_SIZE),
+            VMSTATE_UINT8_VARRAY_POINTER(msix_pba, PCIDevice, msix_mig_pba_len,
+                                         PCI_MSIX_MAX_PBA_BYTES),
+            VMSTATE_END_OF_LIST(),
+        },
 };

@@ -21,8 +21,7 @@ static uint32_t pci_bar_offset(PCIDevice *d, int region)
     return PCI_BASE_ADDRESS_0 + region * 4;
 }
 
-void pci_register_bar(PCIDevice *d, int region, uint8_t type,
-                      MemoryRegion *mr)
+void pci_register_bar(PCIDevice *d, int region, uint8_t type, MemoryRegion *mr)
 {
     PCIIORegion *r = &d->io_regions[region];
     uint64_t size = memory_region_size(mr);
@@ -65,7 +64,7 @@ void pci_register_bar(PCIDevice *d, int region, uint8_t type,
     }
     /* The type bits are checked on load; the address bits are not. */
     for (int i = 0; i < 4; i++) {
-        d->cmask[off + i] &= (uint8_t)~(wmask >> (8 * i));
+        d->cmask[off + i] &= (uint8_t) ~(wmask >> (8 * i));
     }
 }
 
@@ -109,8 +108,7 @@ static uint64_t pci_bar_address(PCIDevice *d, int region)
         }
         addr = v & ~(r->size - 1) & 0xfffff800u;
     } else if (r->type & PCI_BASE_ADDRESS_MEM_TYPE_64) {
-        addr = pci_get_quad(d->config + off) & ~(r->size - 1) &
-               ~(uint64_t)0xf;
+        addr = pci_get_quad(d->config + off) & ~(r->size - 1) & ~(uint64_t)0xf;
     } else {
         addr = pci_get_long(d->config + off) & ~(r->size - 1) &
                PCI_BASE_ADDRESS_MEM_MASK;
@@ -158,8 +156,8 @@ void pci_update_mappings(PCIDevice *d)
         }
         r->addr = addr;
         if (addr != PCI_BAR_UNMAPPED) {
-            trace_pci_bar_map(name, bus, PCI_SLOT(d->devfn),
-                              PCI_FUNC(d->devfn), i, addr, r->size);
+            trace_pci_bar_map(name, bus, PCI_SLOT(d->devfn), PCI_FUNC(d->devfn),
+                              i, addr, r->size);
             memory_region_add_subregion_overlap(r->address_space, addr,
                                                 r->memory, 1);
         }
@@ -189,12 +187,12 @@ void pci_dma_init(PCIDevice *d)
     Object *owner = OBJECT(d);
     MemoryRegion *sysmem = get_system_memory();
 
-    d->bus_master_name = g_strdup_printf("%s bus master",
-                                         object_get_typename(owner));
-    memory_region_init(&d->bus_master_container, owner,
-                       "bus master container", UINT64_MAX);
-    memory_region_init_alias(&d->bus_master_enable, owner, "bus master",
-                             sysmem, 0, memory_region_size(sysmem));
+    d->bus_master_name =
+        g_strdup_printf("%s bus master", object_get_typename(owner));
+    memory_region_init(&d->bus_master_container, owner, "bus master container",
+                       UINT64_MAX);
+    memory_region_init_alias(&d->bus_master_enable, owner, "bus master", sysmem,
+                             0, memory_region_size(sysmem));
     memory_region_set_enabled(&d->bus_master_enable, false);
     memory_region_add_subregion(&d->bus_master_container, 0,
                                 &d->bus_master_enable);
@@ -223,8 +221,7 @@ bool pci_dma_read(PCIDevice *d, uint64_t addr, void *buf, uint64_t len)
     return address_space_rw(&d->bus_master_as, addr, buf, len, false);
 }
 
-bool pci_dma_write(PCIDevice *d, uint64_t addr, const void *buf,
-                   uint64_t len)
+bool pci_dma_write(PCIDevice *d, uint64_t addr, const void *buf, uint64_t len)
 {
     return address_space_rw(&d->bus_master_as, addr, (void *)buf, len, true);
 }

@@ -19,8 +19,8 @@
 
 PCIBus *pci_bridge_get_sec_bus(PCIDevice *d)
 {
-    PCIBridge *br = (PCIBridge *)object_dynamic_cast(OBJECT(d),
-                                                     TYPE_PCI_BRIDGE);
+    PCIBridge *br =
+        (PCIBridge *)object_dynamic_cast(OBJECT(d), TYPE_PCI_BRIDGE);
 
     return br ? br->sec_bus : NULL;
 }
@@ -49,8 +49,8 @@ void pci_bridge_init_header(PCIDevice *d)
     pci_set_word(w + PCI_BRIDGE_CONTROL, 0x007f);
     pci_set_word(d->w1cmask + PCI_SEC_STATUS, 0xf900);
     /* Guest-owned: not compared on load. */
-    memset(d->cmask + PCI_PRIMARY_BUS, 0, PCI_CAPABILITY_LIST -
-           PCI_PRIMARY_BUS);
+    memset(d->cmask + PCI_PRIMARY_BUS, 0,
+           PCI_CAPABILITY_LIST - PCI_PRIMARY_BUS);
     memset(d->cmask + PCI_IO_BASE, 0xff, 2);
     d->cmask[PCI_IO_BASE] &= ~0xf0;
     d->cmask[PCI_IO_LIMIT] &= ~0xf0;
@@ -85,15 +85,13 @@ static bool pci_bridge_realize(PCIDevice *d, GError **errp)
         }
         name = g_strdup(dev->id);
     } else {
-        name = pci_bridge_auto_bus_name(bc->sec_bus_type == NULL ||
-                                                !strcmp(bc->sec_bus_type,
-                                                        TYPE_PCIE_BUS)
-                                            ? "pcie"
-                                            : "pci");
+        name = pci_bridge_auto_bus_name(
+            bc->sec_bus_type == NULL || !strcmp(bc->sec_bus_type, TYPE_PCIE_BUS)
+                ? "pcie"
+                : "pci");
     }
-    br->sec_bus = PCI_BUS(qbus_new(bc->sec_bus_type ? bc->sec_bus_type
-                                                    : TYPE_PCIE_BUS,
-                                   dev, name));
+    br->sec_bus = PCI_BUS(qbus_new(
+        bc->sec_bus_type ? bc->sec_bus_type : TYPE_PCIE_BUS, dev, name));
     br->sec_bus->parent_dev = d;
     br->sec_bus->address_space_mem = d->bus->address_space_mem;
     br->sec_bus->address_space_io = d->bus->address_space_io;
@@ -115,8 +113,8 @@ static bool pcie_root_port_realize(PCIDevice *d, GError **errp)
     PCIERootPort *rp = PCIE_ROOT_PORT(d);
     uint8_t *c = d->config;
     uint8_t *w = d->wmask;
-    int pos = pci_add_capability(d, PCI_CAP_ID_EXP, 0x40,
-                                 PCI_EXP_VER2_SIZEOF, errp);
+    int pos =
+        pci_add_capability(d, PCI_CAP_ID_EXP, 0x40, PCI_EXP_VER2_SIZEOF, errp);
 
     if (pos < 0) {
         return false;
@@ -128,8 +126,7 @@ static bool pcie_root_port_realize(PCIDevice *d, GError **errp)
                      PCI_EXP_TYPE_ROOT_PORT << PCI_EXP_FLAGS_TYPE_SHIFT |
                      PCI_EXP_FLAGS_SLOT);
     pci_set_long(c + PCI_EXP_LNKCAP, (uint32_t)rp->port << 24 |
-                                         PCI_EXP_LNK_MLW_1 |
-                                         PCI_EXP_LNK_LS_25);
+                                         PCI_EXP_LNK_MLW_1 | PCI_EXP_LNK_LS_25);
     pci_set_word(c + PCI_EXP_LNKSTA, PCI_EXP_LNK_MLW_1 | PCI_EXP_LNK_LS_25);
     pci_set_long(c + PCI_EXP_SLTCAP,
                  (uint32_t)rp->slot << PCI_EXP_SLTCAP_PSN_SHIFT);
@@ -146,8 +143,7 @@ static bool pcie_root_port_realize(PCIDevice *d, GError **errp)
 }
 
 /* Presence detect follows whether a function sits behind the port. */
-static uint32_t pcie_root_port_read_config(PCIDevice *d, uint32_t addr,
-                                           int len)
+static uint32_t pcie_root_port_read_config(PCIDevice *d, uint32_t addr, int len)
 {
     PCIBridge *br = PCI_BRIDGE(d);
     uint8_t pos = pci_find_capability(d, PCI_CAP_ID_EXP);
@@ -175,7 +171,8 @@ bool pcie_chassis_check(PCIERootPort *rp, GError **errp)
 
         if (o->chassis == rp->chassis && o->slot == rp->slot) {
             /* QEMU's wording; the second sentence says which. */
-            error_setg(errp, "Can't add chassis slot, error %d: chassis %u "
+            error_setg(errp,
+                       "Can't add chassis slot, error %d: chassis %u "
                        "slot %u is taken by another pcie-root-port",
                        -EBUSY, rp->chassis, rp->slot);
             return false;
@@ -194,10 +191,11 @@ static const VMStateDescription vmstate_pci_bridge = {
     .name = "pcie-root-port",
     .version_id = 1,
     .minimum_version_id = 1,
-    .fields = (const VMStateField[]){
-        VMSTATE_PCI_DEVICE(parent_obj.parent_obj, PCIERootPort),
-        VMSTATE_END_OF_LIST(),
-    },
+    .fields =
+        (const VMStateField[]){
+            VMSTATE_PCI_DEVICE(parent_obj.parent_obj, PCIERootPort),
+            VMSTATE_END_OF_LIST(),
+        },
 };
 
 static const Property pcie_root_port_props[] = {
@@ -262,8 +260,7 @@ static const TypeInfo pci_bridge_types[] = {
 
 static void pci_bridge_register_types(void)
 {
-    type_register_static_array(pci_bridge_types,
-                               ARRAY_SIZE(pci_bridge_types));
+    type_register_static_array(pci_bridge_types, ARRAY_SIZE(pci_bridge_types));
 }
 
 type_init(pci_bridge_register_types)

@@ -16,8 +16,8 @@
 
 typedef enum FwKind {
     FW_IO,
-    FW_MEM,   /* 32-bit, or 64-bit non-prefetchable */
-    FW_PREF,  /* 64-bit prefetchable: may go above 4 GiB */
+    FW_MEM,  /* 32-bit, or 64-bit non-prefetchable */
+    FW_PREF, /* 64-bit prefetchable: may go above 4 GiB */
     FW_NKINDS,
 } FwKind;
 
@@ -28,17 +28,17 @@ typedef struct FwBus FwBus;
 
 typedef struct FwItem {
     PCIDevice *d;
-    int bar;        /* BAR index, or -1: the window of CHILD */
+    int bar; /* BAR index, or -1: the window of CHILD */
     FwBus *child;
     uint64_t size, align;
 } FwItem;
 
 struct FwBus {
     PCIBus *bus;
-    PCIDevice *bridge;          /* NULL for the root */
-    GArray *items[FW_NKINDS];   /* FwItem */
+    PCIDevice *bridge;        /* NULL for the root */
+    GArray *items[FW_NKINDS]; /* FwItem */
     uint64_t size[FW_NKINDS], align[FW_NKINDS];
-    GPtrArray *children;        /* FwBus *, owned */
+    GPtrArray *children; /* FwBus *, owned */
 };
 
 static void fw_cfg_write(PCIDevice *d, uint32_t reg, uint32_t val, int len)
@@ -114,9 +114,10 @@ static FwBus *fw_bus_new(PCIBus *bus, PCIDevice *bridge)
             PCIIORegion *r = &d->io_regions[i];
 
             if (r->size) {
-                fw_add(b, fw_bar_kind(r), (FwItem){.d = d, .bar = i,
-                                                   .size = r->size,
-                                                   .align = r->size});
+                fw_add(
+                    b, fw_bar_kind(r),
+                    (FwItem){
+                        .d = d, .bar = i, .size = r->size, .align = r->size});
             }
         }
         sec = pci_bridge_get_sec_bus(d);
@@ -126,10 +127,13 @@ static FwBus *fw_bus_new(PCIBus *bus, PCIDevice *bridge)
             g_ptr_array_add(b->children, child);
             for (int k = 0; k < FW_NKINDS; k++) {
                 if (child->size[k]) {
-                    fw_add(b, k, (FwItem){
-                        .d = d, .bar = -1, .child = child,
-                        .size = ROUND_UP(child->size[k], fw_granule[k]),
-                        .align = MAX(child->align[k], fw_granule[k])});
+                    fw_add(b, k,
+                           (FwItem){
+                               .d = d,
+                               .bar = -1,
+                               .child = child,
+                               .size = ROUND_UP(child->size[k], fw_granule[k]),
+                               .align = MAX(child->align[k], fw_granule[k])});
                 }
             }
         }
@@ -166,9 +170,9 @@ static void fw_write_bar(PCIDevice *d, int bar, uint64_t addr)
     PCIIORegion *r = &d->io_regions[bar];
     uint32_t off = PCI_BASE_ADDRESS_0 + bar * 4;
 
-    trace_pci_fw_assign_bar(object_get_typename(OBJECT(d)),
-                            pci_bus_num(d->bus), PCI_SLOT(d->devfn),
-                            PCI_FUNC(d->devfn), bar, addr, r->size);
+    trace_pci_fw_assign_bar(object_get_typename(OBJECT(d)), pci_bus_num(d->bus),
+                            PCI_SLOT(d->devfn), PCI_FUNC(d->devfn), bar, addr,
+                            r->size);
     fw_cfg_write(d, off, (uint32_t)addr, 4);
     if (!(r->type & PCI_BASE_ADDRESS_SPACE_IO) &&
         (r->type & PCI_BASE_ADDRESS_MEM_TYPE_64)) {
@@ -240,8 +244,8 @@ static void fw_enable(PCIDevice *d, void *opaque)
     int line = pci_intx_route(d);
 
     fw_cfg_write(d, PCI_COMMAND,
-                 cmd | PCI_COMMAND_IO | PCI_COMMAND_MEMORY |
-                     PCI_COMMAND_MASTER, 2);
+                 cmd | PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER,
+                 2);
     if (d->config[PCI_INTERRUPT_PIN]) {
         fw_cfg_write(d, PCI_INTERRUPT_LINE, line < 0 ? 0xff : line, 1);
     }
@@ -261,8 +265,8 @@ void pci_fw_assign(PCIBus *root, const PCIFwConfig *cfg)
     } else {
         fw_bus_place(b, FW_IO, cfg->io_base);
     }
-    mem_end = ROUND_UP(cfg->mem_base, MAX(b->align[FW_MEM], 1)) +
-              b->size[FW_MEM];
+    mem_end =
+        ROUND_UP(cfg->mem_base, MAX(b->align[FW_MEM], 1)) + b->size[FW_MEM];
     if (mem_end > cfg->mem_end) {
         warn_report("PCI: 32-bit MMIO BARs need 0x%" PRIx64 " bytes, more "
                     "than the PCI hole; they stay unassigned",

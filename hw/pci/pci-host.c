@@ -65,8 +65,8 @@ static const MemoryRegionOps pci_host_conf_ops = {
  * 0xCFC-0xCFF: the dword the address register selects, at the byte
  * offset of the port. An access that would cross 0xCFF reads all ones.
  */
-static bool pci_host_data_target(PCIHostState *s, hwaddr addr,
-                                 unsigned size, uint32_t *reg)
+static bool pci_host_data_target(PCIHostState *s, hwaddr addr, unsigned size,
+                                 uint32_t *reg)
 {
     uint32_t a = s->config_reg;
 
@@ -153,8 +153,8 @@ static bool pci_host_realize(DeviceState *dev, GError **errp)
     memory_region_init_io(&s->data_mem, owner, &pci_host_data_ops, s,
                           "pci-conf-data", 4);
     memory_region_transaction_begin();
-    memory_region_add_subregion_overlap(get_system_memory(), 0,
-                                        &s->pci_memory, -1);
+    memory_region_add_subregion_overlap(get_system_memory(), 0, &s->pci_memory,
+                                        -1);
     memory_region_add_subregion(get_system_io(), 0xcf8, &s->conf_mem);
     memory_region_add_subregion(get_system_io(), 0xcfc, &s->data_mem);
     memory_region_transaction_commit();
@@ -191,12 +191,12 @@ void pci_host_fw_reset(PCIHostState *host, uint64_t below_4g,
     PCIFwConfig cfg = {
         .io_base = 0xc000,
         .io_end = 0x10000,
-        .mem_base = below_4g <= 0x80000000ULL ? 0x80000000ULL
-                                              : ROUND_UP(below_4g,
-                                                         0x10000000ULL),
+        .mem_base = below_4g <= 0x80000000ULL
+                        ? 0x80000000ULL
+                        : ROUND_UP(below_4g, 0x10000000ULL),
         .mem_end = 0xfec00000ULL,
-        .mem64_base = ROUND_UP(MAX(above_4g_end, 0x100000000ULL),
-                               0x40000000ULL),
+        .mem64_base =
+            ROUND_UP(MAX(above_4g_end, 0x100000000ULL), 0x40000000ULL),
     };
 
     if (hc->fw_setup) {

@@ -56,9 +56,8 @@ static void pci_change_irq_level(PCIDevice *d, int pin, int change)
     }
     root->irq_count[irq] += change;
     g_assert(root->irq_count[irq] >= 0);
-    if (root->set_irq &&
-        ((change > 0 && root->irq_count[irq] == 1) ||
-         (change < 0 && root->irq_count[irq] == 0))) {
+    if (root->set_irq && ((change > 0 && root->irq_count[irq] == 1) ||
+                          (change < 0 && root->irq_count[irq] == 0))) {
         root->set_irq(root->irq_opaque, irq, root->irq_count[irq] != 0);
     }
 }
@@ -66,9 +65,8 @@ static void pci_change_irq_level(PCIDevice *d, int pin, int change)
 void pci_intx_update(PCIDevice *d)
 {
     int pin = d->config[PCI_INTERRUPT_PIN] - 1;
-    bool want = d->irq_state &&
-                !(pci_get_word(d->config + PCI_COMMAND) &
-                  PCI_COMMAND_INTX_DISABLE);
+    bool want = d->irq_state && !(pci_get_word(d->config + PCI_COMMAND) &
+                                  PCI_COMMAND_INTX_DISABLE);
 
     if (pin < 0 || pin >= PCI_NUM_PINS || want == d->intx_asserted) {
         return;
@@ -84,9 +82,9 @@ void pci_set_irq(PCIDevice *d, int level)
     uint16_t status = pci_get_word(d->config + PCI_STATUS);
 
     d->irq_state = level != 0;
-    pci_set_word(d->config + PCI_STATUS,
-                 d->irq_state ? status | PCI_STATUS_INTERRUPT
-                              : status & ~PCI_STATUS_INTERRUPT);
+    pci_set_word(d->config + PCI_STATUS, d->irq_state
+                                             ? status | PCI_STATUS_INTERRUPT
+                                             : status & ~PCI_STATUS_INTERRUPT);
     pci_intx_update(d);
 }
 
@@ -98,9 +96,8 @@ void pci_pirq_router_init(PCIPirqRouter *r)
     }
 }
 
-void pci_pirq_router_update(PCIPirqRouter *r, int pirq, int level,
-                            int npirqs, int (*route)(void *, int),
-                            void *opaque)
+void pci_pirq_router_update(PCIPirqRouter *r, int pirq, int level, int npirqs,
+                            int (*route)(void *, int), void *opaque)
 {
     uint16_t levels = 0;
 

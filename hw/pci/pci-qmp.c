@@ -13,26 +13,16 @@ static const struct {
     uint16_t class_id;
     const char *desc;
 } pci_class_names[] = {
-    {0x0001, "VGA controller"},
-    {0x0100, "SCSI controller"},
-    {0x0101, "IDE controller"},
-    {0x0106, "SATA controller"},
-    {0x0108, "NVMe controller"},
-    {0x0180, "Storage controller"},
-    {0x0200, "Ethernet controller"},
-    {0x0280, "Network controller"},
-    {0x0300, "VGA controller"},
-    {0x0380, "Display controller"},
-    {0x0401, "Audio controller"},
-    {0x0403, "Audio controller"},
-    {0x0500, "RAM controller"},
-    {0x0580, "Memory controller"},
-    {0x0600, "Host bridge"},
-    {0x0601, "ISA bridge"},
-    {0x0604, "PCI bridge"},
-    {0x0680, "Bridge"},
-    {0x0700, "Serial port"},
-    {0x0880, "System peripheral"},
+    {0x0001, "VGA controller"},      {0x0100, "SCSI controller"},
+    {0x0101, "IDE controller"},      {0x0106, "SATA controller"},
+    {0x0108, "NVMe controller"},     {0x0180, "Storage controller"},
+    {0x0200, "Ethernet controller"}, {0x0280, "Network controller"},
+    {0x0300, "VGA controller"},      {0x0380, "Display controller"},
+    {0x0401, "Audio controller"},    {0x0403, "Audio controller"},
+    {0x0500, "RAM controller"},      {0x0580, "Memory controller"},
+    {0x0600, "Host bridge"},         {0x0601, "ISA bridge"},
+    {0x0604, "PCI bridge"},          {0x0680, "Bridge"},
+    {0x0700, "Serial port"},         {0x0880, "System peripheral"},
     {0x0c03, "USB controller"},
 };
 
@@ -71,17 +61,18 @@ static void pci_bridge_ranges(PCIDevice *d, uint64_t io[2], uint64_t mem[2],
     io[0] = (uint64_t)(c[PCI_IO_BASE] & 0xf0) << 8 |
             (uint64_t)pci_get_word(c + PCI_IO_BASE_UPPER16) << 16;
     io[1] = ((uint64_t)(c[PCI_IO_LIMIT] & 0xf0) << 8 |
-             (uint64_t)pci_get_word(c + PCI_IO_LIMIT_UPPER16) << 16) | 0xfff;
+             (uint64_t)pci_get_word(c + PCI_IO_LIMIT_UPPER16) << 16) |
+            0xfff;
     mem[0] = (uint64_t)(pci_get_word(c + PCI_MEMORY_BASE) & 0xfff0) << 16;
-    mem[1] = (uint64_t)(pci_get_word(c + PCI_MEMORY_LIMIT) & 0xfff0) << 16 |
-             0xfffff;
+    mem[1] =
+        (uint64_t)(pci_get_word(c + PCI_MEMORY_LIMIT) & 0xfff0) << 16 | 0xfffff;
     pref[0] = (uint64_t)(pci_get_word(c + PCI_PREF_MEMORY_BASE) & 0xfff0)
                   << 16 |
               (uint64_t)pci_get_long(c + PCI_PREF_BASE_UPPER32) << 32;
-    pref[1] = ((uint64_t)(pci_get_word(c + PCI_PREF_MEMORY_LIMIT) & 0xfff0)
-                   << 16 |
-               (uint64_t)pci_get_long(c + PCI_PREF_LIMIT_UPPER32) << 32) |
-              0xfffff;
+    pref[1] =
+        ((uint64_t)(pci_get_word(c + PCI_PREF_MEMORY_LIMIT) & 0xfff0) << 16 |
+         (uint64_t)pci_get_long(c + PCI_PREF_LIMIT_UPPER32) << 32) |
+        0xfffff;
 }
 
 static void pci_build_devices(JsonBuilder *b, PCIBus *bus);
@@ -109,8 +100,8 @@ static void pci_build_regions(JsonBuilder *b, PCIDevice *d)
             json_builder_add_boolean_value(
                 b, r->type & PCI_BASE_ADDRESS_MEM_PREFETCH);
             json_builder_set_member_name(b, "mem_type_64");
-            json_builder_add_boolean_value(
-                b, r->type & PCI_BASE_ADDRESS_MEM_TYPE_64);
+            json_builder_add_boolean_value(b, r->type &
+                                                  PCI_BASE_ADDRESS_MEM_TYPE_64);
         }
         json_builder_end_object(b);
     }
@@ -234,10 +225,10 @@ static void hmp_info_pci_device(Monitor *mon, JsonObject *dev)
     JsonObject *id = json_object_get_object_member(dev, "id");
     JsonArray *regions = json_object_get_array_member(dev, "regions");
 
-    monitor_printf(mon, "  Bus %2" G_GINT64_FORMAT ", device %3"
-                   G_GINT64_FORMAT ", function %" G_GINT64_FORMAT ":\n",
-                   jint(dev, "bus"), jint(dev, "slot"),
-                   jint(dev, "function"));
+    monitor_printf(mon,
+                   "  Bus %2" G_GINT64_FORMAT ", device %3" G_GINT64_FORMAT
+                   ", function %" G_GINT64_FORMAT ":\n",
+                   jint(dev, "bus"), jint(dev, "slot"), jint(dev, "function"));
     monitor_printf(mon, "    ");
     if (json_object_has_member(ci, "desc")) {
         monitor_printf(mon, "%s", json_object_get_string_member(ci, "desc"));
@@ -248,8 +239,8 @@ static void hmp_info_pci_device(Monitor *mon, JsonObject *dev)
     monitor_printf(mon, ": PCI device %04" PRIx64 ":%04" PRIx64 "\n",
                    (uint64_t)jint(id, "vendor"), (uint64_t)jint(id, "device"));
     if (json_object_has_member(id, "subsystem")) {
-        monitor_printf(mon, "      PCI subsystem %04" PRIx64 ":%04" PRIx64
-                       "\n", (uint64_t)jint(id, "subsystem-vendor"),
+        monitor_printf(mon, "      PCI subsystem %04" PRIx64 ":%04" PRIx64 "\n",
+                       (uint64_t)jint(id, "subsystem-vendor"),
                        (uint64_t)jint(id, "subsystem"));
     }
     if (json_object_has_member(dev, "irq")) {
@@ -282,13 +273,12 @@ static void hmp_info_pci_device(Monitor *mon, JsonObject *dev)
             monitor_printf(mon, "I/O at 0x%04" PRIx64 " [0x%04" PRIx64 "].\n",
                            addr, addr + size - 1);
         } else {
-            monitor_printf(mon, "%d bit%s memory at 0x%08" PRIx64
-                           " [0x%08" PRIx64 "].\n",
-                           json_object_get_boolean_member(r, "mem_type_64")
-                               ? 64 : 32,
-                           json_object_get_boolean_member(r, "prefetch")
-                               ? " prefetchable" : "",
-                           addr, addr + size - 1);
+            monitor_printf(
+                mon, "%d bit%s memory at 0x%08" PRIx64 " [0x%08" PRIx64 "].\n",
+                json_object_get_boolean_member(r, "mem_type_64") ? 64 : 32,
+                json_object_get_boolean_member(r, "prefetch") ? " prefetchable"
+                                                              : "",
+                addr, addr + size - 1);
         }
     }
     monitor_printf(mon, "      id \"%s\"\n",

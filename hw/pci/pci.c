@@ -150,7 +150,8 @@ char *pci_dev_path(PCIDevice *d)
     for (PCIDevice *p = d; p; p = p->bus->parent_dev) {
         g_ptr_array_add(chain, p);
     }
-    g_string_append_printf(path, "0000:%02x", pci_bus_num(pci_bus_root(d->bus)));
+    g_string_append_printf(path, "0000:%02x",
+                           pci_bus_num(pci_bus_root(d->bus)));
     for (guint i = chain->len; i-- > 0;) {
         PCIDevice *p = g_ptr_array_index(chain, i);
 
@@ -213,8 +214,10 @@ static bool pci_check_multifunction(PCIBus *bus, PCIDevice *d, int devfn,
 
     if (PCI_FUNC(devfn)) {
         if (f0 && !f0->multifunction) {
-            error_setg(errp, "PCI: single function device can't be "
-                       "populated in function %x.%x", slot, PCI_FUNC(devfn));
+            error_setg(errp,
+                       "PCI: single function device can't be "
+                       "populated in function %x.%x",
+                       slot, PCI_FUNC(devfn));
             return false;
         }
         return true;
@@ -224,8 +227,10 @@ static bool pci_check_multifunction(PCIBus *bus, PCIDevice *d, int devfn,
     }
     for (int fn = 1; fn < PCI_FUNC_MAX; fn++) {
         if (bus->devices[PCI_DEVFN(slot, fn)]) {
-            error_setg(errp, "PCI: %x.0 indicates single function, but "
-                       "%x.%x is already populated.", slot, slot, fn);
+            error_setg(errp,
+                       "PCI: %x.0 indicates single function, but "
+                       "%x.%x is already populated.",
+                       slot, slot, fn);
             return false;
         }
     }
@@ -255,8 +260,7 @@ uint32_t pci_default_read_config(PCIDevice *d, uint32_t addr, int len)
     return val;
 }
 
-static bool ranges_overlap(uint32_t a, uint32_t alen, uint32_t b,
-                           uint32_t blen)
+static bool ranges_overlap(uint32_t a, uint32_t alen, uint32_t b, uint32_t blen)
 {
     return a < b + blen && b < a + alen;
 }
@@ -265,8 +269,8 @@ void pci_default_write_config(PCIDevice *d, uint32_t addr, uint32_t val,
                               int len)
 {
     PCIDeviceClass *pc = PCI_DEVICE_GET_CLASS(d);
-    uint32_t bar_end = pc->is_bridge ? PCI_BASE_ADDRESS_0 + 8
-                                     : PCI_BASE_ADDRESS_5 + 4;
+    uint32_t bar_end =
+        pc->is_bridge ? PCI_BASE_ADDRESS_0 + 8 : PCI_BASE_ADDRESS_5 + 4;
     uint32_t rom = pc->is_bridge ? PCI_ROM_ADDRESS1 : PCI_ROM_ADDRESS;
     uint16_t old_cmd = pci_get_word(d->config + PCI_COMMAND);
 
@@ -295,8 +299,7 @@ void pci_default_write_config(PCIDevice *d, uint32_t addr, uint32_t val,
         PCI_COMMAND_INTX_DISABLE) {
         pci_intx_update(d);
     }
-    if (d->msi_cap && ranges_overlap(addr, len, d->msi_cap,
-                                     msi_cap_size(d))) {
+    if (d->msi_cap && ranges_overlap(addr, len, d->msi_cap, msi_cap_size(d))) {
         msi_write_config(d, addr, val, len);
     }
     if (d->msix_cap && ranges_overlap(addr, len, d->msix_cap, 12)) {
@@ -347,24 +350,27 @@ int pci_add_capability(PCIDevice *d, uint8_t cap_id, uint8_t offset,
             }
         }
         if (run < size || (start & 3)) {
-            error_setg(errp, "device '%s': no room for a %u-byte capability "
+            error_setg(errp,
+                       "device '%s': no room for a %u-byte capability "
                        "0x%x in the config space",
                        object_get_typename(OBJECT(d)), size, cap_id);
             return -1;
         }
     } else if (start < PCI_CONFIG_HEADER_SIZE ||
                start + size > PCI_CONFIG_SPACE_SIZE || (start & 3)) {
-        error_setg(errp, "device '%s': capability 0x%x at 0x%x+%u is outside "
+        error_setg(errp,
+                   "device '%s': capability 0x%x at 0x%x+%u is outside "
                    "0x40-0xff or unaligned",
                    object_get_typename(OBJECT(d)), cap_id, start, size);
         return -1;
     } else {
         for (uint32_t i = start; i < start + size; i++) {
             if (d->used[i]) {
-                error_setg(errp, "device '%s': capability 0x%x at 0x%x+%u "
+                error_setg(errp,
+                           "device '%s': capability 0x%x at 0x%x+%u "
                            "overlaps another at 0x%x",
-                           object_get_typename(OBJECT(d)), cap_id, start,
-                           size, i);
+                           object_get_typename(OBJECT(d)), cap_id, start, size,
+                           i);
                 return -1;
             }
         }
@@ -438,17 +444,17 @@ static void pci_init_header(PCIDevice *d)
     pci_set_word(c + PCI_DEVICE_ID, pc->device_id);
     c[PCI_REVISION_ID] = pc->revision;
     pci_set_word(c + PCI_CLASS_DEVICE, pc->class_id);
-    c[PCI_HEADER_TYPE] = (pc->is_bridge ? PCI_HEADER_TYPE_BRIDGE
-                                        : PCI_HEADER_TYPE_NORMAL) |
-                         (d->multifunction ? PCI_HEADER_TYPE_MULTI_FUNCTION
-                                           : 0);
+    c[PCI_HEADER_TYPE] =
+        (pc->is_bridge ? PCI_HEADER_TYPE_BRIDGE : PCI_HEADER_TYPE_NORMAL) |
+        (d->multifunction ? PCI_HEADER_TYPE_MULTI_FUNCTION : 0);
     if (!pc->is_bridge) {
         pci_set_word(c + PCI_SUBSYSTEM_VENDOR_ID,
-                     pc->subsystem_vendor_id ? pc->subsystem_vendor_id
-                                             : PCI_SUBVENDOR_ID_REDHAT_QUMRANET);
-        pci_set_word(c + PCI_SUBSYSTEM_ID,
-                     pc->subsystem_id ? pc->subsystem_id
-                                      : PCI_SUBDEVICE_ID_QEMU);
+                     pc->subsystem_vendor_id
+                         ? pc->subsystem_vendor_id
+                         : PCI_SUBVENDOR_ID_REDHAT_QUMRANET);
+        pci_set_word(c + PCI_SUBSYSTEM_ID, pc->subsystem_id
+                                               ? pc->subsystem_id
+                                               : PCI_SUBDEVICE_ID_QEMU);
     }
     memset(d->cmask, 0xff, PCI_CONFIG_HEADER_SIZE);
     /* Guest-owned: command, status, latency, cache line, BARs, line. */
@@ -462,8 +468,7 @@ static void pci_init_header(PCIDevice *d)
                      PCI_COMMAND_INTX_DISABLE);
     pci_set_word(d->w1cmask + PCI_STATUS,
                  PCI_STATUS_PARITY | PCI_STATUS_SIG_TARGET_ABORT |
-                     PCI_STATUS_REC_TARGET_ABORT |
-                     PCI_STATUS_REC_MASTER_ABORT |
+                     PCI_STATUS_REC_TARGET_ABORT | PCI_STATUS_REC_MASTER_ABORT |
                      PCI_STATUS_SIG_SYSTEM_ERROR | PCI_STATUS_DETECTED_PARITY);
     d->wmask[PCI_CACHE_LINE_SIZE] = 0xff;
     d->wmask[PCI_LATENCY_TIMER] = 0xff;
@@ -490,8 +495,8 @@ static bool pci_qdev_realize(DeviceState *dev, GError **errp)
     d->bus = bus;
     d->devfn = (uint8_t)devfn;
     d->addr_prop = devfn;
-    d->config_size = pc->is_express ? PCIE_CONFIG_SPACE_SIZE
-                                    : PCI_CONFIG_SPACE_SIZE;
+    d->config_size =
+        pc->is_express ? PCIE_CONFIG_SPACE_SIZE : PCI_CONFIG_SPACE_SIZE;
     d->config = g_malloc0(d->config_size);
     d->wmask = g_malloc0(d->config_size);
     d->w1cmask = g_malloc0(d->config_size);
@@ -571,7 +576,6 @@ static void pci_qdev_reset(DeviceState *dev)
 
 /* ---- migration ---- */
 
-
 /*
  * The stream's config must be this function's: same size, and the bits
  * in cmask (ids, class, header type, capability headers) unchanged.
@@ -583,18 +587,21 @@ static bool pci_config_post_load(void *opaque, int version_id, GError **errp)
     const uint8_t *in = d->mig_config;
 
     if (d->mig_config_size != d->config_size) {
-        error_setg(errp, "PCI device %s: config space of %u bytes in the "
-                   "stream, %u here", object_get_typename(OBJECT(d)),
-                   d->mig_config_size, d->config_size);
+        error_setg(errp,
+                   "PCI device %s: config space of %u bytes in the "
+                   "stream, %u here",
+                   object_get_typename(OBJECT(d)), d->mig_config_size,
+                   d->config_size);
         return false;
     }
     for (uint32_t i = 0; i < d->config_size; i++) {
         if ((d->config[i] ^ in[i]) & d->cmask[i] & ~d->wmask[i] &
             ~d->w1cmask[i]) {
-            error_setg(errp, "PCI device %s: bad config data at 0x%x: read "
+            error_setg(errp,
+                       "PCI device %s: bad config data at 0x%x: read "
                        "0x%x, device 0x%x, cmask 0x%x",
-                       object_get_typename(OBJECT(d)), i, in[i],
-                       d->config[i], d->cmask[i]);
+                       object_get_typename(OBJECT(d)), i, in[i], d->config[i],
+                       d->cmask[i]);
             return false;
         }
     }
@@ -605,8 +612,8 @@ static bool pci_config_post_load(void *opaque, int version_id, GError **errp)
                                   PCI_COMMAND_MASTER);
     msix_post_load(d);
     /* INTx: the level the function drove, as STATUS.INTERRUPT says. */
-    d->irq_state = !!(pci_get_word(d->config + PCI_STATUS) &
-                      PCI_STATUS_INTERRUPT);
+    d->irq_state =
+        !!(pci_get_word(d->config + PCI_STATUS) & PCI_STATUS_INTERRUPT);
     pci_intx_update(d);
     return true;
 }
@@ -626,15 +633,17 @@ const VMStateDescription vmstate_pci_device = {
     .minimum_version_id = 1,
     .pre_save = pci_config_pre_save,
     .post_load = pci_config_post_load,
-    .fields = (const VMStateField[]){
-        VMSTATE_UINT8_VARRAY(mig_config, PCIDevice, mig_config_size,
-                             PCIE_CONFIG_SPACE_SIZE),
-        VMSTATE_END_OF_LIST(),
-    },
-    .subsections = (const VMStateDescription *const[]){
-        &vmstate_msix,
-        NULL,
-    },
+    .fields =
+        (const VMStateField[]){
+            VMSTATE_UINT8_VARRAY(mig_config, PCIDevice, mig_config_size,
+                                 PCIE_CONFIG_SPACE_SIZE),
+            VMSTATE_END_OF_LIST(),
+        },
+    .subsections =
+        (const VMStateDescription *const[]){
+            &vmstate_msix,
+            NULL,
+        },
 };
 
 /* ---- types ---- */

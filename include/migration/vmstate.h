@@ -144,13 +144,13 @@ struct VMStateDescription {
 #define VMSTATE_UINT8_VARRAY(f, st, cnt, max) \
     VMSTATE_VARRAY_V(f, st, cnt, max, VMS_UINT8, uint8_t, 0)
 /* Like VMSTATE_UINT8_VARRAY, F being a uint8_t * to MAX bytes. */
-#define VMSTATE_UINT8_VARRAY_POINTER(f, st, cnt, max)                       \
-    {                                                                       \
-        .name = #f, .type = VMS_UINT8, .flags = VMS_VARRAY | VMS_POINTER,   \
-        .offset = offsetof(st, f) + VMSTATE_TYPE_CHECK(st, f, uint8_t *),   \
-        .count_offset = offsetof(st, cnt) +                                 \
-                        VMSTATE_TYPE_CHECK(st, cnt, uint32_t),              \
-        .elem_size = 1, .num = (max),                                       \
+#define VMSTATE_UINT8_VARRAY_POINTER(f, st, cnt, max)                     \
+    {                                                                     \
+        .name = #f, .type = VMS_UINT8, .flags = VMS_VARRAY | VMS_POINTER, \
+        .offset = offsetof(st, f) + VMSTATE_TYPE_CHECK(st, f, uint8_t *), \
+        .count_offset =                                                   \
+            offsetof(st, cnt) + VMSTATE_TYPE_CHECK(st, cnt, uint32_t),    \
+        .elem_size = 1, .num = (max),                                     \
     }
 #define VMSTATE_UINT64_VARRAY(f, st, cnt, max) \
     VMSTATE_VARRAY_V(f, st, cnt, max, VMS_UINT64, uint64_t, 0)

@@ -27,8 +27,7 @@ static uint32_t cfg_read(uint8_t devfn, uint32_t reg, unsigned size)
     return address_space_ld(&address_space_io, 0xcfc + (reg & 3), size);
 }
 
-static void cfg_write(uint8_t devfn, uint32_t reg, uint32_t val,
-                      unsigned size)
+static void cfg_write(uint8_t devfn, uint32_t reg, uint32_t val, unsigned size)
 {
     address_space_st(&address_space_io, 0xcf8,
                      0x80000000u | devfn << 8 | (reg & 0xfc), 4);
@@ -43,8 +42,8 @@ static PCIDevice *add_dev(Fixture *f, const char *type, const char *addr,
 
     g_assert_true(object_property_parse(OBJECT(dev), "addr", addr, &err));
     if (bar2) {
-        g_assert_true(object_property_parse(OBJECT(dev), "bar2-size", bar2,
-                                            &err));
+        g_assert_true(
+            object_property_parse(OBJECT(dev), "bar2-size", bar2, &err));
     }
     g_assert_true(qdev_realize(dev, &f->host->bus->qbus, &err));
     g_assert_no_error(err);
@@ -177,8 +176,10 @@ static void test_fw_assignment(Fixture *f, gconstpointer data)
 {
     static const char *const sizes[] = {"16", "4K", "2M", "64M", "1M", "0"};
     PCIFwConfig cfg = {
-        .io_base = 0xc000, .io_end = 0x10000,
-        .mem_base = 0x80000000, .mem_end = 0xfec00000,
+        .io_base = 0xc000,
+        .io_end = 0x10000,
+        .mem_base = 0x80000000,
+        .mem_end = 0xfec00000,
         .mem64_base = 0x100000000ULL,
     };
 
@@ -244,8 +245,10 @@ static void note_release(PCIDevice *d, unsigned int vector)
 static void test_msix_notifiers(Fixture *f, gconstpointer data)
 {
     PCIFwConfig cfg = {
-        .io_base = 0xc000, .io_end = 0x10000,
-        .mem_base = 0x80000000, .mem_end = 0xfec00000,
+        .io_base = 0xc000,
+        .io_end = 0x10000,
+        .mem_base = 0x80000000,
+        .mem_end = 0xfec00000,
         .mem64_base = 0x100000000ULL,
     };
     PCIDevice *d = f->dev[1];
@@ -279,10 +282,10 @@ static void test_msix_notifiers(Fixture *f, gconstpointer data)
     /* A user that refuses a vector: nothing stays registered. */
     g_string_truncate(events, 0);
     address_space_st(&address_space_memory, table + 7 * 16 + 12, 0, 4);
-    g_assert_cmpint(msix_set_vector_notifiers(d, note_use, note_release), <,
-                    0);
-    g_assert_cmpstr(events->str, ==, "use 2 0x0 0x23;use 7 0x0 0x0;"
-                                     "release 2;");
+    g_assert_cmpint(msix_set_vector_notifiers(d, note_use, note_release), <, 0);
+    g_assert_cmpstr(events->str, ==,
+                    "use 2 0x0 0x23;use 7 0x0 0x0;"
+                    "release 2;");
     g_assert_null(d->msix_vector_use_notifier);
     g_string_free(events, true);
 }
@@ -303,8 +306,8 @@ static void test_msix_load_checks_sizes(Fixture *f, gconstpointer data)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    g_test_add("/hw/pci/config/masks", Fixture, NULL, fixture_setup,
-               test_masks, fixture_teardown);
+    g_test_add("/hw/pci/config/masks", Fixture, NULL, fixture_setup, test_masks,
+               fixture_teardown);
     g_test_add("/hw/pci/config/capabilities", Fixture, NULL, fixture_setup,
                test_capabilities, fixture_teardown);
     g_test_add("/hw/pci/config/load-checks-read-only", Fixture, NULL,
@@ -313,7 +316,7 @@ int main(int argc, char **argv)
                test_fw_assignment, fixture_teardown);
     g_test_add("/hw/pci/msix/notifiers", Fixture, NULL, fixture_setup,
                test_msix_notifiers, fixture_teardown);
-    g_test_add("/hw/pci/msix/load-checks-sizes", Fixture, NULL,
-               fixture_setup, test_msix_load_checks_sizes, fixture_teardown);
+    g_test_add("/hw/pci/msix/load-checks-sizes", Fixture, NULL, fixture_setup,
+               test_msix_load_checks_sizes, fixture_teardown);
     return g_test_run();
 }

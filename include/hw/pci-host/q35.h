@@ -24,7 +24,7 @@ typedef struct MCHPCIState {
 
     /* runtime only: the ECAM window as PCIEXBAR places it */
     MemoryRegion mmcfg;
-    uint64_t mmcfg_base;    /* PCI_BAR_UNMAPPED: disabled */
+    uint64_t mmcfg_base; /* PCI_BAR_UNMAPPED: disabled */
     uint64_t mmcfg_size;
 } MCHPCIState;
 
@@ -33,7 +33,7 @@ typedef struct ICH9LPCState {
 
     /* runtime only: derived from the routing registers and PIRQ levels */
     PCIPirqRouter pirq;
-    qemu_irq apic_gsi[8];   /* PIRQ A-H also reach IOAPIC pins 16-23 */
+    qemu_irq apic_gsi[8]; /* PIRQ A-H also reach IOAPIC pins 16-23 */
 } ICH9LPCState;
 
 #endif

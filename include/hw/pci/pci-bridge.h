@@ -23,7 +23,7 @@ typedef struct PCIBridgeClass {
 
     /* The bridge kind's realize, after the secondary bus exists. */
     bool (*realize)(PCIDevice *d, GError **errp);
-    const char *sec_bus_type;   /* TYPE_PCIE_BUS or TYPE_PCI_BUS */
+    const char *sec_bus_type; /* TYPE_PCIE_BUS or TYPE_PCI_BUS */
 } PCIBridgeClass;
 
 typedef struct PCIERootPort {

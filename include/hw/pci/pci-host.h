@@ -18,13 +18,13 @@ typedef struct PCIHostState {
     DeviceState parent_obj;
 
     /* migrated */
-    uint32_t config_reg;    /* the last dword written to 0xCF8 */
+    uint32_t config_reg; /* the last dword written to 0xCF8 */
 
     /* runtime only */
     PCIBus *bus;
-    MemoryRegion pci_memory;   /* "pci": the root bus's memory space */
-    MemoryRegion conf_mem;     /* 0xCF8 */
-    MemoryRegion data_mem;     /* 0xCFC-0xCFF */
+    MemoryRegion pci_memory; /* "pci": the root bus's memory space */
+    MemoryRegion conf_mem;   /* 0xCF8 */
+    MemoryRegion data_mem;   /* 0xCFC-0xCFF */
 } PCIHostState;
 
 typedef struct PCIFwConfig PCIFwConfig;
@@ -70,14 +70,14 @@ void pci_data_write(PCIBus *root, int busnr, int devfn, uint32_t reg,
 /* ECAM (MMCONFIG): 1 MiB per bus, 4 KiB per function. */
 #define PCIE_MMCFG_BUS(off) (((off) >> 20) & 0xff)
 #define PCIE_MMCFG_DEVFN(off) (((off) >> 12) & 0xff)
-#define PCIE_MMCFG_REG(off) ((off) & 0xfff)
+#define PCIE_MMCFG_REG(off) ((off)&0xfff)
 extern const MemoryRegionOps pcie_mmcfg_ops; /* opaque: the PCIHostState */
 
 /* Where reset assignment may put resources (pci-fw.c). */
 struct PCIFwConfig {
-    uint64_t io_base, io_end;      /* I/O BARs: [io_base, io_end) */
-    uint64_t mem_base, mem_end;    /* 32-bit MMIO: the PCI hole */
-    uint64_t mem64_base;           /* 64-bit BARs that miss the hole */
+    uint64_t io_base, io_end;   /* I/O BARs: [io_base, io_end) */
+    uint64_t mem_base, mem_end; /* 32-bit MMIO: the PCI hole */
+    uint64_t mem64_base;        /* 64-bit BARs that miss the hole */
 };
 
 /*

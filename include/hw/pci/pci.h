@@ -25,19 +25,19 @@
 #include "system/irqchip.h"
 #include "system/memory.h"
 
-#define TYPE_PCI_DEVICE "pci-device"   /* abstract */
+#define TYPE_PCI_DEVICE "pci-device" /* abstract */
 #define TYPE_PCI_BUS "PCI"
 #define TYPE_PCIE_BUS "PCIE"
 
-#define PCI_NUM_REGIONS 7      /* BARs 0-5 and the expansion ROM */
+#define PCI_NUM_REGIONS 7 /* BARs 0-5 and the expansion ROM */
 #define PCI_ROM_SLOT 6
-#define PCI_NUM_PINS 4         /* INTA-INTD */
+#define PCI_NUM_PINS 4 /* INTA-INTD */
 #define PCI_SLOT_MAX 32
 #define PCI_FUNC_MAX 8
 #define PCI_DEVFN_MAX 256
-#define PCI_DEVFN(slot, func) ((((slot) & 0x1f) << 3) | ((func) & 0x07))
+#define PCI_DEVFN(slot, func) ((((slot)&0x1f) << 3) | ((func)&0x07))
 #define PCI_SLOT(devfn) (((devfn) >> 3) & 0x1f)
-#define PCI_FUNC(devfn) ((devfn) & 0x07)
+#define PCI_FUNC(devfn) ((devfn)&0x07)
 /* A BAR's address when it is not mapped. */
 #define PCI_BAR_UNMAPPED (~(uint64_t)0)
 
@@ -59,10 +59,10 @@ typedef int (*MSIVectorUseNotifier)(PCIDevice *d, unsigned int vector,
 typedef void (*MSIVectorReleaseNotifier)(PCIDevice *d, unsigned int vector);
 
 typedef struct PCIIORegion {
-    pcibus_t addr;          /* where it is mapped, or PCI_BAR_UNMAPPED */
-    pcibus_t size;          /* 0: not registered */
-    uint8_t type;           /* PCI_BASE_ADDRESS_* bits */
-    MemoryRegion *memory;   /* the device's region */
+    pcibus_t addr;               /* where it is mapped, or PCI_BAR_UNMAPPED */
+    pcibus_t size;               /* 0: not registered */
+    uint8_t type;                /* PCI_BASE_ADDRESS_* bits */
+    MemoryRegion *memory;        /* the device's region */
     MemoryRegion *address_space; /* the bus's memory or I/O space */
 } PCIIORegion;
 
@@ -70,16 +70,16 @@ struct PCIDevice {
     DeviceState qdev;
 
     /* properties */
-    int32_t addr_prop;      /* "addr": devfn, -1 = first free slot */
-    bool multifunction;     /* "multifunction": header type bit 7 */
+    int32_t addr_prop;  /* "addr": devfn, -1 = first free slot */
+    bool multifunction; /* "multifunction": header type bit 7 */
 
     /* migrated: config space (VMSTATE_PCI_DEVICE) */
-    uint32_t config_size;   /* 256, or 4096 for express functions */
-    uint8_t *config;        /* config_size bytes */
+    uint32_t config_size; /* 256, or 4096 for express functions */
+    uint8_t *config;      /* config_size bytes */
     uint8_t *wmask;
     uint8_t *w1cmask;
     uint8_t *cmask;
-    uint8_t *used;          /* bytes claimed by capabilities */
+    uint8_t *used; /* bytes claimed by capabilities */
 
     /* runtime: placement and derived state */
     PCIBus *bus;
@@ -88,8 +88,8 @@ struct PCIDevice {
     AddressSpace bus_master_as;
     MemoryRegion bus_master_container, bus_master_enable;
     char *bus_master_name;
-    uint8_t msi_cap;        /* offset of the MSI capability, 0: none */
-    uint8_t msix_cap;       /* offset of the MSI-X capability, 0: none */
+    uint8_t msi_cap;  /* offset of the MSI capability, 0: none */
+    uint8_t msix_cap; /* offset of the MSI-X capability, 0: none */
     /*
      * INTx: the level the function drives (mirrored in STATUS.INTERRUPT,
      * which is how it migrates) and whether it is counted on its PIRQ
@@ -100,8 +100,8 @@ struct PCIDevice {
 
     /* MSI-X (hw/pci/msix.c): table and PBA, migrated in a subsection */
     uint16_t msix_entries_nr;
-    uint8_t *msix_table;    /* PCI_MSIX_MAX_ENTRIES * 16 bytes */
-    uint8_t *msix_pba;      /* PCI_MSIX_MAX_PBA_BYTES */
+    uint8_t *msix_table;                   /* PCI_MSIX_MAX_ENTRIES * 16 bytes */
+    uint8_t *msix_pba;                     /* PCI_MSIX_MAX_PBA_BYTES */
     uint32_t msix_table_len, msix_pba_len; /* bytes in use */
     uint32_t msix_mig_table_len, msix_mig_pba_len; /* in the stream */
     MemoryRegion msix_table_mmio, msix_pba_mmio, msix_exclusive_bar;
@@ -110,7 +110,7 @@ struct PCIDevice {
     bool msix_function_masked; /* !ENABLE || MASKALL, as last seen */
     MSIVectorUseNotifier msix_vector_use_notifier;
     MSIVectorReleaseNotifier msix_vector_release_notifier;
-    uint8_t *config_reset;  /* config after realize: what reset restores */
+    uint8_t *config_reset; /* config after realize: what reset restores */
     /*
      * The stream's copy of the config (pre_save fills it; post_load checks
      * it against cmask before taking it): a bad stream never touches
@@ -135,8 +135,8 @@ typedef struct PCIDeviceClass {
     uint16_t vendor_id, device_id, subsystem_vendor_id, subsystem_id;
     uint16_t class_id;
     uint8_t revision;
-    bool is_bridge;     /* type 1 header */
-    bool is_express;    /* 4 KiB config space */
+    bool is_bridge;  /* type 1 header */
+    bool is_express; /* 4 KiB config space */
 } PCIDeviceClass;
 
 #define PCI_DEVICE(obj) OBJECT_CHECK(PCIDevice, (obj), TYPE_PCI_DEVICE)
@@ -155,7 +155,7 @@ struct PCIBus {
     BusState qbus;
 
     PCIDevice *devices[PCI_DEVFN_MAX];
-    PCIDevice *parent_dev;          /* the bridge; NULL for a root bus */
+    PCIDevice *parent_dev; /* the bridge; NULL for a root bus */
     MemoryRegion *address_space_mem;
     MemoryRegion *address_space_io;
     /* Root bus INTx: the pin of a device maps to an index < nirq. */
@@ -165,7 +165,7 @@ struct PCIBus {
     int (*route_irq)(void *opaque, int irq_num);
     void *irq_opaque;
     int nirq;
-    int *irq_count;     /* asserted pins per index: wired-OR */
+    int *irq_count; /* asserted pins per index: wired-OR */
 };
 
 #define PCI_BUS(obj) OBJECT_CHECK(PCIBus, (obj), TYPE_PCI_BUS)
@@ -269,8 +269,7 @@ static inline void pci_set_quad(uint8_t *p, uint64_t v)
  * memory). A 64-bit BAR takes REGION and REGION + 1. Mapped when the
  * guest (or reset assignment) programs an address and enables decoding.
  */
-void pci_register_bar(PCIDevice *d, int region, uint8_t type,
-                      MemoryRegion *mr);
+void pci_register_bar(PCIDevice *d, int region, uint8_t type, MemoryRegion *mr);
 /* Where BAR REGION is mapped, or PCI_BAR_UNMAPPED. */
 uint64_t pci_get_bar_addr(PCIDevice *d, int region);
 /* Re-map every BAR from the config space (after a load or a reset). */
@@ -294,24 +293,22 @@ int pci_intx_route(PCIDevice *d);
  * level changes are driven.
  */
 typedef struct PCIPirqRouter {
-    uint32_t pirq_levels;       /* bit N: PIRQ N asserted */
-    uint16_t isa_levels;        /* ISA IRQs as last driven */
-    qemu_irq isa_irq[16];       /* the machine's GSIs 0-15 (may be NULL) */
+    uint32_t pirq_levels; /* bit N: PIRQ N asserted */
+    uint16_t isa_levels;  /* ISA IRQs as last driven */
+    qemu_irq isa_irq[16]; /* the machine's GSIs 0-15 (may be NULL) */
 } PCIPirqRouter;
 
 /* Wire R to the current machine's GSI lines 0-15 (none: NULL lines). */
 void pci_pirq_router_init(PCIPirqRouter *r);
 /* Set PIRQ's level (may be -1: only re-route), then drive what changed. */
-void pci_pirq_router_update(PCIPirqRouter *r, int pirq, int level,
-                            int npirqs, int (*route)(void *, int),
-                            void *opaque);
+void pci_pirq_router_update(PCIPirqRouter *r, int pirq, int level, int npirqs,
+                            int (*route)(void *, int), void *opaque);
 
 /* The bus-master space: DMA only while COMMAND.BUS_MASTER is set. */
 AddressSpace *pci_get_address_space(PCIDevice *d);
 /* DMA through the bus-master space; false: unassigned somewhere. */
 bool pci_dma_read(PCIDevice *d, uint64_t addr, void *buf, uint64_t len);
-bool pci_dma_write(PCIDevice *d, uint64_t addr, const void *buf,
-                   uint64_t len);
+bool pci_dma_write(PCIDevice *d, uint64_t addr, const void *buf, uint64_t len);
 
 /* ---- reset and migration ---- */
 

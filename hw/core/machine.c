@@ -24,7 +24,11 @@ void machine_register_names(const MachineTypeDef *defs, size_t n)
     }
     for (i = 0; i < n; i++) {
         g_assert(defs[i].name && defs[i].typename);
-        g_assert(!machine_type_find(defs[i].name));
+        for (guint j = 0; j < machine_names->len; j++) {
+            const MachineTypeDef *d = g_ptr_array_index(machine_names, j);
+
+            g_assert(strcmp(d->name, defs[i].name));
+        }
         g_ptr_array_add(machine_names, (gpointer)&defs[i]);
     }
 }
@@ -67,8 +71,19 @@ static const char *machine_family(const char *name)
     return NULL;
 }
 
+/* "X.Y" as X * 1000 + Y, for ordering. */
+static guint64 machine_version_num(const char *ver)
+{
+    const char *dot = strchr(ver, '.');
+
+    return g_ascii_strtoull(ver, NULL, 10) * 1000 +
+           (dot ? g_ascii_strtoull(dot + 1, NULL, 10) : 0);
+}
+
 const MachineTypeDef *machine_type_find(const char *name)
 {
+    const MachineTypeDef *best = NULL, *oldest = NULL;
+    guint64 want, best_v = 0, oldest_v = 0;
     const char *family;
     guint i;
 
@@ -84,20 +99,33 @@ const MachineTypeDef *machine_type_find(const char *name)
         }
     }
 
-    /* Any version of a registered family selects that family's machine. */
+    /*
+     * Any version of a registered family selects the newest registered
+     * version not above it (the oldest if it predates them all): so every
+     * name up to 9.2 keeps the previous release's machine.
+     */
     family = machine_family(name);
     if (!family) {
         return NULL;
     }
+    want = machine_version_num(strrchr(name, '-') + 1);
     for (i = 0; i < machine_names->len; i++) {
         const MachineTypeDef *def = g_ptr_array_index(machine_names, i);
+        guint64 v;
 
-        if (g_str_has_prefix(def->name, family) &&
-            machine_is_version(def->name + strlen(family))) {
-            return def;
+        if (!g_str_has_prefix(def->name, family) ||
+            !machine_is_version(def->name + strlen(family))) {
+            continue;
+        }
+        v = machine_version_num(def->name + strlen(family));
+        if (v <= want && (!best || v > best_v)) {
+            best = def, best_v = v;
+        }
+        if (!oldest || v < oldest_v) {
+            oldest = def, oldest_v = v;
         }
     }
-    return NULL;
+    return best ? best : oldest;
 }
 
 GPtrArray *machine_type_list(void)

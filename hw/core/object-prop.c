@@ -134,6 +134,33 @@ static bool prop_set_uint(Object *obj, const Property *p, void *field,
     return true;
 }
 
+/* QEMU's PCI address syntax: SLOT (hex, < 0x20) with an optional .FN. */
+static bool prop_parse_devfn(const char *value, int32_t *devfn)
+{
+    unsigned long slot, fn = 0;
+    char *end;
+
+    if (!strcmp(value, "-1")) {
+        *devfn = -1;
+        return true;
+    }
+    if (!g_ascii_isxdigit(value[0])) {
+        return false;
+    }
+    slot = strtoul(value, &end, 16);
+    if (*end == '.') {
+        if (!g_ascii_isxdigit(end[1])) {
+            return false;
+        }
+        fn = strtoul(end + 1, &end, 16);
+    }
+    if (*end || slot > 0x1f || fn > 7) {
+        return false;
+    }
+    *devfn = (int32_t)(slot << 3 | fn);
+    return true;
+}
+
 static bool prop_set(Object *obj, const Property *p, const char *value,
                      GError **errp)
 {
@@ -164,6 +191,13 @@ static bool prop_set(Object *obj, const Property *p, const char *value,
         *(Object **)field = target;
         return true;
     }
+    case PROP_PCI_DEVFN:
+        if (!prop_parse_devfn(value, (int32_t *)field)) {
+            error_setg(errp, "Property '%s.%s' doesn't take value '%s'",
+                       object_get_typename(obj), p->name, value);
+            return false;
+        }
+        return true;
     case PROP_SIZE:
         if (!parse_size(value, 1, &v)) {
             error_setg(errp, "Parameter '%s' expects a size value", p->name);
@@ -244,7 +278,7 @@ char *object_prop_type_name(const Property *p)
         [PROP_STRING] = "string", [PROP_BOOL] = "bool",
         [PROP_UINT8] = "uint8",   [PROP_UINT16] = "uint16",
         [PROP_UINT32] = "uint32", [PROP_UINT64] = "uint64",
-        [PROP_SIZE] = "size",
+        [PROP_SIZE] = "size",     [PROP_PCI_DEVFN] = "int32",
     };
 
     if (p->kind == PROP_LINK) {
@@ -301,6 +335,12 @@ char *object_property_print(Object *obj, const char *name, bool *found)
         return g_strdup_printf("%u", *(uint16_t *)field);
     case PROP_UINT32:
         return g_strdup_printf("%" PRIu32, *(uint32_t *)field);
+    case PROP_PCI_DEVFN: {
+        int32_t devfn = *(int32_t *)field;
+
+        return devfn < 0 ? g_strdup("<unset>")
+                         : g_strdup_printf("%02x.%x", devfn >> 3, devfn & 7);
+    }
     default:
         return g_strdup_printf("%" PRIu64, *(uint64_t *)field);
     }

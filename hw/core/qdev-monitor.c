@@ -268,6 +268,7 @@ static void print_props(GString *out, DeviceState *dev, int indent)
             break;
         }
         case PROP_BOOL:
+        case PROP_PCI_DEVFN: /* "03.0", as QEMU prints it */
             g_string_append_printf(out, "%s\n", v);
             break;
         default: {

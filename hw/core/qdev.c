@@ -281,11 +281,6 @@ DeviceState *qdev_device_add(const char *driver, const OptList *opts,
         error_setg(errp, "'%s' is not a valid device model name", driver);
         return NULL;
     }
-    if (opts && opts_has(opts, "addr")) {
-        error_setg(errp, "Parameter 'addr': device '%s' is not on a bus "
-                   "with addresses (baton has no PCI bus yet)", driver);
-        return NULL;
-    }
     if (id && !id_wellformed(id)) {
         error_setg(errp, "Parameter 'id' expects an identifier");
         return NULL;

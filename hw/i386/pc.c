@@ -18,6 +18,9 @@
 #include "hw/core/qdev.h"
 #include "hw/i386/pc.h"
 #include "hw/isa/isa.h"
+#include "hw/pci-host/i440fx.h"
+#include "hw/pci-host/q35.h"
+#include "hw/pci/pci-host.h"
 #include "migration/cpr.h"
 #include "system/blockdev.h"
 #include "system/cpus.h"
@@ -27,7 +30,15 @@
 #include "system/runstate.h"
 #include "util/error-report.h"
 
+/*
+ * "pc-machine" is the previous release's PCI-less PC, which every machine
+ * name up to 9.2 keeps selecting (same devices, same sections), so that
+ * live update and migration to and from that release work. The 10.0
+ * names add a PCI chipset: i440FX + PIIX3 or Q35 (MCH + ICH9-LPC).
+ */
 #define TYPE_PC_MACHINE "pc-machine"
+#define TYPE_PC_I440FX_MACHINE "pc-i440fx-machine"
+#define TYPE_PC_Q35_MACHINE "pc-q35-machine"
 #define PC_DEFAULT_RAM_SIZE (128ULL << 20)
 /* QEMU's pc: RAM of this size or more leaves 3 GiB below 4 GiB. */
 #define PC_LOWMEM_LIMIT 0xe0000000ULL
@@ -60,7 +71,23 @@ typedef struct PcMachineState {
     qemu_irq gsi[IRQCHIP_NR_GSIS];   /* the interrupt controller's inputs */
     RAMBlock *own_ram;       /* allocated here (no memory-backend) */
     bool boot_warned;
+    PCIHostState *pci_host; /* NULL on the PCI-less machine */
 } PcMachineState;
+
+typedef struct PcMachineClass {
+    MachineClass parent_class;
+
+    /* The PCI host bridge type, NULL for none (machines up to 9.2). */
+    const char *pci_host_type;
+    const char *pci_host_name; /* its name under /machine */
+    /* The functions the machine puts on the root bus, with their devfn. */
+    const char *host_func_type;
+    const char *isa_bridge_type;
+    int isa_bridge_devfn;
+} PcMachineClass;
+
+#define PC_MACHINE_GET_CLASS(obj) \
+    OBJECT_GET_CLASS(PcMachineClass, (obj), TYPE_PC_MACHINE)
 
 /*
  * Compatibility properties: which values match baton and why the others
@@ -519,6 +546,14 @@ static void pc_machine_reset(MachineState *ms)
         boot = g_ptr_array_index(drives, 0);
     }
     ms->has_boot_entry = false;
+    /*
+     * What firmware would do, except when the guest's state (config
+     * spaces included) comes from an incoming migration.
+     */
+    if (pcms->pci_host && runstate_get() != RUN_STATE_INMIGRATE) {
+        pci_host_fw_reset(pcms->pci_host, ms->below_4g_mem_size,
+                          PC_4G + ms->above_4g_mem_size);
+    }
     if (runstate_get() == RUN_STATE_INMIGRATE) {
         /*
          * Guest RAM comes from the incoming migration, or is a live guest's
@@ -597,10 +632,54 @@ static bool pc_machine_cpr_check(Object *obj, unsigned int mode,
     return true;
 }
 
+/* A chipset function at DEVFN of the root bus (multifunction as QEMU's). */
+static bool pc_create_pci_function(PCIBus *bus, const char *type, int devfn,
+                                   bool multifunction, GError **errp)
+{
+    DeviceState *dev = qdev_new(type);
+    g_autofree char *addr =
+        g_strdup_printf("%x.%x", PCI_SLOT(devfn), PCI_FUNC(devfn));
+    bool ok =
+        object_property_parse(OBJECT(dev), "addr", addr, errp) &&
+        (!multifunction ||
+         object_property_parse(OBJECT(dev), "multifunction", "on", errp)) &&
+        qdev_realize(dev, &bus->qbus, errp);
+
+    if (!ok) {
+        object_unparent(OBJECT(dev));
+    }
+    object_unref(OBJECT(dev)); /* the tree holds it */
+    return ok;
+}
+
 /*
- * QEMU's pc buses by their names: "isa.0" for the legacy ports, "ide.0"
- * for the primary IDE channel's disks. Root buses here: baton models no
- * PCI-ISA bridge or IDE controller function (yet).
+ * The PCI chipset: the host bridge at /machine/NAME (QEMU's
+ * /machine/i440fx, /machine/q35) with its root bus, the host bridge
+ * function at 00:00.0 and the ISA bridge, which owns "isa.0".
+ */
+static bool pc_create_pci(PcMachineState *pcms, GError **errp)
+{
+    PcMachineClass *pmc = PC_MACHINE_GET_CLASS(pcms);
+    DeviceState *host = qdev_new(pmc->pci_host_type);
+
+    object_property_add_child(OBJECT(pcms), pmc->pci_host_name, OBJECT(host));
+    object_unref(OBJECT(host));
+    if (!qdev_realize(host, NULL, errp)) {
+        object_unparent(OBJECT(host));
+        return false;
+    }
+    pcms->pci_host = PCI_HOST_BRIDGE(host);
+    return pc_create_pci_function(pcms->pci_host->bus, pmc->host_func_type, 0,
+                                  false, errp) &&
+           pc_create_pci_function(pcms->pci_host->bus, pmc->isa_bridge_type,
+                                  pmc->isa_bridge_devfn, true, errp);
+}
+
+/*
+ * QEMU's pc buses by their names: "isa.0" for the legacy ports (under the
+ * ISA bridge on a PCI machine, a root bus on the PCI-less one), "ide.0"
+ * for the primary IDE channel's disks (a root bus: baton models no IDE
+ * controller function).
  */
 static bool pc_create_default_devices(MachineState *ms, GError **errp)
 {
@@ -608,7 +687,14 @@ static bool pc_create_default_devices(MachineState *ms, GError **errp)
     BusState *isa;
 
     sysbus_get_default();
-    isa = qbus_new(TYPE_ISA_BUS, NULL, "isa.0");
+    if (PC_MACHINE_GET_CLASS(ms)->pci_host_type) {
+        if (!pc_create_pci(pcms, errp)) {
+            return false;
+        }
+        isa = qbus_find("isa.0");
+    } else {
+        isa = qbus_new(TYPE_ISA_BUS, NULL, "isa.0");
+    }
     isa_bus_set_irqs(isa, pcms->gsi); /* ISA IRQ n is GSI n */
 
     qbus_new(TYPE_IDE_BUS, NULL, "ide.0");
@@ -692,26 +778,80 @@ static void pc_machine_class_init(ObjectClass *oc, const void *data)
     oc->desc = "x86 PC: RAM, legacy ports, boot sector loading";
 }
 
-static const TypeInfo pc_machine_type = {
-    .name = TYPE_PC_MACHINE,
-    .parent = TYPE_MACHINE,
-    .instance_size = sizeof(PcMachineState),
-    .class_init = pc_machine_class_init,
+static void pc_i440fx_machine_class_init(ObjectClass *oc, const void *data)
+{
+    PcMachineClass *pmc = (PcMachineClass *)oc;
+
+    pmc->pci_host_type = TYPE_I440FX_PCI_HOST_BRIDGE;
+    pmc->pci_host_name = "i440fx";
+    pmc->host_func_type = TYPE_I440FX_PCI_DEVICE;
+    pmc->isa_bridge_type = TYPE_PIIX3_PCI_DEVICE;
+    pmc->isa_bridge_devfn = PCI_DEVFN(1, 0);
+    oc->desc = "x86 PC with i440FX/PIIX3 PCI";
+}
+
+static void pc_q35_machine_class_init(ObjectClass *oc, const void *data)
+{
+    PcMachineClass *pmc = (PcMachineClass *)oc;
+
+    pmc->pci_host_type = TYPE_Q35_HOST_DEVICE;
+    pmc->pci_host_name = "q35";
+    pmc->host_func_type = TYPE_MCH_PCI_DEVICE;
+    pmc->isa_bridge_type = TYPE_ICH9_LPC_DEVICE;
+    pmc->isa_bridge_devfn = ICH9_LPC_DEVFN;
+    oc->desc = "x86 PC with Q35 (MCH/ICH9) PCI Express";
+}
+
+static const TypeInfo pc_machine_types[] = {
+    {
+        .name = TYPE_PC_MACHINE,
+        .parent = TYPE_MACHINE,
+        .instance_size = sizeof(PcMachineState),
+        .class_size = sizeof(PcMachineClass),
+        .class_init = pc_machine_class_init,
+    },
+    {
+        .name = TYPE_PC_I440FX_MACHINE,
+        .parent = TYPE_PC_MACHINE,
+        .class_init = pc_i440fx_machine_class_init,
+    },
+    {
+        .name = TYPE_PC_Q35_MACHINE,
+        .parent = TYPE_PC_MACHINE,
+        .class_init = pc_q35_machine_class_init,
+    },
 };
 
+/*
+ * Versioned names resolve to the newest registered version of their
+ * family not above them (hw/core/machine.c): pc-i440fx-9.1 is the 9.2
+ * machine, pc-i440fx-10.1 the 10.0 one.
+ */
 static const MachineTypeDef pc_machine_names[] = {
     {
-        .name = "pc-i440fx-9.2",
+        .name = "pc-i440fx-10.0",
         .alias = "pc",
-        .desc = "Standard PC (i440FX name; baton's legacy-device PC)",
-        .typename = TYPE_PC_MACHINE,
+        .desc = "Standard PC (i440FX + PIIX, 1996)",
+        .typename = TYPE_PC_I440FX_MACHINE,
         .is_default = true,
         .max_cpus = 255,
     },
     {
-        .name = "pc-q35-9.2",
+        .name = "pc-q35-10.0",
         .alias = "q35",
-        .desc = "Standard PC (Q35 name; baton's legacy-device PC)",
+        .desc = "Standard PC (Q35 + ICH9, 2009)",
+        .typename = TYPE_PC_Q35_MACHINE,
+        .max_cpus = 255,
+    },
+    {
+        .name = "pc-i440fx-9.2",
+        .desc = "Standard PC (i440FX name; baton 9.2's PC without PCI)",
+        .typename = TYPE_PC_MACHINE,
+        .max_cpus = 255,
+    },
+    {
+        .name = "pc-q35-9.2",
+        .desc = "Standard PC (Q35 name; baton 9.2's PC without PCI)",
         .typename = TYPE_PC_MACHINE,
         .max_cpus = 255,
     },
@@ -719,7 +859,7 @@ static const MachineTypeDef pc_machine_names[] = {
 
 static void pc_register_types(void)
 {
-    type_register(&pc_machine_type);
+    type_register_static_array(pc_machine_types, ARRAY_SIZE(pc_machine_types));
     machine_register_names(pc_machine_names, ARRAY_SIZE(pc_machine_names));
 }
 

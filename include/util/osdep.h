@@ -35,6 +35,8 @@ typedef uint64_t hwaddr;
 #define BATON_PACKAGE "baton"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* N rounded up to a multiple of D, a power of two. */
+#define ROUND_UP(n, d) (((n) + (d)-1) & ~((__typeof__(n))(d)-1))
 
 #define container_of(ptr, type, member) \
     ((type *)((char *)(ptr) - offsetof(type, member)))

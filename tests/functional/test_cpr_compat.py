@@ -32,9 +32,14 @@ from baton_test import (BATON, QmpError, Vm, VmTestCase,
                         cpr_channels, cpr_incoming_args, memfd_ram_args,
                         proc_image_id, require_kvm, skip, unix_listening,
                         wait_for, wait_migration, wait_runstate)
-from test_serial_continuity import alpha_args, guest_count, stream_error
+from test_serial_continuity import alpha_args as _alpha_args
+from test_serial_continuity import guest_count, stream_error
 
 PREVIOUS = "b23ea73"        # docs/system/live-update.md, "Which releases"
+# The previous release's machine, pinned by name on both sides as libvirt
+# pins machine types: "pc" is a newer machine (with PCI) here, and only
+# the same machine can take over the guest (docs/system/machine.md).
+MACHINE = "pc-i440fx-9.2"
 TIMEOUT = 30.0              # ends a hung test; never a synchronisation
 SRCDIR = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -102,6 +107,26 @@ def previous_baton():
                   % (PREVIOUS, out), flush=True)
             _build_previous(commit, out)
     return out
+
+
+def alpha_args(mem_args):
+    """The alpha guest's arguments with every -machine pinned to MACHINE."""
+    args = _alpha_args(mem_args)
+    for i, a in enumerate(args[:-1]):
+        if a == "-machine" and args[i + 1] == "pc":
+            args[i + 1] = MACHINE
+    return args
+
+
+def pinned_ram_args(mem):
+    """memfd RAM of size MEM on the previous release's machine."""
+    return [a.replace("pc,", MACHINE + ",") if a.startswith("pc,") else a
+            for a in memfd_ram_args(mem)]
+
+
+def pinned_args(mem):
+    """Private RAM of size MEM on the previous release's machine."""
+    return ["-machine", MACHINE, "-m", mem]
 
 
 def kill_pid(pid):
@@ -201,13 +226,13 @@ def start_precopy(case, src_binary, dst_binary, name):
     """A guest writing a..z in SRC_BINARY (its serial client attached from
     the first byte), a destination in DST_BINARY listening on a unix
     socket, and `migrate` sent; returns (source, destination)."""
-    src = case.launch(Vm(alpha_args(["-m", "32M"]) + ["-S"],
+    src = case.launch(Vm(alpha_args(pinned_args("32M")) + ["-S"],
                          serial_socket=True, binary=src_binary,
                          name=name + "-src"))
     src.qmp.cmd("cont")
     src.serial.read_until(b"xyz", timeout=TIMEOUT)
     path = src.path("mig.sock")
-    dst = case.launch(Vm(alpha_args(["-m", "32M"]) +
+    dst = case.launch(Vm(alpha_args(pinned_args("32M")) +
                          ["-incoming", "unix:" + path],
                          serial_socket=True, binary=dst_binary,
                          name=name + "-dst"))
@@ -222,7 +247,7 @@ class FromPrevious(VmTestCase):
 
     def test_transfer(self):
         """previous -> this (cpr-transfer) -> this (cpr-exec)"""
-        g = Guest(self, OLD, memfd_ram_args("32M"))
+        g = Guest(self, OLD, pinned_ram_args("32M"))
         g.check()
         g.transfer(BATON)
         g.check()
@@ -231,7 +256,7 @@ class FromPrevious(VmTestCase):
 
     def test_exec(self):
         """previous -> this (cpr-exec) -> this (cpr-transfer)"""
-        g = Guest(self, OLD, memfd_ram_args("32M"))
+        g = Guest(self, OLD, pinned_ram_args("32M"))
         g.check()
         g.exec_update(BATON)
         g.check()
@@ -243,7 +268,7 @@ class FromPrevious(VmTestCase):
         previous release (cpr-transfer), then again (cpr-exec); the
         script talks to a third monitor, numbered 2 by the old one."""
         qmp2 = os.path.join(baton_test.tmpdir(), "bu-qmp2.sock")
-        g = Guest(self, OLD, memfd_ram_args("32M"),
+        g = Guest(self, OLD, pinned_ram_args("32M"),
                   ["-qmp", "unix:%s,server=on,wait=off" % qmp2])
         g.check()
         for mode in ("cpr-transfer", "cpr-exec"):
@@ -269,7 +294,7 @@ class FromPrevious(VmTestCase):
         or a chardev the old one lacks is refused before it opens
         anything, the old process resumes, and a later update with the
         right arguments works."""
-        g = Guest(self, OLD, memfd_ram_args("32M"))
+        g = Guest(self, OLD, pinned_ram_args("32M"))
         i = g.args.index("-qmp")
         other_qmp = g.args[:i + 1] + ["unix:%s,server=on,wait=off"
                                       % g.vm.path("qmp-new.sock")] + \
@@ -308,7 +333,7 @@ class FromPrevious(VmTestCase):
 
     def test_reboot(self):
         """A cpr-reboot state file of the previous baton loads here."""
-        old = self.launch(Vm(alpha_args(["-m", "32M"]) + ["-S"],
+        old = self.launch(Vm(alpha_args(pinned_args("32M")) + ["-S"],
                              serial_socket=True, binary=OLD, name="rb-old"))
         old.qmp.cmd("cont")
         old.serial.read_until(b"xyz", timeout=TIMEOUT)
@@ -320,7 +345,7 @@ class FromPrevious(VmTestCase):
                          "postmigrate")
         before = bytes(old.serial.data)       # all it will get: stopped
         self.assertEqual(old.shutdown(), 0)
-        new = self.launch(Vm(alpha_args(["-m", "32M"]) +
+        new = self.launch(Vm(alpha_args(pinned_args("32M")) +
                              ["-incoming", "defer"], serial_socket=True,
                              name="rb-new"))
         new.qmp.cmd("migrate-set-parameters", mode="cpr-reboot")
@@ -356,7 +381,7 @@ class ToPrevious(VmTestCase):
     the guest stops, says why, and the guest runs on here."""
 
     def test_transfer(self):
-        g = Guest(self, BATON, memfd_ram_args("32M"))
+        g = Guest(self, BATON, pinned_ram_args("32M"))
         main = g.vm.path("main.sock")
         cpr = g.vm.path("cpr.sock")
         new = g.new_vm(OLD, cpr_incoming_args(main, cpr))
@@ -391,7 +416,7 @@ class ToPrevious(VmTestCase):
     def test_exec(self):
         """cpr-exec into the previous baton is refused up front: after the
         exec there would be no way back."""
-        g = Guest(self, BATON, memfd_ram_args("32M"))
+        g = Guest(self, BATON, pinned_ram_args("32M"))
         g.qmp.cmd("migrate-set-parameters",
                   {"mode": "cpr-exec",
                    "cpr-exec-command": [OLD] + g.args + ["-incoming",

@@ -92,32 +92,49 @@ class Hmp(unittest.TestCase):
 
     def test_info_mtree(self):
         # The pc machine's map: pc.ram seen through ram-below-4g, the
-        # VGA window over it, the MSI window, an isa-serial and the ports
-        # kept quiet.
+        # VGA window over it, the PCI memory space below RAM (priority
+        # -1), the MSI window, an isa-serial and the ports kept quiet,
+        # the PCI configuration ports, and each PCI function's bus-master
+        # space.
         vm = self.start(QTEST_PC + ["-device", "isa-serial,iobase=0x2f8"],
                         qtest=True)
-        self.assertEqual(vm.hmp.cmd("info mtree"), (
-            "address-space: memory\n"
+        bm = ("  0000000000000000-ffffffffffffffff (prio 0, container): "
+              "bus master container\n"
+              "    0000000000000000-ffffffffffffffff (prio 0, container): "
+              "alias bus master @system 0000000000000000-ffffffffffffffff\n"
+              "\n")
+        system = (
             "  0000000000000000-ffffffffffffffff (prio 0, container): "
             "system\n"
             "    0000000000000000-0000000000ffffff (prio 0, ram): "
             "alias ram-below-4g @pc.ram "
             "0000000000000000-0000000000ffffff\n"
+            "    0000000000000000-ffffffffffffffff (prio -1, container): "
+            "pci\n"
             "    00000000000a0000-00000000000bffff (prio 1, i/o): "
             "vga-lowmem\n"
             "    00000000fee00000-00000000feefffff (prio 4096, i/o): "
             "apic-msi\n"
-            "\n"
+            "\n")
+        self.assertEqual(vm.hmp.cmd("info mtree"), (
+            "address-space: memory\n" + system +
             "address-space: I/O\n"
             "  0000000000000000-000000000000ffff (prio 0, container): io\n"
             "    0000000000000080-0000000000000080 (prio 0, i/o): port80\n"
             "    0000000000000092-0000000000000092 (prio 0, i/o): port92\n"
             "    00000000000000ed-00000000000000ed (prio 0, i/o): portED\n"
             "    00000000000002f8-00000000000002ff (prio 0, i/o): serial\n"
+            "    0000000000000cf8-0000000000000cfb (prio 0, i/o): "
+            "pci-conf-idx\n"
+            "    0000000000000cfc-0000000000000cff (prio 0, i/o): "
+            "pci-conf-data\n"
             "\n"
+            "address-space: i440FX bus master\n" + bm +
+            "address-space: PIIX3 bus master\n" + bm +
             "memory-region: pc.ram\n"
             "  0000000000000000-0000000000ffffff (prio 0, ram): pc.ram\n"
-            "\n"))
+            "\n"
+            "memory-region: system\n" + system))
         # The flat view: RAM on both sides of the VGA window.
         flat = vm.hmp.cmd("info mtree -f")
         self.assertIn(

@@ -124,7 +124,7 @@ class Shared(unittest.TestCase):
         self.addCleanup(vm.kill)
         qmp = vm.qmp
         top = {p["name"]: p["type"] for p in qmp.cmd("qom-list", path="/")}
-        self.assertEqual(top["machine"], "child<pc-machine>")
+        self.assertEqual(top["machine"], "child<pc-i440fx-machine>")
         self.assertEqual(top["chardevs"], "child<container>")
         periph = qmp.cmd("qom-list", path="/machine/peripheral")
         self.assertIn({"name": "u1", "type": "child<isa-serial>"}, periph)
@@ -142,9 +142,12 @@ class Shared(unittest.TestCase):
                          "/chardevs/c0")
         self.assertEqual(qmp.cmd("qom-get", path="u1", property="type"),
                          "isa-serial")
-        # -serial's port is the machine's own device.
+        # -serial's port is the machine's own device (after the chipset's
+        # i440FX and PIIX3 functions).
         self.assertEqual(qmp.cmd("qom-get", path="/machine/unattached/"
-                                 "device[0]", property="chardev"),
+                                 "device[0]", property="type"), "i440FX")
+        self.assertEqual(qmp.cmd("qom-get", path="/machine/unattached/"
+                                 "device[2]", property="chardev"),
                          "/chardevs/serial0")
         with self.assertRaises(QmpError) as cm:
             qmp.cmd("qom-set", path="u1", property="iobase", value=0x3e8)
@@ -193,13 +196,17 @@ class Shared(unittest.TestCase):
         out = out.replace("\r\n", "\n")
         self.assertTrue(out.startswith("bus: main-system-bus\n"
                                        "  type System\n"), out)
-        self.assertIn("bus: isa.0\n  type ISA\n"
-                      "  dev: isa-serial, id \"\"\n"
-                      "    chardev = \"serial0\"\n"
-                      "    index = 0 (0x0)\n"
-                      "    iobase = 1016 (0x3f8)\n"
-                      "    irq = 4 (0x4)\n"
-                      "  dev: isa-serial, id \"u1\"\n", out)
+        # The ISA bus hangs under the PCI-to-ISA bridge, as in QEMU.
+        self.assertIn("      dev: PIIX3, id \"\"\n"
+                      "        addr = 01.0\n"
+                      "        multifunction = true\n"
+                      "        bus: isa.0\n          type ISA\n"
+                      "          dev: isa-serial, id \"\"\n"
+                      "            chardev = \"serial0\"\n"
+                      "            index = 0 (0x0)\n"
+                      "            iobase = 1016 (0x3f8)\n"
+                      "            irq = 4 (0x4)\n"
+                      "          dev: isa-serial, id \"u1\"\n", out)
         self.assertIn("bus: ide.0\n  type IDE\n", out)
 
     def test_human_monitor_command(self):

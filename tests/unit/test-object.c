@@ -528,8 +528,10 @@ static void test_bus_placement(void)
     g_assert_cmpstr(err->message, ==,
                     "Device 'test-dev' can't go on other-bus bus");
     g_clear_error(&err);
+    /* addr= is a property of PCI devices only. */
     g_assert_null(add("test-dev", "addr=3", &err));
-    g_assert_nonnull(strstr(err->message, "Parameter 'addr'"));
+    g_assert_nonnull(strstr(err->message,
+                            "device 'test-dev' has no property 'addr'"));
     g_clear_error(&err);
     g_assert_cmpuint(other->children->len, ==, 0);
 

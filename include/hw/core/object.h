@@ -46,6 +46,11 @@ typedef enum PropKind {
     PROP_UINT64,
     PROP_SIZE,    /* uint64_t with size suffixes */
     /*
+     * int32_t PCI device/function: "SLOT[.FN]" in hex (QEMU's addr=
+     * syntax), -1 for "any"; printed "SS.F".
+     */
+    PROP_PCI_DEVFN,
+    /*
      * Object * (any pointer to an object struct) of .link_type: the value
      * is an id, resolved in the container registered for link_type
      * (object_register_link_container()), or a canonical path. Holds a

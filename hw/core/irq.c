@@ -38,8 +38,9 @@ void qemu_set_irq(qemu_irq irq, int level)
 }
 
 /*
- * Each input's level is kept as a bit, and the number of high inputs as
- * a count, so the OR is "count > 0" whatever the order of changes.
+ * Each fixed input's level is kept as a bit, and the number of drivers
+ * holding the line high (fixed inputs and anonymous ones) as a count, so
+ * the OR is "count > 0" whatever the order of changes.
  */
 struct SharedIRQ {
     qemu_irq out;
@@ -50,21 +51,13 @@ struct SharedIRQ {
     bool *levels;
 };
 
-static void shared_irq_handler(void *opaque, int n, int level)
+void shared_irq_adjust(SharedIRQ *s, int delta)
 {
-    SharedIRQ *s = opaque;
-    bool high = level != 0;
     bool out;
 
-    if (s->levels[n] == high) {
-        return; /* a repeated raise or lower changes nothing */
-    }
-    s->levels[n] = high;
-    if (high) {
-        s->n_high++;
-    } else {
-        s->n_high--;
-    }
+    g_assert(delta == 1 || delta == -1);
+    g_assert(delta > 0 || s->n_high > 0);
+    s->n_high += delta;
     out = s->n_high > 0;
     if (out != s->out_level) {
         s->out_level = out;
@@ -72,11 +65,23 @@ static void shared_irq_handler(void *opaque, int n, int level)
     }
 }
 
+static void shared_irq_handler(void *opaque, int n, int level)
+{
+    SharedIRQ *s = opaque;
+    bool high = level != 0;
+
+    if (s->levels[n] == high) {
+        return; /* a repeated raise or lower changes nothing */
+    }
+    s->levels[n] = high;
+    shared_irq_adjust(s, high ? 1 : -1);
+}
+
 SharedIRQ *shared_irq_new(qemu_irq out, unsigned int n_inputs)
 {
     SharedIRQ *s = g_new0(SharedIRQ, 1);
 
-    g_assert(n_inputs > 0 && n_inputs <= (unsigned int)G_MAXINT);
+    g_assert(n_inputs <= (unsigned int)G_MAXINT);
     s->out = out;
     s->n_inputs = n_inputs;
     s->inputs = g_new0(qemu_irq, n_inputs);

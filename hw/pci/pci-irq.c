@@ -2,8 +2,8 @@
 /*
  * INTx routing: a function's pin goes up through the bridges, swizzled by
  * slot at each (PCI-to-PCI Bridge 1.2, table 9-1), to a root-bus line
- * (PIRQ) that the host's ISA bridge routes to an ISA IRQ; asserted pins
- * are counted per PIRQ (wired-OR) and the ISA bridge drives the lines.
+ * (PIRQ) that the host's ISA bridge routes to an ISA IRQ; each PIRQ is a
+ * SharedIRQ (wired-OR) whose output the ISA bridge routes.
  */
 #include "util/osdep.h"
 
@@ -41,25 +41,19 @@ int pci_intx_route(PCIDevice *d)
 }
 
 /*
- * One more (CHANGE 1) or one less (-1) asserted pin on D's PIRQ: the
- * root bus counts them, and the line follows the count crossing zero,
- * so one function lowering its pin leaves a shared PIRQ high while
- * another still asserts it (wired-OR).
+ * One more (CHANGE 1) or one less (-1) asserted pin on D's PIRQ: a
+ * SharedIRQ per PIRQ of the root bus, so one function lowering its pin
+ * leaves a shared PIRQ high while another still asserts it (wired-OR).
  */
 static void pci_change_irq_level(PCIDevice *d, int pin, int change)
 {
     PCIBus *root;
     int irq = pci_swizzled_irq(d, pin, &root);
 
-    if (irq < 0 || irq >= root->nirq) {
+    if (irq < 0 || irq >= root->nirq || !root->pirq) {
         return;
     }
-    root->irq_count[irq] += change;
-    g_assert(root->irq_count[irq] >= 0);
-    if (root->set_irq && ((change > 0 && root->irq_count[irq] == 1) ||
-                          (change < 0 && root->irq_count[irq] == 0))) {
-        root->set_irq(root->irq_opaque, irq, root->irq_count[irq] != 0);
-    }
+    shared_irq_adjust(root->pirq[irq], change);
 }
 
 void pci_intx_update(PCIDevice *d)

@@ -45,17 +45,42 @@ GPtrArray *pci_root_buses(void)
     return list;
 }
 
+/* A PIRQ's wired-OR changed: the host's ISA bridge routes it. */
+static void pci_bus_pirq_changed(void *opaque, int irq, int level)
+{
+    PCIBus *bus = opaque;
+
+    if (bus->set_irq) {
+        bus->set_irq(bus->irq_opaque, irq, level);
+    }
+}
+
+static void pci_bus_free_pirqs(PCIBus *bus)
+{
+    for (int i = 0; bus->pirq && i < bus->nirq; i++) {
+        shared_irq_free(bus->pirq[i]);
+        qemu_free_irq(bus->pirq_out[i]);
+    }
+    g_clear_pointer(&bus->pirq, g_free);
+    g_clear_pointer(&bus->pirq_out, g_free);
+}
+
 void pci_bus_irqs(PCIBus *bus, void (*set_irq)(void *, int, int),
                   int (*map_irq)(PCIDevice *, int),
                   int (*route_irq)(void *, int), void *opaque, int nirq)
 {
+    pci_bus_free_pirqs(bus);
     bus->set_irq = set_irq;
     bus->map_irq = map_irq;
     bus->route_irq = route_irq;
     bus->irq_opaque = opaque;
     bus->nirq = nirq;
-    g_free(bus->irq_count);
-    bus->irq_count = g_new0(int, nirq);
+    bus->pirq = g_new0(SharedIRQ *, nirq);
+    bus->pirq_out = g_new0(qemu_irq, nirq);
+    for (int i = 0; i < nirq; i++) {
+        bus->pirq_out[i] = qemu_allocate_irq(pci_bus_pirq_changed, bus, i);
+        bus->pirq[i] = shared_irq_new(bus->pirq_out[i], 0);
+    }
 }
 
 int pci_bus_num(PCIBus *bus)
@@ -690,7 +715,7 @@ static void pci_bus_instance_finalize(Object *obj)
 {
     PCIBus *bus = PCI_BUS(obj);
 
-    g_free(bus->irq_count);
+    pci_bus_free_pirqs(bus);
     if (root_buses) {
         g_ptr_array_remove(root_buses, bus);
     }

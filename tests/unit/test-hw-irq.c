@@ -154,6 +154,44 @@ static void test_shared_inputs(void)
     sink_free(k);
 }
 
+/*
+ * Drivers that come and go (PCI functions on a PIRQ) hold the line with
+ * shared_irq_adjust(), alone or beside fixed inputs: the count decides.
+ */
+static void test_shared_adjust(void)
+{
+    Sink *k = sink_new();
+    qemu_irq out = qemu_allocate_irq(sink_handler, k, 11);
+    SharedIRQ *anon = shared_irq_new(out, 0);
+    SharedIRQ *mixed;
+    qemu_irq in;
+
+    shared_irq_adjust(anon, 1);
+    shared_irq_adjust(anon, 1); /* a second function: already high */
+    g_assert_cmpstr(k->calls->str, ==, "11:1");
+    shared_irq_adjust(anon, -1); /* the other still asserts it */
+    g_assert_cmpstr(k->calls->str, ==, "11:1");
+    g_assert_true(shared_irq_level(anon));
+    shared_irq_adjust(anon, -1);
+    g_assert_cmpstr(k->calls->str, ==, "11:1 11:0");
+    shared_irq_free(anon);
+
+    g_string_truncate(k->calls, 0);
+    mixed = shared_irq_new(out, 1);
+    in = shared_irq_input(mixed, 0);
+    qemu_irq_raise(in);
+    shared_irq_adjust(mixed, 1);
+    qemu_irq_lower(in); /* the anonymous driver still holds it */
+    g_assert_cmpstr(k->calls->str, ==, "11:1");
+    qemu_irq_lower(in); /* a repeated lower is not a second driver leaving */
+    g_assert_true(shared_irq_level(mixed));
+    shared_irq_adjust(mixed, -1);
+    g_assert_cmpstr(k->calls->str, ==, "11:1 11:0");
+    shared_irq_free(mixed);
+    qemu_free_irq(out);
+    sink_free(k);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -161,5 +199,6 @@ int main(int argc, char **argv)
     g_test_add_func("/hw/irq/shared/or", test_shared_or);
     g_test_add_func("/hw/irq/shared/repeats", test_shared_repeats);
     g_test_add_func("/hw/irq/shared/inputs", test_shared_inputs);
+    g_test_add_func("/hw/irq/shared/adjust", test_shared_adjust);
     return g_test_run();
 }

@@ -7,10 +7,12 @@
  * level means. Lines carry levels, not edges: a receiver that wants edges
  * compares with the level it saw last.
  *
- * SharedIRQ is a wired-OR: several inputs drive one output, which is high
- * while any input is high. It remembers each input's level, so one device
- * lowering its input leaves the output high for the others (PCI INTx:
- * several functions on one PIRQ).
+ * SharedIRQ is a wired-OR: several drivers share one output, which is high
+ * while any of them holds it high. It counts the drivers holding it high,
+ * so one device lowering its input leaves the output high for the others.
+ * Drivers are either fixed inputs (qemu_irq lines from shared_irq_input())
+ * or, where they come and go and track their own level (PCI functions on
+ * a PIRQ), anonymous ones that call shared_irq_adjust().
  *
  * Threading: under the big lock, like the devices that drive the lines.
  */
@@ -54,13 +56,20 @@ static inline void qemu_irq_pulse(qemu_irq irq)
  * Wired-OR of N_INPUTS lines onto OUT (not owned). The output starts low
  * and OUT is driven only when the OR of the inputs' levels changes, so
  * repeated raises of one input, or a second input raising an already
- * high line, call OUT's handler once. N_INPUTS must be at least 1.
+ * high line, call OUT's handler once. N_INPUTS may be 0 for a line
+ * driven only through shared_irq_adjust().
  */
 typedef struct SharedIRQ SharedIRQ;
 
 SharedIRQ *shared_irq_new(qemu_irq out, unsigned int n_inputs);
 /* Input I (< n_inputs), owned by S: give one to each device. */
 qemu_irq shared_irq_input(SharedIRQ *s, unsigned int i);
+/*
+ * One more (DELTA +1) or one fewer (-1) anonymous driver holding S high;
+ * each driver remembers its own level and calls this only when it
+ * changes (the count never goes below zero: asserted).
+ */
+void shared_irq_adjust(SharedIRQ *s, int delta);
 /* The OR as last driven onto the output (for tests and post_load). */
 bool shared_irq_level(const SharedIRQ *s);
 /*

@@ -165,7 +165,9 @@ struct PCIBus {
     int (*route_irq)(void *opaque, int irq_num);
     void *irq_opaque;
     int nirq;
-    int *irq_count; /* asserted pins per index: wired-OR */
+    /* Per index, the wired-OR of the functions asserting it. */
+    SharedIRQ **pirq;
+    qemu_irq *pirq_out; /* each PIRQ's output: set_irq(irq_opaque, i, l) */
 };
 
 #define PCI_BUS(obj) OBJECT_CHECK(PCIBus, (obj), TYPE_PCI_BUS)

@@ -7,7 +7,7 @@
  * between guest memory and a 4 KiB buffer. Unlike QEMU's, all of its state
  * migrates. The factorial and the DMA complete before the MMIO write that
  * starts them returns, so nothing is ever in flight. Users' view:
- * docs/system/devices/edu.md.
+ * docs/system/edu.md.
  */
 #include "util/osdep.h"
 

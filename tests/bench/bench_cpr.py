@@ -17,7 +17,15 @@ BENCH_CPR_OTHER=label=/path/to/baton[,label2=...] (e.g. a build of the
 commit before a change) the same series runs with those binaries too,
 interleaved with this one's per vCPU count, so all see the same load on
 the machine.
-BENCH_CPR_PARTS=ram or =vcpus runs one part only (default: both).
+Then cpr-transfer with 0, 1 and 8 edu PCI functions (hw/misc/edu.c, whose
+config space, registers and 4 KiB DMA buffer go through the main channel
+in the pause) at 512 MiB and 4 GiB, -smp 1: medians and 25-75% ranges of
+STOP -> RESUME, the x-pause-phases medians, and the growth per added
+device (least-squares slope over the counts): the pause should not grow
+with the device count beyond the few microseconds of their state.
+
+BENCH_CPR_PARTS=ram, =vcpus or =devices (comma-separated) runs those
+parts only (default: all three).
 
 Checks the serial sequence after every update and the page pattern at
 the end; never judges time."""
@@ -37,6 +45,8 @@ BASE_ARGS = ["-nodefaults", "-display", "none", "-accel", "kvm"]
 ARGS = BASE_ARGS + ["-smp", "1"]
 VCPUS = (1, 2, 4, 8)
 VCPU_MEM = "512M"
+DEVICES = (0, 1, 8)
+EDU_FIRST_SLOT = 4
 PHASES = ("stop", "save", "load", "handshake", "resume", "total")
 FIGURES = (("gap", "pause ms"), ("downtime", "downtime ms"),
            ("stop-resume", "stop>resume ms"))
@@ -136,6 +146,49 @@ def vcpu_part(binaries):
         print("  %-8s %s" % (label, ", ".join(parts)))
 
 
+def edu_args(n):
+    """N edu functions at slots 4, 5, ... of the pc machine's pci.0."""
+    return [a for i in range(n) for a in
+            ("-device", "edu,id=edu%d,addr=%x" % (i, EDU_FIRST_SLOT + i))]
+
+
+def device_part():
+    """cpr-transfer pause per edu device count, at each RAM size."""
+    res = {}
+    for mem in SIZES:
+        for n in DEVICES:
+            ups = one_series("cpr-transfer", mem, ARGS + edu_args(n),
+                             label="edu%d" % n)
+            sr = [u["stop-resume"] for u in ups]
+            ph = {name: median((u["phases"] or {}).get(name) for u in ups)
+                  for name in PHASES}
+            res[mem, n] = (median(sr), spread(sr), ph)
+    print()
+    print("  cpr-transfer, -smp 1, by edu device count: stop>resume ms "
+          "(median, 25-75% range), x-pause-phases us (median)")
+    print("  %-6s %7s %9s %17s" % ("RAM", "devices", "stop>res", "range")
+          + "".join(" %9s" % p for p in PHASES))
+    for mem in SIZES:
+        for n in DEVICES:
+            med, rng, ph = res[mem, n]
+            print("  %-6s %7d %s %17s" % (
+                mem, n, fmt(med, 9), "%.2f-%.2f" % rng if rng else "?")
+                + "".join(" " + ("%9.0f" % ph[p] if ph[p] is not None
+                                 else "?".rjust(9)) for p in PHASES))
+    print()
+    print("  per added edu device (least-squares slope over %s):"
+          % ", ".join(str(n) for n in DEVICES))
+    for mem in SIZES:
+        ls = slope([(n, res[mem, n][0]) for n in DEVICES])
+        parts = ["stop>resume %s us" % ("%.1f" % (ls * 1000)
+                                         if ls is not None else "?")]
+        for p in PHASES:
+            s = slope([(n, res[mem, n][2][p]) for n in DEVICES])
+            parts.append("%s %s us" % (p, "%.1f" % s if s is not None
+                                        else "?"))
+        print("  %-6s %s" % (mem, ", ".join(parts)))
+
+
 def main():
     if not baton_test.BATON or not baton_test.GUEST_DIR:
         print("bench_cpr: set BATON and GUEST_DIR", file=sys.stderr)
@@ -143,7 +196,13 @@ def main():
     if not kvm_usable():
         print("bench_cpr: SKIPPED: /dev/kvm is not usable")
         return 77
-    parts = os.environ.get("BENCH_CPR_PARTS", "ram,vcpus").split(",")
+    parts = os.environ.get("BENCH_CPR_PARTS",
+                           "ram,vcpus,devices").split(",")
+    unknown = set(parts) - {"ram", "vcpus", "devices"}
+    if unknown:
+        print("bench_cpr: unknown BENCH_CPR_PARTS %s (ram, vcpus, devices)"
+              % ",".join(sorted(unknown)), file=sys.stderr)
+        return 2
     binaries = [("this", None)]
     for other in filter(None, os.environ.get("BENCH_CPR_OTHER",
                                              "").split(",")):
@@ -161,6 +220,8 @@ def main():
         vcpu_part(binaries)
     if "ram" in parts:
         ram_part()
+    if "devices" in parts:
+        device_part()
     print("\n  total bench time %.0f s" % (time.monotonic() - t0))
     return 0
 

@@ -13,6 +13,7 @@
 #include "util/error-report.h"
 
 #include "memory-internal.h"
+#include "trace.h"
 
 /* Exact arithmetic for alias offsets below 0 and sizes of 2^64. */
 typedef __int128 i128;
@@ -517,6 +518,60 @@ static bool flat_range_equal(const FlatRange *a, const FlatRange *b)
 
 typedef enum ListenerOp { OP_DEL, OP_ADD, OP_NOP } ListenerOp;
 
+/*
+ * Every listener callback goes through these, so that each one is traced
+ * (memory_listener_* events) the same way.
+ */
+static const char *listener_name(const MemoryListener *l)
+{
+    return l->name ? l->name : "?";
+}
+
+static void listener_region(MemoryListener *l, MemoryRegionSection *s,
+                            ListenerOp op)
+{
+    void (*cb)(MemoryListener *, MemoryRegionSection *) =
+        op == OP_ADD ? l->region_add
+                     : op == OP_DEL ? l->region_del : l->region_nop;
+    static const char *const ops[] = {"del", "add", "nop"};
+
+    if (!cb) {
+        return;
+    }
+    trace_memory_listener_region(listener_name(l), ops[op], s->as->name,
+                                 s->offset_within_address_space, s->size,
+                                 memory_region_name(s->mr));
+    cb(l, s);
+}
+
+static void listener_eventfd(MemoryListener *l, MemoryRegionSection *s,
+                             bool match_data, uint64_t data, int fd, bool add)
+{
+    if (!(add ? l->eventfd_add : l->eventfd_del)) {
+        return;
+    }
+    trace_memory_listener_eventfd(listener_name(l), add ? "add" : "del",
+                                  s->as->name, s->offset_within_address_space,
+                                  s->size, match_data, data, fd);
+    if (add) {
+        l->eventfd_add(l, s, match_data, data, fd);
+    } else {
+        l->eventfd_del(l, s, match_data, data, fd);
+    }
+}
+
+static bool listener_log_global_start(MemoryListener *l, GError **errp)
+{
+    trace_memory_listener_log_global(listener_name(l), "start");
+    return l->log_global_start(l, errp);
+}
+
+static void listener_log_global_stop(MemoryListener *l)
+{
+    trace_memory_listener_log_global(listener_name(l), "stop");
+    l->log_global_stop(l);
+}
+
 static void call_region(AddressSpace *as, const FlatRange *fr, ListenerOp op)
 {
     MemoryRegionSection s = section_of(as, fr);
@@ -524,22 +579,12 @@ static void call_region(AddressSpace *as, const FlatRange *fr, ListenerOp op)
 
     if (op == OP_DEL) {
         for (guint i = ls->len; i-- > 0;) {
-            MemoryListener *l = g_ptr_array_index(ls, i);
-
-            if (l->region_del) {
-                l->region_del(l, &s);
-            }
+            listener_region(g_ptr_array_index(ls, i), &s, OP_DEL);
         }
         return;
     }
     for (guint i = 0; i < ls->len; i++) {
-        MemoryListener *l = g_ptr_array_index(ls, i);
-        void (*cb)(MemoryListener *, MemoryRegionSection *) =
-            op == OP_ADD ? l->region_add : l->region_nop;
-
-        if (cb) {
-            cb(l, &s);
-        }
+        listener_region(g_ptr_array_index(ls, i), &s, op);
     }
 }
 
@@ -642,11 +687,7 @@ static void call_eventfd(AddressSpace *as, FlatIoeventfd *f, bool add)
         MemoryListener *l =
             g_ptr_array_index(ls, add ? k : ls->len - 1 - k);
 
-        if (add && l->eventfd_add) {
-            l->eventfd_add(l, &f->section, f->match_data, f->data, f->fd);
-        } else if (!add && l->eventfd_del) {
-            l->eventfd_del(l, &f->section, f->match_data, f->data, f->fd);
-        }
+        listener_eventfd(l, &f->section, f->match_data, f->data, f->fd, add);
     }
 }
 
@@ -819,7 +860,7 @@ static void listener_log_start(MemoryListener *l)
     if (!l->log_global_start) {
         return;
     }
-    if (l->log_global_start(l, &err)) {
+    if (listener_log_global_start(l, &err)) {
         l->log_started = true;
     } else {
         warn_report("memory listener '%s': %s", l->name ? l->name : "?",
@@ -849,14 +890,12 @@ void memory_listener_register(MemoryListener *l, AddressSpace *as)
     for (guint i = 0; view && i < view->nr; i++) {
         MemoryRegionSection s = section_of(as, &view->ranges[i]);
 
-        if (l->region_add) {
-            l->region_add(l, &s);
-        }
+        listener_region(l, &s, OP_ADD);
     }
     for (guint i = 0; l->eventfd_add && i < as->ioeventfds->len; i++) {
         FlatIoeventfd *f = &g_array_index(as->ioeventfds, FlatIoeventfd, i);
 
-        l->eventfd_add(l, &f->section, f->match_data, f->data, f->fd);
+        listener_eventfd(l, &f->section, f->match_data, f->data, f->fd, true);
     }
     if (l->commit) {
         l->commit(l);
@@ -878,20 +917,18 @@ void memory_listener_unregister(MemoryListener *l)
     for (guint i = 0; l->eventfd_del && i < as->ioeventfds->len; i++) {
         FlatIoeventfd *f = &g_array_index(as->ioeventfds, FlatIoeventfd, i);
 
-        l->eventfd_del(l, &f->section, f->match_data, f->data, f->fd);
+        listener_eventfd(l, &f->section, f->match_data, f->data, f->fd, false);
     }
     for (guint i = view ? view->nr : 0; i-- > 0;) {
         MemoryRegionSection s = section_of(as, &view->ranges[i]);
 
-        if (l->region_del) {
-            l->region_del(l, &s);
-        }
+        listener_region(l, &s, OP_DEL);
     }
     if (l->commit) {
         l->commit(l);
     }
     if (l->log_started && l->log_global_stop) {
-        l->log_global_stop(l);
+        listener_log_global_stop(l);
     }
     l->log_started = false;
     g_ptr_array_remove(as->listeners, l);
@@ -913,13 +950,13 @@ bool memory_global_dirty_log_start(GError **errp)
         if (!l->log_global_start) {
             continue;
         }
-        if (!l->log_global_start(l, errp)) {
+        if (!listener_log_global_start(l, errp)) {
             /* Undo, most recently started first. */
             while (i-- > 0) {
                 MemoryListener *u = g_ptr_array_index(all_listeners, i);
 
                 if (u->log_started && u->log_global_stop) {
-                    u->log_global_stop(u);
+                    listener_log_global_stop(u);
                 }
                 u->log_started = false;
             }
@@ -942,7 +979,7 @@ void memory_global_dirty_log_stop(void)
         MemoryListener *l = g_ptr_array_index(all_listeners, i);
 
         if (l->log_started && l->log_global_stop) {
-            l->log_global_stop(l);
+            listener_log_global_stop(l);
         }
         l->log_started = false;
     }
@@ -962,6 +999,9 @@ bool memory_global_dirty_log_sync(GError **errp)
         for (guint j = 0; view && j < view->nr; j++) {
             MemoryRegionSection s = section_of(as, &view->ranges[j]);
 
+            trace_memory_listener_log_sync(listener_name(l), as->name,
+                                           s.offset_within_address_space,
+                                           s.size);
             if (!l->log_sync(l, &s, errp)) {
                 return false;
             }

@@ -125,6 +125,27 @@ class TraceKvm(unittest.TestCase):
         self.assertNotIn("KVM_RUN",
                          {f["name"] for f in by_name["kvm_vcpu_ioctl"]})
 
+    @needs_kvm
+    def test_memory_listeners(self):
+        """The KVM memory listener's callbacks, one line each: the pc
+        map's RAM (around the VGA window) and the MSI window become slots
+        as the listener registers and replays them."""
+        path = os.path.join(tmpdir(), "listener-trace.log")
+        vm = Vm(["-nodefaults", "-display", "none", "-accel", "kvm",
+                 "-machine", "pc", "-m", "16M", "-S",
+                 "-trace", "memory_listener_*", "-trace", "file=" + path])
+        with vm.launch():
+            vm.shutdown()
+        adds = [(f["addr"], f["size"], f["mr"]) for name, f in
+                ((n, dict(kv.split("=", 1) for kv in fl.split()))
+                 for n, fl in trace_lines(path))
+                if name == "memory_listener_region" and
+                f["listener"] == "kvm-memory" and f["op"] == "add"]
+        self.assertEqual(adds[:3], [("0x0", "0xa0000", "pc.ram"),
+                                    ("0xa0000", "0x20000", "vga-lowmem"),
+                                    ("0xc0000", "0xf40000", "pc.ram")])
+        self.assertIn(("0xfee00000", "0x100000", "apic-msi"), adds)
+
 
 class TraceMonitor(unittest.TestCase):
     def test_get_and_set_state(self):

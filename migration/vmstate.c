@@ -201,6 +201,10 @@ static bool vms_save_field(MigStream *f, const VMStateField *field,
     uint8_t *base = (uint8_t *)opaque + field->offset;
     int64_t n = vms_save_count(f, field, opaque, path, errp);
 
+    if (field->flags & VMS_POINTER) {
+        base = *(uint8_t **)base;
+    }
+
     if (n < 0) {
         return false;
     }
@@ -375,6 +379,10 @@ static bool vms_load_field(MigStream *f, const VMStateField *field,
 {
     uint8_t *base = (uint8_t *)opaque + field->offset;
     int64_t n = vms_load_count(f, field, opaque, path, errp);
+
+    if (field->flags & VMS_POINTER) {
+        base = *(uint8_t **)base;
+    }
 
     if (n < 0) {
         return false;

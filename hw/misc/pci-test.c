@@ -2,25 +2,36 @@
 /*
  * "x-pci-test": baton's own PCI test function (1b36:00fe, class "other"),
  * the smallest device that exercises the PCI core for tests: BAR 0 is a
- * 4 KiB 32-bit MMIO scratch area, BAR 1 a 256-byte I/O window onto the
- * first 256 bytes of the same scratch, BAR 2 a 64-bit prefetchable MMIO
- * BAR of bar2-size bytes (0: none) whose dwords read back their own
- * offset; a vendor-specific capability; interrupt pin INTA.
- * docs/system/pci.md lists it. Not a model of real hardware.
+ * 4 KiB 32-bit MMIO area (scratch below 0xf00, then the interrupt
+ * triggers), BAR 1 a 256-byte I/O window onto the first 256 bytes of the
+ * scratch, BAR 2 a 64-bit prefetchable MMIO BAR of bar2-size bytes (0:
+ * none) whose dwords read back their own offset, BAR 4 the MSI-X table
+ * and PBA; a vendor-specific capability, MSI (64-bit, per-vector masks),
+ * MSI-X and interrupt pin INTA. docs/system/pci.md lists the registers.
+ * Not a model of real hardware.
  */
 #include "util/osdep.h"
 
+#include "hw/pci/msi.h"
+#include "hw/pci/msix.h"
 #include "hw/pci/pci.h"
 #include "migration/cpr.h"
 #include "migration/vmstate.h"
 
 #define PCI_TEST_SCRATCH 4096
+/* BAR 0 triggers (writes): INTx level, MSI vector, MSI-X vector. */
+#define PCI_TEST_INTX 0xf00
+#define PCI_TEST_MSI 0xf04
+#define PCI_TEST_MSIX 0xf08
+#define PCI_TEST_MSIX_BAR 4
 
 typedef struct PCITestState {
     PCIDevice parent_obj;
 
     /* properties */
     uint64_t bar2_size;
+    uint8_t msi_vectors;
+    uint16_t msix_vectors;
 
     /* migrated */
     uint8_t scratch[PCI_TEST_SCRATCH];
@@ -56,6 +67,46 @@ static const MemoryRegionOps pci_test_scratch_ops = {
     .write = pci_test_scratch_write,
 };
 
+/* BAR 0: the scratch, and at 0xf00 the interrupt triggers. */
+static uint64_t pci_test_mmio_read(void *opaque, hwaddr addr, unsigned size)
+{
+    PCITestState *s = opaque;
+
+    if (addr >= PCI_TEST_INTX) {
+        return addr == PCI_TEST_INTX ? (uint64_t)s->parent_obj.irq_state : 0;
+    }
+    return pci_test_scratch_read(opaque, addr, size);
+}
+
+static void pci_test_mmio_write(void *opaque, hwaddr addr, uint64_t val,
+                                unsigned size)
+{
+    PCITestState *s = opaque;
+    PCIDevice *d = &s->parent_obj;
+
+    switch (addr) {
+    case PCI_TEST_INTX:
+        pci_set_irq(d, val != 0);
+        return;
+    case PCI_TEST_MSI:
+        msi_notify(d, (unsigned int)val);
+        return;
+    case PCI_TEST_MSIX:
+        msix_notify(d, (unsigned int)val);
+        return;
+    default:
+        if (addr < PCI_TEST_INTX) {
+            pci_test_scratch_write(opaque, addr, val, size);
+        }
+    }
+}
+
+static const MemoryRegionOps pci_test_mmio_ops = {
+    .read = pci_test_mmio_read,
+    .write = pci_test_mmio_write,
+    .impl.max_access_size = 4,
+};
+
 static uint64_t pci_test_bar2_read(void *opaque, hwaddr addr, unsigned size)
 {
     return (uint32_t)(addr & ~3ULL) >> (8 * (addr & 3));
@@ -77,11 +128,16 @@ static bool pci_test_realize(PCIDevice *d, GError **errp)
                    "power of two of at least 16 bytes", s->bar2_size);
         return false;
     }
-    if (pci_add_capability(d, PCI_CAP_ID_VNDR, 0, 8, errp) < 0) {
+    if (pci_add_capability(d, PCI_CAP_ID_VNDR, 0, 8, errp) < 0 ||
+        (s->msi_vectors &&
+         msi_init(d, 0, s->msi_vectors, true, true, errp) < 0) ||
+        (s->msix_vectors &&
+         msix_init_exclusive_bar(d, s->msix_vectors, PCI_TEST_MSIX_BAR,
+                                 errp) < 0)) {
         return false;
     }
     d->config[PCI_INTERRUPT_PIN] = 1;
-    memory_region_init_io(&s->mmio, owner, &pci_test_scratch_ops, s,
+    memory_region_init_io(&s->mmio, owner, &pci_test_mmio_ops, s,
                           "pci-test-mmio", PCI_TEST_SCRATCH);
     memory_region_init_io(&s->io, owner, &pci_test_scratch_ops, s,
                           "pci-test-io", 256);
@@ -98,7 +154,7 @@ static bool pci_test_realize(PCIDevice *d, GError **errp)
     return true;
 }
 
-/* The core has unmapped the BARs already. */
+/* The core has unmapped the BARs already and undoes MSI/MSI-X after. */
 static void pci_test_exit(PCIDevice *d)
 {
     PCITestState *s = (PCITestState *)d;
@@ -125,6 +181,10 @@ static const Property pci_test_props[] = {
     DEFINE_PROP("bar2-size", PROP_SIZE, PCITestState, bar2_size,
                 .defval = "1M",
                 .desc = "size of the 64-bit prefetchable BAR 2 (0: none)"),
+    DEFINE_PROP("msi-vectors", PROP_UINT8, PCITestState, msi_vectors,
+                .defval = "4", .desc = "MSI vectors: 1, 2, 4, ... 32 (0: no MSI)"),
+    DEFINE_PROP("msix-vectors", PROP_UINT16, PCITestState, msix_vectors,
+                .defval = "8", .desc = "MSI-X vectors in BAR 4 (0: no MSI-X)"),
     {NULL},
 };
 

@@ -9,6 +9,7 @@
  */
 #include "util/osdep.h"
 
+#include "hw/core/machine.h"
 #include "hw/isa/isa.h"
 #include "hw/pci-host/i440fx.h"
 #include "hw/pci/pci-host.h"
@@ -39,14 +40,46 @@ static int piix3_route_irq(void *opaque, int pirq)
     return (v & PIRQ_DISABLE) || (v & 0x0f) < 3 ? -1 : (v & 0x0f);
 }
 
+/* A PIRQ's wired-OR changed (LEVEL), or only the routing (-1). */
+static void piix3_set_irq(void *opaque, int pirq, int level)
+{
+    PIIX3State *s = opaque;
+
+    pci_pirq_router_update(&s->pirq, pirq, level, PIIX_NUM_PIRQS,
+                           piix3_route_irq, s);
+}
+
+static void piix3_write_config(PCIDevice *d, uint32_t addr, uint32_t val,
+                               int len)
+{
+    pci_default_write_config(d, addr, val, len);
+    if (addr < PIIX_PIRQC + PIIX_NUM_PIRQS && addr + len > PIIX_PIRQC) {
+        piix3_set_irq(d, -1, -1);
+    }
+}
+
+static void piix3_reset(PCIDevice *d)
+{
+    piix3_set_irq(d, -1, -1);
+}
+
+static bool piix3_post_load(void *opaque, int version_id, GError **errp)
+{
+    piix3_set_irq(opaque, -1, -1);
+    return true;
+}
+
 static bool piix3_realize(PCIDevice *d, GError **errp)
 {
+    PIIX3State *s = (PIIX3State *)d;
+
     for (int i = 0; i < PIIX_NUM_PIRQS; i++) {
         d->config[PIIX_PIRQC + i] = PIRQ_DISABLE;
         d->wmask[PIIX_PIRQC + i] = 0x8f;
     }
     qbus_new(TYPE_ISA_BUS, DEVICE(d), "isa.0");
-    pci_bus_irqs(d->bus, NULL, piix3_map_irq, piix3_route_irq, d,
+    pci_pirq_router_init(&s->pirq);
+    pci_bus_irqs(d->bus, piix3_set_irq, piix3_map_irq, piix3_route_irq, d,
                  PIIX_NUM_PIRQS);
     return true;
 }
@@ -83,6 +116,7 @@ static const VMStateDescription vmstate_piix3 = {
     .name = "PIIX3",
     .version_id = 1,
     .minimum_version_id = 1,
+    .post_load = piix3_post_load,
     .fields = (const VMStateField[]){
         VMSTATE_PCI_DEVICE(parent_obj, PIIX3State),
         VMSTATE_END_OF_LIST(),
@@ -123,6 +157,8 @@ static void piix3_class_init(ObjectClass *oc, const void *data)
     PCIDeviceClass *pc = PCI_DEVICE_CLASS(oc);
 
     pc->realize = piix3_realize;
+    pc->config_write = piix3_write_config;
+    pc->reset = piix3_reset;
     pc->vendor_id = PCI_VENDOR_ID_INTEL;
     pc->device_id = 0x7000;
     pc->class_id = PCI_CLASS_BRIDGE_ISA;

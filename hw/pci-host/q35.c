@@ -9,6 +9,7 @@
  */
 #include "util/osdep.h"
 
+#include "hw/core/machine.h"
 #include "hw/isa/isa.h"
 #include "hw/pci-host/q35.h"
 #include "hw/pci/pci-host.h"
@@ -123,14 +124,61 @@ static int ich9_route_irq(void *opaque, int pirq)
     return (v & PIRQ_DISABLE) || (v & 0x0f) < 3 ? -1 : (v & 0x0f);
 }
 
+/*
+ * A PIRQ's wired-OR changed (LEVEL), or only the routing (-1): to the ISA
+ * IRQ its routing register names (the PIC's view) and, as on QEMU's q35,
+ * straight to IOAPIC pin 16 + PIRQ.
+ */
+static void ich9_set_irq(void *opaque, int pirq, int level)
+{
+    ICH9LPCState *s = opaque;
+
+    pci_pirq_router_update(&s->pirq, pirq, level, ICH9_NUM_PIRQS,
+                           ich9_route_irq, s);
+    if (pirq >= 0 && level >= 0) {
+        qemu_set_irq(s->apic_gsi[pirq], level);
+    }
+}
+
+static bool ich9_is_pirq_reg(uint32_t addr, int len)
+{
+    return (addr < ICH9_PIRQA_ROUT + 4 && addr + len > ICH9_PIRQA_ROUT) ||
+           (addr < ICH9_PIRQE_ROUT + 4 && addr + len > ICH9_PIRQE_ROUT);
+}
+
+static void ich9_lpc_write_config(PCIDevice *d, uint32_t addr, uint32_t val,
+                                  int len)
+{
+    pci_default_write_config(d, addr, val, len);
+    if (ich9_is_pirq_reg(addr, len)) {
+        ich9_set_irq(d, -1, -1);
+    }
+}
+
+static void ich9_lpc_reset(PCIDevice *d)
+{
+    ich9_set_irq(d, -1, -1);
+}
+
+static bool ich9_lpc_post_load(void *opaque, int version_id, GError **errp)
+{
+    ich9_set_irq(opaque, -1, -1);
+    return true;
+}
+
 static bool ich9_lpc_realize(PCIDevice *d, GError **errp)
 {
+    ICH9LPCState *s = (ICH9LPCState *)d;
+
     for (int i = 0; i < ICH9_NUM_PIRQS; i++) {
         d->config[ich9_pirq_reg(i)] = PIRQ_DISABLE;
         d->wmask[ich9_pirq_reg(i)] = 0x8f;
+        s->apic_gsi[i] = current_machine_get() ? machine_get_gsi(16 + i)
+                                               : NULL;
     }
     qbus_new(TYPE_ISA_BUS, DEVICE(d), "isa.0");
-    pci_bus_irqs(d->bus, NULL, ich9_map_irq, ich9_route_irq, d,
+    pci_pirq_router_init(&s->pirq);
+    pci_bus_irqs(d->bus, ich9_set_irq, ich9_map_irq, ich9_route_irq, d,
                  ICH9_NUM_PIRQS);
     return true;
 }
@@ -178,6 +226,7 @@ static const VMStateDescription vmstate_ich9_lpc = {
     .name = "ICH9LPC",
     .version_id = 1,
     .minimum_version_id = 1,
+    .post_load = ich9_lpc_post_load,
     .fields = (const VMStateField[]){
         VMSTATE_PCI_DEVICE(parent_obj, ICH9LPCState),
         VMSTATE_END_OF_LIST(),
@@ -225,6 +274,8 @@ static void ich9_lpc_class_init(ObjectClass *oc, const void *data)
     PCIDeviceClass *pc = PCI_DEVICE_CLASS(oc);
 
     pc->realize = ich9_lpc_realize;
+    pc->config_write = ich9_lpc_write_config;
+    pc->reset = ich9_lpc_reset;
     pc->vendor_id = PCI_VENDOR_ID_INTEL;
     pc->device_id = 0x2918;
     pc->revision = 0x02;

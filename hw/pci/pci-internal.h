@@ -13,6 +13,9 @@ void pci_dma_uninit(PCIDevice *d);
 /* pci-bridge.c: the type 1 header's masks and defaults. */
 void pci_bridge_init_header(PCIDevice *d);
 
+/* pci-irq.c: count D's INTx on its PIRQ as its state and COMMAND say. */
+void pci_intx_update(PCIDevice *d);
+
 /* pci.c */
 void pci_free_config(PCIDevice *d);
 

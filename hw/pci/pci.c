@@ -8,6 +8,8 @@
  */
 #include "util/osdep.h"
 
+#include "hw/pci/msi.h"
+#include "hw/pci/msix.h"
 #include "hw/pci/pci.h"
 #include "pci-internal.h"
 #include "trace.h"
@@ -133,17 +135,33 @@ void pci_for_each_device(PCIBus *bus, void (*fn)(PCIDevice *d, void *opaque),
     }
 }
 
+/*
+ * QEMU's dev path: the domain and root bus number, then SLOT.FN of each
+ * function on the way down ("0000:00:02.0:00.0" behind the bridge at
+ * 00:02.0). Bus numbers below the root are the guest's to assign (and
+ * are 0 when sections are registered, before reset assignment), so they
+ * cannot name a function.
+ */
 char *pci_dev_path(PCIDevice *d)
 {
-    return g_strdup_printf("0000:%02x:%02x.%x", pci_bus_num(d->bus),
-                           PCI_SLOT(d->devfn), PCI_FUNC(d->devfn));
+    GString *path = g_string_new(NULL);
+    GPtrArray *chain = g_ptr_array_new();
+
+    for (PCIDevice *p = d; p; p = p->bus->parent_dev) {
+        g_ptr_array_add(chain, p);
+    }
+    g_string_append_printf(path, "0000:%02x", pci_bus_num(pci_bus_root(d->bus)));
+    for (guint i = chain->len; i-- > 0;) {
+        PCIDevice *p = g_ptr_array_index(chain, i);
+
+        g_string_append_printf(path, ":%02x.%x", PCI_SLOT(p->devfn),
+                               PCI_FUNC(p->devfn));
+    }
+    g_ptr_array_free(chain, true);
+    return g_string_free(path, false);
 }
 
-/*
- * Migration sections of PCI functions are keyed by this path. The bus
- * number is the one reset assignment gives (the same on both sides of a
- * migration of the same configuration), so it is read at registration.
- */
+/* Migration sections of PCI functions are keyed by this path. */
 static char *pci_bus_get_dev_path(DeviceState *dev)
 {
     return pci_dev_path(PCI_DEVICE(dev));
@@ -273,6 +291,17 @@ void pci_default_write_config(PCIDevice *d, uint32_t addr, uint32_t val,
                                   pci_get_word(d->config + PCI_COMMAND) &
                                       PCI_COMMAND_MASTER);
     }
+    if ((old_cmd ^ pci_get_word(d->config + PCI_COMMAND)) &
+        PCI_COMMAND_INTX_DISABLE) {
+        pci_intx_update(d);
+    }
+    if (d->msi_cap && ranges_overlap(addr, len, d->msi_cap,
+                                     msi_cap_size(d))) {
+        msi_write_config(d, addr, val, len);
+    }
+    if (d->msix_cap && ranges_overlap(addr, len, d->msix_cap, 12)) {
+        msix_write_config(d, addr, val, len);
+    }
 }
 
 uint32_t pci_host_config_read_common(PCIDevice *d, uint32_t addr, int len)
@@ -350,6 +379,30 @@ int pci_add_capability(PCIDevice *d, uint8_t cap_id, uint8_t offset,
     memset(d->wmask + start, 0, size);
     memset(d->cmask + start, 0xff, 2);
     return (int)start;
+}
+
+void pci_del_capability(PCIDevice *d, uint8_t cap_id, uint8_t size)
+{
+    uint8_t *prev = d->config + PCI_CAPABILITY_LIST;
+    uint8_t pos = pci_find_capability(d, cap_id);
+
+    if (!pos) {
+        return;
+    }
+    while ((*prev & ~3) != pos) {
+        prev = d->config + (*prev & ~3) + PCI_CAP_LIST_NEXT;
+    }
+    *prev = d->config[pos + PCI_CAP_LIST_NEXT];
+    memset(d->wmask + pos, 0, size);
+    memset(d->w1cmask + pos, 0, size);
+    memset(d->cmask + pos, 0, size);
+    memset(d->used + pos, 0, size);
+    memset(d->config + pos, 0, size);
+    if (!d->config[PCI_CAPABILITY_LIST]) {
+        pci_set_word(d->config + PCI_STATUS,
+                     pci_get_word(d->config + PCI_STATUS) &
+                         ~PCI_STATUS_CAP_LIST);
+    }
 }
 
 uint8_t pci_find_capability(PCIDevice *d, uint8_t cap_id)
@@ -452,6 +505,8 @@ static bool pci_qdev_realize(DeviceState *dev, GError **errp)
     bus->devices[devfn] = d;
     if (pc->realize && !pc->realize(d, errp)) {
         bus->devices[devfn] = NULL;
+        pci_unregister_bars(d);
+        msix_uninit(d);
         pci_dma_uninit(d);
         pci_free_config(d);
         return false;
@@ -476,10 +531,14 @@ static void pci_qdev_unrealize(DeviceState *dev)
     PCIDevice *d = PCI_DEVICE(dev);
     PCIDeviceClass *pc = PCI_DEVICE_GET_CLASS(d);
 
+    pci_set_irq(d, 0);
     pci_unregister_bars(d);
     if (pc->exit) {
         pc->exit(d);
     }
+    /* What the function's exit left: capabilities' regions and memory. */
+    msix_uninit(d);
+    msi_uninit(d);
     pci_dma_uninit(d);
     d->bus->devices[d->devfn] = NULL;
     pci_free_config(d);
@@ -489,12 +548,15 @@ void pci_device_reset(PCIDevice *d)
 {
     PCIDeviceClass *pc = PCI_DEVICE_GET_CLASS(d);
 
+    pci_set_irq(d, 0);
     /* Guest-writable and W1C bits go back to their realize-time values. */
     for (uint32_t i = 0; i < d->config_size; i++) {
         uint8_t m = d->wmask[i] | d->w1cmask[i];
 
         d->config[i] = (d->config[i] & ~m) | (d->config_reset[i] & m);
     }
+    msi_reset(d);
+    msix_reset(d);
     pci_update_mappings(d);
     memory_region_set_enabled(&d->bus_master_enable, false);
     if (pc->reset) {
@@ -541,6 +603,11 @@ static bool pci_config_post_load(void *opaque, int version_id, GError **errp)
     memory_region_set_enabled(&d->bus_master_enable,
                               pci_get_word(d->config + PCI_COMMAND) &
                                   PCI_COMMAND_MASTER);
+    msix_post_load(d);
+    /* INTx: the level the function drove, as STATUS.INTERRUPT says. */
+    d->irq_state = !!(pci_get_word(d->config + PCI_STATUS) &
+                      PCI_STATUS_INTERRUPT);
+    pci_intx_update(d);
     return true;
 }
 
@@ -563,6 +630,10 @@ const VMStateDescription vmstate_pci_device = {
         VMSTATE_UINT8_VARRAY(mig_config, PCIDevice, mig_config_size,
                              PCIE_CONFIG_SPACE_SIZE),
         VMSTATE_END_OF_LIST(),
+    },
+    .subsections = (const VMStateDescription *const[]){
+        &vmstate_msix,
+        NULL,
     },
 };
 

@@ -43,6 +43,12 @@ typedef enum VMStateType {
 typedef enum VMStateFieldFlags {
     VMS_ARRAY = 1 << 0,  /* .num elements */
     VMS_VARRAY = 1 << 1, /* uint32_t count at .count_offset, at most .num */
+    /*
+     * The field is a pointer to the elements, which its owner allocated
+     * with room for .num of them before any save or load (the bound the
+     * loader checks is still .num).
+     */
+    VMS_POINTER = 1 << 2,
 } VMStateFieldFlags;
 
 typedef struct VMStateField {
@@ -137,6 +143,15 @@ struct VMStateDescription {
 /* uint8_t f[max] whose used length is the uint32_t field cnt. */
 #define VMSTATE_UINT8_VARRAY(f, st, cnt, max) \
     VMSTATE_VARRAY_V(f, st, cnt, max, VMS_UINT8, uint8_t, 0)
+/* Like VMSTATE_UINT8_VARRAY, F being a uint8_t * to MAX bytes. */
+#define VMSTATE_UINT8_VARRAY_POINTER(f, st, cnt, max)                       \
+    {                                                                       \
+        .name = #f, .type = VMS_UINT8, .flags = VMS_VARRAY | VMS_POINTER,   \
+        .offset = offsetof(st, f) + VMSTATE_TYPE_CHECK(st, f, uint8_t *),   \
+        .count_offset = offsetof(st, cnt) +                                 \
+                        VMSTATE_TYPE_CHECK(st, cnt, uint32_t),              \
+        .elem_size = 1, .num = (max),                                       \
+    }
 #define VMSTATE_UINT64_VARRAY(f, st, cnt, max) \
     VMSTATE_VARRAY_V(f, st, cnt, max, VMS_UINT64, uint64_t, 0)
 

@@ -15,7 +15,9 @@ import unittest
 
 import baton_test
 from baton_test import (BATON, QtestClient, QmpError, Vm, VmTestCase,
-                        wait_for, wait_migration)
+                        cpr_channels, cpr_incoming_args, memfd_ram_args,
+                        unix_listening, wait_for, wait_migration,
+                        wait_runstate)
 
 BASE = ["-nodefaults", "-display", "none", "-accel", "qtest", "-m", "64M",
         "-serial", "null"]
@@ -158,7 +160,8 @@ class ConfigSpace(PciCase):
             self.assertGreaterEqual(ptr, 0x40)
             seen.append(c.read(t, ptr, 1))
             ptr = c.read(t, ptr + 1, 1)
-        self.assertEqual(seen, [0x09])
+        # MSI-X, MSI, then the vendor capability (each added at the head).
+        self.assertEqual(seen, [0x11, 0x05, 0x09])
         # i440FX has no capabilities.
         self.assertFalse(c.read(bdf(0, 0), 0x06, 2) & 0x10)
         self.assertEqual(c.read(bdf(0, 0), 0x34, 1), 0)
@@ -189,7 +192,7 @@ class ConfigSpace(PciCase):
                          [10, 10, 11, 11])
         dev = self.devices(self.vm)[(0, 3, 0)]
         regions = {r["bar"]: r for r in dev["regions"]}
-        self.assertEqual(sorted(regions), [0, 1, 2])
+        self.assertEqual(sorted(regions), [0, 1, 2, 4])
         for r in regions.values():
             self.assertNotEqual(r["address"], UNMAPPED)
             self.assertEqual(r["address"] % r["size"], 0)
@@ -291,6 +294,8 @@ class ConfigSpace(PciCase):
                       r"      BAR1: I/O at 0x[0-9a-f]{4} \[0x[0-9a-f]{4}\]\.\n"
                       r"      BAR2: 64 bit prefetchable memory at "
                       r"0x[0-9a-f]{8,} \[0x[0-9a-f]{8,}\]\.\n"
+                      r"      BAR4: 32 bit memory at 0x[0-9a-f]{8} "
+                      r"\[0x[0-9a-f]{8}\]\.\n"
                       r"      id \"t0\"\n", text)
         self.assertTrue(m, text)
 
@@ -485,6 +490,226 @@ class Q35(PciCase):
                       p.stderr)
 
 
+INTX, MSI_REG, MSIX_REG = 0xf00, 0xf04, 0xf08
+
+
+def bars(vm, key):
+    """{bar: address} of the function at KEY (bus, slot, function)."""
+    dev = PciCase.devices(None, vm)[key]
+    return {r["bar"]: r["address"] for r in dev["regions"]}
+
+
+def cap(cfg, b, cap_id):
+    ptr = cfg.read(b, 0x34, 1)
+    while ptr:
+        if cfg.read(b, ptr, 1) == cap_id:
+            return ptr
+        ptr = cfg.read(b, ptr + 1, 1)
+    return 0
+
+
+class Intx(PciCase):
+    """INTx through the PIRQ routing, seen with qtest's IOAPIC
+    interception: slot 3 and slot 7 both have INTA on PIRQC (IRQ 11)."""
+
+    def setUp(self):
+        self.vm, self.qt = self.start([
+            "-machine", "pc", "-device", "x-pci-test,id=a,addr=3",
+            "-device", "x-pci-test,id=b,addr=7"])
+        self.cfg = Cfg(self.qt)
+        self.a = bars(self.vm, (0, 3, 0))[0]
+        self.b = bars(self.vm, (0, 7, 0))[0]
+        self.qt.cmd("irq_intercept_in ioapic")
+
+    def test_raise_lower(self):
+        qt = self.qt
+        qt.writel(self.a + INTX, 1)
+        self.assertEqual(qt.irqs, ["IRQ raise 11"])
+        self.assertTrue(self.cfg.read(bdf(0, 3), 0x06, 2) & 0x08)
+        qt.writel(self.a + INTX, 1)          # already high: no event
+        qt.writel(self.a + INTX, 0)
+        self.assertEqual(qt.irqs, ["IRQ raise 11", "IRQ lower 11"])
+        self.assertFalse(self.cfg.read(bdf(0, 3), 0x06, 2) & 0x08)
+
+    def test_shared_line_is_wired_or(self):
+        qt = self.qt
+        qt.writel(self.a + INTX, 1)
+        qt.writel(self.b + INTX, 1)
+        qt.writel(self.a + INTX, 0)          # b still asserts it
+        self.assertEqual(qt.irqs, ["IRQ raise 11"])
+        qt.writel(self.b + INTX, 0)
+        self.assertEqual(qt.irqs, ["IRQ raise 11", "IRQ lower 11"])
+
+    def test_intx_disable(self):
+        qt, c = self.qt, self.cfg
+        qt.writel(self.a + INTX, 1)
+        cmd = c.read(bdf(0, 3), 0x04, 2)
+        c.write(bdf(0, 3), 0x04, cmd | 0x400, 2)
+        self.assertEqual(qt.irqs, ["IRQ raise 11", "IRQ lower 11"])
+        # The status bit still says the function asserts it.
+        self.assertTrue(c.read(bdf(0, 3), 0x06, 2) & 0x08)
+        c.write(bdf(0, 3), 0x04, cmd, 2)
+        self.assertEqual(qt.irqs[-1], "IRQ raise 11")
+
+    def test_rerouting(self):
+        qt, c = self.qt, self.cfg
+        qt.writel(self.a + INTX, 1)
+        c.write(bdf(0, 1), 0x62, 5, 1)       # PIRQC -> IRQ 5
+        self.assertEqual(qt.irqs, ["IRQ raise 11", "IRQ lower 11",
+                                   "IRQ raise 5"])
+        c.write(bdf(0, 1), 0x62, 0x80, 1)    # disabled
+        self.assertEqual(qt.irqs[-1], "IRQ lower 5")
+        qt.writel(self.a + INTX, 0)
+        self.assertEqual(len(qt.irqs), 4)
+
+    def test_q35_and_root_port(self):
+        """q35: slot 4 INTA is PIRQE (IRQ 10 and IOAPIC pin 20); behind a
+        root port at slot 2, INTA swizzles to PIRQG (11 and 22)."""
+        vm, qt = self.start([
+            "-machine", "q35", "-device", "x-pci-test,addr=4",
+            "-device", "pcie-root-port,id=rp,chassis=1,addr=2",
+            "-device", "x-pci-test,bus=rp"], name="intx-q35")
+        qt.cmd("irq_intercept_in ioapic")
+        top = bars(vm, (0, 4, 0))[0]
+        behind = bars(vm, (1, 0, 0))[0]
+        qt.writel(top + INTX, 1)
+        self.assertEqual(sorted(qt.irqs), ["IRQ raise 10", "IRQ raise 20"])
+        del qt.irqs[:]
+        qt.writel(behind + INTX, 1)
+        self.assertEqual(sorted(qt.irqs), ["IRQ raise 11", "IRQ raise 22"])
+        self.assertEqual(Cfg(qt).read(bdf(1, 0), 0x3c, 1), 11)
+
+
+class Msi(PciCase):
+    """MSI and MSI-X, observed the QEMU qtest way (the message address
+    points at RAM and the data lands there) and as MSIs through the
+    machine's MSI window (irq_intercept_msi)."""
+
+    RAM = 0x10000
+
+    def setUp(self):
+        self.vm, self.qt = self.start(["-machine", "pc", "-device",
+                                       "x-pci-test,id=t0,addr=3"])
+        self.cfg = Cfg(self.qt)
+        self.bar = bars(self.vm, (0, 3, 0))
+        self.t = bdf(0, 3)
+        self.msi = cap(self.cfg, self.t, 0x05)
+        self.msix = cap(self.cfg, self.t, 0x11)
+
+    def msi_setup(self, addr, data, qsize=2):
+        c, m = self.cfg, self.msi
+        self.assertEqual(c.read(self.t, m + 2, 2) & 0x1ce, 0x184)  # 4 vectors
+        c.write(self.t, m + 4, addr & 0xffffffff)
+        c.write(self.t, m + 8, addr >> 32)
+        c.write(self.t, m + 12, data, 2)
+        c.write(self.t, m + 2, 1 | qsize << 4, 2)
+
+    def test_msi_to_ram(self):
+        qt = self.qt
+        self.msi_setup(self.RAM, 0x1230)
+        qt.writel(self.bar[0] + MSI_REG, 2)
+        self.assertEqual(qt.readl(self.RAM), 0x1232)
+        # Disabled: nothing.
+        qt.writel(self.RAM, 0)
+        self.cfg.write(self.t, self.msi + 2, 0, 2)
+        qt.writel(self.bar[0] + MSI_REG, 1)
+        self.assertEqual(qt.readl(self.RAM), 0)
+
+    def test_msi_mask_and_pending(self):
+        qt, c, m = self.qt, self.cfg, self.msi
+        self.msi_setup(self.RAM, 0x1230)
+        c.write(self.t, m + 0x10, 0x2)             # mask vector 1
+        qt.writel(self.bar[0] + MSI_REG, 1)
+        self.assertEqual(qt.readl(self.RAM), 0)
+        self.assertEqual(c.read(self.t, m + 0x14), 0x2)   # pending
+        c.write(self.t, m + 0x14, 0)                # read-only
+        self.assertEqual(c.read(self.t, m + 0x14), 0x2)
+        c.write(self.t, m + 0x10, 0)                # unmask: delivered
+        self.assertEqual(qt.readl(self.RAM), 0x1231)
+        self.assertEqual(c.read(self.t, m + 0x14), 0)
+
+    def test_msi_needs_bus_master(self):
+        qt, c = self.qt, self.cfg
+        self.msi_setup(self.RAM, 0x1230)
+        c.write(self.t, 0x04, c.read(self.t, 0x04, 2) & ~0x4, 2)
+        qt.writel(self.bar[0] + MSI_REG, 0)
+        self.assertEqual(qt.readl(self.RAM), 0)
+
+    def test_msi_window(self):
+        qt = self.qt
+        qt.cmd("irq_intercept_msi")
+        self.msi_setup(0xfee00000, 0x4040)
+        qt.writel(self.bar[0] + MSI_REG, 3)
+        self.assertEqual(qt.irqs, ["IRQ msi 0xfee00000 0x4043"])
+
+    def msix_entry(self, vector, addr, data, ctrl):
+        e = self.bar[4] + vector * 16
+        self.qt.writel(e, addr & 0xffffffff)
+        self.qt.writel(e + 4, addr >> 32)
+        self.qt.writel(e + 8, data)
+        self.qt.writel(e + 12, ctrl)
+
+    def pba(self):
+        return self.qt.readl(self.bar[4] + 0x800)
+
+    def test_msix(self):
+        qt, c, x = self.qt, self.cfg, self.msix
+        self.assertEqual(c.read(self.t, x + 2, 2), 7)       # 8 vectors
+        self.assertEqual(c.read(self.t, x + 4), 0x4)        # table: BAR 4
+        self.assertEqual(c.read(self.t, x + 8), 0x804)      # PBA at 0x800
+        # Reset state: every vector masked.
+        self.assertEqual(qt.readl(self.bar[4] + 3 * 16 + 12), 1)
+        self.msix_entry(3, self.RAM, 0xabc, 0)
+        # Disabled: the vector is masked, so it becomes pending.
+        qt.writel(self.bar[0] + MSIX_REG, 3)
+        self.assertEqual(qt.readl(self.RAM), 0)
+        self.assertEqual(self.pba(), 0x8)
+        c.write(self.t, x + 2, 0x8000, 2)                   # enable
+        self.assertEqual(qt.readl(self.RAM), 0xabc)         # flushed
+        self.assertEqual(self.pba(), 0)
+        qt.writel(self.RAM, 0)
+        qt.writel(self.bar[0] + MSIX_REG, 3)
+        self.assertEqual(qt.readl(self.RAM), 0xabc)
+
+    def test_msix_masks(self):
+        qt, c, x = self.qt, self.cfg, self.msix
+        self.msix_entry(5, self.RAM, 0x55, 1)               # vector masked
+        c.write(self.t, x + 2, 0x8000, 2)
+        qt.writel(self.bar[0] + MSIX_REG, 5)
+        self.assertEqual((qt.readl(self.RAM), self.pba()), (0, 0x20))
+        qt.writel(self.bar[4] + 5 * 16 + 12, 0)             # unmask
+        self.assertEqual((qt.readl(self.RAM), self.pba()), (0x55, 0))
+        qt.writel(self.RAM, 0)
+        c.write(self.t, x + 2, 0xc000, 2)                   # function mask
+        qt.writel(self.bar[0] + MSIX_REG, 5)
+        self.assertEqual((qt.readl(self.RAM), self.pba()), (0, 0x20))
+        c.write(self.t, x + 2, 0x8000, 2)
+        self.assertEqual((qt.readl(self.RAM), self.pba()), (0x55, 0))
+        # The PBA is read-only.
+        qt.writel(self.bar[4] + 0x800, 0xff)
+        self.assertEqual(self.pba(), 0)
+
+    def test_msix_window(self):
+        qt, c = self.qt, self.cfg
+        qt.cmd("irq_intercept_msi")
+        self.msix_entry(0, 0xfee01000, 0x4055, 0)
+        c.write(self.t, self.msix + 2, 0x8000, 2)
+        qt.writel(self.bar[0] + MSIX_REG, 0)
+        self.assertEqual(qt.irqs, ["IRQ msi 0xfee01000 0x4055"])
+
+    def test_reset_clears(self):
+        qt, c = self.qt, self.cfg
+        self.msix_entry(2, self.RAM, 0x22, 0)
+        c.write(self.t, self.msix + 2, 0x8000, 2)
+        self.msi_setup(self.RAM, 0x1230)
+        self.vm.qmp.cmd("system_reset")
+        wait_for(lambda: c.read(self.t, self.msix + 2, 2) == 7, 10,
+                 what="MSI-X disabled by reset")
+        self.assertEqual(c.read(self.t, self.msi + 2, 2) & 0x71, 0)
+        self.assertEqual(qt.readl(self.bar[4] + 2 * 16 + 12), 1)
+        self.assertEqual(qt.readl(self.bar[4] + 2 * 16 + 8), 0)
+
+
 class MachineVersions(PciCase):
     """Names up to 9.2 keep the previous release's PCI-less machine."""
 
@@ -498,6 +723,30 @@ class MachineVersions(PciCase):
             self.assertNotIn("pci", tree)
             self.assertIn("bus: isa.0\n", tree)
             vm.shutdown()
+
+    def stream_of(self, machine):
+        """A migration stream (file:) of MACHINE with one UART."""
+        vm, qt = self.start(["-machine", machine],
+                            name="stream-" + machine)
+        path = vm.path("state")
+        vm.qmp.cmd("stop")
+        vm.qmp.cmd("migrate", uri="file:" + path)
+        wait_migration(vm.qmp)
+        vm.shutdown()
+        with open(path, "rb") as f:
+            return f.read()
+
+    def test_old_sections(self):
+        """The 9.2 machine's stream has the previous release's sections
+        only; the 10.0 machine adds its chipset's, keyed by address."""
+        old = self.stream_of("pc-i440fx-9.2")
+        self.assertIn(b"isa-serial", old)
+        for name in (b"0000:00:", b"pcihost", b"PIIX3", b"PCIDevice"):
+            self.assertNotIn(name, old)
+        new = self.stream_of("pc")
+        for name in (b"/machine/i440fx/i440FX-pcihost",
+                     b"0000:00:00.0/I440FX", b"0000:00:01.0/PIIX3"):
+            self.assertIn(name, new)
 
     def test_new_names(self):
         machines = {m["name"]: m for m in
@@ -531,8 +780,12 @@ class Migration(PciCase):
     def migrate(self, machine):
         args = ["-machine", machine, "-device", "x-pci-test,id=t0,addr=3"]
         if machine == "q35":
+            # Two functions of one type at 00.0 behind two root ports:
+            # their sections differ by the path, not by bus numbers.
             args += ["-device", "pcie-root-port,id=rp1,chassis=1,addr=4",
-                     "-device", "x-pci-test,id=t1,bus=rp1"]
+                     "-device", "x-pci-test,id=t1,bus=rp1",
+                     "-device", "pcie-root-port,id=rp2,chassis=2,addr=5",
+                     "-device", "x-pci-test,id=t2,bus=rp2"]
         src, sqt = self.start(args, name="src-" + machine)
         c = Cfg(sqt)
         t = bdf(0, 3)
@@ -540,6 +793,11 @@ class Migration(PciCase):
         c.write(t, 0x14, 0x7000)
         c.write(t, 0x3c, 0x9, 1)
         sqt.writel(0xd0000000 + 0x20, 0x5eed1234)
+        behind = {}
+        if machine == "q35":
+            for bus, val in ((1, 0x1111), (2, 0x2222)):
+                behind[bus] = bars(src, (bus, 0, 0))[0]
+                sqt.writel(behind[bus] + 0x30, val)
         path = src.path("mig.sock")
         dst, dqt = self.start(args + ["-incoming", "unix:" + path],
                               name="dst-" + machine)
@@ -556,10 +814,48 @@ class Migration(PciCase):
         self.assertEqual(dqt.inl(0x7020), 0x5eed1234)
         self.assertEqual(self.devices(dst)[(0, 3, 0)]["regions"][0]["address"],
                          0xd0000000)
+        for bus, val in ((1, 0x1111), (2, 0x2222)):
+            if bus in behind:
+                self.assertEqual(dqt.readl(behind[bus] + 0x30), val)
         return dst, dqt
 
     def test_pc(self):
         self.migrate("pc")
+
+    def test_interrupt_state(self):
+        """An asserted INTx, MSI settings and an MSI-X table with a
+        pending masked vector move; the destination drives the line and
+        delivers the vector when the guest unmasks it."""
+        args = ["-machine", "pc", "-device", "x-pci-test,id=t0,addr=3"]
+        src, sqt = self.start(args, name="src-irq")
+        b = bars(src, (0, 3, 0))
+        c = Cfg(sqt)
+        t = bdf(0, 3)
+        x = cap(c, t, 0x11)
+        e = b[4] + 16
+        sqt.writel(e, 0x30000)
+        sqt.writel(e + 8, 0x77)
+        sqt.writel(e + 12, 1)
+        c.write(t, x + 2, 0x8000, 2)
+        sqt.writel(b[0] + MSIX_REG, 1)
+        sqt.writel(b[0] + INTX, 1)
+        path = src.path("mig-irq.sock")
+        dst, dqt = self.start(args + ["-incoming", "unix:" + path],
+                              name="dst-irq")
+        dqt.cmd("irq_intercept_in ioapic")
+        wait_for(lambda: os.path.exists(path), 10, what="incoming socket")
+        src.qmp.cmd("migrate", uri="unix:" + path)
+        wait_migration(src.qmp)
+        wait_migration(dst.qmp)
+        dqt.cmd("endianness")           # the IRQ lines sent before it
+        self.assertEqual(dqt.irqs, ["IRQ raise 11"])
+        self.assertEqual(dqt.readl(b[4] + 0x800), 0x2)          # pending
+        self.assertEqual(dqt.readl(e + 8), 0x77)
+        self.assertEqual(dqt.readl(0x30000), 0)
+        dqt.writel(e + 12, 0)                                   # unmask
+        self.assertEqual(dqt.readl(0x30000), 0x77)
+        dqt.writel(b[0] + INTX, 0)
+        self.assertEqual(dqt.irqs, ["IRQ raise 11", "IRQ lower 11"])
 
     def test_q35(self):
         """Also: the root port's bus numbers and the ECAM window (from
@@ -569,6 +865,55 @@ class Migration(PciCase):
         self.assertEqual(ecam.read(bdf(0, 4), 0x19, 1), 1)
         self.assertEqual(ecam.read(bdf(1, 0), 0, 2), 0x1b36)
         self.assertEqual(Cfg(dqt).read(bdf(1, 0), 0, 2), 0x1b36)
+
+
+class LiveUpdate(PciCase):
+    """cpr-transfer to a new process with the same command line: the
+    qtest and QMP connections stay, and the new process has the PCI
+    state: config, BARs mapped where the guest put them, MSI-X table,
+    the device's own state, and the root port's bus numbers."""
+
+    def test_cpr_transfer(self):
+        args = (["-nodefaults", "-display", "none", "-accel", "qtest",
+                 "-serial", "null"] + memfd_ram_args("64M") +
+                ["-machine", "q35",
+                 "-device", "x-pci-test,id=t0,addr=3",
+                 "-device", "pcie-root-port,id=rp,chassis=1,addr=4",
+                 "-device", "x-pci-test,id=t1,bus=rp"])
+        old = Vm(args, name="cpr-old")
+        qtest_path = old.path("qtest.sock")
+        old.args += ["-qtest", "unix:%s,server=on,wait=off" % qtest_path]
+        self.launch(old)
+        qt = QtestClient(qtest_path)
+        self.addCleanup(qt.close)
+        c = Cfg(qt)
+        t = bdf(0, 3)
+        c.write(t, 0x10, 0xd0000000)
+        qt.writel(0xd0000000 + 0x40, 0x1badcafe)
+        msix = bars(old, (0, 3, 0))[4]
+        qt.writel(msix + 16 + 8, 0x99)
+        behind = bars(old, (1, 0, 0))[0]
+        qt.writel(behind + 0x10, 0x600d)
+
+        main, cpr = old.path("main.sock"), old.path("cpr.sock")
+        new = self.launch(Vm(old.command()[1:] +
+                             cpr_incoming_args(main, cpr), qmp=False,
+                             name="cpr-new"))
+        wait_for(lambda: unix_listening(cpr) or new._died(),
+                 what="cpr socket of the new process")
+        old.qmp.cmd("migrate-set-parameters", mode="cpr-transfer")
+        old.qmp.cmd("migrate", channels=cpr_channels(main, cpr))
+        wait_migration(old.qmp)
+        wait_runstate(old.qmp, "running")   # now the new process
+        self.assertEqual(old.proc.poll(), None)
+        # The same connections, the new process's devices.
+        self.assertEqual(c.read(t, 0x10), 0xd0000000)
+        self.assertEqual(qt.readl(0xd0000000 + 0x40), 0x1badcafe)
+        self.assertEqual(qt.readl(msix + 16 + 8), 0x99)
+        self.assertEqual(qt.readl(behind + 0x10), 0x600d)
+        self.assertEqual(Cfg(qt, 0xb0000000).read(bdf(0, 4), 0x19, 1), 1)
+        info = self.hmp(old, "info pci")
+        self.assertIn("BAR0: 32 bit memory at 0xd0000000", info)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 #include "util/osdep.h"
 
 #include "hw/pci-host/i440fx.h"
+#include "hw/pci/msix.h"
 #include "hw/pci/pci-host.h"
 #include "migration/vmstate.h"
 #include "system/memory.h"
@@ -112,7 +113,7 @@ static void test_capabilities(Fixture *f, gconstpointer data)
     GError *err = NULL;
     int pos;
 
-    /* Overlapping the vendor capability x-pci-test already has. */
+    /* Overlapping the capability at the head (x-pci-test's MSI-X). */
     g_assert_cmpint(pci_add_capability(d, PCI_CAP_ID_PM, first, 8, &err), ==,
                     -1);
     g_assert_nonnull(strstr(err->message, "overlaps"));
@@ -130,9 +131,14 @@ static void test_capabilities(Fixture *f, gconstpointer data)
     g_assert_cmpint(pos, >=, 0x40);
     g_assert_cmpint(cfg_read(d->devfn, PCI_CAPABILITY_LIST, 1), ==, pos);
     g_assert_cmpint(cfg_read(d->devfn, pos + 1, 1), ==, first);
-    g_assert_cmpint(pci_find_capability(d, PCI_CAP_ID_VNDR), ==, first);
+    g_assert_cmpint(pci_find_capability(d, PCI_CAP_ID_MSIX), ==, first);
+    g_assert_cmpint(pci_find_capability(d, PCI_CAP_ID_VNDR), >=, 0x40);
     g_assert_cmpint(pci_find_capability(d, PCI_CAP_ID_PM), ==, pos);
-    g_assert_cmpint(pci_find_capability(d, PCI_CAP_ID_MSIX), ==, 0);
+    g_assert_cmpint(pci_find_capability(d, PCI_CAP_ID_SSVID), ==, 0);
+    /* Deleting unlinks it: the list goes on from its successor. */
+    pci_del_capability(d, PCI_CAP_ID_PM, 8);
+    g_assert_cmpint(cfg_read(d->devfn, PCI_CAPABILITY_LIST, 1), ==, first);
+    g_assert_cmpint(pci_find_capability(d, PCI_CAP_ID_PM), ==, 0);
     /* Fill the rest: then there is no room. */
     while (pci_add_capability(d, PCI_CAP_ID_VNDR, 0, 32, &err) > 0) {
     }
@@ -219,6 +225,81 @@ static void test_fw_assignment(Fixture *f, gconstpointer data)
     g_assert_cmphex(pci_get_bar_addr(f->dev[5], 0), <, 0x100000000ULL);
 }
 
+/* ---- MSI-X vector notifiers ---- */
+
+static GString *events;
+
+static int note_use(PCIDevice *d, unsigned int vector, MSIMessage msg)
+{
+    g_string_append_printf(events, "use %u 0x%" PRIx64 " 0x%x;", vector,
+                           msg.address, msg.data);
+    return vector == 7 ? -1 : 0;
+}
+
+static void note_release(PCIDevice *d, unsigned int vector)
+{
+    g_string_append_printf(events, "release %u;", vector);
+}
+
+static void test_msix_notifiers(Fixture *f, gconstpointer data)
+{
+    PCIFwConfig cfg = {
+        .io_base = 0xc000, .io_end = 0x10000,
+        .mem_base = 0x80000000, .mem_end = 0xfec00000,
+        .mem64_base = 0x100000000ULL,
+    };
+    PCIDevice *d = f->dev[1];
+    uint8_t x = pci_find_capability(d, PCI_CAP_ID_MSIX);
+    uint64_t table;
+
+    pci_fw_assign(f->host->bus, &cfg);
+    table = pci_get_bar_addr(d, 4);
+    events = g_string_new(NULL);
+    /* Vector 2 unmasked before registration: told at once. */
+    address_space_st(&address_space_memory, table + 2 * 16 + 8, 0x22, 4);
+    address_space_st(&address_space_memory, table + 2 * 16 + 12, 0, 4);
+    cfg_write(d->devfn, x + PCI_MSIX_FLAGS, PCI_MSIX_FLAGS_ENABLE, 2);
+    g_assert_cmpint(msix_set_vector_notifiers(d, note_use, note_release), ==,
+                    0);
+    g_assert_cmpstr(events->str, ==, "use 2 0x0 0x22;");
+    g_string_truncate(events, 0);
+    /* New data while unmasked, then mask, the function mask, unmask. */
+    address_space_st(&address_space_memory, table + 2 * 16 + 8, 0x23, 4);
+    address_space_st(&address_space_memory, table + 2 * 16 + 12, 1, 4);
+    address_space_st(&address_space_memory, table + 2 * 16 + 12, 0, 4);
+    cfg_write(d->devfn, x + PCI_MSIX_FLAGS,
+              PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL, 2);
+    cfg_write(d->devfn, x + PCI_MSIX_FLAGS, PCI_MSIX_FLAGS_ENABLE, 2);
+    g_assert_cmpstr(events->str, ==,
+                    "use 2 0x0 0x23;release 2;use 2 0x0 0x23;release 2;"
+                    "use 2 0x0 0x23;");
+    g_string_truncate(events, 0);
+    msix_unset_vector_notifiers(d);
+    g_assert_cmpstr(events->str, ==, "release 2;");
+    /* A user that refuses a vector: nothing stays registered. */
+    g_string_truncate(events, 0);
+    address_space_st(&address_space_memory, table + 7 * 16 + 12, 0, 4);
+    g_assert_cmpint(msix_set_vector_notifiers(d, note_use, note_release), <,
+                    0);
+    g_assert_cmpstr(events->str, ==, "use 2 0x0 0x23;use 7 0x0 0x0;"
+                                     "release 2;");
+    g_assert_null(d->msix_vector_use_notifier);
+    g_string_free(events, true);
+}
+
+static void test_msix_load_checks_sizes(Fixture *f, gconstpointer data)
+{
+    PCIDevice *d = f->dev[1];
+    GError *err = NULL;
+
+    g_assert_true(vmstate_msix.pre_save(d, &err));
+    g_assert_true(vmstate_msix.post_load(d, 1, &err));
+    d->msix_mig_table_len += 16;
+    g_assert_false(vmstate_msix.post_load(d, 1, &err));
+    g_assert_nonnull(strstr(err->message, "MSI-X table of 144 bytes"));
+    g_clear_error(&err);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -230,5 +311,9 @@ int main(int argc, char **argv)
                fixture_setup, test_load_checks_read_only, fixture_teardown);
     g_test_add("/hw/pci/fw/assignment", Fixture, NULL, fixture_setup,
                test_fw_assignment, fixture_teardown);
+    g_test_add("/hw/pci/msix/notifiers", Fixture, NULL, fixture_setup,
+               test_msix_notifiers, fixture_teardown);
+    g_test_add("/hw/pci/msix/load-checks-sizes", Fixture, NULL,
+               fixture_setup, test_msix_load_checks_sizes, fixture_teardown);
     return g_test_run();
 }

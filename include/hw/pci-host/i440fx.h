@@ -15,6 +15,9 @@ typedef struct I440FXState {
 
 typedef struct PIIX3State {
     PCIDevice parent_obj;
+
+    /* runtime only: derived from the routing registers and PIRQ levels */
+    PCIPirqRouter pirq;
 } PIIX3State;
 
 #endif

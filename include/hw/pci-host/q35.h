@@ -30,6 +30,10 @@ typedef struct MCHPCIState {
 
 typedef struct ICH9LPCState {
     PCIDevice parent_obj;
+
+    /* runtime only: derived from the routing registers and PIRQ levels */
+    PCIPirqRouter pirq;
+    qemu_irq apic_gsi[8];   /* PIRQ A-H also reach IOAPIC pins 16-23 */
 } ICH9LPCState;
 
 #endif

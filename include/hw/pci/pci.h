@@ -11,16 +11,18 @@
  * "pci.0", q35's "pcie.0"), a secondary bus to a bridge function
  * (hw/pci/pci-bridge.c). A device on a PCI bus is addressed by devfn
  * (slot << 3 | function); the bus's dev path for migration sections is
- * "0000:BB:SS.F" with BB the bus number firmware assigned (baton's reset
- * assignment, hw/pci/pci-fw.c).
+ * "0000:00:SS.F", plus ":SS.F" for each level behind bridges (bus
+ * numbers are the guest's and do not name a function).
  *
  * All calls under the big lock. docs/devel/pci.md describes the model.
  */
 #ifndef BATON_HW_PCI_PCI_H
 #define BATON_HW_PCI_PCI_H
 
+#include "hw/core/irq.h"
 #include "hw/core/qdev.h"
 #include "hw/pci/pci_regs.h"
+#include "system/irqchip.h"
 #include "system/memory.h"
 
 #define TYPE_PCI_DEVICE "pci-device"   /* abstract */
@@ -42,6 +44,19 @@
 typedef uint64_t pcibus_t;
 typedef struct PCIBus PCIBus;
 typedef struct PCIDevice PCIDevice;
+
+/* MSI-X can have 2048 vectors (PCI 3.0 6.8.2.3). */
+#define PCI_MSIX_MAX_ENTRIES 2048
+#define PCI_MSIX_MAX_PBA_BYTES (PCI_MSIX_MAX_ENTRIES / 8)
+
+/*
+ * MSI-X vector users (irqfd owners: VFIO, virtio): USE is told when the
+ * guest unmasks VECTOR or changes its message while unmasked (returns
+ * < 0 to refuse), RELEASE when it masks it again (include/hw/pci/msix.h).
+ */
+typedef int (*MSIVectorUseNotifier)(PCIDevice *d, unsigned int vector,
+                                    MSIMessage msg);
+typedef void (*MSIVectorReleaseNotifier)(PCIDevice *d, unsigned int vector);
 
 typedef struct PCIIORegion {
     pcibus_t addr;          /* where it is mapped, or PCI_BAR_UNMAPPED */
@@ -75,7 +90,26 @@ struct PCIDevice {
     char *bus_master_name;
     uint8_t msi_cap;        /* offset of the MSI capability, 0: none */
     uint8_t msix_cap;       /* offset of the MSI-X capability, 0: none */
-    int irq_state;          /* INTx level as asserted (0/1) */
+    /*
+     * INTx: the level the function drives (mirrored in STATUS.INTERRUPT,
+     * which is how it migrates) and whether it is counted on its PIRQ
+     * (not while COMMAND.INTX_DISABLE is set).
+     */
+    int irq_state;
+    bool intx_asserted;
+
+    /* MSI-X (hw/pci/msix.c): table and PBA, migrated in a subsection */
+    uint16_t msix_entries_nr;
+    uint8_t *msix_table;    /* PCI_MSIX_MAX_ENTRIES * 16 bytes */
+    uint8_t *msix_pba;      /* PCI_MSIX_MAX_PBA_BYTES */
+    uint32_t msix_table_len, msix_pba_len; /* bytes in use */
+    uint32_t msix_mig_table_len, msix_mig_pba_len; /* in the stream */
+    MemoryRegion msix_table_mmio, msix_pba_mmio, msix_exclusive_bar;
+    MemoryRegion *msix_table_bar, *msix_pba_bar;
+    bool msix_exclusive;
+    bool msix_function_masked; /* !ENABLE || MASKALL, as last seen */
+    MSIVectorUseNotifier msix_vector_use_notifier;
+    MSIVectorReleaseNotifier msix_vector_release_notifier;
     uint8_t *config_reset;  /* config after realize: what reset restores */
     /*
      * The stream's copy of the config (pre_save fills it; post_load checks
@@ -182,6 +216,8 @@ void pci_host_config_write_common(PCIDevice *d, uint32_t addr, uint32_t val,
  */
 int pci_add_capability(PCIDevice *d, uint8_t cap_id, uint8_t offset,
                        uint8_t size, GError **errp);
+/* Unlink capability CAP_ID (SIZE bytes) from the list and free its room. */
+void pci_del_capability(PCIDevice *d, uint8_t cap_id, uint8_t size);
 /* Offset of the first capability CAP_ID, or 0. */
 uint8_t pci_find_capability(PCIDevice *d, uint8_t cap_id);
 
@@ -251,6 +287,25 @@ void pci_set_irq(PCIDevice *d, int level);
 int pci_swizzled_irq(PCIDevice *d, int pin, PCIBus **root);
 /* The ISA IRQ the pin of D routes to, or -1 (no pin, routing disabled). */
 int pci_intx_route(PCIDevice *d);
+/*
+ * The ISA-bridge side of INTx (PIIX3, ICH9-LPC): each PIRQ's level (the
+ * root bus's wired-OR) goes to the ISA IRQ its routing register names;
+ * several PIRQs routed to one IRQ are ORed again. Only the IRQs whose
+ * level changes are driven.
+ */
+typedef struct PCIPirqRouter {
+    uint32_t pirq_levels;       /* bit N: PIRQ N asserted */
+    uint16_t isa_levels;        /* ISA IRQs as last driven */
+    qemu_irq isa_irq[16];       /* the machine's GSIs 0-15 (may be NULL) */
+} PCIPirqRouter;
+
+/* Wire R to the current machine's GSI lines 0-15 (none: NULL lines). */
+void pci_pirq_router_init(PCIPirqRouter *r);
+/* Set PIRQ's level (may be -1: only re-route), then drive what changed. */
+void pci_pirq_router_update(PCIPirqRouter *r, int pirq, int level,
+                            int npirqs, int (*route)(void *, int),
+                            void *opaque);
+
 /* The bus-master space: DMA only while COMMAND.BUS_MASTER is set. */
 AddressSpace *pci_get_address_space(PCIDevice *d);
 /* DMA through the bus-master space; false: unassigned somewhere. */
@@ -270,7 +325,10 @@ extern const VMStateDescription vmstate_pci_device;
 
 /* ---- monitor ---- */
 
-/* "0000:BB:SS.F" of D (the dev path). */
+/*
+ * D's dev path, QEMU's format: "0000:00:SS.F", with ":SS.F" per bridge
+ * level below the root ("0000:00:02.0:00.0").
+ */
 char *pci_dev_path(PCIDevice *d);
 /* The root buses, in creation order (PCIBus *). */
 GPtrArray *pci_root_buses(void);

@@ -523,35 +523,72 @@ char *cpr_config_fingerprint(void)
     return cpr_fingerprint(false);
 }
 
-/* Line I of the NUL-separated lines in V, or NULL past the end. */
-static const char *fp_line(char **v, guint n, guint i)
+static int fp_line_cmp(const void *a, const void *b)
 {
-    return i < n ? v[i] : NULL;
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* FP's lines sorted, as one string. */
+static char *fp_sorted(const char *fp)
+{
+    g_auto(GStrv) v = g_strsplit(fp, "\n", -1);
+    guint n = g_strv_length(v);
+
+    qsort(v, n, sizeof(char *), fp_line_cmp);
+    return g_strjoinv("\n", v);
+}
+
+/* Lines about the same thing: equal up to their last word. */
+static bool fp_same_key(const char *x, const char *y)
+{
+    const char *ex = strrchr(x, ' '), *ey = strrchr(y, ' ');
+
+    return ex && ey && ex - x == ey - y && !strncmp(x, y, (size_t)(ex - x));
+}
+
+/*
+ * The lines as a multiset: the composition tree lists children in
+ * creation order, and a process that creates the same devices in another
+ * order (-device edu,addr=5 before addr=4) has the same configuration:
+ * devices are identified by their path or bus address, never by their
+ * place in the order (DESIGN.md 3). A version-1 process listed objects in
+ * creation order, which this also absorbs.
+ */
 bool cpr_config_compare(const char *old_fp, const char *new_fp,
                         GError **errp)
 {
-    g_auto(GStrv) a = g_strsplit(old_fp, "\n", -1);
-    g_auto(GStrv) b = g_strsplit(new_fp, "\n", -1);
+    g_autofree char *sa = fp_sorted(old_fp);
+    g_autofree char *sb = fp_sorted(new_fp);
+    g_auto(GStrv) a = g_strsplit(sa, "\n", -1);
+    g_auto(GStrv) b = g_strsplit(sb, "\n", -1);
     guint na = g_strv_length(a), nb = g_strv_length(b);
+    guint i = 0, j = 0;
 
-    for (guint i = 0; i < MAX(na, nb); i++) {
-        const char *x = fp_line(a, na, i), *y = fp_line(b, nb, i);
+    /* Skip the empty lines (the final newline sorts first). */
+    while (i < na && !a[i][0]) {
+        i++;
+    }
+    while (j < nb && !b[j][0]) {
+        j++;
+    }
+    while (i < na || j < nb) {
+        int c = i == na ? 1 : j == nb ? -1 : strcmp(a[i], b[j]);
 
-        if (x && y && !strcmp(x, y)) {
+        if (!c) {
+            i++;
+            j++;
             continue;
         }
-        if (!x || !x[0]) {
-            error_setg(errp, "the configuration differs from the old "
-                       "process: '%s' exists here but not there", y);
-        } else if (!y || !y[0]) {
-            error_setg(errp, "the configuration differs from the old "
-                       "process: '%s' is missing here", x);
-        } else {
+        if (i < na && j < nb && fp_same_key(a[i], b[j])) {
             error_setg(errp, "the configuration differs from the old "
                        "process: it has '%s' where this one has '%s'",
-                       x, y);
+                       a[i], b[j]);
+        } else if (c > 0) {
+            error_setg(errp, "the configuration differs from the old "
+                       "process: '%s' exists here but not there", b[j]);
+        } else {
+            error_setg(errp, "the configuration differs from the old "
+                       "process: '%s' is missing here", a[i]);
         }
         return false;
     }
@@ -592,34 +629,12 @@ bool cpr_compat_v1_check_object(const Object *obj, GError **errp)
  * channel (to it, any event there means that this process is gone), so
  * no reply goes out.
  */
-static int fp_line_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* FP's lines sorted, as one string. */
-static char *fp_sorted(const char *fp)
-{
-    g_auto(GStrv) v = g_strsplit(fp, "\n", -1);
-    guint n = g_strv_length(v);
-
-    qsort(v, n, sizeof(char *), fp_line_cmp);
-    return g_strjoinv("\n", v);
-}
-
-/*
- * A version-1 process listed objects in creation order; this one walks
- * the composition tree, whose order differs (chardevs before the
- * machine's devices, say). The same command line gives the same lines:
- * compare them as sets.
- */
 static bool cpr_check_config_compat_v1(GError **errp)
 {
     g_autofree char *mine = cpr_fingerprint(true);
-    g_autofree char *a = fp_sorted(cpr_in_fingerprint);
-    g_autofree char *b = fp_sorted(mine);
 
-    return cpr_config_compare(a, b, errp) && cpr_owner_settle(errp);
+    return cpr_config_compare(cpr_in_fingerprint, mine, errp) &&
+           cpr_owner_settle(errp);
 }
 
 bool cpr_check_config(GError **errp)

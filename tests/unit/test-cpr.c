@@ -267,6 +267,24 @@ static void test_config_compare(void)
     g_assert_false(cpr_config_compare("vcpus 1\n", "vcpus 1\nobject c d\n",
                                       &err));
     g_assert_nonnull(strstr(err->message, "'object c d' exists here"));
+    g_clear_error(&err);
+    /* The same objects created in another order: the same configuration. */
+    g_assert_true(cpr_config_compare("vcpus 1\nobject edu e4\n"
+                                     "object edu e5\nobject edu -\n",
+                                     "vcpus 1\nobject edu -\n"
+                                     "object edu e5\nobject edu e4\n",
+                                     &err));
+    g_assert_no_error(err);
+    g_assert_false(cpr_config_compare("vcpus 1\nobject edu e4\n"
+                                      "object edu e5\n",
+                                      "object edu e5\nobject edu e6\n"
+                                      "vcpus 1\n", &err));
+    g_assert_nonnull(strstr(err->message, "it has 'object edu e4' where "
+                            "this one has 'object edu e5'"));
+    g_clear_error(&err);
+    g_assert_false(cpr_config_compare("object edu -\nobject edu -\n",
+                                      "object edu -\n", &err));
+    g_assert_nonnull(strstr(err->message, "'object edu -' is missing here"));
 }
 
 static Object *blocker_object(const char *type, const char *id)

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""The pci guest (tests/guest/pci) driving three edu functions under KVM
-through live updates and migrations. 03.0 and 07.0 share one INTx line
-(slots 3 and 7 both swizzle to PIRQC, IRQ 11); 05.0 has IRQ 10 (PIRQA).
+"""The pci guest (tests/guest/pci) driving edu functions under KVM through
+live updates and migrations. On pc, 00:03.0 and 00:07.0 share one INTx
+line (slots 3 and 7 both swizzle to PIRQC, IRQ 11) and 00:05.0 has IRQ
+10 (PIRQA); on q35, 00:04.0 and 00:08.0 share PIRQE (IRQ 10) and one
+edu sits behind a PCI Express root port, found by the guest on bus 1.
 Every round the guest runs each edu with MSI, then all of them with INTx,
 one DMA round trip and a factorial per device, checks every result and
 prints a line. The test first compares what the guest enumerated with
@@ -12,7 +14,8 @@ be the header and then rounds 0, 1, 2, ... with no error line: no
 interrupt lost or spurious, no DMA or factorial result wrong.
 
 PCI_GUEST_STEPS (default 25: 20 live updates and 5 migrations) sets the
-number of steps. Skips (77) without a usable /dev/kvm."""
+number of steps on pc; q35 takes 5. Skips (77) without a usable
+/dev/kvm."""
 
 import os
 import re
@@ -21,33 +24,48 @@ import unittest
 
 import baton_test
 from baton_test import (Vm, VmTestCase, cpr_channels, cpr_incoming_args,
-                        guest_image, memfd_ram_args, needs_kvm,
+                        guest_image, needs_kvm,
                         unix_listening, wait_for, wait_migration,
                         wait_runstate)
 
 TIMEOUT = 60.0              # ends a hung test; never a synchronisation
 STEPS = int(os.environ.get("PCI_GUEST_STEPS", "25"))
-EDUS = ("03.0", "07.0", "05.0")
-# pc: slot N's INTA is PIRQ (N-1) mod 4; PIRQA-D go to IRQ 10, 10, 11, 11.
-IRQ = {"03.0": 11, "07.0": 11, "05.0": 10}
 
-_EDU_LINE = re.compile(rb"pci edu (\d+) 00:([0-9a-f]{2})\.([0-7]) bar0 "
+# Machine configurations: extra arguments, and for each edu (bus:slot.fn)
+# the IRQ its INTA must reach. pc: slot N's INTA is PIRQ (N-1) mod 4;
+# q35: PIRQ E + N mod 4, behind a root port swizzled by the device's slot
+# (0) onto the port's. PIRQA-D and E-H go to IRQ 10, 10, 11, 11.
+PC = {
+    "machine": "pc",
+    "args": ["-device", "edu,addr=3.0", "-device", "edu,addr=7.0",
+             "-device", "edu,addr=5.0"],
+    "edus": {"00:03.0": 11, "00:07.0": 11, "00:05.0": 10},
+}
+Q35 = {
+    "machine": "q35",
+    "args": ["-device", "edu,addr=4.0", "-device", "edu,addr=8.0",
+             "-device", "pcie-root-port,id=rp1,chassis=1,slot=1,addr=6.0",
+             "-device", "edu,bus=rp1"],
+    "edus": {"00:04.0": 10, "00:08.0": 10, "01:00.0": 11},
+}
+
+_EDU_LINE = re.compile(rb"pci edu (\d+) ([0-9a-f]{2}:[0-9a-f]{2}\.[0-7]) bar0 "
                        rb"0x([0-9a-f]+) irq (\d+) msi-cap 0x[0-9a-f]+\n")
 _ROUND = re.compile(rb"round (\d+) msi (\d+) intx (\d+) dma (\d+) fact (\d+)"
                     rb" spurious (\d+) repeat (\d+)\n")
 _ERROR = re.compile(rb"pci error: [^\n]*")
 
 
-def guest_args():
-    args = ["-nodefaults", "-display", "none", "-accel", "kvm", "-smp", "1"]
-    args += memfd_ram_args("64M")
-    args += ["-drive", "file=%s,format=raw" % guest_image("pci")]
-    for addr in EDUS:
-        args += ["-device", "edu,addr=%s" % addr]
-    return args
+def guest_args(config):
+    args = ["-nodefaults", "-display", "none", "-accel", "kvm", "-smp", "1",
+            "-object", "memory-backend-memfd,id=ram0,size=64M",
+            "-machine", "%s,memory-backend=ram0" % config["machine"],
+            "-m", "64M",
+            "-drive", "file=%s,format=raw" % guest_image("pci")]
+    return args + config["args"]
 
 
-def check_output(data, ndev=len(EDUS)):
+def check_output(data, ndev=3):
     """Check the guest's whole output: the edu lines, "pci ready", then
     rounds 0, 1, 2, ... (the last line may be incomplete), counters that
     only grow, no error. Returns (edu lines as tuples, last round)."""
@@ -61,8 +79,8 @@ def check_output(data, ndev=len(EDUS)):
         if not m or int(m.group(1)) != i:
             raise AssertionError("no line for edu %d at offset %d: %r"
                                  % (i, pos, data[pos:pos + 80]))
-        edus.append(("%s.%s" % (m.group(2).decode(), m.group(3).decode()),
-                     int(m.group(4), 16), int(m.group(5))))
+        edus.append((m.group(2).decode(), int(m.group(3), 16),
+                     int(m.group(4))))
         pos = m.end()
     ready = b"pci ready: %d edu\n" % ndev
     if not data.startswith(ready, pos):
@@ -79,8 +97,9 @@ def check_output(data, ndev=len(EDUS)):
             raise AssertionError("round %d where round %d belongs: %r"
                                  % (fields[0], expect,
                                     data[max(0, pos - 80):pos + 80]))
-        if fields[5]:
-            raise AssertionError("spurious interrupts: %r" % m.group(0))
+        if fields[5] or fields[6] > fields[2]:
+            raise AssertionError("spurious interrupts (or more repeats than "
+                                 "INTx interrupts): %r" % m.group(0))
         if last and any(a < b for a, b in zip(fields[1:], last[1:])):
             raise AssertionError("a counter went back: %r after %r"
                                  % (fields, last))
@@ -98,9 +117,9 @@ class PciGuest:
     migration moves the guest to a new process with clients of its own,
     and the old serial client's data becomes a finished segment."""
 
-    def __init__(self, tc):
+    def __init__(self, tc, config):
         self.tc = tc
-        self.base = guest_args()
+        self.base = guest_args(config)
         vm = tc.launch(Vm(self.base + ["-S"], serial_socket=True,
                           name="pg0"))
         self.adopt(vm, vm.command()[:-1])
@@ -172,39 +191,52 @@ class PciGuest:
         self.adopt(dst, dst.command()[:-2])     # without -incoming
 
 
-@needs_kvm
+def query_pci_edus(qmp):
+    """{"bus:slot.fn": (BAR 0 address, irq)} of every edu in query-pci,
+    behind bridges too."""
+    found = {}
+
+    def walk(devices):
+        for d in devices:
+            if d["id"]["vendor"] == 0x1234 and d["id"]["device"] == 0x11e8:
+                bar0 = [r for r in d["regions"] if r["bar"] == 0][0]
+                found["%02x:%02x.%d" % (d["bus"], d["slot"], d["function"])] \
+                    = (bar0["address"], d["irq"])
+            walk(d.get("pci_bridge", {}).get("devices", []))
+    for bus in qmp.cmd("query-pci"):
+        walk(bus["devices"])
+    return found
+
+
 class Updates(VmTestCase):
+    config = PC
+    steps = STEPS
 
     def test_enumeration(self):
         """What the guest found through 0xcf8/0xcfc is what query-pci
         reports: the functions, BAR 0 as reset assigned it, the
         interrupt lines of the PIRQ routing."""
-        g = PciGuest(self)
+        g = PciGuest(self, self.config)
         g.wait_rounds(1)
         edus = check_output(g.output())[0]
-        pci = {}
-        for bus in g.qmp.cmd("query-pci"):
-            for d in bus["devices"]:
-                if d["id"]["vendor"] == 0x1234 and d["id"]["device"] == 0x11e8:
-                    bar0 = [r for r in d["regions"] if r["bar"] == 0][0]
-                    pci["%02x.%d" % (d["slot"], d["function"])] = (
-                        bar0["address"], d["irq"])
-        self.assertEqual(sorted(pci), sorted(EDUS))
-        self.assertEqual(sorted(e[0] for e in edus), sorted(EDUS))
+        want = self.config["edus"]
+        pci = query_pci_edus(g.qmp)
+        self.assertEqual(sorted(pci), sorted(want))
+        self.assertEqual(sorted(e[0] for e in edus), sorted(want))
         for addr, bar, irq in edus:
             self.assertEqual((bar, irq), pci[addr], addr)
-            self.assertEqual(irq, IRQ[addr], addr)
+            self.assertEqual(irq, want[addr], addr)
 
     def test_updates_and_migrations(self):
         """STEPS steps, every fifth a precopy migration, the others
         cpr-transfer and cpr-exec in turn; the guest goes on after each,
         and nothing it checks ever fails."""
         start = time.monotonic()
-        g = PciGuest(self)
+        g = PciGuest(self, self.config)
         g.wait_rounds(3)
         counts = {"cpr-transfer": 0, "cpr-exec": 0, "migrate": 0}
         times = []
-        for step in range(STEPS):
+        for step in range(self.steps):
             t0 = time.monotonic()
             if step % 5 == 4:
                 kind = "migrate"
@@ -221,15 +253,26 @@ class Updates(VmTestCase):
             print("  step %d %s: round %d after %.2fs"
                   % (step, kind, last, times[-1]), flush=True)
         data = g.output()
-        edus, last = check_output(data)
+        last = check_output(data)[1]
         m = list(_ROUND.finditer(data))[-1]
-        print("  %s; %d rounds, last: %s; %.1fs in all, median step %.2fs"
-              % (counts, last + 1, m.group(0).decode().strip(),
-                 time.monotonic() - start,
-                 sorted(times)[len(times) // 2] if times else 0.0))
+        print("  %s: %s; %d rounds, last: %s; %.1fs in all, median step "
+              "%.2fs" % (self.config["machine"], counts, last + 1,
+                         m.group(0).decode().strip(),
+                         time.monotonic() - start,
+                         sorted(times)[len(times) // 2] if times else 0.0))
         self.assertEqual(counts["cpr-transfer"] + counts["cpr-exec"],
-                         STEPS - STEPS // 5)
-        self.assertEqual(counts["migrate"], STEPS // 5)
+                         self.steps - self.steps // 5)
+        self.assertEqual(counts["migrate"], self.steps // 5)
+
+
+Updates = needs_kvm(Updates)
+
+
+@needs_kvm
+class UpdatesQ35(Updates):
+    """q35, one edu behind a root port, five steps."""
+    config = Q35
+    steps = 5
 
 
 class OutputCheck(unittest.TestCase):
@@ -246,7 +289,7 @@ class OutputCheck(unittest.TestCase):
     def test_good(self):
         data = self.HEAD + self.line(0) + self.line(1) + b"round 2 ms"
         self.assertEqual(check_output(data, 1),
-                         ([("03.0", 0x80000000, 11)], 1))
+                         ([("00:03.0", 0x80000000, 11)], 1))
 
     def test_bad(self):
         for data in (self.HEAD + self.line(1),

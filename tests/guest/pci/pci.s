@@ -465,24 +465,20 @@ intx_common:
 2:  addl    $DEV_SIZE, %edi
     decl    %edx
     jmp     1b
-3:  movl    $LAPIC, %ecx
+3:  testl   %esi, %esi
+    jnz     6f
+    btrl    %ebx, STATUS + S_QUEUED    /* empty: the repeat of the last? */
+    jc      5f
+    incq    STATUS + S_SPUR_INTX
+    jmp     6f
+5:  incq    STATUS + S_REPEAT
+6:  movl    $LAPIC, %ecx
     movl    0x230(%rcx), %eax          /* IRR, vectors 0x60-0x7f: bit g */
     btl     %ebx, %eax
-    jc      5f
-    testl   %esi, %esi
-    jnz     4f
-    btrl    %ebx, STATUS + S_QUEUED    /* empty: was it queued twice? */
-    jc      6f
-    incq    STATUS + S_SPUR_INTX
+    jnc     7f
+    btsl    %ebx, STATUS + S_QUEUED    /* this vector is pending again */
     jmp     4f
-5:  testl   %esi, %esi                 /* vector pending again */
-    jnz     7f
-    btrl    %ebx, STATUS + S_QUEUED
-    jc      6f
-    incq    STATUS + S_SPUR_INTX
-7:  btsl    %ebx, STATUS + S_QUEUED
-    jmp     4f
-6:  incq    STATUS + S_REPEAT
+7:  btrl    %ebx, STATUS + S_QUEUED
 4:  movl    $0, 0xb0(%rcx)             /* EOI */
     popq    %rdi
     popq    %rsi
@@ -1282,7 +1278,7 @@ msg_toomany:
 msg_badedu:
     .asciz  "edu "
 msg_badedu2:
-    .asciz  " unusable (no BAR 0, no interrupt line, no MSI or BAR 0 not answering as edu)"
+    .asciz  " unusable: no BAR 0, line or MSI, or BAR 0 not edu"
 msg_lost:
     .asciz  "lost interrupt: no "
 msg_badval:

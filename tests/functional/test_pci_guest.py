@@ -5,7 +5,9 @@ line (slots 3 and 7 both swizzle to PIRQC, IRQ 11) and 00:05.0 has IRQ
 10 (PIRQA); on q35, 00:04.0 and 00:08.0 share PIRQE (IRQ 10) and one
 edu sits behind a PCI Express root port, found by the guest on bus 1.
 Every round the guest runs each edu with MSI, then all of them with INTx,
-one DMA round trip and a factorial per device, checks every result and
+then all of them with interrupts held pending for a few milliseconds by
+the LAPIC's TPR (so that some steps land with interrupts in flight), one
+DMA round trip and a factorial per device, checks every result and
 prints a line. The test first compares what the guest enumerated with
 query-pci, then does cpr-transfer and cpr-exec in turn with a precopy
 migration to a new process every fifth step, and after each step waits
@@ -53,7 +55,7 @@ _EDU_LINE = re.compile(rb"pci edu (\d+) ([0-9a-f]{2}:[0-9a-f]{2}\.[0-7]) bar0 "
                        rb"0x([0-9a-f]+) irq (\d+) msi-cap 0x[0-9a-f]+\n")
 _ROUND = re.compile(rb"round (\d+) msi (\d+) intx (\d+) dma (\d+) fact (\d+)"
                     rb" spurious (\d+) repeat (\d+)\n")
-_ERROR = re.compile(rb"pci error: [^\n]*")
+_ERROR = re.compile(rb"pci error[^\n]*")
 
 
 def guest_args(config):
@@ -93,6 +95,18 @@ def check_output(data, ndev=3):
         if not m:
             break
         fields = [int(x) for x in m.groups()]
+        rounds = fields[0] + 1
+        # Each round: an MSI, an INTx and a factorial per edu, a held
+        # interrupt per edu (MSI for even-numbered ones, INTx for odd),
+        # one DMA round trip (2 interrupts) by INTx in even rounds, by MSI
+        # in odd ones.
+        counts = [(ndev + (ndev + 1) // 2) * rounds + 2 * (rounds // 2),
+                  (ndev + ndev // 2) * rounds + 2 * ((rounds + 1) // 2),
+                  rounds, ndev * rounds]
+        if fields[1:5] != counts:
+            raise AssertionError("after %d rounds the counters should be "
+                                 "msi %d intx %d dma %d fact %d: %r"
+                                 % ((rounds, *counts) + (m.group(0),)))
         if fields[0] != expect:
             raise AssertionError("round %d where round %d belongs: %r"
                                  % (fields[0], expect,
@@ -142,10 +156,10 @@ class PciGuest:
         printed (an error line ends the wait at once)."""
         if not self.segments:           # the header comes first
             self.serial.read_until(
-                re.compile(rb"pci ready: \d+ edu\n|pci error"),
+                re.compile(rb"pci ready: \d+ edu\n|pci error[^\n]*\n"),
                 timeout=TIMEOUT, start=0)
         last = check_output(self.output())[1]
-        want = re.compile(rb"round %d |pci error" % (last + more))
+        want = re.compile(rb"round %d |pci error[^\n]*\n" % (last + more))
         self.serial.read_until(want, timeout=TIMEOUT, start=0)
         return check_output(self.output())[1]
 
@@ -282,9 +296,11 @@ class OutputCheck(unittest.TestCase):
             b"pci ready: 1 edu\n")
 
     @staticmethod
-    def line(n, spurious=0):
+    def line(n, spurious=0, extra=0):
+        r = n + 1
         return (b"round %d msi %d intx %d dma %d fact %d spurious %d "
-                b"repeat 0\n" % (n, n + 1, n + 1, n + 1, n + 1, spurious))
+                b"repeat 0\n" % (n, 2 * r + 2 * (r // 2) + extra,
+                                  r + 2 * ((r + 1) // 2), r, r, spurious))
 
     def test_good(self):
         data = self.HEAD + self.line(0) + self.line(1) + b"round 2 ms"
@@ -295,6 +311,7 @@ class OutputCheck(unittest.TestCase):
         for data in (self.HEAD + self.line(1),
                      self.HEAD + self.line(0) + self.line(0),
                      self.HEAD + self.line(0, spurious=1),
+                     self.HEAD + self.line(0) + self.line(1, extra=1),
                      self.HEAD + self.line(1)[:-1] + self.line(0),
                      self.HEAD + self.line(0) + b"pci error: round 1: x\n",
                      self.HEAD + self.line(0) + b"junk\n",

@@ -175,7 +175,7 @@ param_block:
     .ascii  "PCIGPB01"             /* +0  magic */
     .quad   0x800000000            /* +8  wait limit: loop iterations */
     .quad   0                      /* +16 spin iterations after a round */
-    .quad   0                      /* +24 reserved */
+    .quad   0x1000000              /* +24 hold: spin with TPR blocking */
 
     .balign 16
 gdt:
@@ -422,10 +422,12 @@ msi_common:
  * interrupt's vector pending in IRR while its handler runs, and delivers
  * it a second time after the EOI (seen with QEMU under KVM too, with the
  * in-kernel and the split irqchip; never for edge or MSI). So each run
- * notes whether its own vector is in IRR; an empty run right after such
- * a run is that repeat (S_REPEAT, reported), any other empty run is
- * spurious (S_SPUR_INTX, an error). On other hosts IRR is clear here
- * unless the line was asserted again, and then the next run finds it.
+ * that found a status notes whether its own vector is in IRR; an empty
+ * run right after such a run is that repeat (S_REPEAT, reported), any
+ * other empty run is spurious (S_SPUR_INTX, an error): a line stuck
+ * asserted shows as spurious after at most one repeat. On other hosts
+ * IRR is clear here unless the line was asserted again, and then the
+ * next run finds it.
  */
     .balign 16
 intx_stubs:
@@ -465,15 +467,16 @@ intx_common:
 2:  addl    $DEV_SIZE, %edi
     decl    %edx
     jmp     1b
-3:  testl   %esi, %esi
+3:  movl    $LAPIC, %ecx
+    testl   %esi, %esi
     jnz     6f
     btrl    %ebx, STATUS + S_QUEUED    /* empty: the repeat of the last? */
     jc      5f
     incq    STATUS + S_SPUR_INTX
-    jmp     6f
+    jmp     4f
 5:  incq    STATUS + S_REPEAT
-6:  movl    $LAPIC, %ecx
-    movl    0x230(%rcx), %eax          /* IRR, vectors 0x60-0x7f: bit g */
+    jmp     4f
+6:  movl    0x230(%rcx), %eax          /* IRR, vectors 0x60-0x7f: bit g */
     btl     %ebx, %eax
     jnc     7f
     btsl    %ebx, STATUS + S_QUEUED    /* this vector is pending again */
@@ -555,6 +558,7 @@ round:
     cmpl    STATUS + S_NDEV, %r12d
     jb      1b
     call    intx_phase
+    call    held_phase
     call    dma_phase
     call    check_spurious
     call    progress
@@ -627,6 +631,70 @@ intx_phase:
     cmpl    STATUS + S_NDEV, %r12d
     jb      2b
     ret
+
+/*
+ * Held: with the LAPIC's TPR at 0xf0 no vector of ours is delivered, so
+ * every edu raises (even-numbered ones by MSI, odd ones by INTx) and the
+ * interrupts stay pending, in the LAPIC's IRR and for INTx as an
+ * asserted level with the IOAPIC's remote IRR set, while the guest spins
+ * for the hold count: a live update or migration that lands there must
+ * carry that state. None may arrive before TPR goes back to 0; then each
+ * must, exactly once.
+ */
+held_phase:
+    movl    $LAPIC, %ecx
+    movl    $0xf0, 0x80(%rcx)          /* TPR */
+    xorl    %r12d, %r12d
+1:  call    dev_ptr
+    testl   $1, %r12d
+    jnz     2f
+    call    msi_on
+2:  movl    $0, D_SEEN(%rbx)
+    movl    $0x33, %r13d
+    call    raise_value
+    movq    D_BAR(%rbx), %rcx
+    movl    %eax, EDU_IRQ_RAISE(%rcx)
+    incl    %r12d
+    cmpl    STATUS + S_NDEV, %r12d
+    jb      1b
+    movq    param_block + 24, %rcx
+    testq   %rcx, %rcx
+    jz      4f
+3:  decq    %rcx
+    jnz     3b
+4:  xorl    %r12d, %r12d               /* nothing got through TPR */
+5:  call    dev_ptr
+    cmpl    $0, D_SEEN(%rbx)
+    jne     held_early
+    incl    %r12d
+    cmpl    STATUS + S_NDEV, %r12d
+    jb      5b
+    movl    $LAPIC, %ecx
+    movl    $0, 0x80(%rcx)
+    xorl    %r12d, %r12d
+6:  call    dev_ptr
+    movl    $0x33, %r13d
+    call    raise_value
+    movl    $msg_held_msi, %r14d
+    testl   $1, %r12d
+    jz      7f
+    movl    $msg_held_intx, %r14d
+7:  call    wait_seen
+    testl   $1, %r12d
+    jnz     8f
+    call    msi_off
+8:  incl    %r12d
+    cmpl    STATUS + S_NDEV, %r12d
+    jb      6b
+    ret
+
+held_early:
+    call    error_begin
+    movl    $msg_early, %esi
+    call    puts64
+    movl    %r12d, %eax
+    call    putdec64
+    jmp     error_end
 
 /*
  * (c) DMA on device round mod n, its completion interrupt by INTx on even
@@ -1291,6 +1359,12 @@ msg_intx:
     .asciz  "INTx"
 msg_dmairq:
     .asciz  "DMA completion interrupt"
+msg_held_msi:
+    .asciz  "held MSI"
+msg_held_intx:
+    .asciz  "held INTx"
+msg_early:
+    .asciz  "interrupt delivered while TPR blocked it: edu "
 msg_of:
     .asciz  " of edu "
 msg_expect:

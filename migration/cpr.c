@@ -569,11 +569,35 @@ static void cpr_in_section_add(CprInSection *in)
     g_ptr_array_add(cpr_in_sections, in);
 }
 
+/*
+ * The fd fields of VMSD in OPAQUE (top level, single or fixed arrays:
+ * what CPR sections use), as pointers.
+ */
+static GPtrArray *cpr_fd_fields(const VMStateDescription *vmsd, void *opaque)
+{
+    GPtrArray *l = g_ptr_array_new();
+
+    for (const VMStateField *f = vmsd->fields; f && f->name; f++) {
+        unsigned int n = f->flags & VMS_ARRAY ? f->num : 1;
+
+        if (f->type != VMS_FD || (f->flags & VMS_VARRAY)) {
+            continue;
+        }
+        for (unsigned int k = 0; k < n; k++) {
+            g_ptr_array_add(l,
+                            (uint8_t *)opaque + f->offset + k * f->elem_size);
+        }
+    }
+    return l;
+}
+
 bool cpr_vmstate_load(Object *owner, const VMStateDescription *vmsd,
                       void *opaque, bool *found, GError **errp)
 {
     g_autofree char *path = object_get_canonical_path(owner);
     g_autoptr(MigStream) r = NULL;
+    g_autoptr(GPtrArray) fields = NULL;
+    g_autofree int *before = NULL;
     CprInSection *in;
     const uint8_t *data;
     size_t len;
@@ -590,6 +614,11 @@ bool cpr_vmstate_load(Object *owner, const VMStateDescription *vmsd,
     /* The reader takes duplicates: the originals close with IN. */
     r = mig_stream_new_mem_reader(data, len, (const int *)in->fds->data,
                                   in->fds->len);
+    fields = cpr_fd_fields(vmsd, opaque);
+    before = g_new(int, MAX(fields->len, 1));
+    for (guint k = 0; k < fields->len; k++) {
+        before[k] = *(int *)g_ptr_array_index(fields, k);
+    }
     ok = vmstate_load(r, vmsd, opaque, in->version, errp);
     if (ok && mig_stream_remaining(r)) {
         error_setg(errp, "%zu unexpected trailing bytes",
@@ -603,6 +632,15 @@ bool cpr_vmstate_load(Object *owner, const VMStateDescription *vmsd,
     }
     if (!ok) {
         g_prefix_error(errp, "cpr section '%s' of '%s': ", vmsd->name, path);
+        /* What the failed load put into OPAQUE is nobody's: close it. */
+        for (guint k = 0; k < fields->len; k++) {
+            int *fd = g_ptr_array_index(fields, k);
+
+            if (*fd != before[k] && *fd >= 0) {
+                close(*fd);
+            }
+            *fd = before[k];
+        }
     }
     g_ptr_array_remove_index(cpr_in_sections, i);
     return ok;

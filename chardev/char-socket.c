@@ -827,6 +827,43 @@ static void socket_cpr_update(Chardev *chr)
     }
 }
 
+/*
+ * Live update, new process: the old process's peer changed after the CPR
+ * state was sent (one left, another was accepted). The old one never was
+ * ours to serve: drop it without a word to the frontend, and take the new
+ * one as if it had been handed over with the state.
+ */
+static bool socket_cpr_late(Chardev *chr, const char *role, int old_fd, int fd,
+                            GError **errp)
+{
+    SocketChardev *s = (SocketChardev *)chr;
+
+    if (strcmp(role, "conn")) {
+        error_setg(errp,
+                   "chardev '%s': its '%s' socket cannot change "
+                   "during a live update",
+                   chardev_id(chr), role);
+        if (old_fd >= 0) {
+            close(old_fd);
+        }
+        if (fd >= 0) {
+            close(fd);
+        }
+        return false;
+    }
+    if (old_fd >= 0 && old_fd != s->fd) {
+        close(old_fd);
+    }
+    if (s->fd >= 0) {
+        socket_free_connection(s);
+        chr_be_event(chr, CHR_EVENT_CLOSED);
+    }
+    if (fd >= 0) {
+        socket_connected(s, fd);
+    }
+    return true;
+}
+
 static gboolean socket_broken_cb(gpointer opaque)
 {
     SocketChardev *s = opaque;
@@ -864,6 +901,7 @@ static const ChardevOps socket_ops = {
     .disconnect = socket_disconnect,
     .filename = socket_filename,
     .cpr_update = socket_cpr_update,
+    .cpr_late = socket_cpr_late,
 };
 
 static const Property socket_props[] = {

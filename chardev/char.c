@@ -129,6 +129,14 @@ void chr_be_event(Chardev *chr, ChardevEvent event)
     }
     if (event == CHR_EVENT_CLOSED) {
         chr->adopted_conn = false;
+        if (chr->cpr_state == CHR_CPR_WAITING) {
+            /*
+             * A handed-over peer that the old process saw leave after
+             * the CPR state (cpr_late): the frontend never served it.
+             */
+            chr->be_open = false;
+            return;
+        }
     }
     chr->be_open = event == CHR_EVENT_OPENED;
     if (chr->be_open) {
@@ -700,6 +708,30 @@ static bool chr_cpr_notify(CprEvent event, void *opaque, GError **errp)
     return true;
 }
 
+/*
+ * New process: one of an inherited chardev's fds changed in the old
+ * process after the CPR state was sent (a client connected or left
+ * before the old process stopped accepting): the backend swaps it.
+ */
+static bool chr_cpr_late(Object *obj, const char *role, int index, int old_fd,
+                         int fd, GError **errp)
+{
+    Chardev *chr = (Chardev *)obj;
+
+    if (!chr->ops || chr->cpr_state != CHR_CPR_WAITING || index != 0 ||
+        !chr->ops->cpr_late) {
+        error_setg(errp,
+                   "chardev '%s' (%s) cannot take a new '%s' "
+                   "descriptor before the take-over",
+                   chardev_id(chr), object_get_typename(obj), role);
+        if (old_fd >= 0) {
+            close(old_fd);
+        }
+        return false;
+    }
+    return chr->ops->cpr_late(chr, role, old_fd, fd, errp);
+}
+
 /* At realize: the starting state, and the hooks on first use. */
 static bool chr_cpr_init(Chardev *chr, GError **errp)
 {
@@ -708,6 +740,7 @@ static bool chr_cpr_init(Chardev *chr, GError **errp)
     if (!registered) {
         registered = true;
         cpr_add_notifier(chr_cpr_notify, NULL, CPR_PHASE_BACKEND);
+        cpr_add_late_handler(TYPE_CHARDEV, chr_cpr_late);
         vm_add_start_notifier(chr_hold_vm_start, NULL);
     }
     chr->adopted_conn = false;

@@ -33,6 +33,15 @@ typedef struct ChardevOps {
      * by chr_watch_new() follow the state on their own. NULL: none.
      */
     void (*cpr_update)(Chardev *chr);
+    /*
+     * Live update, new process, still WAITING: the old process's fd for
+     * ROLE changed after the CPR state was sent; it is FD now (-1: gone).
+     * OLD_FD is the one this chardev took for ROLE (-1: none): close it
+     * and use FD, as if the old process had handed that over. NULL: this
+     * backend's fds never change while it is handed over.
+     */
+    bool (*cpr_late)(Chardev *chr, const char *role, int old_fd, int fd,
+                     GError **errp);
 } ChardevOps;
 
 /*

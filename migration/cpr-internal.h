@@ -65,11 +65,26 @@ void cpr_delete_fd(const char *name, int id);
 char *cpr_legacy_name(const char *name);
 char *cpr_name_from_legacy(const char *legacy);
 
-/* Bumped by every save, resave and delete: the set the state captured. */
-uint64_t cpr_fd_generation(void);
 void cpr_fd_foreach(void (*fn)(const char *name, int id, int fd,
                                void *opaque),
                     void *opaque);
+/*
+ * The same with each entry's serial: a number that changes whenever the
+ * key is bound anew (saved, re-saved with another fd, deleted and saved
+ * again), even to an fd with the same number.
+ */
+void cpr_fd_foreach_serial(void (*fn)(const char *name, int id, uint64_t serial,
+                                      void *opaque),
+                           void *opaque);
+/*
+ * Bind (NAME, ID) to FD, or delete it if FD < 0, whoever owns it
+ * (cpr-late.c, new process). Returns the fd it named before (-1: none)
+ * and sets *TAKER to the object that had taken that one (NULL: nobody,
+ * the caller closes it). The entry is not taken afterwards.
+ */
+int cpr_fd_replace(const char *name, int id, int fd, Object **taker);
+/* The object that took (NAME, ID), or NULL. */
+Object *cpr_fd_taker(const char *name, int id);
 /* Forget every entry, closing the fds if CLOSE_FDS (tests, failed loads). */
 void cpr_fd_clear(bool close_fds);
 /*
@@ -138,13 +153,10 @@ uint32_t cpr_frame_crc(const uint8_t *hdr, const uint8_t *payload,
                        size_t len);
 
 /*
- * Registry hook: entry NAME was saved, re-saved or deleted. Returns
- * whether that changes the set handed over (false for an owner the new
- * process declined, whose fds stay with this process). While a
- * cpr-transfer waits for the new process's reply, the change is noted
- * for cpr_owner_apply_reply().
+ * Old process: whether entry NAME goes to the new process (false for an
+ * owner it declined, whose fds stay here).
  */
-bool cpr_owner_note_change(const char *name);
+bool cpr_owner_entry_handed_over(const char *name);
 /* Calls FN for each of this process's records, in recording order. */
 void cpr_owner_foreach(void (*fn)(const char *owner, const char *record,
                                   void *opaque),
@@ -178,8 +190,7 @@ void cpr_owner_incoming_done(void);
  * adopted. cpr_owner_reply() returns the whole frame (free it);
  * cpr_owner_apply_reply() checks a frame that was read (HDR, then LEN
  * payload bytes and the be32 CRC) and applies it in the old process:
- * the owners it does not name are declined. It fails if one of the
- * adopted owners' fds changed since the state was sent.
+ * the owners it does not name are declined.
  */
 #define CPR_REPLY_MAX_PAYLOAD (1u << 20)
 GBytes *cpr_owner_reply(void);
@@ -273,13 +284,29 @@ void cpr_transfer_incoming_close(void);
  * read the registry), wait for the new process's reply (which owners it
  * adopted; it comes once the new process's devices exist, or the
  * connection closes if it failed) and return the connection in *FD
- * (caller closes). *GENERATION is the registry generation of what is
- * handed over, as of the reply.
+ * (caller closes).
  */
 bool cpr_transfer_send(const MigChannel *ch, int cancel_fd, int *fd,
-                       uint64_t *generation, GError **errp);
+                       GError **errp);
 /* Old process: a cpr channel "fd:NAME" (getfd), connected; -1 on error. */
 int cpr_transfer_open_fd(const MigChannel *cpr, GError **errp);
+
+/* ---- fds that change after the CPR state was sent (cpr-late.c) ---- */
+
+/*
+ * Old process, cpr-transfer, as the CPR state is written: remember which
+ * binding of each key it handed over (cpr_fd_foreach_serial()). At the
+ * switchover the "cpr-late" section of the main channel carries what
+ * changed since, for the owners the new process adopted.
+ */
+void cpr_late_snapshot(void);
+/* The update ended (rollback) or a new state replaces the snapshot. */
+void cpr_late_forget(void);
+/*
+ * Old process: the entries that changed since the snapshot (set or
+ * removed) and go to the new process now; 0 without a snapshot.
+ */
+unsigned int cpr_late_pending(void);
 
 /* ---- cpr-exec (cpr-exec.c) ---- */
 

@@ -33,7 +33,6 @@ static GPtrArray *owners;       /* CprOwner *: this process, recording order */
 static GPtrArray *sent_owners;  /* char *: the owners the state named */
 static GPtrArray *declined;     /* char *: those the new one did not adopt */
 static bool awaiting_reply;
-static GPtrArray *changed;      /* char *: entries changed meanwhile */
 /* New process, until the take-over. */
 static GPtrArray *old_owners;   /* CprOwner *: the old process's records */
 static GPtrArray *adopted;      /* char *: the owners adopted here */
@@ -363,7 +362,6 @@ GBytes *cpr_owner_reply(void)
 void cpr_owner_update_begins(bool await_reply)
 {
     g_clear_pointer(&declined, g_ptr_array_unref);
-    g_clear_pointer(&changed, g_ptr_array_unref);
     g_clear_pointer(&sent_owners, g_ptr_array_unref);
     for (guint i = 0; owners && i < owners->len; i++) {
         CprOwner *o = g_ptr_array_index(owners, i);
@@ -376,7 +374,6 @@ void cpr_owner_update_begins(bool await_reply)
 void cpr_owner_update_ends(void)
 {
     g_clear_pointer(&declined, g_ptr_array_unref);
-    g_clear_pointer(&changed, g_ptr_array_unref);
     g_clear_pointer(&sent_owners, g_ptr_array_unref);
     awaiting_reply = false;
 }
@@ -386,15 +383,9 @@ bool cpr_owner_handed_over(const char *owner)
     return !name_listed(declined, owner);
 }
 
-bool cpr_owner_note_change(const char *name)
+bool cpr_owner_entry_handed_over(const char *name)
 {
-    if (owner_of(declined, name)) {
-        return false;
-    }
-    if (awaiting_reply && !name_listed(changed, name)) {
-        g_ptr_array_add(name_list(&changed), g_strdup(name));
-    }
-    return true;
+    return !owner_of(declined, name);
 }
 
 bool cpr_owner_reply_header(const uint8_t *hdr, uint32_t *len,
@@ -471,20 +462,8 @@ bool cpr_owner_apply_reply(const uint8_t *hdr, const uint8_t *payload,
     }
     awaiting_reply = false;
     /*
-     * What changed between the state and the reply matters only if the
-     * new process took it: it would adopt a stale set of descriptors.
+     * What changed since the state was sent goes with the switchover
+     * (cpr-late.c), for the owners adopted only.
      */
-    for (guint i = 0; changed && i < changed->len; i++) {
-        const char *name = g_ptr_array_index(changed, i);
-
-        if (!owner_of(declined, name)) {
-            error_setg(errp, "the preserved file descriptor '%s' changed "
-                       "after the CPR state was sent (a chardev client "
-                       "connected or disconnected); try the update again",
-                       name);
-            return false;
-        }
-    }
-    g_clear_pointer(&changed, g_ptr_array_unref);
     return true;
 }

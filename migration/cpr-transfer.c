@@ -369,8 +369,7 @@ static bool cpr_reply_read(int fd, int cancel_fd, uint8_t *p, size_t n,
  * The new process's one answer: the chardevs it adopted. The others stay
  * with this process (cpr_owner_handed_over()).
  */
-static bool cpr_transfer_recv_reply(int fd, int cancel_fd,
-                                    uint64_t *generation, GError **errp)
+static bool cpr_transfer_recv_reply(int fd, int cancel_fd, GError **errp)
 {
     int64_t deadline = g_get_monotonic_time() +
                        (int64_t)CPR_REPLY_TIMEOUT_MS * 1000;
@@ -389,11 +388,9 @@ static bool cpr_transfer_recv_reply(int fd, int cancel_fd,
         return false;
     }
     bql_lock();
-    ok = cpr_owner_apply_reply(hdr, payload, len,
-                               (uint32_t)tail[0] << 24 | tail[1] << 16 |
-                               tail[2] << 8 | tail[3], errp);
-    /* From here on only the owners handed over count. */
-    *generation = cpr_fd_generation();
+    ok = cpr_owner_apply_reply(
+        hdr, payload, len,
+        (uint32_t)tail[0] << 24 | tail[1] << 16 | tail[2] << 8 | tail[3], errp);
     bql_unlock();
     return ok;
 }
@@ -442,7 +439,7 @@ static void cpr_explain_no_reply(int bin, GError *err, GError **errp)
 }
 
 bool cpr_transfer_send(const MigChannel *ch, int cancel_fd, int *out_fd,
-                       uint64_t *generation, GError **errp)
+                       GError **errp)
 {
     g_autofree char *name = mig_address_to_string(&ch->addr);
     g_autofree char *desc = g_strdup_printf("cpr channel '%s'", name);
@@ -490,7 +487,7 @@ bool cpr_transfer_send(const MigChannel *ch, int cancel_fd, int *out_fd,
         mig_stream_close_noerr(f);
     } else {
         ok = mig_stream_close(f, errp) &&
-             cpr_transfer_recv_reply(conn.fd, cancel_fd, generation, &err);
+             cpr_transfer_recv_reply(conn.fd, cancel_fd, &err);
     }
     if (err) {
         cpr_explain_no_reply(bin, err, errp);

@@ -45,6 +45,7 @@ typedef struct CprFd {
     int id;
     int fd;
     Object *owner;      /* NULL: received, not taken yet (or raw API) */
+    uint64_t serial;    /* changes whenever the key is (re)bound */
 } CprFd;
 
 typedef struct CprNotifier {
@@ -71,7 +72,7 @@ typedef struct CprInSection {
 
 /* Big lock held (or single-threaded start-up) for all of it. */
 static GPtrArray *cpr_fds;          /* CprFd *, in registration order */
-static uint64_t cpr_generation;     /* bumped by every change */
+static uint64_t cpr_serial;         /* the last CprFd.serial given */
 static GArray *cpr_notifiers;       /* CprNotifier, sorted by phase */
 static GPtrArray *cpr_sections;     /* CprSection * */
 static GPtrArray *cpr_in_sections;  /* CprInSection * */
@@ -101,14 +102,6 @@ static GPtrArray *cpr_list(void)
     return cpr_fds;
 }
 
-/* Entry NAME changed: a new generation, unless it is not handed over. */
-static void cpr_changed(const char *name)
-{
-    if (cpr_owner_note_change(name)) {
-        cpr_generation++;
-    }
-}
-
 static CprFd *cpr_lookup(const char *name, int id, guint *index)
 {
     GPtrArray *l = cpr_list();
@@ -135,8 +128,8 @@ static void cpr_add(const char *name, int id, int fd)
     e->name = g_strdup(name);
     e->id = id;
     e->fd = fd;
+    e->serial = ++cpr_serial;
     g_ptr_array_add(cpr_list(), e);
-    cpr_changed(name);
 }
 
 void cpr_save_fd(const char *name, int id, int fd)
@@ -164,7 +157,7 @@ void cpr_resave_fd(const char *name, int id, int fd)
     } else if (e->fd != fd) {
         g_assert(fd >= 0);
         e->fd = fd;
-        cpr_changed(name);
+        e->serial = ++cpr_serial;
     }
 }
 
@@ -185,7 +178,6 @@ void cpr_delete_fd(const char *name, int id)
 
     if (cpr_lookup(name, id, &i)) {
         g_ptr_array_remove_index(cpr_fds, i);
-        cpr_changed(name);
     }
 }
 
@@ -206,7 +198,6 @@ void cpr_fd_drop_owner(const char *owner)
         if (cpr_name_in_owner(e->name, owner)) {
             close(e->fd);
             g_ptr_array_remove_index(l, i);
-            cpr_generation++;
         }
     }
 }
@@ -214,11 +205,6 @@ void cpr_fd_drop_owner(const char *owner)
 unsigned int cpr_fd_count(void)
 {
     return cpr_fds ? cpr_fds->len : 0;
-}
-
-uint64_t cpr_fd_generation(void)
-{
-    return cpr_generation;
 }
 
 void cpr_fd_foreach(void (*fn)(const char *name, int id, int fd,
@@ -234,6 +220,48 @@ void cpr_fd_foreach(void (*fn)(const char *name, int id, int fd,
     }
 }
 
+void cpr_fd_foreach_serial(void (*fn)(const char *name, int id, uint64_t serial,
+                                      void *opaque),
+                           void *opaque)
+{
+    GPtrArray *l = cpr_list();
+
+    for (guint i = 0; i < l->len; i++) {
+        CprFd *e = g_ptr_array_index(l, i);
+
+        fn(e->name, e->id, e->serial, opaque);
+    }
+}
+
+Object *cpr_fd_taker(const char *name, int id)
+{
+    CprFd *e = cpr_lookup(name, id, NULL);
+
+    return e ? e->owner : NULL;
+}
+
+int cpr_fd_replace(const char *name, int id, int fd, Object **taker)
+{
+    guint i;
+    CprFd *e = cpr_lookup(name, id, &i);
+    int old = e ? e->fd : -1;
+
+    trace_cpr_save_fd(name, id, fd);
+    *taker = e ? e->owner : NULL;
+    if (fd < 0) {
+        if (e) {
+            g_ptr_array_remove_index(cpr_fds, i);
+        }
+    } else if (e) {
+        e->fd = fd;
+        e->owner = NULL;
+        e->serial = ++cpr_serial;
+    } else {
+        cpr_add(name, id, fd);
+    }
+    return old;
+}
+
 void cpr_fd_clear(bool close_fds)
 {
     if (!cpr_fds) {
@@ -243,7 +271,6 @@ void cpr_fd_clear(bool close_fds)
         close(((CprFd *)g_ptr_array_index(cpr_fds, i))->fd);
     }
     g_ptr_array_set_size(cpr_fds, 0);
-    cpr_generation++;
 }
 
 static void put_str16(MigStream *f, const char *s);
@@ -341,7 +368,6 @@ void cpr_forget_owner(Object *obj)
 
         if (e->owner == obj) {
             trace_cpr_delete_fd(e->name, e->id);
-            cpr_changed(e->name);
             g_ptr_array_remove_index(l, i);
         }
     }
@@ -543,11 +569,35 @@ static void cpr_in_section_add(CprInSection *in)
     g_ptr_array_add(cpr_in_sections, in);
 }
 
+/*
+ * The fd fields of VMSD in OPAQUE (top level, single or fixed arrays:
+ * what CPR sections use), as pointers.
+ */
+static GPtrArray *cpr_fd_fields(const VMStateDescription *vmsd, void *opaque)
+{
+    GPtrArray *l = g_ptr_array_new();
+
+    for (const VMStateField *f = vmsd->fields; f && f->name; f++) {
+        unsigned int n = f->flags & VMS_ARRAY ? f->num : 1;
+
+        if (f->type != VMS_FD || (f->flags & VMS_VARRAY)) {
+            continue;
+        }
+        for (unsigned int k = 0; k < n; k++) {
+            g_ptr_array_add(l,
+                            (uint8_t *)opaque + f->offset + k * f->elem_size);
+        }
+    }
+    return l;
+}
+
 bool cpr_vmstate_load(Object *owner, const VMStateDescription *vmsd,
                       void *opaque, bool *found, GError **errp)
 {
     g_autofree char *path = object_get_canonical_path(owner);
     g_autoptr(MigStream) r = NULL;
+    g_autoptr(GPtrArray) fields = NULL;
+    g_autofree int *before = NULL;
     CprInSection *in;
     const uint8_t *data;
     size_t len;
@@ -564,6 +614,11 @@ bool cpr_vmstate_load(Object *owner, const VMStateDescription *vmsd,
     /* The reader takes duplicates: the originals close with IN. */
     r = mig_stream_new_mem_reader(data, len, (const int *)in->fds->data,
                                   in->fds->len);
+    fields = cpr_fd_fields(vmsd, opaque);
+    before = g_new(int, MAX(fields->len, 1));
+    for (guint k = 0; k < fields->len; k++) {
+        before[k] = *(int *)g_ptr_array_index(fields, k);
+    }
     ok = vmstate_load(r, vmsd, opaque, in->version, errp);
     if (ok && mig_stream_remaining(r)) {
         error_setg(errp, "%zu unexpected trailing bytes",
@@ -577,6 +632,15 @@ bool cpr_vmstate_load(Object *owner, const VMStateDescription *vmsd,
     }
     if (!ok) {
         g_prefix_error(errp, "cpr section '%s' of '%s': ", vmsd->name, path);
+        /* What the failed load put into OPAQUE is nobody's: close it. */
+        for (guint k = 0; k < fields->len; k++) {
+            int *fd = g_ptr_array_index(fields, k);
+
+            if (*fd != before[k] && *fd >= 0) {
+                close(*fd);
+            }
+            *fd = before[k];
+        }
     }
     g_ptr_array_remove_index(cpr_in_sections, i);
     return ok;
@@ -685,6 +749,7 @@ bool cpr_notify(CprEvent event, GError **errp)
     }
     if (event == CPR_EVENT_ROLLBACK) {
         cpr_owner_update_ends();
+        cpr_late_forget();
     }
     return ok;
 }
@@ -1264,6 +1329,11 @@ bool cpr_state_save(MigStream *f, MigMode mode, const char *fingerprint,
     cpr_out_version = legacy ? 2 : CPR_STATE_VERSION;
     /* The new process tells which owners it adopts (cpr-transfer). */
     cpr_owner_update_begins(mode == MIG_MODE_CPR_TRANSFER && pass_fds);
+    /* What changes from now on goes with the switchover (cpr-late.c). */
+    cpr_late_forget();
+    if (mode == MIG_MODE_CPR_TRANSFER && pass_fds) {
+        cpr_late_snapshot();
+    }
     return mig_stream_check(f, errp);
 }
 

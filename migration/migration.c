@@ -112,7 +112,6 @@ typedef struct MigrationState {
     MigChannel *cpr_channel;
     int cpr_fd;             /* cpr-transfer: the life line to the new one */
     bool cpr_sent;          /* CPR state sent: ROLLBACK owed on failure */
-    uint64_t cpr_generation;
     bool handed_over;       /* HANDOVER notified: ROLLBACK owed on failure */
     bool cpr_prepared;      /* PREPARE notified: ROLLBACK owed on failure */
     bool handshake;         /* socket main channel: READY/GO */
@@ -401,15 +400,10 @@ static bool migration_complete(MigrationState *s, MigStream *f,
     vm_stop(RUN_STATE_FINISH_MIGRATE);
     s->times.stopped = now_us();
     s->vm_stopped = true;
-    if (s->cpr_sent && cpr_fd_generation() != s->cpr_generation) {
-        /* The new process would adopt a stale set of descriptors. */
-        bql_priority_end();
-        bql_unlock();
-        error_setg(errp, "the preserved file descriptors changed after the "
-                   "CPR state was sent (a chardev client connected or "
-                   "disconnected); try the update again");
-        return false;
-    }
+    /*
+     * Descriptors that changed since the CPR state was sent (a client that
+     * connected meanwhile) go with the device state ("cpr-late" section).
+     */
     if (mode_is_preserving(s->mode)) {
         /* Whatever the outcome, every notifier hears ROLLBACK on failure. */
         s->handed_over = true;
@@ -720,8 +714,7 @@ static gpointer migration_thread(gpointer opaque)
     if (s->mode == MIG_MODE_CPR_TRANSFER) {
         /* Whatever got through, the owners hear ROLLBACK on failure. */
         s->cpr_sent = true;
-        ok = cpr_transfer_send(s->cpr_channel, s->cancel_fd, &s->cpr_fd,
-                               &s->cpr_generation, &err);
+        ok = cpr_transfer_send(s->cpr_channel, s->cancel_fd, &s->cpr_fd, &err);
     }
     if (ok) {
         f = migration_open_stream(s, &err);
@@ -850,7 +843,6 @@ static void migration_init(MigrationState *s, MigChannel *ch, MigMode mode)
     s->cpr_fd = -1;
     s->cpr_sent = s->cpr_prepared = s->handed_over = false;
     s->handshake = s->committed = false;
-    s->cpr_generation = 0;
     memset(&s->times, 0, sizeof(s->times));
     s->remote_loaded = s->go_time = 0;
     s->pause = (PauseTimes){0};

@@ -422,6 +422,24 @@ static int phase_complete(MigStream *rec, SaveStateEntry *se, GError **errp)
     return 1;
 }
 
+static int phase_nothing(MigStream *rec, SaveStateEntry *se, GError **errp)
+{
+    return 1;
+}
+
+/* A switchover_only section, if is_active() says so now. */
+static bool save_switchover_only(MigStream *f, SaveStateEntry *se,
+                                 GError **errp)
+{
+    if (se->ops->is_active && !se->ops->is_active(se->opaque)) {
+        return true;
+    }
+    se->active = true;
+    return live_record(f, se, SAVEVM_REC_SECTION_START, phase_complete, errp) >=
+               0 &&
+           live_record(f, se, SAVEVM_REC_SECTION_END, phase_nothing, errp) >= 0;
+}
+
 bool savevm_write_header(MigStream *f, GError **errp)
 {
     mig_put_buffer(f, SAVEVM_MAGIC, strlen(SAVEVM_MAGIC));
@@ -437,7 +455,7 @@ static bool save_setup(MigStream *f, const SavevmOptions *opts, GError **errp)
     for (guint i = 0; i < entry_count(); i++) {
         SaveStateEntry *se = entry_at(i);
 
-        if (!se->ops) {
+        if (!se->ops || se->ops->switchover_only) {
             continue;
         }
         se->active = !se->ops->is_active || se->ops->is_active(se->opaque);
@@ -551,6 +569,12 @@ static bool save_complete(MigStream *f, GError **errp)
     for (guint i = 0; i < entry_count(); i++) {
         SaveStateEntry *se = entry_at(i);
 
+        if (se->ops && se->ops->switchover_only) {
+            if (!save_switchover_only(f, se, errp)) {
+                return false;
+            }
+            continue;
+        }
         if (se->ops && se->active &&
             live_record(f, se, SAVEVM_REC_SECTION_END, phase_complete, errp) <
                 0) {

@@ -316,6 +316,10 @@ static bool vms_get_scalar(MigStream *f, const VMStateField *field, void *p,
         break;
     case VMS_FD:
         v8 = mig_get_u8(f);
+        if (mig_stream_error(f)) {
+            /* Truncated: the field keeps what it holds (maybe an fd). */
+            return vms_check_stream(f, path, field, errp);
+        }
         if (v8 > 1) {
             vms_error(errp, path, field, "invalid descriptor marker 0x%02x",
                       v8);

@@ -34,6 +34,20 @@ void fault_inject_point(const char *name)
 
 bool fault_inject_fail(const char *name)
 {
+    static GHashTable *fired; /* the NAME:once points that failed */
+    g_autofree char *once = g_strconcat(name, ":once", NULL);
+
+    if (fault_inject_listed(once)) {
+        if (!fired) {
+            fired =
+                g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        }
+        if (!g_hash_table_add(fired, g_strdup(name))) {
+            return false;
+        }
+        info_report("fault injection: failing once at '%s'", name);
+        return true;
+    }
     if (fault_inject_listed(name)) {
         info_report("fault injection: failing at '%s'", name);
         return true;

@@ -206,6 +206,34 @@ void cpr_add_notifier(CprNotifyFn fn, void *opaque, CprPhase phase);
 void cpr_remove_notifier(CprNotifyFn fn, void *opaque);
 
 /*
+ * ---- fds that change during a cpr-transfer ----
+ *
+ * The CPR state goes out when the update starts, while the guest runs:
+ * an fd may change after it (a chardev client connects or leaves, a
+ * guest enables an MSI-X vector). That does not fail the update: the
+ * switchover carries every entry of an adopted owner bound anew or
+ * removed since ("cpr-late" section of the main channel, its fds by
+ * SCM_RIGHTS). The new process applies it as it loads the device state,
+ * before any device section and before TAKEOVER: the registry then names
+ * the new fd (or none), the copy nobody took is closed, and for an entry
+ * the owner took (or for an owner that exists) the handler of the
+ * owner's type is called.
+ */
+/*
+ * OBJ's (ROLE, INDEX) is now FD (-1: removed). OLD_FD is the fd OBJ took
+ * for it before (-1: none), which the handler closes; the registry no
+ * longer names it. Big lock held, OBJ not serving I/O yet. Returns false
+ * + ERRP to fail the load (the old process then runs the guest on).
+ */
+typedef bool (*CprLateFn)(Object *obj, const char *role, int index, int old_fd,
+                          int fd, GError **errp);
+/*
+ * Objects of TYPE (and its subtypes) take late fds with FN. An entry
+ * whose taker has no handler fails the load, naming it.
+ */
+void cpr_add_late_handler(const char *type, CprLateFn fn);
+
+/*
  * ---- CPR vmstate sections ----
  *
  * State an owner needs in the new process before it exists (an iommufd

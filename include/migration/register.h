@@ -75,6 +75,15 @@ typedef struct SaveVMHandlers {
 
     /* Optional: false skips the section in this migration entirely. */
     bool (*is_active)(void *opaque);
+    /*
+     * A section that exists only at the switchover: nothing at setup or
+     * while the guest runs; with the vCPUs stopped, is_active() decides
+     * whether it goes out at all: then a SECTION_START holding what
+     * save_complete wrote and an empty SECTION_END (load_state sees both;
+     * the second has no bytes). So a destination that never gets it is
+     * fine, and one that does not know it fails only when it is sent.
+     */
+    bool switchover_only;
 } SaveVMHandlers;
 
 /* INSTANCE_ID -1: the next free instance number for IDSTR. */

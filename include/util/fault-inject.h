@@ -23,7 +23,11 @@ void fault_inject_point(const char *name);
  * Failure points: true when NAME is listed in BATON_FAULT_INJECT (the
  * caller then fails as if what it does had failed), with a line on
  * stderr. Unset, false at the cost of one test. Points: "cpu-load-N"
- * (loading vCPU N's state into KVM fails, accel/kvm/kvm-migration.c).
+ * (loading vCPU N's state into KVM fails, accel/kvm/kvm-migration.c),
+ * "cpr-notify-prepare" and "cpr-notify-handover" (the old process's
+ * live update fails after that event's notifiers, migration/cpr.c).
+ * "NAME:once" fails only the first time NAME is reached (a retry then
+ * succeeds in the same process).
  */
 bool fault_inject_fail(const char *name);
 

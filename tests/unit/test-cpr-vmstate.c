@@ -23,6 +23,7 @@ typedef struct TestIoas {
     uint32_t ioas_id;
     int dev_fd;
     int spare_fd;     /* -1: travels as "no descriptor" */
+    int extra_fd;     /* only in test_more_vmsd */
 } TestIoas;
 
 static const VMStateField test_ioas_fields[] = {
@@ -44,7 +45,7 @@ static const VMStateField test_more_fields[] = {
     VMSTATE_UINT32(ioas_id, TestIoas),
     VMSTATE_FD(dev_fd, TestIoas),
     VMSTATE_FD(spare_fd, TestIoas),
-    VMSTATE_FD(dev_fd, TestIoas),
+    VMSTATE_FD(extra_fd, TestIoas),
     VMSTATE_END_OF_LIST(),
 };
 
@@ -236,10 +237,64 @@ static void test_inherited(void)
  * marker byte that is no marker. Each error names the section, its
  * owner and the field; the section's fds are closed.
  */
+/*
+ * cpr-exec: a section's descriptor number that is not open in the new
+ * image fails the load, naming it; what was placed already (an entry's
+ * inherited fd) is closed, and the registry stays empty.
+ */
+static void test_bad_fd_number(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(MigStream) out = mig_stream_new_mem_writer();
+    g_autoptr(MigStream) in = NULL;
+    TestIoas old = {.ioas_id = 3, .spare_fd = -1};
+    Object *owner = new_owner("io9");
+    const uint8_t *data;
+    size_t len;
+    int p[2], entry;
+
+    g_assert_cmpint(pipe2(p, O_CLOEXEC), ==, 0);
+    entry = dup(p[1]);
+    old.dev_fd = p[0];
+    cpr_own_fd(owner, "spare", 0, entry);
+    cpr_vmstate_register(owner, &test_ioas_vmsd, &old);
+    g_assert_true(
+        cpr_state_save(out, MIG_MODE_CPR_EXEC, "vcpus 1\n", NULL, &err));
+    g_assert_no_error(err);
+    cpr_fd_clear(false);
+    /* The old image's section fd did not survive the exec. */
+    close(p[0]);
+    data = mig_stream_mem_data(out, &len);
+    in = mig_stream_new_mem_reader(data, len, NULL, 0);
+    g_assert_false(cpr_state_load(in, true, &err));
+    g_assert_nonnull(strstr(err->message, "was not inherited"));
+    g_assert_nonnull(strstr(err->message, "section 'test-ioas' of "
+                                          "'/objects/io9'"));
+    g_assert_false(cpr_is_incoming());
+    g_assert_cmpuint(cpr_fd_count(), ==, 0);
+    /* The entry's inherited fd, placed before the failure, is closed. */
+    g_assert_cmpint(fcntl(entry, F_GETFD), <, 0);
+    object_unparent(owner);
+    close(p[1]);
+}
+
+static unsigned int open_fds(void)
+{
+    GDir *d = g_dir_open("/proc/self/fd", 0, NULL);
+    unsigned int n = 0;
+
+    while (g_dir_read_name(d)) {
+        n++;
+    }
+    g_dir_close(d);
+    return n;
+}
+
 static void test_malformed(void)
 {
     g_autoptr(GError) err = NULL;
-    TestIoas old = { .ioas_id = 1, .spare_fd = -1 }, got = { 0 };
+    TestIoas old = {.ioas_id = 1, .spare_fd = -1};
+    TestIoas got = {.dev_fd = -1, .spare_fd = -1, .extra_fd = -1};
     TestFlag flag = { .flag = 1 }, fgot = { 0 };
     Object *owner = new_owner("bad0");
     Object *owner2 = new_owner("bad1");
@@ -252,16 +307,24 @@ static void test_malformed(void)
     cpr_vmstate_register(owner2, &test_flag_vmsd, &flag);
     transfer();
 
-    /* One fd field more than the section carries: its bytes end first. */
-    g_assert_false(cpr_vmstate_load(owner, &test_more_vmsd, &got, &found,
-                                    &err));
-    g_assert_true(found);
-    g_assert_nonnull(strstr(err->message, "cpr section 'test-ioas' of "
-                            "'/objects/bad0'"));
-    g_assert_nonnull(strstr(err->message, "unexpected end"));
-    g_clear_error(&err);
-    if (got.dev_fd > 0) {
-        close(got.dev_fd);
+    /*
+     * One fd field more than the section carries: its bytes end first,
+     * after the first fd field was filled. That one is closed again and
+     * the field left as it was: nothing leaks.
+     */
+    {
+        unsigned int fds = open_fds();
+
+        g_assert_false(
+            cpr_vmstate_load(owner, &test_more_vmsd, &got, &found, &err));
+        g_assert_true(found);
+        g_assert_nonnull(strstr(err->message, "cpr section 'test-ioas' of "
+                                              "'/objects/bad0'"));
+        g_assert_nonnull(strstr(err->message, "unexpected end"));
+        g_clear_error(&err);
+        g_assert_cmpint(got.dev_fd, ==, -1);
+        /* The section's own copy went with it too. */
+        g_assert_cmpuint(open_fds(), ==, fds - 1);
     }
 
     /* A marker of 1 with no descriptor in the section. */
@@ -303,5 +366,6 @@ int main(int argc, char **argv)
     g_test_add_func("/migration/cpr/vmstate/socketpair", test_socketpair);
     g_test_add_func("/migration/cpr/vmstate/inherited", test_inherited);
     g_test_add_func("/migration/cpr/vmstate/malformed", test_malformed);
+    g_test_add_func("/migration/cpr/vmstate/bad-fd-number", test_bad_fd_number);
     return g_test_run();
 }

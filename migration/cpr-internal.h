@@ -98,7 +98,7 @@ void cpr_incoming_done(void);
 /* The old process's switchover times (all zero for cpr-transfer). */
 const CprTimes *cpr_incoming_times(void);
 
-/* ---- blockers (cpr.c) ---- */
+/* ---- blockers (cpr-check.c) ---- */
 
 /*
  * Whether this configuration can be live-updated in MODE: every RAM
@@ -107,12 +107,14 @@ const CprTimes *cpr_incoming_times(void);
  */
 bool cpr_check_blockers(MigMode mode, GError **errp);
 
+/* ---- the registry (cpr.c) ---- */
+
 /* Forget every entry of OWNER (names OWNER/...), closing its fds. */
 void cpr_fd_drop_owner(const char *owner);
 /* Whether entry NAME belongs to OWNER ("chardev/s0/conn" to "chardev/s0"). */
 bool cpr_name_in_owner(const char *name, const char *owner);
 
-/* ---- configuration fingerprint (cpr.c) ---- */
+/* ---- configuration fingerprint (cpr-check.c) ---- */
 
 /*
  * Lines "vcpus N", "ram NAME SIZE", "object TYPE ID" (a new string).
@@ -120,6 +122,8 @@ bool cpr_name_in_owner(const char *name, const char *owner);
  * one, and a new process may have other ones.
  */
 char *cpr_config_fingerprint(void);
+/* As a version-1 baton (up to b23ea73) listed it: chardevs included. */
+char *cpr_config_fingerprint_v1(void);
 /* The first line where they differ, as an error. */
 bool cpr_config_compare(const char *old_fp, const char *new_fp,
                         GError **errp);

@@ -86,21 +86,19 @@
     BOOT64_LONG_MODE
 
     /* Our handlers over the fault stubs: MSI, INTx per GSI, spurious. */
+    movl    $16, %esi                  /* the stubs are 16 bytes apart */
     movl    $IDT + VEC_MSI * 16, %edi
     movl    $msi_stubs, %eax
     movl    $MAX_DEV, %ecx
-2:  call    set_gate
-    addl    $16, %eax
-    loop    2b
+    call    set_gates
     movl    $IDT + VEC_INTX * 16, %edi
     movl    $intx_stubs, %eax
     movl    $N_GSI, %ecx
-3:  call    set_gate
-    addl    $16, %eax
-    loop    3b
+    call    set_gates
     movl    $IDT + VEC_SPURIOUS * 16, %edi
     movl    $lapic_spurious, %eax
-    call    set_gate
+    movl    $1, %ecx
+    call    set_gates
 
     /* Clear counters and the device table. */
     movl    $STATUS, %edi

@@ -54,23 +54,7 @@ spin:
     jnz     spin
     jmp     seq
 
-/* putdec: print %eax in decimal. Clobbers %eax, %ecx, %edx, %si. */
-putdec:
-    movl    $10, %ecx
-    xorw    %si, %si
-1:  xorl    %edx, %edx
-    divl    %ecx
-    pushw   %dx                    /* digits come out lowest first */
-    incw    %si
-    testl   %eax, %eax
-    jnz     1b
-2:  popw    %ax
-    addb    $'0', %al
-    call    putc
-    decw    %si
-    jnz     2b
-    ret
-
+    UART_PUTDEC
     UART_ROUTINES
 
 msg_hello:

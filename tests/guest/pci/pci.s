@@ -10,20 +10,15 @@
  */
 
     .include "uart.inc"
+    .include "boot64.inc"
 
-    .set LOAD_ADDR, 0x7e00         /* image sector 1 goes right after 0x7c00 */
+    .set BOOT_N_PD, 4              /* 4 GiB: RAM, PCI hole, IOAPIC, LAPIC */
+    .set BOOT_N_GATES, 256         /* exceptions and every interrupt */
+
     .set STATUS, 0x5000            /* global counters (see README) */
     .set DEVTAB, 0x6000            /* one 64-byte entry per edu */
     .set MAX_DEV, 16
     .set BUSQ, 0x6800              /* bus numbers still to scan (bytes) */
-    .set STACK0, 0x7c00            /* ring-0 stack top (real mode too) */
-    .set PML4, 0x20000
-    .set PDPT, 0x21000
-    .set PD0, 0x22000              /* 4 page directories: 4 GiB identity */
-    .set N_PD, 4
-    .set IDT, 0x2a000              /* 256 gates, 16 bytes each */
-    .set TSS_COPY, 0x2b000
-    .set STACK3, 0x30000           /* ring-3 stack top */
     .set DMA_SRC, 0x100000         /* RAM side of the DMA (below 256 MiB: */
     .set DMA_DST, 0x101000         /* edu's default dma_mask is 28 bits) */
 
@@ -82,232 +77,28 @@
      */
     .set DMA_LEN, 4096 - 8
 
-    .set SEL_CODE32, 0x08
-    .set SEL_DATA, 0x10
-    .set SEL_CODE64, 0x18
-    .set SEL_UDATA, 0x28
-    .set SEL_UCODE64, 0x30
-    .set SEL_TSS, 0x38
-
-    .set ATA_DATA, 0x1f0
-    .set ATA_COUNT, 0x1f2
-    .set ATA_LBA0, 0x1f3
-    .set ATA_LBA1, 0x1f4
-    .set ATA_LBA2, 0x1f5
-    .set ATA_DEVICE, 0x1f6
-    .set ATA_CMD, 0x1f7            /* status on read */
-    .set ATA_CTRL, 0x3f6
-    .set ATA_BSY, 0x80
-    .set ATA_DRQ, 0x08
-    .set ATA_ERR, 0x01
-
-    .text
-    .globl _start
-
-/* ---------------------------------------------------------------- sector 0 */
-    .code16
-_start:
-    BOOT_SETUP
-
-    /* nIEN: no IRQ 14, we poll. */
-    movw    $ATA_CTRL, %dx
-    movb    $0x02, %al
-    outb    %al, %dx
-    movw    $ATA_CMD, %dx
-1:  inb     %dx, %al
-    testb   $ATA_BSY, %al
-    jnz     1b
-    movw    $ATA_DEVICE, %dx
-    movb    $0xe0, %al             /* LBA, master, LBA bits 27:24 = 0 */
-    outb    %al, %dx
-    movw    $ATA_COUNT, %dx
-    movb    $LOAD_SECTORS, %al
-    outb    %al, %dx
-    movw    $ATA_LBA0, %dx
-    movb    $1, %al
-    outb    %al, %dx
-    xorb    %al, %al
-    movw    $ATA_LBA1, %dx
-    outb    %al, %dx
-    movw    $ATA_LBA2, %dx
-    outb    %al, %dx
-    movw    $ATA_CMD, %dx
-    movb    $0x20, %al             /* READ SECTORS */
-    outb    %al, %dx
-
-    movw    $LOAD_ADDR, %di        /* ES = 0 */
-    movw    $LOAD_SECTORS, %bx
-next_sector:
-    movw    $ATA_CMD, %dx
-2:  inb     %dx, %al
-    testb   $ATA_BSY, %al
-    jnz     2b
-    testb   $ATA_ERR, %al
-    jnz     disk_error
-    testb   $ATA_DRQ, %al
-    jz      2b
-    movw    $ATA_DATA, %dx
-    movw    $256, %cx
-    rep insw
-    decw    %bx
-    jnz     next_sector
-
-    cmpl    $0x47494350, param_block    /* "PCIG" */
-    jne     disk_error
-    jmp     stage2
-
-disk_error:
-    movw    $msg_disk, %si
-    call    puts
-3:  hlt
-    jmp     3b
-
-    UART_ROUTINES
-
-msg_disk:
-    .asciz  "pci error: cannot load the image from the disk\n"
-
-    .org    510
-    .byte   0x55, 0xaa
-
-/* ------------------------------------------- sector 1: parameters (0x7e00) */
-param_block:
-    .ascii  "PCIGPB01"             /* +0  magic */
+/* Sector 0, then sector 1 (0x7e00): the parameter block after its magic. */
+    BOOT64_SECTOR0 "PCIGPB01", "pci error:"
     .quad   0x800000000            /* +8  wait limit: loop iterations */
     .quad   0                      /* +16 spin iterations after a round */
     .quad   0x1000000              /* +24 hold: spin with TPR blocking */
 
-    .balign 16
-gdt:
-    .quad   0
-    .quad   0x00cf9a000000ffff     /* 0x08 code32, ring 0 */
-    .quad   0x00cf92000000ffff     /* 0x10 data, ring 0 */
-    .quad   0x00209a0000000000     /* 0x18 code64, ring 0 */
-    .quad   0                      /* 0x20 unused */
-    .quad   0x00cff2000000ffff     /* 0x28 data, ring 3 */
-    .quad   0x0020fa0000000000     /* 0x30 code64, ring 3 */
-    .word   tss_end - tss + 8192   /* 0x38 64-bit TSS at TSS_COPY */
-    .word   TSS_COPY & 0xffff
-    .byte   TSS_COPY >> 16, 0x89, 0x00, 0
-    .long   0, 0
-gdt_end:
+    BOOT64_LONG_MODE
 
-gdt_desc:
-    .word   gdt_end - gdt - 1
-    .long   gdt
-    .long   0
-
-idt_desc:
-    .word   256 * 16 - 1
-    .quad   IDT
-
-    .balign 16
-tss:
-    .long   0
-    .quad   STACK0                 /* rsp0 */
-    .quad   0, 0                   /* rsp1, rsp2 */
-    .quad   0                      /* reserved */
-    .quad   0, 0, 0, 0, 0, 0, 0    /* ist1..7 */
-    .quad   0                      /* reserved */
-    .word   0
-    .word   tss_end - tss          /* I/O map base: right after */
-tss_end:
-
-/* ----------------------------------------------- real -> protected -> long */
-    .code16
-stage2:
-    lgdtl   gdt_desc
-    movl    %cr0, %eax
-    orl     $1, %eax
-    movl    %eax, %cr0
-    ljmpl   $SEL_CODE32, $pm32
-
-    .code32
-pm32:
-    movw    $SEL_DATA, %ax
-    movw    %ax, %ds
-    movw    %ax, %es
-    movw    %ax, %ss
-    movw    %ax, %fs
-    movw    %ax, %gs
-    movl    $STACK0, %esp
-
-    /* TSS at TSS_COPY, then an all-zero I/O bitmap (every port) and 0xff. */
-    movl    $tss, %esi
-    movl    $TSS_COPY, %edi
-    movl    $tss_end - tss, %ecx
-    rep movsb
-    xorl    %eax, %eax
-    movl    $8192 / 4, %ecx
-    rep stosl
-    movb    $0xff, (%edi)
-
-    /* PML4[0] -> PDPT, PDPT[i] -> PD i; 2 MiB user pages for 4 GiB. */
-    movl    $PML4, %edi
-    xorl    %eax, %eax
-    movl    $2 * 4096 / 4, %ecx
-    rep stosl
-    movl    $PDPT | 7, PML4
-    movl    $PDPT, %edi
-    movl    $PD0 | 7, %eax
-    movl    $N_PD, %ecx
-1:  movl    %eax, (%edi)
-    addl    $8, %edi
-    addl    $4096, %eax
-    loop    1b
-    movl    $PD0, %edi
-    movl    $0x87, %eax
-    movl    $N_PD * 512, %ecx
-2:  movl    %eax, (%edi)
-    movl    $0, 4(%edi)
-    addl    $0x200000, %eax
-    addl    $8, %edi
-    loop    2b
-
-    movl    %cr4, %eax
-    orl     $0x20, %eax                /* PAE */
-    movl    %eax, %cr4
-    movl    $PML4, %eax
-    movl    %eax, %cr3
-    movl    $0xc0000080, %ecx          /* EFER */
-    rdmsr
-    orl     $0x100, %eax               /* LME */
-    wrmsr
-    movl    %cr0, %eax
-    orl     $0x80000000, %eax          /* PG: long mode becomes active */
-    movl    %eax, %cr0
-    ljmpl   $SEL_CODE64, $lm64
-
-    .code64
-lm64:
-    movl    $STACK0, %esp
-    movl    $SEL_TSS, %eax
-    ltr     %ax
-
-    /* Every vector first goes to the fatal stub that names it. */
-    movl    $IDT, %edi
-    movl    $fault_stubs, %eax
-    movl    $256, %ecx
-1:  call    set_gate
-    addl    $8, %eax
-    loop    1b
-    /* Then ours: MSI per device, INTx per GSI, spurious. */
+    /* Our handlers over the fault stubs: MSI, INTx per GSI, spurious. */
+    movl    $16, %esi                  /* the stubs are 16 bytes apart */
     movl    $IDT + VEC_MSI * 16, %edi
     movl    $msi_stubs, %eax
     movl    $MAX_DEV, %ecx
-2:  call    set_gate
-    addl    $16, %eax
-    loop    2b
+    call    set_gates
     movl    $IDT + VEC_INTX * 16, %edi
     movl    $intx_stubs, %eax
     movl    $N_GSI, %ecx
-3:  call    set_gate
-    addl    $16, %eax
-    loop    3b
+    call    set_gates
     movl    $IDT + VEC_SPURIOUS * 16, %edi
     movl    $lapic_spurious, %eax
-    call    set_gate
-    lidt    idt_desc
+    movl    $1, %ecx
+    call    set_gates
 
     /* Clear counters and the device table. */
     movl    $STATUS, %edi
@@ -347,29 +138,8 @@ lm64:
     movl    $0, 0x80(%rcx)
     movl    $0x100 | VEC_SPURIOUS, 0xf0(%rcx)
 
-    /*
-     * iretq to ring 3 with IOPL=3 and IF=1: interrupts arrive in the
-     * ring-3 workload. Some hypervisors (PVM) ignore IOPL in ring 3,
-     * hence also the I/O bitmap.
-     */
-    pushq   $SEL_UDATA | 3
-    pushq   $STACK3
-    pushq   $0x3202
-    pushq   $SEL_UCODE64 | 3
-    pushq   $user_main
-    iretq
-
-/* set_gate: interrupt gate at %rdi -> %eax, DPL 0; %rdi += 16. */
-set_gate:
-    movw    %ax, (%rdi)
-    movw    $SEL_CODE64, 2(%rdi)
-    movw    $0x8e00, 4(%rdi)           /* present, DPL 0, interrupt gate */
-    movl    %eax, %edx
-    shrl    $16, %edx
-    movw    %dx, 6(%rdi)
-    movq    $0, 8(%rdi)
-    addq    $16, %rdi
-    ret
+    /* Ring 3 with IF = 1: interrupts arrive in the ring-3 workload. */
+    BOOT64_ENTER_RING3 user_main, 1
 
 /* ------------------------------------------------- ring 0: interrupts */
 /*
@@ -497,46 +267,20 @@ lapic_spurious:
     iretq
 
 /*
- * Ring 3 stops after an error line with a hlt at user_halt, which faults
- * (#GP): that one is no new error, just halt. (A software interrupt would
- * be simpler, but PVM raises #UD for int n in ring 3.)
+ * Any other vector (exception or stray interrupt): name it, print the
+ * frame in hex and halt. Ring 3 stops after an error line with a hlt at
+ * user_halt, which faults (#GP): that one is no new error, just halt. (A
+ * software interrupt would be simpler, but PVM raises #UD for int n in
+ * ring 3.)
  */
-halt_forever:
-    cli
-1:  hlt
-    jmp     1b
-
-/* Any other vector (exception or stray interrupt): name it and halt. */
-    .balign 8
-fault_stubs:
-    .set    vector, 0
-    .rept   256
-    .balign 8
-    movb    $vector, %bl
-    jmp     fault
-    .set    vector, vector + 1
-    .endr
 fault:
     cmpb    $13, %bl
-    jne     1f
+    jne     fault_report
     cmpq    $user_halt, 8(%rsp)        /* rip, after the error code */
     je      halt_forever
-1:  movl    $msg_fault, %esi
-    call    puts64
-    movzbl  %bl, %eax
-    call    putdec64
-    movq    %rsp, %rbx                 /* [error code,] rip, cs, rflags */
-    movl    $4, %ebp
-2:  movb    $' ', %al
-    call    putc64
-    movq    (%rbx), %rax
-    call    puthex64
-    addq    $8, %rbx
-    decl    %ebp
-    jnz     2b
-    movb    $'\n', %al
-    call    putc64
-    jmp     halt_forever
+    jmp     fault_report
+
+    BOOT64_FAULTS puthex64, fault
 
 /* ------------------------------------------------------------- ring 3 */
 user_main:
@@ -1238,60 +982,7 @@ msi_off:
     ret
 
 /* ---------------------------------------------------- output (any ring) */
-/* putc64: write %al to the UART once it can take a byte. Preserves all. */
-putc64:
-    pushq   %rdx
-    pushq   %rax
-    movw    $UART_LSR, %dx
-1:  inb     %dx, %al
-    testb   $LSR_THRE, %al
-    jz      1b
-    popq    %rax
-    movw    $UART_THR, %dx
-    outb    %al, %dx
-    popq    %rdx
-    ret
-
-/* puts64: write the NUL-terminated string at %rsi. Clobbers %rsi, %al. */
-puts64:
-    lodsb
-    testb   %al, %al
-    jz      1f
-    call    putc64
-    jmp     puts64
-1:  ret
-
-/* putdec64: print %rax in decimal. Clobbers %rax, %rcx, %rdx, %rsi. */
-putdec64:
-    movl    $10, %ecx
-    jmp     putnum
-/* puthex64: print %rax as 0x and hex digits. Same clobbers. */
-puthex64:
-    pushq   %rax
-    movb    $'0', %al
-    call    putc64
-    movb    $'x', %al
-    call    putc64
-    popq    %rax
-    movl    $16, %ecx
-putnum:
-    movq    %rsp, %rsi
-    subq    $72, %rsp
-1:  xorl    %edx, %edx
-    divq    %rcx
-    movb    hexdigits(%rdx), %dl
-    decq    %rsi
-    movb    %dl, (%rsi)
-    testq   %rax, %rax
-    jnz     1b
-2:  movb    (%rsi), %al
-    call    putc64
-    incq    %rsi
-    leaq    72(%rsp), %rax
-    cmpq    %rax, %rsi
-    jne     2b
-    addq    $72, %rsp
-    ret
+    UART_ROUTINES64
 
 /* puthex2: print %al as two hex digits. Clobbers %rax. */
 puthex2:
@@ -1305,8 +996,6 @@ puthex2:
     movb    hexdigits(%rax), %al
     jmp     putc64
 
-hexdigits:
-    .ascii  "0123456789abcdef"
 msg_ready:
     .asciz  "pci ready: "
 msg_ready2:
@@ -1388,6 +1077,4 @@ msg_spur_msi:
 msg_spur_lapic:
     .asciz  " LAPIC "
 
-    .balign 512, 0
-image_end:
-    .set LOAD_SECTORS, (image_end - param_block) / 512
+    BOOT64_IMAGE_END

@@ -68,23 +68,7 @@ spin:
     jnz     spin
     jmp     seq
 
-/* putdec: print %eax in decimal. Clobbers %eax, %ecx, %edx, %si. */
-putdec:
-    movl    $10, %ecx
-    xorw    %si, %si
-1:  xorl    %edx, %edx
-    divl    %ecx
-    pushw   %dx
-    incw    %si
-    testl   %eax, %eax
-    jnz     1b
-2:  popw    %ax
-    addb    $'0', %al
-    call    putc
-    decw    %si
-    jnz     2b
-    ret
-
+    UART_PUTDEC
     UART_ROUTINES
 
 /* Runs at 0x0800:0000 on each AP; position-independent. */

@@ -13,6 +13,7 @@
 #include "savevm.h"
 #include "migration/stream.h"
 #include "migration/vmstate.h"
+#include "system/memory.h"
 #include "system/runstate.h"
 #include "util/crc32c.h"
 
@@ -1176,7 +1177,16 @@ static bool load_stream(MigStream *f, GError **errp)
         }
         p = mig_stream_new_mem_child_reader(f, ls.payload, ls.len);
         bql_lock();
+        /*
+         * The memory map changes the records make (BARs, bus mastering)
+         * are flattened once, after the last one, instead of once per
+         * device: the guest cannot run before the load ends. Readers of
+         * the map in between (a post_load's DMA, a monitor command while
+         * the lock is dropped) still see it current (memory.h).
+         */
+        memory_region_transaction_begin_deferred();
         ok = apply_record(&ls, p, errp);
+        memory_region_transaction_commit_deferred();
         bql_unlock();
         if (!ok) {
             break;
@@ -1184,6 +1194,10 @@ static bool load_stream(MigStream *f, GError **errp)
     }
     g_free(ls.payload);
     g_hash_table_destroy(ls.ids);
+    /* Whatever the outcome, listeners see the map the records left. */
+    bql_lock();
+    memory_region_flush_pending();
+    bql_unlock();
     load_cleanup_all();
     return ok;
 }

@@ -1178,6 +1178,8 @@ static bool incoming_start(IncomingState *mis, const MigChannel *ch,
     MigConn conn = MIG_CONN_INIT;
 
     global_state_register();
+    /* While we wait for the source: not in the pause (cpr-transfer). */
+    savevm_load_prepare();
     if (mig_incoming_is_listen(&ch->addr)) {
         mis->listener = mig_listener_new(&ch->addr, errp);
         if (!mis->listener) {

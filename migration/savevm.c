@@ -558,7 +558,11 @@ static bool save_complete(MigStream *f, GError **errp)
             return false;
         }
     }
-    /* Written, not necessarily flushed: up to a buffer's worth remains. */
+    /*
+     * Sent now, while the device state is being read: the destination
+     * finishes the live sections (and is awake) before it arrives.
+     */
+    mig_stream_flush(f);
     complete_live_sent = g_get_monotonic_time();
     if (!complete_synced) {
         complete_synced = complete_live_sent; /* no live section synced */
@@ -566,8 +570,14 @@ static bool save_complete(MigStream *f, GError **errp)
     for (guint i = 0; i < entry_count(); i++) {
         SaveStateEntry *se = entry_at(i);
 
-        if (se->vmsd && !save_vmstate_section(f, se, errp)) {
+        if (!se->vmsd) {
+            continue;
+        }
+        if (!save_vmstate_section(f, se, errp)) {
             return false;
+        }
+        if (se->vmsd->flush_after) {
+            mig_stream_flush(f);
         }
     }
     rec = mig_stream_new_mem_child_writer(f);
@@ -1095,6 +1105,17 @@ static bool load_check_complete(GError **errp)
         }
     }
     return true;
+}
+
+void savevm_load_prepare(void)
+{
+    for (guint i = 0; i < entry_count(); i++) {
+        SaveStateEntry *se = entry_at(i);
+
+        if (se->vmsd && se->vmsd->load_prepare) {
+            se->vmsd->load_prepare(se->opaque);
+        }
+    }
 }
 
 static bool load_setup_all(GError **errp)

@@ -114,6 +114,18 @@ typedef struct KVMMigCPU {
     bool put_pending;
     char *fault_point; /* "cpu-load-N": a test fails this vCPU's load */
     bool fail_put;     /* ...and this one does (decided with the BQL) */
+    /*
+     * Destination: what KVM held for this vCPU when the load began, read
+     * then on its thread (PREP_WORK, outside the pause). The put skips
+     * what the stream would only write again, if KNOWN_GEN is still the
+     * vCPU's state_gen (it has not run nor been reset since). KNOWN and
+     * its flags belong to the vCPU thread; PREP_STARTED to the main one.
+     */
+    KVMCPUMigState *known;
+    bool known_valid;
+    uint64_t known_gen;
+    KVMWork prep_work;
+    bool prep_started;
 } KVMMigCPU;
 
 /* KVM_GET_IRQCHIP's three chips, chip data only (chip_id is implied). */
@@ -395,10 +407,9 @@ static bool kvm_mig_get_msrs(KVMCPU *kcpu, KVMCPUMigState *st, GError **errp)
     return true;
 }
 
-static bool kvm_mig_get_cpu(KVMMigCPU *mc, GError **errp)
+static bool kvm_mig_read_cpu(KVMMigCPU *mc, KVMCPUMigState *st, GError **errp)
 {
     KVMCPU *kcpu = mc->kcpu;
-    KVMCPUMigState *st = &mc->st;
     KVMState *s = kcpu->s;
     struct kvm_mp_state mp;
 
@@ -426,6 +437,11 @@ static bool kvm_mig_get_cpu(KVMMigCPU *mc, GError **errp)
     }
     st->tsc_khz = mc->tsc_khz > 0 ? (uint32_t)mc->tsc_khz : 0;
     return true;
+}
+
+static bool kvm_mig_get_cpu(KVMMigCPU *mc, GError **errp)
+{
+    return kvm_mig_read_cpu(mc, &mc->st, errp);
 }
 
 /*
@@ -509,6 +525,10 @@ static bool kvm_mig_cpu_pre_save(void *opaque, GError **errp)
 
 /* ---- vCPU state: put (post_load) ---- */
 
+/* KNOWN (may be NULL) holds the same bytes as ST in FIELD. */
+#define KVM_MIG_SAME(known, st, field) \
+    ((known) && !memcmp((known)->field, (st)->field, sizeof((st)->field)))
+
 static bool kvm_mig_put_sregs(KVMCPU *kcpu, const KVMCPUMigState *st,
                               GError **errp)
 {
@@ -574,7 +594,8 @@ static bool kvm_mig_put_msrs(KVMCPU *kcpu, const KVMCPUMigState *st,
     return true;
 }
 
-static bool kvm_mig_put_fpu(KVMCPU *kcpu, KVMCPUMigState *st, GError **errp)
+static bool kvm_mig_put_fpu(KVMCPU *kcpu, KVMCPUMigState *st,
+                            const KVMCPUMigState *known, GError **errp)
 {
     struct kvm_xcrs xcrs = {
         .nr_xcrs = 1,
@@ -582,6 +603,10 @@ static bool kvm_mig_put_fpu(KVMCPU *kcpu, KVMCPUMigState *st, GError **errp)
     };
 
     if (!st->xsave_len) {
+        if (known && known->fpu_len == st->fpu_len &&
+            KVM_MIG_SAME(known, st, fpu)) {
+            return true;
+        }
         return KVM_MIG_CALL(kcpu, KVM_SET_FPU, st->fpu, errp);
     }
     /*
@@ -591,10 +616,17 @@ static bool kvm_mig_put_fpu(KVMCPU *kcpu, KVMCPUMigState *st, GError **errp)
      * KVM refuses ones this host does not support.
      */
     memset(st->xsave + st->xsave_len, 0, KVM_MIG_XSAVE_MAX - st->xsave_len);
-    if (!KVM_MIG_CALL(kcpu, KVM_SET_XSAVE, st->xsave, errp)) {
+    /* KVM's area (what it read into KNOWN) is all KVM_SET_XSAVE reads. */
+    if (!(known && known->xsave_len >= st->xsave_len &&
+          !memcmp(known->xsave, st->xsave, known->xsave_len)) &&
+        !KVM_MIG_CALL(kcpu, KVM_SET_XSAVE, st->xsave, errp)) {
         return false;
     }
-    return !st->has_xcrs || KVM_MIG_CALL(kcpu, KVM_SET_XCRS, &xcrs, errp);
+    if (!st->has_xcrs ||
+        (known && known->has_xcrs && known->xcr0 == st->xcr0)) {
+        return true;
+    }
+    return KVM_MIG_CALL(kcpu, KVM_SET_XCRS, &xcrs, errp);
 }
 
 /*
@@ -605,22 +637,32 @@ static bool kvm_mig_put_fpu(KVMCPU *kcpu, KVMCPUMigState *st, GError **errp)
  * events (SMM state before MP state), MP state, and debug registers last.
  * QEMU writes the other MSRs before the local APIC; none of them depends
  * on it (the APIC base travels in sregs), so one KVM_SET_MSRS does.
+ *
+ * With KNOWN, what KVM holds already (read before the load, nothing has
+ * changed it since), a part whose bytes it has already is not written
+ * again: for a vCPU parked since reset (an AP waiting for SIPI) most of
+ * them; for a running one at least the debug registers and MP state.
+ * The MSRs always go (the TSC moves on).
  */
-static bool kvm_mig_put_cpu(KVMCPU *kcpu, KVMCPUMigState *st, GError **errp)
+static bool kvm_mig_put_cpu(KVMCPU *kcpu, KVMCPUMigState *st,
+                            const KVMCPUMigState *known, GError **errp)
 {
     KVMState *s = kcpu->s;
     struct kvm_mp_state mp = {.mp_state = st->mp_state};
     struct kvm_vcpu_events events;
 
-    if (!kvm_mig_put_sregs(kcpu, st, errp) ||
-        !KVM_MIG_CALL(kcpu, KVM_SET_REGS, st->regs, errp) ||
-        !kvm_mig_put_fpu(kcpu, st, errp) ||
-        (s->irqchip_in_kernel &&
+    if ((!KVM_MIG_SAME(known, st, sregs) &&
+         !kvm_mig_put_sregs(kcpu, st, errp)) ||
+        (!KVM_MIG_SAME(known, st, regs) &&
+         !KVM_MIG_CALL(kcpu, KVM_SET_REGS, st->regs, errp)) ||
+        !kvm_mig_put_fpu(kcpu, st, known, errp) ||
+        (s->irqchip_in_kernel && !KVM_MIG_SAME(known, st, lapic) &&
          !KVM_MIG_CALL(kcpu, KVM_SET_LAPIC, st->lapic, errp)) ||
         !kvm_mig_put_msrs(kcpu, st, errp)) {
         return false;
     }
-    if (st->has_events) {
+    if (st->has_events &&
+        !(known && known->has_events && KVM_MIG_SAME(known, st, events))) {
         memcpy(&events, st->events, sizeof(events));
         /* GET leaves these out; without them SET ignores NMI and SIPI. */
         events.flags |=
@@ -629,17 +671,25 @@ static bool kvm_mig_put_cpu(KVMCPU *kcpu, KVMCPUMigState *st, GError **errp)
             return false;
         }
     }
-    if (!KVM_MIG_CALL(kcpu, KVM_SET_MP_STATE, &mp, errp)) {
+    if (!(known && known->mp_state == st->mp_state) &&
+        !KVM_MIG_CALL(kcpu, KVM_SET_MP_STATE, &mp, errp)) {
         return false;
     }
-    return !st->has_debugregs ||
-           KVM_MIG_CALL(kcpu, KVM_SET_DEBUGREGS, st->debugregs, errp);
+    if (!st->has_debugregs ||
+        (known && known->has_debugregs && KVM_MIG_SAME(known, st, debugregs))) {
+        return true;
+    }
+    return KVM_MIG_CALL(kcpu, KVM_SET_DEBUGREGS, st->debugregs, errp);
 }
 
 static void kvm_mig_put_work(KVMCPU *kcpu, void *opaque)
 {
     KVMMigCPU *mc = opaque;
+    const KVMCPUMigState *known =
+        mc->known_valid && mc->known_gen == kcpu->state_gen ? mc->known : NULL;
 
+    /* Whatever the put does, KVM's state is no longer the one read. */
+    mc->known_valid = false;
     if (mc->fail_put) {
         error_setg(&mc->err, "CPU %u: fault injected at '%s'", kcpu->index,
                    mc->fault_point);
@@ -647,7 +697,45 @@ static void kvm_mig_put_work(KVMCPU *kcpu, void *opaque)
     }
     /* The TSC just written supersedes one read at a stop. */
     kcpu->stop_tsc_valid = false;
-    kvm_mig_put_cpu(kcpu, &mc->st, &mc->err);
+    kvm_mig_put_cpu(kcpu, &mc->st, known, &mc->err);
+}
+
+/* On the vCPU's thread, when a load begins: see KVMMigCPU.known. */
+static void kvm_mig_read_known_work(KVMCPU *kcpu, void *opaque)
+{
+    KVMMigCPU *mc = opaque;
+    g_autoptr(GError) err = NULL;
+
+    if (!mc->known) {
+        mc->known = g_new0(KVMCPUMigState, 1);
+    }
+    /* A failed read only means writing everything, as without it. */
+    mc->known_valid = kvm_mig_read_cpu(mc, mc->known, &err);
+    mc->known_gen = kcpu->state_gen;
+}
+
+/* Wait for a read started by kvm_mig_cpu_load_prepare() (main thread). */
+static void kvm_mig_prep_wait(KVMMigCPU *mc)
+{
+    KVMWork *w = &mc->prep_work;
+
+    if (mc->prep_started) {
+        kvm_cpu_work_wait(kvm_mig->s, &w, 1);
+        mc->prep_started = false;
+    }
+}
+
+/*
+ * A load begins: read what KVM holds for this vCPU now, on its thread
+ * and without waiting (the put, queued behind it, finds it done).
+ */
+static void kvm_mig_cpu_load_prepare(void *opaque)
+{
+    KVMMigCPU *mc = opaque;
+
+    kvm_mig_prep_wait(mc);
+    mc->prep_work = (KVMWork){.fn = kvm_mig_read_known_work, .opaque = mc};
+    mc->prep_started = kvm_cpu_work_start(mc->kcpu, &mc->prep_work);
 }
 
 static bool kvm_mig_msr_supported(uint32_t index)
@@ -777,7 +865,10 @@ static const VMStateDescription kvm_vmstate_cpu = {
     .minimum_version_id = 1,
     .pre_save = kvm_mig_cpu_pre_save,
     .post_load = kvm_mig_cpu_post_load,
+    .load_prepare = kvm_mig_cpu_load_prepare,
     .fields = kvm_vmstate_cpu_fields,
+    /* The destination's vCPU threads write it while the rest is saved. */
+    .flush_after = true,
 };
 
 /* ---- in-kernel PIC and IOAPIC ---- */
@@ -1143,8 +1234,10 @@ void kvm_migration_cleanup(KVMState *s)
     /* A failed load may leave puts running on vCPU threads: no error. */
     kvm_mig_work_wait(0, m->ncpus);
     for (unsigned int i = 0; i < m->ncpus; i++) {
+        kvm_mig_prep_wait(m->cpus[i]);
         vmstate_unregister_opaque(m->cpus[i]);
         g_clear_error(&m->cpus[i]->err);
+        g_free(m->cpus[i]->known);
         g_free(m->cpus[i]->fault_point);
         g_free(m->cpus[i]);
     }

@@ -1017,8 +1017,7 @@ static void test_memory_map_once(void)
         d[i].as = &as;
         d[i].tag = 0xd0 + i;
         d[i].addr = 0x1000 * (i + 1);
-        memory_region_init_io(&d[i].mr, NULL, &mapdev_ops, &d[i], name,
-                              0x100);
+        memory_region_init_io(&d[i].mr, NULL, &mapdev_ops, &d[i], name, 0x100);
         vmstate_register("map-dev", i, &vmstate_mapdev, &d[i]);
     }
 
@@ -1072,7 +1071,6 @@ int main(int argc, char **argv)
     g_test_add_func("/migration/savevm/crafted", test_crafted);
     g_test_add_func("/migration/savevm/live-incomplete", test_live_incomplete);
     g_test_add_func("/migration/savevm/doc-example", test_doc_example);
-    g_test_add_func("/migration/savevm/memory-map-once",
-                    test_memory_map_once);
+    g_test_add_func("/migration/savevm/memory-map-once", test_memory_map_once);
     return g_test_run();
 }

@@ -154,6 +154,7 @@ typedef struct KVMMigVM {
     unsigned int nmsrs;
     int xsave_size; /* KVM_CAP_XSAVE2 size; 0: KVM_GET_XSAVE's 4096 bytes */
     bool has_sregs2;
+    bool has_sync_regs; /* KVM_CAP_SYNC_REGS covers regs, sregs, events */
     bool has_tsc_control;
     bool has_clock;
     KVMMigCPU **cpus;
@@ -407,24 +408,79 @@ static bool kvm_mig_get_msrs(KVMCPU *kcpu, KVMCPUMigState *st, GError **errp)
     return true;
 }
 
-static bool kvm_mig_read_cpu(KVMMigCPU *mc, KVMCPUMigState *st, GError **errp)
+#define X86_CR0_PG (1ull << 31)
+#define X86_CR4_PAE (1ull << 5)
+#define X86_EFER_LMA (1ull << 10)
+
+/*
+ * KVM_CAP_SYNC_REGS: a KVM_RUN that returns at once (immediate_exit)
+ * copies the general and special registers and the events into kvm_run
+ * on its way out (KVM's api.rst, kvm_valid_regs): one ioctl instead of
+ * three, each of which costs a vcpu_load. The guest does not run, and
+ * nothing is half done at the safe point this runs at. kvm_sregs has no
+ * PDPTRs: with PAE paging outside long mode, or if the run does not
+ * return -EINTR, false, and the caller reads them with the ioctls.
+ */
+static bool kvm_mig_get_synced(KVMCPU *kcpu, KVMCPUMigState *st)
+{
+    struct kvm_run *run = kcpu->run;
+    const struct kvm_sregs *sr = &run->s.regs.sregs;
+    struct kvm_sregs2 sregs2 = {0};
+    int ret;
+
+    if (!kvm_mig->has_sync_regs || !kvm_cap(kcpu->s, KVM_CAP_VCPU_EVENTS)) {
+        return false;
+    }
+    run->kvm_dirty_regs = 0;
+    run->kvm_valid_regs = KVM_SYNC_X86_VALID_FIELDS;
+    /* Left set: the run loop clears it under its lock before it runs. */
+    __atomic_store_n(&run->immediate_exit, 1, __ATOMIC_RELEASE);
+    ret = kvm_vcpu_ioctl(kcpu, KVM_RUN, NULL);
+    run->kvm_valid_regs = 0;
+    if (ret != -EINTR) {
+        return false;
+    }
+    if (kvm_mig->has_sregs2 && (sr->cr0 & X86_CR0_PG) &&
+        (sr->cr4 & X86_CR4_PAE) && !(sr->efer & X86_EFER_LMA)) {
+        return false;
+    }
+    memcpy(st->regs, &run->s.regs.regs, sizeof(st->regs));
+    /* As kvm_mig_get_sregs() converts: the bitmap is in the events. */
+    memcpy(&sregs2, sr, offsetof(struct kvm_sregs, interrupt_bitmap));
+    memcpy(st->sregs, &sregs2, sizeof(sregs2));
+    memcpy(st->events, &run->s.regs.events, sizeof(st->events));
+    return true;
+}
+
+/*
+ * Read ST from KVM on the vCPU's thread; SYNC: by KVM_CAP_SYNC_REGS where
+ * it can. The MP state goes first: reading it makes KVM take a pending
+ * INIT or SIPI, which changes the registers read after it.
+ */
+static bool kvm_mig_read_cpu(KVMMigCPU *mc, KVMCPUMigState *st, bool sync,
+                             GError **errp)
 {
     KVMCPU *kcpu = mc->kcpu;
     KVMState *s = kcpu->s;
     struct kvm_mp_state mp;
+    bool synced;
 
     memset(st, 0, sizeof(*st));
-    if (!KVM_MIG_CALL(kcpu, KVM_GET_REGS, st->regs, errp) ||
-        !kvm_mig_get_sregs(kcpu, st, errp) ||
-        !kvm_mig_get_fpu(kcpu, st, errp) || !kvm_mig_get_msrs(kcpu, st, errp) ||
-        (s->irqchip_in_kernel &&
-         !KVM_MIG_CALL(kcpu, KVM_GET_LAPIC, st->lapic, errp)) ||
-        !KVM_MIG_CALL(kcpu, KVM_GET_MP_STATE, &mp, errp)) {
+    if (!KVM_MIG_CALL(kcpu, KVM_GET_MP_STATE, &mp, errp)) {
         return false;
     }
     st->mp_state = mp.mp_state;
+    synced = sync && kvm_mig_get_synced(kcpu, st);
+    if ((!synced && (!KVM_MIG_CALL(kcpu, KVM_GET_REGS, st->regs, errp) ||
+                     !kvm_mig_get_sregs(kcpu, st, errp))) ||
+        !kvm_mig_get_fpu(kcpu, st, errp) || !kvm_mig_get_msrs(kcpu, st, errp) ||
+        (s->irqchip_in_kernel &&
+         !KVM_MIG_CALL(kcpu, KVM_GET_LAPIC, st->lapic, errp))) {
+        return false;
+    }
     if (kvm_cap(s, KVM_CAP_VCPU_EVENTS)) {
-        if (!KVM_MIG_CALL(kcpu, KVM_GET_VCPU_EVENTS, st->events, errp)) {
+        if (!synced &&
+            !KVM_MIG_CALL(kcpu, KVM_GET_VCPU_EVENTS, st->events, errp)) {
             return false;
         }
         st->has_events = true;
@@ -439,9 +495,10 @@ static bool kvm_mig_read_cpu(KVMMigCPU *mc, KVMCPUMigState *st, GError **errp)
     return true;
 }
 
+/* The save, in the pause: as few ioctls as KVM allows. */
 static bool kvm_mig_get_cpu(KVMMigCPU *mc, GError **errp)
 {
-    return kvm_mig_read_cpu(mc, &mc->st, errp);
+    return kvm_mig_read_cpu(mc, &mc->st, true, errp);
 }
 
 /*
@@ -710,7 +767,7 @@ static void kvm_mig_read_known_work(KVMCPU *kcpu, void *opaque)
         mc->known = g_new0(KVMCPUMigState, 1);
     }
     /* A failed read only means writing everything, as without it. */
-    mc->known_valid = kvm_mig_read_cpu(mc, mc->known, &err);
+    mc->known_valid = kvm_mig_read_cpu(mc, mc->known, false, &err);
     mc->known_gen = kcpu->state_gen;
 }
 
@@ -1200,6 +1257,9 @@ bool kvm_migration_init(KVMState *s, GError **errp)
         m->xsave_size = kvm_mig_check_extension(s, KVM_CAP_XSAVE2, true);
     }
     m->has_sregs2 = kvm_mig_check_extension(s, KVM_CAP_SREGS2, false);
+    m->has_sync_regs =
+        (kvm_mig_check_extension(s, KVM_CAP_SYNC_REGS, false) &
+         KVM_SYNC_X86_VALID_FIELDS) == KVM_SYNC_X86_VALID_FIELDS;
     m->has_tsc_control = kvm_mig_check_extension(s, KVM_CAP_TSC_CONTROL, false);
     m->has_clock = kvm_mig_check_extension(s, KVM_CAP_ADJUST_CLOCK, false);
     kvm_mig = m;

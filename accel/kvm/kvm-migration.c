@@ -119,7 +119,9 @@ typedef struct KVMMigCPU {
      * then on its thread (PREP_WORK, outside the pause). The put skips
      * what the stream would only write again, if KNOWN_GEN is still the
      * vCPU's state_gen (it has not run nor been reset since). KNOWN and
-     * its flags belong to the vCPU thread; PREP_STARTED to the main one.
+     * its flags belong to whoever puts (the vCPU thread, or the loading
+     * thread after kvm_mig_prep_wait()); PREP_STARTED to the thread that
+     * holds the big lock.
      */
     KVMCPUMigState *known;
     bool known_valid;
@@ -528,6 +530,24 @@ static void kvm_mig_get_work(KVMCPU *kcpu, void *opaque)
     }
 }
 
+/*
+ * The caller, which waits for the others anyway, reads one vCPU itself:
+ * waking that vCPU's thread and being woken back costs more than the
+ * ioctls (tens of microseconds each way on a busy host), and with one
+ * vCPU it is all of the save's vCPU part. The vCPUs are stopped (parked
+ * at their safe point) throughout a save, so no KVM_RUN competes; KVM
+ * serializes vCPU ioctls anyway. Not by sync regs: KVM_RUN from another
+ * thread than the vCPU's makes KVM wait for an RCU grace period.
+ */
+static void kvm_mig_get_here(KVMMigCPU *mc)
+{
+    mc->work = (KVMWork){0}; /* nothing for kvm_mig_work_wait() */
+    g_clear_error(&mc->err);
+    if (kvm_mig_read_cpu(mc, &mc->st, false, &mc->err)) {
+        kvm_mig_use_stop_tsc(mc);
+    }
+}
+
 /* Start FN(mc) on MC's vCPU thread; false (MC->err set) if it has none. */
 static bool kvm_mig_work_start(KVMMigCPU *mc, KVMWorkFunc *fn)
 {
@@ -566,10 +586,13 @@ static bool kvm_mig_cpu_pre_save(void *opaque, GError **errp)
     unsigned int idx = mc->kcpu->index;
 
     if (idx == 0 || kvm_mig->save_next != idx) {
-        for (unsigned int i = idx; i < kvm_mig->ncpus; i++) {
+        unsigned int last = kvm_mig->ncpus - 1;
+
+        for (unsigned int i = idx; i < last; i++) {
             kvm_mig_work_start(kvm_mig->cpus[i], kvm_mig_get_work);
         }
-        kvm_mig_work_wait(idx, kvm_mig->ncpus);
+        kvm_mig_get_here(kvm_mig->cpus[last]);
+        kvm_mig_work_wait(idx, last);
     }
     kvm_mig->save_next = idx + 1;
     if (mc->err) {
@@ -898,16 +921,28 @@ static bool kvm_mig_cpu_post_load(void *opaque, int version_id, GError **errp)
         return false;
     }
     mc->fail_put = fault_inject_fail(mc->fault_point);
-    if (!kvm_mig_work_start(mc, kvm_mig_put_work)) {
-        g_propagate_error(errp, g_steal_pointer(&mc->err));
-        return false;
-    }
-    mc->put_pending = true;
     for (unsigned int i = 0; i < kvm_mig->ncpus; i++) {
-        if (!kvm_mig->cpus[i]->put_pending) {
+        KVMMigCPU *other = kvm_mig->cpus[i];
+
+        if (other != mc && !other->put_pending) {
+            if (!kvm_mig_work_start(mc, kvm_mig_put_work)) {
+                g_propagate_error(errp, g_steal_pointer(&mc->err));
+                return false;
+            }
+            mc->put_pending = true;
             return true;
         }
     }
+    /*
+     * The last to arrive: this thread waits for the others anyway, so it
+     * writes this one itself, as the save reads one (kvm_mig_get_here()),
+     * once the read of what KVM held is done (on the vCPU's thread).
+     */
+    kvm_mig_prep_wait(mc);
+    mc->work = (KVMWork){0};
+    g_clear_error(&mc->err);
+    kvm_mig_put_work(mc->kcpu, mc);
+    mc->put_pending = true;
     return kvm_mig_put_finish(errp);
 }
 

@@ -88,9 +88,9 @@ bool savevm_save_all(MigStream *f, const SavevmOptions *opts, GError **errp);
  */
 bool savevm_load(MigStream *f, GError **errp);
 /*
- * Destination, big lock held, before the stream arrives (when the
- * incoming migration starts listening): each section's load_prepare,
- * so that work a post_load can do ahead is done outside the pause.
+ * Destination, big lock held, when the incoming migration starts
+ * listening for the source: each section's load_prepare, so that work a
+ * post_load can do ahead is done outside the pause.
  */
 void savevm_load_prepare(void);
 

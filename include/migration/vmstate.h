@@ -83,9 +83,10 @@ struct VMStateDescription {
      */
     bool flush_after;
     /*
-     * Sections only, destination: an incoming migration starts (it
-     * listens, or opens its channel), before the stream arrives: in a
-     * live update, while the guest still runs on the source. For what
+     * Sections only, destination: an incoming migration starts listening
+     * for the source (not when it reads a channel at once, such as
+     * cpr-exec's file): in a live update, while the guest still runs on
+     * the source. For what
      * post_load can prepare ahead, such as reading the state it will
      * overwrite so as to write only what differs. Cannot fail.
      */

@@ -1171,6 +1171,12 @@ static bool incoming_start(IncomingState *mis, const MigChannel *ch,
 
     global_state_register();
     if (mig_incoming_is_listen(&ch->addr)) {
+        /*
+         * While we wait for the source (outside the pause, for
+         * cpr-transfer). Not for a channel read at once (cpr-exec's
+         * file: the guest is stopped already): nothing to win there.
+         */
+        savevm_load_prepare();
         mis->listener = mig_listener_new(&ch->addr, errp);
         if (!mis->listener) {
             return false;

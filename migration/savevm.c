@@ -13,6 +13,7 @@
 #include "savevm.h"
 #include "migration/stream.h"
 #include "migration/vmstate.h"
+#include "system/memory.h"
 #include "system/runstate.h"
 #include "util/crc32c.h"
 
@@ -581,7 +582,11 @@ static bool save_complete(MigStream *f, GError **errp)
             return false;
         }
     }
-    /* Written, not necessarily flushed: up to a buffer's worth remains. */
+    /*
+     * Sent now, while the device state is being read: the destination
+     * finishes the live sections (and is awake) before it arrives.
+     */
+    mig_stream_flush(f);
     complete_live_sent = g_get_monotonic_time();
     if (!complete_synced) {
         complete_synced = complete_live_sent; /* no live section synced */
@@ -589,8 +594,14 @@ static bool save_complete(MigStream *f, GError **errp)
     for (guint i = 0; i < entry_count(); i++) {
         SaveStateEntry *se = entry_at(i);
 
-        if (se->vmsd && !save_vmstate_section(f, se, errp)) {
+        if (!se->vmsd) {
+            continue;
+        }
+        if (!save_vmstate_section(f, se, errp)) {
             return false;
+        }
+        if (se->vmsd->flush_after) {
+            mig_stream_flush(f);
         }
     }
     rec = mig_stream_new_mem_child_writer(f);
@@ -1120,6 +1131,17 @@ static bool load_check_complete(GError **errp)
     return true;
 }
 
+void savevm_load_prepare(void)
+{
+    for (guint i = 0; i < entry_count(); i++) {
+        SaveStateEntry *se = entry_at(i);
+
+        if (se->vmsd && se->vmsd->load_prepare) {
+            se->vmsd->load_prepare(se->opaque);
+        }
+    }
+}
+
 static bool load_setup_all(GError **errp)
 {
     bool ok = true;
@@ -1158,9 +1180,61 @@ static void load_cleanup_all(void)
     bql_unlock();
 }
 
+/*
+ * Whether the next record is a device state (SECTION_FULL) or the EOF
+ * record and has arrived whole: then reading it cannot block, and the
+ * loader keeps the big lock (and its deferred memory transaction) for it
+ * instead of handing the lock to whoever waits for it in between (the
+ * main loop, a vCPU thread) once per device, inside the pause.
+ */
+static bool next_record_buffered(MigStream *f)
+{
+    size_t avail;
+    const uint8_t *p = mig_stream_peek(f, &avail);
+    uint32_t len;
+
+    if (avail < SAVEVM_REC_HEADER ||
+        (p[0] != SAVEVM_REC_SECTION_FULL && p[0] != SAVEVM_REC_EOF)) {
+        return false;
+    }
+    len = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 |
+          p[4];
+    return len <= SAVEVM_MAX_RECORD &&
+           avail - SAVEVM_REC_HEADER >= (size_t)len + 4;
+}
+
+/* Take the big lock for applying records, or keep it. */
+static void load_lock(bool *locked)
+{
+    if (*locked) {
+        return;
+    }
+    bql_lock();
+    /*
+     * The memory map changes the records make (BARs, bus mastering)
+     * are flattened once, after the last one, instead of once per
+     * device: the guest cannot run before the load ends. Readers of the
+     * map in between (a post_load's DMA, a monitor command while the
+     * lock is dropped) still see it current (memory.h).
+     */
+    memory_region_transaction_begin_deferred();
+    *locked = true;
+}
+
+static void load_unlock(bool *locked)
+{
+    if (!*locked) {
+        return;
+    }
+    memory_region_transaction_commit_deferred();
+    bql_unlock();
+    *locked = false;
+}
+
 static bool load_stream(MigStream *f, GError **errp)
 {
     LoadState ls = {.f = f};
+    bool locked = false;
     bool ok;
 
     g_clear_pointer(&last_section, g_free);
@@ -1177,6 +1251,9 @@ static bool load_stream(MigStream *f, GError **errp)
         bool streamed;
 
         /* Blocking read without the big lock: vCPUs and monitors go on. */
+        if (!next_record_buffered(f)) {
+            load_unlock(&locked);
+        }
         ok = read_record(&ls, &streamed, errp);
         if (!ok) {
             break;
@@ -1193,21 +1270,27 @@ static bool load_stream(MigStream *f, GError **errp)
                 ok = false;
                 break;
             }
-            bql_lock();
+            load_lock(&locked);
             ok = load_check_complete(errp);
-            bql_unlock();
             break;
         }
         p = mig_stream_new_mem_child_reader(f, ls.payload, ls.len);
-        bql_lock();
+        load_lock(&locked);
         ok = apply_record(&ls, p, errp);
-        bql_unlock();
         if (!ok) {
             break;
         }
     }
     g_free(ls.payload);
     g_hash_table_destroy(ls.ids);
+    /* Whatever the outcome, listeners see the map the records left. */
+    if (locked) {
+        memory_region_transaction_commit_deferred();
+    } else {
+        bql_lock();
+    }
+    memory_region_flush_pending();
+    bql_unlock();
     load_cleanup_all();
     return ok;
 }

@@ -81,11 +81,18 @@ bool savevm_save_all(MigStream *f, const SavevmOptions *opts, GError **errp);
 /*
  * Read a whole stream: header, records (each verified: length bound, CRC,
  * known section, version range, exact consumption) until EOF. Device
- * records are applied with the big lock taken per record; the caller does
- * not hold it. On failure the machine state is partly loaded and must not
- * run: the caller reports and exits.
+ * records are applied with the big lock held, taken for each run of
+ * records that have arrived whole, inside one deferred memory
+ * transaction (memory.h); the caller does not hold it. On failure the machine
+ * state is partly loaded and must not run: the caller reports and exits.
  */
 bool savevm_load(MigStream *f, GError **errp);
+/*
+ * Destination, big lock held, when the incoming migration starts
+ * listening for the source: each section's load_prepare, so that work a
+ * post_load can do ahead is done outside the pause.
+ */
+void savevm_load_prepare(void);
 
 /*
  * Forget every registration (unit tests and fuzzers start from an empty

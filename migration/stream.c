@@ -298,6 +298,13 @@ size_t mig_stream_remaining(MigStream *f)
     return f->len - f->pos;
 }
 
+const uint8_t *mig_stream_peek(MigStream *f, size_t *avail)
+{
+    g_assert(!f->is_writer && !f->window);
+    *avail = f->err ? 0 : f->len - f->pos;
+    return f->buf + f->pos;
+}
+
 int mig_stream_fd(MigStream *f)
 {
     return f->fd;

@@ -104,7 +104,7 @@ static bool ram_write(AddressSpace *as, const FlatRange *fr, hwaddr addr,
 
 uint64_t address_space_ld(AddressSpace *as, hwaddr addr, unsigned size)
 {
-    const FlatRange *fr = flatview_lookup(as->current_map, addr);
+    const FlatRange *fr = address_space_lookup(as, addr);
     uint64_t val = 0;
 
     g_assert(size == 1 || size == 2 || size == 4 || size == 8);
@@ -131,7 +131,7 @@ uint64_t address_space_ld(AddressSpace *as, hwaddr addr, unsigned size)
 void address_space_st(AddressSpace *as, hwaddr addr, uint64_t val,
                       unsigned size)
 {
-    const FlatRange *fr = flatview_lookup(as->current_map, addr);
+    const FlatRange *fr = address_space_lookup(as, addr);
 
     g_assert(size == 1 || size == 2 || size == 4 || size == 8);
     if (!fr) {
@@ -172,7 +172,7 @@ bool address_space_rw(AddressSpace *as, hwaddr addr, void *buf, uint64_t len,
     bool ok = true;
 
     while (len) {
-        const FlatRange *fr = flatview_lookup(as->current_map, addr);
+        const FlatRange *fr = address_space_lookup(as, addr);
         uint64_t chunk;
 
         if (fr && memory_region_is_ram(fr->mr)) {
@@ -205,7 +205,7 @@ bool address_space_rw(AddressSpace *as, hwaddr addr, void *buf, uint64_t len,
 
 void *address_space_map_ram(AddressSpace *as, hwaddr addr, uint64_t len)
 {
-    const FlatRange *fr = flatview_lookup(as->current_map, addr);
+    const FlatRange *fr = address_space_lookup(as, addr);
 
     if (!fr || !memory_region_is_ram(fr->mr) ||
         len > fr->addr + fr->size - addr) {

@@ -26,6 +26,14 @@ struct FlatView {
 
 /* The range holding ADDR, or NULL (unassigned). */
 const FlatRange *flatview_lookup(const FlatView *view, hwaddr addr);
+/*
+ * Every reader of a flat view calls this first: it renders what deferred
+ * commits left pending (memory_region_transaction_commit_deferred()),
+ * unless the caller is inside a transaction of its own.
+ */
+void memory_view_sync(void);
+/* The range of AS's current flat view holding ADDR, or NULL. */
+const FlatRange *address_space_lookup(AddressSpace *as, hwaddr addr);
 /* Every address space initialized so far (AddressSpace *), in order. */
 const GPtrArray *memory_address_spaces(void);
 

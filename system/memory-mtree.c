@@ -101,8 +101,10 @@ static void mtree_print_mr(GString *out, const MemoryRegion *mr,
 static void mtree_print_flat(GString *out, guint index,
                              const AddressSpace *as)
 {
-    const FlatView *fv = as->current_map;
+    const FlatView *fv;
 
+    memory_view_sync();
+    fv = as->current_map;
     g_string_append_printf(out, "FlatView #%u\n AS \"%s\", root: %s\n",
                            index, as->name,
                            memory_region_name(as->root));

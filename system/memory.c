@@ -28,6 +28,8 @@ static MemoryRegion system_io;
 static GPtrArray *address_spaces;
 static GPtrArray *all_listeners; /* MemoryListener *, ascending priority */
 static unsigned int transaction_depth;
+/* The depth of the open deferred transaction; 0: none is open. */
+static unsigned int deferred_depth;
 static bool update_pending;
 static unsigned int global_dirty_log;
 
@@ -130,6 +132,12 @@ void memory_region_finalize(MemoryRegion *mr)
         mr->alias = NULL;
     }
     memory_region_transaction_commit();
+    /*
+     * Inside a deferred transaction only (the load of a device's state),
+     * the commit above left the region in the flat views: render them
+     * now, since the caller may free it next.
+     */
+    memory_view_sync();
     g_clear_pointer(&mr->name, g_free);
     mr->initialized = false;
 }
@@ -490,6 +498,12 @@ const FlatRange *flatview_lookup(const FlatView *view, hwaddr addr)
     return NULL;
 }
 
+const FlatRange *address_space_lookup(AddressSpace *as, hwaddr addr)
+{
+    memory_view_sync();
+    return flatview_lookup(as->current_map, addr);
+}
+
 const GPtrArray *memory_address_spaces(void)
 {
     return address_spaces;
@@ -763,6 +777,14 @@ static void address_space_update(AddressSpace *as)
     flatview_free(old);
 }
 
+static void update_all(void)
+{
+    update_pending = false;
+    for (guint i = 0; address_spaces && i < address_spaces->len; i++) {
+        address_space_update(g_ptr_array_index(address_spaces, i));
+    }
+}
+
 void memory_region_transaction_begin(void)
 {
     transaction_depth++;
@@ -774,9 +796,43 @@ void memory_region_transaction_commit(void)
     if (--transaction_depth || !update_pending) {
         return;
     }
-    update_pending = false;
-    for (guint i = 0; address_spaces && i < address_spaces->len; i++) {
-        address_space_update(g_ptr_array_index(address_spaces, i));
+    update_all();
+}
+
+void memory_region_transaction_begin_deferred(void)
+{
+    g_assert(!deferred_depth);
+    deferred_depth = ++transaction_depth;
+}
+
+void memory_region_transaction_commit_deferred(void)
+{
+    g_assert(deferred_depth && deferred_depth == transaction_depth);
+    deferred_depth = 0;
+    transaction_depth--;
+    /* Whatever is pending stays so: see memory_view_sync(). */
+}
+
+void memory_region_flush_pending(void)
+{
+    g_assert(!transaction_depth);
+    if (update_pending) {
+        update_all();
+    }
+}
+
+/*
+ * Before any read of a flat view: changes left pending by deferred
+ * commits are rendered first, unless the caller is inside a transaction
+ * of its own (which reads the map as it was when it began, as always).
+ * With no deferred transaction open, deferred_depth is 0, so this renders
+ * only at depth 0, where pending changes can only come from deferred
+ * commits.
+ */
+void memory_view_sync(void)
+{
+    if (update_pending && transaction_depth == deferred_depth) {
+        update_all();
     }
 }
 
@@ -871,9 +927,11 @@ static void listener_log_start(MemoryListener *l)
 
 void memory_listener_register(MemoryListener *l, AddressSpace *as)
 {
-    FlatView *view = as->current_map;
+    FlatView *view;
 
     g_assert(as->registered && !l->address_space);
+    memory_view_sync();
+    view = as->current_map;
     l->address_space = as;
     l->log_started = false;
     if (!all_listeners) {
@@ -910,6 +968,7 @@ void memory_listener_unregister(MemoryListener *l)
     if (!as) {
         return;
     }
+    memory_view_sync();
     view = as->current_map;
     if (l->begin) {
         l->begin(l);
@@ -988,6 +1047,7 @@ void memory_global_dirty_log_stop(void)
 
 bool memory_global_dirty_log_sync(GError **errp)
 {
+    memory_view_sync();
     for (guint i = 0; all_listeners && i < all_listeners->len; i++) {
         MemoryListener *l = g_ptr_array_index(all_listeners, i);
         AddressSpace *as = l->address_space;

@@ -178,6 +178,7 @@ static KVMExitAction kvm_cpu_run(KVMCPU *kcpu)
     int ret;
 
     for (;;) {
+        kcpu->state_gen++;
         ret = kvm_vcpu_ioctl(kcpu, KVM_RUN, NULL);
         if (ret == -EINTR || ret == -EAGAIN) {
             return KVM_EXIT_ACTION_CONTINUE;
@@ -591,6 +592,7 @@ static void kvm_cpu_reset_work(KVMCPU *kcpu, void *opaque)
 {
     KVMResetWork *w = opaque;
 
+    kcpu->state_gen++;
     kvm_cpu_reset(kcpu, w->ms, &w->errs[kcpu->index]);
 }
 

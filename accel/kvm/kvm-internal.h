@@ -131,6 +131,13 @@ struct KVMCPU {
     uint64_t stop_tsc;
     bool stop_tsc_valid;
     /*
+     * Bumped by the vCPU's thread whenever KVM's copy of the vCPU state
+     * may change other than by kvm-migration.c's put: before each
+     * KVM_RUN and at each reset. kvm-migration.c keeps it with a state it
+     * read, to tell whether KVM still holds that state.
+     */
+    uint64_t state_gen;
+    /*
      * The thread parks on it. Signalled for work queued on this vCPU
      * only, and for every vCPU on resume, reset, halt kick and quit.
      */

@@ -114,6 +114,20 @@ typedef struct KVMMigCPU {
     bool put_pending;
     char *fault_point; /* "cpu-load-N": a test fails this vCPU's load */
     bool fail_put;     /* ...and this one does (decided with the BQL) */
+    /*
+     * Destination: what KVM held for this vCPU when the load began, read
+     * then on its thread (PREP_WORK, outside the pause). The put skips
+     * what the stream would only write again, if KNOWN_GEN is still the
+     * vCPU's state_gen (it has not run nor been reset since). KNOWN and
+     * its flags belong to whoever puts (the vCPU thread, or the loading
+     * thread after kvm_mig_prep_wait()); PREP_STARTED to the thread that
+     * holds the big lock.
+     */
+    KVMCPUMigState *known;
+    bool known_valid;
+    uint64_t known_gen;
+    KVMWork prep_work;
+    bool prep_started;
 } KVMMigCPU;
 
 /* KVM_GET_IRQCHIP's three chips, chip data only (chip_id is implied). */
@@ -142,6 +156,7 @@ typedef struct KVMMigVM {
     unsigned int nmsrs;
     int xsave_size; /* KVM_CAP_XSAVE2 size; 0: KVM_GET_XSAVE's 4096 bytes */
     bool has_sregs2;
+    bool has_sync_regs; /* KVM_CAP_SYNC_REGS covers regs, sregs, events */
     bool has_tsc_control;
     bool has_clock;
     KVMMigCPU **cpus;
@@ -395,25 +410,79 @@ static bool kvm_mig_get_msrs(KVMCPU *kcpu, KVMCPUMigState *st, GError **errp)
     return true;
 }
 
-static bool kvm_mig_get_cpu(KVMMigCPU *mc, GError **errp)
+#define X86_CR0_PG (1ull << 31)
+#define X86_CR4_PAE (1ull << 5)
+#define X86_EFER_LMA (1ull << 10)
+
+/*
+ * KVM_CAP_SYNC_REGS: a KVM_RUN that returns at once (immediate_exit)
+ * copies the general and special registers and the events into kvm_run
+ * on its way out (KVM's api.rst, kvm_valid_regs): one ioctl instead of
+ * three, each of which costs a vcpu_load. The guest does not run, and
+ * nothing is half done at the safe point this runs at. kvm_sregs has no
+ * PDPTRs: with PAE paging outside long mode, or if the run does not
+ * return -EINTR, false, and the caller reads them with the ioctls.
+ */
+static bool kvm_mig_get_synced(KVMCPU *kcpu, KVMCPUMigState *st)
+{
+    struct kvm_run *run = kcpu->run;
+    const struct kvm_sregs *sr = &run->s.regs.sregs;
+    struct kvm_sregs2 sregs2 = {0};
+    int ret;
+
+    if (!kvm_mig->has_sync_regs || !kvm_cap(kcpu->s, KVM_CAP_VCPU_EVENTS)) {
+        return false;
+    }
+    run->kvm_dirty_regs = 0;
+    run->kvm_valid_regs = KVM_SYNC_X86_VALID_FIELDS;
+    /* Left set: the run loop clears it under its lock before it runs. */
+    __atomic_store_n(&run->immediate_exit, 1, __ATOMIC_RELEASE);
+    ret = kvm_vcpu_ioctl(kcpu, KVM_RUN, NULL);
+    run->kvm_valid_regs = 0;
+    if (ret != -EINTR) {
+        return false;
+    }
+    if (kvm_mig->has_sregs2 && (sr->cr0 & X86_CR0_PG) &&
+        (sr->cr4 & X86_CR4_PAE) && !(sr->efer & X86_EFER_LMA)) {
+        return false;
+    }
+    memcpy(st->regs, &run->s.regs.regs, sizeof(st->regs));
+    /* As kvm_mig_get_sregs() converts: the bitmap is in the events. */
+    memcpy(&sregs2, sr, offsetof(struct kvm_sregs, interrupt_bitmap));
+    memcpy(st->sregs, &sregs2, sizeof(sregs2));
+    memcpy(st->events, &run->s.regs.events, sizeof(st->events));
+    return true;
+}
+
+/*
+ * Read ST from KVM on the vCPU's thread; SYNC: by KVM_CAP_SYNC_REGS where
+ * it can. The MP state goes first: reading it makes KVM take a pending
+ * INIT or SIPI, which changes the registers read after it.
+ */
+static bool kvm_mig_read_cpu(KVMMigCPU *mc, KVMCPUMigState *st, bool sync,
+                             GError **errp)
 {
     KVMCPU *kcpu = mc->kcpu;
-    KVMCPUMigState *st = &mc->st;
     KVMState *s = kcpu->s;
     struct kvm_mp_state mp;
+    bool synced;
 
     memset(st, 0, sizeof(*st));
-    if (!KVM_MIG_CALL(kcpu, KVM_GET_REGS, st->regs, errp) ||
-        !kvm_mig_get_sregs(kcpu, st, errp) ||
-        !kvm_mig_get_fpu(kcpu, st, errp) || !kvm_mig_get_msrs(kcpu, st, errp) ||
-        (s->irqchip_in_kernel &&
-         !KVM_MIG_CALL(kcpu, KVM_GET_LAPIC, st->lapic, errp)) ||
-        !KVM_MIG_CALL(kcpu, KVM_GET_MP_STATE, &mp, errp)) {
+    if (!KVM_MIG_CALL(kcpu, KVM_GET_MP_STATE, &mp, errp)) {
         return false;
     }
     st->mp_state = mp.mp_state;
+    synced = sync && kvm_mig_get_synced(kcpu, st);
+    if ((!synced && (!KVM_MIG_CALL(kcpu, KVM_GET_REGS, st->regs, errp) ||
+                     !kvm_mig_get_sregs(kcpu, st, errp))) ||
+        !kvm_mig_get_fpu(kcpu, st, errp) || !kvm_mig_get_msrs(kcpu, st, errp) ||
+        (s->irqchip_in_kernel &&
+         !KVM_MIG_CALL(kcpu, KVM_GET_LAPIC, st->lapic, errp))) {
+        return false;
+    }
     if (kvm_cap(s, KVM_CAP_VCPU_EVENTS)) {
-        if (!KVM_MIG_CALL(kcpu, KVM_GET_VCPU_EVENTS, st->events, errp)) {
+        if (!synced &&
+            !KVM_MIG_CALL(kcpu, KVM_GET_VCPU_EVENTS, st->events, errp)) {
             return false;
         }
         st->has_events = true;
@@ -426,6 +495,12 @@ static bool kvm_mig_get_cpu(KVMMigCPU *mc, GError **errp)
     }
     st->tsc_khz = mc->tsc_khz > 0 ? (uint32_t)mc->tsc_khz : 0;
     return true;
+}
+
+/* The save, in the pause: as few ioctls as KVM allows. */
+static bool kvm_mig_get_cpu(KVMMigCPU *mc, GError **errp)
+{
+    return kvm_mig_read_cpu(mc, &mc->st, true, errp);
 }
 
 /*
@@ -451,6 +526,24 @@ static void kvm_mig_get_work(KVMCPU *kcpu, void *opaque)
     KVMMigCPU *mc = opaque;
 
     if (kvm_mig_get_cpu(mc, &mc->err)) {
+        kvm_mig_use_stop_tsc(mc);
+    }
+}
+
+/*
+ * The caller, which waits for the others anyway, reads one vCPU itself:
+ * waking that vCPU's thread and being woken back costs more than the
+ * ioctls (tens of microseconds each way on a busy host), and with one
+ * vCPU it is all of the save's vCPU part. The vCPUs are stopped (parked
+ * at their safe point) throughout a save, so no KVM_RUN competes; KVM
+ * serializes vCPU ioctls anyway. Not by sync regs: KVM_RUN from another
+ * thread than the vCPU's makes KVM wait for an RCU grace period.
+ */
+static void kvm_mig_get_here(KVMMigCPU *mc)
+{
+    mc->work = (KVMWork){0}; /* nothing for kvm_mig_work_wait() */
+    g_clear_error(&mc->err);
+    if (kvm_mig_read_cpu(mc, &mc->st, false, &mc->err)) {
         kvm_mig_use_stop_tsc(mc);
     }
 }
@@ -493,10 +586,13 @@ static bool kvm_mig_cpu_pre_save(void *opaque, GError **errp)
     unsigned int idx = mc->kcpu->index;
 
     if (idx == 0 || kvm_mig->save_next != idx) {
-        for (unsigned int i = idx; i < kvm_mig->ncpus; i++) {
+        unsigned int last = kvm_mig->ncpus - 1;
+
+        for (unsigned int i = idx; i < last; i++) {
             kvm_mig_work_start(kvm_mig->cpus[i], kvm_mig_get_work);
         }
-        kvm_mig_work_wait(idx, kvm_mig->ncpus);
+        kvm_mig_get_here(kvm_mig->cpus[last]);
+        kvm_mig_work_wait(idx, last);
     }
     kvm_mig->save_next = idx + 1;
     if (mc->err) {
@@ -508,6 +604,10 @@ static bool kvm_mig_cpu_pre_save(void *opaque, GError **errp)
 }
 
 /* ---- vCPU state: put (post_load) ---- */
+
+/* KNOWN (may be NULL) holds the same bytes as ST in FIELD. */
+#define KVM_MIG_SAME(known, st, field) \
+    ((known) && !memcmp((known)->field, (st)->field, sizeof((st)->field)))
 
 static bool kvm_mig_put_sregs(KVMCPU *kcpu, const KVMCPUMigState *st,
                               GError **errp)
@@ -574,7 +674,8 @@ static bool kvm_mig_put_msrs(KVMCPU *kcpu, const KVMCPUMigState *st,
     return true;
 }
 
-static bool kvm_mig_put_fpu(KVMCPU *kcpu, KVMCPUMigState *st, GError **errp)
+static bool kvm_mig_put_fpu(KVMCPU *kcpu, KVMCPUMigState *st,
+                            const KVMCPUMigState *known, GError **errp)
 {
     struct kvm_xcrs xcrs = {
         .nr_xcrs = 1,
@@ -582,6 +683,10 @@ static bool kvm_mig_put_fpu(KVMCPU *kcpu, KVMCPUMigState *st, GError **errp)
     };
 
     if (!st->xsave_len) {
+        if (known && known->fpu_len == st->fpu_len &&
+            KVM_MIG_SAME(known, st, fpu)) {
+            return true;
+        }
         return KVM_MIG_CALL(kcpu, KVM_SET_FPU, st->fpu, errp);
     }
     /*
@@ -591,10 +696,17 @@ static bool kvm_mig_put_fpu(KVMCPU *kcpu, KVMCPUMigState *st, GError **errp)
      * KVM refuses ones this host does not support.
      */
     memset(st->xsave + st->xsave_len, 0, KVM_MIG_XSAVE_MAX - st->xsave_len);
-    if (!KVM_MIG_CALL(kcpu, KVM_SET_XSAVE, st->xsave, errp)) {
+    /* KVM's area (what it read into KNOWN) is all KVM_SET_XSAVE reads. */
+    if (!(known && known->xsave_len >= st->xsave_len &&
+          !memcmp(known->xsave, st->xsave, known->xsave_len)) &&
+        !KVM_MIG_CALL(kcpu, KVM_SET_XSAVE, st->xsave, errp)) {
         return false;
     }
-    return !st->has_xcrs || KVM_MIG_CALL(kcpu, KVM_SET_XCRS, &xcrs, errp);
+    if (!st->has_xcrs ||
+        (known && known->has_xcrs && known->xcr0 == st->xcr0)) {
+        return true;
+    }
+    return KVM_MIG_CALL(kcpu, KVM_SET_XCRS, &xcrs, errp);
 }
 
 /*
@@ -605,22 +717,32 @@ static bool kvm_mig_put_fpu(KVMCPU *kcpu, KVMCPUMigState *st, GError **errp)
  * events (SMM state before MP state), MP state, and debug registers last.
  * QEMU writes the other MSRs before the local APIC; none of them depends
  * on it (the APIC base travels in sregs), so one KVM_SET_MSRS does.
+ *
+ * With KNOWN, what KVM holds already (read before the load, nothing has
+ * changed it since), a part whose bytes it has already is not written
+ * again: for a vCPU parked since reset (an AP waiting for SIPI) most of
+ * them; for a running one at least the debug registers and MP state.
+ * The MSRs always go (the TSC moves on).
  */
-static bool kvm_mig_put_cpu(KVMCPU *kcpu, KVMCPUMigState *st, GError **errp)
+static bool kvm_mig_put_cpu(KVMCPU *kcpu, KVMCPUMigState *st,
+                            const KVMCPUMigState *known, GError **errp)
 {
     KVMState *s = kcpu->s;
     struct kvm_mp_state mp = {.mp_state = st->mp_state};
     struct kvm_vcpu_events events;
 
-    if (!kvm_mig_put_sregs(kcpu, st, errp) ||
-        !KVM_MIG_CALL(kcpu, KVM_SET_REGS, st->regs, errp) ||
-        !kvm_mig_put_fpu(kcpu, st, errp) ||
-        (s->irqchip_in_kernel &&
+    if ((!KVM_MIG_SAME(known, st, sregs) &&
+         !kvm_mig_put_sregs(kcpu, st, errp)) ||
+        (!KVM_MIG_SAME(known, st, regs) &&
+         !KVM_MIG_CALL(kcpu, KVM_SET_REGS, st->regs, errp)) ||
+        !kvm_mig_put_fpu(kcpu, st, known, errp) ||
+        (s->irqchip_in_kernel && !KVM_MIG_SAME(known, st, lapic) &&
          !KVM_MIG_CALL(kcpu, KVM_SET_LAPIC, st->lapic, errp)) ||
         !kvm_mig_put_msrs(kcpu, st, errp)) {
         return false;
     }
-    if (st->has_events) {
+    if (st->has_events &&
+        !(known && known->has_events && KVM_MIG_SAME(known, st, events))) {
         memcpy(&events, st->events, sizeof(events));
         /* GET leaves these out; without them SET ignores NMI and SIPI. */
         events.flags |=
@@ -629,17 +751,25 @@ static bool kvm_mig_put_cpu(KVMCPU *kcpu, KVMCPUMigState *st, GError **errp)
             return false;
         }
     }
-    if (!KVM_MIG_CALL(kcpu, KVM_SET_MP_STATE, &mp, errp)) {
+    if (!(known && known->mp_state == st->mp_state) &&
+        !KVM_MIG_CALL(kcpu, KVM_SET_MP_STATE, &mp, errp)) {
         return false;
     }
-    return !st->has_debugregs ||
-           KVM_MIG_CALL(kcpu, KVM_SET_DEBUGREGS, st->debugregs, errp);
+    if (!st->has_debugregs ||
+        (known && known->has_debugregs && KVM_MIG_SAME(known, st, debugregs))) {
+        return true;
+    }
+    return KVM_MIG_CALL(kcpu, KVM_SET_DEBUGREGS, st->debugregs, errp);
 }
 
 static void kvm_mig_put_work(KVMCPU *kcpu, void *opaque)
 {
     KVMMigCPU *mc = opaque;
+    const KVMCPUMigState *known =
+        mc->known_valid && mc->known_gen == kcpu->state_gen ? mc->known : NULL;
 
+    /* Whatever the put does, KVM's state is no longer the one read. */
+    mc->known_valid = false;
     if (mc->fail_put) {
         error_setg(&mc->err, "CPU %u: fault injected at '%s'", kcpu->index,
                    mc->fault_point);
@@ -647,7 +777,45 @@ static void kvm_mig_put_work(KVMCPU *kcpu, void *opaque)
     }
     /* The TSC just written supersedes one read at a stop. */
     kcpu->stop_tsc_valid = false;
-    kvm_mig_put_cpu(kcpu, &mc->st, &mc->err);
+    kvm_mig_put_cpu(kcpu, &mc->st, known, &mc->err);
+}
+
+/* On the vCPU's thread, when a load begins: see KVMMigCPU.known. */
+static void kvm_mig_read_known_work(KVMCPU *kcpu, void *opaque)
+{
+    KVMMigCPU *mc = opaque;
+    g_autoptr(GError) err = NULL;
+
+    if (!mc->known) {
+        mc->known = g_new0(KVMCPUMigState, 1);
+    }
+    /* A failed read only means writing everything, as without it. */
+    mc->known_valid = kvm_mig_read_cpu(mc, mc->known, false, &err);
+    mc->known_gen = kcpu->state_gen;
+}
+
+/* Wait for a read started by kvm_mig_cpu_load_prepare() (main thread). */
+static void kvm_mig_prep_wait(KVMMigCPU *mc)
+{
+    KVMWork *w = &mc->prep_work;
+
+    if (mc->prep_started) {
+        kvm_cpu_work_wait(kvm_mig->s, &w, 1);
+        mc->prep_started = false;
+    }
+}
+
+/*
+ * A load begins: read what KVM holds for this vCPU now, on its thread
+ * and without waiting (the put, queued behind it, finds it done).
+ */
+static void kvm_mig_cpu_load_prepare(void *opaque)
+{
+    KVMMigCPU *mc = opaque;
+
+    kvm_mig_prep_wait(mc);
+    mc->prep_work = (KVMWork){.fn = kvm_mig_read_known_work, .opaque = mc};
+    mc->prep_started = kvm_cpu_work_start(mc->kcpu, &mc->prep_work);
 }
 
 static bool kvm_mig_msr_supported(uint32_t index)
@@ -753,16 +921,28 @@ static bool kvm_mig_cpu_post_load(void *opaque, int version_id, GError **errp)
         return false;
     }
     mc->fail_put = fault_inject_fail(mc->fault_point);
-    if (!kvm_mig_work_start(mc, kvm_mig_put_work)) {
-        g_propagate_error(errp, g_steal_pointer(&mc->err));
-        return false;
-    }
-    mc->put_pending = true;
     for (unsigned int i = 0; i < kvm_mig->ncpus; i++) {
-        if (!kvm_mig->cpus[i]->put_pending) {
+        KVMMigCPU *other = kvm_mig->cpus[i];
+
+        if (other != mc && !other->put_pending) {
+            if (!kvm_mig_work_start(mc, kvm_mig_put_work)) {
+                g_propagate_error(errp, g_steal_pointer(&mc->err));
+                return false;
+            }
+            mc->put_pending = true;
             return true;
         }
     }
+    /*
+     * The last to arrive: this thread waits for the others anyway, so it
+     * writes this one itself, as the save reads one (kvm_mig_get_here()),
+     * once the read of what KVM held is done (on the vCPU's thread).
+     */
+    kvm_mig_prep_wait(mc);
+    mc->work = (KVMWork){0};
+    g_clear_error(&mc->err);
+    kvm_mig_put_work(mc->kcpu, mc);
+    mc->put_pending = true;
     return kvm_mig_put_finish(errp);
 }
 
@@ -777,7 +957,10 @@ static const VMStateDescription kvm_vmstate_cpu = {
     .minimum_version_id = 1,
     .pre_save = kvm_mig_cpu_pre_save,
     .post_load = kvm_mig_cpu_post_load,
+    .load_prepare = kvm_mig_cpu_load_prepare,
     .fields = kvm_vmstate_cpu_fields,
+    /* The destination's vCPU threads write it while the rest is saved. */
+    .flush_after = true,
 };
 
 /* ---- in-kernel PIC and IOAPIC ---- */
@@ -1109,6 +1292,9 @@ bool kvm_migration_init(KVMState *s, GError **errp)
         m->xsave_size = kvm_mig_check_extension(s, KVM_CAP_XSAVE2, true);
     }
     m->has_sregs2 = kvm_mig_check_extension(s, KVM_CAP_SREGS2, false);
+    m->has_sync_regs =
+        (kvm_mig_check_extension(s, KVM_CAP_SYNC_REGS, false) &
+         KVM_SYNC_X86_VALID_FIELDS) == KVM_SYNC_X86_VALID_FIELDS;
     m->has_tsc_control = kvm_mig_check_extension(s, KVM_CAP_TSC_CONTROL, false);
     m->has_clock = kvm_mig_check_extension(s, KVM_CAP_ADJUST_CLOCK, false);
     kvm_mig = m;
@@ -1143,8 +1329,10 @@ void kvm_migration_cleanup(KVMState *s)
     /* A failed load may leave puts running on vCPU threads: no error. */
     kvm_mig_work_wait(0, m->ncpus);
     for (unsigned int i = 0; i < m->ncpus; i++) {
+        kvm_mig_prep_wait(m->cpus[i]);
         vmstate_unregister_opaque(m->cpus[i]);
         g_clear_error(&m->cpus[i]->err);
+        g_free(m->cpus[i]->known);
         g_free(m->cpus[i]->fault_point);
         g_free(m->cpus[i]);
     }

@@ -82,6 +82,12 @@ void mig_stream_mem_reset(MigStream *f);
  * window (below): what is left of it.
  */
 size_t mig_stream_remaining(MigStream *f);
+/*
+ * Readers outside a window: the bytes already read from the channel (or
+ * held in memory) and not consumed yet, which gets return without
+ * blocking; *AVAIL is their number.
+ */
+const uint8_t *mig_stream_peek(MigStream *f, size_t *avail);
 /* Flush (writers) and close; returns false + errp if anything failed. */
 bool mig_stream_close(MigStream *f, GError **errp);
 void mig_stream_close_noerr(MigStream *f);

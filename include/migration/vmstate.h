@@ -76,6 +76,21 @@ struct VMStateDescription {
     bool (*pre_load)(void *opaque, GError **errp);
     /* Check invariants and recompute derived state; false rejects the load. */
     bool (*post_load)(void *opaque, int version_id, GError **errp);
+    /*
+     * Sections only: the saver flushes the stream right after this one,
+     * so that the destination starts on it (a post_load that hands work
+     * to other threads, such as the vCPU state's) while the rest is saved.
+     */
+    bool flush_after;
+    /*
+     * Sections only, destination: an incoming migration starts listening
+     * for the source (not when it reads a channel at once, such as
+     * cpr-exec's file): in a live update, while the guest still runs on
+     * the source. For what
+     * post_load can prepare ahead, such as reading the state it will
+     * overwrite so as to write only what differs. Cannot fail.
+     */
+    void (*load_prepare)(void *opaque);
 };
 
 /*

@@ -257,6 +257,26 @@ void memory_region_del_eventfd(MemoryRegion *mr, hwaddr addr, unsigned size,
 void memory_region_transaction_begin(void);
 void memory_region_transaction_commit(void);
 
+/*
+ * A transaction that may end without rendering, for a run of them whose
+ * changes the guest alone will use while it cannot run (loading device
+ * state: migration/savevm.c opens one around each record, so that N
+ * devices' BAR and bus-master changes flatten the address spaces once,
+ * not N times). One at a time; ordinary transactions nest inside.
+ * commit_deferred leaves what changed pending: it is rendered and told
+ * to listeners at the next outermost commit, at
+ * memory_region_flush_pending(), or before anything reads a flat view
+ * (an access through an address space, "info mtree -f", a listener's
+ * registration or dirty sync, a region's finalization), whichever comes
+ * first. So code that reads memory through an address space (a DMA in a
+ * post_load) sees the new map unless it is inside a transaction of its
+ * own; what lags is only the listeners (KVM slots, DMA maps) until then.
+ */
+void memory_region_transaction_begin_deferred(void);
+void memory_region_transaction_commit_deferred(void);
+/* Outside any transaction: render and tell listeners what is pending. */
+void memory_region_flush_pending(void);
+
 const char *memory_region_name(const MemoryRegion *mr);
 uint64_t memory_region_size(const MemoryRegion *mr);
 bool memory_region_is_ram(const MemoryRegion *mr);

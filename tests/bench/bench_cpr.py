@@ -15,8 +15,8 @@ x-pause-phases entry per vCPU count, and the growth per added vCPU (the
 least-squares slope over the counts, and (8 - 1) / 7). With
 BENCH_CPR_OTHER=label=/path/to/baton[,label2=...] (e.g. a build of the
 commit before a change) the same series runs with those binaries too,
-interleaved with this one's per vCPU count, so all see the same load on
-the machine.
+interleaved with this one's per vCPU count (and per device count in the
+devices part), so all see the same load on the machine.
 Then cpr-transfer with 0, 1 and 8 edu PCI functions (hw/misc/edu.c, whose
 config space, registers and 4 KiB DMA buffer go through the main channel
 in the pause) at 512 MiB and 4 GiB, -smp 1: medians and 25-75% ranges of
@@ -152,41 +152,47 @@ def edu_args(n):
             ("-device", "edu,id=edu%d,addr=%x" % (i, EDU_FIRST_SLOT + i))]
 
 
-def device_part():
-    """cpr-transfer pause per edu device count, at each RAM size."""
+def device_part(binaries):
+    """cpr-transfer pause per edu device count, at each RAM size, for each
+    (label, binary), interleaved per count."""
     res = {}
     for mem in SIZES:
         for n in DEVICES:
-            ups = one_series("cpr-transfer", mem, ARGS + edu_args(n),
-                             label="edu%d" % n)
-            sr = [u["stop-resume"] for u in ups]
-            ph = {name: median((u["phases"] or {}).get(name) for u in ups)
-                  for name in PHASES}
-            res[mem, n] = (median(sr), spread(sr), ph)
+            for label, binary in binaries:
+                ups = one_series("cpr-transfer", mem, ARGS + edu_args(n),
+                                 binary, "%s-edu%d" % (label, n))
+                sr = [u["stop-resume"] for u in ups]
+                ph = {name: median((u["phases"] or {}).get(name)
+                                   for u in ups) for name in PHASES}
+                res[label, mem, n] = (median(sr), spread(sr), ph)
     print()
     print("  cpr-transfer, -smp 1, by edu device count: stop>resume ms "
           "(median, 25-75% range), x-pause-phases us (median)")
-    print("  %-6s %7s %9s %17s" % ("RAM", "devices", "stop>res", "range")
+    print("  %-8s %-6s %7s %9s %17s" % ("binary", "RAM", "devices",
+                                        "stop>res", "range")
           + "".join(" %9s" % p for p in PHASES))
-    for mem in SIZES:
-        for n in DEVICES:
-            med, rng, ph = res[mem, n]
-            print("  %-6s %7d %s %17s" % (
-                mem, n, fmt(med, 9), "%.2f-%.2f" % rng if rng else "?")
-                + "".join(" " + ("%9.0f" % ph[p] if ph[p] is not None
-                                 else "?".rjust(9)) for p in PHASES))
+    for label, _ in binaries:
+        for mem in SIZES:
+            for n in DEVICES:
+                med, rng, ph = res[label, mem, n]
+                print("  %-8s %-6s %7d %s %17s" % (
+                    label, mem, n, fmt(med, 9),
+                    "%.2f-%.2f" % rng if rng else "?")
+                    + "".join(" " + ("%9.0f" % ph[p] if ph[p] is not None
+                                     else "?".rjust(9)) for p in PHASES))
     print()
     print("  per added edu device (least-squares slope over %s):"
           % ", ".join(str(n) for n in DEVICES))
-    for mem in SIZES:
-        ls = slope([(n, res[mem, n][0]) for n in DEVICES])
-        parts = ["stop>resume %s us" % ("%.1f" % (ls * 1000)
-                                         if ls is not None else "?")]
-        for p in PHASES:
-            s = slope([(n, res[mem, n][2][p]) for n in DEVICES])
-            parts.append("%s %s us" % (p, "%.1f" % s if s is not None
-                                        else "?"))
-        print("  %-6s %s" % (mem, ", ".join(parts)))
+    for label, _ in binaries:
+        for mem in SIZES:
+            ls = slope([(n, res[label, mem, n][0]) for n in DEVICES])
+            parts = ["stop>resume %s us" % ("%.1f" % (ls * 1000)
+                                             if ls is not None else "?")]
+            for p in PHASES:
+                s = slope([(n, res[label, mem, n][2][p]) for n in DEVICES])
+                parts.append("%s %s us" % (p, "%.1f" % s if s is not None
+                                            else "?"))
+            print("  %-8s %-6s %s" % (label, mem, ", ".join(parts)))
 
 
 def main():
@@ -221,7 +227,7 @@ def main():
     if "ram" in parts:
         ram_part()
     if "devices" in parts:
-        device_part()
+        device_part(binaries)
     print("\n  total bench time %.0f s" % (time.monotonic() - t0))
     return 0
 

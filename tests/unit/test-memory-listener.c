@@ -3,9 +3,10 @@
  * Memory listeners: the replay on register, the add/del/nop difference on
  * commit (a move is a del plus an add; a nested transaction notifies
  * once), listener priority order, eventfds at their address-space
- * address, unregister, and global dirty logging (start/stop order, a
+ * address, unregister, global dirty logging (start/stop order, a
  * failing listener undoing the others, a late listener getting started,
- * sync reaching every section).
+ * sync reaching every section), and deferred transactions (listeners told
+ * once for a run of them; readers of the map never see it stale).
  */
 #include "util/osdep.h"
 
@@ -254,6 +255,80 @@ static void test_dirty_log(void)
     fixture_destroy(&f);
 }
 
+/*
+ * Deferred transactions (the migration load's, one per record): a run of
+ * them tells listeners once, when flushed or at the next ordinary
+ * outermost commit; an access through the address space renders the
+ * pending map first, unless made inside a transaction of its own.
+ */
+static void test_deferred(void)
+{
+    Fixture f;
+    TextListener t;
+
+    fixture_init(&f, "t.deferred");
+    text_listener_init(&t, "", 0, true);
+    memory_listener_register(&t.l, &f.as);
+    assert_log(&t, "begin commit");
+
+    /* Two "records", each mapping a region in a nested transaction. */
+    memory_region_transaction_begin_deferred();
+    memory_region_transaction_begin();
+    memory_region_add_subregion(&f.root, 0x1000, &f.a);
+    memory_region_transaction_commit();
+    memory_region_transaction_commit_deferred();
+    memory_region_transaction_begin_deferred();
+    memory_region_add_subregion(&f.root, 0x2000, &f.b);
+    memory_region_transaction_commit_deferred();
+    assert_log(&t, "");
+    memory_region_flush_pending();
+    assert_log(&t, "begin add:a@1000-10ff add:b@2000-20ff commit");
+    memory_region_flush_pending();
+    assert_log(&t, "");
+
+    /* An ordinary commit after the run carries what it left too. */
+    memory_region_transaction_begin_deferred();
+    memory_region_set_enabled(&f.a, false);
+    memory_region_transaction_commit_deferred();
+    memory_region_set_address(&f.b, 0x4000);
+    assert_log(&t, "begin del:a@1000-10ff del:b@2000-20ff "
+                   "add:b@4000-40ff commit");
+
+    /*
+     * A read inside the deferred transaction (a post_load's DMA) sees
+     * the region mapped before it; inside a transaction of its own, the
+     * map as it was when that began.
+     */
+    memory_region_transaction_begin_deferred();
+    memory_region_add_subregion(&f.root, 0x3000, &f.c);
+    memory_region_transaction_begin();
+    g_assert_cmphex(address_space_ld(&f.as, 0x3000, 4), ==, 0xffffffff);
+    memory_region_transaction_commit();
+    assert_log(&t, "");
+    g_assert_cmphex(address_space_ld(&f.as, 0x3000, 4), ==, 0);
+    assert_log(&t, "begin add:c@3000-300f nop:b@4000-40ff commit");
+    memory_region_transaction_commit_deferred();
+    memory_region_flush_pending();
+    assert_log(&t, "");
+
+    /* Between deferred transactions a read renders first too. */
+    memory_region_transaction_begin_deferred();
+    memory_region_set_enabled(&f.c, false);
+    memory_region_transaction_commit_deferred();
+    g_assert_cmphex(address_space_ld(&f.as, 0x3000, 4), ==, 0xffffffff);
+    assert_log(&t, "begin del:c@3000-300f nop:b@4000-40ff commit");
+
+    /* A region finalized in one leaves the map before it is freed. */
+    memory_region_transaction_begin_deferred();
+    memory_region_finalize(&f.b);
+    assert_log(&t, "begin del:b@4000-40ff commit");
+    memory_region_transaction_commit_deferred();
+    memory_region_init_io(&f.b, NULL, &zero_ops, NULL, "b", 0x100);
+
+    text_listener_free(&t);
+    fixture_destroy(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -261,5 +336,6 @@ int main(int argc, char **argv)
     g_test_add_func("/memory/listener/priority", test_listener_priority);
     g_test_add_func("/memory/listener/eventfds", test_eventfds);
     g_test_add_func("/memory/listener/dirty-log", test_dirty_log);
+    g_test_add_func("/memory/listener/deferred", test_deferred);
     return g_test_run();
 }

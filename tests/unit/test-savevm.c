@@ -4,7 +4,8 @@
  * save/load with vmstate sections and a fake live section (over memory and
  * a socketpair, with record splitting and descriptor passing), and a
  * loader that fails cleanly on every corruption, truncation and
- * hand-crafted inconsistency.
+ * hand-crafted inconsistency, and whose sections' memory map changes
+ * reach the listeners once per load.
  */
 #include "util/osdep.h"
 
@@ -14,8 +15,11 @@
 #include "migration/register.h"
 #include "migration/stream.h"
 #include "migration/vmstate.h"
+#include "system/memory.h"
 #include "system/runstate.h"
 #include "util/crc32c.h"
+
+#include "memory-test.h"
 
 /* ---- two vmstate devices ---- */
 
@@ -906,6 +910,147 @@ static void test_doc_example(void)
     g_assert_cmpmem(data, len, want, sizeof(want));
 }
 
+/* ---- devices that map a region in post_load, like a PCI BAR ---- */
+
+#define MAP_DEVS 4
+
+typedef struct MapDev {
+    uint32_t addr; /* where post_load maps the region; 0: nowhere */
+    uint32_t peek; /* post_load then reads 4 bytes here (a DMA); 0: no */
+    bool fail;     /* post_load fails after mapping */
+
+    /* runtime only */
+    MemoryRegion mr;
+    AddressSpace *as;
+    uint32_t tag;    /* what reads of the region return */
+    uint64_t peeked; /* what the peek read */
+} MapDev;
+
+static uint64_t mapdev_read(void *opaque, hwaddr offset, unsigned size)
+{
+    return ((MapDev *)opaque)->tag;
+}
+
+static const MemoryRegionOps mapdev_ops = {.read = mapdev_read};
+
+static bool mapdev_post_load(void *opaque, int version_id, GError **errp)
+{
+    MapDev *d = opaque;
+
+    /* A BAR update: its own transaction, as pci_update_mappings() does. */
+    memory_region_transaction_begin();
+    if (d->mr.container) {
+        memory_region_del_subregion(d->mr.container, &d->mr);
+    }
+    if (d->addr) {
+        memory_region_add_subregion(d->as->root, d->addr, &d->mr);
+    }
+    memory_region_transaction_commit();
+    if (d->peek) {
+        d->peeked = address_space_ld(d->as, d->peek, 4);
+    }
+    if (d->fail) {
+        g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_FAILED, "refused");
+        return false;
+    }
+    return true;
+}
+
+static const VMStateField vmstate_mapdev_fields[] = {
+    VMSTATE_UINT32(addr, MapDev),
+    VMSTATE_UINT32(peek, MapDev),
+    VMSTATE_BOOL(fail, MapDev),
+    VMSTATE_END_OF_LIST(),
+};
+
+static const VMStateDescription vmstate_mapdev = {
+    .name = "map-dev",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .post_load = mapdev_post_load,
+    .fields = vmstate_mapdev_fields,
+};
+
+/* Save MAP_DEVS devices as they are, unmap them all, load them back. */
+static bool mapdev_roundtrip(MapDev *d, TextListener *t, GError **errp)
+{
+    g_autoptr(GBytes) bytes = save_to_bytes();
+    bool ok;
+
+    memory_region_transaction_begin();
+    for (int i = 0; i < MAP_DEVS; i++) {
+        if (d[i].mr.container) {
+            memory_region_del_subregion(d[i].mr.container, &d[i].mr);
+        }
+        d[i].peeked = 0;
+    }
+    memory_region_transaction_commit();
+    g_free(tl_take(t));
+    ok = load_bytes(g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes),
+                    errp);
+    g_assert_false(bql_locked());
+    return ok;
+}
+
+/*
+ * N devices whose post_load maps a region each: the listeners (KVM's
+ * slots, in baton) hear of it once per load, not once per device; a
+ * post_load reading through the address space sees what the ones before
+ * it mapped; and a load that fails halfway still leaves the listeners
+ * told what its records did.
+ */
+static void test_memory_map_once(void)
+{
+    MapDev d[MAP_DEVS] = {0};
+    MemoryRegion root;
+    AddressSpace as;
+    TextListener t;
+    g_autoptr(GError) err = NULL;
+
+    memory_region_init(&root, NULL, "t.savevm", 0x10000);
+    address_space_init(&as, &root, "t.savevm");
+    text_listener_init(&t, "", 0, false);
+    memory_listener_register(&t.l, &as);
+    for (int i = 0; i < MAP_DEVS; i++) {
+        g_autofree char *name = g_strdup_printf("m%d", i);
+
+        d[i].as = &as;
+        d[i].tag = 0xd0 + i;
+        d[i].addr = 0x1000 * (i + 1);
+        memory_region_init_io(&d[i].mr, NULL, &mapdev_ops, &d[i], name, 0x100);
+        vmstate_register("map-dev", i, &vmstate_mapdev, &d[i]);
+    }
+
+    g_assert_true(mapdev_roundtrip(d, &t, &err));
+    g_assert_no_error(err);
+    assert_log(&t, "begin add:m0@1000-10ff add:m1@2000-20ff "
+                   "add:m2@3000-30ff add:m3@4000-40ff commit");
+
+    /* The last device reads the first one's region: it is there. */
+    d[MAP_DEVS - 1].peek = 0x1000;
+    g_assert_true(mapdev_roundtrip(d, &t, &err));
+    g_assert_no_error(err);
+    g_assert_cmphex(d[MAP_DEVS - 1].peeked, ==, 0xd0);
+    g_assert_cmphex(address_space_ld(&as, 0x4000, 4), ==, 0xd3);
+    g_free(tl_take(&t));
+    d[MAP_DEVS - 1].peek = 0;
+
+    /* The third fails: the first three mapped, and listeners know it. */
+    d[2].fail = true;
+    g_assert_false(mapdev_roundtrip(d, &t, &err));
+    g_assert_nonnull(strstr(err->message, "refused"));
+    assert_log(&t, "begin add:m0@1000-10ff add:m1@2000-20ff "
+                   "add:m2@3000-30ff commit");
+
+    for (int i = 0; i < MAP_DEVS; i++) {
+        vmstate_unregister_opaque(&d[i]);
+        memory_region_finalize(&d[i].mr);
+    }
+    text_listener_free(&t);
+    address_space_destroy(&as);
+    memory_region_finalize(&root);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -926,5 +1071,6 @@ int main(int argc, char **argv)
     g_test_add_func("/migration/savevm/crafted", test_crafted);
     g_test_add_func("/migration/savevm/live-incomplete", test_live_incomplete);
     g_test_add_func("/migration/savevm/doc-example", test_doc_example);
+    g_test_add_func("/migration/savevm/memory-map-once", test_memory_map_once);
     return g_test_run();
 }

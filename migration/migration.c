@@ -235,13 +235,6 @@ MigMode migration_mode(void)
                                  : migrate_mode();
 }
 
-bool migration_incoming_is_active(void)
-{
-    MigStatus st = status_get(&incoming.state);
-
-    return st == MIG_STATUS_SETUP || st == MIG_STATUS_ACTIVE;
-}
-
 /* ---- source: the migration thread ---- */
 
 static void migration_set_error(MigrationState *s, const GError *err)

@@ -467,16 +467,6 @@ void kvm_cpus_resume(KVMState *s)
     g_mutex_unlock(&s->lock);
 }
 
-void kvm_cpus_kick_halted(KVMState *s)
-{
-    g_mutex_lock(&s->lock);
-    for (unsigned int i = 0; i < s->nr_cpus; i++) {
-        s->cpus[i]->halted = false;
-    }
-    kvm_cpus_wake_locked(s);
-    g_mutex_unlock(&s->lock);
-}
-
 /* Queue WORK on KCPU (s->lock held); false if its thread has left. */
 static bool kvm_cpu_queue_work_locked(KVMCPU *kcpu, KVMWork *work)
 {

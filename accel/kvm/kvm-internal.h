@@ -208,8 +208,6 @@ bool kvm_cpu_work_start(KVMCPU *kcpu, KVMWork *work);
  * while waiting.
  */
 void kvm_cpu_work_wait(KVMState *s, KVMWork *const *works, unsigned int n);
-/* Wake a vCPU parked by an HLT exit (no in-kernel irqchip). */
-void kvm_cpus_kick_halted(KVMState *s);
 /* Power-on state for every vCPU; vCPUs must be paused. */
 void kvm_cpus_reset(KVMState *s, const MachineState *ms);
 /* "info registers" text for KCPU (g_free), NULL + error_report on failure. */

@@ -56,8 +56,6 @@ bool migration_global_set(const char *prop, const char *value,
  * cancelling...): capabilities are frozen and a new migrate is refused.
  */
 bool migration_is_active(void);
-/* Whether an incoming migration is being received (setup or active). */
-bool migration_incoming_is_active(void);
 /*
  * The mode of the outgoing migration in progress (as it was when migrate
  * began), else the "mode" parameter: for live sections' is_active hooks

@@ -1254,7 +1254,13 @@ class CprGuest:
         self.qmp.cmd("migrate-incoming", uri="file:" + state)
         wait_runstate(self.qmp, "running", timeout)
         resumed = time.monotonic()
-        info = self.qmp.cmd("query-migrate")
+        # The incoming side reports "completed" just after the guest
+        # resumes (as QEMU's does): wait for it, not for the runstate.
+        def completed():
+            i = self.qmp.cmd("query-migrate")
+            return i if i.get("status") == "completed" else None
+        info = wait_for(completed, timeout, interval=0.002,
+                        what="incoming migration completed")
         os.unlink(state)
         self.vm.args = argv[1:]
         return self._figures("cpr-exec", mark, info, resumed)

@@ -9,6 +9,7 @@
  */
 #include "util/osdep.h"
 
+#include "hw/pci/pci-bridge.h"
 #include "pci-internal.h"
 #include "trace.h"
 
@@ -128,12 +129,15 @@ static uint64_t pci_bar_address(PCIDevice *d, int region)
 }
 
 /*
- * Move each BAR whose decoded address changed: one transaction, so
- * listeners (KVM slots, info mtree) see the final layout once. BARs sit
- * at priority 1 over the bus space so they win over its defaults.
+ * Move each BAR whose decoded address changed, and a bridge's windows:
+ * one transaction, so listeners (KVM slots, info mtree) see the final
+ * layout once. BARs sit at priority 1 over the bus space so they win
+ * over its defaults.
  */
 void pci_update_mappings(PCIDevice *d)
 {
+    PCIBridge *br =
+        (PCIBridge *)object_dynamic_cast(OBJECT(d), TYPE_PCI_BRIDGE);
     const char *name = object_get_typename(OBJECT(d));
     int bus = pci_bus_num(d->bus);
 
@@ -161,6 +165,9 @@ void pci_update_mappings(PCIDevice *d)
             memory_region_add_subregion_overlap(r->address_space, addr,
                                                 r->memory, 1);
         }
+    }
+    if (br) {
+        pci_bridge_update_windows(br);
     }
     memory_region_transaction_commit();
 }

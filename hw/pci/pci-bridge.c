@@ -6,9 +6,11 @@
  * slot numbers). The secondary bus is named by the bridge's id, as in
  * QEMU, so -device X,bus=rp1 plugs behind root port rp1.
  *
- * Windows are registers only: devices behind a bridge map their BARs
- * into the root bus's spaces whatever the windows say (reset assignment
- * programs windows that cover them); see docs/devel/pci.md.
+ * The secondary bus has memory and I/O spaces of its own; the bridge
+ * forwards its I/O, memory and prefetchable windows from the primary
+ * bus into them while COMMAND.IO/MEMORY are on, so a BAR outside every
+ * window (or behind a bridge that does not decode) is unreachable, as on
+ * real hardware. See docs/devel/pci.md.
  */
 #include "util/osdep.h"
 
@@ -93,12 +95,111 @@ static bool pci_bridge_realize(PCIDevice *d, GError **errp)
     br->sec_bus = PCI_BUS(qbus_new(
         bc->sec_bus_type ? bc->sec_bus_type : TYPE_PCIE_BUS, dev, name));
     br->sec_bus->parent_dev = d;
-    br->sec_bus->address_space_mem = d->bus->address_space_mem;
-    br->sec_bus->address_space_io = d->bus->address_space_io;
+    memory_region_init(&br->sec_mem, OBJECT(d), "pci_bridge_pci", UINT64_MAX);
+    memory_region_init(&br->sec_io, OBJECT(d), "pci_bridge_io",
+                       memory_region_size(d->bus->address_space_io));
+    br->sec_bus->address_space_mem = &br->sec_mem;
+    br->sec_bus->address_space_io = &br->sec_io;
     if (bc->realize && !bc->realize(d, errp)) {
+        /* exit is not called for a function that did not realize. */
+        memory_region_finalize(&br->sec_mem);
+        memory_region_finalize(&br->sec_io);
         return false;
     }
     return true;
+}
+
+/*
+ * WIN forwards [BASE, LIMIT] of PARENT to the same addresses of SEC while
+ * ENABLE (and the window is not empty); re-created only when it moves.
+ */
+static void pci_bridge_map_window(PCIBridge *br, MemoryRegion *win, bool *on,
+                                  const char *name, MemoryRegion *parent,
+                                  MemoryRegion *sec, bool enable,
+                                  uint64_t base, uint64_t limit)
+{
+    uint64_t end = memory_region_size(parent);
+
+    if (end != UINT64_MAX && limit >= end) {
+        limit = end - 1;
+    }
+    enable = enable && base <= limit;
+    if (*on && enable && win->addr == base &&
+        win->size == limit - base + 1) {
+        return;
+    }
+    if (*on) {
+        memory_region_del_subregion(parent, win);
+        memory_region_finalize(win);
+        *on = false;
+    }
+    if (enable) {
+        memory_region_init_alias(win, OBJECT(br), name, sec, base,
+                                 limit - base + 1);
+        /* Over the primary bus's defaults, like the BARs beside it. */
+        memory_region_add_subregion_overlap(parent, base, win, 1);
+        *on = true;
+    }
+}
+
+void pci_bridge_update_windows(PCIBridge *br)
+{
+    PCIDevice *d = PCI_DEVICE(br);
+    const uint8_t *c = d->config;
+    uint16_t cmd = pci_get_word(c + PCI_COMMAND);
+    uint64_t io_base = (uint64_t)(c[PCI_IO_BASE] & 0xf0) << 8;
+    uint64_t io_limit = (uint64_t)(c[PCI_IO_LIMIT] & 0xf0) << 8 | 0xfff;
+    uint64_t mem_base = (uint64_t)(pci_get_word(c + PCI_MEMORY_BASE) & 0xfff0)
+                        << 16;
+    uint64_t mem_limit =
+        (uint64_t)(pci_get_word(c + PCI_MEMORY_LIMIT) & 0xfff0) << 16 |
+        0xfffff;
+    uint64_t pref_base =
+        (uint64_t)(pci_get_word(c + PCI_PREF_MEMORY_BASE) & 0xfff0) << 16;
+    uint64_t pref_limit =
+        (uint64_t)(pci_get_word(c + PCI_PREF_MEMORY_LIMIT) & 0xfff0) << 16 |
+        0xfffff;
+
+    if ((c[PCI_IO_BASE] & 0x0f) == PCI_IO_RANGE_TYPE_32) {
+        io_base |= (uint64_t)pci_get_word(c + PCI_IO_BASE_UPPER16) << 16;
+        io_limit |= (uint64_t)pci_get_word(c + PCI_IO_LIMIT_UPPER16) << 16;
+    }
+    if ((pci_get_word(c + PCI_PREF_MEMORY_BASE) & 0x0f) ==
+        PCI_PREF_RANGE_TYPE_64) {
+        pref_base |= (uint64_t)pci_get_long(c + PCI_PREF_BASE_UPPER32) << 32;
+        pref_limit |= (uint64_t)pci_get_long(c + PCI_PREF_LIMIT_UPPER32) << 32;
+    }
+    memory_region_transaction_begin();
+    pci_bridge_map_window(br, &br->win_io, &br->win_io_on, "pci_bridge_io",
+                          d->bus->address_space_io, &br->sec_io,
+                          cmd & PCI_COMMAND_IO, io_base, io_limit);
+    pci_bridge_map_window(br, &br->win_mem, &br->win_mem_on, "pci_bridge_mem",
+                          d->bus->address_space_mem, &br->sec_mem,
+                          cmd & PCI_COMMAND_MEMORY, mem_base, mem_limit);
+    pci_bridge_map_window(br, &br->win_pref, &br->win_pref_on,
+                          "pci_bridge_pref_mem", d->bus->address_space_mem,
+                          &br->sec_mem, cmd & PCI_COMMAND_MEMORY, pref_base,
+                          pref_limit);
+    memory_region_transaction_commit();
+}
+
+/* After the functions behind it (qdev unrealizes child buses first). */
+static void pci_bridge_exit(PCIDevice *d)
+{
+    PCIBridge *br = PCI_BRIDGE(d);
+    PCIBridgeClass *bc = PCI_BRIDGE_GET_CLASS(d);
+
+    if (bc->exit) {
+        bc->exit(d);
+    }
+    memory_region_transaction_begin();
+    memory_region_finalize(&br->win_io);
+    memory_region_finalize(&br->win_mem);
+    memory_region_finalize(&br->win_pref);
+    br->win_io_on = br->win_mem_on = br->win_pref_on = false;
+    memory_region_finalize(&br->sec_mem);
+    memory_region_finalize(&br->sec_io);
+    memory_region_transaction_commit();
 }
 
 /* ---- pcie-root-port ---- */
@@ -213,6 +314,7 @@ static void pci_bridge_class_init(ObjectClass *oc, const void *data)
     PCIDeviceClass *pc = PCI_DEVICE_CLASS(oc);
 
     pc->realize = pci_bridge_realize;
+    pc->exit = pci_bridge_exit;
     pc->is_bridge = true;
     pc->class_id = PCI_CLASS_BRIDGE_PCI;
 }
@@ -229,7 +331,7 @@ static void pcie_root_port_class_init(ObjectClass *oc, const void *data)
     dc->vmsd = &vmstate_pci_bridge;
     bc->realize = pcie_root_port_realize;
     bc->sec_bus_type = TYPE_PCIE_BUS;
-    pc->exit = pcie_root_port_exit;
+    bc->exit = pcie_root_port_exit;
     pc->config_read = pcie_root_port_read_config;
     pc->is_express = true;
     /* QEMU's generic root port ids. */

@@ -311,7 +311,10 @@ void pci_default_write_config(PCIDevice *d, uint32_t addr, uint32_t val,
     if (ranges_overlap(addr, len, PCI_BASE_ADDRESS_0,
                        bar_end - PCI_BASE_ADDRESS_0) ||
         ranges_overlap(addr, len, rom, 4) ||
-        ranges_overlap(addr, len, PCI_COMMAND, 2)) {
+        ranges_overlap(addr, len, PCI_COMMAND, 2) ||
+        (pc->is_bridge &&
+         ranges_overlap(addr, len, PCI_IO_BASE,
+                        PCI_IO_LIMIT_UPPER16 + 2 - PCI_IO_BASE))) {
         pci_update_mappings(d);
     }
     if ((old_cmd ^ pci_get_word(d->config + PCI_COMMAND)) &

@@ -457,6 +457,50 @@ class Q35(PciCase):
         self.assertEqual(br2["devices"] if "devices" in br2 else [], [])
         self.assertEqual(self.qt.readl(regions[2]["address"] + 8), 8)
 
+    def test_windows_enforced(self):
+        """A BAR behind a bridge is reachable only through an open window
+        of a bridge that decodes it: closing the memory window, moving
+        it away, or clearing the bridge's COMMAND.MEMORY/IO hides it."""
+        c, qt = self.ecam, self.qt
+        rp = bdf(0, 2)
+        regions = {r["bar"]: r for r in
+                   self.devices(self.vm)[(1, 0, 0)]["regions"]}
+        mem, io = regions[0]["address"], regions[1]["address"]
+        pref = regions[2]["address"]
+        qt.writel(mem + 0x10, 0xfeedf00d)
+        self.assertEqual(qt.inl(io + 0x10), 0xfeedf00d)
+        self.assertEqual(qt.readl(pref + 8), 8)
+        self.assertIn("pci_bridge_mem", self.hmp(self.vm, "info mtree"))
+        # Close the 32-bit window (base above limit): BAR0 is gone, the
+        # prefetchable window still forwards BAR2.
+        win = c.read(rp, 0x20)
+        c.write(rp, 0x20, 0x0000fff0)
+        self.assertEqual(qt.readl(mem + 0x10), 0xffffffff)
+        self.assertEqual(qt.readl(pref + 8), 8)
+        # A window that no longer covers the BAR: the same.
+        base = (win & 0xfff0) << 16
+        c.write(rp, 0x20, (base + 0x100000) >> 16 | (base + 0x100000))
+        self.assertEqual(qt.readl(mem + 0x10), 0xffffffff)
+        c.write(rp, 0x20, win)
+        self.assertEqual(qt.readl(mem + 0x10), 0xfeedf00d)
+        # The bridge stops decoding memory, then I/O.
+        cmd = c.read(rp, 0x04, 2)
+        c.write(rp, 0x04, cmd & ~0x2, 2)
+        self.assertEqual(qt.readl(mem + 0x10), 0xffffffff)
+        self.assertEqual(qt.readl(pref + 8), 0xffffffff)
+        self.assertEqual(qt.inl(io + 0x10), 0xfeedf00d)
+        self.assertNotIn("pci_bridge_mem", self.hmp(self.vm, "info mtree"))
+        c.write(rp, 0x04, cmd & ~0x1, 2)
+        self.assertEqual(qt.inl(io + 0x10), 0xffffffff)
+        self.assertEqual(qt.readl(mem + 0x10), 0xfeedf00d)
+        c.write(rp, 0x04, cmd, 2)
+        self.assertEqual(qt.inl(io + 0x10), 0xfeedf00d)
+        # system_reset re-opens what reset assignment programs.
+        c.write(rp, 0x20, 0x0000fff0)
+        self.vm.qmp.cmd("system_reset")
+        wait_for(lambda: qt.readl(mem + 0x10) != 0xffffffff or None, 10,
+                 what="window re-opened by reset")
+
     def test_pciexbar_moves_ecam(self):
         c = self.cfg
         self.assertEqual(c.read(bdf(0, 0), 0x60), 0xb0000001)
@@ -798,6 +842,9 @@ class Migration(PciCase):
             for bus, val in ((1, 0x1111), (2, 0x2222)):
                 behind[bus] = bars(src, (bus, 0, 0))[0]
                 sqt.writel(behind[bus] + 0x30, val)
+            # rp2's memory window closed: it stays closed on arrival.
+            rp2_win = c.read(bdf(0, 5), 0x20)
+            c.write(bdf(0, 5), 0x20, 0x0000fff0)
         path = src.path("mig.sock")
         dst, dqt = self.start(args + ["-incoming", "unix:" + path],
                               name="dst-" + machine)
@@ -814,9 +861,11 @@ class Migration(PciCase):
         self.assertEqual(dqt.inl(0x7020), 0x5eed1234)
         self.assertEqual(self.devices(dst)[(0, 3, 0)]["regions"][0]["address"],
                          0xd0000000)
-        for bus, val in ((1, 0x1111), (2, 0x2222)):
-            if bus in behind:
-                self.assertEqual(dqt.readl(behind[bus] + 0x30), val)
+        if behind:
+            self.assertEqual(dqt.readl(behind[1] + 0x30), 0x1111)
+            self.assertEqual(dqt.readl(behind[2] + 0x30), 0xffffffff)
+            d.write(bdf(0, 5), 0x20, rp2_win)
+            self.assertEqual(dqt.readl(behind[2] + 0x30), 0x2222)
         return dst, dqt
 
     def test_pc(self):

@@ -16,6 +16,14 @@ typedef struct PCIBridge {
 
     /* runtime only */
     PCIBus *sec_bus;
+    /*
+     * The secondary bus's spaces, and the windows the bridge forwards
+     * from its primary bus into them (aliases, mapped while the window
+     * is open and COMMAND decodes it).
+     */
+    MemoryRegion sec_mem, sec_io;
+    MemoryRegion win_io, win_mem, win_pref;
+    bool win_io_on, win_mem_on, win_pref_on;
 } PCIBridge;
 
 typedef struct PCIBridgeClass {
@@ -23,6 +31,8 @@ typedef struct PCIBridgeClass {
 
     /* The bridge kind's realize, after the secondary bus exists. */
     bool (*realize)(PCIDevice *d, GError **errp);
+    /* The bridge kind's exit, before the bridge's own. */
+    void (*exit)(PCIDevice *d);
     const char *sec_bus_type; /* TYPE_PCIE_BUS or TYPE_PCI_BUS */
 } PCIBridgeClass;
 
@@ -42,6 +52,13 @@ typedef struct PCIERootPort {
     OBJECT_GET_CLASS(PCIBridgeClass, (obj), TYPE_PCI_BRIDGE)
 #define PCIE_ROOT_PORT(obj) \
     OBJECT_CHECK(PCIERootPort, (obj), TYPE_PCIE_ROOT_PORT)
+
+/*
+ * Map BR's windows as its config space says now (window registers,
+ * COMMAND.IO/MEMORY), in one memory transaction. The PCI core calls it
+ * whenever they may have changed: config writes, reset, load.
+ */
+void pci_bridge_update_windows(PCIBridge *br);
 
 /* Claim RP's (chassis, slot); false + errp if another port has it. */
 bool pcie_chassis_check(PCIERootPort *rp, GError **errp);

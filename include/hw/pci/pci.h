@@ -147,9 +147,9 @@ typedef struct PCIDeviceClass {
 
 /*
  * A PCI bus. The root bus's owner (a host bridge) sets the spaces BARs
- * map into and the INTx routing; a secondary bus inherits its spaces from
- * the root (bridge windows are programmed but not enforced, see
- * docs/devel/pci.md) and swizzles INTx through its bridge.
+ * map into and the INTx routing; a secondary bus has spaces of its own
+ * that its bridge forwards its windows into (hw/pci/pci-bridge.c) and
+ * swizzles INTx through its bridge.
  */
 struct PCIBus {
     BusState qbus;

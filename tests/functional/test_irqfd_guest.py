@@ -185,13 +185,23 @@ class IrqfdGuest(VmTestCase):
     def test_intx_resample(self):
         """Each EOI of the level makes KVM write the resamplefd; baton
         signals again while the register holds 1: K deliveries, then the
-        guest clears it and no more come (repeats are the host quirk of
-        tests/guest/pci/README.md, counted apart)."""
+        guest clears it and they stop (repeats are the host quirk of
+        tests/guest/pci/README.md, counted apart).
+
+        The quirk's second delivery is EOIed too, and every EOI of the
+        vector resamples: baton may see two resamples for one assertion
+        and signal twice, and the second one, injected by a kernel work
+        item, can arrive after the guest cleared the level (seen once in
+        twenty runs with the other core busy). So up to two runs with
+        the level clear are accepted; a device that went on asserting
+        after the clear would make one per EOI through the whole settle
+        spin, thousands."""
         g = Guest(self)
         real, repeat, spurious, lapic = g.intx()
         print("  INTx: real %d repeat %d spurious %d" % (real, repeat,
                                                          spurious))
-        self.assertEqual((real, spurious, lapic), (K, 0, 0))
+        self.assertEqual((real, lapic), (K, 0))
+        self.assertLessEqual(spurious, 2)
 
     def test_stop_cont(self):
         """Stopped, no VM has the eventfd attached: the signal stays

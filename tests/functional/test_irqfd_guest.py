@@ -10,7 +10,8 @@ attached), in the pause of a cpr-transfer with the new process stopped
 after it loaded the state (BATON_FAULT_INJECT=incoming-loaded: the old
 process saved its LAPIC, the new one has not attached), in a rollback
 after that new process is killed, and around cpr-exec; a thread then
-signals continuously through cpr-transfer and cpr-exec. First the guest
+signals continuously through cpr-transfer and cpr-exec; after a precopy
+migration the new process's own eventfds work. First the guest
 proves KVM's resample for INTx: a level it holds until the K-th
 delivery must come back after every EOI and stop once cleared.
 Skips (77) without a usable /dev/kvm."""
@@ -257,6 +258,27 @@ class IrqfdGuest(VmTestCase):
         g.cpr_exec(until="paused")
         self.assertEqual(eventfd_count(g.fd), 1)
         g.qmp.cmd("cont")
+        g.wait_counted()
+        g.steady()
+
+    def test_migration(self):
+        """Precopy to a new process: its x-pci-test has eventfds of its
+        own (nothing is preserved), wired to its VM from the migrated
+        MSI-X table before the guest runs there."""
+        g = Guest(self)
+        g.steady()
+        path = g.vm.path("mig.sock")
+        dst = self.launch(Vm(guest_args() + ["-incoming", "unix:" + path],
+                             serial_socket=True, name="igm"))
+        wait_for(lambda: unix_listening(path) or dst._died(), TIMEOUT,
+                 what="incoming socket %s" % path)
+        g.qmp.cmd("migrate", uri="unix:" + path)
+        wait_migration(g.qmp, timeout=TIMEOUT)
+        wait_runstate(dst.qmp, "running", TIMEOUT)
+        g.qmp, g.serial = dst.qmp, dst.serial
+        g.fd = take_fd(dst.pid, irq_fds(g)["msix0"])
+        self.addCleanup(os.close, g.fd)
+        g.signal()
         g.wait_counted()
         g.steady()
 

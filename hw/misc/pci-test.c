@@ -260,8 +260,7 @@ static gboolean pci_test_vector_ready(gint fd, GIOCondition cond,
     return G_SOURCE_CONTINUE;
 }
 
-static gboolean pci_test_intx_ready(gint fd, GIOCondition cond,
-                                    gpointer opaque)
+static gboolean pci_test_intx_ready(gint fd, GIOCondition cond, gpointer opaque)
 {
     PCITestState *s = opaque;
 
@@ -408,14 +407,13 @@ static bool pci_test_irqfd_realize(PCITestState *s, GError **errp)
     /* A new process reads nothing before it owns the guest. */
     s->io_live = !cpr_is_incoming();
     for (unsigned int v = 0; ok && v < s->msix_vectors; v++) {
-        ok = pci_test_eventfd_open(s, &s->vec[v].e, PCI_TEST_ROLE_MSIX, v,
-                                   errp);
+        ok =
+            pci_test_eventfd_open(s, &s->vec[v].e, PCI_TEST_ROLE_MSIX, v, errp);
         g_string_append_printf(fds, "msix%u=%d,", v, s->vec[v].e.fd);
     }
-    ok = ok &&
-         pci_test_eventfd_open(s, &s->intx, PCI_TEST_ROLE_INTX, 0, errp) &&
-         pci_test_eventfd_open(s, &s->resample, PCI_TEST_ROLE_RESAMPLE, 0,
-                               errp);
+    ok =
+        ok && pci_test_eventfd_open(s, &s->intx, PCI_TEST_ROLE_INTX, 0, errp) &&
+        pci_test_eventfd_open(s, &s->resample, PCI_TEST_ROLE_RESAMPLE, 0, errp);
     g_string_append_printf(fds, "intx=%d,resample=%d", s->intx.fd,
                            s->resample.fd);
     s->irq_fds = g_string_free(fds, false);

@@ -29,6 +29,7 @@ typedef struct KVMIrqfd {
     int fd;
     int resamplefd; /* -1: edge */
     int virq;
+    bool attached; /* KVM has it (false while held, or KVM refused it) */
 } KVMIrqfd;
 
 /*
@@ -343,6 +344,7 @@ static bool kvm_irqchip_add_irqfd(int fd, int resamplefd, int virq,
                          fd, virq);
         return false;
     }
+    f.attached = true;
     g_array_append_val(s->irqfds, f);
     return true;
 }
@@ -360,7 +362,7 @@ static void kvm_irqchip_remove_irqfd(int fd, int virq)
         warn_report("KVM_IRQFD: fd %d is not attached to GSI %d", fd, virq);
         return;
     }
-    if (!s->irqfds_held && s->vm_fd >= 0) {
+    if (f->attached && s->vm_fd >= 0) {
         ret = kvm_irqfd_ioctl(s, f, false);
         if (ret < 0) {
             warn_report("KVM_IRQFD: cannot detach fd %d from GSI %d: %s", fd,
@@ -379,8 +381,13 @@ void kvm_irqchip_hold_irqfds(KVMState *s)
     s->irqfds_held = true;
     for (guint i = 0; i < s->irqfds->len; i++) {
         KVMIrqfd *f = &g_array_index(s->irqfds, KVMIrqfd, i);
-        int ret = kvm_irqfd_ioctl(s, f, false);
+        int ret;
 
+        if (!f->attached) {
+            continue;
+        }
+        ret = kvm_irqfd_ioctl(s, f, false);
+        f->attached = false;
         trace_kvm_irqchip_irqfd_detach(f->fd, f->virq, ret);
         if (ret < 0) {
             /* Not reached: KVM had it attached. It may inject on. */
@@ -410,6 +417,7 @@ void kvm_irqchip_attach_irqfds(KVMState *s)
                          f->fd, f->virq, g_strerror(-ret));
             continue;
         }
+        f->attached = true;
         /*
          * Detaching a level irqfd de-asserted its pin, and a new VM
          * starts with it low: a resample makes the owner re-assert if

@@ -10,7 +10,9 @@ attached), in the pause of a cpr-transfer with the new process stopped
 after it loaded the state (BATON_FAULT_INJECT=incoming-loaded: the old
 process saved its LAPIC, the new one has not attached), in a rollback
 after that new process is killed, and around cpr-exec; a thread then
-signals continuously through cpr-transfer and cpr-exec; after a precopy
+signals continuously through cpr-transfer and cpr-exec; a vector the
+guest masked keeps its signal as a pending bit, also across an update;
+after a precopy
 migration the new process's own eventfds work. First the guest
 proves KVM's resample for INTx: a level it holds until the K-th
 delivery must come back after every EOI and stop once cleared.
@@ -113,6 +115,21 @@ class Guest:
                                 "an interrupt nobody sent")
             self.signal()
             self.wait_counted()
+
+    def command(self, ch, reply):
+        """Type CH on the guest's serial port; wait for its REPLY line (a
+        bytes regex); return the match's groups."""
+        start = len(self.serial.snapshot())
+        self.serial.sock.sendall(ch)
+        self.serial.read_until(re.compile(rb"(?m)^(?:%s)\n|irqfd error"
+                                          % reply), timeout=TIMEOUT,
+                               start=start)
+        self.check_errors()
+        return re.compile(rb"(?m)^(?:%s)\n" % reply).search(
+            self.serial.snapshot(), start).groups()
+
+    def pba(self):
+        return int(self.command(b"p", rb"pba (\d+)")[0])
 
     def start_new(self, incoming, env=None):
         self.count += 1
@@ -246,6 +263,39 @@ class IrqfdGuest(VmTestCase):
         os.kill(new.pid, signals.SIGKILL)
         wait_migration(g.qmp, until=("failed",), timeout=TIMEOUT)
         wait_runstate(g.qmp, "running", TIMEOUT)
+        g.wait_counted()
+        g.steady()
+
+    def test_masked_vector(self):
+        """The guest masks the vector: baton detaches the irqfd and reads
+        the eventfd itself, a signal sets the PBA bit and is delivered
+        once when the guest unmasks. Then masked across a cpr-transfer
+        signalled in its pause: neither process reads the eventfd there
+        (the old one stopped at the hand-over, the new one starts at its
+        take-over), and the new one sets the bit."""
+        g = Guest(self)
+        g.steady()
+        g.command(b"m", rb"masked")
+        g.signal()
+        wait_for(lambda: g.pba() == 1, TIMEOUT, what="PBA bit 0")
+        self.assertEqual(g.counted(), g.sent - 1)
+        g.command(b"u", rb"unmasked")
+        g.wait_counted()
+        g.steady()
+
+        g.command(b"m", rb"masked")
+        g.qmp.clear_events()
+        new = g.begin_transfer(env={"BATON_FAULT_INJECT": "incoming-loaded"})
+        wait_for(lambda: new._died() or stopped(new.pid), TIMEOUT,
+                 what="the new process stopped at incoming-loaded")
+        g.qmp.get_event("STOP", timeout=TIMEOUT)
+        g.signal()
+        self.assertEqual(eventfd_count(g.fd), 1)
+        os.kill(new.pid, signals.SIGCONT)
+        g.finish_transfer(new)
+        wait_for(lambda: g.pba() == 1, TIMEOUT, what="PBA bit 0")
+        self.assertEqual(g.counted(), g.sent - 1)
+        g.command(b"u", rb"unmasked")
         g.wait_counted()
         g.steady()
 

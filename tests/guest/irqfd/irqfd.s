@@ -218,6 +218,7 @@ user_main:
 5:  movl    $0x20, %esi                /* BAR 4: the table at offset 0 */
     call    cfg_read32
     andl    $~0xf, %eax
+    movq    %rax, %r14
     movq    V_APICID, %rdx
     shll    $12, %edx
     orl     $LAPIC, %edx
@@ -231,15 +232,45 @@ user_main:
     movl    $msg_ready, %esi
     call    puts64
 
-    /* Forever: a line whenever the count changed. */
+    /*
+     * Forever: a line whenever the count changed, and the commands the
+     * test types on the serial port: m (mask vector 0), u (unmask), p
+     * (print the PBA's first dword), each answered with one line.
+     */
     xorl    %r13d, %r13d
 6:  movq    V_MSIX, %rax
     cmpq    %r13, %rax
-    je      6b
+    je      7f
     movq    %rax, %r13
     movl    $msg_msix, %esi
     call    puts64
     movq    %r13, %rax
+    call    putdec64
+    movb    $'\n', %al
+    call    putc64
+7:  movw    $UART_LSR, %dx
+    inb     %dx, %al
+    testb   $1, %al                    /* data ready */
+    jz      6b
+    movw    $UART_THR, %dx             /* the receive buffer, on read */
+    inb     %dx, %al
+    cmpb    $'m', %al
+    jne     8f
+    movl    $1, 12(%r14)               /* vector control: masked */
+    movl    $msg_masked, %esi
+    call    puts64
+    jmp     6b
+8:  cmpb    $'u', %al
+    jne     9f
+    movl    $0, 12(%r14)
+    movl    $msg_unmasked, %esi
+    call    puts64
+    jmp     6b
+9:  cmpb    $'p', %al
+    jne     6b
+    movl    $msg_pba, %esi
+    call    puts64
+    movl    0x800(%r14), %eax          /* the PBA, after the table */
     call    putdec64
     movb    $'\n', %al
     call    putc64
@@ -319,6 +350,12 @@ msg_ready:
     .asciz  "irqfd ready\n"
 msg_msix:
     .asciz  "msix "
+msg_masked:
+    .asciz  "masked\n"
+msg_unmasked:
+    .asciz  "unmasked\n"
+msg_pba:
+    .asciz  "pba "
 msg_nodev:
     .asciz  "irqfd error: no x-pci-test (1b36:00fe) at the configured address\n"
 msg_fault:

@@ -12,7 +12,7 @@ process saved its LAPIC, the new one has not attached), in a rollback
 after that new process is killed, and around cpr-exec; a thread then
 signals continuously through cpr-transfer and cpr-exec; a vector the
 guest masked keeps its signal as a pending bit, also across an update;
-after a precopy
+a level held by the device keeps coming through updates; after a precopy
 migration the new process's own eventfds work. First the guest
 proves KVM's resample for INTx: a level it holds until the K-th
 delivery must come back after every EOI and stop once cleared.
@@ -38,6 +38,7 @@ K = 5                       # the guest's INTx deliveries before it clears
 _INTX = re.compile(rb"irqfd intx real (\d+) repeat (\d+) spurious (\d+) "
                    rb"lapic (\d+)\n")
 _MSIX = re.compile(rb"(?m)^msix (\d+)(?=\n)")
+_INTX_N = re.compile(rb"(?m)^intx (\d+)(?=\n)")
 _ERROR = re.compile(rb"irqfd error[^\n]*")
 
 
@@ -96,6 +97,18 @@ class Guest:
         """The guest's last printed MSI-X count."""
         counts = _MSIX.findall(self.serial.snapshot())
         return int(counts[-1]) if counts else 0
+
+    def intx_count(self):
+        """The guest's last printed count of real INTx deliveries."""
+        counts = _INTX_N.findall(self.serial.snapshot())
+        return int(counts[-1]) if counts else 0
+
+    def intx_goes_on(self, more=20):
+        """Wait until MORE level deliveries were counted from now."""
+        base = self.intx_count()
+        wait_for(lambda: self.check_errors() or
+                 self.intx_count() >= base + more, TIMEOUT,
+                 what="%d more INTx deliveries after %d" % (more, base))
 
     def signal(self):
         os.write(self.fd, struct.pack("=Q", 1))
@@ -297,6 +310,34 @@ class IrqfdGuest(VmTestCase):
         self.assertEqual(g.counted(), g.sent - 1)
         g.command(b"u", rb"unmasked")
         g.wait_counted()
+        g.steady()
+
+    def test_intx_level_across_updates(self):
+        """The guest holds the level for good: every EOI resamples and
+        baton asserts again, a stream of deliveries. Each update detaches
+        the level irqfd (KVM drops the line) wherever the stream is, and
+        the new VM loads the line low; an EOI still due resamples there,
+        so the stream goes on after cpr-transfer and cpr-exec. With the
+        pin masked at the IOAPIC no EOI is due: only the resample the
+        irqchip layer writes on attach makes the device assert again,
+        and the stream resumes when the guest unmasks the pin."""
+        g = Guest(self)
+        g.command(b"i", rb"intx on")
+        g.intx_goes_on()
+        for kind in ("cpr-transfer", "cpr-exec", "cpr-transfer"):
+            if kind == "cpr-transfer":
+                g.finish_transfer(g.begin_transfer())
+            else:
+                g.cpr_exec()
+            g.intx_goes_on()
+        # Masked at the IOAPIC: the level waits there (a held signal in
+        # the pin's IRR). An update drops it with the old VM's line; the
+        # resample on attach is what raises it again in the new one.
+        g.command(b"k", rb"pin masked")
+        g.finish_transfer(g.begin_transfer())
+        g.command(b"l", rb"pin unmasked")
+        g.intx_goes_on()
+        g.command(b"c", rb"intx off")
         g.steady()
 
     def test_cpr_exec_stopped(self):

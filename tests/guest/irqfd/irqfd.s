@@ -30,6 +30,7 @@
     .set V_BAR0, VARS + 40
     .set V_APICID, VARS + 48
     .set V_LAPIC_SPUR, VARS + 56
+    .set V_K, VARS + 64            /* real runs before the handler clears */
 
     /* x-pci-test: BAR 0 INTx register (docs/system/pci.md). */
     .set T_INTX, 0xf00
@@ -59,8 +60,10 @@
 
     movl    $VARS, %edi
     xorl    %eax, %eax
-    movl    $16, %ecx
+    movl    $18, %ecx
     rep stosl
+    movl    param_block + 12, %eax
+    movq    %rax, V_K
 
     /* Both 8259s initialised (vectors 0x20-0x2f) and fully masked. */
     movb    $0x11, %al
@@ -118,7 +121,7 @@ intx_handler:
     jz      4f
     incq    V_REAL
     movq    V_REAL, %rax
-    cmpl    param_block + 12, %eax
+    cmpq    V_K, %rax
     jb      1f
     movl    $0, T_INTX(%rcx)           /* the device condition is gone */
 1:  movl    $LAPIC, %ecx
@@ -233,12 +236,25 @@ user_main:
     call    puts64
 
     /*
-     * Forever: a line whenever the count changed, and the commands the
+     * Forever: a line whenever a count changed, and the commands the
      * test types on the serial port: m (mask vector 0), u (unmask), p
-     * (print the PBA's first dword), each answered with one line.
+     * (print the PBA's first dword), i (hold the INTx level for good),
+     * c (clear it), k (mask the line's IOAPIC entry), l (unmask it),
+     * each answered with one line.
      */
     xorl    %r13d, %r13d
-6:  movq    V_MSIX, %rax
+    movq    V_REAL, %r15
+6:  movq    V_REAL, %rax
+    cmpq    %r15, %rax
+    je      5f
+    movq    %rax, %r15
+    movl    $msg_intx_n, %esi
+    call    puts64
+    movq    %r15, %rax
+    call    putdec64
+    movb    $'\n', %al
+    call    putc64
+5:  movq    V_MSIX, %rax
     cmpq    %r13, %rax
     je      7f
     movq    %rax, %r13
@@ -266,7 +282,36 @@ user_main:
     movl    $msg_unmasked, %esi
     call    puts64
     jmp     6b
-9:  cmpb    $'p', %al
+9:  cmpb    $'i', %al
+    jne     10f
+    movq    $-1, V_K                   /* never cleared by the handler */
+    movq    V_BAR0, %rcx
+    movl    $1, T_INTX(%rcx)
+    movl    $msg_intx_on, %esi
+    call    puts64
+    jmp     6b
+10: cmpb    $'c', %al
+    jne     11f
+    movq    V_BAR0, %rcx
+    movl    $0, T_INTX(%rcx)
+    movl    $msg_intx_off, %esi
+    call    puts64
+    jmp     6b
+11: cmpb    $'k', %al
+    jne     12f
+    movl    $VEC_INTX | 0x18000, %ecx  /* the pin's entry, masked */
+    call    ioapic_entry
+    movl    $msg_pin_masked, %esi
+    call    puts64
+    jmp     6b
+12: cmpb    $'l', %al
+    jne     13f
+    movl    $VEC_INTX | 0x8000, %ecx
+    call    ioapic_entry
+    movl    $msg_pin_unmasked, %esi
+    call    puts64
+    jmp     6b
+13: cmpb    $'p', %al
     jne     6b
     movl    $msg_pba, %esi
     call    puts64
@@ -275,6 +320,14 @@ user_main:
     movb    $'\n', %al
     call    putc64
     jmp     6b
+
+/* The low dword of the IOAPIC entry of line %r12d := %ecx. */
+ioapic_entry:
+    movl    $IOAPIC, %eax
+    leal    0x10(,%r12,2), %edx
+    movl    %edx, (%rax)
+    movl    %ecx, 0x10(%rax)
+    ret
 
 /* "real R repeat P spurious S lapic L\n" */
 report_intx:
@@ -356,6 +409,16 @@ msg_unmasked:
     .asciz  "unmasked\n"
 msg_pba:
     .asciz  "pba "
+msg_intx_n:
+    .asciz  "intx "
+msg_intx_on:
+    .asciz  "intx on\n"
+msg_intx_off:
+    .asciz  "intx off\n"
+msg_pin_masked:
+    .asciz  "pin masked\n"
+msg_pin_unmasked:
+    .asciz  "pin unmasked\n"
 msg_nodev:
     .asciz  "irqfd error: no x-pci-test (1b36:00fe) at the configured address\n"
 msg_fault:

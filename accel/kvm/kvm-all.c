@@ -337,6 +337,8 @@ static bool kvm_accel_init(MachineState *ms, GError **errp)
 static void kvm_accel_pause_all(void)
 {
     kvm_cpus_pause(kvm_state());
+    /* Before anything reads a LAPIC or the IOAPIC (a save, a dump). */
+    kvm_irqchip_hold_irqfds(kvm_state());
     kvm_migration_vm_stopped(kvm_state()); /* kvmclock, TSC: kvm-migration.c */
 }
 
@@ -349,6 +351,8 @@ static void kvm_accel_resume_all(void)
      * their owners committed already.
      */
     kvm_irqchip_ops.commit_routes();
+    /* After the loaded LAPICs and IOAPIC, on the committed routes. */
+    kvm_irqchip_attach_irqfds(kvm_state());
     kvm_cpus_resume(kvm_state());
 }
 

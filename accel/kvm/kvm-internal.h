@@ -63,6 +63,14 @@ typedef struct KVMState {
     GArray *msi_routes;
     bool routes_dirty;
     unsigned int gsi_count;
+    /*
+     * irqfds (kvm-irqchip.c), under the BQL: every one its owner added
+     * and has not removed (KVMIrqfd), and whether they are held back
+     * from KVM. Attached exactly while the vCPUs run: held from VM
+     * creation until the first resume, and during every pause.
+     */
+    GArray *irqfds;
+    bool irqfds_held;
 
     /* Memory listeners and what they made (kvm-mem.c), under the BQL. */
     MemoryListener mem_listener; /* address_space_memory: slots, MMIO fds */
@@ -168,6 +176,22 @@ const char *kvm_ioctl_name(unsigned long req);
  */
 bool kvm_irqchip_create(KVMState *s, GError **errp);
 void kvm_irqchip_cleanup(KVMState *s);
+/*
+ * The vCPUs are paused (kvm_accel_pause_all), before anything reads
+ * vCPU or irqchip state: detach every irqfd from the VM, so that a
+ * signal from now on waits in its eventfd's counter instead of landing
+ * in a LAPIC that may already be saved. KVM_IRQFD's deassign flushes
+ * the irqfd's pending injection before it returns. No-op while held.
+ */
+void kvm_irqchip_hold_irqfds(KVMState *s);
+/*
+ * The vCPUs are about to run (kvm_accel_resume_all), their state and
+ * the irqchip's loaded and the routes committed: attach every irqfd;
+ * KVM injects at once what an eventfd counted meanwhile. Then each
+ * resamplefd is written once so that its owner re-checks its level
+ * (holding de-asserted the line). No-op unless held.
+ */
+void kvm_irqchip_attach_irqfds(KVMState *s);
 extern const IrqchipOps kvm_irqchip_ops;
 
 /*

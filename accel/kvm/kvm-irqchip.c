@@ -7,7 +7,9 @@
  * not here: they follow the memory map in kvm-mem.c.
  *
  * The table lives in the VM, so a new process after a live update starts
- * from KVM's default routes and its devices add theirs again.
+ * from KVM's default routes and its devices add theirs again. irqfds are
+ * attached to KVM only while the vCPUs run (docs/devel/interrupts.md,
+ * "Hand-over"): a pause detaches them, a resume attaches them again.
  */
 #include "util/osdep.h"
 
@@ -16,6 +18,19 @@
 
 #include "kvm-internal.h"
 #include "trace.h"
+
+/*
+ * One irqfd an owner added. Owners only add and remove; when KVM has
+ * it attached is decided here (see kvm-internal.h, irqfds_held), so a
+ * live update or migration never loses a signal: while the vCPUs are
+ * paused every irqfd is detached and signals wait in the eventfd.
+ */
+typedef struct KVMIrqfd {
+    int fd;
+    int resamplefd; /* -1: edge */
+    int virq;
+    bool attached; /* KVM has it (false while held, or KVM refused it) */
+} KVMIrqfd;
 
 /*
  * KVM_CREATE_IRQCHIP's default routes (arch/x86/kvm/irq_comm.c): GSI
@@ -71,12 +86,17 @@ bool kvm_irqchip_create(KVMState *s, GError **errp)
     s->msi_routes =
         g_array_new(false, true, sizeof(struct kvm_irq_routing_entry));
     s->routes_dirty = false;
+    /* Nothing runs yet: irqfds wait for the first resume (or a load). */
+    s->irqfds = g_array_new(false, false, sizeof(KVMIrqfd));
+    s->irqfds_held = true;
     return true;
 }
 
 void kvm_irqchip_cleanup(KVMState *s)
 {
     g_clear_pointer(&s->msi_routes, g_array_unref);
+    g_clear_pointer(&s->irqfds, g_array_unref);
+    s->irqfds_held = false;
     s->gsi_count = 0;
     s->routes_dirty = false;
     s->irqchip_in_kernel = false;
@@ -261,50 +281,153 @@ static void kvm_irqchip_commit_routes(void)
 
 /* ---- irqfds ---- */
 
+static int kvm_irqfd_ioctl(KVMState *s, const KVMIrqfd *f, bool assign)
+{
+    struct kvm_irqfd irqfd = {.fd = f->fd, .gsi = f->virq};
+
+    if (!assign) {
+        irqfd.flags = KVM_IRQFD_FLAG_DEASSIGN;
+    } else if (f->resamplefd >= 0) {
+        irqfd.flags = KVM_IRQFD_FLAG_RESAMPLE;
+        irqfd.resamplefd = f->resamplefd;
+    }
+    return kvm_vm_ioctl(s, KVM_IRQFD, &irqfd);
+}
+
+static KVMIrqfd *kvm_irqfd_find(KVMState *s, int fd, guint *index)
+{
+    for (guint i = 0; s->irqfds && i < s->irqfds->len; i++) {
+        KVMIrqfd *f = &g_array_index(s->irqfds, KVMIrqfd, i);
+
+        if (f->fd == fd) {
+            if (index) {
+                *index = i;
+            }
+            return f;
+        }
+    }
+    return NULL;
+}
+
 static bool kvm_irqchip_add_irqfd(int fd, int resamplefd, int virq,
                                   GError **errp)
 {
     KVMState *s = kvm_state();
-    struct kvm_irqfd irqfd = {.fd = fd, .gsi = virq};
+    KVMIrqfd f = {.fd = fd, .resamplefd = resamplefd, .virq = virq};
     int ret;
 
-    if (resamplefd >= 0) {
-        if (!kvm_cap(s, KVM_CAP_IRQFD_RESAMPLE)) {
-            g_set_error(errp, BATON_ERROR, BATON_ERROR_KVM_MISSING_CAP,
-                        "kvm does not support KVM_CAP_IRQFD_RESAMPLE");
-            return false;
-        }
-        irqfd.flags = KVM_IRQFD_FLAG_RESAMPLE;
-        irqfd.resamplefd = resamplefd;
+    if (resamplefd >= 0 && !kvm_cap(s, KVM_CAP_IRQFD_RESAMPLE)) {
+        g_set_error(errp, BATON_ERROR, BATON_ERROR_KVM_MISSING_CAP,
+                    "kvm does not support KVM_CAP_IRQFD_RESAMPLE");
+        return false;
     }
-    ret = kvm_vm_ioctl(s, KVM_IRQFD, &irqfd);
+    /* What KVM would answer, also while held (one irqfd per eventfd). */
+    if (kvm_irqfd_find(s, fd, NULL)) {
+        error_setg_errno(errp, EBUSY,
+                         "KVM_IRQFD: cannot attach fd %d to GSI %d", fd, virq);
+        return false;
+    }
+    if (s->irqfds_held) {
+        /*
+         * The vCPUs are paused or not started (an incoming VM): attached
+         * when they resume, after their state is loaded. A bad fd shows
+         * then, in the log; KVM cannot be asked now without injecting.
+         */
+        g_array_append_val(s->irqfds, f);
+        trace_kvm_irqchip_irqfd_defer(fd, resamplefd, virq);
+        return true;
+    }
+    ret = kvm_irqfd_ioctl(s, &f, true);
     trace_kvm_irqchip_add_irqfd(fd, resamplefd, virq, ret);
     if (ret < 0) {
         error_setg_errno(errp, -ret, "KVM_IRQFD: cannot attach fd %d to GSI %d",
                          fd, virq);
         return false;
     }
+    f.attached = true;
+    g_array_append_val(s->irqfds, f);
     return true;
 }
 
 static void kvm_irqchip_remove_irqfd(int fd, int virq)
 {
     KVMState *s = kvm_state();
-    struct kvm_irqfd irqfd = {
-        .fd = fd,
-        .gsi = virq,
-        .flags = KVM_IRQFD_FLAG_DEASSIGN,
-    };
-    int ret;
+    KVMIrqfd *f;
+    guint i;
+    int ret = 0;
 
-    if (s->vm_fd < 0) {
-        return; /* the VM is gone, and its irqfds with it */
+    f = kvm_irqfd_find(s, fd, &i);
+    if (!f || f->virq != virq) {
+        /* Removing what was never added is a bug in the caller. */
+        warn_report("KVM_IRQFD: fd %d is not attached to GSI %d", fd, virq);
+        return;
     }
-    ret = kvm_vm_ioctl(s, KVM_IRQFD, &irqfd);
+    if (f->attached && s->vm_fd >= 0) {
+        ret = kvm_irqfd_ioctl(s, f, false);
+        if (ret < 0) {
+            warn_report("KVM_IRQFD: cannot detach fd %d from GSI %d: %s", fd,
+                        virq, g_strerror(-ret));
+        }
+    }
     trace_kvm_irqchip_remove_irqfd(fd, virq, ret);
-    if (ret < 0) {
-        warn_report("KVM_IRQFD: cannot detach fd %d from GSI %d: %s", fd, virq,
-                    g_strerror(-ret));
+    g_array_remove_index(s->irqfds, i);
+}
+
+void kvm_irqchip_hold_irqfds(KVMState *s)
+{
+    if (s->irqfds_held || !s->irqfds) {
+        return;
+    }
+    s->irqfds_held = true;
+    for (guint i = 0; i < s->irqfds->len; i++) {
+        KVMIrqfd *f = &g_array_index(s->irqfds, KVMIrqfd, i);
+        int ret;
+
+        if (!f->attached) {
+            continue;
+        }
+        ret = kvm_irqfd_ioctl(s, f, false);
+        f->attached = false;
+        trace_kvm_irqchip_irqfd_detach(f->fd, f->virq, ret);
+        if (ret < 0) {
+            /* Not reached: KVM had it attached. It may inject on. */
+            error_report("KVM_IRQFD: cannot detach fd %d from GSI %d: %s",
+                         f->fd, f->virq, g_strerror(-ret));
+        }
+    }
+}
+
+void kvm_irqchip_attach_irqfds(KVMState *s)
+{
+    static const uint64_t one = 1;
+
+    if (!s->irqfds_held || !s->irqfds) {
+        return;
+    }
+    s->irqfds_held = false;
+    for (guint i = 0; i < s->irqfds->len; i++) {
+        KVMIrqfd *f = &g_array_index(s->irqfds, KVMIrqfd, i);
+        int ret = kvm_irqfd_ioctl(s, f, true);
+
+        trace_kvm_irqchip_irqfd_attach(f->fd, f->resamplefd, f->virq, ret);
+        if (ret < 0) {
+            /* Only an fd its owner got wrong while held: say which. */
+            error_report("KVM_IRQFD: cannot attach fd %d to GSI %d: %s; its "
+                         "interrupts are lost",
+                         f->fd, f->virq, g_strerror(-ret));
+            continue;
+        }
+        f->attached = true;
+        /*
+         * Detaching a level irqfd de-asserted its pin, and a new VM
+         * starts with it low: a resample makes the owner re-assert if
+         * its device still holds the level (VFIO: the unmask eventfd).
+         */
+        if (f->resamplefd >= 0 &&
+            write(f->resamplefd, &one, sizeof(one)) != sizeof(one)) {
+            warn_report("irqfd on GSI %d: cannot write resamplefd %d: %s",
+                        f->virq, f->resamplefd, g_strerror(errno));
+        }
     }
 }
 

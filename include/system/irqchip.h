@@ -12,7 +12,9 @@
  * survives the VM: after a live update the new process's VM starts with
  * the default routes only, and each owner adds its routes and irqfds
  * again from its device state (realize or post_load), then commits, all
- * before the guest resumes. docs/devel/interrupts.md has the whole story.
+ * before the guest resumes. irqfds are attached only while the vCPUs
+ * run, so no signal is lost in the pause. docs/devel/interrupts.md
+ * ("Hand-over") has the whole story.
  *
  * Threading: main thread or a vCPU thread with the big lock held.
  */
@@ -78,12 +80,18 @@ void irqchip_commit_routes(void);
  * Have the kernel inject VIRQ when FD (an eventfd) is written: KVM_IRQFD.
  * RESAMPLEFD >= 0 makes it a level-triggered irqfd: the line stays
  * asserted until the guest EOIs it, then the kernel writes RESAMPLEFD so
- * the owner can check and re-assert (INTx). -1: edge (MSI). Works as soon
- * as the accelerator is initialised, before any vCPU runs; VIRQ's route
- * may be committed before or after. False + errp on failure.
+ * the owner can check and re-assert (INTx). -1: edge (MSI). May be called
+ * as soon as the accelerator is initialised, running or not; VIRQ's
+ * route may be committed before or after. The accelerator attaches it to
+ * KVM only while the vCPUs run (a pause detaches every irqfd, so that
+ * signals wait in their eventfds across a save, and the resume after a
+ * load attaches them and writes each RESAMPLEFD once: the owner then
+ * re-checks its level). Owners need not care. False + errp on failure
+ * (FD already added: EBUSY; while stopped, KVM's own refusals are only
+ * logged, at the resume).
  */
 bool irqchip_add_irqfd(int fd, int resamplefd, int virq, GError **errp);
-/* Detach FD from VIRQ (both as given to irqchip_add_irqfd). */
+/* Forget FD's irqfd on VIRQ (both as given to irqchip_add_irqfd). */
 void irqchip_remove_irqfd(int fd, int virq);
 
 /*

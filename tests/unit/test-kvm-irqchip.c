@@ -5,8 +5,9 @@
  * with the in-kernel irqchip and one vCPU whose LAPIC is software-enabled.
  * Each case makes an interrupt arrive and reads the vector back from the
  * LAPIC's IRR (KVM_GET_LAPIC, IRR at 0x200): MSI routes with an irqfd, a
- * route update, KVM_SIGNAL_MSI, and a level-triggered IOAPIC pin through
- * an irqfd with resamplefd.
+ * route update, KVM_SIGNAL_MSI, a level-triggered IOAPIC pin through an
+ * irqfd with resamplefd, and the hold of every irqfd while the vCPUs are
+ * paused (what a live update relies on), edge and level.
  *
  * Needs /dev/kvm: without it (or without irqfd/routing) the program
  * prints why and exits 77, which meson reports as a skip.
@@ -55,6 +56,8 @@ static void vm_open(Vm *vm)
     g_assert_cmpint(ret, >=, 0);
     vm->cpu.fd = ret;
     g_assert_true(irqchip_msi_via_routes());
+    /* As the accelerator's resume does: irqfds reach KVM from now on. */
+    kvm_irqchip_attach_irqfds(vm->s);
 }
 
 static void vm_close(Vm *vm)
@@ -103,6 +106,16 @@ static void lapic_enable(Vm *vm)
 
     get_lapic(vm, &l);
     lapic_set_reg(&l, APIC_SVR, APIC_SVR_ENABLE | 0xff);
+    set_lapic(vm, &l);
+}
+
+/* Forget every pending vector (IRR), as if the guest had taken them. */
+static void set_lapic_irr_clear(Vm *vm)
+{
+    struct kvm_lapic_state l;
+
+    get_lapic(vm, &l);
+    memset(&l.regs[APIC_IRR], 0, 0x80);
     set_lapic(vm, &l);
 }
 
@@ -221,6 +234,16 @@ static struct kvm_irqchip get_ioapic(Vm *vm)
     return chip;
 }
 
+static void wait_ioapic_irr(Vm *vm, unsigned int gsi)
+{
+    gint64 deadline = g_get_monotonic_time() + WAIT_US;
+
+    while (!(get_ioapic(vm).chip.ioapic.irr & (1u << gsi))) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        sched_yield();
+    }
+}
+
 /*
  * INTx as VFIO does it: a level-triggered IOAPIC pin fed by an irqfd
  * with a resamplefd. Checked here: the kick asserts the pin as a level
@@ -288,6 +311,140 @@ static void test_resample(void)
     vm_close(&vm);
 }
 
+/* The eventfd still counts a signal nobody consumed. */
+static bool efd_pending(int efd)
+{
+    struct pollfd pfd = {.fd = efd, .events = POLLIN};
+
+    return poll(&pfd, 1, 0) == 1;
+}
+
+/*
+ * Held (the vCPUs paused for a save): a signal waits in the eventfd, not
+ * in a LAPIC that may already be saved, and arrives when the irqfds are
+ * attached again. What KVM injected before the hold is in the IRR when
+ * the hold returns (the deassign flushes the injection). irqfds added
+ * while held attach with the others; removed ones never do.
+ */
+static void test_hold(void)
+{
+    Vm vm;
+    GError *err = NULL;
+    int efd = eventfd(0, EFD_CLOEXEC);
+    int efd2 = eventfd(0, EFD_CLOEXEC);
+    int efd3 = eventfd(0, EFD_CLOEXEC);
+    int virq, virq2, virq3;
+
+    vm_open(&vm);
+    lapic_enable(&vm);
+    virq = irqchip_add_msi_route(msi_to_apic0(0x41), &err);
+    virq2 = irqchip_add_msi_route(msi_to_apic0(0x42), &err);
+    virq3 = irqchip_add_msi_route(msi_to_apic0(0x43), &err);
+    g_assert_no_error(err);
+    irqchip_commit_routes();
+    g_assert_true(irqchip_add_irqfd(efd, -1, virq, &err));
+    g_assert_no_error(err);
+
+    /* Signalled just before the pause: in the IRR once the hold returns. */
+    kick(efd);
+    kvm_irqchip_hold_irqfds(vm.s);
+    g_assert_true(irr_has(&vm, 0x41));
+    g_assert_false(efd_pending(efd));
+
+    /* While held: signals wait in the eventfd; adds are deferred. */
+    set_lapic_irr_clear(&vm);
+    kick(efd);
+    g_assert_true(irqchip_add_irqfd(efd2, -1, virq2, &err));
+    g_assert_no_error(err);
+    kick(efd2);
+    /* The same eventfd twice is refused as KVM would, even while held. */
+    g_assert_false(irqchip_add_irqfd(efd2, -1, virq3, &err));
+    g_assert_nonnull(strstr(err->message, "KVM_IRQFD"));
+    g_clear_error(&err);
+    g_assert_true(irqchip_add_irqfd(efd3, -1, virq3, &err));
+    irqchip_remove_irqfd(efd3, virq3);
+    kick(efd3);
+    g_assert_true(efd_pending(efd));
+    g_assert_true(efd_pending(efd2));
+    g_assert_false(irr_has(&vm, 0x41));
+    g_assert_false(irr_has(&vm, 0x42));
+
+    /*
+     * Attached again: KVM polls each eventfd and injects what it holds.
+     * It leaves the count in the eventfd (the next signal's wake-up
+     * reads it), and the next detach reads it: no second injection.
+     */
+    kvm_irqchip_attach_irqfds(vm.s);
+    wait_irr(&vm, 0x41);
+    wait_irr(&vm, 0x42);
+    g_assert_false(irr_has(&vm, 0x43)); /* removed while held */
+    g_assert_true(efd_pending(efd3));
+    set_lapic_irr_clear(&vm);
+    kvm_irqchip_hold_irqfds(vm.s);
+    g_assert_false(efd_pending(efd));
+    g_assert_false(efd_pending(efd2));
+    kvm_irqchip_attach_irqfds(vm.s);
+    g_assert_false(irr_has(&vm, 0x41));
+    kick(efd);
+    wait_irr(&vm, 0x41);
+
+    irqchip_remove_irqfd(efd, virq);
+    irqchip_remove_irqfd(efd2, virq2);
+    irqchip_release_virq(virq);
+    irqchip_release_virq(virq2);
+    irqchip_release_virq(virq3);
+    close(efd);
+    close(efd2);
+    close(efd3);
+    vm_close(&vm);
+}
+
+/*
+ * A level irqfd held: the pin drops (KVM de-asserts on detach), a signal
+ * while held waits, and attaching asserts the pin again and writes the
+ * resamplefd once so that the owner re-checks its device's level.
+ */
+static void test_hold_resample(void)
+{
+    const unsigned int gsi = 21, vec = 0x94;
+    Vm vm;
+    GError *err = NULL;
+    struct kvm_irqchip chip;
+    int efd = eventfd(0, EFD_CLOEXEC);
+    int rfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    uint64_t cnt;
+
+    vm_open(&vm);
+    lapic_enable(&vm);
+    chip = get_ioapic(&vm);
+    chip.chip.ioapic.redirtbl[gsi].bits = 0;
+    chip.chip.ioapic.redirtbl[gsi].fields.vector = vec;
+    chip.chip.ioapic.redirtbl[gsi].fields.trig_mode = 1;
+    g_assert_cmpint(kvm_vm_ioctl(vm.s, KVM_SET_IRQCHIP, &chip), ==, 0);
+    g_assert_true(irqchip_add_irqfd(efd, rfd, gsi, &err));
+    g_assert_no_error(err);
+    kick(efd);
+    wait_irr(&vm, vec);
+    g_assert_true(get_ioapic(&vm).chip.ioapic.irr & (1u << gsi));
+
+    kvm_irqchip_hold_irqfds(vm.s);
+    g_assert_false(get_ioapic(&vm).chip.ioapic.irr & (1u << gsi));
+    g_assert_false(efd_pending(rfd));
+    kick(efd);
+    g_assert_false(get_ioapic(&vm).chip.ioapic.irr & (1u << gsi));
+    g_assert_true(efd_pending(efd));
+
+    kvm_irqchip_attach_irqfds(vm.s);
+    wait_ioapic_irr(&vm, gsi); /* a level injects from a work item */
+    g_assert_cmpint(read(rfd, &cnt, sizeof(cnt)), ==, sizeof(cnt));
+    g_assert_cmpuint(cnt, ==, 1);
+
+    irqchip_remove_irqfd(efd, gsi);
+    close(efd);
+    close(rfd);
+    vm_close(&vm);
+}
+
 /* Exit 77 (skip) with the reason when this host cannot run the cases. */
 static void check_host(void)
 {
@@ -327,5 +484,7 @@ int main(int argc, char **argv)
     g_test_add_func("/kvm/irqchip/msi-irqfd", test_msi_irqfd);
     g_test_add_func("/kvm/irqchip/signal-msi", test_signal_msi);
     g_test_add_func("/kvm/irqchip/resample", test_resample);
+    g_test_add_func("/kvm/irqchip/hold", test_hold);
+    g_test_add_func("/kvm/irqchip/hold-resample", test_hold_resample);
     return g_test_run();
 }

@@ -98,8 +98,7 @@ struct iommu_ioas_map_file {
     __aligned_u64 length;
     __aligned_u64 iova;
 };
-_Static_assert(sizeof(struct iommu_ioas_map_file) == 40,
-               "iommu_ioas_map_file");
+_Static_assert(sizeof(struct iommu_ioas_map_file) == 40, "iommu_ioas_map_file");
 #define IOMMU_IOAS_MAP_FILE _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_MAP_FILE)
 
 struct iommu_ioas_unmap {

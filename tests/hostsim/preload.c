@@ -512,6 +512,7 @@ static int hs_ioctl_sim(int fd, unsigned long request, void *argp)
 {
     HostsimReq req = {.op = HOSTSIM_OP_IOCTL, .cmd = request};
     HsReply r = {0};
+    uint8_t small[512];
     int fds[HOSTSIM_MAX_FDS];
     int nfds = 0;
     uint8_t *buf = NULL;
@@ -613,8 +614,20 @@ static int hs_ioctl_sim(int fd, unsigned long request, void *argp)
         break;
     }
 
-    r.cap = HOSTSIM_MAX_PAYLOAD * 2;
-    r.payload = malloc(r.cap);
+    /* The struct comes back, plus what goes behind its pointers. */
+    r.cap = req.payload_len;
+    if (request == IOMMU_IOAS_IOVA_RANGES &&
+        req.payload_len >= sizeof(struct iommu_ioas_iova_ranges)) {
+        r.cap += ((struct iommu_ioas_iova_ranges *)argp)->num_iovas *
+                 sizeof(struct iommu_iova_range);
+    } else if (request == IOMMU_GET_HW_INFO &&
+               req.payload_len >= sizeof(struct iommu_hw_info)) {
+        r.cap += ((struct iommu_hw_info *)argp)->data_len;
+    }
+    if (r.cap > HOSTSIM_MAX_PAYLOAD * 2) {
+        r.cap = HOSTSIM_MAX_PAYLOAD * 2;
+    }
+    r.payload = r.cap <= sizeof(small) ? small : malloc(r.cap);
     if (!r.payload) {
         errno = ENOMEM;
         return -1;
@@ -644,7 +657,9 @@ static int hs_ioctl_sim(int fd, unsigned long request, void *argp)
             memcpy((void *)(uintptr_t)hi->data_uptr, aux, r.rep.aux_len);
         }
     }
-    free(r.payload);
+    if (r.payload != small) {
+        free(r.payload);
+    }
     if (ret < 0) {
         errno = -ret;
         return -1;

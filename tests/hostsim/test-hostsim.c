@@ -138,14 +138,28 @@ static void reg_write(int dev, unsigned off, uint32_t v)
     g_assert_cmpint(pwrite(dev, &v, 4, off), ==, 4);
 }
 
-static void wait_head(int dev, uint32_t target)
+/*
+ * Wait until HEAD reaches target. A driver consumes while it waits
+ * (TAIL = HEAD), so a slow host never finds the ring full; the overflow
+ * check passes consume = false.
+ */
+static void wait_head_full(int dev, uint32_t target, bool consume)
 {
     int64_t deadline = g_get_monotonic_time() + HANG_US;
+    uint32_t head;
 
-    while (reg_read(dev, R_HEAD) < target) {
+    while ((head = reg_read(dev, R_HEAD)) < target) {
         g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        if (consume) {
+            reg_write(dev, R_TAIL, head);
+        }
         g_usleep(500);
     }
+}
+
+static void wait_head(int dev, uint32_t target)
+{
+    wait_head_full(dev, target, true);
 }
 
 static void wait_reg_nonzero(int dev, unsigned reg)
@@ -297,6 +311,37 @@ static int set_irq_none(int dev, uint32_t index, uint32_t action,
 
 /* ---- tests ---- */
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* A figure, not a check: median cost of a simulated ioctl and pread. */
+static void report_costs(int ct, int dev)
+{
+    enum { N = 301 };
+    int64_t t[2][N];
+    int i;
+
+    for (i = 0; i < N; i++) {
+        int64_t t0 = g_get_monotonic_time();
+
+        g_assert_cmpint(ioctl(ct, VFIO_GET_API_VERSION), ==, 0);
+        t[0][i] = g_get_monotonic_time() - t0;
+        t0 = g_get_monotonic_time();
+        reg_read(dev, R_HEAD);
+        t[1][i] = g_get_monotonic_time() - t0;
+    }
+    qsort(t[0], N, sizeof(int64_t), cmp_i64);
+    qsort(t[1], N, sizeof(int64_t), cmp_i64);
+    g_test_message(
+        "simulated round trip (median of %d): ioctl %" G_GINT64_FORMAT
+        " us, 4-byte pread %" G_GINT64_FORMAT " us",
+        N, t[0][N / 2], t[1][N / 2]);
+}
+
 static void test_sysfs(void)
 {
     Sim sim;
@@ -430,6 +475,7 @@ static void test_legacy_stream(void)
 
     g_assert_cmpint(reg_read(l.dev, R_ID), ==, 0xba700001);
     g_assert_cmpint(reg_read(l.dev, R_RESETS), ==, 1); /* first open */
+    report_costs(l.ct, l.dev);
 
     ram = ram_new(&ramfd);
     g_assert_cmpint(map_dma(l.ct, ram, RING_IOVA, RAM_SIZE,
@@ -447,7 +493,7 @@ static void test_legacy_stream(void)
     g_assert_cmpint(ring_check(ram, head, 256), ==, 0);
     reg_write(l.dev, R_TAIL, head);
     /* The ring fills up to TAIL + 256, then records are due in vain. */
-    wait_head(l.dev, head + 256);
+    wait_head_full(l.dev, head + 256, false);
     wait_reg_nonzero(l.dev, R_OVERFLOWS);
     g_assert_cmpint(reg_read(l.dev, R_HEAD), ==, head + 256);
     g_assert_cmpint(ring_check(ram, head + 256, 256), ==, 0);
@@ -648,6 +694,104 @@ static void set_memlock(rlim_t bytes)
         rl.rlim_max = bytes;
     }
     g_assert_cmpint(setrlimit(RLIMIT_MEMLOCK, &rl), ==, 0);
+}
+
+/*
+ * Two groups share one container (and its mappings); the container file
+ * can close while its groups keep it; a second open of the container
+ * device is a new, empty container. Also MSI and BOOL/NONE triggers.
+ */
+static void test_legacy_two_groups(void)
+{
+    Sim sim;
+    Legacy l;
+    int grp2, dev2, ct2, ramfd, efd, efd2;
+    struct vfio_group_status st = {.argsz = sizeof(st)};
+    struct {
+        struct vfio_irq_set s;
+        uint8_t b;
+    } loop = {{sizeof(loop),
+               VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_TRIGGER,
+               VFIO_PCI_MSI_IRQ_INDEX, 0, 1},
+              1};
+    uint8_t *ram;
+    uint32_t h1, h2;
+
+    sim_start(&sim, "0000:00:05.0,type=dmatest,group=7",
+              "0000:00:06.0,type=dmatest,group=8");
+    legacy_open(&l, 7, "0000:00:05.0");
+    grp2 = open("/dev/vfio/8", O_RDWR | O_CLOEXEC);
+    g_assert_cmpint(grp2, >=, 0);
+    g_assert_cmpint(ioctl(grp2, VFIO_GROUP_SET_CONTAINER, &l.ct), ==, 0);
+    g_assert_cmpint(ioctl(grp2, VFIO_GROUP_GET_STATUS, &st), ==, 0);
+    g_assert_true(st.flags & VFIO_GROUP_FLAGS_CONTAINER_SET);
+    /* The device is in group 8, not 7. */
+    g_assert_cmpint(ioctl(l.grp, VFIO_GROUP_GET_DEVICE_FD, "0000:00:06.0"), ==,
+                    -1);
+    g_assert_cmpint(errno, ==, ENODEV);
+    dev2 = ioctl(grp2, VFIO_GROUP_GET_DEVICE_FD, "0000:00:06.0");
+    g_assert_cmpint(dev2, >=, 0);
+    ram = ram_new(&ramfd);
+    g_assert_cmpint(map_dma(l.ct, ram, RING_IOVA, RAM_SIZE,
+                            VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE),
+                    ==, 0);
+    /* The container fd goes; the groups keep the container and its maps. */
+    close(l.ct);
+    ct2 = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+    g_assert_cmpint(ioctl(ct2, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU), ==, -1);
+    g_assert_cmpint(errno, ==, EINVAL); /* no group in it */
+    close(ct2);
+    stream_start(l.dev, 1024, 100, 0, 1);
+    /* The second device writes its ring 64 KiB further on. */
+    reg_write(dev2, R_RING_LO, (uint32_t)RING_IOVA + 65536);
+    reg_write(dev2, R_RING_HI, 0);
+    reg_write(dev2, R_RING_ENTRIES, 1024);
+    reg_write(dev2, R_PERIOD_US, 100);
+    reg_write(dev2, R_CTRL, 1);
+    wait_head(l.dev, 50);
+    wait_head(dev2, 50);
+    h1 = reg_read(l.dev, R_HEAD);
+    h2 = reg_read(dev2, R_HEAD);
+    g_assert_cmpint(ring_check(ram, MIN(h1, 1024), 1024), ==, 0);
+    g_assert_cmpint(ring_check(ram + 65536, MIN(h2, 1024), 1024), ==, 0);
+    g_assert_cmpint(reg_read(l.dev, R_FAULTS) + reg_read(dev2, R_FAULTS), ==,
+                    0);
+
+    /* MSI with one vector; BOOL and NONE triggers fire it by hand. */
+    efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    efd2 = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    g_assert_cmpint(set_irq_eventfd(dev2, VFIO_PCI_MSI_IRQ_INDEX,
+                                    VFIO_IRQ_SET_ACTION_TRIGGER, efd),
+                    ==, 0);
+    g_assert_cmpint(ioctl(dev2, VFIO_DEVICE_SET_IRQS, &loop), ==, 0);
+    g_assert_true(fd_fires(efd));
+    g_assert_cmpint(set_irq_none(dev2, VFIO_PCI_MSI_IRQ_INDEX,
+                                 VFIO_IRQ_SET_ACTION_TRIGGER, 1),
+                    ==, 0);
+    g_assert_true(fd_fires(efd));
+    g_assert_cmpint(
+        set_irq_none(dev2, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_MASK, 1),
+        ==, -ENOTTY);
+    /* Replace the vector's eventfd while enabled. */
+    g_assert_cmpint(set_irq_eventfd(dev2, VFIO_PCI_MSI_IRQ_INDEX,
+                                    VFIO_IRQ_SET_ACTION_TRIGGER, efd2),
+                    ==, 0);
+    reg_write(dev2, R_IRQ_EVERY, 1);
+    reg_write(dev2, R_CTRL, 3);
+    /* Room in the ring after interrupts are on: a record, an interrupt. */
+    reg_write(dev2, R_TAIL, reg_read(dev2, R_HEAD));
+    g_assert_true(fd_fires(efd2));
+    g_assert_true(fd_idle(efd));
+    close(efd);
+    close(efd2);
+
+    close(dev2);
+    close(grp2);
+    close(l.dev);
+    close(l.grp);
+    munmap(ram, RAM_SIZE);
+    close(ramfd);
+    sim_stop(&sim);
 }
 
 static void test_legacy_memlock(void)
@@ -1208,6 +1352,7 @@ int main(int argc, char **argv)
     g_test_add_func("/hostsim/legacy/stream", test_legacy_stream);
     g_test_add_func("/hostsim/legacy/intx", test_legacy_intx);
     g_test_add_func("/hostsim/legacy/errors", test_legacy_errors);
+    g_test_add_func("/hostsim/legacy/two-groups", test_legacy_two_groups);
     g_test_add_func("/hostsim/legacy/memlock", test_legacy_memlock);
     g_test_add_func("/hostsim/legacy/mdev", test_legacy_mdev);
     g_test_add_func("/hostsim/legacy/handover", test_legacy_handover);

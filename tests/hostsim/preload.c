@@ -772,6 +772,49 @@ HS_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t count,
 }
 
 /*
+ * The _FORTIFY_SOURCE entry points (Debian builds its packages with it):
+ * buflen is the caller's buffer, already known to be large enough.
+ */
+HS_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t count, off_t offset,
+                              size_t buflen);
+HS_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t count, off64_t offset,
+                                size_t buflen);
+HS_EXPORT ssize_t __readlink_chk(const char *path, char *out, size_t size,
+                                 size_t buflen);
+HS_EXPORT ssize_t __readlinkat_chk(int dirfd, const char *path, char *out,
+                                   size_t size, size_t buflen);
+HS_EXPORT char *__realpath_chk(const char *path, char *resolved,
+                               size_t resolvedlen);
+
+ssize_t __pread_chk(int fd, void *buf, size_t count, off_t offset,
+                    size_t buflen)
+{
+    return pread(fd, buf, count < buflen ? count : buflen, offset);
+}
+
+ssize_t __pread64_chk(int fd, void *buf, size_t count, off64_t offset,
+                      size_t buflen)
+{
+    return pread64(fd, buf, count < buflen ? count : buflen, offset);
+}
+
+ssize_t __readlink_chk(const char *path, char *out, size_t size, size_t buflen)
+{
+    return readlink(path, out, size < buflen ? size : buflen);
+}
+
+ssize_t __readlinkat_chk(int dirfd, const char *path, char *out, size_t size,
+                         size_t buflen)
+{
+    return readlinkat(dirfd, path, out, size < buflen ? size : buflen);
+}
+
+char *__realpath_chk(const char *path, char *resolved, size_t resolvedlen)
+{
+    return realpath(path, resolved);
+}
+
+/*
  * mmap of a region: the daemon checks the range and returns the memfd
  * behind it, which is mapped in its place (so every process mapping the
  * BAR shares the same pages, as with a real BAR).

@@ -309,6 +309,12 @@ static int set_irq_none(int dev, uint32_t index, uint32_t action,
     return ioctl(dev, VFIO_DEVICE_SET_IRQS, &s) < 0 ? -errno : 0;
 }
 
+/* glibc's fortified entry points, declared only under _FORTIFY_SOURCE. */
+ssize_t __pread64_chk(int fd, void *buf, size_t count, off64_t offset,
+                      size_t buflen);
+ssize_t __readlink_chk(const char *path, char *out, size_t size, size_t buflen);
+char *__realpath_chk(const char *path, char *resolved, size_t resolvedlen);
+
 /* ---- tests ---- */
 
 static int cmp_i64(const void *a, const void *b)
@@ -360,6 +366,12 @@ static void test_sysfs(void)
     g_assert_cmpint(n, >, 0);
     buf[n] = '\0';
     g_assert_cmpstr(buf, ==, "../../../kernel/iommu_groups/3");
+    n = __readlink_chk("/sys/bus/pci/devices/0000:00:05.0/iommu_group", buf,
+                       sizeof(buf) - 1, sizeof(buf));
+    g_assert_cmpint(n, ==, strlen("../../../kernel/iommu_groups/3"));
+    g_assert_nonnull(
+        __realpath_chk("/sys/bus/pci/devices/0000:00:05.0", buf, sizeof(buf)));
+    g_assert_cmpstr(buf, ==, "/sys/devices/hostsim/0000:00:05.0");
     g_assert_true(g_file_get_contents("/sys/bus/pci/devices/0000:00:05.0/"
                                       "vendor",
                                       &vendor, NULL, NULL));
@@ -476,6 +488,10 @@ static void test_legacy_stream(void)
     g_assert_cmpint(reg_read(l.dev, R_ID), ==, 0xba700001);
     g_assert_cmpint(reg_read(l.dev, R_RESETS), ==, 1); /* first open */
     report_costs(l.ct, l.dev);
+    /* What a program built with _FORTIFY_SOURCE calls (Debian's QEMU). */
+    v = 0;
+    g_assert_cmpint(__pread64_chk(l.dev, &v, 4, R_ID, 4), ==, 4);
+    g_assert_cmpint(v, ==, 0xba700001);
 
     ram = ram_new(&ramfd);
     g_assert_cmpint(map_dma(l.ct, ram, RING_IOVA, RAM_SIZE,

@@ -460,9 +460,10 @@ static gboolean hs_conn_readable(gint fd, GIOCondition cond, gpointer opaque)
     }
     hs_reply(rfd, &call, ret);
     close(rfd);
+    /* Passed fds a handler kept are -1 in call.fds (= fds + 1). */
     for (i = 1; i < nfds; i++) {
-        if (fds[i] >= 0 && call.fds[i - 1] >= 0) {
-            close(call.fds[i - 1]);
+        if (fds[i] >= 0) {
+            close(fds[i]);
         }
     }
     if (call.out_fd >= 0) {

@@ -267,11 +267,11 @@ static int64_t hs_check_extension(HsContainer *ct, uint64_t ext)
         return 1;
     case VFIO_UPDATE_VADDR:
         /*
-         * As the kernel since 6.2: not with an mdev in the container,
-         * which cannot work while vaddrs are invalid. Without an IOMMU
-         * set, the type1 driver answers too.
+         * As the kernel since 6.2: only once the IOMMU is set, and not
+         * with an mdev in the container, which cannot work while vaddrs
+         * are invalid.
          */
-        return !ct->iommu_set || !hs_container_has_mdev(ct);
+        return ct->iommu_set && !hs_container_has_mdev(ct);
     case VFIO_DMA_CC_IOMMU:
         return ct->iommu_set;
     }

@@ -226,6 +226,8 @@ static void test_legacy_errors(void)
     g_assert_cmpint(errno, ==, ENOTTY);
     g_assert_cmpint(ioctl(l.ct, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU), ==, -1);
     g_assert_cmpint(errno, ==, EINVAL);
+    g_assert_cmpint(ioctl(l.ct, VFIO_CHECK_EXTENSION, VFIO_UPDATE_VADDR), ==,
+                    1);
     g_assert_cmpint(ioctl(l.grp, VFIO_GROUP_GET_DEVICE_FD, "0000:00:06.0"), ==,
                     -1);
     g_assert_cmpint(errno, ==, ENODEV);

@@ -417,6 +417,53 @@ void run_handover(const char *first, const char *devspec)
 
 /* ---- tests ---- */
 
+/* hostsimd's command line: bad input is refused, naming what is wrong. */
+static void test_cmdline(void)
+{
+    static const struct {
+        const char *args[4];
+        const char *msg;
+    } cases[] = {
+        {{"--bogus"}, "unknown option '--bogus'"},
+        {{"--device", "0000:00:05.0,type=dmatest"}, "--socket PATH"},
+        {{"--socket", "/tmp/x"}, "--device SPEC"},
+        {{"--socket", "/tmp/x", "--device", "00:05"}, "not a PCI address"},
+        {{"--socket", "/tmp/x", "--device", "0000:00:05.0"},
+         "type=dmatest is required"},
+        {{"--socket", "/tmp/x", "--device", "0000:00:05.0,type=nic"},
+         "unknown device type 'nic'"},
+        {{"--socket", "/tmp/x", "--device", "0000:00:05.0,type=dmatest,x=1"},
+         "unknown key 'x'"},
+        {{"--socket", "/tmp/x", "--device",
+          "0000:00:05.0,type=dmatest,mdev=yes"},
+         "Parameter 'mdev' expects 'on' or 'off'"},
+        {{"--socket", "/tmp/x", "--device",
+          "0000:00:05.0,type=dmatest,group=99"},
+         "group '99'"},
+    };
+    g_auto(GStrv) env = g_environ_unsetenv(g_get_environ(), "LD_PRELOAD");
+    size_t i;
+
+    for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+        const char *argv[6] = {g_getenv("HOSTSIMD")};
+        g_autofree char *err = NULL;
+        g_autoptr(GError) error = NULL;
+        int status, k;
+
+        for (k = 0; k < 4 && cases[i].args[k]; k++) {
+            argv[k + 1] = cases[i].args[k];
+        }
+        g_spawn_sync(NULL, (char **)argv, env, G_SPAWN_STDOUT_TO_DEV_NULL, NULL,
+                     NULL, NULL, &err, &status, &error);
+        g_assert_no_error(error);
+        g_assert_true(WIFEXITED(status));
+        g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+        if (!strstr(err, cases[i].msg)) {
+            g_error("case %zu: '%s' not in: %s", i, cases[i].msg, err);
+        }
+    }
+}
+
 static void test_sysfs(void)
 {
     Sim sim;
@@ -550,6 +597,7 @@ int main(int argc, char **argv)
         return 0;
     }
     g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/hostsim/cmdline", test_cmdline);
     g_test_add_func("/hostsim/sysfs", test_sysfs);
     hostsim_add_legacy_tests();
     hostsim_add_iommufd_tests();

@@ -635,6 +635,78 @@ static void test_legacy_handover(void)
     run_handover("A", "0000:00:05.0,type=dmatest");
 }
 
+static int count_fds(pid_t pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/fd", (int)pid);
+    GDir *d = g_dir_open(path, 0, NULL);
+    int n = 0;
+
+    g_assert_nonnull(d);
+    while (g_dir_read_name(d)) {
+        n++;
+    }
+    g_dir_close(d);
+    return n;
+}
+
+/*
+ * Nothing stays behind: after a full open / map / interrupts / mmap /
+ * close cycle, repeated, the daemon and this process hold the fds they
+ * held before (reply sockets, passed eventfds and memfds are all closed).
+ */
+static void test_legacy_no_leak(void)
+{
+    Sim sim;
+    int base_daemon, base_self, round;
+
+    sim_start(&sim, "0000:00:05.0,type=dmatest", NULL);
+    base_daemon = count_fds(sim.pid);
+    base_self = count_fds(getpid());
+    for (round = 0; round < 20; round++) {
+        Legacy l;
+        uint8_t *ram, *bar2;
+        int ramfd, efd, i;
+
+        legacy_open(&l, 0, "0000:00:05.0");
+        ram = ram_new(&ramfd);
+        g_assert_cmpint(
+            map_dma(l.ct, ram, RING_IOVA, RAM_SIZE,
+                    VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE),
+            ==, 0);
+        efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        g_assert_cmpint(set_irq_eventfd(l.dev, VFIO_PCI_INTX_IRQ_INDEX,
+                                        VFIO_IRQ_SET_ACTION_TRIGGER, efd),
+                        ==, 0);
+        g_assert_cmpint(set_irq_eventfd(l.dev, VFIO_PCI_INTX_IRQ_INDEX,
+                                        VFIO_IRQ_SET_ACTION_UNMASK, efd),
+                        ==, 0);
+        bar2 = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, l.dev,
+                    (uint64_t)VFIO_PCI_BAR2_REGION_INDEX << 40);
+        g_assert_true(bar2 != MAP_FAILED);
+        for (i = 0; i < 10; i++) {
+            g_assert_cmpint(reg_read(l.dev, R_ID), ==, 0xba700001);
+        }
+        g_assert_cmpint(ioctl(l.dev, _IO(VFIO_TYPE, VFIO_BASE + 60)), ==, -1);
+        munmap(bar2, 65536);
+        close(efd);
+        legacy_close(&l);
+        munmap(ram, RAM_SIZE);
+        close(ramfd);
+    }
+    g_assert_cmpint(count_fds(getpid()), ==, base_self);
+    /* The daemon sees each release as the last close happens. */
+    {
+        int64_t deadline = g_get_monotonic_time() + HANG_US;
+
+        while (count_fds(sim.pid) != base_daemon &&
+               g_get_monotonic_time() < deadline) {
+            g_usleep(1000);
+        }
+        g_assert_cmpint(count_fds(sim.pid), ==, base_daemon);
+    }
+    sim_stop(&sim);
+}
+
 void hostsim_add_legacy_tests(void)
 {
     g_test_add_func("/hostsim/legacy/stream", test_legacy_stream);
@@ -644,4 +716,5 @@ void hostsim_add_legacy_tests(void)
     g_test_add_func("/hostsim/legacy/memlock", test_legacy_memlock);
     g_test_add_func("/hostsim/legacy/mdev", test_legacy_mdev);
     g_test_add_func("/hostsim/legacy/handover", test_legacy_handover);
+    g_test_add_func("/hostsim/legacy/no-leak", test_legacy_no_leak);
 }

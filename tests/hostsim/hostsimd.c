@@ -40,7 +40,6 @@ typedef struct HsConn {
 
 static GPtrArray *hs_devices;
 static GHashTable *hs_conns_by_ino;
-static char *hs_sock_path;
 static char *hs_root;
 static GMainLoop *hs_loop;
 
@@ -597,7 +596,6 @@ int main(int argc, char **argv)
         g_ptr_array_add(hs_devices, d);
         hs_group_add_device(hs_group_get(hs_device_group(d), true), d);
     }
-    hs_sock_path = g_strdup(sock);
     hs_root = g_strconcat(sock, ".root", NULL);
     lfd = hs_listen(sock);
     if (lfd < 0) {

@@ -38,10 +38,6 @@ void sim_start(Sim *s, const char *dev0, const char *dev1)
     g_assert_no_error(err);
     s->sock = g_build_filename(s->dir, "sock", NULL);
     argv[2] = s->sock;
-    /* The daemon's own exit-time allocations are not what is tested. */
-    if (g_environ_getenv(env, "ASAN_OPTIONS")) {
-        env = g_environ_setenv(env, "ASAN_OPTIONS", "detect_leaks=0", TRUE);
-    }
     g_spawn_async_with_pipes(NULL, (char **)argv, env,
                              G_SPAWN_DO_NOT_REAP_CHILD, sim_child_setup, NULL,
                              &s->pid, NULL, &out, NULL, &err);

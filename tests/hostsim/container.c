@@ -64,6 +64,11 @@ void hs_group_add_device(HsGroup *g, HsDevice *d)
     g_ptr_array_add(g->devices, d);
 }
 
+int hs_group_id(HsGroup *g)
+{
+    return g->id;
+}
+
 HsSpace *hs_group_space(HsGroup *g)
 {
     return g && g->container && g->container->iommu_set ? &g->container->space

@@ -38,7 +38,18 @@ typedef enum HostsimOp {
     HOSTSIM_OP_PREAD,         /* offset, len */
     HOSTSIM_OP_PWRITE,        /* offset, payload */
     HOSTSIM_OP_MMAP,          /* offset, len, arg = prot | flags << 32 */
+    HOSTSIM_OP_STAT,          /* ret = st_mode, aux = st_rdev */
 } HostsimOp;
+
+/*
+ * Character device numbers of the simulated nodes: what stat() of the
+ * path and fstat() of an open fd show.
+ */
+#define HOSTSIM_MAJOR_MISC 10
+#define HOSTSIM_MINOR_VFIO 196
+#define HOSTSIM_MINOR_IOMMU 123
+#define HOSTSIM_MAJOR_CDEV 242
+#define HOSTSIM_MAJOR_GROUP 243
 
 typedef struct HostsimReq {
     uint32_t magic;

@@ -114,6 +114,7 @@ void hs_container_release(HsContainer *ct);
 void hs_group_release(HsGroup *g);
 int hs_group_open_device(HsCall *c, HsGroup *g, const char *name, void **obj);
 HsSpace *hs_group_space(HsGroup *g);
+int hs_group_id(HsGroup *g);
 void hs_group_device_closed(HsGroup *g);
 
 /* iommufd.c */

@@ -22,13 +22,6 @@
 
 #include "hostsim.h"
 
-/* Character device numbers the tree shows (stat() of the nodes). */
-#define HS_MAJOR_MISC 10
-#define HS_MINOR_VFIO 196
-#define HS_MINOR_IOMMU 123
-#define HS_MAJOR_GROUP 243
-#define HS_MAJOR_CDEV 242
-
 GMutex hs_lock;
 
 typedef struct HsConn {
@@ -155,8 +148,8 @@ static void hs_tree_build(void)
 
     hs_tree_remove();
     g_mkdir_with_parents(hs_root, 0755);
-    hs_tree_node("/dev/vfio/vfio", HS_MAJOR_MISC, HS_MINOR_VFIO);
-    hs_tree_node("/dev/iommu", HS_MAJOR_MISC, HS_MINOR_IOMMU);
+    hs_tree_node("/dev/vfio/vfio", HOSTSIM_MAJOR_MISC, HOSTSIM_MINOR_VFIO);
+    hs_tree_node("/dev/iommu", HOSTSIM_MAJOR_MISC, HOSTSIM_MINOR_IOMMU);
     for (i = 0; i < hs_devices->len; i++) {
         HsDevice *d = hs_devices->pdata[i];
         const char *bdf = hs_device_bdf(d);
@@ -179,7 +172,7 @@ static void hs_tree_build(void)
         HS_FILE("revision", "0x01\n");
 #undef HS_FILE
         rel = g_strdup_printf("%s/vfio-dev/vfio%u/dev", base, i);
-        val = g_strdup_printf("%d:%u\n", HS_MAJOR_CDEV, i);
+        val = g_strdup_printf("%d:%u\n", HOSTSIM_MAJOR_CDEV, i);
         hs_tree_file(rel, val);
         g_free(rel);
         rel = g_strdup_printf("%s/iommu_group", base);
@@ -201,12 +194,12 @@ static void hs_tree_build(void)
         hs_tree_link(rel, tgt);
         g_free(rel);
         rel = g_strdup_printf("/dev/vfio/devices/vfio%u", i);
-        hs_tree_node(rel, HS_MAJOR_CDEV, i);
+        hs_tree_node(rel, HOSTSIM_MAJOR_CDEV, i);
         if (!g_hash_table_contains(groups, GINT_TO_POINTER(grp + 1))) {
             g_hash_table_add(groups, GINT_TO_POINTER(grp + 1));
             g_free(rel);
             rel = g_strdup_printf("/dev/vfio/%d", grp);
-            hs_tree_node(rel, HS_MAJOR_GROUP, grp);
+            hs_tree_node(rel, HOSTSIM_MAJOR_GROUP, grp);
         }
     }
     {
@@ -264,6 +257,37 @@ static int64_t hs_open_path(HsConn *cn, HsCall *c, const char *path)
     return ret;
 }
 
+/*
+ * What fstat() shows for an open file: the character device it was opened
+ * from, or, for a device file from VFIO_GROUP_GET_DEVICE_FD, an anonymous
+ * inode (mode 0600, no type).
+ */
+static int64_t hs_stat(HsConn *cn, HsCall *c)
+{
+    const mode_t chr = S_IFCHR | 0600;
+
+    switch (cn->kind) {
+    case HS_OBJ_CONTAINER:
+        c->out_aux = makedev(HOSTSIM_MAJOR_MISC, HOSTSIM_MINOR_VFIO);
+        return chr;
+    case HS_OBJ_IOMMUFD:
+        c->out_aux = makedev(HOSTSIM_MAJOR_MISC, HOSTSIM_MINOR_IOMMU);
+        return chr;
+    case HS_OBJ_GROUP:
+        c->out_aux = makedev(HOSTSIM_MAJOR_GROUP, hs_group_id(cn->obj));
+        return chr;
+    case HS_OBJ_DEVICE:
+        if (((HsDevFile *)cn->obj)->cdev) {
+            c->out_aux = makedev(HOSTSIM_MAJOR_CDEV,
+                                 hs_device_index(((HsDevFile *)cn->obj)->dev));
+            return chr;
+        }
+        c->out_aux = 0;
+        return 0600;
+    }
+    return -EBADF;
+}
+
 static int64_t hs_dispatch(HsConn *cn, HsCall *c)
 {
     const HostsimReq *req = c->req;
@@ -314,6 +338,8 @@ static int64_t hs_dispatch(HsConn *cn, HsCall *c)
     case HOSTSIM_OP_PWRITE:
         return cn->kind == HS_OBJ_DEVICE ? hs_devfile_pwrite(cn->obj, c)
                                          : -EINVAL;
+    case HOSTSIM_OP_STAT:
+        return hs_stat(cn, c);
     case HOSTSIM_OP_MMAP:
         return cn->kind == HS_OBJ_DEVICE ? hs_devfile_mmap(cn->obj, c)
                                          : -ENODEV;

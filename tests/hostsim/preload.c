@@ -29,6 +29,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <linux/vfio.h>
@@ -425,16 +426,109 @@ HS_PATH_WRAPPER(int, stat, (const char *path, struct stat *st), (p, st))
 HS_PATH_WRAPPER(int, stat64, (const char *path, struct stat64 *st), (p, st))
 HS_PATH_WRAPPER(int, lstat, (const char *path, struct stat *st), (p, st))
 HS_PATH_WRAPPER(int, lstat64, (const char *path, struct stat64 *st), (p, st))
-HS_PATH_WRAPPER(int, fstatat,
-                (int dirfd, const char *path, struct stat *st, int flags),
-                (dirfd, p, st, flags))
-HS_PATH_WRAPPER(int, fstatat64,
-                (int dirfd, const char *path, struct stat64 *st, int flags),
-                (dirfd, p, st, flags))
-HS_PATH_WRAPPER(int, statx,
-                (int dirfd, const char *path, int flags, unsigned int mask,
-                 struct statx *stx),
-                (dirfd, p, flags, mask, stx))
+/*
+ * fstat of a simulated fd shows what the kernel's would (the character
+ * device it was opened from): a VMM checks st_rdev of a device cdev fd
+ * against vfio-dev/vfioN/dev. Only sockets are asked about.
+ */
+static bool hs_sim_stat(int fd, mode_t *mode, dev_t *rdev)
+{
+    HostsimReq req = {.op = HOSTSIM_OP_STAT};
+    HsReply r = {0};
+    int saved = errno;
+    int64_t ret;
+
+    if (!hs_is_sim_fd(fd)) {
+        return false;
+    }
+    ret = hs_call(fd, &req, NULL, NULL, 0, &r);
+    errno = saved;
+    if (ret < 0) {
+        return false;
+    }
+    *mode = ret;
+    *rdev = r.rep.aux;
+    return true;
+}
+
+#define HS_FIX_STAT(fd, st)                                         \
+    do {                                                            \
+        mode_t m_;                                                  \
+        dev_t r_;                                                   \
+        if (S_ISSOCK((st)->st_mode) && hs_sim_stat(fd, &m_, &r_)) { \
+            (st)->st_mode = m_;                                     \
+            (st)->st_rdev = r_;                                     \
+        }                                                           \
+    } while (0)
+
+HS_EXPORT int fstat(int fd, struct stat *st)
+{
+    REAL(fstat);
+    int ret = real_fstat(fd, st);
+
+    if (ret == 0) {
+        HS_FIX_STAT(fd, st);
+    }
+    return ret;
+}
+
+HS_EXPORT int fstat64(int fd, struct stat64 *st)
+{
+    REAL(fstat64);
+    int ret = real_fstat64(fd, st);
+
+    if (ret == 0) {
+        HS_FIX_STAT(fd, st);
+    }
+    return ret;
+}
+
+HS_EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+    REAL(fstatat);
+    char buf[PATH_MAX];
+    int ret =
+        real_fstatat(dirfd, hs_rewrite(path, buf, sizeof(buf)), st, flags);
+
+    if (ret == 0 && (flags & AT_EMPTY_PATH) && !*path) {
+        HS_FIX_STAT(dirfd, st);
+    }
+    return ret;
+}
+
+HS_EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *st,
+                        int flags)
+{
+    REAL(fstatat64);
+    char buf[PATH_MAX];
+    int ret =
+        real_fstatat64(dirfd, hs_rewrite(path, buf, sizeof(buf)), st, flags);
+
+    if (ret == 0 && (flags & AT_EMPTY_PATH) && !*path) {
+        HS_FIX_STAT(dirfd, st);
+    }
+    return ret;
+}
+
+HS_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask,
+                    struct statx *stx)
+{
+    REAL(statx);
+    char buf[PATH_MAX];
+    int ret =
+        real_statx(dirfd, hs_rewrite(path, buf, sizeof(buf)), flags, mask, stx);
+    mode_t m;
+    dev_t r;
+
+    if (ret == 0 && (flags & AT_EMPTY_PATH) && !*path &&
+        S_ISSOCK(stx->stx_mode) && hs_sim_stat(dirfd, &m, &r)) {
+        stx->stx_mode = m;
+        stx->stx_rdev_major = major(r);
+        stx->stx_rdev_minor = minor(r);
+    }
+    return ret;
+}
+
 HS_PATH_WRAPPER(int, access, (const char *path, int mode), (p, mode))
 HS_PATH_WRAPPER(int, faccessat,
                 (int dirfd, const char *path, int mode, int flags),

@@ -27,6 +27,19 @@ static void cdev_open(Cdev *c, int index)
     c->ioas = a.out_ioas_id;
     c->dev = open(path, O_RDWR | O_CLOEXEC);
     g_assert_cmpint(c->dev, >=, 0);
+    {
+        /* The fd is the character device vfio-dev/vfioN/dev names. */
+        struct stat st, pst;
+
+        g_assert_cmpint(fstat(c->dev, &st), ==, 0);
+        g_assert_true(S_ISCHR(st.st_mode));
+        g_assert_cmpint(stat(path, &pst), ==, 0);
+        if (S_ISCHR(pst.st_mode)) {
+            g_assert_cmpint(st.st_rdev, ==, pst.st_rdev);
+        }
+        g_assert_cmpint(major(st.st_rdev), ==, 242);
+        g_assert_cmpint(minor(st.st_rdev), ==, index);
+    }
     /* Nothing but BIND before binding. */
     g_assert_cmpint(ioctl(c->dev, VFIO_DEVICE_GET_INFO, &di), ==, -1);
     g_assert_cmpint(errno, ==, EINVAL);

@@ -243,6 +243,20 @@ static void test_legacy_errors(void)
     /* MSI-X table reads as all-ones, writes are dropped. */
     g_assert_cmpint(reg_read(l.dev, 0x800), ==, 0xffffffff);
 
+    /* fstat: the container and group are character devices, the device
+     * file from the group an anonymous inode. */
+    {
+        struct stat st;
+
+        g_assert_cmpint(fstat(l.ct, &st), ==, 0);
+        g_assert_true(S_ISCHR(st.st_mode));
+        g_assert_cmpint(st.st_rdev, ==, makedev(10, 196));
+        g_assert_cmpint(fstat(l.grp, &st), ==, 0);
+        g_assert_cmpint(st.st_rdev, ==, makedev(243, 0));
+        g_assert_cmpint(fstat(l.dev, &st), ==, 0);
+        g_assert_cmpint(st.st_mode & S_IFMT, ==, 0);
+    }
+
     /* A dup is the same open file; a reused fd number is what it is now. */
     {
         int d1 = dup(l.dev), d2 = fcntl(l.dev, F_DUPFD_CLOEXEC, 200);

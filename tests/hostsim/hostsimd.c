@@ -560,6 +560,7 @@ int main(int argc, char **argv)
 {
     g_autoptr(GPtrArray) specs = g_ptr_array_new();
     const char *sock = NULL;
+    g_autofree char *abs_sock = NULL;
     g_autoptr(GError) err = NULL;
     int lfd, i;
     guint j;
@@ -622,6 +623,8 @@ int main(int argc, char **argv)
         g_ptr_array_add(hs_devices, d);
         hs_group_add_device(hs_group_get(hs_device_group(d), true), d);
     }
+    /* Clients compare getpeername() with their absolute path. */
+    sock = abs_sock = g_canonicalize_filename(sock, NULL);
     hs_root = g_strconcat(sock, ".root", NULL);
     lfd = hs_listen(sock);
     if (lfd < 0) {

@@ -47,11 +47,29 @@
         real_##name = (__typeof__(name) *)dlsym(RTLD_NEXT, #name); \
     }
 
+/*
+ * $HOSTSIM_SOCKET, made absolute against the working directory if it is
+ * not (hostsimd binds the absolute path, which getpeername reports).
+ */
 static const char *hs_socket_path(void)
 {
+    static __thread char abs[PATH_MAX];
     const char *s = getenv("HOSTSIM_SOCKET");
+    int saved = errno;
 
-    return s && *s ? s : NULL;
+    if (!s || !*s) {
+        return NULL;
+    }
+    if (s[0] == '/') {
+        return s;
+    }
+    if (!getcwd(abs, sizeof(abs) - strlen(s) - 2)) {
+        errno = saved;
+        return NULL;
+    }
+    strcat(abs, "/");
+    strcat(abs, s);
+    return abs;
 }
 
 /* True if fd is a connection to hostsimd (errno preserved). */

@@ -841,7 +841,7 @@ int64_t hs_devfile_ioctl(HsDevFile *df, HsCall *c)
 
     if (df->cdev) {
         if (cmd == VFIO_DEVICE_BIND_IOMMUFD) {
-            return hs_iommufd_bind(df, NULL, c);
+            return hs_iommufd_bind(df, c);
         }
         if (!df->ictx) {
             /* A cdev fd is usable only once bound. */

@@ -122,7 +122,8 @@ int hs_iommufd_open(HsCall *c, void **obj);
 int64_t hs_iommufd_ioctl(HsIommufd *ictx, HsCall *c);
 void hs_iommufd_release(HsIommufd *ictx);
 /* Device cdev side: bind/attach/detach and the DMA target. */
-int64_t hs_iommufd_bind(HsDevFile *df, HsIommufd *ictx, HsCall *c);
+/* BIND_IOMMUFD: the iommufd is the fd passed with the call. */
+int64_t hs_iommufd_bind(HsDevFile *df, HsCall *c);
 int64_t hs_iommufd_attach(HsDevFile *df, HsCall *c);
 int64_t hs_iommufd_detach(HsDevFile *df, HsCall *c);
 void hs_iommufd_unbind(HsDevFile *df);

@@ -603,7 +603,7 @@ int64_t hs_iommufd_ioctl(HsIommufd *ictx, HsCall *c)
 
 /* ---- the device side ---- */
 
-int64_t hs_iommufd_bind(HsDevFile *df, HsIommufd *unused, HsCall *c)
+int64_t hs_iommufd_bind(HsDevFile *df, HsCall *c)
 {
     struct vfio_device_bind_iommufd b = {0};
     HsIommufd *ictx;

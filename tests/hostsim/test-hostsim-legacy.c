@@ -573,6 +573,13 @@ int hostsim_helper_b(int ct, int grp, int sock)
           33);
     ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, ramfd, 0);
     CHECK(ram != MAP_FAILED, 34);
+    /* The pages' accounting moves to this process: its limit applies. */
+    drop_ipc_lock();
+    set_memlock(RAM_SIZE / 2);
+    CHECK(map_dma(ct, ram, RING_IOVA, RAM_SIZE, VFIO_DMA_MAP_FLAG_VADDR) ==
+              -ENOMEM,
+          43);
+    set_memlock(RAM_SIZE);
     CHECK(map_dma(ct, ram, RING_IOVA, RAM_SIZE, VFIO_DMA_MAP_FLAG_VADDR) == 0,
           35);
     CHECK(write(sock, "m", 1) == 1, 36);

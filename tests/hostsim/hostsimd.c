@@ -406,32 +406,31 @@ static void hs_reply(int rfd, HsCall *c, int64_t ret)
     }
 }
 
-static gboolean hs_conn_readable(gint fd, GIOCondition cond, gpointer opaque)
+/*
+ * One message from a connection: its bytes, the fds passed with it and
+ * the sending process (SCM_CREDENTIALS, 0 if absent). Returns what
+ * recvmsg returned; *flags gets msg_flags.
+ */
+static ssize_t hs_recv(int fd, uint8_t *buf, size_t cap, int *fds, int *nfds,
+                       pid_t *pid, int *flags)
 {
-    HsConn *cn = opaque;
-    static uint8_t in[sizeof(HostsimReq) + HOSTSIM_MAX_PAYLOAD];
-    static uint8_t out[HOSTSIM_MAX_PAYLOAD * 2];
     char cbuf[CMSG_SPACE(sizeof(struct ucred)) +
               CMSG_SPACE(sizeof(int) * (HOSTSIM_MAX_FDS + 1))];
-    struct iovec iov = {in, sizeof(in)};
+    struct iovec iov = {buf, cap};
     struct msghdr msg = {
         .msg_iov = &iov,
         .msg_iovlen = 1,
         .msg_control = cbuf,
         .msg_controllen = sizeof(cbuf),
     };
-    int fds[HOSTSIM_MAX_FDS + 1];
-    int nfds = 0, i, rfd;
-    pid_t pid = 0;
-    HostsimReq req;
     struct cmsghdr *cm;
-    HsCall call = {0};
-    int64_t ret;
     ssize_t n;
 
+    *nfds = 0;
+    *pid = 0;
     n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-        return G_SOURCE_CONTINUE;
+    if (n < 0) {
+        return n;
     }
     for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
         if (cm->cmsg_level != SOL_SOCKET) {
@@ -441,37 +440,55 @@ static gboolean hs_conn_readable(gint fd, GIOCondition cond, gpointer opaque)
             struct ucred uc;
 
             memcpy(&uc, CMSG_DATA(cm), sizeof(uc));
-            pid = uc.pid;
+            *pid = uc.pid;
         } else if (cm->cmsg_type == SCM_RIGHTS) {
             int k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 
-            memcpy(fds + nfds, CMSG_DATA(cm), k * sizeof(int));
-            nfds += k;
+            memcpy(fds + *nfds, CMSG_DATA(cm), k * sizeof(int));
+            *nfds += k;
         }
     }
-    if (n <= 0) {
+    *flags = msg.msg_flags;
+    return n;
+}
+
+/* A request, or EOF (the open file's last reference went away). */
+static gboolean hs_conn_readable(gint fd, GIOCondition cond, gpointer opaque)
+{
+    HsConn *cn = opaque;
+    static uint8_t in[sizeof(HostsimReq) + HOSTSIM_MAX_PAYLOAD];
+    static uint8_t out[HOSTSIM_MAX_PAYLOAD * 2];
+    int fds[HOSTSIM_MAX_FDS + 1];
+    int nfds, i, flags = 0;
+    pid_t pid;
+    HostsimReq req;
+    HsCall call = {.req = &req, .out = out, .out_fd = -1};
+    int64_t ret;
+    ssize_t n;
+
+    n = hs_recv(fd, in, sizeof(in), fds, &nfds, &pid, &flags);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        return G_SOURCE_CONTINUE;
+    }
+    if (n <= 0 || nfds == 0) {
         for (i = 0; i < nfds; i++) {
             close(fds[i]);
+        }
+        if (n > 0) {
+            hs_log("request without a reply socket; dropped");
+            return G_SOURCE_CONTINUE;
         }
         hs_conn_release(cn);
         return G_SOURCE_REMOVE;
     }
-    if (nfds == 0) {
-        hs_log("request without a reply socket; dropped");
-        return G_SOURCE_CONTINUE;
-    }
-    rfd = fds[0];
     memcpy(&req, in, MIN((size_t)n, sizeof(req)));
     call.pid = pid;
-    call.req = &req;
     call.in = in + sizeof(req);
     call.fds = fds + 1;
     call.nfds = nfds - 1;
-    call.out = out;
-    call.out_fd = -1;
     if ((size_t)n < sizeof(req) || req.magic != HOSTSIM_PROTO_MAGIC ||
         req.payload_len != n - sizeof(req) || req.nfds != (uint32_t)nfds - 1 ||
-        (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+        (flags & (MSG_TRUNC | MSG_CTRUNC))) {
         hs_log("malformed request (%zd bytes, %d fds)", n, nfds);
         ret = -EINVAL;
     } else if (!pid) {
@@ -483,10 +500,9 @@ static gboolean hs_conn_readable(gint fd, GIOCondition cond, gpointer opaque)
         ret = hs_dispatch(cn, &call);
         g_mutex_unlock(&hs_lock);
     }
-    hs_reply(rfd, &call, ret);
-    close(rfd);
-    /* Passed fds a handler kept are -1 in call.fds (= fds + 1). */
-    for (i = 1; i < nfds; i++) {
+    hs_reply(fds[0], &call, ret);
+    /* The reply socket, and passed fds no handler kept (kept ones are -1). */
+    for (i = 0; i < nfds; i++) {
         if (fds[i] >= 0) {
             close(fds[i]);
         }

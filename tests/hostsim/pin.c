@@ -23,27 +23,31 @@
 
 static GHashTable *hs_acct; /* pid -> bytes charged */
 
-int hs_pin_vaddr(pid_t pid, uint64_t vaddr, uint64_t size, bool write,
-                 HsPin *pin)
+/*
+ * The one file range behind [vaddr, vaddr + size) of pid: every part
+ * mapped shared from the same file, contiguous in it (writable if write).
+ * On success, *vma_start and *vma_end are the first mapping's bounds (its
+ * /proc/PID/map_files name) and *file_off the offset of vaddr; else
+ * false, with why saying what is wrong.
+ */
+static bool hs_find_file_range(pid_t pid, uint64_t vaddr, uint64_t size,
+                               bool write, uint64_t *vma_start,
+                               uint64_t *vma_end, uint64_t *file_off,
+                               const char **why)
 {
     g_autofree char *maps_path = g_strdup_printf("/proc/%d/maps", (int)pid);
     g_autofree char *maps = NULL;
-    g_autofree char *mf = NULL;
     g_auto(GStrv) lines = NULL;
     uint64_t cover = vaddr, end = vaddr + size;
-    uint64_t first_start = 0, first_end = 0, file_off = 0;
     unsigned first_maj = 0, first_min = 0;
     unsigned long first_ino = 0;
     bool have_first = false;
-    const char *why = "not mapped";
-    struct stat st;
-    void *host;
-    int fd;
     char **l;
 
+    *why = "not mapped";
     if (!g_file_get_contents(maps_path, &maps, NULL, NULL)) {
-        hs_log("pid %d: cannot read %s", (int)pid, maps_path);
-        return -EFAULT;
+        *why = "cannot read /proc/PID/maps";
+        return false;
     }
     lines = g_strsplit(maps, "\n", -1);
     for (l = lines; *l && cover < end; l++) {
@@ -58,34 +62,48 @@ int hs_pin_vaddr(pid_t pid, uint64_t vaddr, uint64_t size, bool write,
             continue;
         }
         if (s > cover) {
-            why = "not mapped";
-            break;
+            *why = "not mapped";
+            return false;
         }
         if (perms[3] != 's' || ino == 0) {
-            why = "not a shared file mapping (anonymous or private memory "
-                  "cannot be shared with the simulated device)";
-            break;
+            *why = "not a shared file mapping (anonymous or private memory "
+                   "cannot be shared with the simulated device)";
+            return false;
         }
         if (write && perms[1] != 'w') {
-            why = "read-only";
-            break;
+            *why = "read-only";
+            return false;
         }
         if (!have_first) {
             have_first = true;
-            first_start = s;
-            first_end = e;
+            *vma_start = s;
+            *vma_end = e;
             first_maj = maj;
             first_min = min;
             first_ino = ino;
-            file_off = off + (cover - s);
+            *file_off = off + (cover - s);
         } else if (maj != first_maj || min != first_min || ino != first_ino ||
-                   off + (cover - s) != file_off + (cover - vaddr)) {
-            why = "backed by more than one file range";
-            break;
+                   off + (cover - s) != *file_off + (cover - vaddr)) {
+            *why = "backed by more than one file range";
+            return false;
         }
         cover = e;
     }
-    if (cover < end) {
+    return cover >= end;
+}
+
+int hs_pin_vaddr(pid_t pid, uint64_t vaddr, uint64_t size, bool write,
+                 HsPin *pin)
+{
+    g_autofree char *mf = NULL;
+    uint64_t vma_start = 0, vma_end = 0, file_off = 0;
+    const char *why;
+    struct stat st;
+    void *host;
+    int fd;
+
+    if (!hs_find_file_range(pid, vaddr, size, write, &vma_start, &vma_end,
+                            &file_off, &why)) {
         hs_log("pid %d: vaddr 0x%" G_GINT64_MODIFIER
                "x size 0x%" G_GINT64_MODIFIER "x: %s; EFAULT",
                (int)pid, vaddr, size, why);
@@ -93,7 +111,7 @@ int hs_pin_vaddr(pid_t pid, uint64_t vaddr, uint64_t size, bool write,
     }
     mf = g_strdup_printf("/proc/%d/map_files/%" G_GINT64_MODIFIER
                          "x-%" G_GINT64_MODIFIER "x",
-                         (int)pid, first_start, first_end);
+                         (int)pid, vma_start, vma_end);
     fd = open(mf, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
     if (fd < 0) {
         hs_log("pid %d: cannot open %s: %s (hostsimd needs "

@@ -1,0 +1,414 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * vfio-pci: a host PCI function assigned to the guest through VFIO
+ * (QEMU's device and options). This file opens the device (host=,
+ * sysfsdev=), reads its regions, exposes its BARs as pread/pwrite
+ * windows and resets it on machine reset; pci-config.c virtualizes its
+ * config space, pci-irq.c its interrupts, container.c its DMA mappings.
+ * Not here yet: mmap of BARs, live update (blocked), hot-unplug.
+ */
+#include "util/osdep.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hw/pci/msix.h"
+#include "trace.h"
+#include "util/error-report.h"
+#include "vfio-internal.h"
+
+#define TYPE_VFIO_PCI "vfio-pci"
+#define VFIO_PCI(obj) OBJECT_CHECK(VFIOPCIDevice, (obj), TYPE_VFIO_PCI)
+
+/* Functions open in this process: a second -device for one is refused. */
+static GPtrArray *vfio_pci_devices;
+
+/* ---- BARs: guest accesses become pread/pwrite at the region offset ---- */
+
+static uint64_t vfio_bar_read(void *opaque, hwaddr addr, unsigned size)
+{
+    VFIOBar *bar = opaque;
+    VFIOPCIDevice *vdev = bar->vdev;
+    uint8_t buf[8] = {0};
+    uint64_t val = 0;
+    ssize_t n;
+
+    vfio_intx_eoi(vdev);
+    n = pread(vdev->fd, buf, size, (off_t)(bar->offset + addr));
+    if (n != (ssize_t)size) {
+        log_mask(LOG_GUEST_ERROR,
+                 "vfio %s: BAR %d read of %u bytes at 0x%" PRIx64 " failed: %s",
+                 vdev->name, bar->nr, size, addr,
+                 n < 0 ? g_strerror(errno) : "short read");
+        return size == 8 ? UINT64_MAX : (1ULL << (8 * size)) - 1;
+    }
+    for (unsigned i = 0; i < size; i++) {
+        val |= (uint64_t)buf[i] << (8 * i);
+    }
+    trace_vfio_bar_read(vdev->name, bar->nr, addr, size, val);
+    return val;
+}
+
+static void vfio_bar_write(void *opaque, hwaddr addr, uint64_t val,
+                           unsigned size)
+{
+    VFIOBar *bar = opaque;
+    VFIOPCIDevice *vdev = bar->vdev;
+    uint8_t buf[8];
+    ssize_t n;
+
+    for (unsigned i = 0; i < size; i++) {
+        buf[i] = (uint8_t)(val >> (8 * i));
+    }
+    trace_vfio_bar_write(vdev->name, bar->nr, addr, size, val);
+    n = pwrite(vdev->fd, buf, size, (off_t)(bar->offset + addr));
+    if (n != (ssize_t)size) {
+        log_mask(LOG_GUEST_ERROR,
+                 "vfio %s: BAR %d write of %u bytes at 0x%" PRIx64
+                 " failed: %s",
+                 vdev->name, bar->nr, size, addr,
+                 n < 0 ? g_strerror(errno) : "short write");
+    }
+    vfio_intx_eoi(vdev);
+}
+
+static const MemoryRegionOps vfio_bar_ops = {
+    .read = vfio_bar_read,
+    .write = vfio_bar_write,
+};
+
+/* Region INDEX's size, offset and flags (GET_REGION_INFO). */
+static bool vfio_region_info(VFIOPCIDevice *vdev, uint32_t index,
+                             struct vfio_region_info *info, GError **errp)
+{
+    int ret;
+
+    memset(info, 0, sizeof(*info));
+    info->argsz = sizeof(*info);
+    info->index = index;
+    ret = VFIO_IOCTL(vdev->fd, VFIO_DEVICE_GET_REGION_INFO, info);
+    if (ret < 0) {
+        error_setg(errp, "failed to get region %u info: %s", index,
+                   g_strerror(-ret));
+        return false;
+    }
+    trace_vfio_region(vdev->name, (int)index, info->size, info->offset,
+                      info->flags);
+    return true;
+}
+
+/*
+ * BAR NR (or the ROM): its size from the region, its type from the
+ * device's BAR register; a container for MSI-X to overlay, over a
+ * pread/pwrite window. Not registered with the PCI core here.
+ */
+static bool vfio_bar_setup(VFIOPCIDevice *vdev, int nr, GError **errp)
+{
+    VFIOBar *bar = &vdev->bars[nr];
+    struct vfio_region_info info;
+    uint32_t reg = 0;
+    g_autofree char *name = NULL;
+
+    bar->vdev = vdev;
+    bar->nr = nr;
+    if ((uint32_t)nr >= vdev->num_regions ||
+        !vfio_region_info(vdev, nr, &info, errp)) {
+        return (uint32_t)nr >= vdev->num_regions;
+    }
+    if (!info.size) {
+        return true;
+    }
+    if (info.size & (info.size - 1)) {
+        error_setg(errp, "region %d size 0x%" PRIx64 " is not a power of two",
+                   nr, (uint64_t)info.size);
+        return false;
+    }
+    if (nr != PCI_ROM_SLOT &&
+        !vfio_config_pread(vdev, &reg, 4, PCI_BASE_ADDRESS_0 + 4 * nr, errp)) {
+        return false;
+    }
+    reg = GUINT32_FROM_LE(reg);
+    if (reg & PCI_BASE_ADDRESS_SPACE_IO) {
+        bar->type = PCI_BASE_ADDRESS_SPACE_IO;
+    } else {
+        bar->type = reg & (PCI_BASE_ADDRESS_MEM_TYPE_64 |
+                           PCI_BASE_ADDRESS_MEM_PREFETCH);
+    }
+    if (info.size < (bar->type & PCI_BASE_ADDRESS_SPACE_IO ? 4 : 16)) {
+        error_setg(errp, "region %d size 0x%" PRIx64 " is too small for a BAR",
+                   nr, (uint64_t)info.size);
+        return false;
+    }
+    bar->size = info.size;
+    bar->offset = info.offset;
+    bar->flags = info.flags;
+    name = g_strdup_printf("%s BAR %d", vdev->name, nr);
+    memory_region_init(&bar->mem, OBJECT(vdev), name, bar->size);
+    memory_region_init_io(&bar->io, OBJECT(vdev), &vfio_bar_ops, bar, name,
+                          bar->size);
+    memory_region_add_subregion(&bar->mem, 0, &bar->io);
+    return true;
+}
+
+static void vfio_bars_register(VFIOPCIDevice *vdev)
+{
+    PCIDevice *d = &vdev->parent_obj;
+
+    for (int nr = 0; nr < PCI_NUM_REGIONS; nr++) {
+        VFIOBar *bar = &vdev->bars[nr];
+
+        if (bar->size) {
+            pci_register_bar(d, nr, nr == PCI_ROM_SLOT ? 0 : bar->type,
+                             &bar->mem);
+        }
+        if (bar->type & PCI_BASE_ADDRESS_MEM_TYPE_64) {
+            nr++; /* the upper half of this BAR */
+        }
+    }
+}
+
+static void vfio_bars_finalize(VFIOPCIDevice *vdev)
+{
+    for (int nr = 0; nr < PCI_NUM_REGIONS; nr++) {
+        VFIOBar *bar = &vdev->bars[nr];
+
+        if (bar->size) {
+            memory_region_del_subregion(&bar->mem, &bar->io);
+            memory_region_finalize(&bar->io);
+            memory_region_finalize(&bar->mem);
+            bar->size = 0;
+        }
+    }
+}
+
+/* ---- opening the host device ---- */
+
+/* NAME and SYSFSDEV from host= or sysfsdev= (exactly one of them). */
+static bool vfio_pci_find(VFIOPCIDevice *vdev, GError **errp)
+{
+    struct stat st;
+
+    if (vdev->fd_param) {
+        error_setg(errp,
+                   "fd=%s: Use FD passing only with iommufd "
+                   "backend, which this baton does not have yet",
+                   vdev->fd_param);
+        return false;
+    }
+    if (vdev->host && vdev->sysfsdev) {
+        error_setg(errp, "host= and sysfsdev= are exclusive; "
+                         "give one of them");
+        return false;
+    }
+    if (vdev->host) {
+        g_autofree char *bdf = vfio_parse_host_bdf(vdev->host, errp);
+
+        if (!bdf) {
+            return false;
+        }
+        vdev->sysfsdev = g_strdup_printf("/sys/bus/pci/devices/%s", bdf);
+    } else if (!vdev->sysfsdev) {
+        error_setg(errp, "No provided host device; use "
+                         "-device vfio-pci,host=DDDD:BB:DD.F or "
+                         "-device vfio-pci,sysfsdev=PATH_TO_DEVICE");
+        return false;
+    }
+    vdev->name = g_path_get_basename(vdev->sysfsdev);
+    if (stat(vdev->sysfsdev, &st) < 0) {
+        error_setg_errno(errp, errno, "vfio %s: no such host device",
+                         vdev->name);
+        return false;
+    }
+    for (unsigned int i = 0; vfio_pci_devices && i < vfio_pci_devices->len;
+         i++) {
+        VFIOPCIDevice *other = g_ptr_array_index(vfio_pci_devices, i);
+
+        if (!strcmp(other->name, vdev->name)) {
+            error_setg(errp, "vfio %s: device is already attached", vdev->name);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Group, container, device fd, device info. Errors unprefixed. */
+static bool vfio_pci_attach(VFIOPCIDevice *vdev, GError **errp)
+{
+    struct vfio_device_info info = {.argsz = sizeof(info)};
+    int groupid = vfio_sysfs_group_id(vdev->sysfsdev, errp);
+    int ret;
+
+    if (groupid < 0) {
+        return false;
+    }
+    vdev->group = vfio_group_get(
+        groupid, pci_device_iommu_address_space(&vdev->parent_obj), errp);
+    if (!vdev->group) {
+        return false;
+    }
+    ret = VFIO_IOCTL(vdev->group->fd, VFIO_GROUP_GET_DEVICE_FD, vdev->name);
+    if (ret < 0) {
+        error_setg(errp, "error getting device from group %d: %s", groupid,
+                   g_strerror(-ret));
+        return false;
+    }
+    vdev->fd = ret;
+    ret = VFIO_IOCTL(vdev->fd, VFIO_DEVICE_GET_INFO, &info);
+    if (ret < 0) {
+        error_setg(errp, "error getting device info: %s", g_strerror(-ret));
+        return false;
+    }
+    if (!(info.flags & VFIO_DEVICE_FLAGS_PCI)) {
+        error_setg(errp, "device is not a PCI device (flags 0x%x)", info.flags);
+        return false;
+    }
+    if (info.num_regions <= VFIO_PCI_CONFIG_REGION_INDEX) {
+        error_setg(errp, "device has %u regions, no config space",
+                   info.num_regions);
+        return false;
+    }
+    vdev->num_regions = info.num_regions;
+    vdev->num_irqs = info.num_irqs;
+    vdev->can_reset = info.flags & VFIO_DEVICE_FLAGS_RESET;
+    return true;
+}
+
+/* Undo whatever realize did; safe on a half-done realize. */
+static void vfio_pci_teardown(VFIOPCIDevice *vdev)
+{
+    PCIDevice *d = &vdev->parent_obj;
+
+    /* Before the BARs go: MSI-X overlays them and uses the vectors. */
+    msix_uninit(d);
+    vfio_irqs_disable(vdev);
+    vfio_bars_finalize(vdev);
+    if (vdev->fd >= 0) {
+        close(vdev->fd);
+        vdev->fd = -1;
+    }
+    if (vdev->group) {
+        vfio_group_put(vdev->group);
+        vdev->group = NULL;
+    }
+    if (vfio_pci_devices) {
+        g_ptr_array_remove(vfio_pci_devices, vdev);
+    }
+}
+
+static bool vfio_pci_realize(PCIDevice *d, GError **errp)
+{
+    VFIOPCIDevice *vdev = VFIO_PCI(d);
+    struct vfio_region_info cfg;
+
+    vdev->fd = -1;
+    vdev->intx_fd = -1;
+    if (!vfio_pci_find(vdev, errp)) {
+        return false;
+    }
+    if (!vfio_pci_attach(vdev, errp) ||
+        !vfio_region_info(vdev, VFIO_PCI_CONFIG_REGION_INDEX, &cfg, errp)) {
+        goto fail;
+    }
+    vdev->config_offset = cfg.offset;
+    vdev->config_size = cfg.size;
+    for (int nr = 0; nr < PCI_NUM_REGIONS; nr++) {
+        if (!vfio_bar_setup(vdev, nr, errp)) {
+            goto fail;
+        }
+        if (vdev->bars[nr].type & PCI_BASE_ADDRESS_MEM_TYPE_64) {
+            nr++;
+        }
+    }
+    if (!vfio_config_setup(vdev, errp)) {
+        goto fail;
+    }
+    vfio_bars_register(vdev);
+    if (!vfio_intx_enable(vdev, errp)) {
+        goto fail;
+    }
+    if (!vfio_pci_devices) {
+        vfio_pci_devices = g_ptr_array_new();
+    }
+    g_ptr_array_add(vfio_pci_devices, vdev);
+    return true;
+
+fail:
+    g_prefix_error(errp, "vfio %s: ", vdev->name);
+    vfio_pci_teardown(vdev);
+    return false;
+}
+
+static void vfio_pci_exit(PCIDevice *d)
+{
+    vfio_pci_teardown(VFIO_PCI(d));
+}
+
+/*
+ * Machine reset (after the core reset the emulated config): interrupts
+ * off on the host, VFIO_DEVICE_RESET, INTx back on as after realize.
+ */
+static void vfio_pci_reset(PCIDevice *d)
+{
+    VFIOPCIDevice *vdev = VFIO_PCI(d);
+    GError *local_err = NULL;
+    int ret = -ENOTTY;
+
+    vfio_irqs_disable(vdev);
+    if (vdev->can_reset) {
+        ret = VFIO_IOCTL(vdev->fd, VFIO_DEVICE_RESET, NULL);
+        if (ret < 0) {
+            error_report("vfio %s: failed to reset device: %s", vdev->name,
+                         g_strerror(-ret));
+        }
+    }
+    trace_vfio_reset(vdev->name, ret);
+    if (!vfio_intx_enable(vdev, &local_err)) {
+        g_prefix_error(&local_err, "vfio %s: ", vdev->name);
+        error_report_err(local_err);
+    }
+}
+
+static const Property vfio_pci_props[] = {
+    DEFINE_PROP("host", PROP_STRING, VFIOPCIDevice, host,
+                .desc = "host PCI address DDDD:BB:SS.F of the function"),
+    DEFINE_PROP("sysfsdev", PROP_STRING, VFIOPCIDevice, sysfsdev,
+                .desc = "sysfs path of the function "
+                        "(/sys/bus/pci/devices/DDDD:BB:SS.F)"),
+    DEFINE_PROP("fd", PROP_STRING, VFIOPCIDevice, fd_param,
+                .desc = "a VFIO device fd (iommufd only; refused here)"),
+    {NULL},
+};
+
+static void vfio_pci_class_init(ObjectClass *oc, const void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(oc);
+    PCIDeviceClass *pc = PCI_DEVICE_CLASS(oc);
+
+    device_class_set_props(dc, vfio_pci_props);
+    dc->user_creatable = true;
+    /* QEMU's blocker text for a VFIO device without migration support. */
+    dc->unmigratable = "VFIO device doesn't support migration";
+    pc->realize = vfio_pci_realize;
+    pc->exit = vfio_pci_exit;
+    pc->reset = vfio_pci_reset;
+    pc->config_read = vfio_pci_read_config;
+    pc->config_write = vfio_pci_write_config;
+    /* No CPR mode yet: the container's vaddrs are not handed over. */
+    oc->cpr_modes = 0;
+    oc->desc = "VFIO-based PCI device assignment";
+}
+
+static const TypeInfo vfio_pci_type = {
+    .name = TYPE_VFIO_PCI,
+    .parent = TYPE_PCI_DEVICE,
+    .instance_size = sizeof(VFIOPCIDevice),
+    .class_init = vfio_pci_class_init,
+};
+
+static void vfio_pci_register_types(void)
+{
+    type_register(&vfio_pci_type);
+}
+
+type_init(vfio_pci_register_types)

@@ -1,0 +1,358 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""vfio-pci over the legacy VFIO container (docs/system/vfio.md).
+
+Option errors run anywhere. The rest needs a VFIO host: this one has none,
+so it runs against the host simulator (tests/hostsim: hostsimd plus the
+LD_PRELOAD library) and its dmatest device, with a qtest driver in the
+guest's place: the function enumerates with its ids, BAR 0 registers
+read and write through the guest physical BAR, the device's DMA stream
+lands in a ring in guest RAM (memfd-backed, so the simulator can pin it)
+with no record missing or corrupt, MSI-X vector 0 and INTx arrive,
+system_reset resets the device exactly once, and the error paths name the
+device. Skips (exit 77) with the reason when hostsim is not built or its
+preload cannot work here."""
+
+import os
+import subprocess
+import unittest
+
+import baton_test
+from baton_test import (BATON, QtestClient, Vm, VmTestCase, memfd_ram_args,
+                        tmpdir, wait_for)
+from test_pci import Cfg, bdf
+
+BASE = ["-nodefaults", "-display", "none", "-accel", "qtest",
+        "-serial", "null"]
+PC = ["-machine", "pc", "-m", "64M"]
+
+HOSTSIM_DIR = os.path.join(os.path.dirname(BATON or "."), "tests", "hostsim")
+HOSTSIMD = os.path.join(HOSTSIM_DIR, "hostsimd")
+LIBHOSTSIM = os.path.join(HOSTSIM_DIR, "libhostsim.so")
+
+BDF = "0000:01:00.0"
+GROUP = 5
+SLOT = 4
+IRQ = 11  # pc: slot 4's INTA is PIRQD, which goes to IRQ 11
+
+# dmatest registers (issue 9), BAR 0.
+ID, CTRL, RING_LO, RING_HI, RING_ENTRIES, PERIOD_US = 0, 4, 8, 0xc, 0x10, 0x14
+HEAD, TAIL, OVERFLOWS, RESETS, IRQ_EVERY, FAULTS = 0x18, 0x1c, 0x20, 0x24, \
+    0x28, 0x2c
+CTRL_STREAM, CTRL_IRQ = 1, 2
+MAGIC = 0x444d4154
+# Config space.
+COMMAND, MEM, MASTER = 0x04, 0x2, 0x4
+
+
+def run(args, env=None, timeout=20):
+    p = subprocess.run([BATON] + BASE + list(args), stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=timeout,
+                       env=env)
+    return p.returncode, p.stderr
+
+
+class Options(unittest.TestCase):
+    """Refused before any host device is touched, each error naming it."""
+
+    def check(self, args, want):
+        status, err = run(PC + args)
+        self.assertEqual(status, 1, err)
+        self.assertIn(want, err)
+
+    def test_no_host(self):
+        self.check(["-device", "vfio-pci"], "No provided host device")
+
+    def test_bad_host(self):
+        for host in ("zz", "01:00", "01:00.8", "1:2:3:4.0"):
+            self.check(["-device", "vfio-pci,host=" + host],
+                       "host '%s' is not a PCI address" % host)
+
+    def test_both(self):
+        self.check(["-device", "vfio-pci,host=01:00.0,sysfsdev=/x"],
+                   "host= and sysfsdev= are exclusive")
+
+    def test_fd(self):
+        self.check(["-device", "vfio-pci,fd=3"],
+                   "Use FD passing only with iommufd backend")
+
+    def test_unknown_property(self):
+        self.check(["-device", "vfio-pci,host=01:00.0,x-bogus=1"],
+                   "has no property 'x-bogus'")
+
+    def test_missing_device(self):
+        self.check(["-device", "vfio-pci,host=7f:1f.7"],
+                   "vfio 0000:7f:1f.7: no such host device")
+
+    def test_no_group(self):
+        d = os.path.join(tmpdir(), "0000:7e:00.0")
+        os.makedirs(d, exist_ok=True)
+        self.check(["-device", "vfio-pci,sysfsdev=" + d],
+                   "vfio 0000:7e:00.0: no iommu_group found")
+
+    def test_group_missing(self):
+        d = os.path.join(tmpdir(), "0000:7d:00.0")
+        os.makedirs(d, exist_ok=True)
+        link = os.path.join(d, "iommu_group")
+        if not os.path.islink(link):
+            os.symlink("../../kernel/iommu_groups/987654", link)
+        self.check(["-device", "vfio-pci,sysfsdev=" + d],
+                   "vfio 0000:7d:00.0: failed to open /dev/vfio/987654")
+
+
+class Hostsim:
+    """A hostsimd with DEVICES and the environment that makes a process
+    see it."""
+
+    def __init__(self, case, devices):
+        self.sock = os.path.join(tmpdir(), "hostsim-%d.sock" % id(self))
+        args = [HOSTSIMD, "--socket", self.sock]
+        for d in devices:
+            args += ["--device", d]
+        self.log = open(os.path.join(tmpdir(), "hostsimd-%d.log" % id(self)),
+                        "wb")
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=self.log)
+        case.addCleanup(self.stop)
+        wait_for(lambda: os.path.exists(self.sock) or
+                 self.proc.poll() is not None, what="hostsimd socket")
+        if self.proc.poll() is not None:
+            raise RuntimeError("hostsimd exited with %d" % self.proc.returncode)
+        self.env = {"LD_PRELOAD": LIBHOSTSIM, "HOSTSIM_SOCKET": self.sock}
+        if baton_test.SANITIZER:
+            # ASan wants to come first; the preload goes before it.
+            self.env["ASAN_OPTIONS"] = ":".join(
+                o for o in [os.environ.get("ASAN_OPTIONS", ""),
+                            "verify_asan_link_order=0"] if o)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.log.close()
+
+
+def preload_works():
+    """Why the simulator cannot be used here, or None."""
+    if not os.path.exists(HOSTSIMD) or not os.path.exists(LIBHOSTSIM):
+        return "tests/hostsim is not built (no %s)" % HOSTSIMD
+    return None
+
+
+class Dmatest:
+    """The dmatest function at 00:SLOT.0, seen through qtest."""
+
+    def __init__(self, qt, slot=SLOT):
+        self.qt = qt
+        self.b = bdf(0, slot)
+        self.cfg = Cfg(qt)
+        self.refresh()
+
+    def refresh(self):
+        """BAR 0 as the reset-time assignment (or a guest) placed it."""
+        self.bar0 = self.cfg.read(self.b, 0x10) & ~0xf
+        cmd = self.cfg.read(self.b, COMMAND, 2)
+        self.cfg.write(self.b, COMMAND, cmd | MEM | MASTER, 2)
+
+    def rd(self, reg):
+        return self.qt.readl(self.bar0 + reg)
+
+    def wr(self, reg, val):
+        self.qt.writel(self.bar0 + reg, val)
+
+    def find_cap(self, cap_id):
+        pos = self.cfg.read(self.b, 0x34, 1) & ~3
+        while pos:
+            if self.cfg.read(self.b, pos, 1) == cap_id:
+                return pos
+            pos = self.cfg.read(self.b, pos + 1, 1) & ~3
+        return 0
+
+    def start_ring(self, ring, entries, period_us=200, irq_every=0,
+                   ctrl=CTRL_STREAM):
+        self.wr(RING_LO, ring & 0xffffffff)
+        self.wr(RING_HI, ring >> 32)
+        self.wr(RING_ENTRIES, entries)
+        self.wr(PERIOD_US, period_us)
+        self.wr(IRQ_EVERY, irq_every)
+        self.wr(CTRL, ctrl)
+
+    def consume(self, ring, entries, count):
+        """Read records 1..COUNT as a driver would (TAIL follows); return
+        (missing, corrupt)."""
+        missing = corrupt = 0
+        n = 0
+        while n < count:
+            head = None
+
+            def more():
+                nonlocal head
+                head = self.rd(HEAD)
+                return head > n
+            wait_for(more, what="dmatest records after %d" % n)
+            for i in range(n + 1, min(head, count) + 1):
+                data = self.qt.read(ring + ((i - 1) % entries) * 16, 16)
+                seq = int.from_bytes(data[0:8], "little")
+                inv = int.from_bytes(data[8:12], "little")
+                magic = int.from_bytes(data[12:16], "little")
+                if seq != i:
+                    missing += 1
+                elif inv != (~i & 0xffffffff) or magic != MAGIC:
+                    corrupt += 1
+                n = i
+                self.wr(TAIL, n)
+        return missing, corrupt
+
+
+class Device(VmTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        why = preload_works()
+        if why:
+            raise unittest.SkipTest(why)
+
+    def start(self, extra=(), devices=(BDF + ",type=dmatest,group=%d"
+                                       % GROUP,), mem="64M", machine="pc"):
+        self.hs = Hostsim(self, devices)
+        ram = ["-object", "memory-backend-memfd,id=ram0,size=" + mem,
+               "-machine", machine + ",memory-backend=ram0", "-m", mem]
+        vm = Vm(BASE + ram + list(extra))
+        vm.extra_env = self.hs.env
+        qtest_path = vm.path("qtest.sock")
+        vm.args += ["-qtest", "unix:%s,server=on,wait=off" % qtest_path]
+        self.launch(vm)
+        qt = QtestClient(qtest_path)
+        self.addCleanup(qt.close)
+        return vm, qt
+
+    def vfio(self, host=BDF, slot=SLOT, id="vf0"):
+        return ["-device", "vfio-pci,host=%s,addr=%x,id=%s" % (host, slot, id)]
+
+    def test_enumerates(self):
+        vm, qt = self.start(self.vfio())
+        bus = vm.qmp.cmd("query-pci")[0]
+        dev = [d for d in bus["devices"] if d["slot"] == SLOT][0]
+        self.assertEqual(dev["id"]["vendor"], 0xba70)
+        self.assertEqual(dev["id"]["device"], 0x0001)
+        self.assertEqual(dev["qdev_id"], "vf0")
+        bar0 = [r for r in dev["regions"] if r["bar"] == 0][0]
+        self.assertEqual(bar0["size"], 4096)
+        d = Dmatest(qt)
+        self.assertEqual(d.cfg.read(d.b, 0), 0x0001ba70)
+        self.assertTrue(d.find_cap(0x11), "no MSI-X capability")
+
+    def test_bar0_registers(self):
+        vm, qt = self.start(self.vfio())
+        d = Dmatest(qt)
+        self.assertEqual(d.rd(ID), 0xba700001)
+        d.wr(RING_ENTRIES, 64)
+        self.assertEqual(d.rd(RING_ENTRIES), 64)
+        d.wr(PERIOD_US, 1234)
+        self.assertEqual(d.rd(PERIOD_US), 1234)
+
+    def test_dma_ring(self):
+        vm, qt = self.start(self.vfio())
+        d = Dmatest(qt)
+        ring, entries = 0x200000, 64
+        d.start_ring(ring, entries)
+        missing, corrupt = d.consume(ring, entries, 300)
+        self.assertEqual((missing, corrupt), (0, 0))
+        self.assertEqual(d.rd(FAULTS), 0)
+
+    def test_msix(self):
+        vm, qt = self.start(self.vfio())
+        d = Dmatest(qt)
+        pos = d.find_cap(0x11)
+        table = d.cfg.read(d.b, pos + 4)
+        bir, off = table & 7, table & ~7
+        base = d.cfg.read(d.b, 0x10 + 4 * bir) & ~0xf
+        # Vector 0: message, unmasked; MSI-X on.
+        qt.writel(base + off, 0xfee00000)
+        qt.writel(base + off + 4, 0)
+        qt.writel(base + off + 8, 0x4041)
+        qt.writel(base + off + 12, 0)
+        flags = d.cfg.read(d.b, pos + 2, 2)
+        d.cfg.write(d.b, pos + 2, flags | 0x8000, 2)
+        qt.cmd("irq_intercept_msi")
+        d.start_ring(0x200000, 64, irq_every=4, ctrl=CTRL_STREAM | CTRL_IRQ)
+        wait_for(lambda: d.rd(HEAD) >= 0 and
+                 "IRQ msi 0xfee00000 0x4041" in qt.irqs,
+                 what="MSI-X vector 0")
+
+    def test_intx(self):
+        vm, qt = self.start(self.vfio())
+        d = Dmatest(qt)
+        qt.cmd("irq_intercept_in ioapic")
+        d.start_ring(0x200000, 64, irq_every=4, ctrl=CTRL_STREAM | CTRL_IRQ)
+        # The line rises; qtest commands other than BAR accesses (a config
+        # read) leave it up, so the BAR read below is what ends it.
+        wait_for(lambda: d.cfg.read(d.b, 0) and
+                 "IRQ raise %d" % IRQ in qt.irqs, what="INTx raise")
+        qt.irqs.clear()
+        d.rd(HEAD)
+        self.assertIn("IRQ lower %d" % IRQ, qt.irqs)
+        # The device fires again once unmasked.
+        wait_for(lambda: d.cfg.read(d.b, 0) and
+                 "IRQ raise %d" % IRQ in qt.irqs, what="INTx again")
+
+    def test_reset(self):
+        vm, qt = self.start(self.vfio())
+        d = Dmatest(qt)
+        before = d.rd(RESETS)
+        d.wr(RING_ENTRIES, 64)
+        vm.qmp.cmd("system_reset")
+        vm.qmp.get_event("RESET")
+        d.refresh()
+        self.assertEqual(d.rd(RESETS), before + 1)
+        self.assertEqual(d.rd(RING_ENTRIES), 0)
+
+    def test_remap(self):
+        """A memory map change re-maps DMA: q35's MMCONFIG window moved
+        over RAM hides the ring (the device faults), moved away brings it
+        back (records land again)."""
+        vm, qt = self.start(self.vfio(), mem="512M", machine="q35")
+        d = Dmatest(qt)
+        ring, entries = 0x9000000, 64
+        d.start_ring(ring, entries)
+        self.assertEqual(d.consume(ring, entries, 20), (0, 0))
+        d.wr(CTRL, 0)
+        faults = d.rd(FAULTS)
+        self.assertEqual(faults, 0)
+        # PCIEXBAR (00:00.0 0x60): 256 MiB at 128 MiB, over the ring.
+        d.cfg.write(bdf(0, 0), 0x60, 0x08000001)
+        d.start_ring(ring, entries)
+        wait_for(lambda: d.rd(FAULTS) > faults, what="DMA faults")
+        d.wr(CTRL, 0)
+        # Back to its usual place: the RAM, and its mapping, return.
+        d.cfg.write(bdf(0, 0), 0x60, 0xb0000001)
+        faults = d.rd(FAULTS)
+        d.start_ring(ring, entries)
+        self.assertEqual(d.consume(ring, entries, 20), (0, 0))
+        self.assertEqual(d.rd(FAULTS), faults)
+
+    def test_errors(self):
+        vm, qt = self.start(self.vfio())
+        # The same function twice in one process.
+        status, err = run(memfd_ram_args("64M") + self.vfio() +
+                          self.vfio(slot=5, id="vf1"), env=dict(
+                              os.environ, **self.hs.env))
+        self.assertEqual(status, 1, err)
+        self.assertIn("vfio %s: device is already attached" % BDF, err)
+        # No such function on the simulated host.
+        status, err = run(memfd_ram_args("64M") +
+                          self.vfio(host="0000:02:00.0"),
+                          env=dict(os.environ, **self.hs.env))
+        self.assertEqual(status, 1, err)
+        self.assertIn("vfio 0000:02:00.0: no such host device", err)
+
+    def test_private_ram(self):
+        """RAM the IOMMU cannot pin: the kernel's error, device named."""
+        self.hs = Hostsim(self, [BDF + ",type=dmatest,group=%d" % GROUP])
+        status, err = run(PC + self.vfio(),
+                          env=dict(os.environ, **self.hs.env))
+        self.assertEqual(status, 1, err)
+        self.assertIn("vfio %s: vfio: DMA map of RAM" % BDF, err)
+
+
+if __name__ == "__main__":
+    baton_test.main()

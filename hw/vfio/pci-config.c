@@ -75,27 +75,38 @@ uint32_t vfio_pci_read_config(PCIDevice *d, uint32_t addr, int len)
 void vfio_pci_write_config(PCIDevice *d, uint32_t addr, uint32_t val, int len)
 {
     VFIOPCIDevice *vdev = (VFIOPCIDevice *)d;
-    uint32_t full = len == 4 ? UINT32_MAX : (1u << (8 * len)) - 1;
-    uint32_t mask =
-        addr < PCI_CONFIG_SPACE_SIZE ? vfio_emulated_mask(vdev, addr, len) : 0;
+    int first = 0, last = len - 1;
 
     trace_vfio_config_write(vdev->name, addr, len, val);
-    /* Bits the device owns go to it; wholly emulated ranges do not. */
-    if (mask != full) {
+    /*
+     * The bytes the device owns go to it (the span from the first to the
+     * last not wholly emulated one); wholly emulated bytes at the ends,
+     * such as the MSI-X flags after a capability header, do not.
+     */
+    while (first < len && addr + first < PCI_CONFIG_SPACE_SIZE &&
+           vdev->emulated[addr + first] == 0xff) {
+        first++;
+    }
+    while (last >= first && addr + last < PCI_CONFIG_SPACE_SIZE &&
+           vdev->emulated[addr + last] == 0xff) {
+        last--;
+    }
+    if (first <= last) {
         uint32_t le = GUINT32_TO_LE(val);
-        ssize_t n =
-            pwrite(vdev->fd, &le, len, (off_t)(vdev->config_offset + addr));
+        int n = last - first + 1;
+        ssize_t done = pwrite(vdev->fd, (uint8_t *)&le + first, n,
+                              (off_t)(vdev->config_offset + addr + first));
 
-        if (n != len) {
+        if (done != n) {
             log_mask(LOG_GUEST_ERROR,
                      "vfio %s: config write of %d bytes at 0x%x failed: %s",
-                     vdev->name, len, addr,
-                     n < 0 ? g_strerror(errno) : "short write");
+                     vdev->name, n, addr + first,
+                     done < 0 ? g_strerror(errno) : "short write");
         }
     }
     /* The core keeps the emulated state: mappings, MSI, MSI-X, INTx. */
     pci_default_write_config(d, addr, val, len);
-    vfio_irqs_update(vdev);
+    vfio_irqs_update(vdev, addr, len);
 }
 
 static void vfio_emulate(VFIOPCIDevice *vdev, uint32_t addr, uint32_t len,

@@ -248,6 +248,8 @@ static void vfio_vectors_free(VFIOPCIDevice *vdev)
     vdev->nr_vectors = 0;
 }
 
+static void vfio_vectors_disable(VFIOPCIDevice *vdev);
+
 /*
  * The host's MSI or MSI-X (MODE) with N vectors, each on an eventfd
  * baton reads until vfio_vector_route() hands it to the kernel. INTx
@@ -261,6 +263,9 @@ static bool vfio_vectors_enable(VFIOPCIDevice *vdev, VFIOIrqMode mode,
     g_autofree int *fds = g_new(int, n);
     int ret;
 
+    if (vdev->irq_mode == VFIO_IRQ_MSI || vdev->irq_mode == VFIO_IRQ_MSIX) {
+        vfio_vectors_disable(vdev); /* the other kind, which the guest left on */
+    }
     vfio_intx_disable(vdev);
     vdev->vectors = g_new0(VFIOVector, n);
     vdev->nr_vectors = n;
@@ -395,7 +400,7 @@ static void vfio_msi_route_all(VFIOPCIDevice *vdev)
     }
 }
 
-void vfio_irqs_update(VFIOPCIDevice *vdev)
+void vfio_irqs_update(VFIOPCIDevice *vdev, uint32_t addr, int len)
 {
     PCIDevice *d = &vdev->parent_obj;
 
@@ -415,7 +420,8 @@ void vfio_irqs_update(VFIOPCIDevice *vdev)
             vfio_intx_restore(vdev);
         }
     }
-    if (d->msi_cap && vdev->irq_mode != VFIO_IRQ_MSIX) {
+    if (d->msi_cap && vdev->irq_mode != VFIO_IRQ_MSIX &&
+        addr < d->msi_cap + msi_cap_size(d) && addr + len > d->msi_cap) {
         uint16_t flags = pci_get_word(d->config + d->msi_cap + PCI_MSI_FLAGS);
         bool on = msi_enabled(d);
 

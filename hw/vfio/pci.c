@@ -301,8 +301,6 @@ static bool vfio_pci_realize(PCIDevice *d, GError **errp)
     VFIOPCIDevice *vdev = VFIO_PCI(d);
     struct vfio_region_info cfg;
 
-    vdev->fd = -1;
-    vdev->intx_fd = -1;
     if (!vfio_pci_find(vdev, errp)) {
         return false;
     }
@@ -399,10 +397,25 @@ static void vfio_pci_class_init(ObjectClass *oc, const void *data)
     oc->desc = "VFIO-based PCI device assignment";
 }
 
+static void vfio_pci_instance_init(Object *obj)
+{
+    VFIOPCIDevice *vdev = VFIO_PCI(obj);
+
+    vdev->fd = -1;
+    vdev->intx_fd = -1;
+}
+
+static void vfio_pci_instance_finalize(Object *obj)
+{
+    g_free(VFIO_PCI(obj)->name);
+}
+
 static const TypeInfo vfio_pci_type = {
     .name = TYPE_VFIO_PCI,
     .parent = TYPE_PCI_DEVICE,
     .instance_size = sizeof(VFIOPCIDevice),
+    .instance_init = vfio_pci_instance_init,
+    .instance_finalize = vfio_pci_instance_finalize,
     .class_init = vfio_pci_class_init,
 };
 

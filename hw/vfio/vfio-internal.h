@@ -187,7 +187,10 @@ void vfio_irqs_disable(VFIOPCIDevice *vdev);
 void vfio_intx_eoi(VFIOPCIDevice *vdev);
 /* MSI-X vector notifiers (installed at realize when there is MSI-X). */
 bool vfio_msix_setup(VFIOPCIDevice *vdev, uint8_t pos, GError **errp);
-/* After a config write: host MSI / MSI-X enabled as the guest's are. */
-void vfio_irqs_update(VFIOPCIDevice *vdev);
+/*
+ * After a config write of LEN bytes at ADDR: host MSI / MSI-X enabled as
+ * the guest's are, MSI routes following the capability.
+ */
+void vfio_irqs_update(VFIOPCIDevice *vdev, uint32_t addr, int len);
 
 #endif

@@ -331,7 +331,7 @@ class Device(VmTestCase):
         self.assertEqual(d.rd(FAULTS), faults)
 
     def test_errors(self):
-        vm, qt = self.start(self.vfio())
+        self.hs = Hostsim(self, [BDF + ",type=dmatest,group=%d" % GROUP])
         # The same function twice in one process.
         status, err = run(memfd_ram_args("64M") + self.vfio() +
                           self.vfio(slot=5, id="vf1"), env=dict(
@@ -344,6 +344,13 @@ class Device(VmTestCase):
                           env=dict(os.environ, **self.hs.env))
         self.assertEqual(status, 1, err)
         self.assertIn("vfio 0000:02:00.0: no such host device", err)
+        # A group another process holds: the kernel's EBUSY, named.
+        vm, qt = self.start(self.vfio())
+        status, err = run(memfd_ram_args("64M") + self.vfio(),
+                          env=dict(os.environ, **self.hs.env))
+        self.assertEqual(status, 1, err)
+        self.assertIn("vfio %s: failed to open /dev/vfio/%d: Device or "
+                      "resource busy" % (BDF, GROUP), err)
 
     def test_private_ram(self):
         """RAM the IOMMU cannot pin: the kernel's error, device named."""

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "migration/cpr.h"
 #include "trace.h"
 #include "util/error-report.h"
 #include "vfio-internal.h"
@@ -63,7 +64,7 @@ static void vfio_listener_region_add(MemoryListener *l, MemoryRegionSection *s)
     uint64_t iova, len;
     uint8_t *vaddr;
     struct vfio_iommu_type1_dma_map map = {.argsz = sizeof(map)};
-    VFIOIovaRange r;
+    VFIODmaMap r;
     int ret;
 
     if (!vfio_section_range(c, s, &iova, &len)) {
@@ -86,6 +87,10 @@ static void vfio_listener_region_add(MemoryListener *l, MemoryRegionSection *s)
     if (!s->readonly) {
         map.flags |= VFIO_DMA_MAP_FLAG_WRITE;
     }
+    if (c->remapping) {
+        /* The mapping exists: only this process's vaddr is new. */
+        map.flags = VFIO_DMA_MAP_FLAG_VADDR;
+    }
     map.vaddr = (uintptr_t)vaddr;
     map.iova = iova;
     map.size = len;
@@ -105,8 +110,9 @@ static void vfio_listener_region_add(MemoryListener *l, MemoryRegionSection *s)
         vfio_container_fail(c, err);
         return;
     }
-    r.start = iova;
-    r.end = iova + len - 1;
+    r.iova = iova;
+    r.size = len;
+    r.vaddr = map.vaddr;
     g_array_append_val(c->mappings, r);
 }
 
@@ -117,13 +123,13 @@ static void vfio_listener_region_del(MemoryListener *l, MemoryRegionSection *s)
     uint64_t iova, len;
     int ret;
 
-    if (!vfio_section_range(c, s, &iova, &len)) {
-        return;
+    if (c->handed_over || !vfio_section_range(c, s, &iova, &len)) {
+        return; /* handed over: the mappings are the new process's */
     }
     for (unsigned int i = 0; i < c->mappings->len; i++) {
-        VFIOIovaRange *r = &g_array_index(c->mappings, VFIOIovaRange, i);
+        VFIODmaMap *r = &g_array_index(c->mappings, VFIODmaMap, i);
 
-        if (r->start != iova || r->end != iova + len - 1) {
+        if (r->iova != iova || r->size != len) {
             continue;
         }
         g_array_remove_index_fast(c->mappings, i);
@@ -197,6 +203,7 @@ static bool vfio_container_get_info(VFIOContainer *c, GError **errp)
 
 static void vfio_container_free(VFIOContainer *c)
 {
+    vfio_container_cpr_unregister(c);
     if (c->listening) {
         memory_listener_unregister(&c->listener);
     }
@@ -212,6 +219,32 @@ static void vfio_container_free(VFIOContainer *c)
     g_free(c);
 }
 
+static VFIOContainer *vfio_container_alloc(AddressSpace *as)
+{
+    VFIOContainer *c = g_new0(VFIOContainer, 1);
+
+    c->as = as;
+    c->fd = -1;
+    c->iova_ranges = g_array_new(false, false, sizeof(VFIOIovaRange));
+    c->mappings = g_array_new(false, false, sizeof(VFIODmaMap));
+    c->groups = g_ptr_array_new();
+    return c;
+}
+
+void vfio_container_listen(VFIOContainer *c)
+{
+    c->listener = (MemoryListener){
+        .name = "vfio",
+        .priority = 10,
+        .region_add = vfio_listener_region_add,
+        .region_del = vfio_listener_region_del,
+    };
+    c->collecting = true;
+    memory_listener_register(&c->listener, c->as);
+    c->listening = true;
+    c->collecting = false;
+}
+
 /*
  * A new container for GROUP: API version, the type1v2 model, the group
  * attached (the IOMMU model can only be set once a group is in), then
@@ -220,13 +253,9 @@ static void vfio_container_free(VFIOContainer *c)
 static VFIOContainer *vfio_container_new(VFIOGroup *group, AddressSpace *as,
                                          GError **errp)
 {
-    VFIOContainer *c = g_new0(VFIOContainer, 1);
+    VFIOContainer *c = vfio_container_alloc(as);
     int ret;
 
-    c->as = as;
-    c->iova_ranges = g_array_new(false, false, sizeof(VFIOIovaRange));
-    c->mappings = g_array_new(false, false, sizeof(VFIOIovaRange));
-    c->groups = g_ptr_array_new();
     c->fd = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
     if (c->fd < 0) {
         error_setg_errno(errp, errno, "failed to open /dev/vfio/vfio");
@@ -245,8 +274,8 @@ static VFIOContainer *vfio_container_new(VFIOGroup *group, AddressSpace *as,
     }
     ret = VFIO_IOCTL(group->fd, VFIO_GROUP_SET_CONTAINER, &c->fd);
     if (ret < 0) {
-        error_setg(errp, "failed to set group %d container: %s", group->groupid,
-                   g_strerror(-ret));
+        error_setg(errp, "failed to set group %d container: %s",
+                   group->groupid, g_strerror(-ret));
         goto fail;
     }
     group->container = c;
@@ -260,17 +289,13 @@ static VFIOContainer *vfio_container_new(VFIOGroup *group, AddressSpace *as,
     if (!vfio_container_get_info(c, errp)) {
         goto fail_unset;
     }
+    /* Live update needs both (queried now: cpr_check must not fail late). */
+    c->vaddr_ok = VFIO_IOCTL(c->fd, VFIO_CHECK_EXTENSION,
+                             (void *)(uintptr_t)VFIO_UPDATE_VADDR) > 0 &&
+                  VFIO_IOCTL(c->fd, VFIO_CHECK_EXTENSION,
+                             (void *)(uintptr_t)VFIO_UNMAP_ALL) > 0;
     trace_vfio_container_new(c->fd, c->pgsizes, c->iova_ranges->len);
-    c->listener = (MemoryListener){
-        .name = "vfio",
-        .priority = 10,
-        .region_add = vfio_listener_region_add,
-        .region_del = vfio_listener_region_del,
-    };
-    c->collecting = true;
-    memory_listener_register(&c->listener, as);
-    c->listening = true;
-    c->collecting = false;
+    vfio_container_listen(c);
     if (c->error) {
         g_propagate_error(errp, g_steal_pointer(&c->error));
         /* Unmap what did map while the group can still reach the IOMMU. */
@@ -279,6 +304,7 @@ static VFIOContainer *vfio_container_new(VFIOGroup *group, AddressSpace *as,
         goto fail_unset;
     }
     g_ptr_array_add(c->groups, group);
+    vfio_container_cpr_register(c);
     return c;
 
 fail_unset:
@@ -287,6 +313,61 @@ fail_unset:
 fail:
     vfio_container_free(c);
     return NULL;
+}
+
+/*
+ * An inherited container FD (live update, new process) with GROUP in it:
+ * already configured and mapping; only its properties are read. The
+ * listener waits for vfio_container_remap().
+ */
+static VFIOContainer *vfio_container_adopt(VFIOGroup *group, AddressSpace *as,
+                                           int fd, GError **errp)
+{
+    VFIOContainer *c = vfio_container_alloc(as);
+
+    c->fd = fd;
+    group->container = c;
+    if (!vfio_container_get_info(c, errp)) {
+        group->container = NULL;
+        vfio_container_free(c);
+        return NULL;
+    }
+    c->vaddr_ok = true; /* it was handed over by VADDR */
+    c->remap_pending = true;
+    g_ptr_array_add(c->groups, group);
+    vfio_container_cpr_register(c);
+    trace_vfio_container_new(c->fd, c->pgsizes, c->iova_ranges->len);
+    return c;
+}
+
+/*
+ * New process: GROUP was inherited, and is in the container OWNER handed
+ * over (CFD): one this process adopted already, or a new adoption.
+ */
+static bool vfio_group_adopt(VFIOGroup *group, AddressSpace *as, int cfd,
+                             GError **errp)
+{
+    for (unsigned int i = 0; vfio_containers && i < vfio_containers->len;
+         i++) {
+        VFIOContainer *c = g_ptr_array_index(vfio_containers, i);
+
+        if (c->as == as && vfio_same_file(c->fd, cfd)) {
+            close(cfd);
+            group->container = c;
+            g_ptr_array_add(c->groups, group);
+            trace_vfio_group_attach(group->groupid, c->fd);
+            return true;
+        }
+    }
+    if (!vfio_container_adopt(group, as, cfd, errp)) {
+        return false;
+    }
+    if (!vfio_containers) {
+        vfio_containers = g_ptr_array_new();
+    }
+    g_ptr_array_add(vfio_containers, group->container);
+    trace_vfio_group_attach(group->groupid, group->container->fd);
+    return true;
 }
 
 /* Attach GROUP to a container of AS: a shared one if the kernel agrees. */
@@ -316,12 +397,31 @@ static bool vfio_group_connect(VFIOGroup *group, AddressSpace *as,
     return true;
 }
 
-VFIOGroup *vfio_group_get(int groupid, AddressSpace *as, GError **errp)
+/*
+ * OWNER's key ROLE names FD from now on: a copy OWNER inherited of an fd
+ * this process already uses (a shared group or container) is closed.
+ */
+static void vfio_cpr_own(Object *owner, const char *role, int fd)
+{
+    int copy = cpr_is_incoming() ? cpr_take_fd(owner, role, 0) : -1;
+
+    if (copy >= 0) {
+        if (copy != fd) {
+            close(copy);
+        }
+        cpr_reown_fd(owner, role, 0, fd);
+    } else {
+        cpr_own_fd(owner, role, 0, fd);
+    }
+}
+
+VFIOGroup *vfio_group_get(int groupid, AddressSpace *as, Object *owner,
+                          GError **errp)
 {
     struct vfio_group_status status = {.argsz = sizeof(status)};
     g_autofree char *path = g_strdup_printf("/dev/vfio/%d", groupid);
     VFIOGroup *group;
-    int ret;
+    int ret, cfd = -1;
 
     for (unsigned int i = 0; vfio_groups && i < vfio_groups->len; i++) {
         group = g_ptr_array_index(vfio_groups, i);
@@ -334,11 +434,28 @@ VFIOGroup *vfio_group_get(int groupid, AddressSpace *as, GError **errp)
             return NULL;
         }
         group->users++;
+        vfio_cpr_own(owner, "vfio-group", group->fd);
+        vfio_cpr_own(owner, "vfio-container", group->container->fd);
         return group;
     }
     group = g_new0(VFIOGroup, 1);
     group->groupid = groupid;
-    group->fd = open(path, O_RDWR | O_CLOEXEC);
+    /*
+     * Live update: the group and its container come from the old process,
+     * attached and mapping; SET_CONTAINER and SET_IOMMU are skipped (the
+     * kernel would refuse them, and they must not disturb the DMA).
+     */
+    group->fd = cpr_is_incoming() ? cpr_take_fd(owner, "vfio-group", 0) : -1;
+    if (group->fd >= 0) {
+        cfd = cpr_take_fd(owner, "vfio-container", 0);
+        if (cfd < 0) {
+            error_setg(errp, "group %d was handed over without its container",
+                       groupid);
+            goto fail;
+        }
+    } else {
+        group->fd = open(path, O_RDWR | O_CLOEXEC);
+    }
     if (group->fd < 0) {
         error_setg_errno(errp, errno, "failed to open %s", path);
         g_free(group);
@@ -357,7 +474,9 @@ VFIOGroup *vfio_group_get(int groupid, AddressSpace *as, GError **errp)
                    groupid);
         goto fail;
     }
-    if (!vfio_group_connect(group, as, errp)) {
+    if (cfd >= 0 ? !vfio_group_adopt(group, as, cfd, errp)
+                 : !vfio_group_connect(group, as, errp)) {
+        cfd = -1; /* adopt closed or kept it */
         goto fail;
     }
     group->users = 1;
@@ -365,9 +484,14 @@ VFIOGroup *vfio_group_get(int groupid, AddressSpace *as, GError **errp)
         vfio_groups = g_ptr_array_new();
     }
     g_ptr_array_add(vfio_groups, group);
+    cpr_reown_fd(owner, "vfio-group", 0, group->fd);
+    cpr_reown_fd(owner, "vfio-container", 0, group->container->fd);
     return group;
 
 fail:
+    if (cfd >= 0) {
+        close(cfd);
+    }
     close(group->fd);
     g_free(group);
     return NULL;
@@ -384,12 +508,15 @@ void vfio_group_put(VFIOGroup *group)
     }
     g_ptr_array_remove(vfio_groups, group);
     g_ptr_array_remove(c->groups, group);
-    if (!c->groups->len) {
+    if (!c->groups->len && c->listening) {
         /* The last group: unmap while it still reaches the IOMMU. */
         memory_listener_unregister(&c->listener);
         c->listening = false;
     }
-    VFIO_IOCTL(group->fd, VFIO_GROUP_UNSET_CONTAINER, NULL);
+    /* Handed over: the group stays in the container for the new process. */
+    if (!c->handed_over) {
+        VFIO_IOCTL(group->fd, VFIO_GROUP_UNSET_CONTAINER, NULL);
+    }
     close(group->fd);
     g_free(group);
     if (!c->groups->len) {

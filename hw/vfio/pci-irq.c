@@ -25,6 +25,7 @@
 
 #include "hw/pci/msi.h"
 #include "hw/pci/msix.h"
+#include "migration/cpr.h"
 #include "trace.h"
 #include "util/error-report.h"
 #include "vfio-internal.h"
@@ -34,9 +35,13 @@ int vfio_set_irqs(VFIOPCIDevice *vdev, uint32_t index, uint32_t start,
 {
     size_t data =
         (flags & VFIO_IRQ_SET_DATA_EVENTFD) ? count * sizeof(int32_t) : 0;
-    g_autofree struct vfio_irq_set *set = g_malloc0(sizeof(*set) + data);
+    g_autofree struct vfio_irq_set *set = NULL;
     int ret;
 
+    if (vdev->handed_over) {
+        return 0; /* the new process's device now: leave it as it is */
+    }
+    set = g_malloc0(sizeof(*set) + data);
     set->argsz = (uint32_t)(sizeof(*set) + data);
     set->flags = flags;
     set->index = index;
@@ -109,8 +114,11 @@ bool vfio_intx_enable(VFIOPCIDevice *vdev, GError **errp)
         vdev->intx_fd = -1;
         return false;
     }
-    vdev->intx_watch =
-        g_unix_fd_add(vdev->intx_fd, G_IO_IN, vfio_intx_ready, vdev);
+    cpr_own_fd(OBJECT(vdev), "vfio-intx", 0, vdev->intx_fd);
+    if (!vdev->quiet) {
+        vdev->intx_watch =
+            g_unix_fd_add(vdev->intx_fd, G_IO_IN, vfio_intx_ready, vdev);
+    }
     vdev->irq_mode = VFIO_IRQ_INTX;
     return true;
 }
@@ -122,8 +130,11 @@ static void vfio_intx_disable(VFIOPCIDevice *vdev)
     }
     vfio_set_irqs(vdev, VFIO_PCI_INTX_IRQ_INDEX, 0, 0,
                   VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, NULL);
-    g_source_remove(vdev->intx_watch);
-    vdev->intx_watch = 0;
+    if (vdev->intx_watch) {
+        g_source_remove(vdev->intx_watch);
+        vdev->intx_watch = 0;
+    }
+    cpr_disown_fd(OBJECT(vdev), "vfio-intx", 0, vdev->intx_fd);
     close(vdev->intx_fd);
     vdev->intx_fd = -1;
     vdev->intx_pending = false;
@@ -193,10 +204,14 @@ static void vfio_vector_route(VFIOVector *v, MSIMessage msg)
         return;
     }
     /* A signal between the two calls is seen by KVM when it attaches. */
-    g_source_remove(v->watch);
-    v->watch = 0;
+    if (v->watch) {
+        g_source_remove(v->watch);
+        v->watch = 0;
+    }
     if (!irqchip_add_irqfd(v->fd, -1, v->virq, &local_err)) {
-        v->watch = g_unix_fd_add(v->fd, G_IO_IN, vfio_vector_ready, v);
+        if (!v->vdev->quiet) {
+            v->watch = g_unix_fd_add(v->fd, G_IO_IN, vfio_vector_ready, v);
+        }
         goto fail;
     }
     v->irqfd = true;
@@ -217,7 +232,9 @@ static void vfio_vector_unroute(VFIOVector *v)
     }
     irqchip_remove_irqfd(v->fd, v->virq);
     v->irqfd = false;
-    v->watch = g_unix_fd_add(v->fd, G_IO_IN, vfio_vector_ready, v);
+    if (!v->vdev->quiet) {
+        v->watch = g_unix_fd_add(v->fd, G_IO_IN, vfio_vector_ready, v);
+    }
 }
 
 static void vfio_vectors_free(VFIOPCIDevice *vdev)
@@ -238,6 +255,7 @@ static void vfio_vectors_free(VFIOPCIDevice *vdev)
             g_source_remove(v->watch);
         }
         if (v->fd >= 0) {
+            cpr_disown_fd(OBJECT(vdev), "vfio-vector", (int)i, v->fd);
             close(v->fd);
         }
     }
@@ -281,7 +299,10 @@ static bool vfio_vectors_enable(VFIOPCIDevice *vdev, VFIOIrqMode mode,
                          vdev->name, g_strerror(errno));
             goto fail;
         }
-        v->watch = g_unix_fd_add(v->fd, G_IO_IN, vfio_vector_ready, v);
+        cpr_own_fd(OBJECT(vdev), "vfio-vector", (int)i, v->fd);
+        if (!vdev->quiet) {
+            v->watch = g_unix_fd_add(v->fd, G_IO_IN, vfio_vector_ready, v);
+        }
     }
     ret = vfio_set_irqs(vdev, index, 0, n,
                         VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
@@ -438,6 +459,79 @@ void vfio_irqs_update(VFIOPCIDevice *vdev, uint32_t addr, int len)
             vfio_intx_restore(vdev);
         }
     }
+}
+
+void vfio_irqs_quiesce(VFIOPCIDevice *vdev, bool quiet)
+{
+    vdev->quiet = quiet;
+    if (vdev->intx_fd >= 0) {
+        if (quiet && vdev->intx_watch) {
+            g_source_remove(vdev->intx_watch);
+            vdev->intx_watch = 0;
+        } else if (!quiet && !vdev->intx_watch) {
+            vdev->intx_watch = g_unix_fd_add(vdev->intx_fd, G_IO_IN,
+                                             vfio_intx_ready, vdev);
+        }
+    }
+    for (unsigned int i = 0; i < vdev->nr_vectors; i++) {
+        VFIOVector *v = &vdev->vectors[i];
+
+        if (quiet && v->watch) {
+            g_source_remove(v->watch);
+            v->watch = 0;
+        } else if (!quiet && !v->watch && !v->irqfd) {
+            v->watch = g_unix_fd_add(v->fd, G_IO_IN, vfio_vector_ready, v);
+        }
+    }
+}
+
+bool vfio_irqs_adopt(VFIOPCIDevice *vdev, VFIOIrqMode mode, unsigned int n,
+                     GError **errp)
+{
+    PCIDevice *d = &vdev->parent_obj;
+    Object *obj = OBJECT(vdev);
+
+    g_assert(vdev->irq_mode == VFIO_IRQ_NONE && vdev->quiet);
+    if (mode == VFIO_IRQ_INTX) {
+        vdev->intx_fd = cpr_take_fd(obj, "vfio-intx", 0);
+        if (vdev->intx_fd < 0) {
+            error_setg(errp, "vfio %s: INTx eventfd missing from the CPR "
+                             "state",
+                       vdev->name);
+            return false;
+        }
+        vdev->irq_mode = mode;
+        return true;
+    }
+    if (mode != VFIO_IRQ_MSI && mode != VFIO_IRQ_MSIX) {
+        return true;
+    }
+    vdev->vectors = g_new0(VFIOVector, n);
+    vdev->nr_vectors = n;
+    for (unsigned int i = 0; i < n; i++) {
+        VFIOVector *v = &vdev->vectors[i];
+
+        v->vdev = vdev;
+        v->nr = i;
+        v->virq = -1;
+        v->fd = cpr_take_fd(obj, "vfio-vector", (int)i);
+        if (v->fd < 0) {
+            error_setg(errp, "vfio %s: vector %u's eventfd missing from the "
+                             "CPR state",
+                       vdev->name, i);
+            return false; /* freed at unrealize */
+        }
+    }
+    vdev->irq_mode = mode;
+    /* What the guest left unmasked goes to the kernel, as before. */
+    for (unsigned int i = 0; i < n; i++) {
+        if (mode == VFIO_IRQ_MSIX && !msix_is_masked(d, i)) {
+            vfio_vector_route(&vdev->vectors[i], msix_get_message(d, i));
+        } else if (mode == VFIO_IRQ_MSI && !msi_is_masked(d, i)) {
+            vfio_vector_route(&vdev->vectors[i], msi_get_message(d, i));
+        }
+    }
+    return true;
 }
 
 bool vfio_intx_probe(VFIOPCIDevice *vdev, uint8_t pin)

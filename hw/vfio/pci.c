@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "hw/pci/msix.h"
+#include "migration/cpr.h"
+#include "migration/vmstate.h"
 #include "trace.h"
 #include "util/error-report.h"
 #include "vfio-internal.h"
@@ -184,6 +186,20 @@ static void vfio_bars_finalize(VFIOPCIDevice *vdev)
 
 /* ---- opening the host device ---- */
 
+/*
+ * A mediated device (its sysfs subsystem is the mdev bus): the kernel
+ * driver translates its DMA through the vaddr, so the vaddr must be
+ * valid at all times (cpr.c blocks live update on it).
+ */
+static bool vfio_is_mdev(const char *sysfsdev)
+{
+    g_autofree char *link = g_strdup_printf("%s/subsystem", sysfsdev);
+    g_autofree char *target = realpath(link, NULL);
+    g_autofree char *base = target ? g_path_get_basename(target) : NULL;
+
+    return base && !strcmp(base, "mdev");
+}
+
 /* NAME and SYSFSDEV from host= or sysfsdev= (exactly one of them). */
 static bool vfio_pci_find(VFIOPCIDevice *vdev, GError **errp)
 {
@@ -220,6 +236,7 @@ static bool vfio_pci_find(VFIOPCIDevice *vdev, GError **errp)
                          vdev->name);
         return false;
     }
+    vdev->mdev = vfio_is_mdev(vdev->sysfsdev);
     for (unsigned int i = 0; vfio_pci_devices && i < vfio_pci_devices->len;
          i++) {
         VFIOPCIDevice *other = g_ptr_array_index(vfio_pci_devices, i);
@@ -243,17 +260,11 @@ static bool vfio_pci_attach(VFIOPCIDevice *vdev, GError **errp)
         return false;
     }
     vdev->group = vfio_group_get(
-        groupid, pci_device_iommu_address_space(&vdev->parent_obj), errp);
-    if (!vdev->group) {
+        groupid, pci_device_iommu_address_space(&vdev->parent_obj),
+        OBJECT(vdev), errp);
+    if (!vdev->group || !vfio_cpr_device_fd(vdev, errp)) {
         return false;
     }
-    ret = VFIO_IOCTL(vdev->group->fd, VFIO_GROUP_GET_DEVICE_FD, vdev->name);
-    if (ret < 0) {
-        error_setg(errp, "error getting device from group %d: %s", groupid,
-                   g_strerror(-ret));
-        return false;
-    }
-    vdev->fd = ret;
     ret = VFIO_IOCTL(vdev->fd, VFIO_DEVICE_GET_INFO, &info);
     if (ret < 0) {
         error_setg(errp, "error getting device info: %s", g_strerror(-ret));
@@ -279,6 +290,7 @@ static void vfio_pci_teardown(VFIOPCIDevice *vdev)
 {
     PCIDevice *d = &vdev->parent_obj;
 
+    vfio_cpr_unregister(vdev);
     /* Before the BARs go: MSI-X overlays them and uses the vectors. */
     msix_uninit(d);
     vfio_irqs_disable(vdev);
@@ -322,9 +334,11 @@ static bool vfio_pci_realize(PCIDevice *d, GError **errp)
         goto fail;
     }
     vfio_bars_register(vdev);
-    if (!vfio_intx_enable(vdev, errp)) {
+    /* Inherited: the interrupt setup is the old process's (post_load). */
+    if (!vdev->cpr_reused && !vfio_intx_enable(vdev, errp)) {
         goto fail;
     }
+    vfio_cpr_register(vdev);
     if (!vfio_pci_devices) {
         vfio_pci_devices = g_ptr_array_new();
     }
@@ -352,6 +366,15 @@ static void vfio_pci_reset(PCIDevice *d)
     GError *local_err = NULL;
     int ret = -ENOTTY;
 
+    /*
+     * Handed over: the new process's device. Inherited and not taken over
+     * yet: the reset every new process does at start-up must not reach
+     * the live device (the old process's state arrives by vmstate).
+     */
+    if (vdev->handed_over || vdev->quiet) {
+        trace_vfio_cpr_device(vdev->name, "reset skipped");
+        return;
+    }
     vfio_irqs_disable(vdev);
     if (vdev->can_reset) {
         ret = VFIO_IOCTL(vdev->fd, VFIO_DEVICE_RESET, NULL);
@@ -385,15 +408,20 @@ static void vfio_pci_class_init(ObjectClass *oc, const void *data)
 
     device_class_set_props(dc, vfio_pci_props);
     dc->user_creatable = true;
-    /* QEMU's blocker text for a VFIO device without migration support. */
+    /*
+     * QEMU's blocker text for a VFIO device without migration support:
+     * with the vmsd, it blocks every mode but the CPR ones (qdev.h).
+     */
     dc->unmigratable = "VFIO device doesn't support migration";
+    dc->vmsd = &vmstate_vfio_pci;
     pc->realize = vfio_pci_realize;
     pc->exit = vfio_pci_exit;
     pc->reset = vfio_pci_reset;
     pc->config_read = vfio_pci_read_config;
     pc->config_write = vfio_pci_write_config;
-    /* No CPR mode yet: the container's vaddrs are not handed over. */
-    oc->cpr_modes = 0;
+    /* Preserved by fds and the vaddr hand-over (cpr.c, cpr-legacy.c). */
+    oc->cpr_modes = CPR_MODES_PRESERVING;
+    oc->cpr_check = vfio_pci_cpr_check;
     oc->desc = "VFIO-based PCI device assignment";
 }
 
@@ -422,6 +450,7 @@ static const TypeInfo vfio_pci_type = {
 static void vfio_pci_register_types(void)
 {
     type_register(&vfio_pci_type);
+    vfio_cpr_init(TYPE_VFIO_PCI);
 }
 
 type_init(vfio_pci_register_types)

@@ -22,6 +22,12 @@ typedef struct VFIOIovaRange {
     uint64_t start, end;
 } VFIOIovaRange;
 
+/* A live MAP_DMA: what the listener mapped, and from which vaddr. */
+typedef struct VFIODmaMap {
+    uint64_t iova, size;
+    uint64_t vaddr;
+} VFIODmaMap;
+
 /*
  * A type1v2 container (/dev/vfio/vfio): one per DMA address space and
  * set of groups that the kernel lets share an IOMMU context. It is a
@@ -37,7 +43,20 @@ struct VFIOContainer {
     uint64_t pgsizes;    /* IOMMU page sizes (bit N: 2^N bytes) */
     GArray *iova_ranges; /* VFIOIovaRange; empty: all of 64 bits */
     GPtrArray *groups;   /* VFIOGroup * */
-    GArray *mappings;    /* VFIOIovaRange: what MAP_DMA mapped */
+    GArray *mappings;    /* VFIODmaMap: what MAP_DMA mapped */
+    /*
+     * Live update (cpr-legacy.c). Old process: VADDR_ABANDONED between
+     * its UNMAP_FLAG_VADDR at hand-over and the end of the update;
+     * HANDED_OVER once the new process owns the device (nothing here may
+     * unmap or detach any more). New process: REMAP_PENDING from realize
+     * (the container was inherited) until the listener replays with
+     * MAP_FLAG_VADDR (REMAPPING) when the device state loads.
+     */
+    bool vaddr_ok; /* the kernel has VFIO_UPDATE_VADDR and UNMAP_ALL */
+    bool vaddr_abandoned;
+    bool handed_over;
+    bool remap_pending;
+    bool remapping;
     /*
      * While a realize attaches a group (COLLECTING), the first DMA map
      * failure is kept in ERROR for it; otherwise failures are reported.
@@ -115,6 +134,19 @@ struct VFIOPCIDevice {
     VFIOVector *vectors;
     unsigned int nr_vectors;
     unsigned int msix_entries; /* the device's MSI-X table size, 0: none */
+
+    /*
+     * Live update (cpr.c). CPR_REUSED: this process inherited the device
+     * (its fds and the host's interrupt setup are the old process's).
+     * QUIET: baton reads no eventfd (old process from hand-over, new one
+     * until take-over). HANDED_OVER: the old process no longer owns the
+     * device: nothing may configure or reset it.
+     */
+    bool cpr_reused;
+    bool quiet;
+    bool handed_over;
+    bool mdev;
+    uint32_t mig_irq_mode, mig_nr_vectors; /* the stream's copy */
 };
 
 /* ---- helpers.c ---- */
@@ -150,9 +182,31 @@ char *vfio_parse_host_bdf(const char *host, GError **errp);
  * whose listener maps AS's RAM; a mapping that fails then fails this
  * call). Shared: each call takes a user reference, vfio_group_put()
  * drops it. Errors do not name the device (the caller prefixes it).
+ * OWNER (the device) owns the group's and container's fds for live
+ * update ("vfio-group", "vfio-container"); in a new process they are
+ * taken from it, and neither the group nor the container is configured
+ * again (the listener waits for vfio_container_remap()).
  */
-VFIOGroup *vfio_group_get(int groupid, AddressSpace *as, GError **errp);
+VFIOGroup *vfio_group_get(int groupid, AddressSpace *as, Object *owner,
+                          GError **errp);
 void vfio_group_put(VFIOGroup *group);
+/* The container's listener callbacks, for cpr-legacy.c's remap. */
+void vfio_container_listen(VFIOContainer *c);
+
+/* ---- cpr-legacy.c ---- */
+
+/* Hand-over / rollback of the container's vaddrs (CPR notifiers). */
+void vfio_container_cpr_register(VFIOContainer *c);
+void vfio_container_cpr_unregister(VFIOContainer *c);
+/*
+ * New process: register the listener of inherited container C, which
+ * re-registers each mapping's vaddr (VFIO_DMA_MAP_FLAG_VADDR) instead of
+ * mapping it. After the old process abandoned its vaddrs; false + errp.
+ */
+bool vfio_container_remap(VFIOContainer *c, GError **errp);
+/* Whether two fds are the same open file (kcmp). */
+bool vfio_same_file(int fd1, int fd2);
+
 /* The group number behind SYSFSDEV's iommu_group link, or -1 + errp. */
 int vfio_sysfs_group_id(const char *sysfsdev, GError **errp);
 
@@ -185,6 +239,15 @@ bool vfio_intx_enable(VFIOPCIDevice *vdev, GError **errp);
 void vfio_irqs_disable(VFIOPCIDevice *vdev);
 /* A BAR access: the guest's end of an INTx (QEMU's EOI heuristic). */
 void vfio_intx_eoi(VFIOPCIDevice *vdev);
+/* Stop (QUIET) or resume reading the interrupt eventfds. */
+void vfio_irqs_quiesce(VFIOPCIDevice *vdev, bool quiet);
+/*
+ * New process: the host's interrupt setup as the old process left it,
+ * MODE with N vectors, on the inherited eventfds (no SET_IRQS); vectors
+ * the guest has unmasked go to the kernel again. False + errp.
+ */
+bool vfio_irqs_adopt(VFIOPCIDevice *vdev, VFIOIrqMode mode, unsigned int n,
+                     GError **errp);
 /* MSI-X vector notifiers (installed at realize when there is MSI-X). */
 bool vfio_msix_setup(VFIOPCIDevice *vdev, uint8_t pos, GError **errp);
 /*
@@ -192,5 +255,16 @@ bool vfio_msix_setup(VFIOPCIDevice *vdev, uint8_t pos, GError **errp);
  * the guest's are, MSI routes following the capability.
  */
 void vfio_irqs_update(VFIOPCIDevice *vdev, uint32_t addr, int len);
+
+/* ---- cpr.c ---- */
+
+/* The device fd: inherited in a live update, else GET_DEVICE_FD. */
+bool vfio_cpr_device_fd(VFIOPCIDevice *vdev, GError **errp);
+void vfio_cpr_register(VFIOPCIDevice *vdev);
+void vfio_cpr_unregister(VFIOPCIDevice *vdev);
+bool vfio_pci_cpr_check(Object *obj, unsigned int mode, GError **errp);
+extern const VMStateDescription vmstate_vfio_pci;
+/* Type registration: late fds (vectors enabled during an update). */
+void vfio_cpr_init(const char *type);
 
 #endif

@@ -17,8 +17,11 @@ import subprocess
 import unittest
 
 import baton_test
-from baton_test import (BATON, QtestClient, Vm, VmTestCase, memfd_ram_args,
-                        tmpdir, wait_for)
+from baton_test import (BATON, QtestClient, Vm, VmTestCase, cpr_channels,
+                        cpr_incoming_args, memfd_ram_args, proc_image_id,
+                        tmpdir,
+                        unix_listening, wait_for, wait_migration,
+                        wait_runstate)
 from test_pci import Cfg, bdf
 
 BASE = ["-nodefaults", "-display", "none", "-accel", "qtest",
@@ -108,13 +111,14 @@ class Hostsim:
         args = [HOSTSIMD, "--socket", self.sock]
         for d in devices:
             args += ["--device", d]
-        self.log = open(os.path.join(tmpdir(), "hostsimd-%d.log" % id(self)),
-                        "wb")
+        self.log_path = os.path.join(tmpdir(), "hostsimd-%d.log" % id(self))
+        self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=self.log)
         case.addCleanup(self.stop)
-        wait_for(lambda: os.path.exists(self.sock) or
-                 self.proc.poll() is not None, what="hostsimd socket")
+        # It says when its socket listens and its /sys and /dev tree exist.
+        wait_for(lambda: self.ready() or self.proc.poll() is not None,
+                 what="hostsimd ready")
         if self.proc.poll() is not None:
             raise RuntimeError("hostsimd exited with %d" % self.proc.returncode)
         self.env = {"LD_PRELOAD": LIBHOSTSIM, "HOSTSIM_SOCKET": self.sock}
@@ -123,6 +127,10 @@ class Hostsim:
             self.env["ASAN_OPTIONS"] = ":".join(
                 o for o in [os.environ.get("ASAN_OPTIONS", ""),
                             "verify_asan_link_order=0"] if o)
+
+    def ready(self):
+        with open(self.log_path, "rb") as f:
+            return b"hostsimd: ready" in f.read()
 
     def stop(self):
         if self.proc.poll() is None:
@@ -176,11 +184,10 @@ class Dmatest:
         self.wr(IRQ_EVERY, irq_every)
         self.wr(CTRL, ctrl)
 
-    def consume(self, ring, entries, count):
-        """Read records 1..COUNT as a driver would (TAIL follows); return
-        (missing, corrupt)."""
+    def consume(self, ring, entries, count, n=0):
+        """Read records N+1..COUNT as a driver would (TAIL follows);
+        return (missing, corrupt)."""
         missing = corrupt = 0
-        n = 0
         while n < count:
             head = None
 
@@ -305,6 +312,157 @@ class Device(VmTestCase):
         d.refresh()
         self.assertEqual(d.rd(RESETS), before + 1)
         self.assertEqual(d.rd(RING_ENTRIES), 0)
+
+    def msix_vector0(self, d, qt, data=0x4041):
+        """Vector 0 unmasked with DATA, MSI-X on, MSIs intercepted."""
+        pos = d.find_cap(0x11)
+        table = d.cfg.read(d.b, pos + 4)
+        base = (d.cfg.read(d.b, 0x10 + 4 * (table & 7)) & ~0xf) + (table & ~7)
+        qt.writel(base, 0xfee00000)
+        qt.writel(base + 4, 0)
+        qt.writel(base + 8, data)
+        qt.writel(base + 12, 0)
+        flags = d.cfg.read(d.b, pos + 2, 2)
+        d.cfg.write(d.b, pos + 2, flags | 0x8000, 2)
+        qt.cmd("irq_intercept_msi")
+
+    def wait_msi(self, d, qt, data=0x4041):
+        """An MSI with DATA arrives. Interception is asked for at each
+        poll: after an update the new process's qtest session may start
+        afresh once it took over, forgetting an earlier request."""
+        qt.irqs.clear()
+        wait_for(lambda: qt.cmd("irq_intercept_msi") is not None and
+                 "IRQ msi 0xfee00000 0x%x" % data in qt.irqs,
+                 what="MSI-X vector 0")
+
+    def update_args(self, vm):
+        main, cpr = vm.path("m.sock"), vm.path("c.sock")
+        return main, cpr, vm.command()[1:] + cpr_incoming_args(main, cpr)
+
+    def test_cpr_transfer(self):
+        """The device lives on in a new process: its DMA never stops (no
+        record missing or corrupt, no fault), it is not reset, and its
+        MSI-X vector fires in the new process."""
+        vm, qt = self.start(self.vfio())
+        d = Dmatest(qt)
+        ring, entries = 0x200000, 4096
+        self.msix_vector0(d, qt)
+        d.start_ring(ring, entries, period_us=100, irq_every=16,
+                     ctrl=CTRL_STREAM | CTRL_IRQ)
+        self.assertEqual(d.consume(ring, entries, 100), (0, 0))
+        self.wait_msi(d, qt)
+        resets = d.rd(RESETS)
+        main, cpr, argv = self.update_args(vm)
+        new = Vm(argv, qmp=False, name="vfio-new")
+        new.extra_env = self.hs.env
+        self.launch(new)
+        wait_for(lambda: unix_listening(cpr) or new._died(),
+                 what="cpr socket")
+        vm.qmp.cmd("migrate-set-parameters", mode="cpr-transfer")
+        vm.qmp.cmd("migrate", channels=cpr_channels(main, cpr))
+        wait_migration(vm.qmp)
+        wait_runstate(vm.qmp, "running")  # the new process, same socket
+        vm.proc.terminate()
+        self.assertEqual(vm.proc.wait(10), 0)
+        # The qtest session is the new process's: the same device.
+        qt.cmd("irq_intercept_msi")
+        self.assertEqual(d.consume(ring, entries, 600, n=100), (0, 0))
+        self.assertEqual(d.rd(FAULTS), 0)
+        self.assertEqual(d.rd(RESETS), resets)
+        self.wait_msi(d, qt)
+
+    def test_cpr_exec(self):
+        """Two cpr-execs in a row (same pid, new image): the stream goes
+        on throughout, no reset, MSI-X still fires."""
+        vm, qt = self.start(self.vfio())
+        d = Dmatest(qt)
+        ring, entries = 0x200000, 4096
+        self.msix_vector0(d, qt)
+        d.start_ring(ring, entries, period_us=100, irq_every=16,
+                     ctrl=CTRL_STREAM | CTRL_IRQ)
+        self.assertEqual(d.consume(ring, entries, 50), (0, 0))
+        resets = d.rd(RESETS)
+        n = 50
+        argv = vm.command()
+        for i in range(2):
+            state = vm.path("state%d" % i)
+            before = proc_image_id(vm.pid)
+            vm.qmp.cmd("migrate-set-parameters",
+                       {"mode": "cpr-exec",
+                        "cpr-exec-command": argv + ["-incoming", "defer"]})
+            vm.qmp.cmd("migrate", uri="file:" + state)
+            wait_for(lambda: vm._died() or
+                     proc_image_id(vm.pid) not in (before, None),
+                     what="exec")
+            vm.qmp.cmd("migrate-incoming", uri="file:" + state)
+            wait_runstate(vm.qmp, "running")
+            qt.cmd("irq_intercept_msi")
+            self.assertEqual(d.consume(ring, entries, n + 200, n=n), (0, 0))
+            n += 200
+            self.wait_msi(d, qt)
+        self.assertEqual(d.rd(FAULTS), 0)
+        self.assertEqual(d.rd(RESETS), resets)
+
+    def test_cpr_rollback(self):
+        """The new process dies after it loaded the state and registered
+        its vaddrs: the old one restores its own and goes on, the stream
+        intact; a second update then succeeds."""
+        vm, qt = self.start(self.vfio() + ["-trace", "enable=vfio_cpr_vaddr"])
+        d = Dmatest(qt)
+        ring, entries = 0x200000, 4096
+        d.start_ring(ring, entries, period_us=100)
+        self.assertEqual(d.consume(ring, entries, 50), (0, 0))
+        resets = d.rd(RESETS)
+        main, cpr, argv = self.update_args(vm)
+        new = Vm(argv, qmp=False, name="vfio-dies")
+        new.extra_env = dict(self.hs.env, BATON_FAULT_INJECT="incoming-loaded")
+        self.launch(new)
+        wait_for(lambda: unix_listening(cpr) or new._died(),
+                 what="cpr socket")
+        vm.qmp.cmd("migrate-set-parameters", mode="cpr-transfer")
+        vm.qmp.cmd("migrate", channels=cpr_channels(main, cpr))
+
+        def stopped():
+            with open("/proc/%d/stat" % new.pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0] == "T"
+        wait_for(lambda: new._died() or stopped(), what="new process stop")
+        new.kill()
+        info = wait_migration(vm.qmp, until=("failed",))
+        self.assertTrue(info.get("error-desc"), info)
+        wait_runstate(vm.qmp, "running")
+        self.assertEqual(d.consume(ring, entries, 300, n=50), (0, 0))
+        self.assertEqual(d.rd(FAULTS), 0)
+        self.assertEqual(d.rd(RESETS), resets)
+        # It had abandoned its vaddrs, and the new process had registered
+        # its own: every mapping came back to the old process.
+        self.assertRegex(vm.stderr_text(), r"abandon vaddr of 2 mappings -> 0")
+        self.assertRegex(vm.stderr_text(), r"restore vaddr of 2 mappings -> 0")
+        # And the update works afterwards.
+        main, cpr, argv = self.update_args(vm)
+        os.unlink(cpr) if os.path.exists(cpr) else None
+        new = Vm(argv, qmp=False, name="vfio-new2")
+        new.extra_env = self.hs.env
+        self.launch(new)
+        wait_for(lambda: unix_listening(cpr) or new._died(),
+                 what="cpr socket")
+        vm.qmp.cmd("migrate", channels=cpr_channels(main, cpr))
+        wait_migration(vm.qmp)
+        wait_runstate(vm.qmp, "running")
+        vm.proc.terminate()
+        self.assertEqual(vm.proc.wait(10), 0)
+        self.assertEqual(d.consume(ring, entries, 500, n=300), (0, 0))
+        self.assertEqual(d.rd(FAULTS), 0)
+        self.assertEqual(d.rd(RESETS), resets)
+
+    def test_migrate_blocked(self):
+        """Normal migration is refused, naming the device; cpr-reboot too."""
+        vm, qt = self.start(self.vfio())
+        for mode, want in (("normal", "VFIO device doesn't support "
+                            "migration"), ("cpr-reboot", "vfio-pci")):
+            vm.qmp.cmd("migrate-set-parameters", mode=mode)
+            with self.assertRaises(baton_test.QmpError) as e:
+                vm.qmp.cmd("migrate", uri="unix:" + vm.path("x.sock"))
+            self.assertIn(want, str(e.exception))
 
     def test_remap(self):
         """A memory map change re-maps DMA: q35's MMCONFIG window moved

@@ -1,0 +1,627 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * hostsimd: the simulated host kernel for VFIO and iommufd (tests only,
+ * docs/devel/hostsim.md). This file owns the command line, the /dev and
+ * /sys tree the preload shows, the listening socket, one connection per
+ * simulated open file, and request dispatch under the big lock. Object
+ * semantics live in container.c, iommufd.c and dmatest.c.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <glib-unix.h>
+
+#include "hostsim.h"
+
+/* Character device numbers the tree shows (stat() of the nodes). */
+#define HS_MAJOR_MISC 10
+#define HS_MINOR_VFIO 196
+#define HS_MINOR_IOMMU 123
+#define HS_MAJOR_GROUP 243
+#define HS_MAJOR_CDEV 242
+
+GMutex hs_lock;
+
+typedef struct HsConn {
+    int fd;
+    int kind;
+    void *obj;
+    uint64_t ino;
+} HsConn;
+
+static GPtrArray *hs_devices;
+static GHashTable *hs_conns_by_ino;
+static char *hs_sock_path;
+static char *hs_root;
+static GMainLoop *hs_loop;
+
+void hs_log(const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "hostsimd: %s\n", msg);
+}
+
+HsDevice *hs_device_by_bdf(const char *bdf)
+{
+    guint i;
+
+    for (i = 0; i < hs_devices->len; i++) {
+        if (!strcmp(hs_device_bdf(hs_devices->pdata[i]), bdf)) {
+            return hs_devices->pdata[i];
+        }
+    }
+    return NULL;
+}
+
+HsDevice *hs_device_by_index(int index)
+{
+    return index >= 0 && (guint)index < hs_devices->len
+               ? hs_devices->pdata[index]
+               : NULL;
+}
+
+int hs_device_count(void)
+{
+    return hs_devices->len;
+}
+
+void *hs_conn_object_of_fd(int fd, int *kind)
+{
+    struct stat st;
+    HsConn *cn;
+    uint64_t ino;
+
+    if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+        return NULL;
+    }
+    ino = st.st_ino;
+    cn = g_hash_table_lookup(hs_conns_by_ino, &ino);
+    if (!cn) {
+        return NULL;
+    }
+    *kind = cn->kind;
+    return cn->obj;
+}
+
+/* ---- the /dev and /sys tree ($socket.root) ---- */
+
+static void hs_tree_file(const char *rel, const char *contents)
+{
+    g_autofree char *path = g_strconcat(hs_root, rel, NULL);
+    g_autofree char *dir = g_path_get_dirname(path);
+
+    g_mkdir_with_parents(dir, 0755);
+    if (!g_file_set_contents(path, contents, -1, NULL)) {
+        hs_log("cannot write %s", path);
+    }
+}
+
+static void hs_tree_link(const char *rel, const char *target)
+{
+    g_autofree char *path = g_strconcat(hs_root, rel, NULL);
+    g_autofree char *dir = g_path_get_dirname(path);
+
+    g_mkdir_with_parents(dir, 0755);
+    if (symlink(target, path) < 0) {
+        hs_log("cannot link %s: %s", path, g_strerror(errno));
+    }
+}
+
+/*
+ * Device nodes are real character-device nodes (stat shows S_IFCHR and
+ * the numbers a VMM compares with vfio-dev/vfioN/dev); without CAP_MKNOD
+ * they fall back to empty regular files.
+ */
+static void hs_tree_node(const char *rel, unsigned maj, unsigned min)
+{
+    g_autofree char *path = g_strconcat(hs_root, rel, NULL);
+    g_autofree char *dir = g_path_get_dirname(path);
+
+    g_mkdir_with_parents(dir, 0755);
+    if (mknod(path, S_IFCHR | 0666, makedev(maj, min)) < 0) {
+        hs_log("mknod %s: %s; using a regular file", path, g_strerror(errno));
+        g_file_set_contents(path, "", 0, NULL);
+    }
+}
+
+static int hs_rm_entry(const char *path, const struct stat *st, int flag,
+                       struct FTW *ftw)
+{
+    return remove(path);
+}
+
+static void hs_tree_remove(void)
+{
+    nftw(hs_root, hs_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void hs_tree_build(void)
+{
+    GHashTable *groups = g_hash_table_new(NULL, NULL);
+    guint i;
+
+    hs_tree_remove();
+    g_mkdir_with_parents(hs_root, 0755);
+    hs_tree_node("/dev/vfio/vfio", HS_MAJOR_MISC, HS_MINOR_VFIO);
+    hs_tree_node("/dev/iommu", HS_MAJOR_MISC, HS_MINOR_IOMMU);
+    for (i = 0; i < hs_devices->len; i++) {
+        HsDevice *d = hs_devices->pdata[i];
+        const char *bdf = hs_device_bdf(d);
+        int grp = hs_device_group(d);
+        g_autofree char *base = g_strdup_printf("/sys/devices/hostsim/%s", bdf);
+        g_autofree char *rel = NULL;
+        g_autofree char *val = NULL;
+        g_autofree char *tgt = NULL;
+
+#define HS_FILE(name, contents)                                  \
+    do {                                                         \
+        g_autofree char *p_ = g_strconcat(base, "/" name, NULL); \
+        hs_tree_file(p_, contents);                              \
+    } while (0)
+        HS_FILE("vendor", "0xba70\n");
+        HS_FILE("device", "0x0001\n");
+        HS_FILE("subsystem_vendor", "0xba70\n");
+        HS_FILE("subsystem_device", "0x0001\n");
+        HS_FILE("class", "0xff0000\n");
+        HS_FILE("revision", "0x01\n");
+#undef HS_FILE
+        rel = g_strdup_printf("%s/vfio-dev/vfio%u/dev", base, i);
+        val = g_strdup_printf("%d:%u\n", HS_MAJOR_CDEV, i);
+        hs_tree_file(rel, val);
+        g_free(rel);
+        rel = g_strdup_printf("%s/iommu_group", base);
+        tgt = g_strdup_printf("../../../kernel/iommu_groups/%d", grp);
+        hs_tree_link(rel, tgt);
+        g_free(rel);
+        rel = g_strdup_printf("%s/driver", base);
+        hs_tree_link(rel, "../../../bus/pci/drivers/vfio-pci");
+        g_free(rel);
+        rel = g_strdup_printf("/sys/bus/pci/devices/%s", bdf);
+        g_free(tgt);
+        tgt = g_strdup_printf("../../../devices/hostsim/%s", bdf);
+        hs_tree_link(rel, tgt);
+        g_free(rel);
+        rel =
+            g_strdup_printf("/sys/kernel/iommu_groups/%d/devices/%s", grp, bdf);
+        g_free(tgt);
+        tgt = g_strdup_printf("../../../../devices/hostsim/%s", bdf);
+        hs_tree_link(rel, tgt);
+        g_free(rel);
+        rel = g_strdup_printf("/dev/vfio/devices/vfio%u", i);
+        hs_tree_node(rel, HS_MAJOR_CDEV, i);
+        if (!g_hash_table_contains(groups, GINT_TO_POINTER(grp + 1))) {
+            g_hash_table_add(groups, GINT_TO_POINTER(grp + 1));
+            g_free(rel);
+            rel = g_strdup_printf("/dev/vfio/%d", grp);
+            hs_tree_node(rel, HS_MAJOR_GROUP, grp);
+        }
+    }
+    {
+        g_autofree char *drv =
+            g_strconcat(hs_root, "/sys/bus/pci/drivers/vfio-pci", NULL);
+        g_mkdir_with_parents(drv, 0755);
+    }
+    g_hash_table_destroy(groups);
+}
+
+/* ---- connections and dispatch ---- */
+
+static int64_t hs_open_path(HsConn *cn, HsCall *c, const char *path)
+{
+    const char *p;
+    int64_t n;
+    char *end;
+    int ret;
+
+    if (!strcmp(path, "/dev/vfio/vfio")) {
+        ret = hs_container_open(c, &cn->obj);
+        cn->kind = HS_OBJ_CONTAINER;
+    } else if (!strcmp(path, "/dev/iommu")) {
+        ret = hs_iommufd_open(c, &cn->obj);
+        cn->kind = HS_OBJ_IOMMUFD;
+    } else if (g_str_has_prefix(path, "/dev/vfio/devices/vfio")) {
+        HsDevice *d;
+
+        p = path + strlen("/dev/vfio/devices/vfio");
+        n = g_ascii_strtoll(p, &end, 10);
+        d = *p && !*end ? hs_device_by_index(n) : NULL;
+        if (!d) {
+            return -ENOENT;
+        }
+        /* The device is opened (and reset) only at BIND_IOMMUFD. */
+        cn->obj = hs_devfile_new(d, NULL, true);
+        cn->kind = HS_OBJ_DEVICE;
+        ret = 0;
+    } else if (g_str_has_prefix(path, "/dev/vfio/")) {
+        p = path + strlen("/dev/vfio/");
+        n = g_ascii_strtoll(p, &end, 10);
+        if (!*p || *end || n < 0 || n >= HS_MAX_GROUPS ||
+            !hs_group_get(n, false)) {
+            return -ENOENT;
+        }
+        ret = hs_group_open(c, n, &cn->obj);
+        cn->kind = HS_OBJ_GROUP;
+    } else {
+        return -ENOENT;
+    }
+    if (ret < 0) {
+        cn->kind = HS_OBJ_NONE;
+        cn->obj = NULL;
+    }
+    return ret;
+}
+
+static int64_t hs_dispatch(HsConn *cn, HsCall *c)
+{
+    const HostsimReq *req = c->req;
+    int64_t ret;
+
+    switch (req->op) {
+    case HOSTSIM_OP_OPEN:
+    case HOSTSIM_OP_GET_DEVICE_FD:
+        if (cn->kind != HS_OBJ_NONE || !c->in_len ||
+            c->in[c->in_len - 1] != '\0') {
+            return -EINVAL;
+        }
+        if (req->op == HOSTSIM_OP_OPEN) {
+            ret = hs_open_path(cn, c, (const char *)c->in);
+        } else {
+            int kind = HS_OBJ_NONE;
+            void *g =
+                c->nfds == 1 ? hs_conn_object_of_fd(c->fds[0], &kind) : NULL;
+
+            if (!g || kind != HS_OBJ_GROUP) {
+                return -EBADF;
+            }
+            ret = hs_group_open_device(c, g, (const char *)c->in, &cn->obj);
+            if (ret == 0) {
+                cn->kind = HS_OBJ_DEVICE;
+            }
+        }
+        if (ret == 0) {
+            cn->ino = req->ino;
+            g_hash_table_insert(hs_conns_by_ino, &cn->ino, cn);
+        }
+        return ret;
+    case HOSTSIM_OP_IOCTL:
+        switch (cn->kind) {
+        case HS_OBJ_CONTAINER:
+            return hs_container_ioctl(cn->obj, c);
+        case HS_OBJ_GROUP:
+            return hs_group_ioctl(cn->obj, c);
+        case HS_OBJ_DEVICE:
+            return hs_devfile_ioctl(cn->obj, c);
+        case HS_OBJ_IOMMUFD:
+            return hs_iommufd_ioctl(cn->obj, c);
+        }
+        return -ENOTTY;
+    case HOSTSIM_OP_PREAD:
+        return cn->kind == HS_OBJ_DEVICE ? hs_devfile_pread(cn->obj, c)
+                                         : -EINVAL;
+    case HOSTSIM_OP_PWRITE:
+        return cn->kind == HS_OBJ_DEVICE ? hs_devfile_pwrite(cn->obj, c)
+                                         : -EINVAL;
+    case HOSTSIM_OP_MMAP:
+        return cn->kind == HS_OBJ_DEVICE ? hs_devfile_mmap(cn->obj, c)
+                                         : -ENODEV;
+    }
+    return -EINVAL;
+}
+
+/* The last reference to the open file is gone: the kernel's ->release. */
+static void hs_conn_release(HsConn *cn)
+{
+    g_mutex_lock(&hs_lock);
+    if (cn->ino) {
+        g_hash_table_remove(hs_conns_by_ino, &cn->ino);
+    }
+    switch (cn->kind) {
+    case HS_OBJ_CONTAINER:
+        hs_container_release(cn->obj);
+        break;
+    case HS_OBJ_GROUP:
+        hs_group_release(cn->obj);
+        break;
+    case HS_OBJ_DEVICE:
+        hs_devfile_release(cn->obj);
+        break;
+    case HS_OBJ_IOMMUFD:
+        hs_iommufd_release(cn->obj);
+        break;
+    }
+    g_mutex_unlock(&hs_lock);
+    close(cn->fd);
+    g_free(cn);
+}
+
+static void hs_reply(int rfd, HsCall *c, int64_t ret)
+{
+    HostsimRep rep = {.ret = ret};
+    struct iovec iov[2] = {
+        {&rep, sizeof(rep)},
+        {c->out, 0},
+    };
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr *cm;
+
+    if (ret >= 0 || ret == -EMSGSIZE) {
+        rep.payload_len = c->out_len;
+        rep.aux_len = c->aux_len;
+        rep.aux = c->out_aux;
+        iov[1].iov_len = c->out_len;
+    }
+    if (ret >= 0 && c->out_fd >= 0) {
+        memset(cbuf, 0, sizeof(cbuf));
+        msg.msg_control = cbuf;
+        msg.msg_controllen = sizeof(cbuf);
+        cm = CMSG_FIRSTHDR(&msg);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &c->out_fd, sizeof(int));
+        rep.nfds = 1;
+    }
+    if (sendmsg(rfd, &msg, MSG_NOSIGNAL) < 0) {
+        hs_log("pid %d: reply lost: %s", (int)c->pid, g_strerror(errno));
+    }
+}
+
+static gboolean hs_conn_readable(gint fd, GIOCondition cond, gpointer opaque)
+{
+    HsConn *cn = opaque;
+    static uint8_t in[sizeof(HostsimReq) + HOSTSIM_MAX_PAYLOAD];
+    static uint8_t out[HOSTSIM_MAX_PAYLOAD * 2];
+    char cbuf[CMSG_SPACE(sizeof(struct ucred)) +
+              CMSG_SPACE(sizeof(int) * (HOSTSIM_MAX_FDS + 1))];
+    struct iovec iov = {in, sizeof(in)};
+    struct msghdr msg = {
+        .msg_iov = &iov,
+        .msg_iovlen = 1,
+        .msg_control = cbuf,
+        .msg_controllen = sizeof(cbuf),
+    };
+    int fds[HOSTSIM_MAX_FDS + 1];
+    int nfds = 0, i, rfd;
+    pid_t pid = 0;
+    HostsimReq req;
+    struct cmsghdr *cm;
+    HsCall call = {0};
+    int64_t ret;
+    ssize_t n;
+
+    n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        return G_SOURCE_CONTINUE;
+    }
+    for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET) {
+            continue;
+        }
+        if (cm->cmsg_type == SCM_CREDENTIALS) {
+            struct ucred uc;
+
+            memcpy(&uc, CMSG_DATA(cm), sizeof(uc));
+            pid = uc.pid;
+        } else if (cm->cmsg_type == SCM_RIGHTS) {
+            int k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+            memcpy(fds + nfds, CMSG_DATA(cm), k * sizeof(int));
+            nfds += k;
+        }
+    }
+    if (n <= 0) {
+        for (i = 0; i < nfds; i++) {
+            close(fds[i]);
+        }
+        hs_conn_release(cn);
+        return G_SOURCE_REMOVE;
+    }
+    if (nfds == 0) {
+        hs_log("request without a reply socket; dropped");
+        return G_SOURCE_CONTINUE;
+    }
+    rfd = fds[0];
+    memcpy(&req, in, MIN((size_t)n, sizeof(req)));
+    call.pid = pid;
+    call.req = &req;
+    call.in = in + sizeof(req);
+    call.fds = fds + 1;
+    call.nfds = nfds - 1;
+    call.out = out;
+    call.out_fd = -1;
+    if ((size_t)n < sizeof(req) || req.magic != HOSTSIM_PROTO_MAGIC ||
+        req.payload_len != n - sizeof(req) || req.nfds != (uint32_t)nfds - 1 ||
+        (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+        hs_log("malformed request (%zd bytes, %d fds)", n, nfds);
+        ret = -EINVAL;
+    } else if (!pid) {
+        hs_log("request without credentials; refused");
+        ret = -EPERM;
+    } else {
+        call.in_len = req.payload_len;
+        g_mutex_lock(&hs_lock);
+        ret = hs_dispatch(cn, &call);
+        g_mutex_unlock(&hs_lock);
+    }
+    hs_reply(rfd, &call, ret);
+    close(rfd);
+    /* Passed fds a handler kept are -1 in call.fds (= fds + 1). */
+    for (i = 1; i < nfds; i++) {
+        if (fds[i] >= 0) {
+            close(fds[i]);
+        }
+    }
+    if (call.out_fd >= 0) {
+        close(call.out_fd);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean hs_accept(gint lfd, GIOCondition cond, gpointer opaque)
+{
+    int one = 1;
+    HsConn *cn;
+    int fd;
+
+    fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0) {
+        return G_SOURCE_CONTINUE;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
+    cn = g_new0(HsConn, 1);
+    cn->fd = fd;
+    g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR, hs_conn_readable, cn);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean hs_quit(gpointer opaque)
+{
+    g_main_loop_quit(hs_loop);
+    return G_SOURCE_CONTINUE;
+}
+
+static int hs_listen(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int one = 1;
+    int fd;
+
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        fprintf(stderr, "hostsimd: socket path '%s' is too long\n", path);
+        return -1;
+    }
+    strcpy(sa.sun_path, path);
+    fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    unlink(path);
+    if (fd < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        listen(fd, 64) < 0) {
+        fprintf(stderr, "hostsimd: cannot listen on '%s': %s\n", path,
+                g_strerror(errno));
+        return -1;
+    }
+    return fd;
+}
+
+static void hs_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: hostsimd --socket PATH --device SPEC [--device SPEC...]\n"
+            "  SPEC: BDF,type=dmatest[,group=N][,mdev=on|off]"
+            "[,migration=on|off]\n"
+            "        [,precopy=on|off][,dma-logging=on|off]\n"
+            "Runs until SIGTERM. Processes started with\n"
+            "  LD_PRELOAD=.../libhostsim.so HOSTSIM_SOCKET=PATH\n"
+            "see the simulated /dev/vfio, /dev/iommu and /sys entries.\n");
+}
+
+int main(int argc, char **argv)
+{
+    g_autoptr(GPtrArray) specs = g_ptr_array_new();
+    const char *sock = NULL;
+    g_autoptr(GError) err = NULL;
+    int lfd, i;
+    guint j;
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = NULL;
+
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            hs_usage(stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--socket") || !strcmp(a, "--device")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "hostsimd: option '%s' needs a value\n", a);
+                return 1;
+            }
+            val = argv[++i];
+        } else if (g_str_has_prefix(a, "--socket=")) {
+            val = a + strlen("--socket=");
+            a = "--socket";
+        } else if (g_str_has_prefix(a, "--device=")) {
+            val = a + strlen("--device=");
+            a = "--device";
+        } else {
+            fprintf(stderr, "hostsimd: unknown option '%s'\n", a);
+            hs_usage(stderr);
+            return 1;
+        }
+        if (!strcmp(a, "--socket")) {
+            sock = val;
+        } else {
+            g_ptr_array_add(specs, (gpointer)val);
+        }
+    }
+    if (!sock) {
+        fprintf(stderr, "hostsimd: --socket PATH is required\n");
+        return 1;
+    }
+    if (!specs->len) {
+        fprintf(stderr, "hostsimd: at least one --device SPEC is required\n");
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    hs_devices = g_ptr_array_new();
+    hs_conns_by_ino = g_hash_table_new(g_int64_hash, g_int64_equal);
+    for (j = 0; j < specs->len; j++) {
+        HsDevice *d = hs_dmatest_new(specs->pdata[j], j, &err);
+
+        if (!d) {
+            fprintf(stderr, "hostsimd: --device '%s': %s\n",
+                    (char *)specs->pdata[j], err->message);
+            return 1;
+        }
+        if (hs_device_by_bdf(hs_device_bdf(d))) {
+            fprintf(stderr, "hostsimd: --device '%s': duplicate BDF\n",
+                    (char *)specs->pdata[j]);
+            return 1;
+        }
+        g_ptr_array_add(hs_devices, d);
+        hs_group_add_device(hs_group_get(hs_device_group(d), true), d);
+    }
+    hs_sock_path = g_strdup(sock);
+    hs_root = g_strconcat(sock, ".root", NULL);
+    lfd = hs_listen(sock);
+    if (lfd < 0) {
+        return 1;
+    }
+    hs_tree_build();
+    hs_loop = g_main_loop_new(NULL, FALSE);
+    g_unix_fd_add(lfd, G_IO_IN, hs_accept, NULL);
+    g_unix_signal_add(SIGTERM, hs_quit, NULL);
+    g_unix_signal_add(SIGINT, hs_quit, NULL);
+    for (j = 0; j < hs_devices->len; j++) {
+        hs_dmatest_start(hs_devices->pdata[j]);
+    }
+    hs_log("listening on %s with %u device(s); tree at %s", sock,
+           hs_devices->len, hs_root);
+    printf("hostsimd: ready\n");
+    fflush(stdout);
+    g_main_loop_run(hs_loop);
+    for (j = 0; j < hs_devices->len; j++) {
+        hs_dmatest_stop(hs_devices->pdata[j]);
+    }
+    close(lfd);
+    unlink(sock);
+    hs_tree_remove();
+    hs_log("exiting");
+    return 0;
+}

@@ -289,11 +289,6 @@ static VFIOContainer *vfio_container_new(VFIOGroup *group, AddressSpace *as,
     if (!vfio_container_get_info(c, errp)) {
         goto fail_unset;
     }
-    /* Live update needs both (queried now: cpr_check must not fail late). */
-    c->vaddr_ok = VFIO_IOCTL(c->fd, VFIO_CHECK_EXTENSION,
-                             (void *)(uintptr_t)VFIO_UPDATE_VADDR) > 0 &&
-                  VFIO_IOCTL(c->fd, VFIO_CHECK_EXTENSION,
-                             (void *)(uintptr_t)VFIO_UNMAP_ALL) > 0;
     trace_vfio_container_new(c->fd, c->pgsizes, c->iova_ranges->len);
     vfio_container_listen(c);
     if (c->error) {
@@ -332,7 +327,6 @@ static VFIOContainer *vfio_container_adopt(VFIOGroup *group, AddressSpace *as,
         vfio_container_free(c);
         return NULL;
     }
-    c->vaddr_ok = true; /* it was handed over by VADDR */
     c->remap_pending = true;
     g_ptr_array_add(c->groups, group);
     vfio_container_cpr_register(c);

@@ -114,9 +114,18 @@ bool vfio_pci_cpr_check(Object *obj, unsigned int mode, GError **errp)
                    vdev->name, migrate_mode_name(mode));
         return false;
     }
-    if (c && !c->vaddr_ok) {
-        error_setg(errp, "vfio %s: the VFIO container lacks VFIO_UPDATE_VADDR "
-                         "or VFIO_UNMAP_ALL, which %s needs",
+    /*
+     * Asked now, not when the container was made: the kernel answers 0
+     * for VFIO_UPDATE_VADDR once a mediated device is in the container.
+     */
+    if (c && (VFIO_IOCTL(c->fd, VFIO_CHECK_EXTENSION,
+                         (void *)(uintptr_t)VFIO_UPDATE_VADDR) <= 0 ||
+              VFIO_IOCTL(c->fd, VFIO_CHECK_EXTENSION,
+                         (void *)(uintptr_t)VFIO_UNMAP_ALL) <= 0)) {
+        error_setg(errp, "vfio %s: its VFIO container does not support "
+                         "VFIO_UPDATE_VADDR and VFIO_UNMAP_ALL (a mediated "
+                         "device needs a valid vaddr at all times), which "
+                         "%s needs on the legacy container",
                    vdev->name, migrate_mode_name(mode));
         return false;
     }

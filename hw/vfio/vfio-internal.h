@@ -52,7 +52,6 @@ struct VFIOContainer {
      * (the container was inherited) until the listener replays with
      * MAP_FLAG_VADDR (REMAPPING) when the device state loads.
      */
-    bool vaddr_ok; /* the kernel has VFIO_UPDATE_VADDR and UNMAP_ALL */
     bool vaddr_abandoned;
     bool handed_over;
     bool remap_pending;

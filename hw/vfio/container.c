@@ -49,6 +49,12 @@ static bool vfio_section_range(VFIOContainer *c, MemoryRegionSection *s,
                             "not RAM");
         return false;
     }
+    /* A device's mmap'ed BAR: no peer-to-peer DMA (yet). */
+    if (s->mr->owner && object_dynamic_cast(s->mr->owner, "vfio-pci")) {
+        trace_vfio_dma_skip(name, s->offset_within_address_space, s->size,
+                            "a VFIO BAR (no peer-to-peer DMA)");
+        return false;
+    }
     if (!vfio_dma_align(s->offset_within_address_space, s->size,
                         vfio_min_pgsize(c), iova, len)) {
         trace_vfio_dma_skip(name, s->offset_within_address_space, s->size,

@@ -5,11 +5,13 @@
  * sysfsdev=), reads its regions, exposes its BARs as pread/pwrite
  * windows and resets it on machine reset; pci-config.c virtualizes its
  * config space, pci-irq.c its interrupts, container.c its DMA mappings.
- * Not here yet: mmap of BARs, live update (blocked), hot-unplug.
+ * BARs the kernel lets baton mmap are mapped into the guest directly.
+ * Not here yet: hot-unplug.
  */
 #include "util/osdep.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -153,6 +155,88 @@ static bool vfio_bar_setup(VFIOPCIDevice *vdev, int nr, GError **errp)
     return true;
 }
 
+/*
+ * Whether the kernel lets all of BAR NR be mmap'ed: the MMAP flag, and a
+ * sparse-mmap capability (if any) with one area covering the region.
+ */
+static bool vfio_bar_mmap_whole(VFIOPCIDevice *vdev, VFIOBar *bar)
+{
+    g_autofree struct vfio_region_info *info = NULL;
+    uint32_t argsz = sizeof(*info) + 256;
+    uint32_t off;
+
+    if (!(bar->flags & VFIO_REGION_INFO_FLAG_MMAP)) {
+        return false;
+    }
+    if (!(bar->flags & VFIO_REGION_INFO_FLAG_CAPS)) {
+        return true;
+    }
+    info = g_malloc0(argsz);
+    info->argsz = argsz;
+    info->index = bar->nr;
+    if (VFIO_IOCTL(vdev->fd, VFIO_DEVICE_GET_REGION_INFO, info) < 0 ||
+        info->argsz > argsz) {
+        return false;
+    }
+    for (off = info->cap_offset; off && off + 8 <= argsz;) {
+        struct vfio_info_cap_header *hdr = (void *)((uint8_t *)info + off);
+
+        if (hdr->id == VFIO_REGION_INFO_CAP_SPARSE_MMAP) {
+            struct vfio_region_info_cap_sparse_mmap *sp = (void *)hdr;
+
+            return off + sizeof(*sp) + sizeof(sp->areas[0]) <= argsz &&
+                   sp->nr_areas == 1 && sp->areas[0].offset == 0 &&
+                   sp->areas[0].size == bar->size;
+        }
+        if (hdr->next <= off) {
+            break;
+        }
+        off = hdr->next;
+    }
+    return true;
+}
+
+/*
+ * BAR NR as the device's memory mapped into the guest (a RAM region over
+ * the pread/pwrite window), so accesses need no exit: when the kernel
+ * allows it, the BAR is page-sized at least and holds no MSI-X table or
+ * PBA (baton emulates those). Otherwise, or if mmap fails, the BAR keeps
+ * working through pread/pwrite.
+ */
+static void vfio_bar_mmap(VFIOPCIDevice *vdev, VFIOBar *bar)
+{
+    PCIDevice *d = &vdev->parent_obj;
+    g_autofree char *name = NULL;
+    GError *local_err = NULL;
+    int fd;
+
+    if (!bar->size || bar->nr == PCI_ROM_SLOT ||
+        (bar->type & PCI_BASE_ADDRESS_SPACE_IO) ||
+        bar->size < (uint64_t)getpagesize() ||
+        (d->msix_cap &&
+         (d->msix_table_bar == &bar->mem || d->msix_pba_bar == &bar->mem)) ||
+        !vfio_bar_mmap_whole(vdev, bar)) {
+        return;
+    }
+    fd = fcntl(vdev->fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+        return;
+    }
+    name = g_strdup_printf("%s BAR %d mmap", vdev->name, bar->nr);
+    bar->rb = ram_block_new_from_fd(name, bar->size, fd, bar->offset,
+                                    RAM_SHARED, false, &local_err);
+    if (!bar->rb) {
+        close(fd);
+        warn_report("vfio %s: BAR %d is accessed by read/write: %s",
+                    vdev->name, bar->nr, local_err->message);
+        g_error_free(local_err);
+        return;
+    }
+    memory_region_init_ram_from_block(&bar->ram, OBJECT(vdev), name, bar->rb,
+                                      0, bar->size);
+    memory_region_add_subregion_overlap(&bar->mem, 0, &bar->ram, 1);
+}
+
 static void vfio_bars_register(VFIOPCIDevice *vdev)
 {
     PCIDevice *d = &vdev->parent_obj;
@@ -161,6 +245,7 @@ static void vfio_bars_register(VFIOPCIDevice *vdev)
         VFIOBar *bar = &vdev->bars[nr];
 
         if (bar->size) {
+            vfio_bar_mmap(vdev, bar);
             pci_register_bar(d, nr, nr == PCI_ROM_SLOT ? 0 : bar->type,
                              &bar->mem);
         }
@@ -175,6 +260,11 @@ static void vfio_bars_finalize(VFIOPCIDevice *vdev)
     for (int nr = 0; nr < PCI_NUM_REGIONS; nr++) {
         VFIOBar *bar = &vdev->bars[nr];
 
+        if (bar->rb) {
+            memory_region_del_subregion(&bar->mem, &bar->ram);
+            memory_region_finalize(&bar->ram);
+            g_clear_pointer(&bar->rb, ram_block_free);
+        }
         if (bar->size) {
             memory_region_del_subregion(&bar->mem, &bar->io);
             memory_region_finalize(&bar->io);

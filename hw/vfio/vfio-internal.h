@@ -84,6 +84,9 @@ typedef struct VFIOBar {
     uint8_t type;     /* PCI_BASE_ADDRESS_* bits from the device's BAR */
     MemoryRegion mem; /* what pci_register_bar() maps: a container */
     MemoryRegion io;  /* pread/pwrite window over all of it, below MSI-X */
+    /* An mmap-able region: the device's memory itself, over IO. */
+    RAMBlock *rb;
+    MemoryRegion ram;
 } VFIOBar;
 
 /* An MSI or MSI-X vector: the eventfd the device signals. */

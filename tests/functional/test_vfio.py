@@ -269,6 +269,24 @@ class Device(VmTestCase):
         d.wr(PERIOD_US, 1234)
         self.assertEqual(d.rd(PERIOD_US), 1234)
 
+    def test_bar2_mmap(self):
+        """The mmap-able BAR 2 is the device's memory mapped into the
+        guest (a RAM section, no exit per access); BAR 0, which holds the
+        MSI-X table, stays read/write."""
+        vm, qt = self.start(self.vfio())
+        d = Dmatest(qt)
+        bar2 = d.cfg.read(d.b, 0x18) & ~0xf
+        qt.writel(bar2 + 0x100, 0x12345678)
+        qt.writel(bar2 + 0xfffc, 0x9abcdef0)
+        self.assertEqual(qt.readl(bar2 + 0x100), 0x12345678)
+        self.assertEqual(qt.readl(bar2 + 0xfffc), 0x9abcdef0)
+        flat = vm.qmp.cmd("human-monitor-command",
+                          **{"command-line": "info mtree -f"})
+        self.assertRegex(flat, r"%016x-%016x \(prio \d+, ram\): "
+                         r"%s BAR 2 mmap" % (bar2, bar2 + 0xffff, BDF))
+        self.assertRegex(flat, r"\(prio \d+, i/o\): %s BAR 0" % BDF)
+        self.assertEqual(d.rd(ID), 0xba700001)
+
     def test_dma_ring(self):
         vm, qt = self.start(self.vfio())
         d = Dmatest(qt)
@@ -365,6 +383,8 @@ class Device(VmTestCase):
         self.assertEqual(d.consume(100), (0, 0))
         self.wait_msi(d, qt)
         resets = d.rd(RESETS)
+        bar2 = d.cfg.read(d.b, 0x18) & ~0xf
+        qt.writel(bar2 + 0x40, 0xcafef00d)
         main, cpr, argv = self.update_args(vm)
         new = Vm(argv, qmp=False, name="vfio-new")
         new.extra_env = self.hs.env
@@ -382,6 +402,8 @@ class Device(VmTestCase):
         self.assertEqual(d.consume(600), (0, 0))
         self.assertEqual(d.rd(FAULTS), 0)
         self.assertEqual(d.rd(RESETS), resets)
+        # The new process maps the same device memory (BAR 2).
+        self.assertEqual(qt.readl(bar2 + 0x40), 0xcafef00d)
         self.wait_msi(d, qt)
 
     def test_four_devices(self):

@@ -227,13 +227,13 @@ static void vfio_bar_mmap(VFIOPCIDevice *vdev, VFIOBar *bar)
                                     RAM_SHARED, false, &local_err);
     if (!bar->rb) {
         close(fd);
-        warn_report("vfio %s: BAR %d is accessed by read/write: %s",
-                    vdev->name, bar->nr, local_err->message);
+        warn_report("vfio %s: BAR %d is accessed by read/write: %s", vdev->name,
+                    bar->nr, local_err->message);
         g_error_free(local_err);
         return;
     }
-    memory_region_init_ram_from_block(&bar->ram, OBJECT(vdev), name, bar->rb,
-                                      0, bar->size);
+    memory_region_init_ram_from_block(&bar->ram, OBJECT(vdev), name, bar->rb, 0,
+                                      bar->size);
     memory_region_add_subregion_overlap(&bar->mem, 0, &bar->ram, 1);
 }
 

@@ -14,6 +14,7 @@ preload cannot work here."""
 
 import os
 import re
+import signal
 import subprocess
 import unittest
 
@@ -542,6 +543,43 @@ class Device(VmTestCase):
         self.assertEqual(fds[1], fds[2])
         self.assertEqual(d.rd(FAULTS), 0)
         self.assertEqual(d.rd(RESETS), resets)
+
+    def test_cpr_late_vectors(self):
+        """The guest enables MSI-X after the CPR state went out (the new
+        process is held right after reading it): the vectors' eventfds
+        travel at the switchover, the INTx one is dropped, and vector 0
+        fires in the new process."""
+        vm, qt = self.start(self.vfio())
+        d = Dmatest(qt)
+        d.start_ring(0x200000, 4096, period_us=100, irq_every=16,
+                     ctrl=CTRL_STREAM | CTRL_IRQ)
+        self.assertEqual(d.consume(50), (0, 0))
+        main, cpr, argv = self.update_args(vm)
+        new = Vm(argv, qmp=False, name="vfio-late")
+        new.extra_env = dict(self.hs.env,
+                             BATON_FAULT_INJECT="incoming-cpr-state")
+        self.launch(new)
+        self.addCleanup(lambda: new.proc.poll() is None and
+                        os.kill(new.pid, signal.SIGCONT))
+        wait_for(lambda: unix_listening(cpr) or new._died(),
+                 what="cpr socket")
+        vm.qmp.cmd("migrate-set-parameters", mode="cpr-transfer")
+        vm.qmp.cmd("migrate", channels=cpr_channels(main, cpr))
+
+        def stopped():
+            with open("/proc/%d/stat" % new.pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0] == "T"
+        wait_for(lambda: new._died() or stopped(), what="new process held")
+        self.msix_vector0(d, qt)  # the old process still runs the guest
+        self.wait_msi(d, qt)
+        os.kill(new.pid, signal.SIGCONT)
+        wait_migration(vm.qmp)
+        wait_runstate(vm.qmp, "running")
+        vm.proc.terminate()
+        self.assertEqual(vm.proc.wait(10), 0)
+        self.wait_msi(d, qt)
+        self.assertEqual(d.consume(d.n + 300), (0, 0))
+        self.assertEqual(d.rd(FAULTS), 0)
 
     def test_cpr_rollback(self):
         """The new process dies at each point after the old one stopped

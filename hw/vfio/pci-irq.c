@@ -194,6 +194,11 @@ static void vfio_vector_route(VFIOVector *v, MSIMessage msg)
     if (v->virq < 0) {
         v->virq = irqchip_add_msi_route(msg, &local_err);
     } else if (!irqchip_update_msi_route(v->virq, msg, &local_err)) {
+        if (v->irqfd) {
+            irqchip_remove_irqfd(v->fd, v->virq);
+            v->irqfd = false;
+        }
+        irqchip_release_virq(v->virq);
         v->virq = -1;
     }
     if (v->virq < 0) {
@@ -219,6 +224,9 @@ static void vfio_vector_route(VFIOVector *v, MSIMessage msg)
 
 fail:
     /* The vector still works, through baton. */
+    if (!v->irqfd && !v->watch && !v->vdev->quiet) {
+        v->watch = g_unix_fd_add(v->fd, G_IO_IN, vfio_vector_ready, v);
+    }
     warn_report("vfio %s: vector %u stays in userspace: %s", v->vdev->name,
                 v->nr, local_err->message);
     g_error_free(local_err);

@@ -3,7 +3,8 @@
  * hw/vfio's private interfaces: the legacy type1 container and its groups
  * (container.c), the ioctl wrapper and region/IRQ helpers (helpers.c),
  * and the vfio-pci device split by concern (pci.c: realize, BARs, reset;
- * pci-config.c: config space virtualization; pci-irq.c: INTx, MSI, MSI-X).
+ * pci-config.c: config space virtualization; pci-irq.c: INTx, MSI, MSI-X),
+ * and live update (cpr.c: the device; cpr-legacy.c: the container).
  * All calls under the big lock.
  */
 #ifndef BATON_HW_VFIO_VFIO_INTERNAL_H

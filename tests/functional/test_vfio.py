@@ -260,6 +260,14 @@ class Device(VmTestCase):
         d = Dmatest(qt)
         self.assertEqual(d.cfg.read(d.b, 0), 0x0001ba70)
         self.assertTrue(d.find_cap(0x11), "no MSI-X capability")
+        info = vm.qmp.cmd("human-monitor-command",
+                          **{"command-line": "info pci"})
+        self.assertRegex(info.replace("\r", ""),
+                         r"device   4, function 0:\n"
+                         r"    Class 65280: PCI device ba70:0001\n"
+                         r"      PCI subsystem ba70:0001\n"
+                         r"      IRQ 11, pin A\n"
+                         r"      BAR0: 32 bit memory at 0x[0-9a-f]+ ")
 
     def test_bar0_registers(self):
         vm, qt = self.start(self.vfio())

@@ -325,6 +325,26 @@ class Device(VmTestCase):
                  "IRQ msi 0xfee00000 0x4041" in qt.irqs,
                  what="MSI-X vector 0")
 
+    def test_msi(self):
+        """MSI (the capability baton emulates; 32-bit, one vector): the
+        device's vector arrives with the guest's message; turning MSI off
+        brings INTx back."""
+        vm, qt = self.start(self.vfio())
+        d = Dmatest(qt)
+        pos = d.find_cap(0x05)
+        self.assertTrue(pos, "no MSI capability")
+        d.cfg.write(d.b, pos + 4, 0xfee00000)
+        d.cfg.write(d.b, pos + 8, 0x4042, 2)
+        d.cfg.write(d.b, pos + 2, 0x0001, 2)  # enable, one vector
+        self.assertEqual(d.cfg.read(d.b, pos + 4), 0xfee00000)
+        d.start_ring(0x200000, 4096, irq_every=4,
+                     ctrl=CTRL_STREAM | CTRL_IRQ)
+        self.wait_msi(d, qt, data=0x4042)
+        d.cfg.write(d.b, pos + 2, 0, 2)
+        qt.cmd("irq_intercept_in ioapic")
+        wait_for(lambda: d.cfg.read(d.b, 0) and
+                 "IRQ raise %d" % IRQ in qt.irqs, what="INTx after MSI")
+
     def test_intx(self):
         vm, qt = self.start(self.vfio())
         d = Dmatest(qt)
@@ -424,10 +444,12 @@ class Device(VmTestCase):
         groups = [5, 5, 6, 7]
         devs = ["%s,type=dmatest,group=%d" % (b, g)
                 for b, g in zip(bdfs, groups)]
-        args = []
+        args = ["-trace", "enable=vfio_container_new"]
         for i, b in enumerate(bdfs):
             args += self.vfio(host=b, slot=SLOT + i, id="vf%d" % i)
         vm, qt = self.start(args, devices=devs)
+        # The kernel let the three groups share one container.
+        self.assertEqual(vm.stderr_text().count("vfio_container_new"), 1)
         ds = [Dmatest(qt, SLOT + i) for i in range(4)]
         rings = [0x200000 + i * 0x100000 for i in range(4)]
         entries = 4096
@@ -450,6 +472,8 @@ class Device(VmTestCase):
         self.assertEqual(vm.proc.wait(10), 0)
         for d, ring in zip(ds, rings):
             self.assertEqual(d.consume(150), (0, 0))
+        # The new process adopted that one container once, too.
+        self.assertEqual(new.stderr_text().count("vfio_container_new"), 1)
         self.assertEqual([d.rd(FAULTS) for d in ds], [0] * 4)
         self.assertEqual([d.rd(RESETS) for d in ds], resets)
 

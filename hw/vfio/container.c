@@ -334,6 +334,8 @@ static VFIOContainer *vfio_container_adopt(VFIOGroup *group, AddressSpace *as,
         return NULL;
     }
     c->remap_pending = true;
+    /* The old process's until TAKEOVER: a failed start leaves it alone. */
+    c->handed_over = true;
     g_ptr_array_add(c->groups, group);
     vfio_container_cpr_register(c);
     trace_vfio_container_new(c->fd, c->pgsizes, c->iova_ranges->len);

@@ -112,6 +112,9 @@ static bool vfio_container_cpr_notify(CprEvent event, void *opaque,
         }
         c->handed_over = false;
         return true;
+    case CPR_EVENT_TAKEOVER:
+        c->handed_over = false; /* this process owns it from now on */
+        return true;
     default:
         return true;
     }

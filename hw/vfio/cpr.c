@@ -32,7 +32,13 @@ bool vfio_cpr_device_fd(VFIOPCIDevice *vdev, GError **errp)
         /* Open and configured by the old process: used as it is. */
         vdev->fd = ret;
         vdev->cpr_reused = true;
-        vdev->quiet = true; /* until TAKEOVER */
+        /*
+         * Until TAKEOVER the old process owns the device: if this process
+         * fails and exits, its teardown must not touch it (no SET_IRQS, no
+         * reset), so that the old one can carry on.
+         */
+        vdev->quiet = true;
+        vdev->handed_over = true;
         trace_vfio_cpr_device(vdev->name, "inherited");
         return true;
     }
@@ -64,6 +70,7 @@ static bool vfio_cpr_notify(CprEvent event, void *opaque, GError **errp)
         trace_vfio_cpr_device(vdev->name, "rolled back");
         break;
     case CPR_EVENT_TAKEOVER:
+        vdev->handed_over = false;
         vfio_irqs_quiesce(vdev, false);
         trace_vfio_cpr_device(vdev->name, "taken over");
         break;

@@ -49,7 +49,9 @@ struct VFIOContainer {
      * Live update (cpr-legacy.c). Old process: VADDR_ABANDONED between
      * its UNMAP_FLAG_VADDR at hand-over and the end of the update;
      * HANDED_OVER once the new process owns the device (nothing here may
-     * unmap or detach any more). New process: REMAP_PENDING from realize
+     * unmap or detach any more); the new process is HANDED_OVER too until
+     * its TAKEOVER (a failed start must leave the old process's container
+     * alone). New process: REMAP_PENDING from realize
      * (the container was inherited) until the listener replays with
      * MAP_FLAG_VADDR (REMAPPING) when the device state loads.
      */
@@ -142,8 +144,9 @@ struct VFIOPCIDevice {
      * Live update (cpr.c). CPR_REUSED: this process inherited the device
      * (its fds and the host's interrupt setup are the old process's).
      * QUIET: baton reads no eventfd (old process from hand-over, new one
-     * until take-over). HANDED_OVER: the old process no longer owns the
-     * device: nothing may configure or reset it.
+     * until take-over). HANDED_OVER: this process does not own the device
+     * (old process after hand-over, new one before take-over): nothing
+     * may configure or reset it.
      */
     bool cpr_reused;
     bool quiet;

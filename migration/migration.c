@@ -808,7 +808,7 @@ static bool migration_prepare(bool resume, MigMode mode, GError **errp)
                    "(tls-creds '%s')", tls);
         return false;
     }
-    return qdev_check_migratable(errp) && cpr_check_blockers(mode, errp);
+    return qdev_check_migratable(mode, errp) && cpr_check_blockers(mode, errp);
 }
 
 /* QEMU's migrate_init(): fresh figures, state "setup". */
@@ -1416,7 +1416,7 @@ JsonNode *migration_query(void)
         }
     }
     g_mutex_unlock(&s->lock);
-    if (!qdev_check_migratable(&blocker)) {
+    if (!qdev_check_migratable(migrate_mode(), &blocker)) {
         json_builder_set_member_name(b, "blocked-reasons");
         json_builder_begin_array(b);
         json_builder_add_string_value(b, blocker->message);

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Tree rules from STYLE.md that a compiler does not check: every public
 # header (and tests/unit helper header) compiles alone with a BATON_*_H
-# guard, KVM ioctls stay in accel/kvm/, folder-private headers stay in
+# guard, KVM ioctls stay in accel/kvm/ and VFIO ioctls in hw/vfio/, folder-private headers stay in
 # their folder (tests may look inside) and so do a folder's trace events, every source file starts with its
 # SPDX line, and no file grows past the size limit.
 # Usage: scripts/check-tree.sh SRCDIR [CC]
@@ -29,6 +29,14 @@ files=$(git ls-files '*.c' '*.h' 2>/dev/null)
 # KVM ioctls only through accel/kvm's wrappers.
 stray=$(grep -n 'ioctl *(.*KVM_' $files | grep -v '^accel/kvm/' | grep -v '^tests/')
 [ -n "$stray" ] && err "KVM ioctl outside accel/kvm/:
+$stray"
+
+# VFIO ioctls only through hw/vfio's wrapper (vfio_ioctl, traced).
+stray=$(grep -n 'ioctl *(.*VFIO_' $files | grep -v '^hw/vfio/' | grep -v '^tests/')
+[ -n "$stray" ] && err "VFIO ioctl outside hw/vfio/:
+$stray"
+stray=$(grep -n '[^_]ioctl *(' $(git ls-files 'hw/vfio/*.c') | grep -v '^hw/vfio/helpers.c')
+[ -n "$stray" ] && err "raw ioctl() in hw/vfio/ (use VFIO_IOCTL):
 $stray"
 
 # Folder-private headers: included only from their own folder or tests/.

@@ -338,31 +338,39 @@ void qdev_reset_all(void)
     object_child_foreach_recursive(object_get_root(), reset_one, NULL);
 }
 
+typedef struct QdevMigratable {
+    unsigned int mode;
+    GError *err;
+} QdevMigratable;
+
 static int migratable_one(Object *obj, void *opaque)
 {
     DeviceState *dev = (DeviceState *)object_dynamic_cast(obj, TYPE_DEVICE);
+    QdevMigratable *m = opaque;
     DeviceClass *dc;
 
     if (!dev || !dev->realized) {
         return 0;
     }
     dc = DEVICE_GET_CLASS(dev);
-    if (!dc->vmsd && !dc->stateless && dc->unmigratable) {
-        error_setg((GError **)opaque, "device '%s' (%s) does not support "
-                   "migration: %s", dev->id ? dev->id : object_get_typename(obj),
-                   object_get_typename(obj), dc->unmigratable);
-        return 1;
+    if (dc->stateless || !dc->unmigratable ||
+        (dc->vmsd &&
+         (obj->klass->cpr_modes & CPR_MODES_PRESERVING & MIG_MODE_BIT(m->mode)))) {
+        return 0;
     }
-    return 0;
+    error_setg(&m->err, "device '%s' (%s) does not support migration: %s",
+               dev->id ? dev->id : object_get_typename(obj),
+               object_get_typename(obj), dc->unmigratable);
+    return 1;
 }
 
-bool qdev_check_migratable(GError **errp)
+bool qdev_check_migratable(unsigned int mode, GError **errp)
 {
-    GError *err = NULL;
+    QdevMigratable m = {.mode = mode};
 
     if (object_child_foreach_recursive(object_get_root(), migratable_one,
-                                       &err)) {
-        g_propagate_error(errp, err);
+                                       &m)) {
+        g_propagate_error(errp, m.err);
         return false;
     }
     return true;

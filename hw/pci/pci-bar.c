@@ -223,6 +223,11 @@ AddressSpace *pci_get_address_space(PCIDevice *d)
     return &d->bus_master_as;
 }
 
+AddressSpace *pci_device_iommu_address_space(PCIDevice *d)
+{
+    return &address_space_memory;
+}
+
 bool pci_dma_read(PCIDevice *d, uint64_t addr, void *buf, uint64_t len)
 {
     return address_space_rw(&d->bus_master_as, addr, buf, len, false);

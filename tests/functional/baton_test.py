@@ -621,6 +621,8 @@ class Vm:
         self.proc = None
         self.qmp = self.serial = self.hmp = None
         self._files = []
+        # Variables added to the environment at launch (e.g. LD_PRELOAD).
+        self.extra_env = {}
 
     def path(self, suffix):
         """A per-VM path in the temp dir, e.g. vm.path("qtest.sock")."""
@@ -645,8 +647,9 @@ class Vm:
         err = open(self.path("stderr"), "wb")
         self._files = [out, err]
         _sanitizer_setup()
+        env = dict(os.environ, **self.extra_env) if self.extra_env else None
         self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
-                                     stdout=out, stderr=err)
+                                     stdout=out, stderr=err, env=env)
         _launched[self.proc.pid] = self.name
         _live_vms.append(self)
         for sock in (self.qmp_path, self.serial_path, self.hmp_path):

@@ -50,6 +50,9 @@ typedef struct DeviceClass {
      *  - vmsd: the migrated state (section named by qdev_realize());
      *  - stateless: nothing to migrate (e.g. isa-debug-exit);
      *  - unmigratable: why this device blocks migration (the blocker text).
+     * A device that cannot migrate to another host but survives a live
+     * update (vfio-pci) sets vmsd and unmigratable: the text then blocks
+     * every mode but the CPR modes of its class's cpr_modes.
      */
     const VMStateDescription *vmsd;
     bool stateless;
@@ -139,10 +142,11 @@ BusState *qbus_find_type(const char *typename);
 /* Reset every realized device, in tree order. */
 void qdev_reset_all(void);
 /*
- * Fail with an error naming the first device that blocks migration
- * (declared .unmigratable), or return true.
+ * Fail with an error naming the first device that blocks migration in
+ * MODE (a MigMode, include/migration/cpr.h): declared .unmigratable, and
+ * without a vmsd or MODE in its cpr_modes. Or return true.
  */
-bool qdev_check_migratable(GError **errp);
+bool qdev_check_migratable(unsigned int mode, GError **errp);
 /* HMP info qtree, QEMU's layout. */
 char *qdev_print_tree(void);
 

@@ -308,6 +308,13 @@ void pci_pirq_router_update(PCIPirqRouter *r, int pirq, int level, int npirqs,
 
 /* The bus-master space: DMA only while COMMAND.BUS_MASTER is set. */
 AddressSpace *pci_get_address_space(PCIDevice *d);
+/*
+ * The address space D's DMA translates into for an IOMMU user (a VFIO
+ * container maps it): the system memory while baton has no vIOMMU, as
+ * QEMU's. Not the bus-master space, which COMMAND.BUS_MASTER gates: a
+ * guest that toggles bus mastering must not unmap a host device's DMA.
+ */
+AddressSpace *pci_device_iommu_address_space(PCIDevice *d);
 /* DMA through the bus-master space; false: unassigned somewhere. */
 bool pci_dma_read(PCIDevice *d, uint64_t addr, void *buf, uint64_t len);
 bool pci_dma_write(PCIDevice *d, uint64_t addr, const void *buf, uint64_t len);

@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * hw/vfio's private interfaces: the legacy type1 container and its groups
+ * (container.c), the ioctl wrapper and region/IRQ helpers (helpers.c),
+ * and the vfio-pci device split by concern (pci.c: realize, BARs, reset;
+ * pci-config.c: config space virtualization; pci-irq.c: INTx, MSI, MSI-X),
+ * and live update (cpr.c: the device; cpr-legacy.c: the container).
+ * All calls under the big lock.
+ */
+#ifndef BATON_HW_VFIO_VFIO_INTERNAL_H
+#define BATON_HW_VFIO_VFIO_INTERNAL_H
+
+#include <linux/vfio.h>
+
+#include "hw/pci/pci.h"
+#include "system/memory.h"
+
+typedef struct VFIOContainer VFIOContainer;
+typedef struct VFIOGroup VFIOGroup;
+
+/* An IOVA range the IOMMU can translate, [start, end] inclusive. */
+typedef struct VFIOIovaRange {
+    uint64_t start, end;
+} VFIOIovaRange;
+
+/* A live MAP_DMA: what the listener mapped, and from which vaddr. */
+typedef struct VFIODmaMap {
+    uint64_t iova, size;
+    uint64_t vaddr;
+} VFIODmaMap;
+
+/*
+ * A type1v2 container (/dev/vfio/vfio): one per DMA address space and
+ * set of groups that the kernel lets share an IOMMU context. It is a
+ * memory listener on that space: RAM sections are DMA-mapped while they
+ * exist. The first mapping error is kept (ERROR) so that the realize
+ * that registered the listener can fail with it.
+ */
+struct VFIOContainer {
+    int fd;
+    AddressSpace *as;
+    MemoryListener listener;
+    bool listening;
+    uint64_t pgsizes;    /* IOMMU page sizes (bit N: 2^N bytes) */
+    GArray *iova_ranges; /* VFIOIovaRange; empty: all of 64 bits */
+    GPtrArray *groups;   /* VFIOGroup * */
+    GArray *mappings;    /* VFIODmaMap: what MAP_DMA mapped */
+    /*
+     * Live update (cpr-legacy.c). Old process: VADDR_ABANDONED between
+     * its UNMAP_FLAG_VADDR at hand-over and the end of the update;
+     * HANDED_OVER once the new process owns the device (nothing here may
+     * unmap or detach any more); the new process is HANDED_OVER too until
+     * its TAKEOVER (a failed start must leave the old process's container
+     * alone). New process: REMAP_PENDING from realize
+     * (the container was inherited) until the listener replays with
+     * MAP_FLAG_VADDR (REMAPPING) when the device state loads.
+     */
+    bool vaddr_abandoned;
+    bool handed_over;
+    bool remap_pending;
+    bool remapping;
+    /*
+     * While a realize attaches a group (COLLECTING), the first DMA map
+     * failure is kept in ERROR for it; otherwise failures are reported.
+     */
+    bool collecting;
+    GError *error;
+};
+
+/* /dev/vfio/N: shared by the devices of one IOMMU group. */
+struct VFIOGroup {
+    int fd;
+    int groupid;
+    VFIOContainer *container;
+    unsigned int users; /* devices open in it */
+};
+
+typedef struct VFIOPCIDevice VFIOPCIDevice;
+
+/* A BAR or the ROM: its region on the device fd and the guest's view. */
+typedef struct VFIOBar {
+    VFIOPCIDevice *vdev;
+    int nr;
+    uint64_t size;    /* 0: absent */
+    uint64_t offset;  /* of the region in the device fd */
+    uint32_t flags;   /* VFIO_REGION_INFO_FLAG_* */
+    uint8_t type;     /* PCI_BASE_ADDRESS_* bits from the device's BAR */
+    MemoryRegion mem; /* what pci_register_bar() maps: a container */
+    MemoryRegion io;  /* pread/pwrite window over all of it, below MSI-X */
+    /* An mmap-able region: the device's memory itself, over IO. */
+    RAMBlock *rb;
+    MemoryRegion ram;
+} VFIOBar;
+
+/* An MSI or MSI-X vector: the eventfd the device signals. */
+typedef struct VFIOVector {
+    VFIOPCIDevice *vdev;
+    unsigned int nr;
+    int fd;      /* eventfd given to the device by SET_IRQS */
+    int virq;    /* its MSI route, -1: none */
+    bool irqfd;  /* FD attached to VIRQ: the kernel delivers it */
+    guint watch; /* else baton reads FD in the main loop */
+} VFIOVector;
+
+typedef enum VFIOIrqMode {
+    VFIO_IRQ_NONE,
+    VFIO_IRQ_INTX,
+    VFIO_IRQ_MSI,
+    VFIO_IRQ_MSIX,
+} VFIOIrqMode;
+
+struct VFIOPCIDevice {
+    PCIDevice parent_obj;
+
+    /* properties */
+    char *host;
+    char *sysfsdev;
+    char *fd_param;
+
+    /* runtime only: the host device (nothing is migrated) */
+    char *name; /* "0000:01:00.0": error prefix, GET_DEVICE_FD name */
+    VFIOGroup *group;
+    int fd;
+    uint32_t num_regions, num_irqs;
+    bool can_reset;
+    uint64_t config_offset; /* the config region in the device fd */
+    uint64_t config_size;
+    /* Bits of config served from parent_obj.config, not the device. */
+    uint8_t emulated[PCI_CONFIG_SPACE_SIZE];
+    VFIOBar bars[PCI_NUM_REGIONS];
+
+    VFIOIrqMode irq_mode;
+    /* INTx: the trigger eventfd (read by baton), asserted until an EOI. */
+    int intx_fd;
+    guint intx_watch;
+    bool intx_pending;
+    bool intx_available; /* the device has INTx and a pin */
+    /* MSI / MSI-X vectors while the host has them enabled. */
+    VFIOVector *vectors;
+    unsigned int nr_vectors;
+    unsigned int msix_entries; /* the device's MSI-X table size, 0: none */
+
+    /*
+     * Live update (cpr.c). CPR_REUSED: this process inherited the device
+     * (its fds and the host's interrupt setup are the old process's).
+     * QUIET: baton reads no eventfd (old process from hand-over, new one
+     * until take-over). HANDED_OVER: this process does not own the device
+     * (old process after hand-over, new one before take-over): nothing
+     * may configure or reset it.
+     */
+    bool cpr_reused;
+    bool quiet;
+    bool handed_over;
+    bool mdev;
+    uint32_t mig_irq_mode, mig_nr_vectors; /* the stream's copy */
+};
+
+/* ---- helpers.c ---- */
+
+/*
+ * ioctl(FD, REQ, ARG), traced with NAME; returns the result or -errno.
+ * The only place hw/vfio calls ioctl().
+ */
+int vfio_ioctl(int fd, unsigned long req, void *arg, const char *name);
+#define VFIO_IOCTL(fd, req, arg) vfio_ioctl((fd), (req), (arg), #req)
+
+/*
+ * Align [IOVA, IOVA + SIZE) inward to PGSIZE (a power of two): the part
+ * an IOMMU of that page size can map. False when nothing is left.
+ */
+bool vfio_dma_align(uint64_t iova, uint64_t size, uint64_t pgsize,
+                    uint64_t *start, uint64_t *len);
+/* Whether [START, START + LEN) lies inside one of RANGES (N of them;
+ * N == 0 means the whole 64-bit space). */
+bool vfio_iova_ranges_contain(const VFIOIovaRange *ranges, unsigned int n,
+                              uint64_t start, uint64_t len);
+/*
+ * Parse a host= value, "DDDD:BB:SS.F" or "BB:SS.F" (domain 0000), into
+ * the canonical "DDDD:BB:SS.F"; NULL + errp on a malformed one.
+ */
+char *vfio_parse_host_bdf(const char *host, GError **errp);
+
+/* ---- container.c ---- */
+
+/*
+ * The group GROUPID, opened and attached to a type1v2 container for AS
+ * (an existing one if the kernel accepts the group there, else a new one
+ * whose listener maps AS's RAM; a mapping that fails then fails this
+ * call). Shared: each call takes a user reference, vfio_group_put()
+ * drops it. Errors do not name the device (the caller prefixes it).
+ * OWNER (the device) owns the group's and container's fds for live
+ * update ("vfio-group", "vfio-container"); in a new process they are
+ * taken from it, and neither the group nor the container is configured
+ * again (the listener waits for vfio_container_remap()).
+ */
+VFIOGroup *vfio_group_get(int groupid, AddressSpace *as, Object *owner,
+                          GError **errp);
+void vfio_group_put(VFIOGroup *group);
+/* The container's listener callbacks, for cpr-legacy.c's remap. */
+void vfio_container_listen(VFIOContainer *c);
+
+/* ---- cpr-legacy.c ---- */
+
+/* Hand-over / rollback of the container's vaddrs (CPR notifiers). */
+void vfio_container_cpr_register(VFIOContainer *c);
+void vfio_container_cpr_unregister(VFIOContainer *c);
+/*
+ * New process: register the listener of inherited container C, which
+ * re-registers each mapping's vaddr (VFIO_DMA_MAP_FLAG_VADDR) instead of
+ * mapping it. After the old process abandoned its vaddrs; false + errp.
+ */
+bool vfio_container_remap(VFIOContainer *c, GError **errp);
+/* Whether two fds are the same open file (kcmp). */
+bool vfio_same_file(int fd1, int fd2);
+
+/* The group number behind SYSFSDEV's iommu_group link, or -1 + errp. */
+int vfio_sysfs_group_id(const char *sysfsdev, GError **errp);
+
+/* ---- pci-config.c ---- */
+
+/* Read the device's config (LEN bytes at ADDR); false + errp on failure. */
+bool vfio_config_pread(VFIOPCIDevice *vdev, void *buf, size_t len,
+                       uint32_t addr, GError **errp);
+/*
+ * Build the guest's config from the device's: header, BARs and ROM,
+ * interrupt pin, and the MSI/MSI-X capabilities emulated (the BAR
+ * regions must be known); false + errp.
+ */
+bool vfio_config_setup(VFIOPCIDevice *vdev, GError **errp);
+uint32_t vfio_pci_read_config(PCIDevice *d, uint32_t addr, int len);
+void vfio_pci_write_config(PCIDevice *d, uint32_t addr, uint32_t val, int len);
+/* (EMU & MASK) | (PHYS & ~MASK): how a read merges the two sources. */
+uint32_t vfio_config_merge(uint32_t emu, uint32_t phys, uint32_t mask);
+
+/* ---- pci-irq.c ---- */
+
+/* SET_IRQS for INDEX: COUNT vectors from START, FLAGS, eventfds FDS. */
+int vfio_set_irqs(VFIOPCIDevice *vdev, uint32_t index, uint32_t start,
+                  uint32_t count, uint32_t flags, const int *fds);
+/* Whether INTx can work: the device has pin PIN (!= 0) and an INTx IRQ. */
+bool vfio_intx_probe(VFIOPCIDevice *vdev, uint8_t pin);
+/* INTx on its eventfd, if the device has it; false + errp. */
+bool vfio_intx_enable(VFIOPCIDevice *vdev, GError **errp);
+/* Every interrupt off on the host, vectors and routes released. */
+void vfio_irqs_disable(VFIOPCIDevice *vdev);
+/* A BAR access: the guest's end of an INTx (QEMU's EOI heuristic). */
+void vfio_intx_eoi(VFIOPCIDevice *vdev);
+/* Stop (QUIET) or resume reading the interrupt eventfds. */
+void vfio_irqs_quiesce(VFIOPCIDevice *vdev, bool quiet);
+/*
+ * New process: the host's interrupt setup as the old process left it,
+ * MODE with N vectors, on the inherited eventfds (no SET_IRQS); vectors
+ * the guest has unmasked go to the kernel again. False + errp.
+ */
+bool vfio_irqs_adopt(VFIOPCIDevice *vdev, VFIOIrqMode mode, unsigned int n,
+                     GError **errp);
+/* MSI-X vector notifiers (installed at realize when there is MSI-X). */
+bool vfio_msix_setup(VFIOPCIDevice *vdev, uint8_t pos, GError **errp);
+/*
+ * After a config write of LEN bytes at ADDR: host MSI / MSI-X enabled as
+ * the guest's are, MSI routes following the capability.
+ */
+void vfio_irqs_update(VFIOPCIDevice *vdev, uint32_t addr, int len);
+
+/* ---- cpr.c ---- */
+
+/* The device fd: inherited in a live update, else GET_DEVICE_FD. */
+bool vfio_cpr_device_fd(VFIOPCIDevice *vdev, GError **errp);
+void vfio_cpr_register(VFIOPCIDevice *vdev);
+void vfio_cpr_unregister(VFIOPCIDevice *vdev);
+bool vfio_pci_cpr_check(Object *obj, unsigned int mode, GError **errp);
+extern const VMStateDescription vmstate_vfio_pci;
+/* Type registration: late fds (vectors enabled during an update). */
+void vfio_cpr_init(const char *type);
+
+#endif

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * hw/vfio's pure helpers: which part of a RAM section an IOMMU of a
+ * given page size can map, IOVA range checks against the IOMMU's
+ * reported ranges, host= parsing, and how config reads merge baton's
+ * emulated bits with the device's.
+ */
+#include "util/osdep.h"
+
+#include "../../hw/vfio/vfio-internal.h"
+
+static void check_align(uint64_t iova, uint64_t size, uint64_t pg, bool ok,
+                        uint64_t start, uint64_t len)
+{
+    uint64_t s = 0, l = 0;
+
+    g_assert_cmpint(vfio_dma_align(iova, size, pg, &s, &l), ==, ok);
+    if (ok) {
+        g_assert_cmphex(s, ==, start);
+        g_assert_cmphex(l, ==, len);
+    }
+}
+
+static void test_align(void)
+{
+    /* Aligned sections map whole. */
+    check_align(0, 0xa0000, 4096, true, 0, 0xa0000);
+    check_align(0x100000, 0x3f00000, 4096, true, 0x100000, 0x3f00000);
+    /* Unaligned ends are trimmed inward. */
+    check_align(0x800, 0x2000, 4096, true, 0x1000, 0x1000);
+    check_align(0x1000, 0x1800, 4096, true, 0x1000, 0x1000);
+    /* Less than one page: nothing. */
+    check_align(0x800, 0x1000, 4096, false, 0, 0);
+    check_align(0x1000, 0x800, 4096, false, 0, 0);
+    /* Larger IOMMU pages trim more. */
+    check_align(0x1000, 0x400000, 0x200000, true, 0x200000, 0x200000);
+    /* The top of the 64-bit space: no wrap-around. */
+    check_align(UINT64_MAX - 0xfff, 0x1000, 4096, true, UINT64_MAX - 0xfff,
+                0x1000);
+    check_align(UINT64_MAX - 0x7ff, 0x800, 4096, false, 0, 0);
+}
+
+static void test_iova_ranges(void)
+{
+    VFIOIovaRange r[] = {{0, 0xfedfffff}, {0xfef00000, 0xffffffffffffULL}};
+
+    /* No ranges reported: everything is usable. */
+    g_assert_true(vfio_iova_ranges_contain(NULL, 0, 0xfee00000, 0x1000));
+    g_assert_true(vfio_iova_ranges_contain(r, 2, 0, 0xa0000));
+    g_assert_true(vfio_iova_ranges_contain(r, 2, 0x100000000ULL, 0x1000));
+    /* The MSI window is a hole; straddling a range's end is refused. */
+    g_assert_false(vfio_iova_ranges_contain(r, 2, 0xfee00000, 0x1000));
+    g_assert_false(vfio_iova_ranges_contain(r, 2, 0xfedff000, 0x2000));
+    g_assert_false(vfio_iova_ranges_contain(r, 2, 0x1000000000000ULL, 0x1000));
+}
+
+static void test_host_bdf(void)
+{
+    struct {
+        const char *in, *out;
+    } good[] = {
+        {"0000:01:00.0", "0000:01:00.0"},
+        {"01:00.0", "0000:01:00.0"},
+        {"1:2.3", "0000:01:02.3"},
+        {"abcd:Ef:1f.7", "abcd:ef:1f.7"},
+    };
+    const char *bad[] = {"",         "zz",        "01:00",         "01:00.8",
+                         "01:20.0",  "0:0:0:0.0", "10000:00:00.0", " 01:00.0",
+                         "01:00.0 ", "0x1:00.0",  "-1:00.0",       "01:000.0"};
+
+    for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
+        g_autofree char *bdf = vfio_parse_host_bdf(good[i].in, NULL);
+
+        g_assert_cmpstr(bdf, ==, good[i].out);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        GError *err = NULL;
+
+        g_assert_null(vfio_parse_host_bdf(bad[i], &err));
+        g_assert_nonnull(err);
+        g_assert_nonnull(strstr(err->message, "is not a PCI address"));
+        g_error_free(err);
+    }
+}
+
+static void test_config_merge(void)
+{
+    /* Emulated bits from baton, the rest from the device. */
+    g_assert_cmphex(vfio_config_merge(0xfebf0000, 0x0000000c, 0xffffffff), ==,
+                    0xfebf0000);
+    g_assert_cmphex(vfio_config_merge(0x00000080, 0x00000000, 0x00000080), ==,
+                    0x80);
+    g_assert_cmphex(vfio_config_merge(0x12345678, 0xba700001, 0), ==,
+                    0xba700001);
+    g_assert_cmphex(vfio_config_merge(0x0000ff0b, 0x01100000, 0x0000ffff), ==,
+                    0x0110ff0b);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/vfio/helpers/dma-align", test_align);
+    g_test_add_func("/vfio/helpers/iova-ranges", test_iova_ranges);
+    g_test_add_func("/vfio/helpers/host-bdf", test_host_bdf);
+    g_test_add_func("/vfio/helpers/config-merge", test_config_merge);
+    return g_test_run();
+}

@@ -40,6 +40,12 @@ static bool vfio_container_abandon_vaddr(VFIOContainer *c, GError **errp)
     if (!c->mappings->len) {
         return true;
     }
+    /*
+     * Before the call: should it fail part-way (a kernel that does not
+     * unwind), rollback re-registers every vaddr; those still valid are
+     * invalidated first (restore's EINVAL path), so none stays without.
+     */
+    c->vaddr_abandoned = true;
     ret = VFIO_IOCTL(c->fd, VFIO_IOMMU_UNMAP_DMA, &unmap);
     trace_vfio_cpr_vaddr(c->fd, "abandon", c->mappings->len, ret);
     if (ret < 0) {
@@ -48,7 +54,6 @@ static bool vfio_container_abandon_vaddr(VFIOContainer *c, GError **errp)
                    g_strerror(-ret));
         return false;
     }
-    c->vaddr_abandoned = true;
     return true;
 }
 

@@ -569,7 +569,10 @@ static void ram_batch_flush(MigStream *f, RamSaveState *rs, RamBatch *b,
     for (unsigned int i = 0; i < b->n; i++) {
         mig_put_be64(f, b->offset[i]);
     }
-    /* Nothing changes them until the stream is flushed: send in place. */
+    /*
+     * Nothing changes them before the migration ends (the source runs the
+     * guest again only once it failed): send in place.
+     */
     for (unsigned int i = 0; i < b->n; i++) {
         mig_put_buffer_ref(f, host + b->offset[i], RAM_PAGE_SIZE);
     }

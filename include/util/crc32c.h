@@ -3,8 +3,9 @@
  * CRC-32C (Castagnoli: reflected polynomial 0x82F63B78, initial value and
  * final xor 0xFFFFFFFF), so crc32c_update(0, "123456789", 9) is 0xE3069283.
  * The per-record checksum of the migration stream. x86-64 hosts with
- * SSE4.2 compute it with the CRC32 instruction, several times faster than
- * any table; other hosts use an eight-bytes-per-step table.
+ * SSE4.2 and PCLMULQDQ compute it with the CRC32 instruction, several
+ * times faster than any table; other hosts use an eight-bytes-per-step
+ * table.
  */
 #ifndef BATON_UTIL_CRC32C_H
 #define BATON_UTIL_CRC32C_H

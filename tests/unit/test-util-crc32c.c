@@ -23,7 +23,7 @@ static void test_hw_matches_sw(void)
     GRand *rand = g_rand_new_with_seed(42);
 
     if (!crc32c_has_hw()) {
-        g_test_skip("no SSE4.2 CRC32 instruction on this host");
+        g_test_skip("no SSE4.2 and PCLMULQDQ on this host");
     }
     for (size_t i = 0; i < sizeof(buf); i++) {
         buf[i] = g_rand_int(rand);
@@ -45,7 +45,7 @@ static void test_hw_lanes(void)
     GRand *rand = g_rand_new_with_seed(7);
 
     if (!crc32c_has_hw()) {
-        g_test_skip("no SSE4.2 CRC32 instruction on this host");
+        g_test_skip("no SSE4.2 and PCLMULQDQ on this host");
     }
     for (size_t i = 0; i < size; i++) {
         buf[i] = g_rand_int(rand);

@@ -219,11 +219,8 @@ typedef struct RecordPut {
 
 static void record_sum_pending(RecordPut *put)
 {
-    for (guint i = 0; i < put->pending->len; i++) {
-        struct iovec *v = &g_array_index(put->pending, struct iovec, i);
-
-        put->crc = crc32c_update(put->crc, v->iov_base, v->iov_len);
-    }
+    put->crc = crc32c_update_iov(
+        put->crc, (const struct iovec *)put->pending->data, put->pending->len);
     g_array_set_size(put->pending, 0);
     put->pending_bytes = 0;
 }

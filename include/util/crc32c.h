@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 /*
  * Continue CRC (0 to start) over LEN bytes at BUF and return the new value;
@@ -20,6 +21,13 @@
  * Thread-safe.
  */
 uint32_t crc32c_update(uint32_t crc, const void *buf, size_t len);
+
+/*
+ * crc32c_update() over N pieces in turn, for pieces likely not in cache
+ * (guest pages about to be sent): it prefetches the next ones while it
+ * sums one.
+ */
+uint32_t crc32c_update_iov(uint32_t crc, const struct iovec *iov, size_t n);
 
 /* The table version, whatever the host has (tests compare the two). */
 uint32_t crc32c_update_sw(uint32_t crc, const void *buf, size_t len);

@@ -85,6 +85,40 @@ static void test_chaining(void)
     }
 }
 
+/* Pieces, empty ones among them, sum as their concatenation does. */
+static void test_iov(void)
+{
+    /* Lengths: none, pages, odd ones, three pages and five bytes. */
+    static const size_t lens[] = {0, 4096, 7, 0, 12293, 1, 4096, 0, 9000};
+    struct iovec iov[G_N_ELEMENTS(lens)];
+    size_t total = 0, at = 0;
+    g_autofree uint8_t *buf = NULL;
+    GRand *rand = g_rand_new_with_seed(11);
+
+    for (size_t i = 0; i < G_N_ELEMENTS(lens); i++) {
+        total += lens[i];
+    }
+    buf = g_malloc(total);
+    for (size_t i = 0; i < total; i++) {
+        buf[i] = g_rand_int(rand);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(lens); i++) {
+        iov[i].iov_base = buf + at;
+        iov[i].iov_len = lens[i];
+        at += lens[i];
+    }
+    for (size_t n = 0; n <= G_N_ELEMENTS(lens); n++) {
+        size_t len = 0;
+
+        for (size_t i = 0; i < n; i++) {
+            len += lens[i];
+        }
+        g_assert_cmphex(crc32c_update_iov(0x55, iov, n), ==,
+                        crc32c_update_sw(0x55, buf, len));
+    }
+    g_rand_free(rand);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -92,5 +126,6 @@ int main(int argc, char **argv)
     g_test_add_func("/util/crc32c/hw-matches-sw", test_hw_matches_sw);
     g_test_add_func("/util/crc32c/hw-lanes", test_hw_lanes);
     g_test_add_func("/util/crc32c/chaining", test_chaining);
+    g_test_add_func("/util/crc32c/iov", test_iov);
     return g_test_run();
 }

@@ -15,6 +15,7 @@
 
 #include "migration/stream.h"
 #include "util/crc32c.h"
+#include "util/fault-inject.h"
 #include "util/scm-rights.h"
 
 #define STREAM_BUF_SIZE (64 * 1024)
@@ -735,7 +736,10 @@ static bool stream_splice_all(MigStream *f)
                 }
                 break;
             }
-            if (ref) {
+            if (ref && fault_inject_fail("stream-vmsplice")) {
+                r = -1;
+                errno = EFAULT;
+            } else if (ref) {
                 struct iovec v = {.iov_base = (void *)p, .iov_len = n};
 
                 r = vmsplice(f->splice_pipe[1], &v, 1, SPLICE_F_NONBLOCK);

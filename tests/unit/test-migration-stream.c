@@ -482,6 +482,40 @@ static void test_refs_socket(void)
 }
 
 /*
+ * Memory vmsplice() refuses (BATON_FAULT_INJECT=stream-vmsplice:once, set
+ * by main(): the first vmsplice() of the process, this test's): what the
+ * pipe held goes first, the rest is copied, in order, and from then on
+ * the stream copies (a change after the flush does not reach the peer).
+ */
+static void test_refs_fallback(void)
+{
+    g_autofree uint8_t *pages = g_malloc(8 * REF_PAGE);
+    g_autofree uint8_t *want = g_malloc(8 * REF_PAGE);
+    g_autofree uint8_t *got = g_malloc(8 * REF_PAGE);
+    g_autoptr(MigStream) w = NULL;
+    g_autoptr(MigStream) r = NULL;
+    int sv[2];
+
+    make_socketpair(sv);
+    w = mig_stream_new_fd(sv[1], true, false, "w");
+    r = mig_stream_new_fd(sv[0], false, false, "r");
+    fill_pattern(pages, 8 * REF_PAGE, 3);
+    memcpy(want, pages, 8 * REF_PAGE);
+    mig_put_u8(w, 0x17);
+    mig_put_buffer_ref(w, pages, 4 * REF_PAGE);
+    mig_put_u8(w, 0x18);
+    mig_put_buffer_ref(w, pages + 4 * REF_PAGE, 4 * REF_PAGE);
+    g_assert_true(mig_stream_flush(w));
+    memset(pages, 0x5a, 8 * REF_PAGE);
+    g_assert_cmpuint(mig_get_u8(r), ==, 0x17);
+    mig_get_buffer(r, got, 4 * REF_PAGE);
+    g_assert_cmpuint(mig_get_u8(r), ==, 0x18);
+    mig_get_buffer(r, got + 4 * REF_PAGE, 4 * REF_PAGE);
+    g_assert_null(mig_stream_error(r));
+    g_assert_cmpmem(got, 8 * REF_PAGE, want, 8 * REF_PAGE);
+}
+
+/*
  * On a socket, a reference is not copied at the flush: the peer reads the
  * memory itself (mig_put_buffer_ref()'s contract says it must not change
  * before the migration ends; this breaks it on purpose to see that).
@@ -510,6 +544,7 @@ static void test_refs_not_copied(void)
 
 int main(int argc, char **argv)
 {
+    g_setenv("BATON_FAULT_INJECT", "stream-vmsplice:once", TRUE);
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/migration/stream/mem-encoding", test_mem_encoding);
     g_test_add_func("/migration/stream/sticky-error", test_sticky_error);
@@ -525,6 +560,7 @@ int main(int argc, char **argv)
     g_test_add_func("/migration/stream/shutdown-writer",
                     test_shutdown_rate_limited_writer);
     g_test_add_func("/migration/stream/peer-closed", test_peer_closed);
+    g_test_add_func("/migration/stream/refs-fallback", test_refs_fallback);
     g_test_add_func("/migration/stream/refs-socket", test_refs_socket);
     g_test_add_func("/migration/stream/refs-not-copied", test_refs_not_copied);
     return g_test_run();

@@ -205,8 +205,10 @@ static bool with_error(bool ok, GError *err, const char *what, GError **errp)
 /*
  * A record holding references is sent in chunks of this many bytes, each
  * summed right after it went out: the checksum pass then runs while the
- * destination drains the socket (the pages are still in this core's
- * cache), instead of in front of the send with the destination idle.
+ * destination copies the chunk, instead of in front of the send with the
+ * destination idle. A socket splices the pages (stream.c), so nothing on
+ * this side has read them before the checksum: crc32c_update_iov()
+ * fetches them ahead.
  */
 #define RECORD_SUM_CHUNK (128 * 1024)
 

@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -665,6 +666,35 @@ static bool stream_pipe_unsplice(MigStream *f)
     return true;
 }
 
+/*
+ * splice() into a socket sends without MSG_NOSIGNAL: a peer that went away
+ * raises SIGPIPE. So SIGPIPE is blocked around the call, and one the call
+ * raised (it goes to this thread) is taken back, for the stream to fail
+ * with EPIPE as send() does, whatever the process does with SIGPIPE.
+ */
+static ssize_t stream_splice_out(MigStream *f)
+{
+    sigset_t pipe_set, old;
+    ssize_t r;
+    int err;
+
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    r = splice(f->splice_pipe[0], NULL, f->fd, NULL, f->pipe_bytes,
+               SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    err = errno;
+    if (r < 0 && err == EPIPE && !sigismember(&old, SIGPIPE)) {
+        const struct timespec now = {0, 0};
+
+        while (sigtimedwait(&pipe_set, NULL, &now) < 0 && errno == EINTR) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = err;
+    return r;
+}
+
 /* Move everything the pipe holds into the socket. */
 static bool stream_pipe_drain(MigStream *f)
 {
@@ -675,8 +705,7 @@ static bool stream_pipe_drain(MigStream *f)
             stream_fail(f, "channel shut down");
             return false;
         }
-        r = splice(f->splice_pipe[0], NULL, f->fd, NULL, f->pipe_bytes,
-                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        r = stream_splice_out(f);
         if (r > 0) {
             f->pipe_bytes -= r;
             f->bytes += r;

@@ -515,6 +515,22 @@ static void test_refs_fallback(void)
     g_assert_cmpmem(got, 8 * REF_PAGE, want, 8 * REF_PAGE);
 }
 
+/* Spliced writes to a peer that went away fail without SIGPIPE too. */
+static void test_refs_peer_closed(void)
+{
+    g_autofree uint8_t *pages = g_malloc0(64 * REF_PAGE);
+    g_autoptr(MigStream) w = NULL;
+    int sv[2];
+
+    make_socketpair(sv);
+    close(sv[0]);
+    w = mig_stream_new_fd(sv[1], true, false, "gone");
+    mig_put_u8(w, 1);
+    mig_put_buffer_ref(w, pages, 64 * REF_PAGE);
+    g_assert_false(mig_stream_flush(w));
+    g_assert_nonnull(strstr(mig_stream_error(w)->message, "write failed"));
+}
+
 /*
  * On a socket, a reference is not copied at the flush: the peer reads the
  * memory itself (mig_put_buffer_ref()'s contract says it must not change
@@ -562,6 +578,8 @@ int main(int argc, char **argv)
     g_test_add_func("/migration/stream/peer-closed", test_peer_closed);
     g_test_add_func("/migration/stream/refs-fallback", test_refs_fallback);
     g_test_add_func("/migration/stream/refs-socket", test_refs_socket);
+    g_test_add_func("/migration/stream/refs-peer-closed",
+                    test_refs_peer_closed);
     g_test_add_func("/migration/stream/refs-not-copied", test_refs_not_copied);
     return g_test_run();
 }

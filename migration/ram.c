@@ -90,6 +90,11 @@ typedef struct RamSaveState {
     uint64_t held_word;
     unsigned long held;
     unsigned long held_zero;
+    /*
+     * The first pass (every page marked dirty at setup) is not over: only
+     * then can a page to send be one the guest never wrote.
+     */
+    bool first_pass;
 
     /* Dirty page rate: pages that became dirty since PERIOD_START_NS. */
     int64_t period_start_ns;
@@ -438,6 +443,7 @@ static bool ram_save_setup(MigStream *f, void *opaque, GError **errp)
     rs->cur = 0;
     rs->next_word = 0;
     rs->held = 0;
+    rs->first_pass = true;
 
     /*
      * Logging must be on before the first page is read, and the first pass
@@ -474,6 +480,34 @@ static bool ram_save_setup(MigStream *f, void *opaque, GError **errp)
 }
 
 /*
+ * The pages just taken into rs->held are about to be checked for zeroes,
+ * one after the other: known-zero ones are marked in rs->held_zero, the
+ * first line of each other one is fetched ahead, so the checks (most end
+ * there) do not wait for memory one by one.
+ *
+ * Known zero: in the first pass, pages the guest never wrote, whose
+ * reading would fault them in (ram_hint_zero()). After it, every dirty
+ * page was written since the pass before (a page dropped since then
+ * reads as zero cheaply), so the hint (a pagemap read per word) is not
+ * worth its cost there, inside the pause above all.
+ */
+static void ram_hold_prefetch(RamSaveState *rs, const RAMBlock *rb)
+{
+    uint64_t first = rs->held_word * BPW;
+    unsigned long todo;
+
+    if (rs->first_pass) {
+        ram_hint_zero(rs->pagemap_fd, rb, first,
+                      MIN(BPW, ram_block_pages(rb) - first), &rs->held_zero);
+    }
+    for (todo = rs->held & ~rs->held_zero; todo; todo &= todo - 1) {
+        uint64_t page = first + __builtin_ctzl(todo);
+
+        __builtin_prefetch((const uint8_t *)rb->host + (page << RAM_PAGE_BITS));
+    }
+}
+
+/*
  * Take the next non-empty bitmap word from the cursor on into rs->held;
  * false at the end of the pass (the cursor then goes back to the start).
  *
@@ -501,9 +535,7 @@ static bool ram_take_dirty_word(RamSaveState *rs)
                 if (rs->held) {
                     rs->held_word = w;
                     rs->held_zero = 0;
-                    ram_hint_zero(rs->pagemap_fd, b->rb, w * BPW,
-                                  MIN(BPW, ram_block_pages(b->rb) - w * BPW),
-                                  &rs->held_zero);
+                    ram_hold_prefetch(rs, b->rb);
                     return true;
                 }
             }
@@ -512,6 +544,7 @@ static bool ram_take_dirty_word(RamSaveState *rs)
         rs->next_word = 0;
     }
     rs->cur = 0;
+    rs->first_pass = false;
     return false;
 }
 
@@ -569,7 +602,10 @@ static void ram_batch_flush(MigStream *f, RamSaveState *rs, RamBatch *b,
     for (unsigned int i = 0; i < b->n; i++) {
         mig_put_be64(f, b->offset[i]);
     }
-    /* Nothing changes them until the stream is flushed: send in place. */
+    /*
+     * Nothing changes them before the migration ends (the source runs the
+     * guest again only once it failed): send in place.
+     */
     for (unsigned int i = 0; i < b->n; i++) {
         mig_put_buffer_ref(f, host + b->offset[i], RAM_PAGE_SIZE);
     }

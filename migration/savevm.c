@@ -205,8 +205,10 @@ static bool with_error(bool ok, GError *err, const char *what, GError **errp)
 /*
  * A record holding references is sent in chunks of this many bytes, each
  * summed right after it went out: the checksum pass then runs while the
- * destination drains the socket (the pages are still in this core's
- * cache), instead of in front of the send with the destination idle.
+ * destination copies the chunk, instead of in front of the send with the
+ * destination idle. A socket splices the pages (stream.c), so nothing on
+ * this side has read them before the checksum: crc32c_update_iov()
+ * fetches them ahead.
  */
 #define RECORD_SUM_CHUNK (128 * 1024)
 
@@ -219,11 +221,8 @@ typedef struct RecordPut {
 
 static void record_sum_pending(RecordPut *put)
 {
-    for (guint i = 0; i < put->pending->len; i++) {
-        struct iovec *v = &g_array_index(put->pending, struct iovec, i);
-
-        put->crc = crc32c_update(put->crc, v->iov_base, v->iov_len);
-    }
+    put->crc = crc32c_update_iov(
+        put->crc, (const struct iovec *)put->pending->data, put->pending->len);
     g_array_set_size(put->pending, 0);
     put->pending_bytes = 0;
 }

@@ -9,12 +9,14 @@
 
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 
 #include "migration/stream.h"
 #include "util/crc32c.h"
+#include "util/fault-inject.h"
 #include "util/scm-rights.h"
 
 #define STREAM_BUF_SIZE (64 * 1024)
@@ -71,6 +73,15 @@ struct MigStream {
     size_t iov_bytes;
     GArray *refs;
     size_t ref_bytes;
+
+    /*
+     * Socket writers: a pipe through which referenced pieces are spliced
+     * into the socket instead of copied (stream_splice_all()); -1 until
+     * first used. NO_SPLICE: the socket refused a splice once.
+     */
+    int splice_pipe[2];
+    size_t pipe_bytes; /* in the pipe, not yet spliced into the socket */
+    bool no_splice;
 
     GArray *fds_out; /* duplicates waiting for the next flush */
     GArray *fds_in;  /* received, not yet taken: fds_in[fds_in_head..] */
@@ -145,6 +156,7 @@ static MigStream *stream_alloc(const char *name, bool is_writer)
 
     f->name = g_strdup(name);
     f->fd = -1;
+    f->splice_pipe[0] = f->splice_pipe[1] = -1;
     f->is_writer = is_writer;
     f->fds_out = g_array_new(FALSE, FALSE, sizeof(int));
     f->fds_in = g_array_new(FALSE, FALSE, sizeof(int));
@@ -594,6 +606,199 @@ static bool stream_fill(MigStream *f)
 /* ---- writing ---- */
 
 /*
+ * Splice pipe capacity asked for: the most an unprivileged process may
+ * set by default (fs.pipe-max-size), 256 pages. Less only costs round
+ * trips through the pipe.
+ */
+#define STREAM_PIPE_SIZE (1024 * 1024)
+
+static bool stream_pipe_open(MigStream *f)
+{
+    if (f->splice_pipe[0] >= 0) {
+        return true;
+    }
+    if (pipe2(f->splice_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+        f->splice_pipe[0] = f->splice_pipe[1] = -1;
+        f->no_splice = true; /* copies instead; only slower */
+        return false;
+    }
+    fcntl(f->splice_pipe[1], F_SETPIPE_SZ, STREAM_PIPE_SIZE);
+    return true;
+}
+
+static void stream_pipe_close(MigStream *f)
+{
+    for (int i = 0; i < 2; i++) {
+        if (f->splice_pipe[i] >= 0) {
+            close(f->splice_pipe[i]);
+            f->splice_pipe[i] = -1;
+        }
+    }
+    f->pipe_bytes = 0;
+}
+
+/*
+ * The socket refused a splice: send what the pipe holds by copy, and copy
+ * from now on.
+ */
+static bool stream_pipe_unsplice(MigStream *f)
+{
+    uint8_t chunk[4096];
+
+    f->no_splice = true;
+    while (f->pipe_bytes > 0) {
+        ssize_t r =
+            read(f->splice_pipe[0], chunk, MIN(sizeof(chunk), f->pipe_bytes));
+
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            stream_fail_errno(f, r < 0 ? errno : EIO,
+                              "cannot read back the splice pipe");
+            return false;
+        }
+        f->pipe_bytes -= r;
+        if (!stream_write_all(f, chunk, r)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * splice() into a socket sends without MSG_NOSIGNAL: a peer that went away
+ * raises SIGPIPE. So SIGPIPE is blocked around the call, and one the call
+ * raised (it goes to this thread) is taken back, for the stream to fail
+ * with EPIPE as send() does, whatever the process does with SIGPIPE.
+ */
+static ssize_t stream_splice_out(MigStream *f)
+{
+    sigset_t pipe_set, old;
+    ssize_t r;
+    int err;
+
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    r = splice(f->splice_pipe[0], NULL, f->fd, NULL, f->pipe_bytes,
+               SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    err = errno;
+    if (r < 0 && err == EPIPE && !sigismember(&old, SIGPIPE)) {
+        const struct timespec now = {0, 0};
+
+        while (sigtimedwait(&pipe_set, NULL, &now) < 0 && errno == EINTR) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = err;
+    return r;
+}
+
+/* Move everything the pipe holds into the socket. */
+static bool stream_pipe_drain(MigStream *f)
+{
+    while (f->pipe_bytes > 0) {
+        ssize_t r;
+
+        if (mig_stream_is_shutdown(f)) {
+            stream_fail(f, "channel shut down");
+            return false;
+        }
+        r = stream_splice_out(f);
+        if (r > 0) {
+            f->pipe_bytes -= r;
+            f->bytes += r;
+            f->window_bytes += r;
+            continue;
+        }
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            stream_wait(f, POLLOUT);
+            continue;
+        }
+        if (r < 0 && (errno == EINVAL || errno == EOPNOTSUPP) &&
+            !mig_stream_is_shutdown(f)) {
+            return stream_pipe_unsplice(f);
+        }
+        if (r == 0) {
+            stream_fail(f, "write made no progress");
+        } else if (mig_stream_is_shutdown(f)) {
+            stream_fail(f, "channel shut down");
+        } else {
+            stream_fail_errno(f, errno, "write failed");
+        }
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Sockets: write the queued pieces through the pipe. Referenced pieces
+ * are vmspliced: the pipe and then the socket's buffers point at their
+ * pages, and the peer's read is the only copy made of them (a copy into
+ * the socket costs the sender as much CPU as the peer's copy out).
+ * Buffer pieces are copied into the pipe, so the buffer can be reused
+ * at once. A reference thus stays in use after the flush, until the peer
+ * has read it: mig_put_buffer_ref()'s callers send memory that nothing
+ * changes before the migration ends (a stopped guest's RAM).
+ */
+static bool stream_splice_all(MigStream *f)
+{
+    const struct iovec *iov = (const struct iovec *)f->iov->data;
+    const uint8_t *buf_end = f->buf + f->buf_size;
+
+    for (guint i = 0; i < f->iov->len; i++) {
+        const uint8_t *p = iov[i].iov_base;
+        size_t n = iov[i].iov_len;
+        bool ref = p < f->buf || p >= buf_end;
+
+        while (n > 0) {
+            bool full;
+            ssize_t r;
+
+            if (f->no_splice) {
+                if (!stream_write_all(f, p, n)) {
+                    return false;
+                }
+                break;
+            }
+            if (ref && fault_inject_fail("stream-vmsplice")) {
+                r = -1;
+                errno = EFAULT;
+            } else if (ref) {
+                struct iovec v = {.iov_base = (void *)p, .iov_len = n};
+
+                r = vmsplice(f->splice_pipe[1], &v, 1, SPLICE_F_NONBLOCK);
+            } else {
+                r = write(f->splice_pipe[1], p, n);
+            }
+            if (r > 0) {
+                p += r;
+                n -= r;
+                f->pipe_bytes += r;
+                continue;
+            }
+            if (r < 0 && errno == EINTR) {
+                continue;
+            }
+            /*
+             * A full pipe goes into the socket. Anything else (memory
+             * vmsplice() cannot take) ends splicing on this stream.
+             */
+            full = r < 0 && errno == EAGAIN && f->pipe_bytes > 0;
+            if (!stream_pipe_drain(f)) {
+                return false;
+            }
+            f->no_splice |= !full;
+        }
+    }
+    return stream_pipe_drain(f);
+}
+
+/*
  * Write the queued pieces with as few writev() calls as the kernel
  * allows. Under a rate limit, or with descriptors to pass, piece by
  * piece instead (neither happens while references are queued: only a
@@ -611,6 +816,9 @@ static bool stream_writev_all(MigStream *f)
             }
         }
         return true;
+    }
+    if (f->is_socket && !f->no_splice && stream_pipe_open(f)) {
+        return stream_splice_all(f);
     }
     while (n > 0) {
         ssize_t r;
@@ -1130,6 +1338,7 @@ bool mig_stream_close(MigStream *f, GError **errp)
     }
     ok = mig_stream_check(f, errp);
 
+    stream_pipe_close(f);
     g_mutex_lock(&f->lock);
     if (f->fd >= 0) {
         close(f->fd);

@@ -107,11 +107,12 @@ void mig_put_be64(MigStream *f, uint64_t v);
 void mig_put_buffer(MigStream *f, const void *buf, size_t len);
 /*
  * Like mig_put_buffer(), but BUF may be sent from where it is instead of
- * being copied: by an fd writer with writev() at the next flush, by a
- * memory child writer when its record is framed onto its parent (which
- * then references it in turn, or copies it). BUF must stay valid and
- * unchanged until the fd writer's next mig_stream_flush() returns: a
- * stopped guest's RAM, during the switchover.
+ * being copied: by an fd writer at the next flush (sockets splice it, so
+ * the peer reads BUF's pages themselves; other descriptors writev() it),
+ * by a memory child writer when its record is framed onto its parent
+ * (which then references it in turn, or copies it). BUF must stay valid
+ * and unchanged until the peer has read it, i.e. until the migration
+ * ends: a stopped guest's RAM, during the switchover.
  */
 void mig_put_buffer_ref(MigStream *f, const void *buf, size_t len);
 /* A string as u8 length + bytes (at most 255 bytes, asserted). */

@@ -25,7 +25,10 @@ void fault_inject_point(const char *name);
  * stderr. Unset, false at the cost of one test. Points: "cpu-load-N"
  * (loading vCPU N's state into KVM fails, accel/kvm/kvm-migration.c),
  * "cpr-notify-prepare" and "cpr-notify-handover" (the old process's
- * live update fails after that event's notifiers, migration/cpr.c).
+ * live update fails after that event's notifiers, migration/cpr.c),
+ * "stream-vmsplice" (a socket stream's vmsplice() of referenced memory
+ * fails as for memory it cannot take; the stream copies instead,
+ * migration/stream.c).
  * "NAME:once" fails only the first time NAME is reached (a retry then
  * succeeds in the same process).
  */

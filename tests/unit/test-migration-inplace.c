@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The switchover's copy-saving paths: pages sent by reference
- * (mig_put_buffer_ref(), writev over a socketpair, memory child writers),
+ * (mig_put_buffer_ref(), spliced into a socketpair, memory child writers),
  * reader windows that sum a record's CRC as it is consumed, and the RAM
  * section loaded in place, whose damaged records must still fail as
  * checksum mismatches.

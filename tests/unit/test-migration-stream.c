@@ -425,8 +425,142 @@ static void test_peer_closed(void)
     g_assert_nonnull(strstr(mig_stream_error(w)->message, "write failed"));
 }
 
+/*
+ * References on a socket (the final RAM pass): many pieces, more than the
+ * splice pipe and the socket buffer hold, mixed with buffered bytes that
+ * the stream's buffer is reused for after each flush.
+ */
+#define REF_PAGES 600
+#define REF_PAGE 4096
+
+typedef struct RefPump {
+    int fd;
+    uint8_t *pages;
+} RefPump;
+
+static gpointer ref_writer(gpointer opaque)
+{
+    RefPump *p = opaque;
+    MigStream *w = mig_stream_new_fd(p->fd, true, false, "refs");
+    bool ok = true;
+
+    for (unsigned int i = 0; i < REF_PAGES; i++) {
+        mig_put_be32(w, i);
+        mig_put_buffer_ref(w, p->pages + i * REF_PAGE, REF_PAGE);
+        if (i % 100 == 99) {
+            ok &= mig_stream_flush(w);
+        }
+    }
+    mig_put_be32(w, 0xfeedface);
+    ok &= mig_stream_close(w, NULL);
+    return GINT_TO_POINTER(ok);
+}
+
+static void test_refs_socket(void)
+{
+    g_autofree uint8_t *pages = g_malloc(REF_PAGES * REF_PAGE);
+    g_autofree uint8_t *got = g_malloc(REF_PAGE);
+    g_autoptr(MigStream) r = NULL;
+    RefPump p = {.pages = pages};
+    GThread *th;
+    int sv[2];
+
+    fill_pattern(pages, REF_PAGES * REF_PAGE, 5);
+    make_socketpair(sv);
+    p.fd = sv[1];
+    th = g_thread_new("refs", ref_writer, &p);
+    r = mig_stream_new_fd(sv[0], false, false, "refs");
+    for (unsigned int i = 0; i < REF_PAGES; i++) {
+        g_assert_cmpuint(mig_get_be32(r), ==, i);
+        mig_get_buffer(r, got, REF_PAGE);
+        g_assert_cmpmem(got, REF_PAGE, pages + i * REF_PAGE, REF_PAGE);
+    }
+    g_assert_cmphex(mig_get_be32(r), ==, 0xfeedface);
+    g_assert_true(mig_stream_eof(r));
+    g_assert_null(mig_stream_error(r));
+    g_assert_true(GPOINTER_TO_INT(g_thread_join(th)));
+}
+
+/*
+ * Memory vmsplice() refuses (BATON_FAULT_INJECT=stream-vmsplice:once, set
+ * by main(): the first vmsplice() of the process, this test's): what the
+ * pipe held goes first, the rest is copied, in order, and from then on
+ * the stream copies (a change after the flush does not reach the peer).
+ */
+static void test_refs_fallback(void)
+{
+    g_autofree uint8_t *pages = g_malloc(8 * REF_PAGE);
+    g_autofree uint8_t *want = g_malloc(8 * REF_PAGE);
+    g_autofree uint8_t *got = g_malloc(8 * REF_PAGE);
+    g_autoptr(MigStream) w = NULL;
+    g_autoptr(MigStream) r = NULL;
+    int sv[2];
+
+    make_socketpair(sv);
+    w = mig_stream_new_fd(sv[1], true, false, "w");
+    r = mig_stream_new_fd(sv[0], false, false, "r");
+    fill_pattern(pages, 8 * REF_PAGE, 3);
+    memcpy(want, pages, 8 * REF_PAGE);
+    mig_put_u8(w, 0x17);
+    mig_put_buffer_ref(w, pages, 4 * REF_PAGE);
+    mig_put_u8(w, 0x18);
+    mig_put_buffer_ref(w, pages + 4 * REF_PAGE, 4 * REF_PAGE);
+    g_assert_true(mig_stream_flush(w));
+    memset(pages, 0x5a, 8 * REF_PAGE);
+    g_assert_cmpuint(mig_get_u8(r), ==, 0x17);
+    mig_get_buffer(r, got, 4 * REF_PAGE);
+    g_assert_cmpuint(mig_get_u8(r), ==, 0x18);
+    mig_get_buffer(r, got + 4 * REF_PAGE, 4 * REF_PAGE);
+    g_assert_null(mig_stream_error(r));
+    g_assert_cmpmem(got, 8 * REF_PAGE, want, 8 * REF_PAGE);
+}
+
+/* Spliced writes to a peer that went away fail without SIGPIPE too. */
+static void test_refs_peer_closed(void)
+{
+    g_autofree uint8_t *pages = g_malloc0(64 * REF_PAGE);
+    g_autoptr(MigStream) w = NULL;
+    int sv[2];
+
+    make_socketpair(sv);
+    close(sv[0]);
+    w = mig_stream_new_fd(sv[1], true, false, "gone");
+    mig_put_u8(w, 1);
+    mig_put_buffer_ref(w, pages, 64 * REF_PAGE);
+    g_assert_false(mig_stream_flush(w));
+    g_assert_nonnull(strstr(mig_stream_error(w)->message, "write failed"));
+}
+
+/*
+ * On a socket, a reference is not copied at the flush: the peer reads the
+ * memory itself (mig_put_buffer_ref()'s contract says it must not change
+ * before the migration ends; this breaks it on purpose to see that).
+ */
+static void test_refs_not_copied(void)
+{
+    g_autofree uint8_t *pages = g_malloc(8 * REF_PAGE);
+    g_autofree uint8_t *got = g_malloc(8 * REF_PAGE);
+    g_autoptr(MigStream) w = NULL;
+    g_autoptr(MigStream) r = NULL;
+    int sv[2];
+
+    make_socketpair(sv);
+    w = mig_stream_new_fd(sv[1], true, false, "w");
+    r = mig_stream_new_fd(sv[0], false, false, "r");
+    fill_pattern(pages, 8 * REF_PAGE, 9);
+    mig_put_u8(w, 0x42);
+    mig_put_buffer_ref(w, pages, 8 * REF_PAGE);
+    g_assert_true(mig_stream_flush(w));
+    memset(pages, 0x5a, 8 * REF_PAGE);
+    g_assert_cmpuint(mig_get_u8(r), ==, 0x42);
+    mig_get_buffer(r, got, 8 * REF_PAGE);
+    g_assert_null(mig_stream_error(r));
+    g_assert_cmpmem(got, 8 * REF_PAGE, pages, 8 * REF_PAGE);
+}
+
 int main(int argc, char **argv)
 {
+    g_setenv("BATON_FAULT_INJECT", "stream-vmsplice:once", TRUE);
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/migration/stream/mem-encoding", test_mem_encoding);
     g_test_add_func("/migration/stream/sticky-error", test_sticky_error);
@@ -442,5 +576,10 @@ int main(int argc, char **argv)
     g_test_add_func("/migration/stream/shutdown-writer",
                     test_shutdown_rate_limited_writer);
     g_test_add_func("/migration/stream/peer-closed", test_peer_closed);
+    g_test_add_func("/migration/stream/refs-fallback", test_refs_fallback);
+    g_test_add_func("/migration/stream/refs-socket", test_refs_socket);
+    g_test_add_func("/migration/stream/refs-peer-closed",
+                    test_refs_peer_closed);
+    g_test_add_func("/migration/stream/refs-not-copied", test_refs_not_copied);
     return g_test_run();
 }

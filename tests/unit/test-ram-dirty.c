@@ -845,9 +845,64 @@ static void test_bad_records(void)
     guest_free(&a);
 }
 
+/* ---- RAM blocks ---- */
+
+/*
+ * The smaps field NAME ("THPeligible:") of the mapping holding ADDR, -1
+ * if there is none.
+ */
+static long smaps_field(const void *addr, const char *name)
+{
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+    bool in = false;
+
+    g_assert_true(g_file_get_contents("/proc/self/smaps", &text, NULL, NULL));
+    lines = g_strsplit(text, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        unsigned long start, end;
+
+        /* Mapping lines start with the range, in lower-case hex. */
+        if (g_ascii_isxdigit(**l) && !g_ascii_isupper(**l) &&
+            sscanf(*l, "%lx-%lx", &start, &end) == 2) {
+            in = start <= (uintptr_t)addr && (uintptr_t)addr < end;
+        } else if (in && g_str_has_prefix(*l, name)) {
+            return strtol(*l + strlen(name), NULL, 10);
+        }
+    }
+    return -1;
+}
+
+/*
+ * Private anonymous RAM starts on a 2 MiB boundary and may use
+ * transparent huge pages (advised: the host's default THP mode,
+ * "madvise", uses them only then); memfd RAM is left as it is.
+ */
+static void test_anon_thp(void)
+{
+    g_autofree char *mode = NULL;
+    GError *err = NULL;
+    RAMBlock *rb;
+
+    if (!g_file_get_contents("/sys/kernel/mm/transparent_hugepage/enabled",
+                             &mode, NULL, NULL) ||
+        strstr(mode, "[never]")) {
+        g_test_skip("transparent huge pages are off on this host");
+        return;
+    }
+    rb = ram_block_new_anon("thp", 6 * 1024 * 1024 + 5 * PAGE, false, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint((uintptr_t)rb->host % (2 * 1024 * 1024), ==, 0);
+    g_assert_cmpint(smaps_field(rb->host, "THPeligible:"), ==, 1);
+    /* The whole block is mapped, and writable. */
+    memset(rb->host, 0x5a, rb->size);
+    ram_block_free(rb);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/ram/block/anon-thp", test_anon_thp);
     g_test_add_func("/ram/dirty/host-writes", test_dirty_host_writes);
     g_test_add_func("/ram/dirty/words", test_dirty_words);
     g_test_add_func("/ram/migrate/round-trip", test_round_trip);

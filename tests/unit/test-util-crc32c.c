@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * CRC-32C: the standard check value, the instruction path against the
- * table path on every length and alignment, and chaining.
+ * CRC-32C: the standard check value, the instruction paths (lanes,
+ * folding) against the table path on every length and alignment, and
+ * chaining.
  */
 #include "util/osdep.h"
 
@@ -23,7 +24,7 @@ static void test_hw_matches_sw(void)
     GRand *rand = g_rand_new_with_seed(42);
 
     if (!crc32c_has_hw()) {
-        g_test_skip("no SSE4.2 CRC32 instruction on this host");
+        g_test_skip("no SSE4.2 and PCLMULQDQ on this host");
     }
     for (size_t i = 0; i < sizeof(buf); i++) {
         buf[i] = g_rand_int(rand);
@@ -45,7 +46,7 @@ static void test_hw_lanes(void)
     GRand *rand = g_rand_new_with_seed(7);
 
     if (!crc32c_has_hw()) {
-        g_test_skip("no SSE4.2 CRC32 instruction on this host");
+        g_test_skip("no SSE4.2 and PCLMULQDQ on this host");
     }
     for (size_t i = 0; i < size; i++) {
         buf[i] = g_rand_int(rand);
@@ -85,12 +86,78 @@ static void test_chaining(void)
     }
 }
 
+/*
+ * Folding (1024 bytes and more where the CPU has VPCLMULQDQ): every
+ * remainder modulo its 256-, 64- and 16-byte steps, at several
+ * alignments, from the smallest length on.
+ */
+static void test_hw_fold(void)
+{
+    size_t size = 4 * 4096 + 8;
+    g_autofree uint8_t *buf = g_malloc(size);
+    GRand *rand = g_rand_new_with_seed(3);
+
+    if (!crc32c_has_hw()) {
+        g_test_skip("no SSE4.2 and PCLMULQDQ on this host");
+    }
+    for (size_t i = 0; i < size; i++) {
+        buf[i] = g_rand_int(rand);
+    }
+    for (size_t start = 0; start < 4; start++) {
+        for (size_t len = 1000; len <= 1600; len++) {
+            g_assert_cmphex(crc32c_update(0xabcd, buf + start, len), ==,
+                            crc32c_update_sw(0xabcd, buf + start, len));
+        }
+        for (size_t len = 4 * 4096 - 300; len <= 4 * 4096; len++) {
+            g_assert_cmphex(crc32c_update(~0u, buf + start, len), ==,
+                            crc32c_update_sw(~0u, buf + start, len));
+        }
+    }
+    g_rand_free(rand);
+}
+
+/* Pieces, empty ones among them, sum as their concatenation does. */
+static void test_iov(void)
+{
+    /* Lengths: none, pages, odd ones, three pages and five bytes. */
+    static const size_t lens[] = {0, 4096, 7, 0, 12293, 1, 4096, 0, 9000};
+    struct iovec iov[G_N_ELEMENTS(lens)];
+    size_t total = 0, at = 0;
+    g_autofree uint8_t *buf = NULL;
+    GRand *rand = g_rand_new_with_seed(11);
+
+    for (size_t i = 0; i < G_N_ELEMENTS(lens); i++) {
+        total += lens[i];
+    }
+    buf = g_malloc(total);
+    for (size_t i = 0; i < total; i++) {
+        buf[i] = g_rand_int(rand);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(lens); i++) {
+        iov[i].iov_base = buf + at;
+        iov[i].iov_len = lens[i];
+        at += lens[i];
+    }
+    for (size_t n = 0; n <= G_N_ELEMENTS(lens); n++) {
+        size_t len = 0;
+
+        for (size_t i = 0; i < n; i++) {
+            len += lens[i];
+        }
+        g_assert_cmphex(crc32c_update_iov(0x55, iov, n), ==,
+                        crc32c_update_sw(0x55, buf, len));
+    }
+    g_rand_free(rand);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/util/crc32c/check-value", test_check_value);
     g_test_add_func("/util/crc32c/hw-matches-sw", test_hw_matches_sw);
     g_test_add_func("/util/crc32c/hw-lanes", test_hw_lanes);
+    g_test_add_func("/util/crc32c/hw-fold", test_hw_fold);
     g_test_add_func("/util/crc32c/chaining", test_chaining);
+    g_test_add_func("/util/crc32c/iov", test_iov);
     return g_test_run();
 }

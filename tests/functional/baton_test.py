@@ -27,7 +27,7 @@ import unittest
 
 BATON = os.environ.get("BATON", "")
 GUEST_DIR = os.environ.get("GUEST_DIR", "")
-DEFAULT_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = 30.0  # ends a hang; a busy 2-core CI host can be slow
 
 _tmpdir = None
 _live_vms = []

@@ -146,6 +146,10 @@ class Precopy(Continuity):
             "-incoming", "unix:" + src.path("mig.sock")],
             serial_socket=True, name="dst"))
         self.migrate(src, dst)
+        # The guest writes on the destination before it is stopped there
+        # (else "a client received nothing" would only say it was slow).
+        wait_for(lambda: len(dst.serial.data) >= 26, TIMEOUT,
+                 what="output on the destination")
         self.assert_continuous(dst.qmp, [lambda: src.serial.data,
                                          lambda: dst.serial.data])
 

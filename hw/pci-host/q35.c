@@ -137,6 +137,9 @@ static void ich9_set_irq(void *opaque, int pirq, int level)
     if (pirq >= 0 && level >= 0) {
         qemu_set_irq(s->apic_gsi[pirq], level);
     }
+    if (pirq < 0) {
+        pci_bus_fire_intx_routing_notifier(s->parent_obj.bus);
+    }
 }
 
 static bool ich9_is_pirq_reg(uint32_t addr, int len)

@@ -326,6 +326,9 @@ void pci_default_write_config(PCIDevice *d, uint32_t addr, uint32_t val,
     if ((old_cmd ^ pci_get_word(d->config + PCI_COMMAND)) &
         PCI_COMMAND_INTX_DISABLE) {
         pci_intx_update(d);
+        if (d->intx_routing_notifier) {
+            d->intx_routing_notifier(d);
+        }
     }
     if (d->msi_cap && ranges_overlap(addr, len, d->msi_cap, msi_cap_size(d))) {
         msi_write_config(d, addr, val, len);

@@ -42,10 +42,22 @@ int pci_intx_route(PCIDevice *d)
 
 int pci_device_intx_gsi(PCIDevice *d)
 {
-    if (pci_get_word(d->config + PCI_COMMAND) & PCI_COMMAND_INTX_DISABLE) {
+    int pin = d->config[PCI_INTERRUPT_PIN];
+    PCIBus *root;
+    int irq;
+
+    if (pin < 1 || pin > PCI_NUM_PINS ||
+        (pci_get_word(d->config + PCI_COMMAND) & PCI_COMMAND_INTX_DISABLE)) {
         return -1;
     }
-    return pci_intx_route(d);
+    irq = pci_swizzled_irq(d, pin - 1, &root);
+    if (irq < 0 || irq >= root->nirq) {
+        return -1;
+    }
+    if (root->route_gsi) {
+        return root->route_gsi(root->irq_opaque, irq);
+    }
+    return root->route_irq ? root->route_irq(root->irq_opaque, irq) : -1;
 }
 
 void pci_device_set_intx_routing_notifier(PCIDevice *d,

@@ -83,6 +83,11 @@ void pci_bus_irqs(PCIBus *bus, void (*set_irq)(void *, int, int),
     }
 }
 
+void pci_bus_set_route_gsi(PCIBus *bus, int (*route_gsi)(void *, int))
+{
+    bus->route_gsi = route_gsi;
+}
+
 int pci_bus_num(PCIBus *bus)
 {
     if (!bus->parent_dev) {

@@ -10,6 +10,7 @@
 #include "util/osdep.h"
 
 #include "hw/pci-host/i440fx.h"
+#include "hw/pci-host/q35.h"
 #include "hw/pci/msix.h"
 #include "hw/pci/pci-host.h"
 #include "migration/vmstate.h"
@@ -357,6 +358,41 @@ static void test_intx_routing_notifier(Fixture *f, gconstpointer data)
     g_assert_cmpint(intx_notes, ==, 5);
 }
 
+/*
+ * q35: a PIRQ routed to the 8259 reaches the GSI of its ISA IRQ; one whose
+ * 8259 route is off still reaches its IOAPIC pin, 16 + PIRQ.
+ */
+static void test_intx_gsi_q35(void)
+{
+    DeviceState *host = qdev_new(TYPE_Q35_HOST_DEVICE);
+    PCIBus *bus;
+    DeviceState *lpc, *dev;
+    GError *err = NULL;
+    /* ich9_map_irq: slot 3's INTA is PIRQ 4 + (3 & 3) = PIRQH (0x6b). */
+    uint32_t pirqh = 0x68 + 3;
+
+    g_assert_true(qdev_realize(host, NULL, &err));
+    bus = PCI_HOST_BRIDGE(host)->bus;
+    lpc = qdev_new(TYPE_ICH9_LPC_DEVICE);
+    g_assert_true(object_property_parse(OBJECT(lpc), "addr", "1f", &err));
+    g_assert_true(qdev_realize(lpc, &bus->qbus, &err));
+    dev = qdev_new("x-pci-test");
+    g_assert_true(object_property_parse(OBJECT(dev), "addr", "3", &err));
+    g_assert_true(qdev_realize(dev, &bus->qbus, &err));
+    g_assert_no_error(err);
+    g_assert_cmpint(pci_device_intx_gsi(PCI_DEVICE(dev)), ==, 16 + 7);
+    cfg_write(ICH9_LPC_DEVFN, pirqh, 11, 1);
+    g_assert_cmpint(pci_device_intx_gsi(PCI_DEVICE(dev)), ==, 11);
+    cfg_write(ICH9_LPC_DEVFN, pirqh, 0x80 | 11, 1);
+    g_assert_cmpint(pci_device_intx_gsi(PCI_DEVICE(dev)), ==, 16 + 7);
+    object_unparent(OBJECT(dev));
+    object_unref(OBJECT(dev));
+    object_unparent(OBJECT(lpc));
+    object_unref(OBJECT(lpc));
+    object_unparent(OBJECT(host));
+    object_unref(OBJECT(host));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -374,5 +410,6 @@ int main(int argc, char **argv)
                test_msix_load_checks_sizes, fixture_teardown);
     g_test_add("/hw/pci/intx/routing-notifier", Fixture, NULL, fixture_setup,
                test_intx_routing_notifier, fixture_teardown);
+    g_test_add_func("/hw/pci/intx/gsi-q35", test_intx_gsi_q35);
     return g_test_run();
 }

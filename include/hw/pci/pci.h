@@ -171,6 +171,8 @@ struct PCIBus {
     void (*set_irq)(void *opaque, int irq_num, int level);
     /* The ISA IRQ (or GSI) index IRQ_NUM routes to; -1 if disabled. */
     int (*route_irq)(void *opaque, int irq_num);
+    /* The GSI it reaches, when not route_irq's (pci_bus_set_route_gsi). */
+    int (*route_gsi)(void *opaque, int irq_num);
     void *irq_opaque;
     int nirq;
     /* Per index, the wired-OR of the functions asserting it. */
@@ -193,6 +195,12 @@ PCIBus *pci_root_bus_new(DeviceState *parent, const char *name,
 void pci_bus_irqs(PCIBus *bus, void (*set_irq)(void *, int, int),
                   int (*map_irq)(PCIDevice *, int),
                   int (*route_irq)(void *, int), void *opaque, int nirq);
+/*
+ * A root bus whose PIRQs reach GSIs other than their ISA IRQs (q35: IOAPIC
+ * pin 16 + PIRQ when the 8259 route is off) says which with ROUTE_GSI
+ * (after pci_bus_irqs(), same opaque); pci_device_intx_gsi() asks it.
+ */
+void pci_bus_set_route_gsi(PCIBus *bus, int (*route_gsi)(void *, int));
 /* The bus number of BUS: 0 for a root, else its bridge's secondary bus. */
 int pci_bus_num(PCIBus *bus);
 /* The root bus BUS hangs under. */
@@ -298,8 +306,9 @@ int pci_swizzled_irq(PCIDevice *d, int pin, PCIBus **root);
 int pci_intx_route(PCIDevice *d);
 /*
  * The GSI D's INTx reaches now, or -1 when it reaches none: no pin, its
- * PIRQ's route disabled, or COMMAND.INTX_DISABLE set. (pc and q35: the
- * ISA IRQ of pci_intx_route(), GSIs 0-15 being the ISA IRQs.)
+ * PIRQ routed nowhere, or COMMAND.INTX_DISABLE set. pc: the ISA IRQ of
+ * pci_intx_route() (GSIs 0-15 are the ISA IRQs); q35: that too while
+ * the PIRQ goes to the 8259, else its IOAPIC pin 16 + PIRQ.
  */
 int pci_device_intx_gsi(PCIDevice *d);
 /* FN (NULL: none) is told when D's INTx GSI may have changed. */

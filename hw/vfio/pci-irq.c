@@ -149,19 +149,19 @@ static void vfio_intx_route(VFIOPCIDevice *vdev)
         vdev->intx_pending = false;
         pci_set_irq(d, 0);
     }
-    if (!irqchip_add_irqfd(vdev->intx_fd, vdev->intx_unmask_fd, gsi,
-                           &local_err)) {
+    if (irqchip_add_irqfd(vdev->intx_fd, vdev->intx_unmask_fd, gsi,
+                          &local_err)) {
+        vdev->intx_gsi = gsi;
+    } else {
         warn_report("vfio %s: INTx stays in userspace: %s", vdev->name,
                     local_err->message);
         g_error_free(local_err);
         vfio_intx_watch(vdev, !vdev->quiet);
-        return;
     }
-    vdev->intx_gsi = gsi;
     /*
      * A signal baton read and never ended left the line masked; an unmask
-     * brings it back through the irqfd (the KVM layer writes the
-     * resamplefd itself when it attaches held irqfds after a pause).
+     * brings it back through the irqfd or the watch (the KVM layer writes
+     * the resamplefd itself when it attaches held irqfds after a pause).
      */
     vfio_intx_unmask(vdev);
 }

@@ -19,6 +19,7 @@ Skips (77) without a usable /dev/kvm or when hostsim is not built."""
 import os
 import re
 import tempfile
+import time
 import unittest
 
 from baton_test import (QmpError, Vm, VmTestCase, cpr_channels,
@@ -61,6 +62,7 @@ class Guest:
 
     def __init__(self, tc, ndev, mode):
         self.tc, self.ndev, self.count = tc, ndev, 0
+        self.exit_times = []
         bdfs = ["0000:0%d:00.0" % (i + 1) for i in range(ndev)]
         self.hs = Hostsim(tc, ["%s,type=dmatest,group=%d" % (b, 5 + i)
                                for i, b in enumerate(bdfs)])
@@ -144,8 +146,12 @@ class Guest:
         self.qmp.cmd("migrate", channels=cpr_channels(main, cpr))
         wait_migration(self.qmp, timeout=TIMEOUT)
         wait_runstate(self.qmp, "running", TIMEOUT)
+        # The old process quits at SIGTERM; a deadline for a hang only (an
+        # exit of more than 10 s was seen once with the other core busy).
+        t0 = time.monotonic()
         self.vm.proc.terminate()
-        self.tc.assertEqual(self.vm.wait(), 0, self.vm.stderr_text())
+        self.tc.assertEqual(self.vm.wait(TIMEOUT), 0, self.vm.stderr_text())
+        self.exit_times.append(time.monotonic() - t0)
         self.vm = new
 
     def cpr_exec(self):
@@ -201,9 +207,10 @@ class VfioGuest(VmTestCase):
             else:
                 g.transfer()
             g.progress()
-        print("  %d devices, %d updates: %s" % (
+        print("  %d devices, %d updates: %s; old process exit max %.3f s" % (
             g.ndev, n, ", ".join("rec %d irq %d" % (c["rec"], c["irq"])
-                                 for c in g.last())))
+                                 for c in g.last()),
+            max(g.exit_times)))
 
     def test_msix_one(self):
         """One function, MSI-X vector 0 through an irqfd, live-updated."""

@@ -40,13 +40,19 @@ static int piix3_route_irq(void *opaque, int pirq)
     return (v & PIRQ_DISABLE) || (v & 0x0f) < 3 ? -1 : (v & 0x0f);
 }
 
-/* A PIRQ's wired-OR changed (LEVEL), or only the routing (-1). */
+/*
+ * A PIRQ's wired-OR changed (LEVEL), or only the routing (-1): then the
+ * functions whose INTx bypasses baton's lines (irqfds) are told too.
+ */
 static void piix3_set_irq(void *opaque, int pirq, int level)
 {
     PIIX3State *s = opaque;
 
     pci_pirq_router_update(&s->pirq, pirq, level, PIIX_NUM_PIRQS,
                            piix3_route_irq, s);
+    if (pirq < 0) {
+        pci_bus_fire_intx_routing_notifier(s->parent_obj.bus);
+    }
 }
 
 static void piix3_write_config(PCIDevice *d, uint32_t addr, uint32_t val,

@@ -124,6 +124,18 @@ static int ich9_route_irq(void *opaque, int pirq)
 }
 
 /*
+ * The GSI a PIRQ reaches for an irqfd: its ISA IRQ while routed to the
+ * 8259 (KVM's GSIs 0-15 feed the PIC and the IOAPIC), else the IOAPIC
+ * pin ich9_set_irq() drives for it in any case.
+ */
+static int ich9_route_gsi(void *opaque, int pirq)
+{
+    int irq = ich9_route_irq(opaque, pirq);
+
+    return irq >= 0 ? irq : 16 + pirq;
+}
+
+/*
  * A PIRQ's wired-OR changed (LEVEL), or only the routing (-1): to the ISA
  * IRQ its routing register names (the PIC's view) and, as on QEMU's q35,
  * straight to IOAPIC pin 16 + PIRQ.
@@ -136,6 +148,9 @@ static void ich9_set_irq(void *opaque, int pirq, int level)
                            ich9_route_irq, s);
     if (pirq >= 0 && level >= 0) {
         qemu_set_irq(s->apic_gsi[pirq], level);
+    }
+    if (pirq < 0) {
+        pci_bus_fire_intx_routing_notifier(s->parent_obj.bus);
     }
 }
 
@@ -178,6 +193,7 @@ static bool ich9_lpc_realize(PCIDevice *d, GError **errp)
     pci_pirq_router_init(&s->pirq);
     pci_bus_irqs(d->bus, ich9_set_irq, ich9_map_irq, ich9_route_irq, d,
                  ICH9_NUM_PIRQS);
+    pci_bus_set_route_gsi(d->bus, ich9_route_gsi);
     return true;
 }
 

@@ -40,6 +40,44 @@ int pci_intx_route(PCIDevice *d)
     return root->route_irq(root->irq_opaque, irq);
 }
 
+int pci_device_intx_gsi(PCIDevice *d)
+{
+    int pin = d->config[PCI_INTERRUPT_PIN];
+    PCIBus *root;
+    int irq;
+
+    if (pin < 1 || pin > PCI_NUM_PINS ||
+        (pci_get_word(d->config + PCI_COMMAND) & PCI_COMMAND_INTX_DISABLE)) {
+        return -1;
+    }
+    irq = pci_swizzled_irq(d, pin - 1, &root);
+    if (irq < 0 || irq >= root->nirq) {
+        return -1;
+    }
+    if (root->route_gsi) {
+        return root->route_gsi(root->irq_opaque, irq);
+    }
+    return root->route_irq ? root->route_irq(root->irq_opaque, irq) : -1;
+}
+
+void pci_device_set_intx_routing_notifier(PCIDevice *d,
+                                          PCIINTxRoutingNotifier fn)
+{
+    d->intx_routing_notifier = fn;
+}
+
+static void pci_intx_routing_notify(PCIDevice *d, void *opaque)
+{
+    if (d->intx_routing_notifier) {
+        d->intx_routing_notifier(d);
+    }
+}
+
+void pci_bus_fire_intx_routing_notifier(PCIBus *bus)
+{
+    pci_for_each_device(bus, pci_intx_routing_notify, NULL);
+}
+
 /*
  * One more (CHANGE 1) or one less (-1) asserted pin on D's PIRQ: a
  * SharedIRQ per PIRQ of the root bus, so one function lowering its pin

@@ -83,6 +83,11 @@ void pci_bus_irqs(PCIBus *bus, void (*set_irq)(void *, int, int),
     }
 }
 
+void pci_bus_set_route_gsi(PCIBus *bus, int (*route_gsi)(void *, int))
+{
+    bus->route_gsi = route_gsi;
+}
+
 int pci_bus_num(PCIBus *bus)
 {
     if (!bus->parent_dev) {
@@ -326,6 +331,9 @@ void pci_default_write_config(PCIDevice *d, uint32_t addr, uint32_t val,
     if ((old_cmd ^ pci_get_word(d->config + PCI_COMMAND)) &
         PCI_COMMAND_INTX_DISABLE) {
         pci_intx_update(d);
+        if (d->intx_routing_notifier) {
+            d->intx_routing_notifier(d);
+        }
     }
     if (d->msi_cap && ranges_overlap(addr, len, d->msi_cap, msi_cap_size(d))) {
         msi_write_config(d, addr, val, len);

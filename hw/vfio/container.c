@@ -354,7 +354,9 @@ static bool vfio_group_adopt(VFIOGroup *group, AddressSpace *as, int cfd,
         VFIOContainer *c = g_ptr_array_index(vfio_containers, i);
 
         if (c->as == as && vfio_same_file(c->fd, cfd)) {
-            close(cfd);
+            if (cfd != c->fd) {
+                close(cfd); /* a copy (cpr-transfer); cpr-exec keeps one */
+            }
             group->container = c;
             g_ptr_array_add(c->groups, group);
             trace_vfio_group_attach(group->groupid, c->fd);

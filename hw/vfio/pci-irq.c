@@ -10,11 +10,15 @@
  *   signals the vector through hw/pci (a masked one only sets its pending
  *   bit). The guest's table and capability are baton's (hw/pci/msix.c,
  *   msi.c); the host's vectors are enabled for as long as the guest's.
- * - INTx: an eventfd baton reads; the kernel masks the line when it fires
- *   (automask) and baton asserts the pin. The next access to any BAR ends
- *   it (QEMU's EOI heuristic without a resampling irqfd): baton lowers the
- *   pin and unmasks, and a device still asserting fires again.
- *   TODO(issue 9): level irqfd + resamplefd on the routed GSI under KVM.
+ * - INTx: the kernel masks the line when it fires (automask). Under KVM
+ *   with routing the trigger eventfd is a level irqfd on the GSI the pin
+ *   reaches, with the device's unmask eventfd as its resamplefd: KVM
+ *   holds the GSI until the guest's EOI, then unmasks, and a device still
+ *   asserting fires again, without baton. The GSI follows the guest's
+ *   PIRQ routing and INTx disable (hw/pci's routing notifier). Otherwise
+ *   (qtest, no route, INTx disabled) baton reads the eventfd and asserts
+ *   the pin; the next access to any BAR ends it (QEMU's EOI heuristic
+ *   without a resampling irqfd): baton lowers the pin and unmasks.
  */
 #include "util/osdep.h"
 
@@ -93,6 +97,117 @@ static gboolean vfio_intx_ready(int fd, GIOCondition cond, gpointer opaque)
     return G_SOURCE_CONTINUE;
 }
 
+static void vfio_intx_unmask(VFIOPCIDevice *vdev)
+{
+    vfio_set_irqs(vdev, VFIO_PCI_INTX_IRQ_INDEX, 0, 1,
+                  VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK, NULL);
+}
+
+static void vfio_intx_watch(VFIOPCIDevice *vdev, bool on)
+{
+    if (!on && vdev->intx_watch) {
+        g_source_remove(vdev->intx_watch);
+        vdev->intx_watch = 0;
+    } else if (on && !vdev->intx_watch) {
+        vdev->intx_watch =
+            g_unix_fd_add(vdev->intx_fd, G_IO_IN, vfio_intx_ready, vdev);
+    }
+}
+
+/*
+ * INTx to the GSI its pin reaches now, as a level irqfd, or back to
+ * baton when it reaches none (or there is no resamplefd). Called when
+ * INTx comes on, is adopted, or the routing may have changed.
+ */
+static void vfio_intx_route(VFIOPCIDevice *vdev)
+{
+    PCIDevice *d = &vdev->parent_obj;
+    int gsi = vdev->intx_unmask_fd >= 0 ? pci_device_intx_gsi(d) : -1;
+    GError *local_err = NULL;
+
+    if (gsi == vdev->intx_gsi) {
+        return;
+    }
+    trace_vfio_intx_route(vdev->name, vdev->intx_gsi, gsi);
+    if (vdev->intx_gsi >= 0) {
+        /*
+         * KVM lets the GSI go with the irqfd: a level it held waits for
+         * a resample that will not come, so unmask; a device still
+         * asserting signals again, to baton's watch or the new irqfd.
+         */
+        irqchip_remove_irqfd(vdev->intx_fd, vdev->intx_gsi);
+        vdev->intx_gsi = -1;
+        vfio_intx_watch(vdev, !vdev->quiet);
+        vfio_intx_unmask(vdev);
+    }
+    if (gsi < 0) {
+        return;
+    }
+    vfio_intx_watch(vdev, false);
+    if (vdev->intx_pending) {
+        /* What baton asserted ends here; the unmask below re-fires it. */
+        vdev->intx_pending = false;
+        pci_set_irq(d, 0);
+    }
+    if (irqchip_add_irqfd(vdev->intx_fd, vdev->intx_unmask_fd, gsi,
+                          &local_err)) {
+        vdev->intx_gsi = gsi;
+    } else {
+        warn_report("vfio %s: INTx stays in userspace: %s", vdev->name,
+                    local_err->message);
+        g_error_free(local_err);
+        vfio_intx_watch(vdev, !vdev->quiet);
+    }
+    /*
+     * A signal baton read and never ended left the line masked; an unmask
+     * brings it back through the irqfd or the watch (the KVM layer writes
+     * the resamplefd itself when it attaches held irqfds after a pause).
+     */
+    vfio_intx_unmask(vdev);
+}
+
+static void vfio_intx_routing_changed(PCIDevice *d)
+{
+    VFIOPCIDevice *vdev = (VFIOPCIDevice *)d;
+
+    if (vdev->irq_mode == VFIO_IRQ_INTX) {
+        vfio_intx_route(vdev);
+    }
+}
+
+/*
+ * Under KVM routing: the device's unmask eventfd (ACTION_UNMASK with
+ * DATA_EVENTFD), the resamplefd of INTx's irqfd. Without it (refused)
+ * INTx stays with baton, which is reported.
+ */
+static void vfio_intx_unmask_fd_setup(VFIOPCIDevice *vdev)
+{
+    int fd, ret;
+
+    if (!irqchip_msi_via_routes()) {
+        return;
+    }
+    fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0) {
+        warn_report("vfio %s: no INTx unmask eventfd (%s); INTx stays in "
+                    "userspace",
+                    vdev->name, g_strerror(errno));
+        return;
+    }
+    ret = vfio_set_irqs(vdev, VFIO_PCI_INTX_IRQ_INDEX, 0, 1,
+                        VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK,
+                        &fd);
+    if (ret < 0) {
+        warn_report("vfio %s: the device refuses an INTx unmask eventfd "
+                    "(%s); INTx stays in userspace",
+                    vdev->name, g_strerror(-ret));
+        close(fd);
+        return;
+    }
+    vdev->intx_unmask_fd = fd;
+    cpr_own_fd(OBJECT(vdev), "vfio-intx", 1, fd);
+}
+
 bool vfio_intx_enable(VFIOPCIDevice *vdev, GError **errp)
 {
     int ret;
@@ -115,11 +230,10 @@ bool vfio_intx_enable(VFIOPCIDevice *vdev, GError **errp)
         return false;
     }
     cpr_own_fd(OBJECT(vdev), "vfio-intx", 0, vdev->intx_fd);
-    if (!vdev->quiet) {
-        vdev->intx_watch =
-            g_unix_fd_add(vdev->intx_fd, G_IO_IN, vfio_intx_ready, vdev);
-    }
+    vfio_intx_unmask_fd_setup(vdev);
     vdev->irq_mode = VFIO_IRQ_INTX;
+    vfio_intx_watch(vdev, !vdev->quiet);
+    vfio_intx_route(vdev);
     return true;
 }
 
@@ -128,11 +242,18 @@ static void vfio_intx_disable(VFIOPCIDevice *vdev)
     if (vdev->irq_mode != VFIO_IRQ_INTX) {
         return;
     }
+    /* Off in the kernel: the unmask eventfd goes with the trigger. */
     vfio_set_irqs(vdev, VFIO_PCI_INTX_IRQ_INDEX, 0, 0,
                   VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, NULL);
-    if (vdev->intx_watch) {
-        g_source_remove(vdev->intx_watch);
-        vdev->intx_watch = 0;
+    if (vdev->intx_gsi >= 0) {
+        irqchip_remove_irqfd(vdev->intx_fd, vdev->intx_gsi);
+        vdev->intx_gsi = -1;
+    }
+    vfio_intx_watch(vdev, false);
+    if (vdev->intx_unmask_fd >= 0) {
+        cpr_disown_fd(OBJECT(vdev), "vfio-intx", 1, vdev->intx_unmask_fd);
+        close(vdev->intx_unmask_fd);
+        vdev->intx_unmask_fd = -1;
     }
     cpr_disown_fd(OBJECT(vdev), "vfio-intx", 0, vdev->intx_fd);
     close(vdev->intx_fd);
@@ -161,8 +282,7 @@ void vfio_intx_eoi(VFIOPCIDevice *vdev)
     trace_vfio_intx_eoi(vdev->name);
     vdev->intx_pending = false;
     pci_set_irq(&vdev->parent_obj, 0);
-    vfio_set_irqs(vdev, VFIO_PCI_INTX_IRQ_INDEX, 0, 1,
-                  VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK, NULL);
+    vfio_intx_unmask(vdev);
 }
 
 /* ---- MSI and MSI-X vectors ---- */
@@ -473,13 +593,8 @@ void vfio_irqs_quiesce(VFIOPCIDevice *vdev, bool quiet)
 {
     vdev->quiet = quiet;
     if (vdev->intx_fd >= 0) {
-        if (quiet && vdev->intx_watch) {
-            g_source_remove(vdev->intx_watch);
-            vdev->intx_watch = 0;
-        } else if (!quiet && !vdev->intx_watch) {
-            vdev->intx_watch = g_unix_fd_add(vdev->intx_fd, G_IO_IN,
-                                             vfio_intx_ready, vdev);
-        }
+        /* An irqfd's eventfd is KVM's to read. */
+        vfio_intx_watch(vdev, !quiet && vdev->intx_gsi < 0);
     }
     for (unsigned int i = 0; i < vdev->nr_vectors; i++) {
         VFIOVector *v = &vdev->vectors[i];
@@ -508,7 +623,11 @@ bool vfio_irqs_adopt(VFIOPCIDevice *vdev, VFIOIrqMode mode, unsigned int n,
                        vdev->name);
             return false;
         }
+        /* The unmask eventfd: the device keeps it (none under qtest). */
+        vdev->intx_unmask_fd = cpr_take_fd(obj, "vfio-intx", 1);
         vdev->irq_mode = mode;
+        /* Held (the new VM starts so) until the first resume attaches it. */
+        vfio_intx_route(vdev);
         return true;
     }
     if (mode != VFIO_IRQ_MSI && mode != VFIO_IRQ_MSIX) {
@@ -546,5 +665,9 @@ bool vfio_intx_probe(VFIOPCIDevice *vdev, uint8_t pin)
 {
     vdev->intx_available =
         pin && vfio_irq_count(vdev, VFIO_PCI_INTX_IRQ_INDEX) > 0;
+    if (vdev->intx_available) {
+        pci_device_set_intx_routing_notifier(&vdev->parent_obj,
+                                             vfio_intx_routing_changed);
+    }
     return vdev->intx_available;
 }

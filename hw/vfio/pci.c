@@ -520,7 +520,7 @@ static void vfio_pci_instance_init(Object *obj)
     VFIOPCIDevice *vdev = VFIO_PCI(obj);
 
     vdev->fd = -1;
-    vdev->intx_fd = -1;
+    vdev->intx_fd = vdev->intx_unmask_fd = vdev->intx_gsi = -1;
 }
 
 static void vfio_pci_instance_finalize(Object *obj)

@@ -130,8 +130,16 @@ struct VFIOPCIDevice {
     VFIOBar bars[PCI_NUM_REGIONS];
 
     VFIOIrqMode irq_mode;
-    /* INTx: the trigger eventfd (read by baton), asserted until an EOI. */
+    /*
+     * INTx: the trigger eventfd. Under KVM with routing it is a level
+     * irqfd on the GSI the pin reaches (INTX_GSI; -1: none) whose
+     * resamplefd is INTX_UNMASK_FD, the device's unmask eventfd (-1
+     * without routing); otherwise baton reads it and asserts the pin
+     * (INTX_PENDING) until an EOI.
+     */
     int intx_fd;
+    int intx_unmask_fd;
+    int intx_gsi;
     guint intx_watch;
     bool intx_pending;
     bool intx_available; /* the device has INTx and a pin */

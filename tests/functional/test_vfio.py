@@ -438,7 +438,7 @@ class Device(VmTestCase):
     def test_four_devices(self):
         """Four functions, two of them in one group and the groups sharing
         one container: each streams into its own ring with nothing lost,
-        and a cpr-transfer keeps all four going."""
+        and a cpr-transfer and then a cpr-exec keep all four going."""
         bdfs = ["0000:01:00.0", "0000:01:00.1", "0000:02:00.0",
                 "0000:03:00.0"]
         groups = [5, 5, 6, 7]
@@ -474,6 +474,21 @@ class Device(VmTestCase):
             self.assertEqual(d.consume(150), (0, 0))
         # The new process adopted that one container once, too.
         self.assertEqual(new.stderr_text().count("vfio_container_new"), 1)
+        # cpr-exec keeps fd numbers: the groups' one container fd is not
+        # a second copy to close (it was, and the next map failed).
+        state = vm.path("state")
+        before = proc_image_id(new.pid)
+        vm.qmp.cmd("migrate-set-parameters",
+                   {"mode": "cpr-exec",
+                    "cpr-exec-command": vm.command() + ["-incoming",
+                                                        "defer"]})
+        vm.qmp.cmd("migrate", uri="file:" + state)
+        wait_for(lambda: new._died() or
+                 proc_image_id(new.pid) not in (before, None), what="exec")
+        vm.qmp.cmd("migrate-incoming", uri="file:" + state)
+        wait_runstate(vm.qmp, "running")
+        for d, ring in zip(ds, rings):
+            self.assertEqual(d.consume(d.n + 100), (0, 0))
         self.assertEqual([d.rd(FAULTS) for d in ds], [0] * 4)
         self.assertEqual([d.rd(RESETS) for d in ds], resets)
 

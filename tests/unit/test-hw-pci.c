@@ -4,11 +4,13 @@
  * functions on its bus, reached through 0xCF8/0xCFC in the I/O address
  * space. Config masks (RW, read-only, W1C), capability placement and its
  * errors, the migration check of read-only bits, and reset assignment
- * with many BARs (aligned, disjoint, inside their windows).
+ * with many BARs (aligned, disjoint, inside their windows), and the INTx
+ * routing notifier (PIIX3's PIRQ registers, COMMAND.INTX_DISABLE).
  */
 #include "util/osdep.h"
 
 #include "hw/pci-host/i440fx.h"
+#include "hw/pci-host/q35.h"
 #include "hw/pci/msix.h"
 #include "hw/pci/pci-host.h"
 #include "migration/vmstate.h"
@@ -303,6 +305,94 @@ static void test_msix_load_checks_sizes(Fixture *f, gconstpointer data)
     g_clear_error(&err);
 }
 
+static int intx_notes;
+
+static void note_intx_route(PCIDevice *d)
+{
+    intx_notes++;
+}
+
+/*
+ * A function whose INTx goes around baton's lines (VFIO's irqfd) is told
+ * when its GSI may change and finds the new one: the PIRQ route the
+ * guest writes in PIIX3, disabled routes, COMMAND.INTX_DISABLE.
+ */
+static void test_intx_routing_notifier(Fixture *f, gconstpointer data)
+{
+    PCIDevice *d = f->dev[1];
+    PCIDevice *other;
+    uint8_t piix = PCI_DEVFN(1, 0);
+    /* piix3_map_irq: slot 3's INTA is PIRQC, slot 4's PIRQD. */
+    uint32_t pirqc = 0x60 + 2;
+
+    add_dev(f, TYPE_PIIX3_PCI_DEVICE, "1", NULL);
+    other = add_dev(f, "x-pci-test", "4", NULL);
+    intx_notes = 0;
+    pci_device_set_intx_routing_notifier(d, note_intx_route);
+    g_assert_cmpint(pci_device_intx_gsi(d), ==, -1); /* 0x80: disabled */
+    cfg_write(piix, pirqc, 11, 1);
+    g_assert_cmpint(intx_notes, ==, 1);
+    g_assert_cmpint(pci_device_intx_gsi(d), ==, 11);
+    g_assert_cmpint(pci_device_intx_gsi(other), ==, -1);
+    cfg_write(piix, pirqc, 5, 1);
+    g_assert_cmpint(intx_notes, ==, 2);
+    g_assert_cmpint(pci_device_intx_gsi(d), ==, 5);
+    /* The function's own INTx disable: told, and no GSI while it holds. */
+    cfg_write(d->devfn, PCI_COMMAND, PCI_COMMAND_INTX_DISABLE, 2);
+    g_assert_cmpint(intx_notes, ==, 3);
+    g_assert_cmpint(pci_device_intx_gsi(d), ==, -1);
+    cfg_write(d->devfn, PCI_COMMAND, PCI_COMMAND_INTX_DISABLE, 2);
+    g_assert_cmpint(intx_notes, ==, 3); /* no change, no note */
+    cfg_write(d->devfn, PCI_COMMAND, 0, 2);
+    g_assert_cmpint(intx_notes, ==, 4);
+    g_assert_cmpint(pci_device_intx_gsi(d), ==, 5);
+    /* Another function's command register is not this one's business. */
+    cfg_write(other->devfn, PCI_COMMAND, PCI_COMMAND_INTX_DISABLE, 2);
+    g_assert_cmpint(intx_notes, ==, 4);
+    /* A route disabled again; then no notifier, no note. */
+    cfg_write(piix, pirqc, 0x80, 1);
+    g_assert_cmpint(intx_notes, ==, 5);
+    g_assert_cmpint(pci_device_intx_gsi(d), ==, -1);
+    pci_device_set_intx_routing_notifier(d, NULL);
+    cfg_write(piix, pirqc, 10, 1);
+    g_assert_cmpint(intx_notes, ==, 5);
+}
+
+/*
+ * q35: a PIRQ routed to the 8259 reaches the GSI of its ISA IRQ; one whose
+ * 8259 route is off still reaches its IOAPIC pin, 16 + PIRQ.
+ */
+static void test_intx_gsi_q35(void)
+{
+    DeviceState *host = qdev_new(TYPE_Q35_HOST_DEVICE);
+    PCIBus *bus;
+    DeviceState *lpc, *dev;
+    GError *err = NULL;
+    /* ich9_map_irq: slot 3's INTA is PIRQ 4 + (3 & 3) = PIRQH (0x6b). */
+    uint32_t pirqh = 0x68 + 3;
+
+    g_assert_true(qdev_realize(host, NULL, &err));
+    bus = PCI_HOST_BRIDGE(host)->bus;
+    lpc = qdev_new(TYPE_ICH9_LPC_DEVICE);
+    g_assert_true(object_property_parse(OBJECT(lpc), "addr", "1f", &err));
+    g_assert_true(qdev_realize(lpc, &bus->qbus, &err));
+    dev = qdev_new("x-pci-test");
+    g_assert_true(object_property_parse(OBJECT(dev), "addr", "3", &err));
+    g_assert_true(qdev_realize(dev, &bus->qbus, &err));
+    g_assert_no_error(err);
+    g_assert_cmpint(pci_device_intx_gsi(PCI_DEVICE(dev)), ==, 16 + 7);
+    cfg_write(ICH9_LPC_DEVFN, pirqh, 11, 1);
+    g_assert_cmpint(pci_device_intx_gsi(PCI_DEVICE(dev)), ==, 11);
+    cfg_write(ICH9_LPC_DEVFN, pirqh, 0x80 | 11, 1);
+    g_assert_cmpint(pci_device_intx_gsi(PCI_DEVICE(dev)), ==, 16 + 7);
+    object_unparent(OBJECT(dev));
+    object_unref(OBJECT(dev));
+    object_unparent(OBJECT(lpc));
+    object_unref(OBJECT(lpc));
+    object_unparent(OBJECT(host));
+    object_unref(OBJECT(host));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -318,5 +408,8 @@ int main(int argc, char **argv)
                test_msix_notifiers, fixture_teardown);
     g_test_add("/hw/pci/msix/load-checks-sizes", Fixture, NULL, fixture_setup,
                test_msix_load_checks_sizes, fixture_teardown);
+    g_test_add("/hw/pci/intx/routing-notifier", Fixture, NULL, fixture_setup,
+               test_intx_routing_notifier, fixture_teardown);
+    g_test_add_func("/hw/pci/intx/gsi-q35", test_intx_gsi_q35);
     return g_test_run();
 }

@@ -57,6 +57,13 @@ typedef struct PCIDevice PCIDevice;
 typedef int (*MSIVectorUseNotifier)(PCIDevice *d, unsigned int vector,
                                     MSIMessage msg);
 typedef void (*MSIVectorReleaseNotifier)(PCIDevice *d, unsigned int vector);
+/*
+ * An owner of D's INTx outside baton's lines (a level irqfd on a GSI:
+ * VFIO) is told that the GSI its pin reaches may have changed: the
+ * guest re-programmed a PIRQ route (PIIX3, ICH9-LPC: a write, reset or
+ * load) or D's COMMAND.INTX_DISABLE. It asks pci_device_intx_gsi() again.
+ */
+typedef void (*PCIINTxRoutingNotifier)(PCIDevice *d);
 
 typedef struct PCIIORegion {
     pcibus_t addr;               /* where it is mapped, or PCI_BAR_UNMAPPED */
@@ -110,6 +117,7 @@ struct PCIDevice {
     bool msix_function_masked; /* !ENABLE || MASKALL, as last seen */
     MSIVectorUseNotifier msix_vector_use_notifier;
     MSIVectorReleaseNotifier msix_vector_release_notifier;
+    PCIINTxRoutingNotifier intx_routing_notifier;
     uint8_t *config_reset; /* config after realize: what reset restores */
     /*
      * The stream's copy of the config (pre_save fills it; post_load checks
@@ -163,6 +171,8 @@ struct PCIBus {
     void (*set_irq)(void *opaque, int irq_num, int level);
     /* The ISA IRQ (or GSI) index IRQ_NUM routes to; -1 if disabled. */
     int (*route_irq)(void *opaque, int irq_num);
+    /* The GSI it reaches, when not route_irq's (pci_bus_set_route_gsi). */
+    int (*route_gsi)(void *opaque, int irq_num);
     void *irq_opaque;
     int nirq;
     /* Per index, the wired-OR of the functions asserting it. */
@@ -185,6 +195,12 @@ PCIBus *pci_root_bus_new(DeviceState *parent, const char *name,
 void pci_bus_irqs(PCIBus *bus, void (*set_irq)(void *, int, int),
                   int (*map_irq)(PCIDevice *, int),
                   int (*route_irq)(void *, int), void *opaque, int nirq);
+/*
+ * A root bus whose PIRQs reach GSIs other than their ISA IRQs (q35: IOAPIC
+ * pin 16 + PIRQ when the 8259 route is off) says which with ROUTE_GSI
+ * (after pci_bus_irqs(), same opaque); pci_device_intx_gsi() asks it.
+ */
+void pci_bus_set_route_gsi(PCIBus *bus, int (*route_gsi)(void *, int));
 /* The bus number of BUS: 0 for a root, else its bridge's secondary bus. */
 int pci_bus_num(PCIBus *bus);
 /* The root bus BUS hangs under. */
@@ -288,6 +304,21 @@ void pci_set_irq(PCIDevice *d, int level);
 int pci_swizzled_irq(PCIDevice *d, int pin, PCIBus **root);
 /* The ISA IRQ the pin of D routes to, or -1 (no pin, routing disabled). */
 int pci_intx_route(PCIDevice *d);
+/*
+ * The GSI D's INTx reaches now, or -1 when it reaches none: no pin, its
+ * PIRQ routed nowhere, or COMMAND.INTX_DISABLE set. pc: the ISA IRQ of
+ * pci_intx_route() (GSIs 0-15 are the ISA IRQs); q35: that too while
+ * the PIRQ goes to the 8259, else its IOAPIC pin 16 + PIRQ.
+ */
+int pci_device_intx_gsi(PCIDevice *d);
+/* FN (NULL: none) is told when D's INTx GSI may have changed. */
+void pci_device_set_intx_routing_notifier(PCIDevice *d,
+                                          PCIINTxRoutingNotifier fn);
+/*
+ * The routing of BUS's PIRQs may have changed (its ISA bridge's
+ * registers): every function under BUS with a notifier is told.
+ */
+void pci_bus_fire_intx_routing_notifier(PCIBus *bus);
 /*
  * The ISA-bridge side of INTx (PIIX3, ICH9-LPC): each PIRQ's level (the
  * root bus's wired-OR) goes to the ISA IRQ its routing register names;

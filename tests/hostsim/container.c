@@ -399,7 +399,7 @@ static int64_t hs_map_set_vaddr(HsContainer *ct, HsCall *c,
     }
     if (c->pid != m->owner) {
         /* Accounting moves to the new process (vfio_change_dma_owner). */
-        ret = hs_acct_charge(c->pid, m->size, &charged);
+        ret = hs_acct_charge(c->pid, m->pin.mmio ? 0 : m->size, &charged);
         if (ret < 0) {
             return ret;
         }
@@ -457,11 +457,12 @@ static int64_t hs_map_dma(HsContainer *ct, HsCall *c)
     m->vaddr = map.vaddr;
     m->vaddr_valid = true;
     m->owner = c->pid;
-    ret = hs_acct_charge(c->pid, map.size, &m->charged);
-    if (ret == 0) {
-        ret = hs_pin_vaddr(c->pid, map.vaddr, map.size, m->writable, &m->pin);
+    ret = hs_pin_vaddr(c->pid, map.vaddr, map.size, m->writable, &m->pin);
+    if (ret == 0 && !m->pin.mmio) {
+        /* MMIO pfns (a device region's mmap) are not accounted. */
+        ret = hs_acct_charge(c->pid, map.size, &m->charged);
         if (ret < 0) {
-            hs_acct_uncharge(c->pid, m->charged);
+            hs_unpin(&m->pin);
         }
     }
     if (ret < 0) {

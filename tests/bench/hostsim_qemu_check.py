@@ -508,9 +508,12 @@ def run_cpr(env, opts, transport):
             return
         report(True, tag + ": migration completed")
         new.connect()
-        want = "paused" if opts.accel == "kvm" else "running"
-        wait_for(lambda: new.qmp.cmd("query-status")["status"] == want,
-                 timeout=30, what="new QEMU " + want)
+        # Under KVM the vCPUs never ran (-S): the guest stays stopped.
+        wait_for(lambda: new.qmp.cmd("query-status")["status"] not in
+                 ("inmigrate", "postmigrate"),
+                 timeout=30, what="new QEMU out of inmigrate")
+        report(True, tag + ": new QEMU took over",
+               "status %s" % new.qmp.cmd("query-status")["status"])
         old.stop()
         d.qt = new.qt
         d.cfg.qt = new.qt

@@ -20,6 +20,8 @@
 #include "hostsim-proto.h"
 
 #define HS_PAGE_SIZE 4096ULL
+/* Largest dirty bitmap one VFIO_IOMMU_DIRTY_PAGES call returns (bytes). */
+#define HS_DIRTY_BITMAP_MAX 65536ULL
 #define HS_MAX_GROUPS 64
 #define ROUND_UP_PAGE(x) (((x) + HS_PAGE_SIZE - 1) & ~(HS_PAGE_SIZE - 1))
 

@@ -617,6 +617,24 @@ static bool hs_takes_struct(unsigned long request)
 }
 
 /*
+ * The range of a VFIO_IOMMU_DIRTY_PAGES GET_BITMAP call, whose bitmap the
+ * reply's trailing part fills, or NULL. The number is also
+ * VFIO_DEVICE_FEATURE's; only a container answers with a bitmap.
+ */
+static struct vfio_iommu_type1_dirty_bitmap_get *
+hs_dirty_range(unsigned long request, void *argp, uint32_t len)
+{
+    struct vfio_iommu_type1_dirty_bitmap *d = argp;
+
+    if (request != VFIO_IOMMU_DIRTY_PAGES ||
+        len < sizeof(*d) + sizeof(struct vfio_iommu_type1_dirty_bitmap_get) ||
+        d->flags != VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP) {
+        return NULL;
+    }
+    return (void *)d->data;
+}
+
+/*
  * How a simulated ioctl's argument travels: a scalar, nothing, an int fd,
  * or a struct whose first u32 is its size (argsz / size).
  */
@@ -735,6 +753,8 @@ static int hs_ioctl_sim(int fd, unsigned long request, void *argp)
     } else if (request == IOMMU_GET_HW_INFO &&
                req.payload_len >= sizeof(struct iommu_hw_info)) {
         r.cap += ((struct iommu_hw_info *)argp)->data_len;
+    } else if (hs_dirty_range(request, argp, req.payload_len)) {
+        r.cap += hs_dirty_range(request, argp, req.payload_len)->bitmap.size;
     }
     if (r.cap > HOSTSIM_MAX_PAYLOAD * 2) {
         r.cap = HOSTSIM_MAX_PAYLOAD * 2;
@@ -767,6 +787,10 @@ static int hs_ioctl_sim(int fd, unsigned long request, void *argp)
             struct iommu_hw_info *hi = argp;
 
             memcpy((void *)(uintptr_t)hi->data_uptr, aux, r.rep.aux_len);
+        } else if (r.rep.aux_len &&
+                   hs_dirty_range(request, argp, req.payload_len)) {
+            memcpy(hs_dirty_range(request, argp, req.payload_len)->bitmap.data,
+                   aux, r.rep.aux_len);
         }
     }
     if (r.payload != small) {

@@ -4,6 +4,7 @@
  * stream, regions, config space, BAR2 sharing, MSI-X/MSI/INTx, resets,
  * errno values (hot reset ENODEV), two groups in one container,
  * RLIMIT_MEMLOCK per process, DMA into an mmap'ed BAR (MMIO, not charged),
+ * dirty page tracking (every mapped page dirty),
  * mdev stalls, and a hand-over of the fds to a second process with
  * UNMAP/MAP_FLAG_VADDR (helpers A and B).
  */
@@ -584,6 +585,85 @@ static void test_legacy_bar_dma(void)
     sim_stop(&sim);
 }
 
+static int dirty_pages(int ct, uint32_t flags, uint64_t iova, uint64_t size,
+                       uint64_t pgsize, uint64_t *bitmap, uint64_t bytes)
+{
+    struct {
+        struct vfio_iommu_type1_dirty_bitmap d;
+        struct vfio_iommu_type1_dirty_bitmap_get r;
+    } a = {
+        {.argsz = sizeof(a), .flags = flags},
+        {.iova = iova,
+         .size = size,
+         .bitmap = {.pgsize = pgsize, .size = bytes, .data = (void *)bitmap}}};
+
+    return ioctl(ct, VFIO_IOMMU_DIRTY_PAGES, &a) < 0 ? -errno : 0;
+}
+
+/*
+ * VFIO_IOMMU_DIRTY_PAGES (advertised by the migration capability): while
+ * tracking is on, every page of every mapping is dirty (type1 without
+ * a narrower scope), the bitmap covers whole mappings only, and the
+ * kernel's EINVAL cases.
+ */
+static void test_legacy_dirty_pages(void)
+{
+    Sim sim;
+    Legacy l;
+    uint8_t *ram;
+    uint64_t bm[16];
+    int ramfd;
+    unsigned i;
+    const uint32_t start = VFIO_IOMMU_DIRTY_PAGES_FLAG_START,
+                   stop = VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP,
+                   get = VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
+
+    sim_start(&sim, "0000:00:05.0,type=dmatest", NULL);
+    legacy_open(&l, 0, "0000:00:05.0");
+    ram = ram_new(&ramfd);
+    /* 256 KiB at 0 and 64 KiB at 512 KiB: 64 + 16 pages, a gap between. */
+    g_assert_cmpint(map_dma(l.ct, ram, 0, 256 << 10,
+                            VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE),
+                    ==, 0);
+    g_assert_cmpint(map_dma(l.ct, ram + (1 << 20), 512 << 10, 64 << 10,
+                            VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE),
+                    ==, 0);
+    /* Not tracking yet. */
+    g_assert_cmpint(dirty_pages(l.ct, get, 0, 576 << 10, 4096, bm, sizeof(bm)),
+                    ==, -EINVAL);
+    g_assert_cmpint(dirty_pages(l.ct, 0, 0, 0, 0, NULL, 0), ==, -EINVAL);
+    g_assert_cmpint(dirty_pages(l.ct, start | stop, 0, 0, 0, NULL, 0), ==,
+                    -EINVAL);
+    g_assert_cmpint(dirty_pages(l.ct, start, 0, 0, 0, NULL, 0), ==, 0);
+    g_assert_cmpint(dirty_pages(l.ct, start, 0, 0, 0, NULL, 0), ==, 0);
+    memset(bm, 0xaa, sizeof(bm));
+    g_assert_cmpint(dirty_pages(l.ct, get, 0, 576 << 10, 4096, bm, sizeof(bm)),
+                    ==, 0);
+    for (i = 0; i < 144; i++) {
+        bool dirty = i < 64 || i >= 128;
+
+        g_assert_cmpint(!!(bm[i / 64] & (1ull << (i % 64))), ==, dirty);
+    }
+    /* Only the smallest page size, whole mappings, room for the bits. */
+    g_assert_cmpint(
+        dirty_pages(l.ct, get, 0, 576 << 10, 2 << 20, bm, sizeof(bm)), ==,
+        -EINVAL);
+    g_assert_cmpint(dirty_pages(l.ct, get, 0, 128 << 10, 4096, bm, sizeof(bm)),
+                    ==, -EINVAL);
+    g_assert_cmpint(
+        dirty_pages(l.ct, get, 4096, 252 << 10, 4096, bm, sizeof(bm)), ==,
+        -EINVAL);
+    g_assert_cmpint(dirty_pages(l.ct, get, 0, 576 << 10, 4096, bm, 8), ==,
+                    -EINVAL);
+    g_assert_cmpint(dirty_pages(l.ct, stop, 0, 0, 0, NULL, 0), ==, 0);
+    g_assert_cmpint(dirty_pages(l.ct, get, 0, 576 << 10, 4096, bm, sizeof(bm)),
+                    ==, -EINVAL);
+    legacy_close(&l);
+    munmap(ram, RAM_SIZE);
+    close(ramfd);
+    sim_stop(&sim);
+}
+
 static void test_legacy_mdev(void)
 {
     Sim sim;
@@ -819,6 +899,7 @@ void hostsim_add_legacy_tests(void)
     g_test_add_func("/hostsim/legacy/two-groups", test_legacy_two_groups);
     g_test_add_func("/hostsim/legacy/memlock", test_legacy_memlock);
     g_test_add_func("/hostsim/legacy/bar-dma", test_legacy_bar_dma);
+    g_test_add_func("/hostsim/legacy/dirty-pages", test_legacy_dirty_pages);
     g_test_add_func("/hostsim/legacy/mdev", test_legacy_mdev);
     g_test_add_func("/hostsim/legacy/handover", test_legacy_handover);
     g_test_add_func("/hostsim/legacy/no-leak", test_legacy_no_leak);

@@ -10,7 +10,9 @@ programmed, a ring in guest RAM, stream on) checks the records (n, ~n,
 magic), FAULTS and RESETS, MSI-X (vector 0's message aimed at guest RAM,
 and its pending bit while masked) and BAR 2's mmap. With --cpr it also
 runs QEMU's own cpr-transfer with the device and checks that the stream
-goes on in the new process.
+goes on in the new process. QEMU's vfio CPR code needs KVM (under qtest
+the old QEMU crashes in its KVM irqfd calls): --accel kvm runs KVM with
+the vCPUs never started (-S), qtest still driving memory and I/O.
 
 Not part of 'make check': it needs a QEMU that Debian 12 does not have.
 Typically that QEMU lives in a Debian 13 chroot (docs/devel/hostsim.md):

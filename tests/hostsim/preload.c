@@ -32,6 +32,7 @@
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <linux/kvm.h>
 #include <linux/vfio.h>
 
 #include "standard-headers/linux/iommufd.h"
@@ -803,11 +804,56 @@ static int hs_ioctl_sim(int fd, unsigned long request, void *argp)
     return ret;
 }
 
+/*
+ * KVM's VFIO pseudo device (KVM_DEV_TYPE_VFIO) takes a VFIO group or
+ * device file with KVM_DEV_VFIO_FILE_ADD/_DEL; this host's KVM knows no
+ * VFIO and refuses a simulated one. Answer as the kernel does for a real
+ * file: 0 for a group or device file, EINVAL for a container or iommufd.
+ * Returns -2 when the call is not one of those (the real ioctl runs).
+ */
+static int hs_kvm_vfio_attr(int fd, unsigned long request, void *argp)
+{
+    REAL(readlink);
+    struct kvm_device_attr *a = argp;
+    char self[64], target[64];
+    ssize_t n;
+    int32_t vfd;
+    mode_t mode;
+    dev_t rdev;
+    int saved = errno;
+
+    if (request != KVM_SET_DEVICE_ATTR || !a ||
+        a->group != KVM_DEV_VFIO_GROUP ||
+        (a->attr != KVM_DEV_VFIO_GROUP_ADD &&
+         a->attr != KVM_DEV_VFIO_GROUP_DEL) ||
+        !a->addr) {
+        return -2;
+    }
+    memcpy(&vfd, (void *)(uintptr_t)a->addr, sizeof(vfd));
+    snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+    n = real_readlink(self, target, sizeof(target) - 1);
+    errno = saved;
+    if (n < 0) {
+        return -2;
+    }
+    target[n] = '\0';
+    if (strcmp(target, "anon_inode:kvm-vfio") ||
+        !hs_sim_stat(vfd, &mode, &rdev)) {
+        return -2;
+    }
+    if (S_ISCHR(mode) && major(rdev) == HOSTSIM_MAJOR_MISC) {
+        errno = EINVAL; /* not a VFIO file */
+        return -1;
+    }
+    return 0;
+}
+
 HS_EXPORT int ioctl(int fd, unsigned long request, ...)
 {
     REAL(ioctl);
     va_list ap;
     void *argp;
+    int ret;
 
     va_start(ap, request);
     argp = va_arg(ap, void *);
@@ -816,6 +862,10 @@ HS_EXPORT int ioctl(int fd, unsigned long request, ...)
     if (_IOC_TYPE(request) == VFIO_TYPE && _IOC_SIZE(request) == 0 &&
         hs_is_sim_fd(fd)) {
         return hs_ioctl_sim(fd, request, argp);
+    }
+    if (_IOC_TYPE(request) == KVMIO &&
+        (ret = hs_kvm_vfio_attr(fd, request, argp)) != -2) {
+        return ret;
     }
     return real_ioctl(fd, request, argp);
 }

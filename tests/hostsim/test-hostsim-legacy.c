@@ -4,7 +4,7 @@
  * stream, regions, config space, BAR2 sharing, MSI-X/MSI/INTx, resets,
  * errno values (hot reset ENODEV), two groups in one container,
  * RLIMIT_MEMLOCK per process, DMA into an mmap'ed BAR (MMIO, not charged),
- * dirty page tracking (every mapped page dirty),
+ * dirty page tracking (every mapped page dirty), KVM's VFIO device,
  * mdev stalls, and a hand-over of the fds to a second process with
  * UNMAP/MAP_FLAG_VADDR (helpers A and B).
  */
@@ -664,6 +664,63 @@ static void test_legacy_dirty_pages(void)
     sim_stop(&sim);
 }
 
+static int kvm_vfio_file(int kvdev, uint64_t attr, int32_t fd)
+{
+    struct kvm_device_attr a = {
+        .group = KVM_DEV_VFIO_GROUP,
+        .attr = attr,
+        .addr = (uintptr_t)&fd,
+    };
+
+    return ioctl(kvdev, KVM_SET_DEVICE_ATTR, &a) < 0 ? -errno : 0;
+}
+
+/*
+ * KVM's VFIO pseudo device takes the group and device files (as the
+ * kernel does for real ones, which QEMU relies on for a device cdev) and
+ * refuses what is no VFIO file: the container, an iommufd, an eventfd.
+ */
+static void test_legacy_kvm_vfio(void)
+{
+    Sim sim;
+    Legacy l;
+    struct kvm_create_device cd = {.type = KVM_DEV_TYPE_VFIO};
+    int kvm, vm, iommufd, efd;
+
+    kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    vm = kvm < 0 ? -1 : ioctl(kvm, KVM_CREATE_VM, 0);
+    if (vm < 0 || ioctl(vm, KVM_CREATE_DEVICE, &cd) < 0) {
+        g_test_skip("no KVM, or no KVM VFIO device, here");
+        if (vm >= 0) {
+            close(vm);
+        }
+        if (kvm >= 0) {
+            close(kvm);
+        }
+        return;
+    }
+    sim_start(&sim, "0000:00:05.0,type=dmatest", NULL);
+    legacy_open(&l, 0, "0000:00:05.0");
+    iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+    efd = eventfd(0, EFD_CLOEXEC);
+    g_assert_cmpint(kvm_vfio_file(cd.fd, KVM_DEV_VFIO_GROUP_ADD, l.grp), ==, 0);
+    g_assert_cmpint(kvm_vfio_file(cd.fd, KVM_DEV_VFIO_GROUP_ADD, l.dev), ==, 0);
+    g_assert_cmpint(kvm_vfio_file(cd.fd, KVM_DEV_VFIO_GROUP_ADD, l.ct), ==,
+                    -EINVAL);
+    g_assert_cmpint(kvm_vfio_file(cd.fd, KVM_DEV_VFIO_GROUP_ADD, iommufd), ==,
+                    -EINVAL);
+    g_assert_cmpint(kvm_vfio_file(cd.fd, KVM_DEV_VFIO_GROUP_ADD, efd), ==,
+                    -EINVAL);
+    g_assert_cmpint(kvm_vfio_file(cd.fd, KVM_DEV_VFIO_GROUP_DEL, l.grp), ==, 0);
+    close(efd);
+    close(iommufd);
+    close(cd.fd);
+    close(vm);
+    close(kvm);
+    legacy_close(&l);
+    sim_stop(&sim);
+}
+
 static void test_legacy_mdev(void)
 {
     Sim sim;
@@ -900,6 +957,7 @@ void hostsim_add_legacy_tests(void)
     g_test_add_func("/hostsim/legacy/memlock", test_legacy_memlock);
     g_test_add_func("/hostsim/legacy/bar-dma", test_legacy_bar_dma);
     g_test_add_func("/hostsim/legacy/dirty-pages", test_legacy_dirty_pages);
+    g_test_add_func("/hostsim/legacy/kvm-vfio", test_legacy_kvm_vfio);
     g_test_add_func("/hostsim/legacy/mdev", test_legacy_mdev);
     g_test_add_func("/hostsim/legacy/handover", test_legacy_handover);
     g_test_add_func("/hostsim/legacy/no-leak", test_legacy_no_leak);

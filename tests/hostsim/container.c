@@ -32,6 +32,7 @@ struct HsContainer {
     GPtrArray *groups; /* HsGroup * */
     bool iommu_set;
     bool file_open; /* the container file itself */
+    bool dirty_tracking; /* VFIO_IOMMU_DIRTY_PAGES_FLAG_START */
     HsSpace space;
 };
 
@@ -328,7 +329,8 @@ static int64_t hs_iommu_get_info(HsContainer *ct, HsCall *c)
     mig.header.id = VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION;
     mig.header.version = 1;
     mig.pgsize_bitmap = HS_PAGE_SIZE;
-    mig.max_dirty_bitmap_size = 256ULL << 20;
+    /* The kernel's is 256 MiB; a reply carries at most this. */
+    mig.max_dirty_bitmap_size = HS_DIRTY_BITMAP_MAX;
     hs_cap_add(buf, &off, &prev, &mig, sizeof(mig));
     avail.header.id = VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL;
     avail.header.version = 1;
@@ -399,7 +401,7 @@ static int64_t hs_map_set_vaddr(HsContainer *ct, HsCall *c,
     }
     if (c->pid != m->owner) {
         /* Accounting moves to the new process (vfio_change_dma_owner). */
-        ret = hs_acct_charge(c->pid, m->size, &charged);
+        ret = hs_acct_charge(c->pid, m->pin.mmio ? 0 : m->size, &charged);
         if (ret < 0) {
             return ret;
         }
@@ -457,11 +459,12 @@ static int64_t hs_map_dma(HsContainer *ct, HsCall *c)
     m->vaddr = map.vaddr;
     m->vaddr_valid = true;
     m->owner = c->pid;
-    ret = hs_acct_charge(c->pid, map.size, &m->charged);
-    if (ret == 0) {
-        ret = hs_pin_vaddr(c->pid, map.vaddr, map.size, m->writable, &m->pin);
+    ret = hs_pin_vaddr(c->pid, map.vaddr, map.size, m->writable, &m->pin);
+    if (ret == 0 && !m->pin.mmio) {
+        /* MMIO pfns (a device region's mmap) are not accounted. */
+        ret = hs_acct_charge(c->pid, map.size, &m->charged);
         if (ret < 0) {
-            hs_acct_uncharge(c->pid, m->charged);
+            hs_unpin(&m->pin);
         }
     }
     if (ret < 0) {
@@ -489,7 +492,10 @@ static int64_t hs_unmap_dma(HsContainer *ct, HsCall *c)
     memcpy(&un, c->in, sizeof(un));
     if (un.argsz < sizeof(un) || (un.flags & ~mask) ||
         (un.flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP)) {
-        /* Dirty tracking through the container is not simulated. */
+        /*
+         * The dirty bitmap of an unmap is not simulated (the kernel's
+         * answer too while tracking is off).
+         */
         return -EINVAL;
     }
     all = un.flags & VFIO_DMA_UNMAP_FLAG_ALL;
@@ -546,6 +552,88 @@ static int64_t hs_unmap_dma(HsContainer *ct, HsCall *c)
     return 0;
 }
 
+/*
+ * VFIO_IOMMU_DIRTY_PAGES as type1 does it for devices that do not narrow
+ * the scope to pages they pinned: while tracking is on, every page of
+ * every mapping reads as dirty. GET_BITMAP must cover whole mappings; the
+ * bitmap comes back as the reply's trailing part, which the preload
+ * copies to range.bitmap.data (bits of unmapped pages are 0 there, where
+ * the kernel leaves them as they were).
+ */
+static int64_t hs_dirty_pages(HsContainer *ct, HsCall *c)
+{
+    struct vfio_iommu_type1_dirty_bitmap d;
+    struct vfio_iommu_type1_dirty_bitmap_get r;
+    uint32_t mask = VFIO_IOMMU_DIRTY_PAGES_FLAG_START |
+                    VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP |
+                    VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
+    uint64_t npages, bytes, p;
+    HsMapping *m;
+    guint i;
+
+    if (c->in_len < sizeof(d)) {
+        return c->in_len ? -EINVAL : -EFAULT;
+    }
+    memcpy(&d, c->in, sizeof(d));
+    if (d.argsz < sizeof(d) || (d.flags & ~mask) || !d.flags ||
+        (d.flags & (d.flags - 1))) {
+        return -EINVAL; /* exactly one operation */
+    }
+    if (d.flags == VFIO_IOMMU_DIRTY_PAGES_FLAG_START) {
+        if (!ct->dirty_tracking) {
+            hs_log("pid %d: container %u: dirty page tracking on", (int)c->pid,
+                   ct->serial);
+        }
+        ct->dirty_tracking = true;
+        return 0;
+    }
+    if (d.flags == VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP) {
+        if (ct->dirty_tracking) {
+            hs_log("pid %d: container %u: dirty page tracking off", (int)c->pid,
+                   ct->serial);
+        }
+        ct->dirty_tracking = false;
+        return 0;
+    }
+    if (d.argsz < sizeof(d) + sizeof(r) || c->in_len < sizeof(d) + sizeof(r)) {
+        return -EINVAL;
+    }
+    memcpy(&r, c->in + sizeof(d), sizeof(r));
+    if (r.iova + r.size < r.iova || r.bitmap.pgsize != HS_PAGE_SIZE ||
+        !r.size || ((r.iova | r.size) & (HS_PAGE_SIZE - 1))) {
+        return -EINVAL;
+    }
+    npages = r.size / HS_PAGE_SIZE;
+    bytes = (npages + 63) / 64 * 8;
+    if (!r.bitmap.size || r.bitmap.size > HS_DIRTY_BITMAP_MAX ||
+        r.bitmap.size < bytes || !ct->dirty_tracking) {
+        return -EINVAL;
+    }
+    /* Whole mappings at both ends, as for UNMAP_DMA. */
+    m = hs_space_lookup(&ct->space, r.iova, 1);
+    if (m && m->iova != r.iova) {
+        return -EINVAL;
+    }
+    m = hs_space_lookup(&ct->space, r.iova + r.size - 1, 1);
+    if (m && m->iova + m->size != r.iova + r.size) {
+        return -EINVAL;
+    }
+    memset(c->out, 0, bytes);
+    for (i = 0; i < ct->space.maps->len; i++) {
+        m = ct->space.maps->pdata[i];
+        if (m->iova < r.iova || m->iova + m->size > r.iova + r.size) {
+            continue;
+        }
+        for (p = (m->iova - r.iova) / HS_PAGE_SIZE;
+             p < (m->iova + m->size - r.iova) / HS_PAGE_SIZE; p++) {
+            c->out[p / 8] |= 1u << (p % 8);
+        }
+    }
+    c->aux_len = bytes;
+    c->out_len = bytes;
+    return 0;
+}
+
 int64_t hs_container_ioctl(HsContainer *ct, HsCall *c)
 {
     switch (c->req->cmd) {
@@ -568,11 +656,15 @@ int64_t hs_container_ioctl(HsContainer *ct, HsCall *c)
     case VFIO_IOMMU_GET_INFO:
     case VFIO_IOMMU_MAP_DMA:
     case VFIO_IOMMU_UNMAP_DMA:
+    case VFIO_IOMMU_DIRTY_PAGES:
         if (!ct->iommu_set) {
             return -EINVAL;
         }
         if (c->req->cmd == VFIO_IOMMU_GET_INFO) {
             return hs_iommu_get_info(ct, c);
+        }
+        if (c->req->cmd == VFIO_IOMMU_DIRTY_PAGES) {
+            return hs_dirty_pages(ct, c);
         }
         return c->req->cmd == VFIO_IOMMU_MAP_DMA ? hs_map_dma(ct, c)
                                                  : hs_unmap_dma(ct, c);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
@@ -64,6 +65,8 @@ struct HsDevice {
     uint8_t wmask[CONFIG_SIZE];
     int bar2_fd;
     uint8_t *bar2;
+    dev_t bar2_dev; /* identity of bar2_fd, as a mapping's pages show it */
+    ino_t bar2_ino;
 
     int irq_type; /* VFIO_PCI_*_IRQ_INDEX or IRQ_NONE */
     int intx_trigger;
@@ -101,6 +104,20 @@ int hs_device_index(HsDevice *d)
 bool hs_device_is_mdev(HsDevice *d)
 {
     return d->mdev;
+}
+
+bool hs_device_region_file(dev_t dev, ino_t ino)
+{
+    int i;
+
+    for (i = 0; i < hs_device_count(); i++) {
+        HsDevice *d = hs_device_by_index(i);
+
+        if (d->bar2_dev == dev && d->bar2_ino == ino) {
+            return true;
+        }
+    }
+    return false;
 }
 
 int hs_device_open_count(HsDevice *d)
@@ -389,6 +406,7 @@ HsDevice *hs_dmatest_new(const char *spec, int index, GError **errp)
     g_autofree HsDevice *d = g_new0(HsDevice, 1);
     unsigned dom, bus, slot, fn;
     bool have_type = false;
+    struct stat st;
     char extra;
     int i;
 
@@ -459,11 +477,14 @@ HsDevice *hs_dmatest_new(const char *spec, int index, GError **errp)
         return NULL;
     }
     d->bar2_fd = memfd_create("hostsim-bar2", MFD_CLOEXEC);
-    if (d->bar2_fd < 0 || ftruncate(d->bar2_fd, BAR2_SIZE) < 0) {
+    if (d->bar2_fd < 0 || ftruncate(d->bar2_fd, BAR2_SIZE) < 0 ||
+        fstat(d->bar2_fd, &st) < 0) {
         g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_FAILED,
                     "memfd for BAR2: %s", g_strerror(errno));
         return NULL;
     }
+    d->bar2_dev = st.st_dev;
+    d->bar2_ino = st.st_ino;
     d->bar2 = mmap(NULL, BAR2_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
                    d->bar2_fd, 0);
     if (d->bar2 == MAP_FAILED) {
@@ -835,6 +856,31 @@ static int64_t hs_set_irqs(HsDevFile *df, HsCall *c)
     return -EINVAL;
 }
 
+/*
+ * GET_PCI_HOT_RESET_INFO and PCI_HOT_RESET: the simulated function sits
+ * where neither its slot nor its bus can be reset, for which vfio-pci
+ * answers ENODEV once the header is valid (a VMM then uses
+ * VFIO_DEVICE_RESET).
+ */
+static int64_t hs_hot_reset(HsDevFile *df, HsCall *c, bool info)
+{
+    struct vfio_pci_hot_reset h = {0};
+    uint32_t minsz = offsetof(struct vfio_pci_hot_reset, group_fds);
+
+    memcpy(&h, c->in, MIN(c->in_len, minsz));
+    if (c->in_len < minsz) {
+        return c->in_len ? -EINVAL : -EFAULT;
+    }
+    if (h.argsz < minsz || (!info && h.flags)) {
+        return -EINVAL;
+    }
+    if (!info && !!h.count == df->cdev) {
+        /* Group fds name the devices only for a device opened by group. */
+        return -EINVAL;
+    }
+    return -ENODEV;
+}
+
 int64_t hs_devfile_ioctl(HsDevFile *df, HsCall *c)
 {
     uint64_t cmd = c->req->cmd;
@@ -867,6 +913,10 @@ int64_t hs_devfile_ioctl(HsDevFile *df, HsCall *c)
         hs_dmatest_reset(df->dev, "VFIO_DEVICE_RESET");
         hs_log("  (reset requested by pid %d)", (int)c->pid);
         return 0;
+    case VFIO_DEVICE_GET_PCI_HOT_RESET_INFO:
+        return hs_hot_reset(df, c, true);
+    case VFIO_DEVICE_PCI_HOT_RESET:
+        return hs_hot_reset(df, c, false);
     }
     return -ENOTTY;
 }

@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <linux/kvm.h>
 #include <linux/vfio.h>
 #include <glib.h>
 

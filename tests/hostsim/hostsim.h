@@ -20,6 +20,8 @@
 #include "hostsim-proto.h"
 
 #define HS_PAGE_SIZE 4096ULL
+/* Largest dirty bitmap one VFIO_IOMMU_DIRTY_PAGES call returns (bytes). */
+#define HS_DIRTY_BITMAP_MAX 65536ULL
 #define HS_MAX_GROUPS 64
 #define ROUND_UP_PAGE(x) (((x) + HS_PAGE_SIZE - 1) & ~(HS_PAGE_SIZE - 1))
 
@@ -51,6 +53,12 @@ typedef struct HsPin {
     dev_t dev; /* identity of the pages: file and offset */
     ino_t ino;
     uint64_t file_off;
+    /*
+     * The pages are a device region's mmap, which the kernel sees as a
+     * VM_PFNMAP | VM_IO vma of MMIO pfns without struct pages: type1 maps
+     * them without accounting, iommufd cannot pin them (EFAULT).
+     */
+    bool mmio;
 } HsPin;
 
 /* One IOVA mapping (type1 dma or iommufd area). */
@@ -148,6 +156,8 @@ const char *hs_device_bdf(HsDevice *d);
 int hs_device_group(HsDevice *d);
 int hs_device_index(HsDevice *d);
 bool hs_device_is_mdev(HsDevice *d);
+/* True if (dev, ino) is the file behind a device region's mmap. */
+bool hs_device_region_file(dev_t dev, ino_t ino);
 int hs_device_open_count(HsDevice *d);
 HsDevFile *hs_device_cdev_file(HsDevice *d);
 /* A device file is opened (first open resets) / released (last resets). */

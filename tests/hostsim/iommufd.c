@@ -273,6 +273,19 @@ static int64_t hs_io_map_common(HsIommufd *ictx, HsCall *c, uint32_t flags,
                                : -EBADF;
         } else {
             ret = hs_pin_vaddr(c->pid, src, length, m->writable, &m->pin);
+            if (ret == 0 && m->pin.mmio) {
+                /*
+                 * A device region's mmap: iommufd pins pages with
+                 * pin_user_pages, which fails on a VM_PFNMAP vma (the
+                 * kernel takes MMIO as a dma-buf through MAP_FILE).
+                 */
+                hs_log("pid %d: IOAS_MAP vaddr 0x%" G_GINT64_MODIFIER
+                       "x: a device region's mmap (VM_PFNMAP) cannot be "
+                       "pinned; EFAULT",
+                       (int)c->pid, src);
+                hs_unpin(&m->pin);
+                ret = -EFAULT;
+            }
         }
         if (ret < 0) {
             hs_acct_uncharge(c->pid, m->charged);

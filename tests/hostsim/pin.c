@@ -7,7 +7,8 @@
  * from a file descriptor (IOMMU_IOAS_MAP_FILE). Device DMA only ever uses
  * these mappings. Accounting follows type1: bytes charged to the process
  * that pinned them, checked against its RLIMIT_MEMLOCK unless it has
- * CAP_IPC_LOCK.
+ * CAP_IPC_LOCK. A vaddr range that is a device region's mmap is marked
+ * mmio: the kernel sees MMIO pfns there, not pages (see HsPin).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -133,6 +134,7 @@ int hs_pin_vaddr(pid_t pid, uint64_t vaddr, uint64_t size, bool write,
     pin->dev = st.st_dev;
     pin->ino = st.st_ino;
     pin->file_off = file_off;
+    pin->mmio = hs_device_region_file(st.st_dev, st.st_ino);
     return 0;
 }
 
@@ -165,6 +167,7 @@ int hs_pin_file(int fd, uint64_t off, uint64_t size, bool write, HsPin *pin)
     pin->dev = st.st_dev;
     pin->ino = st.st_ino;
     pin->file_off = off;
+    pin->mmio = false;
     return 0;
 }
 

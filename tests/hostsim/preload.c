@@ -32,6 +32,7 @@
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <linux/kvm.h>
 #include <linux/vfio.h>
 
 #include "standard-headers/linux/iommufd.h"
@@ -617,6 +618,24 @@ static bool hs_takes_struct(unsigned long request)
 }
 
 /*
+ * The range of a VFIO_IOMMU_DIRTY_PAGES GET_BITMAP call, whose bitmap the
+ * reply's trailing part fills, or NULL. The number is also
+ * VFIO_DEVICE_FEATURE's; only a container answers with a bitmap.
+ */
+static struct vfio_iommu_type1_dirty_bitmap_get *
+hs_dirty_range(unsigned long request, void *argp, uint32_t len)
+{
+    struct vfio_iommu_type1_dirty_bitmap *d = argp;
+
+    if (request != VFIO_IOMMU_DIRTY_PAGES ||
+        len < sizeof(*d) + sizeof(struct vfio_iommu_type1_dirty_bitmap_get) ||
+        d->flags != VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP) {
+        return NULL;
+    }
+    return (void *)d->data;
+}
+
+/*
  * How a simulated ioctl's argument travels: a scalar, nothing, an int fd,
  * or a struct whose first u32 is its size (argsz / size).
  */
@@ -735,6 +754,8 @@ static int hs_ioctl_sim(int fd, unsigned long request, void *argp)
     } else if (request == IOMMU_GET_HW_INFO &&
                req.payload_len >= sizeof(struct iommu_hw_info)) {
         r.cap += ((struct iommu_hw_info *)argp)->data_len;
+    } else if (hs_dirty_range(request, argp, req.payload_len)) {
+        r.cap += hs_dirty_range(request, argp, req.payload_len)->bitmap.size;
     }
     if (r.cap > HOSTSIM_MAX_PAYLOAD * 2) {
         r.cap = HOSTSIM_MAX_PAYLOAD * 2;
@@ -767,6 +788,10 @@ static int hs_ioctl_sim(int fd, unsigned long request, void *argp)
             struct iommu_hw_info *hi = argp;
 
             memcpy((void *)(uintptr_t)hi->data_uptr, aux, r.rep.aux_len);
+        } else if (r.rep.aux_len &&
+                   hs_dirty_range(request, argp, req.payload_len)) {
+            memcpy(hs_dirty_range(request, argp, req.payload_len)->bitmap.data,
+                   aux, r.rep.aux_len);
         }
     }
     if (r.payload != small) {
@@ -779,11 +804,56 @@ static int hs_ioctl_sim(int fd, unsigned long request, void *argp)
     return ret;
 }
 
+/*
+ * KVM's VFIO pseudo device (KVM_DEV_TYPE_VFIO) takes a VFIO group or
+ * device file with KVM_DEV_VFIO_FILE_ADD/_DEL; this host's KVM knows no
+ * VFIO and refuses a simulated one. Answer as the kernel does for a real
+ * file: 0 for a group or device file, EINVAL for a container or iommufd.
+ * Returns -2 when the call is not one of those (the real ioctl runs).
+ */
+static int hs_kvm_vfio_attr(int fd, unsigned long request, void *argp)
+{
+    REAL(readlink);
+    struct kvm_device_attr *a = argp;
+    char self[64], target[64];
+    ssize_t n;
+    int32_t vfd;
+    mode_t mode;
+    dev_t rdev;
+    int saved = errno;
+
+    if (request != KVM_SET_DEVICE_ATTR || !a ||
+        a->group != KVM_DEV_VFIO_GROUP ||
+        (a->attr != KVM_DEV_VFIO_GROUP_ADD &&
+         a->attr != KVM_DEV_VFIO_GROUP_DEL) ||
+        !a->addr) {
+        return -2;
+    }
+    memcpy(&vfd, (void *)(uintptr_t)a->addr, sizeof(vfd));
+    snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+    n = real_readlink(self, target, sizeof(target) - 1);
+    errno = saved;
+    if (n < 0) {
+        return -2;
+    }
+    target[n] = '\0';
+    if (strcmp(target, "anon_inode:kvm-vfio") ||
+        !hs_sim_stat(vfd, &mode, &rdev)) {
+        return -2;
+    }
+    if (S_ISCHR(mode) && major(rdev) == HOSTSIM_MAJOR_MISC) {
+        errno = EINVAL; /* not a VFIO file */
+        return -1;
+    }
+    return 0;
+}
+
 HS_EXPORT int ioctl(int fd, unsigned long request, ...)
 {
     REAL(ioctl);
     va_list ap;
     void *argp;
+    int ret;
 
     va_start(ap, request);
     argp = va_arg(ap, void *);
@@ -792,6 +862,10 @@ HS_EXPORT int ioctl(int fd, unsigned long request, ...)
     if (_IOC_TYPE(request) == VFIO_TYPE && _IOC_SIZE(request) == 0 &&
         hs_is_sim_fd(fd)) {
         return hs_ioctl_sim(fd, request, argp);
+    }
+    if (_IOC_TYPE(request) == KVMIO &&
+        (ret = hs_kvm_vfio_attr(fd, request, argp)) != -2) {
+        return ret;
     }
     return real_ioctl(fd, request, argp);
 }

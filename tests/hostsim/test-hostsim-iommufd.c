@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * hostsim's iommufd through the real uAPI: device cdev bind/attach,
- * IOAS_MAP_FILE, IOVA ranges, HW info, HWPT, options, errno values, an
+ * IOAS_MAP_FILE, IOVA ranges, HW info, HWPT, options, errno values (an
+ * mmap'ed BAR cannot be IOAS_MAP'ed: EFAULT), an
  * mdev that never stalls without vaddrs, IOAS_CHANGE_PROCESS and its
  * accounting, and a hand-over of the fds to a second process (helpers IA
  * and IB).
@@ -315,8 +316,49 @@ static void test_iommufd_change_process(void)
     sim_stop(&sim);
 }
 
+/*
+ * A device region's mmap cannot be IOAS_MAP'ed by vaddr: iommufd pins
+ * with pin_user_pages, which refuses a VM_PFNMAP vma (EFAULT); nothing is
+ * left mapped, so IOAS_CHANGE_PROCESS still works. RAM by vaddr works.
+ */
+static void test_iommufd_bar_mmap(void)
+{
+    Sim sim;
+    Cdev c;
+    uint8_t *bar2, *ram;
+    int ramfd;
+    struct iommu_ioas_map m = {
+        .size = sizeof(m),
+        .flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+                 IOMMU_IOAS_MAP_WRITEABLE,
+        .length = 65536,
+        .iova = 0x40000000,
+    };
+
+    sim_start(&sim, "0000:00:05.0,type=dmatest", NULL);
+    cdev_open(&c, 0);
+    ram = ram_new(&ramfd);
+    bar2 = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, c.dev,
+                (uint64_t)VFIO_PCI_BAR2_REGION_INDEX << 40);
+    g_assert_true(bar2 != MAP_FAILED);
+    m.ioas_id = c.ioas;
+    m.user_va = (uintptr_t)bar2;
+    g_assert_cmpint(ioctl(c.iommufd, IOMMU_IOAS_MAP, &m), ==, -1);
+    g_assert_cmpint(errno, ==, EFAULT);
+    g_assert_cmpint(change_process(c.iommufd), ==, 0);
+    m.user_va = (uintptr_t)ram;
+    g_assert_cmpint(ioctl(c.iommufd, IOMMU_IOAS_MAP, &m), ==, 0);
+    close(c.dev);
+    close(c.iommufd);
+    munmap(bar2, 65536);
+    munmap(ram, RAM_SIZE);
+    close(ramfd);
+    sim_stop(&sim);
+}
+
 void hostsim_add_iommufd_tests(void)
 {
+    g_test_add_func("/hostsim/iommufd/bar-mmap", test_iommufd_bar_mmap);
     g_test_add_func("/hostsim/iommufd/stream", test_iommufd_stream);
     g_test_add_func("/hostsim/iommufd/handover", test_iommufd_handover);
     g_test_add_func("/hostsim/iommufd/change-process",

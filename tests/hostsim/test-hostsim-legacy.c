@@ -2,7 +2,9 @@
 /*
  * hostsim's legacy container (type1v2) through the real uAPI: the dmatest
  * stream, regions, config space, BAR2 sharing, MSI-X/MSI/INTx, resets,
- * errno values, two groups in one container, RLIMIT_MEMLOCK per process,
+ * errno values (hot reset ENODEV), two groups in one container,
+ * RLIMIT_MEMLOCK per process, DMA into an mmap'ed BAR (MMIO, not charged),
+ * dirty page tracking (every mapped page dirty), KVM's VFIO device,
  * mdev stalls, and a hand-over of the fds to a second process with
  * UNMAP/MAP_FLAG_VADDR (helpers A and B).
  */
@@ -242,6 +244,36 @@ static void test_legacy_errors(void)
     g_assert_cmpint(errno, ==, EINVAL);
     /* MSI-X table reads as all-ones, writes are dropped. */
     g_assert_cmpint(reg_read(l.dev, 0x800), ==, 0xffffffff);
+    /*
+     * Hot reset, as vfio-pci answers for a function whose slot and bus
+     * cannot be reset: a bad header is EINVAL, a good one ENODEV (QEMU
+     * asks on every machine reset, then falls back to DEVICE_RESET).
+     */
+    {
+        struct vfio_pci_hot_reset_info hi = {.argsz = sizeof(hi)};
+        struct {
+            struct vfio_pci_hot_reset h;
+            int32_t fd;
+        } hr = {{.argsz = sizeof(hr), .count = 1}, l.grp};
+
+        g_assert_cmpint(ioctl(l.dev, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, &hi),
+                        ==, -1);
+        g_assert_cmpint(errno, ==, ENODEV);
+        hi.argsz = 8;
+        g_assert_cmpint(ioctl(l.dev, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, &hi),
+                        ==, -1);
+        g_assert_cmpint(errno, ==, EINVAL);
+        g_assert_cmpint(ioctl(l.dev, VFIO_DEVICE_PCI_HOT_RESET, &hr), ==, -1);
+        g_assert_cmpint(errno, ==, ENODEV);
+        hr.h.count = 0; /* a device opened by group names its groups */
+        g_assert_cmpint(ioctl(l.dev, VFIO_DEVICE_PCI_HOT_RESET, &hr), ==, -1);
+        g_assert_cmpint(errno, ==, EINVAL);
+        hr.h.count = 1;
+        hr.h.flags = 1;
+        g_assert_cmpint(ioctl(l.dev, VFIO_DEVICE_PCI_HOT_RESET, &hr), ==, -1);
+        g_assert_cmpint(errno, ==, EINVAL);
+        g_assert_cmpint(reg_read(l.dev, R_RESETS), ==, 1);
+    }
 
     /* fstat: the container and group are character devices, the device
      * file from the group an anonymous inode. */
@@ -501,6 +533,194 @@ static void test_legacy_memlock(void)
     sim_stop(&sim);
 }
 
+/*
+ * A device region's mmap DMA-mapped (peer-to-peer, as QEMU maps every
+ * mmap'ed BAR): type1 maps MMIO pfns without charging RLIMIT_MEMLOCK, and
+ * the device's DMA lands in the region.
+ */
+static void test_legacy_bar_dma(void)
+{
+    Sim sim;
+    Legacy l;
+    uint8_t *bar2, *ram;
+    int ramfd, status;
+    pid_t pid;
+
+    sim_start(&sim, "0000:00:05.0,type=dmatest", NULL);
+    legacy_open(&l, 0, "0000:00:05.0");
+    ram = ram_new(&ramfd);
+    bar2 = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, l.dev,
+                (uint64_t)VFIO_PCI_BAR2_REGION_INDEX << 40);
+    g_assert_true(bar2 != MAP_FAILED);
+    memset(bar2, 0, 65536);
+    pid = fork();
+    if (pid == 0) {
+        drop_ipc_lock();
+        set_memlock(16 << 10);
+        /* RAM counts against the 16 KiB, the 64 KiB of MMIO does not. */
+        if (map_dma(l.ct, ram, 0, 32 << 10, VFIO_DMA_MAP_FLAG_READ) !=
+                -ENOMEM ||
+            map_dma(l.ct, bar2, 0x40000000, 65536,
+                    VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE) ||
+            map_dma(l.ct, ram, 0, 16 << 10, VFIO_DMA_MAP_FLAG_READ)) {
+            _exit(1);
+        }
+        _exit(0);
+    }
+    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+    reg_write(l.dev, R_RING_LO, 0x40000000);
+    reg_write(l.dev, R_RING_HI, 0);
+    reg_write(l.dev, R_RING_ENTRIES, 64);
+    reg_write(l.dev, R_PERIOD_US, 100);
+    reg_write(l.dev, R_CTRL, 1);
+    wait_head(l.dev, 20);
+    g_assert_cmpint(ring_check(bar2, reg_read(l.dev, R_HEAD), 64), ==, 0);
+    g_assert_cmpint(reg_read(l.dev, R_FAULTS), ==, 0);
+    legacy_close(&l);
+    munmap(bar2, 65536);
+    munmap(ram, RAM_SIZE);
+    close(ramfd);
+    sim_stop(&sim);
+}
+
+static int dirty_pages(int ct, uint32_t flags, uint64_t iova, uint64_t size,
+                       uint64_t pgsize, uint64_t *bitmap, uint64_t bytes)
+{
+    struct {
+        struct vfio_iommu_type1_dirty_bitmap d;
+        struct vfio_iommu_type1_dirty_bitmap_get r;
+    } a = {
+        {.argsz = sizeof(a), .flags = flags},
+        {.iova = iova,
+         .size = size,
+         .bitmap = {.pgsize = pgsize, .size = bytes, .data = (void *)bitmap}}};
+
+    return ioctl(ct, VFIO_IOMMU_DIRTY_PAGES, &a) < 0 ? -errno : 0;
+}
+
+/*
+ * VFIO_IOMMU_DIRTY_PAGES (advertised by the migration capability): while
+ * tracking is on, every page of every mapping is dirty (type1 without
+ * a narrower scope), the bitmap covers whole mappings only, and the
+ * kernel's EINVAL cases.
+ */
+static void test_legacy_dirty_pages(void)
+{
+    Sim sim;
+    Legacy l;
+    uint8_t *ram;
+    uint64_t bm[16];
+    int ramfd;
+    unsigned i;
+    const uint32_t start = VFIO_IOMMU_DIRTY_PAGES_FLAG_START,
+                   stop = VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP,
+                   get = VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
+
+    sim_start(&sim, "0000:00:05.0,type=dmatest", NULL);
+    legacy_open(&l, 0, "0000:00:05.0");
+    ram = ram_new(&ramfd);
+    /* 256 KiB at 0 and 64 KiB at 512 KiB: 64 + 16 pages, a gap between. */
+    g_assert_cmpint(map_dma(l.ct, ram, 0, 256 << 10,
+                            VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE),
+                    ==, 0);
+    g_assert_cmpint(map_dma(l.ct, ram + (1 << 20), 512 << 10, 64 << 10,
+                            VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE),
+                    ==, 0);
+    /* Not tracking yet. */
+    g_assert_cmpint(dirty_pages(l.ct, get, 0, 576 << 10, 4096, bm, sizeof(bm)),
+                    ==, -EINVAL);
+    g_assert_cmpint(dirty_pages(l.ct, 0, 0, 0, 0, NULL, 0), ==, -EINVAL);
+    g_assert_cmpint(dirty_pages(l.ct, start | stop, 0, 0, 0, NULL, 0), ==,
+                    -EINVAL);
+    g_assert_cmpint(dirty_pages(l.ct, start, 0, 0, 0, NULL, 0), ==, 0);
+    g_assert_cmpint(dirty_pages(l.ct, start, 0, 0, 0, NULL, 0), ==, 0);
+    memset(bm, 0xaa, sizeof(bm));
+    g_assert_cmpint(dirty_pages(l.ct, get, 0, 576 << 10, 4096, bm, sizeof(bm)),
+                    ==, 0);
+    for (i = 0; i < 144; i++) {
+        bool dirty = i < 64 || i >= 128;
+
+        g_assert_cmpint(!!(bm[i / 64] & (1ull << (i % 64))), ==, dirty);
+    }
+    /* Only the smallest page size, whole mappings, room for the bits. */
+    g_assert_cmpint(
+        dirty_pages(l.ct, get, 0, 576 << 10, 2 << 20, bm, sizeof(bm)), ==,
+        -EINVAL);
+    g_assert_cmpint(dirty_pages(l.ct, get, 0, 128 << 10, 4096, bm, sizeof(bm)),
+                    ==, -EINVAL);
+    g_assert_cmpint(
+        dirty_pages(l.ct, get, 4096, 252 << 10, 4096, bm, sizeof(bm)), ==,
+        -EINVAL);
+    g_assert_cmpint(dirty_pages(l.ct, get, 0, 576 << 10, 4096, bm, 8), ==,
+                    -EINVAL);
+    g_assert_cmpint(dirty_pages(l.ct, stop, 0, 0, 0, NULL, 0), ==, 0);
+    g_assert_cmpint(dirty_pages(l.ct, get, 0, 576 << 10, 4096, bm, sizeof(bm)),
+                    ==, -EINVAL);
+    legacy_close(&l);
+    munmap(ram, RAM_SIZE);
+    close(ramfd);
+    sim_stop(&sim);
+}
+
+static int kvm_vfio_file(int kvdev, uint64_t attr, int32_t fd)
+{
+    struct kvm_device_attr a = {
+        .group = KVM_DEV_VFIO_GROUP,
+        .attr = attr,
+        .addr = (uintptr_t)&fd,
+    };
+
+    return ioctl(kvdev, KVM_SET_DEVICE_ATTR, &a) < 0 ? -errno : 0;
+}
+
+/*
+ * KVM's VFIO pseudo device takes the group and device files (as the
+ * kernel does for real ones, which QEMU relies on for a device cdev) and
+ * refuses what is no VFIO file: the container, an iommufd, an eventfd.
+ */
+static void test_legacy_kvm_vfio(void)
+{
+    Sim sim;
+    Legacy l;
+    struct kvm_create_device cd = {.type = KVM_DEV_TYPE_VFIO};
+    int kvm, vm, iommufd, efd;
+
+    kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    vm = kvm < 0 ? -1 : ioctl(kvm, KVM_CREATE_VM, 0);
+    if (vm < 0 || ioctl(vm, KVM_CREATE_DEVICE, &cd) < 0) {
+        g_test_skip("no KVM, or no KVM VFIO device, here");
+        if (vm >= 0) {
+            close(vm);
+        }
+        if (kvm >= 0) {
+            close(kvm);
+        }
+        return;
+    }
+    sim_start(&sim, "0000:00:05.0,type=dmatest", NULL);
+    legacy_open(&l, 0, "0000:00:05.0");
+    iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+    efd = eventfd(0, EFD_CLOEXEC);
+    g_assert_cmpint(kvm_vfio_file(cd.fd, KVM_DEV_VFIO_GROUP_ADD, l.grp), ==, 0);
+    g_assert_cmpint(kvm_vfio_file(cd.fd, KVM_DEV_VFIO_GROUP_ADD, l.dev), ==, 0);
+    g_assert_cmpint(kvm_vfio_file(cd.fd, KVM_DEV_VFIO_GROUP_ADD, l.ct), ==,
+                    -EINVAL);
+    g_assert_cmpint(kvm_vfio_file(cd.fd, KVM_DEV_VFIO_GROUP_ADD, iommufd), ==,
+                    -EINVAL);
+    g_assert_cmpint(kvm_vfio_file(cd.fd, KVM_DEV_VFIO_GROUP_ADD, efd), ==,
+                    -EINVAL);
+    g_assert_cmpint(kvm_vfio_file(cd.fd, KVM_DEV_VFIO_GROUP_DEL, l.grp), ==, 0);
+    close(efd);
+    close(iommufd);
+    close(cd.fd);
+    close(vm);
+    close(kvm);
+    legacy_close(&l);
+    sim_stop(&sim);
+}
+
 static void test_legacy_mdev(void)
 {
     Sim sim;
@@ -735,6 +955,9 @@ void hostsim_add_legacy_tests(void)
     g_test_add_func("/hostsim/legacy/errors", test_legacy_errors);
     g_test_add_func("/hostsim/legacy/two-groups", test_legacy_two_groups);
     g_test_add_func("/hostsim/legacy/memlock", test_legacy_memlock);
+    g_test_add_func("/hostsim/legacy/bar-dma", test_legacy_bar_dma);
+    g_test_add_func("/hostsim/legacy/dirty-pages", test_legacy_dirty_pages);
+    g_test_add_func("/hostsim/legacy/kvm-vfio", test_legacy_kvm_vfio);
     g_test_add_func("/hostsim/legacy/mdev", test_legacy_mdev);
     g_test_add_func("/hostsim/legacy/handover", test_legacy_handover);
     g_test_add_func("/hostsim/legacy/no-leak", test_legacy_no_leak);

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""vfio-pci over the legacy VFIO container (docs/system/vfio.md).
+"""vfio-pci over the legacy VFIO container and over iommufd
+(docs/system/vfio.md).
 
 Option errors run anywhere. The rest needs a VFIO host: this one has none,
 so it runs against the host simulator (tests/hostsim: hostsimd plus the
@@ -224,6 +225,19 @@ class Dmatest:
 
 
 class Device(VmTestCase):
+    """vfio-pci over the legacy container; DeviceIommufd runs the same
+    tests over iommufd, overriding the transport hooks below."""
+
+    # The trace event of a new container / IOAS (made or adopted).
+    NEW_TRACE = "vfio_container_new"
+    # test_cpr_soak's transfers and execs in make check.
+    SOAK = ("20", "5")
+
+    def transport_args(self):
+        return []
+
+    def transport_prop(self):
+        return ""
 
     @classmethod
     def setUpClass(cls):
@@ -236,7 +250,8 @@ class Device(VmTestCase):
         self.hs = Hostsim(self, devices)
         ram = ["-object", "memory-backend-memfd,id=ram0,size=" + mem,
                "-machine", machine + ",memory-backend=ram0", "-m", mem]
-        vm = Vm(BASE + ram + list(extra))
+        vm = Vm(BASE + ram + self.transport_args() + list(extra),
+                binary=getattr(self, "binary", None))
         vm.extra_env = self.hs.env
         qtest_path = vm.path("qtest.sock")
         vm.args += ["-qtest", "unix:%s,server=on,wait=off" % qtest_path]
@@ -246,7 +261,8 @@ class Device(VmTestCase):
         return vm, qt
 
     def vfio(self, host=BDF, slot=SLOT, id="vf0"):
-        return ["-device", "vfio-pci,host=%s,addr=%x,id=%s" % (host, slot, id)]
+        return ["-device", "vfio-pci,host=%s,addr=%x,id=%s%s"
+                % (host, slot, id, self.transport_prop())]
 
     def test_enumerates(self):
         vm, qt = self.start(self.vfio())
@@ -444,12 +460,12 @@ class Device(VmTestCase):
         groups = [5, 5, 6, 7]
         devs = ["%s,type=dmatest,group=%d" % (b, g)
                 for b, g in zip(bdfs, groups)]
-        args = ["-trace", "enable=vfio_container_new"]
+        args = ["-trace", "enable=" + self.NEW_TRACE]
         for i, b in enumerate(bdfs):
             args += self.vfio(host=b, slot=SLOT + i, id="vf%d" % i)
         vm, qt = self.start(args, devices=devs)
-        # The kernel let the three groups share one container.
-        self.assertEqual(vm.stderr_text().count("vfio_container_new"), 1)
+        # The kernel let the three groups share one container (IOAS).
+        self.assertEqual(vm.stderr_text().count(self.NEW_TRACE + " "), 1)
         ds = [Dmatest(qt, SLOT + i) for i in range(4)]
         rings = [0x200000 + i * 0x100000 for i in range(4)]
         entries = 4096
@@ -473,7 +489,7 @@ class Device(VmTestCase):
         for d, ring in zip(ds, rings):
             self.assertEqual(d.consume(150), (0, 0))
         # The new process adopted that one container once, too.
-        self.assertEqual(new.stderr_text().count("vfio_container_new"), 1)
+        self.assertEqual(new.stderr_text().count(self.NEW_TRACE + " "), 1)
         self.assertEqual([d.rd(FAULTS) for d in ds], [0] * 4)
         self.assertEqual([d.rd(RESETS) for d in ds], resets)
 
@@ -497,13 +513,14 @@ class Device(VmTestCase):
 
     def test_cpr_soak(self):
         """SOAK_TRANSFERS cpr-transfers (BATON_VFIO_SOAK_TRANSFERS, 20;
-        the issue's figure is 100) and then SOAK_EXECS cpr-execs
-        (BATON_VFIO_SOAK_EXECS, 5) in a row, the driver consuming the ring
+        10 over iommufd; the issue's figure is 100) and then SOAK_EXECS
+        cpr-execs (BATON_VFIO_SOAK_EXECS, 5; 3 over iommufd) in a row, the driver consuming the ring
         throughout: 0 records missing or corrupt, 0 faults, no reset, the
         MSI-X vector still fires, and the process after the last exec
         holds as many fds as after the first."""
-        transfers = int(os.environ.get("BATON_VFIO_SOAK_TRANSFERS", "20"))
-        execs = int(os.environ.get("BATON_VFIO_SOAK_EXECS", "5"))
+        transfers = int(os.environ.get("BATON_VFIO_SOAK_TRANSFERS",
+                                       self.SOAK[0]))
+        execs = int(os.environ.get("BATON_VFIO_SOAK_EXECS", self.SOAK[1]))
         vm, qt = self.start(self.vfio())
         d = Dmatest(qt)
         self.msix_vector0(d, qt)
@@ -619,7 +636,7 @@ class Device(VmTestCase):
         vaddrs registered, READY sent): each time the old one restores its
         vaddrs and goes on with the stream intact; then an update
         succeeds."""
-        vm, qt = self.start(self.vfio() + ["-trace", "enable=vfio_cpr_vaddr"])
+        vm, qt = self.start(self.vfio() + self.rollback_trace())
         d = Dmatest(qt)
         ring, entries = 0x200000, 4096
         d.start_ring(ring, entries, period_us=100)
@@ -653,12 +670,7 @@ class Device(VmTestCase):
             self.assertEqual(d.consume(d.n + 100), (0, 0), point)
             self.assertEqual(d.rd(FAULTS), 0, point)
             self.assertEqual(d.rd(RESETS), resets, point)
-            # Every mapping came back to the old process each time.
-            err = vm.stderr_text()
-            self.assertEqual(len(re.findall(
-                r"abandon vaddr of 2 mappings -> 0\n", err)), i + 1, err)
-            self.assertEqual(len(re.findall(
-                r"restore vaddr of 2 mappings -> 0\n", err)), i + 1, err)
+            self.check_rollback(vm, new, point, i)
         # And the update works afterwards.
         main, cpr, argv = self.update_args(vm)
         for path in (main, cpr):
@@ -677,6 +689,17 @@ class Device(VmTestCase):
         self.assertEqual(d.consume(d.n + 200), (0, 0))
         self.assertEqual(d.rd(FAULTS), 0)
         self.assertEqual(d.rd(RESETS), resets)
+
+    def rollback_trace(self):
+        return ["-trace", "enable=vfio_cpr_vaddr"]
+
+    def check_rollback(self, vm, new, point, i):
+        """Every mapping came back to the old process each time."""
+        err = vm.stderr_text()
+        self.assertEqual(len(re.findall(
+            r"abandon vaddr of 2 mappings -> 0\n", err)), i + 1, err)
+        self.assertEqual(len(re.findall(
+            r"restore vaddr of 2 mappings -> 0\n", err)), i + 1, err)
 
     def test_migrate_blocked(self):
         """Normal migration is refused, naming the device; cpr-reboot too."""
@@ -751,10 +774,205 @@ class Device(VmTestCase):
     def test_private_ram(self):
         """RAM the IOMMU cannot pin: the kernel's error, device named."""
         self.hs = Hostsim(self, [BDF + ",type=dmatest,group=%d" % GROUP])
-        status, err = run(PC + self.vfio(),
+        status, err = run(PC + self.transport_args() + self.vfio(),
                           env=dict(os.environ, **self.hs.env))
         self.assertEqual(status, 1, err)
         self.assertIn("vfio %s: vfio: DMA map of RAM" % BDF, err)
+
+
+IOMMUFD_ID = "iommufd0"
+STALLS = 0x30
+CDEV = "/dev/vfio/devices/vfio0"  # the first (only) simulated device's
+
+
+class DeviceIommufd(Device):
+    """The Device tests over iommufd (-object iommufd, vfio-pci,iommufd=):
+    enumeration, BARs, the DMA ring, MSI/MSI-X, INTx, reset, a memory map
+    change, four functions on one IOAS, cpr-transfer, cpr-exec, late
+    vectors, rollback, the soak; then what only iommufd does: RAM mapped
+    by file, fds passed, ids kept and IOAS_CHANGE_PROCESS across an
+    update, a mediated device across an update, and its errors."""
+
+    NEW_TRACE = "vfio_ioas_new"
+    SOAK = ("10", "3")
+    # A mediated device is not refused here: test_mdev_cpr instead.
+    test_mdev_blocks_cpr = None
+
+    def transport_args(self):
+        return ["-object", "iommufd,id=" + IOMMUFD_ID]
+
+    def transport_prop(self):
+        return ",iommufd=" + IOMMUFD_ID
+
+    def rollback_trace(self):
+        return ["-trace", "enable=iommufd_backend_change_process"]
+
+    def moves(self):
+        """(pid, mappings) of each IOAS_CHANGE_PROCESS, from the
+        simulator's log."""
+        with open(self.hs.log_path) as f:
+            return [(int(p), int(n)) for p, n in re.findall(
+                r"pid (\d+): iommufd \d+: (\d+) mapping\(s\), \d+ bytes "
+                r"moved", f.read())]
+
+    def check_rollback(self, vm, new, point, i):
+        """The old process took the pinned pages' accounting back each
+        time; a new process that had loaded the state had moved both
+        mappings to itself first."""
+        err = vm.stderr_text()
+        self.assertEqual(len(re.findall(
+            r"%s roll back -> 0\n" % IOMMUFD_ID, err)), i + 1, err)
+        moves = self.moves()
+        if point != "incoming-accepted":
+            self.assertIn((new.pid, 2), moves)
+            self.assertEqual(moves[-1], (vm.pid, 2), moves)
+
+    def test_map_file(self):
+        """memfd RAM is mapped by file (IOMMU_IOAS_MAP_FILE): no vaddr."""
+        vm, qt = self.start(self.vfio() + ["-trace", "enable=vfio_dma_map"])
+        maps = re.findall(r"vfio_dma_map ioas \d+ iova (0x[0-9a-f]+) .* "
+                          r"by file (\d) ro 0 -> 0", vm.stderr_text())
+        self.assertEqual(maps, [("0x0", "1"), ("0xc0000", "1")])
+        with open(self.hs.log_path) as f:
+            self.assertNotIn("IOAS_MAP ", f.read())
+
+    def test_fd_passing(self):
+        """fd=: the iommufd and the device cdev opened by the caller (a
+        wrapper that execs baton with them open), no sysfs lookup."""
+        wrapper = os.path.join(tmpdir(), "open-fds.sh")
+        with open(wrapper, "w") as f:
+            f.write("#!/bin/sh\nexec 5<>/dev/iommu 6<>%s\nexec %s \"$@\"\n"
+                    % (CDEV, BATON))
+        os.chmod(wrapper, 0o755)
+        self.binary = wrapper
+        self.transport_args = lambda: ["-object",
+                                       "iommufd,id=%s,fd=5" % IOMMUFD_ID]
+        vm, qt = self.start(["-device", "vfio-pci,fd=6,addr=%x,id=vf0,"
+                             "iommufd=%s" % (SLOT, IOMMUFD_ID),
+                             "-trace", "enable=iommufd_backend_connect"])
+        self.assertIn("%s fd 5 passed" % IOMMUFD_ID, vm.stderr_text())
+        d = Dmatest(qt)
+        self.assertEqual(d.rd(ID), 0xba700001)
+        d.start_ring(0x200000, 64)
+        self.assertEqual(d.consume(100), (0, 0))
+        # And it lives on through a cpr-transfer with those fds.
+        resets = d.rd(RESETS)
+        self.transfer(vm, "fd-new")
+        vm.proc.terminate()
+        self.assertEqual(vm.proc.wait(10), 0)
+        self.assertEqual(d.consume(d.n + 100), (0, 0))
+        self.assertEqual(d.rd(RESETS), resets)
+
+    def test_cpr_ids_kept(self):
+        """The new process keeps the device's dev_id, IOAS and HWPT from
+        the CPR state: no bind, no allocation, no attach, no map; it moves
+        the pinned pages' accounting to itself (CHANGE_PROCESS)."""
+        trace = ["-trace", "enable=vfio_iommufd_*", "-trace",
+                 "enable=iommufd_*"]
+        vm, qt = self.start(self.vfio() + trace)
+        d = Dmatest(qt)
+        d.start_ring(0x200000, 4096, period_us=100)
+        self.assertEqual(d.consume(50), (0, 0))
+        resets = d.rd(RESETS)
+        old = re.search(r"vfio_iommufd_bind %s dev_id (\d+)" % BDF,
+                        vm.stderr_text()).group(1)
+        attach = re.search(r"vfio_iommufd_attach %s pt \d+ -> hwpt (\d+)"
+                           % BDF, vm.stderr_text()).group(1)
+        ioas = re.search(r"ioas (\d+) iova 0x0 ", vm.stderr_text()).group(1)
+        new = self.transfer(vm, "ids-new")
+        vm.proc.terminate()
+        self.assertEqual(vm.proc.wait(10), 0)
+        self.assertEqual(d.consume(d.n + 200), (0, 0))
+        err = new.stderr_text()
+        self.assertIn("vfio_iommufd_cpr_adopt %s dev_id %s ioas %s hwpt %s "
+                      "kept" % (BDF, old, ioas, attach), err)
+        for ioctl in ("VFIO_DEVICE_BIND_IOMMUFD", "IOMMU_IOAS_ALLOC",
+                      "IOMMU_HWPT_ALLOC", "VFIO_DEVICE_ATTACH_IOMMUFD_PT",
+                      "IOMMU_IOAS_MAP", "VFIO_DEVICE_RESET",
+                      "VFIO_DEVICE_SET_IRQS"):
+            self.assertNotIn(ioctl, err)
+        self.assertIn("%s take over -> 0" % IOMMUFD_ID, err)
+        self.assertEqual(self.moves()[-1], (new.pid, 2))
+        self.assertEqual(d.rd(FAULTS), 0)
+        self.assertEqual(d.rd(RESETS), resets)
+
+    def test_mdev_cpr(self):
+        """A mediated device over iommufd: its RAM is mapped by file, so
+        no vaddr is ever invalid; it streams through a cpr-transfer and a
+        cpr-exec with 0 stalls, nothing lost, no reset."""
+        vm, qt = self.start(self.vfio(), devices=(
+            BDF + ",type=dmatest,group=%d,mdev=on" % GROUP,))
+        d = Dmatest(qt)
+        d.start_ring(0x200000, 4096, period_us=100)
+        self.assertEqual(d.consume(50), (0, 0))
+        resets = d.rd(RESETS)
+        self.transfer(vm, "mdev-new")
+        vm.proc.terminate()
+        self.assertEqual(vm.proc.wait(10), 0)
+        self.assertEqual(d.consume(d.n + 200), (0, 0))
+        self.assertEqual(d.rd(STALLS), 0)
+        self.assertEqual(d.rd(FAULTS), 0)
+        self.assertEqual(d.rd(RESETS), resets)
+
+    def test_vaddr_refused(self):
+        """RAM without a file descriptor (shared anonymous) is mapped by
+        vaddr (IOMMU_IOAS_MAP), which IOAS_CHANGE_PROCESS cannot move:
+        live update is refused up front, naming the RAM, and the guest
+        runs on. (The core's RAM check names it before vfio-pci's own
+        check of its IOAS, which stands behind it.)"""
+        self.hs = Hostsim(self, [BDF + ",type=dmatest,group=%d" % GROUP])
+        vm = Vm(BASE + ["-object", "memory-backend-ram,id=ram0,size=64M,"
+                        "share=on", "-machine", "pc,memory-backend=ram0",
+                        "-m", "64M", "-trace", "enable=vfio_dma_map"] +
+                self.transport_args() + self.vfio())
+        vm.extra_env = self.hs.env
+        self.launch(vm)
+        main, cpr, argv = self.update_args(vm)
+        vm.qmp.cmd("migrate-set-parameters", mode="cpr-transfer")
+        with self.assertRaises(baton_test.QmpError) as e:
+            vm.qmp.cmd("migrate", channels=cpr_channels(main, cpr))
+        self.assertIn("memory backend 'ram0' has no file descriptor to hand "
+                      "over", str(e.exception))
+        self.assertRegex(vm.stderr_text(), r"vfio_dma_map ioas \d+ iova 0x0 "
+                         r".* by file 0 ro 0 -> 0")
+        self.assertEqual(vm.qmp.cmd("query-status")["status"], "running")
+
+    def test_errors(self):
+        self.hs = Hostsim(self, [BDF + ",type=dmatest,group=%d" % GROUP])
+        env = dict(os.environ, **self.hs.env)
+        ram = memfd_ram_args("64M") + self.transport_args()
+        # No such iommufd object: QEMU's wording for a link.
+        status, err = run(ram + ["-device", "vfio-pci,host=%s,iommufd=nope"
+                                 % BDF], env=env)
+        self.assertEqual(status, 1, err)
+        self.assertIn("Property 'vfio-pci.iommufd' can't find value 'nope'",
+                      err)
+        # A function without a device cdev (no vfio-dev/ in sysfs).
+        d = os.path.join(tmpdir(), "0000:7c:00.0")
+        os.makedirs(d, exist_ok=True)
+        status, err = run(ram + ["-device", "vfio-pci,sysfsdev=%s%s"
+                                 % (d, self.transport_prop())], env=env)
+        self.assertEqual(status, 1, err)
+        self.assertIn("vfio 0000:7c:00.0: couldn't open directory "
+                      "%s/vfio-dev" % d, err)
+        # fd= that is not a device cdev: the bind fails, named.
+        status, err = run(ram + ["-device", "vfio-pci,fd=0%s"
+                                 % self.transport_prop()], env=env)
+        self.assertEqual(status, 1, err)
+        self.assertRegex(err, r"vfio VFIO_FD0: error bind device fd=0 to "
+                         r"iommufd=\d+: ")
+        # The same function twice in one process.
+        status, err = run(ram + self.vfio() + self.vfio(slot=5, id="vf1"),
+                          env=env)
+        self.assertEqual(status, 1, err)
+        self.assertIn("vfio %s: device is already attached" % BDF, err)
+        # A device another process has bound: the kernel's EBUSY, named.
+        vm, qt = self.start(self.vfio())
+        status, err = run(ram + self.vfio(),
+                          env=dict(os.environ, **self.hs.env))
+        self.assertEqual(status, 1, err)
+        self.assertRegex(err, r"vfio %s: error bind device fd=\d+ to "
+                         r"iommufd=\d+: Device or resource busy" % BDF)
 
 
 if __name__ == "__main__":

@@ -41,8 +41,7 @@ static IOMMUFDBackend *iommufd_backend(Object *obj)
         obj, TYPE_IOMMUFD_BACKEND, __FILE__, __LINE__);
 }
 
-static int iommufd_ioctl(int fd, unsigned long req, void *arg,
-                         const char *name)
+static int iommufd_ioctl(int fd, unsigned long req, void *arg, const char *name)
 {
     int ret = ioctl(fd, req, arg);
 
@@ -143,8 +142,7 @@ int iommufd_backend_get_iova_ranges(Object *be, uint32_t ioas_id,
 
     /* Ask for the count first; the kernel answers EMSGSIZE with it. */
     for (int tries = 0; tries < 4; tries++) {
-        ret = IOMMUFD_IOCTL(iommufd_backend_fd(be), IOMMU_IOAS_IOVA_RANGES,
-                            &r);
+        ret = IOMMUFD_IOCTL(iommufd_backend_fd(be), IOMMU_IOAS_IOVA_RANGES, &r);
         if (ret != -EMSGSIZE) {
             break;
         }

@@ -91,8 +91,7 @@ static void vfio_listener_region_add(MemoryListener *l, MemoryRegionSection *s)
     if (rb && rb->fd >= 0 && (rb->flags & RAM_SHARED)) {
         /* Where the pages are in the block's file (MAP_FILE). */
         m.fd = rb->fd;
-        m.fd_offset = rb->fd_offset +
-                      (m.vaddr - (uintptr_t)rb->host);
+        m.fd_offset = rb->fd_offset + (m.vaddr - (uintptr_t)rb->host);
     }
     m.readonly = s->readonly;
     m.mr = s->mr;

@@ -87,9 +87,10 @@ static bool vfio_container_get_info(VFIOContainer *c, GError **errp)
         argsz = info->argsz;
     }
     /* No page sizes reported: type1 maps at least 4 KiB pages. */
-    c->base.pgsizes = (info->flags & VFIO_IOMMU_INFO_PGSIZES) && info->iova_pgsizes
-                     ? info->iova_pgsizes
-                     : 4096;
+    c->base.pgsizes =
+        (info->flags & VFIO_IOMMU_INFO_PGSIZES) && info->iova_pgsizes
+            ? info->iova_pgsizes
+            : 4096;
     if (!(info->flags & VFIO_IOMMU_INFO_CAPS)) {
         return true;
     }
@@ -186,8 +187,7 @@ static VFIOContainer *vfio_container_new(VFIOGroup *group, AddressSpace *as,
     if (!vfio_container_get_info(c, errp)) {
         goto fail_unset;
     }
-    trace_vfio_container_new(c->fd, c->base.pgsizes,
-                             c->base.iova_ranges->len);
+    trace_vfio_container_new(c->fd, c->base.pgsizes, c->base.iova_ranges->len);
     if (!vfio_iommu_listen(&c->base, errp)) {
         /* Unmap what did map while the group can still reach the IOMMU. */
         vfio_iommu_unlisten(&c->base);
@@ -228,8 +228,7 @@ static VFIOContainer *vfio_container_adopt(VFIOGroup *group, AddressSpace *as,
     c->base.handed_over = true;
     g_ptr_array_add(c->groups, group);
     vfio_container_cpr_register(c);
-    trace_vfio_container_new(c->fd, c->base.pgsizes,
-                             c->base.iova_ranges->len);
+    trace_vfio_container_new(c->fd, c->base.pgsizes, c->base.iova_ranges->len);
     return c;
 }
 

@@ -47,8 +47,7 @@ int vfio_iommufd_cpr_adopt(VFIOPCIDevice *vdev, GError **errp)
     vdev->cpr_reused = true;
     vdev->quiet = true;
     vdev->handed_over = true;
-    if (!cpr_vmstate_load(obj, &vmstate_vfio_iommufd_cpr, vdev, &found,
-                          errp)) {
+    if (!cpr_vmstate_load(obj, &vmstate_vfio_iommufd_cpr, vdev, &found, errp)) {
         return -1;
     }
     if (!found || !vdev->devid || !vdev->cpr_ioas_id || !vdev->hwpt_id) {
@@ -61,6 +60,10 @@ int vfio_iommufd_cpr_adopt(VFIOPCIDevice *vdev, GError **errp)
         return -1;
     }
     vdev->dma = &vdev->ioas->base;
+    if (!vdev->own_hwpt && !vdev->ioas->hwpt_id) {
+        /* The IOAS's shared HWPT, for devices added later. */
+        vdev->ioas->hwpt_id = vdev->hwpt_id;
+    }
     trace_vfio_iommufd_cpr_adopt(vdev->name, vdev->devid, vdev->cpr_ioas_id,
                                  vdev->hwpt_id);
     vfio_iommufd_cpr_save(vdev);
@@ -136,11 +139,12 @@ bool vfio_iommufd_cpr_check(VFIOPCIDevice *vdev, unsigned int mode,
         vdev->ioas ? vfio_iommu_find_vaddr_map(&vdev->ioas->base) : NULL;
 
     if (m) {
-        error_setg(errp, "vfio %s: RAM '%s' is mapped by virtual address "
-                         "(IOMMU_IOAS_MAP) in iommufd '%s', which %s cannot "
-                         "move to the new process; back guest RAM with "
-                         "memory-backend-memfd or memory-backend-file "
-                         "(share=on)",
+        error_setg(errp,
+                   "vfio %s: RAM '%s' is mapped by virtual address "
+                   "(IOMMU_IOAS_MAP) in iommufd '%s', which %s cannot "
+                   "move to the new process; back guest RAM with "
+                   "memory-backend-memfd or memory-backend-file "
+                   "(share=on)",
                    vdev->name, memory_region_name(m->mr),
                    object_get_id(vdev->iommufd), migrate_mode_name(mode));
         return false;

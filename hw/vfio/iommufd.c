@@ -46,9 +46,8 @@ static int vfio_ioas_dma_map(VFIOIOMMU *b, VFIODmaMap *m)
         return 0;
     }
     if (m->by_fd) {
-        return iommufd_backend_map_file_dma(c->be, c->ioas_id, m->iova,
-                                            m->size, m->fd, m->fd_offset,
-                                            m->readonly);
+        return iommufd_backend_map_file_dma(c->be, c->ioas_id, m->iova, m->size,
+                                            m->fd, m->fd_offset, m->readonly);
     }
     return iommufd_backend_map_dma(c->be, c->ioas_id, m->iova, m->size,
                                    m->vaddr, m->readonly);
@@ -75,8 +74,8 @@ static bool vfio_ioas_get_ranges(VFIOIOASContainer *c, GError **errp)
     int ret = iommufd_backend_get_iova_ranges(c->be, c->ioas_id, r, &align);
 
     if (ret < 0) {
-        error_setg(errp, "Failed to get IOVA ranges of ioas %u: %s",
-                   c->ioas_id, g_strerror(-ret));
+        error_setg(errp, "Failed to get IOVA ranges of ioas %u: %s", c->ioas_id,
+                   g_strerror(-ret));
         return false;
     }
     g_array_set_size(c->base.iova_ranges, 0);
@@ -171,8 +170,8 @@ static bool vfio_iommufd_attach_ioas(VFIOPCIDevice *vdev, VFIOIOASContainer *c,
     int ret;
 
     *own = false;
-    if (c->hwpt_id && vfio_device_attach_pt(vdev, c->hwpt_id,
-                                            &vdev->hwpt_id) == 0) {
+    if (c->hwpt_id &&
+        vfio_device_attach_pt(vdev, c->hwpt_id, &vdev->hwpt_id) == 0) {
         return true;
     }
     ret = iommufd_backend_alloc_hwpt(vdev->iommufd, vdev->devid, c->ioas_id,
@@ -249,8 +248,9 @@ static int vfio_iommufd_cdev_open(VFIOPCIDevice *vdev, GError **errp)
     }
     closedir(d);
     if (!path) {
-        error_setg(errp, "failed to find vfio-dev/vfioX under %s: is the "
-                         "device bound to vfio-pci with VFIO device cdevs?",
+        error_setg(errp,
+                   "failed to find vfio-dev/vfioX under %s: is the "
+                   "device bound to vfio-pci with VFIO device cdevs?",
                    vdev->sysfsdev);
         return -1;
     }
@@ -338,8 +338,9 @@ VFIOIOASContainer *vfio_ioas_adopt(VFIOPCIDevice *vdev, uint32_t ioas_id,
 
     if (c) {
         if (c->ioas_id != ioas_id) {
-            error_setg(errp, "the old process had ioas %u where this one has "
-                             "ioas %u",
+            error_setg(errp,
+                       "the old process had ioas %u where this one has "
+                       "ioas %u",
                        ioas_id, c->ioas_id);
             return NULL;
         }

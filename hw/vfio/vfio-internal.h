@@ -63,7 +63,7 @@ typedef struct VFIOIOMMUOps {
  */
 struct VFIOIOMMU {
     const VFIOIOMMUOps *ops;
-    int id;              /* container fd or IOAS id, for traces */
+    int id; /* container fd or IOAS id, for traces */
     AddressSpace *as;
     MemoryListener listener;
     bool listening;
@@ -83,7 +83,7 @@ struct VFIOIOMMU {
 struct VFIOContainer {
     VFIOIOMMU base;
     int fd;
-    GPtrArray *groups;   /* VFIOGroup * */
+    GPtrArray *groups; /* VFIOGroup * */
     /*
      * Live update (cpr-legacy.c). Old process: VADDR_ABANDONED between
      * its UNMAP_FLAG_VADDR at hand-over and the end of the update;
@@ -108,7 +108,7 @@ struct VFIOContainer {
  */
 typedef struct VFIOIOASContainer {
     VFIOIOMMU base;
-    Object *be;       /* the iommufd object */
+    Object *be; /* the iommufd object */
     uint32_t ioas_id;
     uint32_t hwpt_id; /* the first device's HWPT, others try it first */
     unsigned int users;

@@ -3,8 +3,8 @@
  * The legacy VFIO container (type1v2 IOMMU, /dev/vfio/vfio) and IOMMU
  * groups (/dev/vfio/N): opening and sharing them, the IOMMU's page sizes
  * and IOVA ranges, and the container as a memory listener that DMA-maps
- * the RAM of the devices' DMA address space. Live update is not handled
- * here yet (vfio-pci blocks it).
+ * the RAM of the devices' DMA address space (the listener itself is
+ * container-base.c's). Live update: cpr-legacy.c.
  */
 #include "util/osdep.h"
 
@@ -21,136 +21,48 @@
 static GPtrArray *vfio_containers;
 static GPtrArray *vfio_groups;
 
-static uint64_t vfio_min_pgsize(VFIOContainer *c)
+static VFIOContainer *vfio_container_of(VFIOIOMMU *b)
 {
-    return c->pgsizes & -c->pgsizes;
+    return container_of(b, VFIOContainer, base);
 }
 
-static void vfio_container_fail(VFIOContainer *c, GError *err)
+/* MAP_DMA by vaddr; while remapping, only this process's vaddr is new. */
+static int vfio_container_dma_map(VFIOIOMMU *b, VFIODmaMap *m)
 {
-    if (c->collecting && !c->error) {
-        c->error = err;
-        return;
-    }
-    if (!c->collecting) {
-        error_report_err(err);
-    } else {
-        g_error_free(err);
-    }
-}
+    struct vfio_iommu_type1_dma_map map = {
+        .argsz = sizeof(map),
+        .vaddr = m->vaddr,
+        .iova = m->iova,
+        .size = m->size,
+    };
 
-static bool vfio_section_range(VFIOContainer *c, MemoryRegionSection *s,
-                               uint64_t *iova, uint64_t *len)
-{
-    const char *name = memory_region_name(s->mr);
-
-    if (!memory_region_is_ram(s->mr)) {
-        trace_vfio_dma_skip(name, s->offset_within_address_space, s->size,
-                            "not RAM");
-        return false;
-    }
-    /* A device's mmap'ed BAR: no peer-to-peer DMA (yet). */
-    if (s->mr->owner && object_dynamic_cast(s->mr->owner, "vfio-pci")) {
-        trace_vfio_dma_skip(name, s->offset_within_address_space, s->size,
-                            "a VFIO BAR (no peer-to-peer DMA)");
-        return false;
-    }
-    if (!vfio_dma_align(s->offset_within_address_space, s->size,
-                        vfio_min_pgsize(c), iova, len)) {
-        trace_vfio_dma_skip(name, s->offset_within_address_space, s->size,
-                            "smaller than an IOMMU page");
-        return false;
-    }
-    return true;
-}
-
-static void vfio_listener_region_add(MemoryListener *l, MemoryRegionSection *s)
-{
-    VFIOContainer *c = container_of(l, VFIOContainer, listener);
-    uint64_t iova, len;
-    uint8_t *vaddr;
-    struct vfio_iommu_type1_dma_map map = {.argsz = sizeof(map)};
-    VFIODmaMap r;
-    int ret;
-
-    if (!vfio_section_range(c, s, &iova, &len)) {
-        return;
-    }
-    if (!vfio_iova_ranges_contain((VFIOIovaRange *)c->iova_ranges->data,
-                                  c->iova_ranges->len, iova, len)) {
-        GError *err = NULL;
-
-        error_setg(&err,
-                   "vfio: RAM '%s' at IOVA 0x%" PRIx64 "-0x%" PRIx64
-                   " is outside the IOMMU's usable IOVA ranges",
-                   memory_region_name(s->mr), iova, iova + len - 1);
-        vfio_container_fail(c, err);
-        return;
-    }
-    vaddr = (uint8_t *)memory_region_get_ram_ptr(s->mr) +
-            s->offset_within_region + (iova - s->offset_within_address_space);
     map.flags = VFIO_DMA_MAP_FLAG_READ;
-    if (!s->readonly) {
+    if (!m->readonly) {
         map.flags |= VFIO_DMA_MAP_FLAG_WRITE;
     }
-    if (c->remapping) {
-        /* The mapping exists: only this process's vaddr is new. */
+    if (b->remapping) {
         map.flags = VFIO_DMA_MAP_FLAG_VADDR;
     }
-    map.vaddr = (uintptr_t)vaddr;
-    map.iova = iova;
-    map.size = len;
-    ret = VFIO_IOCTL(c->fd, VFIO_IOMMU_MAP_DMA, &map);
-    trace_vfio_dma_map(c->fd, iova, len, map.vaddr, s->readonly, ret);
-    if (ret < 0) {
-        GError *err = NULL;
-
-        /*
-         * EFAULT is what type1 returns for memory it cannot pin, e.g.
-         * private anonymous RAM where the IOMMU needs it shared.
-         */
-        error_setg(&err,
-                   "vfio: DMA map of RAM '%s' at IOVA 0x%" PRIx64
-                   " size 0x%" PRIx64 " failed: %s",
-                   memory_region_name(s->mr), iova, len, g_strerror(-ret));
-        vfio_container_fail(c, err);
-        return;
-    }
-    r.iova = iova;
-    r.size = len;
-    r.vaddr = map.vaddr;
-    g_array_append_val(c->mappings, r);
+    m->by_fd = false;
+    return VFIO_IOCTL(vfio_container_of(b)->fd, VFIO_IOMMU_MAP_DMA, &map);
 }
 
-static void vfio_listener_region_del(MemoryListener *l, MemoryRegionSection *s)
+static int vfio_container_dma_unmap(VFIOIOMMU *b, const VFIODmaMap *m)
 {
-    VFIOContainer *c = container_of(l, VFIOContainer, listener);
-    struct vfio_iommu_type1_dma_unmap unmap = {.argsz = sizeof(unmap)};
-    uint64_t iova, len;
-    int ret;
+    struct vfio_iommu_type1_dma_unmap unmap = {
+        .argsz = sizeof(unmap),
+        .iova = m->iova,
+        .size = m->size,
+    };
 
-    if (c->handed_over || !vfio_section_range(c, s, &iova, &len)) {
-        return; /* handed over: the mappings are the new process's */
-    }
-    for (unsigned int i = 0; i < c->mappings->len; i++) {
-        VFIODmaMap *r = &g_array_index(c->mappings, VFIODmaMap, i);
-
-        if (r->iova != iova || r->size != len) {
-            continue;
-        }
-        g_array_remove_index_fast(c->mappings, i);
-        unmap.iova = iova;
-        unmap.size = len;
-        ret = VFIO_IOCTL(c->fd, VFIO_IOMMU_UNMAP_DMA, &unmap);
-        trace_vfio_dma_unmap(c->fd, iova, len, ret);
-        if (ret < 0) {
-            error_report("vfio: DMA unmap at IOVA 0x%" PRIx64 " size 0x%" PRIx64
-                         " failed: %s",
-                         iova, len, g_strerror(-ret));
-        }
-        return;
-    }
+    return VFIO_IOCTL(vfio_container_of(b)->fd, VFIO_IOMMU_UNMAP_DMA, &unmap);
 }
+
+static const VFIOIOMMUOps vfio_container_ops = {
+    .name = "container",
+    .dma_map = vfio_container_dma_map,
+    .dma_unmap = vfio_container_dma_unmap,
+};
 
 /* The IOMMU's page sizes and IOVA ranges (the cap chain of GET_INFO). */
 static bool vfio_container_get_info(VFIOContainer *c, GError **errp)
@@ -175,9 +87,10 @@ static bool vfio_container_get_info(VFIOContainer *c, GError **errp)
         argsz = info->argsz;
     }
     /* No page sizes reported: type1 maps at least 4 KiB pages. */
-    c->pgsizes = (info->flags & VFIO_IOMMU_INFO_PGSIZES) && info->iova_pgsizes
-                     ? info->iova_pgsizes
-                     : 4096;
+    c->base.pgsizes =
+        (info->flags & VFIO_IOMMU_INFO_PGSIZES) && info->iova_pgsizes
+            ? info->iova_pgsizes
+            : 4096;
     if (!(info->flags & VFIO_IOMMU_INFO_CAPS)) {
         return true;
     }
@@ -199,7 +112,7 @@ static bool vfio_container_get_info(VFIOContainer *c, GError **errp)
                 VFIOIovaRange r = {cap->iova_ranges[i].start,
                                    cap->iova_ranges[i].end};
 
-                g_array_append_val(c->iova_ranges, r);
+                g_array_append_val(c->base.iova_ranges, r);
             }
         }
         off = hdr->next;
@@ -210,18 +123,11 @@ static bool vfio_container_get_info(VFIOContainer *c, GError **errp)
 static void vfio_container_free(VFIOContainer *c)
 {
     vfio_container_cpr_unregister(c);
-    if (c->listening) {
-        memory_listener_unregister(&c->listener);
-    }
+    vfio_iommu_destroy(&c->base);
     if (c->fd >= 0) {
         close(c->fd);
     }
-    g_array_unref(c->iova_ranges);
-    g_array_unref(c->mappings);
     g_ptr_array_unref(c->groups);
-    if (c->error) {
-        g_error_free(c->error);
-    }
     g_free(c);
 }
 
@@ -229,26 +135,11 @@ static VFIOContainer *vfio_container_alloc(AddressSpace *as)
 {
     VFIOContainer *c = g_new0(VFIOContainer, 1);
 
-    c->as = as;
+    vfio_iommu_init(&c->base, &vfio_container_ops, as);
     c->fd = -1;
-    c->iova_ranges = g_array_new(false, false, sizeof(VFIOIovaRange));
-    c->mappings = g_array_new(false, false, sizeof(VFIODmaMap));
+    c->base.id = -1;
     c->groups = g_ptr_array_new();
     return c;
-}
-
-void vfio_container_listen(VFIOContainer *c)
-{
-    c->listener = (MemoryListener){
-        .name = "vfio",
-        .priority = 10,
-        .region_add = vfio_listener_region_add,
-        .region_del = vfio_listener_region_del,
-    };
-    c->collecting = true;
-    memory_listener_register(&c->listener, c->as);
-    c->listening = true;
-    c->collecting = false;
 }
 
 /*
@@ -263,6 +154,7 @@ static VFIOContainer *vfio_container_new(VFIOGroup *group, AddressSpace *as,
     int ret;
 
     c->fd = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+    c->base.id = c->fd;
     if (c->fd < 0) {
         error_setg_errno(errp, errno, "failed to open /dev/vfio/vfio");
         goto fail;
@@ -295,13 +187,10 @@ static VFIOContainer *vfio_container_new(VFIOGroup *group, AddressSpace *as,
     if (!vfio_container_get_info(c, errp)) {
         goto fail_unset;
     }
-    trace_vfio_container_new(c->fd, c->pgsizes, c->iova_ranges->len);
-    vfio_container_listen(c);
-    if (c->error) {
-        g_propagate_error(errp, g_steal_pointer(&c->error));
+    trace_vfio_container_new(c->fd, c->base.pgsizes, c->base.iova_ranges->len);
+    if (!vfio_iommu_listen(&c->base, errp)) {
         /* Unmap what did map while the group can still reach the IOMMU. */
-        memory_listener_unregister(&c->listener);
-        c->listening = false;
+        vfio_iommu_unlisten(&c->base);
         goto fail_unset;
     }
     g_ptr_array_add(c->groups, group);
@@ -327,6 +216,7 @@ static VFIOContainer *vfio_container_adopt(VFIOGroup *group, AddressSpace *as,
     VFIOContainer *c = vfio_container_alloc(as);
 
     c->fd = fd;
+    c->base.id = fd;
     group->container = c;
     if (!vfio_container_get_info(c, errp)) {
         group->container = NULL;
@@ -335,10 +225,10 @@ static VFIOContainer *vfio_container_adopt(VFIOGroup *group, AddressSpace *as,
     }
     c->remap_pending = true;
     /* The old process's until TAKEOVER: a failed start leaves it alone. */
-    c->handed_over = true;
+    c->base.handed_over = true;
     g_ptr_array_add(c->groups, group);
     vfio_container_cpr_register(c);
-    trace_vfio_container_new(c->fd, c->pgsizes, c->iova_ranges->len);
+    trace_vfio_container_new(c->fd, c->base.pgsizes, c->base.iova_ranges->len);
     return c;
 }
 
@@ -353,7 +243,7 @@ static bool vfio_group_adopt(VFIOGroup *group, AddressSpace *as, int cfd,
          i++) {
         VFIOContainer *c = g_ptr_array_index(vfio_containers, i);
 
-        if (c->as == as && vfio_same_file(c->fd, cfd)) {
+        if (c->base.as == as && vfio_same_file(c->fd, cfd)) {
             if (cfd != c->fd) {
                 close(cfd); /* a copy (cpr-transfer); cpr-exec keeps one */
             }
@@ -381,7 +271,7 @@ static bool vfio_group_connect(VFIOGroup *group, AddressSpace *as,
     for (unsigned int i = 0; vfio_containers && i < vfio_containers->len; i++) {
         VFIOContainer *c = g_ptr_array_index(vfio_containers, i);
 
-        if (c->as == as &&
+        if (c->base.as == as &&
             VFIO_IOCTL(group->fd, VFIO_GROUP_SET_CONTAINER, &c->fd) == 0) {
             group->container = c;
             g_ptr_array_add(c->groups, group);
@@ -432,7 +322,7 @@ VFIOGroup *vfio_group_get(int groupid, AddressSpace *as, Object *owner,
         if (group->groupid != groupid) {
             continue;
         }
-        if (group->container->as != as) {
+        if (group->container->base.as != as) {
             error_setg(errp, "group %d used in multiple address spaces",
                        groupid);
             return NULL;
@@ -512,13 +402,12 @@ void vfio_group_put(VFIOGroup *group)
     }
     g_ptr_array_remove(vfio_groups, group);
     g_ptr_array_remove(c->groups, group);
-    if (!c->groups->len && c->listening) {
+    if (!c->groups->len) {
         /* The last group: unmap while it still reaches the IOMMU. */
-        memory_listener_unregister(&c->listener);
-        c->listening = false;
+        vfio_iommu_unlisten(&c->base);
     }
     /* Handed over: the group stays in the container for the new process. */
-    if (!c->handed_over) {
+    if (!c->base.handed_over) {
         VFIO_IOCTL(group->fd, VFIO_GROUP_UNSET_CONTAINER, NULL);
     }
     close(group->fd);

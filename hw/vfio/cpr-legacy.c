@@ -37,7 +37,7 @@ static bool vfio_container_abandon_vaddr(VFIOContainer *c, GError **errp)
     };
     int ret;
 
-    if (!c->mappings->len) {
+    if (!c->base.mappings->len) {
         return true;
     }
     /*
@@ -47,7 +47,7 @@ static bool vfio_container_abandon_vaddr(VFIOContainer *c, GError **errp)
      */
     c->vaddr_abandoned = true;
     ret = VFIO_IOCTL(c->fd, VFIO_IOMMU_UNMAP_DMA, &unmap);
-    trace_vfio_cpr_vaddr(c->fd, "abandon", c->mappings->len, ret);
+    trace_vfio_cpr_vaddr(c->fd, "abandon", c->base.mappings->len, ret);
     if (ret < 0) {
         error_setg(errp, "vfio: invalidating the container's vaddrs "
                          "(VFIO_DMA_UNMAP_FLAG_VADDR) failed: %s",
@@ -66,8 +66,8 @@ static void vfio_container_restore_vaddr(VFIOContainer *c)
 {
     unsigned int bad = 0;
 
-    for (unsigned int i = 0; i < c->mappings->len; i++) {
-        VFIODmaMap *m = &g_array_index(c->mappings, VFIODmaMap, i);
+    for (unsigned int i = 0; i < c->base.mappings->len; i++) {
+        VFIODmaMap *m = &g_array_index(c->base.mappings, VFIODmaMap, i);
         struct vfio_iommu_type1_dma_map map = {
             .argsz = sizeof(map),
             .flags = VFIO_DMA_MAP_FLAG_VADDR,
@@ -95,7 +95,7 @@ static void vfio_container_restore_vaddr(VFIOContainer *c)
             bad++;
         }
     }
-    trace_vfio_cpr_vaddr(c->fd, "restore", c->mappings->len, -(int)bad);
+    trace_vfio_cpr_vaddr(c->fd, "restore", c->base.mappings->len, -(int)bad);
     c->vaddr_abandoned = false;
 }
 
@@ -109,16 +109,16 @@ static bool vfio_container_cpr_notify(CprEvent event, void *opaque,
         if (!vfio_container_abandon_vaddr(c, errp)) {
             return false;
         }
-        c->handed_over = true;
+        c->base.handed_over = true;
         return true;
     case CPR_EVENT_ROLLBACK:
         if (c->vaddr_abandoned) {
             vfio_container_restore_vaddr(c);
         }
-        c->handed_over = false;
+        c->base.handed_over = false;
         return true;
     case CPR_EVENT_TAKEOVER:
-        c->handed_over = false; /* this process owns it from now on */
+        c->base.handed_over = false; /* this process owns it from now on */
         return true;
     default:
         return true;
@@ -137,16 +137,14 @@ void vfio_container_cpr_unregister(VFIOContainer *c)
 
 bool vfio_container_remap(VFIOContainer *c, GError **errp)
 {
+    bool ok;
+
     if (!c->remap_pending) {
         return true;
     }
-    c->remapping = true;
-    vfio_container_listen(c);
-    c->remapping = false;
+    c->base.remapping = true;
+    ok = vfio_iommu_listen(&c->base, errp);
+    c->base.remapping = false;
     c->remap_pending = false;
-    if (c->error) {
-        g_propagate_error(errp, g_steal_pointer(&c->error));
-        return false;
-    }
-    return true;
+    return ok;
 }

@@ -114,6 +114,9 @@ bool vfio_pci_cpr_check(Object *obj, unsigned int mode, GError **errp)
     VFIOPCIDevice *vdev = (VFIOPCIDevice *)obj;
     VFIOContainer *c = vdev->group ? vdev->group->container : NULL;
 
+    if (vdev->iommufd) {
+        return vfio_iommufd_cpr_check(vdev, mode, errp);
+    }
     if (vdev->mdev) {
         error_setg(errp, "vfio %s: a mediated device needs a valid vaddr at "
                          "all times; %s is not possible on the legacy VFIO "
@@ -176,7 +179,8 @@ static bool vfio_pci_post_load(void *opaque, int version_id, GError **errp)
                    vdev->name, mode, n);
         return false;
     }
-    if (!vfio_container_remap(vdev->group->container, errp)) {
+    if (vdev->ioas ? !vfio_iommufd_remap(vdev, errp)
+                   : !vfio_container_remap(vdev->group->container, errp)) {
         g_prefix_error(errp, "vfio %s: ", vdev->name);
         return false;
     }

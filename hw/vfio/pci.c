@@ -4,7 +4,8 @@
  * (QEMU's device and options). This file opens the device (host=,
  * sysfsdev=), reads its regions, exposes its BARs as pread/pwrite
  * windows and resets it on machine reset; pci-config.c virtualizes its
- * config space, pci-irq.c its interrupts, container.c its DMA mappings.
+ * config space, pci-irq.c its interrupts, container.c (legacy) or
+ * iommufd.c (iommufd=) its DMA mappings.
  * BARs the kernel lets baton mmap are mapped into the guest directly.
  * Not here yet: hot-unplug.
  */
@@ -18,6 +19,7 @@
 #include "hw/pci/msix.h"
 #include "migration/cpr.h"
 #include "migration/vmstate.h"
+#include "system/iommufd.h"
 #include "trace.h"
 #include "util/error-report.h"
 #include "vfio-internal.h"
@@ -290,15 +292,31 @@ static bool vfio_is_mdev(const char *sysfsdev)
     return base && !strcmp(base, "mdev");
 }
 
-/* NAME and SYSFSDEV from host= or sysfsdev= (exactly one of them). */
+/* A function is assigned once per process. */
+static bool vfio_pci_check_unique(VFIOPCIDevice *vdev, GError **errp)
+{
+    for (unsigned int i = 0; vfio_pci_devices && i < vfio_pci_devices->len;
+         i++) {
+        VFIOPCIDevice *other = g_ptr_array_index(vfio_pci_devices, i);
+
+        if (!strcmp(other->name, vdev->name)) {
+            error_setg(errp, "vfio %s: device is already attached", vdev->name);
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * NAME and SYSFSDEV from host= or sysfsdev= (exactly one of them), or
+ * with iommufd= a passed device cdev (fd=) alone.
+ */
 static bool vfio_pci_find(VFIOPCIDevice *vdev, GError **errp)
 {
     struct stat st;
 
-    if (vdev->fd_param) {
-        error_setg(errp,
-                   "fd=%s: Use FD passing only with iommufd "
-                   "backend, which this baton does not have yet",
+    if (vdev->fd_param && !vdev->iommufd) {
+        error_setg(errp, "fd=%s: Use FD passing only with iommufd backend",
                    vdev->fd_param);
         return false;
     }
@@ -314,6 +332,10 @@ static bool vfio_pci_find(VFIOPCIDevice *vdev, GError **errp)
             return false;
         }
         vdev->sysfsdev = g_strdup_printf("/sys/bus/pci/devices/%s", bdf);
+    } else if (!vdev->sysfsdev && vdev->fd_param) {
+        /* A passed cdev fd alone: QEMU names the device after it. */
+        vdev->name = g_strdup_printf("VFIO_FD%s", vdev->fd_param);
+        return vfio_pci_check_unique(vdev, errp);
     } else if (!vdev->sysfsdev) {
         error_setg(errp, "No provided host device; use "
                          "-device vfio-pci,host=DDDD:BB:DD.F or "
@@ -327,24 +349,13 @@ static bool vfio_pci_find(VFIOPCIDevice *vdev, GError **errp)
         return false;
     }
     vdev->mdev = vfio_is_mdev(vdev->sysfsdev);
-    for (unsigned int i = 0; vfio_pci_devices && i < vfio_pci_devices->len;
-         i++) {
-        VFIOPCIDevice *other = g_ptr_array_index(vfio_pci_devices, i);
-
-        if (!strcmp(other->name, vdev->name)) {
-            error_setg(errp, "vfio %s: device is already attached", vdev->name);
-            return false;
-        }
-    }
-    return true;
+    return vfio_pci_check_unique(vdev, errp);
 }
 
-/* Group, container, device fd, device info. Errors unprefixed. */
-static bool vfio_pci_attach(VFIOPCIDevice *vdev, GError **errp)
+/* Group and container, and the device fd from the group. */
+static bool vfio_pci_attach_legacy(VFIOPCIDevice *vdev, GError **errp)
 {
-    struct vfio_device_info info = {.argsz = sizeof(info)};
     int groupid = vfio_sysfs_group_id(vdev->sysfsdev, errp);
-    int ret;
 
     if (groupid < 0) {
         return false;
@@ -353,6 +364,23 @@ static bool vfio_pci_attach(VFIOPCIDevice *vdev, GError **errp)
         groupid, pci_device_iommu_address_space(&vdev->parent_obj),
         OBJECT(vdev), errp);
     if (!vdev->group || !vfio_cpr_device_fd(vdev, errp)) {
+        return false;
+    }
+    vdev->dma = &vdev->group->container->base;
+    return true;
+}
+
+/*
+ * The transport (legacy container, or iommufd=), device fd, device info.
+ * Errors unprefixed.
+ */
+static bool vfio_pci_attach(VFIOPCIDevice *vdev, GError **errp)
+{
+    struct vfio_device_info info = {.argsz = sizeof(info)};
+    int ret;
+
+    if (vdev->iommufd ? !vfio_iommufd_attach(vdev, errp)
+                      : !vfio_pci_attach_legacy(vdev, errp)) {
         return false;
     }
     ret = VFIO_IOCTL(vdev->fd, VFIO_DEVICE_GET_INFO, &info);
@@ -385,6 +413,8 @@ static void vfio_pci_teardown(VFIOPCIDevice *vdev)
     msix_uninit(d);
     vfio_irqs_disable(vdev);
     vfio_bars_finalize(vdev);
+    /* Detached (and its IOAS put) while the cdev fd is still open. */
+    vfio_iommufd_detach(vdev);
     if (vdev->fd >= 0) {
         close(vdev->fd);
         vdev->fd = -1;
@@ -392,6 +422,7 @@ static void vfio_pci_teardown(VFIOPCIDevice *vdev)
     if (vdev->group) {
         vfio_group_put(vdev->group);
         vdev->group = NULL;
+        vdev->dma = NULL;
     }
     if (vfio_pci_devices) {
         g_ptr_array_remove(vfio_pci_devices, vdev);
@@ -487,7 +518,11 @@ static const Property vfio_pci_props[] = {
                 .desc = "sysfs path of the function "
                         "(/sys/bus/pci/devices/DDDD:BB:SS.F)"),
     DEFINE_PROP("fd", PROP_STRING, VFIOPCIDevice, fd_param,
-                .desc = "a VFIO device fd (iommufd only; refused here)"),
+                .desc = "an open VFIO device cdev: fd number or getfd name "
+                        "(with iommufd= only)"),
+    DEFINE_PROP_LINK("iommufd", VFIOPCIDevice, iommufd, TYPE_IOMMUFD_BACKEND,
+                     .desc = "the iommufd object (-object iommufd,id=ID) to "
+                             "use instead of the legacy VFIO container"),
     {NULL},
 };
 

@@ -23,49 +23,97 @@ typedef struct VFIOIovaRange {
     uint64_t start, end;
 } VFIOIovaRange;
 
-/* A live MAP_DMA: what the listener mapped, and from which vaddr. */
+typedef struct VFIOIOMMU VFIOIOMMU;
+
+/*
+ * A live DMA mapping: what the listener mapped, from which vaddr, and
+ * (FD >= 0) where its pages are in the RAM block's file. BY_FD: the
+ * transport mapped it by file (iommufd MAP_FILE), not by vaddr.
+ */
 typedef struct VFIODmaMap {
     uint64_t iova, size;
     uint64_t vaddr;
+    int fd;
+    uint64_t fd_offset;
+    bool readonly;
+    bool by_fd;
+    const MemoryRegion *mr; /* for error messages */
 } VFIODmaMap;
 
 /*
- * A type1v2 container (/dev/vfio/vfio): one per DMA address space and
- * set of groups that the kernel lets share an IOMMU context. It is a
- * memory listener on that space: RAM sections are DMA-mapped while they
- * exist. The first mapping error is kept (ERROR) so that the realize
- * that registered the listener can fail with it.
+ * A transport's IOMMU calls. DMA_MAP maps M (filling M->by_fd) or
+ * re-registers it when the base is REMAPPING; DMA_UNMAP removes it.
+ * Both return 0 or -errno and report nothing.
  */
-struct VFIOContainer {
-    int fd;
+typedef struct VFIOIOMMUOps {
+    const char *name; /* "container" or "ioas": traces */
+    int (*dma_map)(VFIOIOMMU *b, VFIODmaMap *m);
+    int (*dma_unmap)(VFIOIOMMU *b, const VFIODmaMap *m);
+} VFIOIOMMUOps;
+
+/*
+ * What the legacy container and an iommufd IOAS share (container-base.c,
+ * QEMU's VFIOContainerBase): a memory listener on AS that DMA-maps RAM
+ * sections while they exist, the IOMMU's page sizes and IOVA ranges, and
+ * the list of what was mapped. The first mapping error while a realize
+ * registers the listener (COLLECTING) is kept (ERROR) for it.
+ * HANDED_OVER (live update): the mappings are another process's, so
+ * region_del unmaps nothing. REMAPPING: the listener's replay in a new
+ * process, for mappings that exist already.
+ */
+struct VFIOIOMMU {
+    const VFIOIOMMUOps *ops;
+    int id; /* container fd or IOAS id, for traces */
     AddressSpace *as;
     MemoryListener listener;
     bool listening;
     uint64_t pgsizes;    /* IOMMU page sizes (bit N: 2^N bytes) */
     GArray *iova_ranges; /* VFIOIovaRange; empty: all of 64 bits */
-    GPtrArray *groups;   /* VFIOGroup * */
-    GArray *mappings;    /* VFIODmaMap: what MAP_DMA mapped */
-    /*
-     * Live update (cpr-legacy.c). Old process: VADDR_ABANDONED between
-     * its UNMAP_FLAG_VADDR at hand-over and the end of the update;
-     * HANDED_OVER once the new process owns the device (nothing here may
-     * unmap or detach any more); the new process is HANDED_OVER too until
-     * its TAKEOVER (a failed start must leave the old process's container
-     * alone). New process: REMAP_PENDING from realize
-     * (the container was inherited) until the listener replays with
-     * MAP_FLAG_VADDR (REMAPPING) when the device state loads.
-     */
-    bool vaddr_abandoned;
+    GArray *mappings;    /* VFIODmaMap */
     bool handed_over;
-    bool remap_pending;
     bool remapping;
-    /*
-     * While a realize attaches a group (COLLECTING), the first DMA map
-     * failure is kept in ERROR for it; otherwise failures are reported.
-     */
     bool collecting;
     GError *error;
 };
+
+/*
+ * A type1v2 container (/dev/vfio/vfio): one per DMA address space and
+ * set of groups that the kernel lets share an IOMMU context.
+ */
+struct VFIOContainer {
+    VFIOIOMMU base;
+    int fd;
+    GPtrArray *groups; /* VFIOGroup * */
+    /*
+     * Live update (cpr-legacy.c). Old process: VADDR_ABANDONED between
+     * its UNMAP_FLAG_VADDR at hand-over and the end of the update;
+     * base.handed_over once the new process owns the device (nothing here
+     * may unmap or detach any more); the new process is handed over too
+     * until its TAKEOVER (a failed start must leave the old process's
+     * container alone). New process: REMAP_PENDING from realize (the
+     * container was inherited) until the listener replays with
+     * MAP_FLAG_VADDR (base.remapping) when the device state loads.
+     */
+    bool vaddr_abandoned;
+    bool remap_pending;
+};
+
+/*
+ * An iommufd IOAS (iommufd.c): one per (iommufd object, DMA address
+ * space), shared by the devices attached to it. Live update: the new
+ * process keeps IOAS_ID (and the devices their ids) from CPR state;
+ * REMAP_PENDING until the device state loads, when the listener replays
+ * without mapping (the IOAS still has every mapping) and the pinned
+ * pages' accounting moves here (IOMMU_IOAS_CHANGE_PROCESS).
+ */
+typedef struct VFIOIOASContainer {
+    VFIOIOMMU base;
+    Object *be; /* the iommufd object */
+    uint32_t ioas_id;
+    uint32_t hwpt_id; /* the first device's HWPT, others try it first */
+    unsigned int users;
+    bool remap_pending;
+} VFIOIOASContainer;
 
 /* /dev/vfio/N: shared by the devices of one IOMMU group. */
 struct VFIOGroup {
@@ -116,10 +164,19 @@ struct VFIOPCIDevice {
     char *host;
     char *sysfsdev;
     char *fd_param;
+    Object *iommufd; /* the iommufd object (iommufd=ID), else legacy */
 
     /* runtime only: the host device (nothing is migrated) */
     char *name; /* "0000:01:00.0": error prefix, GET_DEVICE_FD name */
-    VFIOGroup *group;
+    VFIOGroup *group;        /* legacy container */
+    VFIOIOASContainer *ioas; /* iommufd */
+    VFIOIOMMU *dma;          /* either one's DMA side */
+    /*
+     * iommufd: BIND's device id, the HWPT it is attached to (OWN_HWPT:
+     * allocated for it alone) and its IOAS's id; the CPR section's.
+     */
+    uint32_t devid, hwpt_id, cpr_ioas_id;
+    bool own_hwpt;
     int fd;
     uint32_t num_regions, num_irqs;
     bool can_reset;
@@ -188,6 +245,20 @@ bool vfio_iova_ranges_contain(const VFIOIovaRange *ranges, unsigned int n,
  */
 char *vfio_parse_host_bdf(const char *host, GError **errp);
 
+/* ---- container-base.c ---- */
+
+void vfio_iommu_init(VFIOIOMMU *b, const VFIOIOMMUOps *ops, AddressSpace *as);
+/* Listener gone (unmapping unless handed over), lists freed. */
+void vfio_iommu_destroy(VFIOIOMMU *b);
+/*
+ * Register the listener: its replay maps AS's RAM; the first failure
+ * fails this call (the listener stays registered: unlisten to undo).
+ */
+bool vfio_iommu_listen(VFIOIOMMU *b, GError **errp);
+void vfio_iommu_unlisten(VFIOIOMMU *b);
+/* A mapping made by vaddr (not by file), or NULL. */
+const VFIODmaMap *vfio_iommu_find_vaddr_map(VFIOIOMMU *b);
+
 /* ---- container.c ---- */
 
 /*
@@ -204,8 +275,6 @@ char *vfio_parse_host_bdf(const char *host, GError **errp);
 VFIOGroup *vfio_group_get(int groupid, AddressSpace *as, Object *owner,
                           GError **errp);
 void vfio_group_put(VFIOGroup *group);
-/* The container's listener callbacks, for cpr-legacy.c's remap. */
-void vfio_container_listen(VFIOContainer *c);
 
 /* ---- cpr-legacy.c ---- */
 
@@ -223,6 +292,44 @@ bool vfio_same_file(int fd1, int fd2);
 
 /* The group number behind SYSFSDEV's iommu_group link, or -1 + errp. */
 int vfio_sysfs_group_id(const char *sysfsdev, GError **errp);
+
+/* ---- iommufd.c ---- */
+
+/*
+ * VDEV's device cdev (fd=, else sysfs vfio-dev/vfioN), bound to its
+ * iommufd object and attached to the IOAS of its DMA address space
+ * (shared, made if needed, its listener mapping RAM). In a live update
+ * the cdev and ids are the old process's: no bind, attach or map.
+ * Errors unprefixed.
+ */
+bool vfio_iommufd_attach(VFIOPCIDevice *vdev, GError **errp);
+void vfio_iommufd_detach(VFIOPCIDevice *vdev);
+/* New process, device state loaded: as vfio_container_remap(). */
+bool vfio_iommufd_remap(VFIOPCIDevice *vdev, GError **errp);
+/*
+ * New process: IOAS_ID of the old process, as VDEV's IOAS (shared with
+ * the devices that adopted it already); nothing is allocated or mapped.
+ */
+VFIOIOASContainer *vfio_ioas_adopt(VFIOPCIDevice *vdev, uint32_t ioas_id,
+                                   GError **errp);
+
+/* ---- cpr-iommufd.c ---- */
+
+/*
+ * New process: VDEV's cdev fd and ids as the old process left them (the
+ * device bound and attached, its IOAS mapping): 1 when inherited, 0 when
+ * not (not a live update), -1 + errp.
+ */
+int vfio_iommufd_cpr_adopt(VFIOPCIDevice *vdev, GError **errp);
+/* VDEV's ids go with the CPR state from now on / no more. */
+void vfio_iommufd_cpr_save(VFIOPCIDevice *vdev);
+void vfio_iommufd_cpr_forget(VFIOPCIDevice *vdev);
+/* The IOAS's hand-over and rollback flags (CPR notifiers). */
+void vfio_ioas_cpr_register(VFIOIOASContainer *c);
+void vfio_ioas_cpr_unregister(VFIOIOASContainer *c);
+/* Whether a live update can keep VDEV's IOAS (no vaddr mapping). */
+bool vfio_iommufd_cpr_check(VFIOPCIDevice *vdev, unsigned int mode,
+                            GError **errp);
 
 /* ---- pci-config.c ---- */
 

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""vfio-pci over the legacy VFIO container (docs/system/vfio.md).
+"""vfio-pci over the legacy VFIO container (docs/system/vfio.md;
+test_vfio_iommufd.py runs the Device tests over iommufd).
 
 Option errors run anywhere. The rest needs a VFIO host: this one has none,
 so it runs against the host simulator (tests/hostsim: hostsimd plus the
@@ -224,6 +225,19 @@ class Dmatest:
 
 
 class Device(VmTestCase):
+    """vfio-pci over the legacy container; DeviceIommufd runs the same
+    tests over iommufd, overriding the transport hooks below."""
+
+    # The trace event of a new container / IOAS (made or adopted).
+    NEW_TRACE = "vfio_container_new"
+    # test_cpr_soak's transfers and execs in make check.
+    SOAK = ("20", "5")
+
+    def transport_args(self):
+        return []
+
+    def transport_prop(self):
+        return ""
 
     @classmethod
     def setUpClass(cls):
@@ -236,7 +250,8 @@ class Device(VmTestCase):
         self.hs = Hostsim(self, devices)
         ram = ["-object", "memory-backend-memfd,id=ram0,size=" + mem,
                "-machine", machine + ",memory-backend=ram0", "-m", mem]
-        vm = Vm(BASE + ram + list(extra))
+        vm = Vm(BASE + ram + self.transport_args() + list(extra),
+                binary=getattr(self, "binary", None))
         vm.extra_env = self.hs.env
         qtest_path = vm.path("qtest.sock")
         vm.args += ["-qtest", "unix:%s,server=on,wait=off" % qtest_path]
@@ -246,7 +261,8 @@ class Device(VmTestCase):
         return vm, qt
 
     def vfio(self, host=BDF, slot=SLOT, id="vf0"):
-        return ["-device", "vfio-pci,host=%s,addr=%x,id=%s" % (host, slot, id)]
+        return ["-device", "vfio-pci,host=%s,addr=%x,id=%s%s"
+                % (host, slot, id, self.transport_prop())]
 
     def test_enumerates(self):
         vm, qt = self.start(self.vfio())
@@ -444,12 +460,12 @@ class Device(VmTestCase):
         groups = [5, 5, 6, 7]
         devs = ["%s,type=dmatest,group=%d" % (b, g)
                 for b, g in zip(bdfs, groups)]
-        args = ["-trace", "enable=vfio_container_new"]
+        args = ["-trace", "enable=" + self.NEW_TRACE]
         for i, b in enumerate(bdfs):
             args += self.vfio(host=b, slot=SLOT + i, id="vf%d" % i)
         vm, qt = self.start(args, devices=devs)
-        # The kernel let the three groups share one container.
-        self.assertEqual(vm.stderr_text().count("vfio_container_new"), 1)
+        # The kernel let the three groups share one container (IOAS).
+        self.assertEqual(vm.stderr_text().count(self.NEW_TRACE + " "), 1)
         ds = [Dmatest(qt, SLOT + i) for i in range(4)]
         rings = [0x200000 + i * 0x100000 for i in range(4)]
         entries = 4096
@@ -473,7 +489,7 @@ class Device(VmTestCase):
         for d, ring in zip(ds, rings):
             self.assertEqual(d.consume(150), (0, 0))
         # The new process adopted that one container once, too.
-        self.assertEqual(new.stderr_text().count("vfio_container_new"), 1)
+        self.assertEqual(new.stderr_text().count(self.NEW_TRACE + " "), 1)
         # cpr-exec keeps fd numbers: the groups' one container fd is not
         # a second copy to close (it was, and the next map failed).
         state = vm.path("state")
@@ -512,18 +528,17 @@ class Device(VmTestCase):
 
     def test_cpr_soak(self):
         """SOAK_TRANSFERS cpr-transfers (BATON_VFIO_SOAK_TRANSFERS, 20;
-        the issue's figure is 100) and then SOAK_EXECS cpr-execs
-        (BATON_VFIO_SOAK_EXECS, 5; 5 and 2 in the sanitizer build) in a
-        row, the driver consuming the ring throughout: 0 records missing
-        or corrupt, 0 faults, no reset, the MSI-X vector still fires, and
-        the process after the last exec holds as many fds as after the
-        first."""
+        the issue's figure is 100; 10 over iommufd) and then SOAK_EXECS
+        cpr-execs (BATON_VFIO_SOAK_EXECS, 5; 3 over iommufd; 5 and 2 in the
+        sanitizer build) in a row, the driver consuming the ring
+        throughout: 0 records missing or corrupt, 0 faults, no reset, the
+        MSI-X vector still fires, and the process after the last exec
+        holds as many fds as after the first."""
         # Fewer under the sanitizers (several times slower per process).
         san = os.environ.get("BATON_TEST_SANITIZER") == "1"
-        transfers = int(os.environ.get("BATON_VFIO_SOAK_TRANSFERS",
-                                       "5" if san else "20"))
-        execs = int(os.environ.get("BATON_VFIO_SOAK_EXECS",
-                                   "2" if san else "5"))
+        soak = ("5", "2") if san else self.SOAK
+        transfers = int(os.environ.get("BATON_VFIO_SOAK_TRANSFERS", soak[0]))
+        execs = int(os.environ.get("BATON_VFIO_SOAK_EXECS", soak[1]))
         vm, qt = self.start(self.vfio())
         d = Dmatest(qt)
         self.msix_vector0(d, qt)
@@ -639,7 +654,7 @@ class Device(VmTestCase):
         vaddrs registered, READY sent): each time the old one restores its
         vaddrs and goes on with the stream intact; then an update
         succeeds."""
-        vm, qt = self.start(self.vfio() + ["-trace", "enable=vfio_cpr_vaddr"])
+        vm, qt = self.start(self.vfio() + self.rollback_trace())
         d = Dmatest(qt)
         ring, entries = 0x200000, 4096
         d.start_ring(ring, entries, period_us=100)
@@ -673,12 +688,7 @@ class Device(VmTestCase):
             self.assertEqual(d.consume(d.n + 100), (0, 0), point)
             self.assertEqual(d.rd(FAULTS), 0, point)
             self.assertEqual(d.rd(RESETS), resets, point)
-            # Every mapping came back to the old process each time.
-            err = vm.stderr_text()
-            self.assertEqual(len(re.findall(
-                r"abandon vaddr of 2 mappings -> 0\n", err)), i + 1, err)
-            self.assertEqual(len(re.findall(
-                r"restore vaddr of 2 mappings -> 0\n", err)), i + 1, err)
+            self.check_rollback(vm, new, point, i)
         # And the update works afterwards.
         main, cpr, argv = self.update_args(vm)
         for path in (main, cpr):
@@ -697,6 +707,17 @@ class Device(VmTestCase):
         self.assertEqual(d.consume(d.n + 200), (0, 0))
         self.assertEqual(d.rd(FAULTS), 0)
         self.assertEqual(d.rd(RESETS), resets)
+
+    def rollback_trace(self):
+        return ["-trace", "enable=vfio_cpr_vaddr"]
+
+    def check_rollback(self, vm, new, point, i):
+        """Every mapping came back to the old process each time."""
+        err = vm.stderr_text()
+        self.assertEqual(len(re.findall(
+            r"abandon vaddr of 2 mappings -> 0\n", err)), i + 1, err)
+        self.assertEqual(len(re.findall(
+            r"restore vaddr of 2 mappings -> 0\n", err)), i + 1, err)
 
     def test_migrate_blocked(self):
         """Normal migration is refused, naming the device; cpr-reboot too."""
@@ -771,7 +792,7 @@ class Device(VmTestCase):
     def test_private_ram(self):
         """RAM the IOMMU cannot pin: the kernel's error, device named."""
         self.hs = Hostsim(self, [BDF + ",type=dmatest,group=%d" % GROUP])
-        status, err = run(PC + self.vfio(),
+        status, err = run(PC + self.transport_args() + self.vfio(),
                           env=dict(os.environ, **self.hs.env))
         self.assertEqual(status, 1, err)
         self.assertIn("vfio %s: vfio: DMA map of RAM" % BDF, err)

@@ -2,8 +2,9 @@
 /*
  * The object model's monitor commands, with QEMU's names and reply
  * shapes: qom-list, qom-get, qom-set, qom-list-types,
- * qom-list-properties, device-list-properties, and HMP info qtree.
- * They only read the tree and the classes (hw/core/object.h, qdev.h).
+ * qom-list-properties, device-list-properties, device_del (which
+ * refuses: no bus of baton's machines supports hot-unplug), and HMP
+ * info qtree and device_del.
  */
 #include "util/osdep.h"
 
@@ -332,6 +333,59 @@ static void hmp_info_qtree(Monitor *mon, int argc, char **argv)
     monitor_printf(mon, "%s", text);
 }
 
+/*
+ * device_del ID|PATH: QEMU's lookup (an id is /machine/peripheral/ID)
+ * and errors. baton's buses have no hot-plug controller (no ACPI or
+ * PCIe hot-plug), so every device found is refused, naming its bus, and
+ * nothing changes; a device on no bus cannot be unplugged either.
+ */
+static bool device_del(const char *id, GError **errp)
+{
+    g_autofree char *path =
+        id[0] == '/' ? g_strdup(id) : g_strdup_printf("/machine/peripheral/%s",
+                                                      id);
+    Object *obj = object_resolve_path(path, NULL);
+    DeviceState *dev;
+
+    if (!obj) {
+        g_set_error(errp, BATON_ERROR, BATON_ERROR_DEVICE_NOT_FOUND,
+                    "Device '%s' not found", id);
+        return false;
+    }
+    dev = (DeviceState *)object_dynamic_cast(obj, TYPE_DEVICE);
+    if (!dev) {
+        error_setg(errp, "%s is not a hotpluggable device", id);
+        return false;
+    }
+    if (dev->parent_bus) {
+        error_setg(errp, "Bus '%s' does not support hotplugging",
+                   dev->parent_bus->name);
+    } else {
+        error_setg(errp, "Device '%s' does not support hotplugging",
+                   object_get_typename(obj));
+    }
+    return false;
+}
+
+static bool qmp_device_del(JsonObject *args, JsonNode **ret, GError **errp)
+{
+    (void)ret;
+    return device_del(qmp_arg_str(args, "id"), errp);
+}
+
+static void hmp_device_del(Monitor *mon, int argc, char **argv)
+{
+    GError *err = NULL;
+
+    if (argc != 2) {
+        monitor_printf(mon, "usage: device_del id\n");
+        return;
+    }
+    if (!device_del(argv[1], &err)) {
+        hmp_handle_error(mon, err);
+    }
+}
+
 static const QmpArgSpec path_args[] = {
     {"path", QMP_ARG_STR, false}, {NULL}};
 static const QmpArgSpec qom_get_args[] = {
@@ -344,6 +398,7 @@ static const QmpArgSpec qom_list_types_args[] = {
     {NULL}};
 static const QmpArgSpec typename_args[] = {
     {"typename", QMP_ARG_STR, false}, {NULL}};
+static const QmpArgSpec id_args[] = {{"id", QMP_ARG_STR, false}, {NULL}};
 
 static const QmpCommandDef qdev_qmp_commands[] = {
     {"qom-list", qmp_qom_list, path_args, .allow_preconfig = true},
@@ -355,6 +410,12 @@ static const QmpCommandDef qdev_qmp_commands[] = {
      .allow_preconfig = true},
     {"device-list-properties", qmp_device_list_properties, typename_args,
      .allow_preconfig = true},
+    {"device_del", qmp_device_del, id_args},
+};
+
+static const HmpCommandDef qdev_hmp_cmds[] = {
+    {"device_del", "id", "remove device (refused: no hot-unplug)",
+     hmp_device_del, NULL},
 };
 
 static const HmpCommandDef qdev_hmp_info_cmds[] = {
@@ -364,6 +425,7 @@ static const HmpCommandDef qdev_hmp_info_cmds[] = {
 static void __attribute__((constructor)) qdev_monitor_register(void)
 {
     qmp_register_commands(qdev_qmp_commands, ARRAY_SIZE(qdev_qmp_commands));
+    hmp_register_commands(qdev_hmp_cmds, ARRAY_SIZE(qdev_hmp_cmds));
     hmp_register_info_commands(qdev_hmp_info_cmds,
                                ARRAY_SIZE(qdev_hmp_info_cmds));
 }

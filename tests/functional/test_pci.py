@@ -237,6 +237,29 @@ class ConfigSpace(PciCase):
         c.write(t, 0x04, c.read(t, 0x04, 2) | 0x2, 2)
         self.assertEqual(self.qt.readl(new + 4), 0x11223344)
 
+    def test_device_del_refused(self):
+        """No bus of baton's machines supports hot-unplug: device_del
+        says so with QEMU's errors and the function stays."""
+        qmp = self.vm.qmp
+        for ident in ("t0", "/machine/peripheral/t0"):
+            with self.assertRaises(QmpError) as cm:
+                qmp.cmd("device_del", id=ident)
+            self.assertEqual(cm.exception.cls, "GenericError")
+            self.assertEqual(cm.exception.desc,
+                             "Bus 'pci.0' does not support hotplugging")
+        with self.assertRaises(QmpError) as cm:
+            qmp.cmd("device_del", id="nope")
+        self.assertEqual((cm.exception.cls, cm.exception.desc),
+                         ("DeviceNotFound", "Device 'nope' not found"))
+        with self.assertRaises(QmpError) as cm:
+            qmp.cmd("device_del", id="/machine")
+        self.assertIn("is not a hotpluggable device", cm.exception.desc)
+        self.assertIn("Bus 'pci.0' does not support hotplugging",
+                      self.hmp(self.vm, "device_del t0"))
+        self.assertEqual(self.cfg.read(bdf(0, 3), 0),
+                         TEST_DEV[1] << 16 | TEST_DEV[0])
+        self.assertIn((0, 3, 0), self.devices(self.vm))
+
     def test_64bit_bar_above_4g(self):
         c = self.cfg
         t = bdf(0, 3)

@@ -558,7 +558,7 @@ class Device(VmTestCase):
         0 faults, no reset, and no growth: the process after the last
         exec holds as many fds as the first exec'd one and as the process
         after the first few transfers, and its VmRSS is within
-        RSS_SLACK_KIB of that process's."""
+        RSS_SLACK_KIB of that process's (not in the sanitizer build)."""
         san = os.environ.get("BATON_TEST_SANITIZER") == "1"
         soak = ("5", "2") if san else ("100", "20")
         transfers = int(os.environ.get("BATON_VFIO_SOAK_TRANSFERS", soak[0]))
@@ -626,7 +626,11 @@ class Device(VmTestCase):
         if execs > 1:
             self.assertEqual(execd[-1][0], execd[0][0], execd)
         self.assertEqual(final[0], early[0], (early, final))
-        self.assertLess(final[1] - early[1], RSS_SLACK_KIB, (early, final))
+        if not san:
+            # ASan's quarantine holds freed memory (its RSS grows by MiBs
+            # without a leak); its leak check covers that build instead.
+            self.assertLess(final[1] - early[1], RSS_SLACK_KIB,
+                            (early, final))
 
     def test_cpr_exec(self):
         """Three cpr-execs in a row (same pid, new image): the stream goes

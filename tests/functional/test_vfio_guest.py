@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """vfio-pci under KVM with a guest driving the device (tests/guest/dmatest)
-across live updates, against tests/hostsim (legacy container).
+across live updates, against tests/hostsim: VfioGuest over the legacy
+container, VfioGuestIommufd the MSI-X cases over iommufd.
 
 The guest finds the dmatest functions, streams each into a ring in its
 RAM, and on each interrupt checks and consumes every record; it prints
@@ -60,7 +61,10 @@ class Guest:
     """The guest and its devices; `qmp` and `serial` follow it from
     process to process."""
 
-    def __init__(self, tc, ndev, mode):
+    def __init__(self, tc, ndev, mode, transport=(), prop=""):
+        """NDEV functions in MODE (0 MSI-X, 1 INTx); TRANSPORT are the
+        extra arguments of the transport (e.g. -object iommufd) and PROP
+        what each vfio-pci adds to use it (e.g. ",iommufd=ID")."""
         self.tc, self.ndev, self.count = tc, ndev, 0
         self.exit_times = []
         bdfs = ["0000:0%d:00.0" % (i + 1) for i in range(ndev)]
@@ -73,9 +77,10 @@ class Guest:
                 "-trace", "enable=vfio_intx_route",
                 "-trace", "enable=kvm_irqchip_irqfd_attach",
                 "-drive", "file=%s,format=raw" % image(mode)]
+        args += list(transport)
         for i, b in enumerate(bdfs):
-            args += ["-device", "vfio-pci,host=%s,addr=%x,id=vf%d"
-                     % (b, SLOT + i, i)]
+            args += ["-device", "vfio-pci,host=%s,addr=%x,id=vf%d%s"
+                     % (b, SLOT + i, i, prop)]
         vm = Vm(args + ["-S"], serial_socket=True, name="vg0")
         vm.extra_env = self.hs.env
         tc.launch(vm)
@@ -190,6 +195,14 @@ class Guest:
 
 @needs_kvm
 class VfioGuest(VmTestCase):
+    """Over the legacy container; VfioGuestIommufd overrides TRANSPORT,
+    and PROP."""
+
+    TRANSPORT = ()
+    PROP = ""
+
+    def guest(self, ndev, mode):
+        return Guest(self, ndev, mode, self.TRANSPORT, self.PROP)
 
     @classmethod
     def setUpClass(cls):
@@ -214,7 +227,7 @@ class VfioGuest(VmTestCase):
 
     def test_msix_one(self):
         """One function, MSI-X vector 0 through an irqfd, live-updated."""
-        g = Guest(self, 1, 0)
+        g = self.guest(1, 0)
         self.updates(g)
         # Every process attached the vector as an irqfd (no resamplefd).
         self.assertRegex(g.stderr(), r"kvm_irqchip_irqfd_attach fd=\d+ "
@@ -223,7 +236,7 @@ class VfioGuest(VmTestCase):
     def test_msix_four(self):
         """Four functions in four groups sharing a container, each on its
         own MSI-X vector, live-updated; migration is refused."""
-        g = Guest(self, 4, 0)
+        g = self.guest(4, 0)
         self.updates(g)
         g.qmp.cmd("migrate-set-parameters", mode="normal")
         with self.assertRaises(QmpError) as cm:
@@ -239,7 +252,7 @@ class VfioGuest(VmTestCase):
         irqfd follows the guest: a PIRQ it re-routes moves it to the new
         GSI (also in the next process, from the loaded PIIX3), and
         COMMAND.INTX_DISABLE hands INTx to baton until cleared."""
-        g = Guest(self, 2, 1)
+        g = self.guest(2, 1)
         # pc: slot 4's INTA is PIRQD -> IRQ 11, slot 5's PIRQA -> IRQ 10.
         err = g.stderr()
         self.assertRegex(err, r"vfio_intx_route 0000:01:00.0 gsi -1 -> 11")
@@ -261,6 +274,25 @@ class VfioGuest(VmTestCase):
         g.command(b"e", rb"intx enabled")
         g.trace(r"vfio_intx_route 0000:02:00.0 gsi -1 -> 11")
         g.progress()
+
+
+class VfioGuestIommufd(VfioGuest):
+    """The MSI-X cases over iommufd (-object iommufd, vfio-pci iommufd=):
+    RAM mapped by file, the IOAS and device ids kept and the pinned pages
+    moved to each new process (IOAS_CHANGE_PROCESS). INTx is the same
+    code whatever the transport: it runs over the legacy container only,
+    which keeps the file's time down (the guest is slow here)."""
+
+    TRANSPORT = ("-object", "iommufd,id=iommufd0",
+                 "-trace", "enable=iommufd_backend_change_process")
+    PROP = ",iommufd=iommufd0"
+    test_intx = None
+
+    def updates(self, g, n=UPDATES):
+        super().updates(g, n)
+        # The last process took the pinned pages over (after a transfer
+        # or an exec alike).
+        self.assertRegex(g.stderr(), r"iommufd0 take over -> 0")
 
 
 if __name__ == "__main__":

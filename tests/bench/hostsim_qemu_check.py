@@ -34,7 +34,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "functional"))
@@ -504,7 +503,11 @@ def run_cpr(env, opts, transport):
         try:
             wait_migration(old.qmp, timeout=60)
         except Exception as e:
-            time.sleep(0.5)  # only to let a dying process's status show
+            for q in (old, new):  # a dying process: report how it ended
+                try:
+                    q.proc.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    pass
             report(False, tag + ": migration completed",
                    "%s; %s; %s" % (e, exit_status(old), exit_status(new)))
             return

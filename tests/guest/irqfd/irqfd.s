@@ -10,6 +10,7 @@
 
     .include "uart.inc"
     .include "boot64.inc"
+    .include "pcicfg.inc"
 
     .set BOOT_N_PD, 4              /* 4 GiB: RAM, PCI hole, IOAPIC, LAPIC */
     .set BOOT_N_GATES, 256
@@ -357,31 +358,7 @@ user_halt:
     hlt                                /* #GP: see halt_forever */
     jmp     user_halt
 
-/* Configuration mechanism #1: %edi address, %esi register (as pci). */
-cfg_select:
-    movl    %esi, %eax
-    andl    $0xfc, %eax
-    orl     %edi, %eax
-    movw    $0xcf8, %dx
-    outl    %eax, %dx
-    movl    %esi, %edx
-    andl    $3, %edx
-    addl    $0xcfc, %edx
-    ret
-cfg_read32:
-    call    cfg_select
-    inl     %dx, %eax
-    ret
-cfg_read8:
-    call    cfg_select
-    inb     %dx, %al
-    movzbl  %al, %eax
-    ret
-cfg_write16:
-    call    cfg_select
-    movl    %ecx, %eax
-    outw    %ax, %dx
-    ret
+    PCI_CFG_ROUTINES
 
     UART_ROUTINES64
 

@@ -11,6 +11,7 @@
 
     .include "uart.inc"
     .include "boot64.inc"
+    .include "pcicfg.inc"
 
     .set BOOT_N_PD, 4              /* 4 GiB: RAM, PCI hole, IOAPIC, LAPIC */
     .set BOOT_N_GATES, 256         /* exceptions and every interrupt */
@@ -674,45 +675,7 @@ user_halt:
     jmp     user_halt
 
 /* ------------------------------------------------ ring 3: PCI config */
-/*
- * Configuration mechanism #1. %edi = 0x80000000 | bus << 16 | dev << 11 |
- * fn << 8, %esi = register. Clobber %eax, %edx; value in %eax (%ecx for
- * writes).
- */
-cfg_select:
-    movl    %esi, %eax
-    andl    $0xfc, %eax
-    orl     %edi, %eax
-    movw    $0xcf8, %dx
-    outl    %eax, %dx
-    movl    %esi, %edx
-    andl    $3, %edx
-    addl    $0xcfc, %edx
-    ret
-cfg_read32:
-    call    cfg_select
-    inl     %dx, %eax
-    ret
-cfg_read16:
-    call    cfg_select
-    inw     %dx, %ax
-    movzwl  %ax, %eax
-    ret
-cfg_read8:
-    call    cfg_select
-    inb     %dx, %al
-    movzbl  %al, %eax
-    ret
-cfg_write32:
-    call    cfg_select
-    movl    %ecx, %eax
-    outl    %eax, %dx
-    ret
-cfg_write16:
-    call    cfg_select
-    movl    %ecx, %eax
-    outw    %ax, %dx
-    ret
+    PCI_CFG_ROUTINES
 
 /*
  * enumerate: scan bus 0, and the secondary bus of every PCI-PCI bridge

@@ -2,9 +2,9 @@
 /*
  * iommufd uAPI (/dev/iommu), absent from Debian 12's linux-libc-dev: the
  * commands baton and tests/hostsim use, up to IOAS_MAP_FILE and
- * IOAS_CHANGE_PROCESS (Linux 6.13). Numbers and layouts follow the
- * published kernel ABI. Every command takes a struct whose first u32 is
- * its size.
+ * IOAS_CHANGE_PROCESS (Linux 6.13), with HWPT dirty tracking (6.7).
+ * Numbers and layouts follow the published kernel ABI. Every command
+ * takes a struct whose first u32 is its size.
  */
 #ifndef BATON_STANDARD_HEADERS_LINUX_IOMMUFD_H
 #define BATON_STANDARD_HEADERS_LINUX_IOMMUFD_H
@@ -188,5 +188,41 @@ _Static_assert(sizeof(struct iommu_ioas_change_process) == 8,
                "iommu_ioas_change_process");
 #define IOMMU_IOAS_CHANGE_PROCESS \
     _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_CHANGE_PROCESS)
+
+/* HWPT dirty tracking (Linux 6.7): on/off per HWPT, then read a bitmap. */
+enum {
+    IOMMU_HWPT_DIRTY_TRACKING_ENABLE = 1,
+};
+
+struct iommu_hwpt_set_dirty_tracking {
+    __u32 size;
+    __u32 flags;
+    __u32 hwpt_id;
+    __u32 __reserved;
+};
+_Static_assert(sizeof(struct iommu_hwpt_set_dirty_tracking) == 16,
+               "iommu_hwpt_set_dirty_tracking");
+#define IOMMU_HWPT_SET_DIRTY_TRACKING \
+    _IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_SET_DIRTY_TRACKING)
+
+/* Reads and (unless NO_CLEAR) clears dirty bits of [iova, iova+length). */
+enum {
+    IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR = 1,
+};
+
+struct iommu_hwpt_get_dirty_bitmap {
+    __u32 size;
+    __u32 hwpt_id;
+    __u32 flags;
+    __u32 __reserved;
+    __aligned_u64 iova;
+    __aligned_u64 length;
+    __aligned_u64 page_size;
+    __aligned_u64 data; /* u64 bitmap, one bit per page_size */
+};
+_Static_assert(sizeof(struct iommu_hwpt_get_dirty_bitmap) == 48,
+               "iommu_hwpt_get_dirty_bitmap");
+#define IOMMU_HWPT_GET_DIRTY_BITMAP \
+    _IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_GET_DIRTY_BITMAP)
 
 #endif

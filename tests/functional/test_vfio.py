@@ -325,6 +325,67 @@ class Device(VmTestCase):
         self.assertRegex(flat, r"\(prio \d+, i/o\): %s BAR 0" % BDF)
         self.assertEqual(d.rd(ID), 0xba700001)
 
+    def test_msix_bar_split(self):
+        """A BAR that holds the MSI-X table and PBA (hostsim msix-bar=2:
+        table at 0x8000, PBA at 0x9000 of the 64 KiB BAR 2; the kernel's
+        sparse-mmap areas leave out the table's page) is mmap'ed except
+        for the table's and the PBA's pages: guest accesses elsewhere are
+        the device's memory, the trapped pages read and write through to
+        it too, MSI-X works through the emulated table (a masked vector
+        sets its PBA bit), and a cpr-transfer rebuilds the same mappings
+        in the new process from the inherited device fd."""
+        vm, qt = self.start(self.vfio() + ["-trace", "enable=vfio_bar_mmap"],
+                            devices=(BDF + ",type=dmatest,group=%d,"
+                                     "msix-bar=2" % GROUP,))
+        d = Dmatest(qt)
+        bar2 = d.cfg.read(d.b, 0x18) & ~0xf
+        pos = d.find_cap(0x11)
+        self.assertEqual(d.cfg.read(d.b, pos + 4), 0x8002)
+        self.assertEqual(d.cfg.read(d.b, pos + 8), 0x9002)
+        mmaps = r"%s BAR 2 mmap at (0x[0-9a-f]+) size (0x[0-9a-f]+)" % BDF
+        want = [("0x0", "0x8000"), ("0xa000", "0x6000")]
+        self.assertEqual(re.findall(mmaps, vm.stderr_text()), want)
+        flat = vm.qmp.cmd("human-monitor-command",
+                          **{"command-line": "info mtree -f"})
+        self.assertRegex(flat, r"%016x-%016x \(prio \d+, ram\): "
+                         r"%s BAR 2 mmap 0x0\b" % (bar2, bar2 + 0x7fff, BDF))
+        self.assertRegex(flat, r"%016x-%016x \(prio \d+, ram\): "
+                         r"%s BAR 2 mmap 0xa000" % (bar2 + 0xa000,
+                                                   bar2 + 0xffff, BDF))
+        self.assertRegex(flat, r"%016x-%016x \(prio \d+, i/o\): msix-table"
+                         % (bar2 + 0x8000, bar2 + 0x801f))
+        self.assertRegex(flat, r"%016x-%016x \(prio \d+, i/o\): msix-pba"
+                         % (bar2 + 0x9000, bar2 + 0x9007))
+        # The mmap'ed parts and the trapped pages' other bytes.
+        words = {0x100: 0x12345678, 0x7ffc: 0x0badcafe, 0x8100: 0x5a5a1234,
+                 0x9ffc: 0x76543210, 0xa000: 0x9abcdef0, 0xfffc: 0x13572468}
+        for off, val in words.items():
+            qt.writel(bar2 + off, val)
+        for off, val in words.items():
+            self.assertEqual(qt.readl(bar2 + off), val, hex(off))
+        # MSI-X through the trapped table; masked, the PBA bit (0x9000).
+        self.msix_vector0(d, qt)
+        d.start_ring(0x200000, 4096, period_us=100, irq_every=8,
+                     ctrl=CTRL_STREAM | CTRL_IRQ)
+        self.wait_msi(d, qt)
+        table = bar2 + 0x8000
+        qt.writel(table + 12, 1)
+        wait_for(lambda: d.drain() is not None and
+                 qt.readl(bar2 + 0x9000) & 1, what="PBA bit of vector 0")
+        qt.writel(table + 12, 0)
+        self.wait_msi(d, qt)
+        resets = d.rd(RESETS)
+        new = self.transfer(vm, "split-new")
+        vm.proc.terminate()
+        self.assertEqual(vm.proc.wait(10), 0)
+        self.assertEqual(re.findall(mmaps, new.stderr_text()), want)
+        for off, val in words.items():
+            self.assertEqual(qt.readl(bar2 + off), val, hex(off))
+        self.assertEqual(d.consume(d.n + 100), (0, 0))
+        self.wait_msi(d, qt)
+        self.assertEqual(d.rd(FAULTS), 0)
+        self.assertEqual(d.rd(RESETS), resets)
+
     def test_dma_ring(self):
         vm, qt = self.start(self.vfio())
         d = Dmatest(qt)

@@ -320,6 +320,26 @@ static void vfio_bar_mmap(VFIOPCIDevice *vdev, VFIOBar *bar)
     }
 }
 
+const GPtrArray *vfio_pci_list(void)
+{
+    if (!vfio_pci_devices) {
+        vfio_pci_devices = g_ptr_array_new();
+    }
+    return vfio_pci_devices;
+}
+
+int vfio_pci_bar_nr(VFIOPCIDevice *vdev, const MemoryRegion *mr)
+{
+    for (int nr = 0; nr < PCI_NUM_REGIONS; nr++) {
+        for (unsigned int i = 0; i < vdev->bars[nr].nr_mmaps; i++) {
+            if (&vdev->bars[nr].mmaps[i].ram == mr) {
+                return nr;
+            }
+        }
+    }
+    return -1;
+}
+
 static void vfio_bars_register(VFIOPCIDevice *vdev)
 {
     PCIDevice *d = &vdev->parent_obj;

@@ -51,7 +51,12 @@ typedef struct VFIODmaMap {
  * Both return 0 or -errno and report nothing.
  */
 typedef struct VFIOIOMMUOps {
-    const char *name; /* "container" or "ioas": traces */
+    const char *name; /* "container" or "ioas": traces, warnings */
+    /*
+     * Set when the transport does not DMA-map device memory (mmap'ed
+     * BARs, for peer-to-peer DMA): why, for the warning.
+     */
+    const char *no_bar_map;
     int (*dma_map)(VFIOIOMMU *b, VFIODmaMap *m);
     int (*dma_unmap)(VFIOIOMMU *b, const VFIODmaMap *m);
 } VFIOIOMMUOps;
@@ -232,6 +237,7 @@ struct VFIOPCIDevice {
      * may configure or reset it.
      */
     bool cpr_reused;
+    bool cpr_loaded; /* new process: its device state is loaded */
     bool quiet;
     bool handed_over;
     bool mdev;
@@ -359,6 +365,13 @@ void vfio_ioas_cpr_unregister(VFIOIOASContainer *c);
 /* Whether a live update can keep VDEV's IOAS (no vaddr mapping). */
 bool vfio_iommufd_cpr_check(VFIOPCIDevice *vdev, unsigned int mode,
                             GError **errp);
+
+/* ---- pci.c ---- */
+
+/* The vfio-pci devices realized in this process (VFIOPCIDevice *). */
+const GPtrArray *vfio_pci_list(void);
+/* The BAR whose mmap'ed part MR is, or -1. */
+int vfio_pci_bar_nr(VFIOPCIDevice *vdev, const MemoryRegion *mr);
 
 /* ---- pci-config.c ---- */
 

@@ -386,6 +386,57 @@ class Device(VmTestCase):
         self.assertEqual(d.rd(FAULTS), 0)
         self.assertEqual(d.rd(RESETS), resets)
 
+    # Peer-to-peer: function A streams into B's BAR 2.
+    P2P_DEVICES = ("0000:01:00.0,type=dmatest,group=5",
+                   "0000:02:00.0,type=dmatest,group=6")
+
+    def p2p_start(self):
+        """A (slot 4) and B (slot 5), B's BAR 2 moved by the guest to
+        0x100000 above where the machine put it (a live update must find
+        it there, not at the reset-time address); returns vm, qt, A, the
+        new BAR 2 address."""
+        args = (self.vfio(host="0000:01:00.0", slot=SLOT, id="a") +
+                self.vfio(host="0000:02:00.0", slot=SLOT + 1, id="b"))
+        vm, qt = self.start(args, devices=self.P2P_DEVICES)
+        a, b = Dmatest(qt, SLOT), Dmatest(qt, SLOT + 1)
+        bar2 = (b.cfg.read(b.b, 0x18) & ~0xf) + 0x100000
+        b.cfg.write(b.b, 0x18, bar2)
+        self.assertEqual(b.cfg.read(b.b, 0x18) & ~0xf, bar2)
+        return vm, qt, a, bar2
+
+    def test_p2p(self):
+        """Peer-to-peer DMA over the legacy container: B's mmap'ed BAR 2
+        is DMA-mapped by its vaddr like RAM, so A's records land in it
+        (read back through the guest's address space at B's BAR), none
+        missing, no fault; across a cpr-transfer and a cpr-exec (the BAR's
+        vaddr abandoned and re-registered like RAM's, at the address the
+        guest moved it to) the stream into it goes on."""
+        vm, qt, a, bar2 = self.p2p_start()
+        a.start_ring(bar2, 1024, period_us=200)
+        self.assertEqual(a.consume(100), (0, 0))
+        self.assertEqual(a.rd(FAULTS), 0)
+        self.assertNotIn("not DMA-mapped", vm.stderr_text())
+        resets = a.rd(RESETS)
+        new = self.transfer(vm, "p2p-new")
+        vm.proc.terminate()
+        self.assertEqual(vm.proc.wait(10), 0)
+        self.assertEqual(a.consume(a.n + 300), (0, 0))
+        state = vm.path("state")
+        before = proc_image_id(new.pid)
+        vm.qmp.cmd("migrate-set-parameters",
+                   {"mode": "cpr-exec",
+                    "cpr-exec-command": vm.command() + ["-incoming",
+                                                        "defer"]})
+        vm.qmp.cmd("migrate", uri="file:" + state)
+        wait_for(lambda: new._died() or
+                 proc_image_id(new.pid) not in (before, None), what="exec")
+        vm.qmp.cmd("migrate-incoming", uri="file:" + state)
+        wait_runstate(vm.qmp, "running")
+        self.assertEqual(a.consume(a.n + 300), (0, 0))
+        self.assertEqual(a.rd(FAULTS), 0)
+        self.assertEqual(a.rd(RESETS), resets)
+        self.assertNotIn("not DMA-mapped", new.stderr_text())
+
     def test_dma_ring(self):
         vm, qt = self.start(self.vfio())
         d = Dmatest(qt)
@@ -881,13 +932,14 @@ class Device(VmTestCase):
         return ["-trace", "enable=vfio_cpr_vaddr"]
 
     def check_rollback(self, vm, new, point, rolled):
-        """Every mapping came back to the old process each time it had
-        abandoned them (ROLLED times so far)."""
+        """Every mapping (two of RAM, and the function's own mmap'ed BAR
+        2, mapped for peer-to-peer DMA) came back to the old process each
+        time it had abandoned them (ROLLED times so far)."""
         err = vm.stderr_text()
         self.assertEqual(len(re.findall(
-            r"abandon vaddr of 2 mappings -> 0\n", err)), rolled, err)
+            r"abandon vaddr of 3 mappings -> 0\n", err)), rolled, err)
         self.assertEqual(len(re.findall(
-            r"restore vaddr of 2 mappings -> 0\n", err)), rolled, err)
+            r"restore vaddr of 3 mappings -> 0\n", err)), rolled, err)
 
     def test_migrate_blocked(self):
         """Normal migration is refused, naming the device; cpr-reboot too."""

@@ -194,17 +194,17 @@ static GArray *vfio_bar_mmap_allowed(VFIOPCIDevice *vdev, VFIOBar *bar)
         argsz = info->argsz;
     }
     for (uint32_t off = info->cap_offset;
-         off >= sizeof(*info) && off + sizeof(struct vfio_info_cap_header) <=
-                                     argsz;) {
+         off >= sizeof(*info) &&
+         off + sizeof(struct vfio_info_cap_header) <= argsz;) {
         struct vfio_info_cap_header *hdr = (void *)((uint8_t *)info + off);
 
         if (hdr->id == VFIO_REGION_INFO_CAP_SPARSE_MMAP) {
             struct vfio_region_info_cap_sparse_mmap *sp = (void *)hdr;
 
             g_array_set_size(areas, 0);
-            for (uint32_t i = 0; i < sp->nr_areas &&
-                                 off + sizeof(*sp) + (i + 1) *
-                                     sizeof(sp->areas[0]) <= argsz;
+            for (uint32_t i = 0;
+                 i < sp->nr_areas &&
+                 off + sizeof(*sp) + (i + 1) * sizeof(sp->areas[0]) <= argsz;
                  i++) {
                 VFIOArea a = {.offset = sp->areas[i].offset,
                               .size = sp->areas[i].size};
@@ -257,8 +257,8 @@ static bool vfio_bar_mmap_one(VFIOPCIDevice *vdev, VFIOBar *bar,
 
     fd = fcntl(vdev->fd, F_DUPFD_CLOEXEC, 0);
     if (fd < 0) {
-        warn_report("vfio %s: BAR %d is accessed by read/write: %s",
-                    vdev->name, bar->nr, g_strerror(errno));
+        warn_report("vfio %s: BAR %d is accessed by read/write: %s", vdev->name,
+                    bar->nr, g_strerror(errno));
         return false;
     }
     /* The RAM block's name is its identity in a live update's stream. */

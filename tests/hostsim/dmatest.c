@@ -1044,8 +1044,7 @@ static int64_t hs_bar0_access(HsDevice *d, HsCall *c, uint64_t off,
         if (o / 4 < R_NUM) {
             c->out[i] = d->regs[o / 4] >> (8 * (o % 4));
         } else {
-            c->out[i] =
-                hs_in_msix(d, VFIO_PCI_BAR0_REGION_INDEX, o) ? 0xff : 0;
+            c->out[i] = hs_in_msix(d, VFIO_PCI_BAR0_REGION_INDEX, o) ? 0xff : 0;
         }
     }
     c->out_len = len;

@@ -132,16 +132,15 @@ static void test_mmap_areas(void)
     check_areas(whole, 1, 0x10000, table_pba, 2,
                 (const VFIOArea[]){{0, 0x8000}, {0xa000, 0x6000}}, 2);
     /* Table at the start, PBA in its page: one area after it. */
-    check_areas(whole, 1, 0x4000,
-                (const VFIOArea[]){{0, 0x800}, {0x800, 8}}, 2,
+    check_areas(whole, 1, 0x4000, (const VFIOArea[]){{0, 0x800}, {0x800, 8}}, 2,
                 (const VFIOArea[]){{0x1000, 0x3000}}, 1);
     /* Table and PBA at the end, a table spanning two pages. */
     check_areas(whole, 1, 0x4000,
                 (const VFIOArea[]){{0x2800, 0x1000}, {0x3ff8, 8}}, 2,
                 (const VFIOArea[]){{0, 0x2000}}, 1);
     /* The whole BAR is the table's page: nothing to mmap. */
-    check_areas(whole, 1, 0x1000, (const VFIOArea[]){{0, 0x20}, {0x800, 8}},
-                2, NULL, 0);
+    check_areas(whole, 1, 0x1000, (const VFIOArea[]){{0, 0x20}, {0x800, 8}}, 2,
+                NULL, 0);
     /* A page-sized BAR part is mmap'ed; smaller parts are not. */
     check_areas((const VFIOArea[]){{0x10, 0x1ff0}}, 1, 0x2000, NULL, 0,
                 (const VFIOArea[]){{0x1000, 0x1000}}, 1);

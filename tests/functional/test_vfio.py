@@ -386,15 +386,18 @@ class Device(VmTestCase):
         self.assertEqual(d.rd(FAULTS), 0)
         self.assertEqual(d.rd(RESETS), resets)
 
-    # Peer-to-peer: function A streams into B's BAR 2.
+    # Peer-to-peer: function A streams into B's BAR 2, which holds B's
+    # MSI-X table and PBA, so that it is mmap'ed (and DMA-mapped) in two
+    # parts, [0, 0x8000) and [0xa000, 0x10000).
     P2P_DEVICES = ("0000:01:00.0,type=dmatest,group=5",
-                   "0000:02:00.0,type=dmatest,group=6")
+                   "0000:02:00.0,type=dmatest,group=6,msix-bar=2")
+    P2P_RING = 0xa000
 
     def p2p_start(self):
         """A (slot 4) and B (slot 5), B's BAR 2 moved by the guest to
         0x100000 above where the machine put it (a live update must find
         it there, not at the reset-time address); returns vm, qt, A, the
-        new BAR 2 address."""
+        address of the ring in B's BAR 2 (in its second mmap'ed part)."""
         args = (self.vfio(host="0000:01:00.0", slot=SLOT, id="a") +
                 self.vfio(host="0000:02:00.0", slot=SLOT + 1, id="b"))
         vm, qt = self.start(args, devices=self.P2P_DEVICES)
@@ -402,17 +405,18 @@ class Device(VmTestCase):
         bar2 = (b.cfg.read(b.b, 0x18) & ~0xf) + 0x100000
         b.cfg.write(b.b, 0x18, bar2)
         self.assertEqual(b.cfg.read(b.b, 0x18) & ~0xf, bar2)
-        return vm, qt, a, bar2
+        return vm, qt, a, bar2 + self.P2P_RING
 
     def test_p2p(self):
         """Peer-to-peer DMA over the legacy container: B's mmap'ed BAR 2
-        is DMA-mapped by its vaddr like RAM, so A's records land in it
+        parts are DMA-mapped by their vaddr like RAM, so A's records land
+        in it
         (read back through the guest's address space at B's BAR), none
         missing, no fault; across a cpr-transfer and a cpr-exec (the BAR's
         vaddr abandoned and re-registered like RAM's, at the address the
         guest moved it to) the stream into it goes on."""
-        vm, qt, a, bar2 = self.p2p_start()
-        a.start_ring(bar2, 1024, period_us=200)
+        vm, qt, a, ring = self.p2p_start()
+        a.start_ring(ring, 1024, period_us=200)
         self.assertEqual(a.consume(100), (0, 0))
         self.assertEqual(a.rd(FAULTS), 0)
         self.assertNotIn("not DMA-mapped", vm.stderr_text())

@@ -88,12 +88,38 @@ static void vfio_bar_unmapped(VFIOIOMMU *b, VFIOPCIDevice *vdev, int nr,
                 vdev->name, nr, iova, len, b->ops->name, b->id, why);
 }
 
+/*
+ * The mapping of [IOVA, IOVA + LEN) of section S: its vaddr, and where
+ * the pages are in the RAM block's file when it has one (MAP_FILE). A
+ * BAR's fd is the device's, no file an IOMMU maps: by vaddr only.
+ */
+static VFIODmaMap vfio_section_map(MemoryRegionSection *s, uint64_t iova,
+                                   uint64_t len, bool bar)
+{
+    RAMBlock *rb = memory_region_get_ram_block(s->mr);
+    uint64_t skew =
+        s->offset_within_region + (iova - s->offset_within_address_space);
+    VFIODmaMap m = {
+        .iova = iova,
+        .size = len,
+        .vaddr = (uintptr_t)memory_region_get_ram_ptr(s->mr) + skew,
+        .fd = -1,
+        .readonly = s->readonly,
+        .mr = s->mr,
+    };
+
+    if (!bar && rb && rb->fd >= 0 && (rb->flags & RAM_SHARED)) {
+        m.fd = rb->fd;
+        m.fd_offset = rb->fd_offset + (m.vaddr - (uintptr_t)rb->host);
+    }
+    return m;
+}
+
 static void vfio_listener_region_add(MemoryListener *l, MemoryRegionSection *s)
 {
     VFIOIOMMU *b = container_of(l, VFIOIOMMU, listener);
-    RAMBlock *rb = memory_region_get_ram_block(s->mr);
-    uint64_t iova, len, skew;
-    VFIODmaMap m = {0};
+    uint64_t iova, len;
+    VFIODmaMap m;
     VFIOPCIDevice *bar_dev;
     int bar_nr = -1;
     int ret;
@@ -122,19 +148,7 @@ static void vfio_listener_region_add(MemoryListener *l, MemoryRegionSection *s)
         vfio_iommu_fail(b, err);
         return;
     }
-    skew = s->offset_within_region + (iova - s->offset_within_address_space);
-    m.iova = iova;
-    m.size = len;
-    m.vaddr = (uintptr_t)memory_region_get_ram_ptr(s->mr) + skew;
-    m.fd = -1;
-    /* A BAR's fd is the device's, no file an IOMMU maps: by vaddr. */
-    if (!bar_dev && rb && rb->fd >= 0 && (rb->flags & RAM_SHARED)) {
-        /* Where the pages are in the block's file (MAP_FILE). */
-        m.fd = rb->fd;
-        m.fd_offset = rb->fd_offset + (m.vaddr - (uintptr_t)rb->host);
-    }
-    m.readonly = s->readonly;
-    m.mr = s->mr;
+    m = vfio_section_map(s, iova, len, bar_dev != NULL);
     ret = b->ops->dma_map(b, &m);
     trace_vfio_dma_map(b->ops->name, b->id, iova, len, m.vaddr, m.by_fd,
                        s->readonly, ret);

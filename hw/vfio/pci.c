@@ -191,6 +191,11 @@ static GArray *vfio_bar_mmap_allowed(VFIOPCIDevice *vdev, VFIOBar *bar)
         if (info->argsz <= argsz) {
             break;
         }
+        if (info->argsz > 65536) {
+            /* No sane chain is that long: read/write only. */
+            g_array_unref(areas);
+            return NULL;
+        }
         argsz = info->argsz;
     }
     for (uint32_t off = info->cap_offset;

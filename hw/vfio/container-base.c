@@ -4,6 +4,9 @@
  * VFIOContainerBase): a memory listener on the devices' DMA address space
  * that maps RAM sections (trimmed to the IOMMU page, checked against the
  * IOVA ranges), keeps the list of what it mapped and unmaps exactly that.
+ * The mmap'ed parts of vfio-pci BARs are mapped too, by vaddr, so that a
+ * device can DMA into another's BAR (peer-to-peer); a failure there only
+ * costs that and is a warning, as in QEMU.
  * The transports (container.c: legacy type1v2; iommufd.c: an IOAS) only
  * say how one mapping is made and removed (VFIOIOMMUOps).
  */
@@ -46,12 +49,6 @@ static bool vfio_section_range(VFIOIOMMU *b, MemoryRegionSection *s,
                             "not RAM");
         return false;
     }
-    /* A device's mmap'ed BAR: no peer-to-peer DMA (yet). */
-    if (s->mr->owner && object_dynamic_cast(s->mr->owner, "vfio-pci")) {
-        trace_vfio_dma_skip(name, s->offset_within_address_space, s->size,
-                            "a VFIO BAR (no peer-to-peer DMA)");
-        return false;
-    }
     if (!vfio_dma_align(s->offset_within_address_space, s->size,
                         vfio_min_pgsize(b), iova, len)) {
         trace_vfio_dma_skip(name, s->offset_within_address_space, s->size,
@@ -61,21 +58,89 @@ static bool vfio_section_range(VFIOIOMMU *b, MemoryRegionSection *s,
     return true;
 }
 
+/*
+ * The vfio-pci device whose mmap'ed BAR part section S is (device
+ * memory, a peer-to-peer target), or NULL for guest RAM; *NR its BAR.
+ */
+static VFIOPCIDevice *vfio_section_bar(MemoryRegionSection *s, int *nr)
+{
+    VFIOPCIDevice *vdev;
+
+    if (!s->mr->owner || !object_dynamic_cast(s->mr->owner, "vfio-pci")) {
+        return NULL;
+    }
+    vdev = (VFIOPCIDevice *)s->mr->owner;
+    *nr = vfio_pci_bar_nr(vdev, s->mr);
+    return vdev;
+}
+
+/*
+ * A BAR part that is not DMA-mapped: peer-to-peer DMA into it fails, the
+ * rest goes on (QEMU's hint: "PCI peer-to-peer transactions on BARs are
+ * not supported").
+ */
+static void vfio_bar_unmapped(VFIOIOMMU *b, VFIOPCIDevice *vdev, int nr,
+                              uint64_t iova, uint64_t len, const char *why)
+{
+    warn_report("vfio %s: BAR %d at IOVA 0x%" PRIx64 " size 0x%" PRIx64
+                " is not DMA-mapped (%s %d: %s): PCI peer-to-peer "
+                "transactions on BARs are not supported",
+                vdev->name, nr, iova, len, b->ops->name, b->id, why);
+}
+
+/*
+ * The mapping of [IOVA, IOVA + LEN) of section S: its vaddr, and where
+ * the pages are in the RAM block's file when it has one (MAP_FILE). A
+ * BAR's fd is the device's, no file an IOMMU maps: by vaddr only.
+ */
+static VFIODmaMap vfio_section_map(MemoryRegionSection *s, uint64_t iova,
+                                   uint64_t len, bool bar)
+{
+    RAMBlock *rb = memory_region_get_ram_block(s->mr);
+    uint64_t skew =
+        s->offset_within_region + (iova - s->offset_within_address_space);
+    VFIODmaMap m = {
+        .iova = iova,
+        .size = len,
+        .vaddr = (uintptr_t)memory_region_get_ram_ptr(s->mr) + skew,
+        .fd = -1,
+        .readonly = s->readonly,
+        .mr = s->mr,
+    };
+
+    if (!bar && rb && rb->fd >= 0 && (rb->flags & RAM_SHARED)) {
+        m.fd = rb->fd;
+        m.fd_offset = rb->fd_offset + (m.vaddr - (uintptr_t)rb->host);
+    }
+    return m;
+}
+
 static void vfio_listener_region_add(MemoryListener *l, MemoryRegionSection *s)
 {
     VFIOIOMMU *b = container_of(l, VFIOIOMMU, listener);
-    RAMBlock *rb = memory_region_get_ram_block(s->mr);
-    uint64_t iova, len, skew;
-    VFIODmaMap m = {0};
+    uint64_t iova, len;
+    VFIODmaMap m;
+    VFIOPCIDevice *bar_dev;
+    int bar_nr = -1;
     int ret;
 
     if (!vfio_section_range(b, s, &iova, &len)) {
+        return;
+    }
+    bar_dev = vfio_section_bar(s, &bar_nr);
+    if (bar_dev && b->ops->no_bar_map) {
+        vfio_bar_unmapped(b, bar_dev, bar_nr, iova, len, b->ops->no_bar_map);
         return;
     }
     if (!vfio_iova_ranges_contain((VFIOIovaRange *)b->iova_ranges->data,
                                   b->iova_ranges->len, iova, len)) {
         GError *err = NULL;
 
+        if (bar_dev) {
+            vfio_bar_unmapped(b, bar_dev, bar_nr, iova, len,
+                              "outside the IOMMU's usable IOVA ranges");
+            return;
+        }
         error_setg(&err,
                    "vfio: RAM '%s' at IOVA 0x%" PRIx64 "-0x%" PRIx64
                    " is outside the IOMMU's usable IOVA ranges",
@@ -83,21 +148,14 @@ static void vfio_listener_region_add(MemoryListener *l, MemoryRegionSection *s)
         vfio_iommu_fail(b, err);
         return;
     }
-    skew = s->offset_within_region + (iova - s->offset_within_address_space);
-    m.iova = iova;
-    m.size = len;
-    m.vaddr = (uintptr_t)memory_region_get_ram_ptr(s->mr) + skew;
-    m.fd = -1;
-    if (rb && rb->fd >= 0 && (rb->flags & RAM_SHARED)) {
-        /* Where the pages are in the block's file (MAP_FILE). */
-        m.fd = rb->fd;
-        m.fd_offset = rb->fd_offset + (m.vaddr - (uintptr_t)rb->host);
-    }
-    m.readonly = s->readonly;
-    m.mr = s->mr;
+    m = vfio_section_map(s, iova, len, bar_dev != NULL);
     ret = b->ops->dma_map(b, &m);
     trace_vfio_dma_map(b->ops->name, b->id, iova, len, m.vaddr, m.by_fd,
                        s->readonly, ret);
+    if (ret < 0 && bar_dev) {
+        vfio_bar_unmapped(b, bar_dev, bar_nr, iova, len, g_strerror(-ret));
+        return;
+    }
     if (ret < 0) {
         GError *err = NULL;
 

@@ -142,6 +142,40 @@ bool vfio_pci_cpr_check(Object *obj, unsigned int mode, GError **errp)
     return true;
 }
 
+/*
+ * New process: once every inherited device's state is loaded (so every
+ * BAR is where the guest put it), each container or IOAS replays its
+ * listener, re-registering RAM and the peers' mmap'ed BARs (legacy) or
+ * recording them (iommufd). Done at the last device's post_load: a
+ * replay at an earlier one would see a later device's BARs where the
+ * machine's reset placed them, not where the stream puts them.
+ */
+static bool vfio_cpr_remap_all(GError **errp)
+{
+    const GPtrArray *devs = vfio_pci_list();
+
+    for (unsigned int i = 0; i < devs->len; i++) {
+        VFIOPCIDevice *vdev = g_ptr_array_index(devs, i);
+
+        if (vdev->cpr_reused && !vdev->cpr_loaded) {
+            return true; /* its own post_load will */
+        }
+    }
+    for (unsigned int i = 0; i < devs->len; i++) {
+        VFIOPCIDevice *vdev = g_ptr_array_index(devs, i);
+
+        if (!vdev->cpr_reused) {
+            continue;
+        }
+        if (vdev->ioas ? !vfio_iommufd_remap(vdev, errp)
+                       : !vfio_container_remap(vdev->group->container, errp)) {
+            g_prefix_error(errp, "vfio %s: ", vdev->name);
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool vfio_pci_pre_save(void *opaque, GError **errp)
 {
     VFIOPCIDevice *vdev = opaque;
@@ -179,9 +213,8 @@ static bool vfio_pci_post_load(void *opaque, int version_id, GError **errp)
                    vdev->name, mode, n);
         return false;
     }
-    if (vdev->ioas ? !vfio_iommufd_remap(vdev, errp)
-                   : !vfio_container_remap(vdev->group->container, errp)) {
-        g_prefix_error(errp, "vfio %s: ", vdev->name);
+    vdev->cpr_loaded = true;
+    if (!vfio_cpr_remap_all(errp)) {
         return false;
     }
     return vfio_irqs_adopt(vdev, mode, n, errp);

@@ -81,3 +81,65 @@ char *vfio_parse_host_bdf(const char *host, GError **errp)
     }
     return g_strdup_printf("%04x:%02x:%02x.%x", dom, bus, slot, fn);
 }
+
+static int vfio_area_cmp(const void *a, const void *b)
+{
+    const VFIOArea *x = a, *y = b;
+
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+GArray *vfio_bar_mmap_areas(const VFIOArea *areas, unsigned int n,
+                            uint64_t bar_size, const VFIOArea *excl,
+                            unsigned int nexcl, uint64_t pgsize)
+{
+    GArray *out = g_array_new(false, false, sizeof(VFIOArea));
+    g_autofree VFIOArea *pages = g_new0(VFIOArea, nexcl + 1);
+    uint64_t mask = pgsize - 1;
+    unsigned int np = 0;
+
+    g_assert(pgsize && !(pgsize & mask));
+    /* The excluded ranges as whole pages [offset, offset + size). */
+    for (unsigned int i = 0; i < nexcl; i++) {
+        if (excl[i].size && excl[i].offset < bar_size) {
+            uint64_t s = excl[i].offset & ~mask;
+            uint64_t e = MIN(excl[i].offset + excl[i].size, bar_size);
+
+            pages[np].offset = s;
+            pages[np].size = ((e + mask) & ~mask) - s;
+            np++;
+        }
+    }
+    qsort(pages, np, sizeof(*pages), vfio_area_cmp);
+    for (unsigned int i = 0; i < n; i++) {
+        uint64_t s, e, cur;
+
+        if (!areas[i].size || areas[i].offset >= bar_size) {
+            continue;
+        }
+        /* Inward to whole pages, inside the BAR. */
+        s = (areas[i].offset + mask) & ~mask;
+        e = MIN(areas[i].offset + areas[i].size, bar_size) & ~mask;
+        for (cur = s; cur < e;) {
+            uint64_t stop = e;
+            uint64_t next = e;
+
+            /* The first excluded range that ends after CUR. */
+            for (unsigned int k = 0; k < np; k++) {
+                if (pages[k].offset + pages[k].size > cur) {
+                    stop = MIN(MAX(pages[k].offset, cur), e);
+                    next = pages[k].offset + pages[k].size;
+                    break;
+                }
+            }
+            if (stop > cur) {
+                VFIOArea a = {.offset = cur, .size = stop - cur};
+
+                g_array_append_val(out, a);
+            }
+            cur = stop == e ? e : next;
+        }
+    }
+    g_array_sort(out, vfio_area_cmp);
+    return out;
+}

@@ -62,6 +62,13 @@ static int vfio_ioas_dma_unmap(VFIOIOMMU *b, const VFIODmaMap *m)
 
 static const VFIOIOMMUOps vfio_ioas_ops = {
     .name = "ioas",
+    /*
+     * iommufd pins pages (pin_user_pages): IOAS_MAP of an mmap'ed BAR's
+     * vaddr (a VM_PFNMAP vma) is EFAULT on every kernel, and a vaddr
+     * mapping could not move with IOAS_CHANGE_PROCESS in a live update
+     * anyway (docs/devel/vfio.md, peer-to-peer).
+     */
+    .no_bar_map = "iommufd maps no device memory by virtual address",
     .dma_map = vfio_ioas_dma_map,
     .dma_unmap = vfio_ioas_dma_unmap,
 };

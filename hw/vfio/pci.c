@@ -158,85 +158,191 @@ static bool vfio_bar_setup(VFIOPCIDevice *vdev, int nr, GError **errp)
 }
 
 /*
- * Whether the kernel lets all of BAR NR be mmap'ed: the MMAP flag, and a
- * sparse-mmap capability (if any) with one area covering the region.
+ * The parts of BAR the kernel lets baton mmap: all of it with the MMAP
+ * flag, or the areas of its sparse-mmap capability (vfio-pci lists the
+ * parts around the MSI-X table there). A GArray of VFIOArea, or NULL
+ * when nothing may be mmap'ed.
  */
-static bool vfio_bar_mmap_whole(VFIOPCIDevice *vdev, VFIOBar *bar)
+static GArray *vfio_bar_mmap_allowed(VFIOPCIDevice *vdev, VFIOBar *bar)
 {
     g_autofree struct vfio_region_info *info = NULL;
-    uint32_t argsz = sizeof(*info) + 256;
-    uint32_t off;
+    GArray *areas = g_array_new(false, false, sizeof(VFIOArea));
+    VFIOArea whole = {.offset = 0, .size = bar->size};
+    uint32_t argsz = sizeof(*info);
 
     if (!(bar->flags & VFIO_REGION_INFO_FLAG_MMAP)) {
-        return false;
+        g_array_unref(areas);
+        return NULL;
     }
+    g_array_append_val(areas, whole);
     if (!(bar->flags & VFIO_REGION_INFO_FLAG_CAPS)) {
-        return true;
+        return areas;
     }
-    info = g_malloc0(argsz);
-    info->argsz = argsz;
-    info->index = bar->nr;
-    if (VFIO_IOCTL(vdev->fd, VFIO_DEVICE_GET_REGION_INFO, info) < 0 ||
-        info->argsz > argsz) {
-        return false;
+    /* The capability chain: argsz grows until it fits. */
+    for (;;) {
+        info = g_realloc(info, argsz);
+        memset(info, 0, argsz);
+        info->argsz = argsz;
+        info->index = bar->nr;
+        if (VFIO_IOCTL(vdev->fd, VFIO_DEVICE_GET_REGION_INFO, info) < 0) {
+            g_array_unref(areas);
+            return NULL;
+        }
+        if (info->argsz <= argsz) {
+            break;
+        }
+        if (info->argsz > 65536) {
+            /* No sane chain is that long: read/write only. */
+            g_array_unref(areas);
+            return NULL;
+        }
+        argsz = info->argsz;
     }
-    for (off = info->cap_offset; off && off + 8 <= argsz;) {
+    for (uint32_t off = info->cap_offset;
+         off >= sizeof(*info) &&
+         off + sizeof(struct vfio_info_cap_header) <= argsz;) {
         struct vfio_info_cap_header *hdr = (void *)((uint8_t *)info + off);
 
         if (hdr->id == VFIO_REGION_INFO_CAP_SPARSE_MMAP) {
             struct vfio_region_info_cap_sparse_mmap *sp = (void *)hdr;
 
-            return off + sizeof(*sp) + sizeof(sp->areas[0]) <= argsz &&
-                   sp->nr_areas == 1 && sp->areas[0].offset == 0 &&
-                   sp->areas[0].size == bar->size;
+            g_array_set_size(areas, 0);
+            for (uint32_t i = 0;
+                 i < sp->nr_areas &&
+                 off + sizeof(*sp) + (i + 1) * sizeof(sp->areas[0]) <= argsz;
+                 i++) {
+                VFIOArea a = {.offset = sp->areas[i].offset,
+                              .size = sp->areas[i].size};
+
+                trace_vfio_bar_sparse(vdev->name, bar->nr, a.offset, a.size);
+                g_array_append_val(areas, a);
+            }
+            break;
         }
         if (hdr->next <= off) {
             break;
         }
         off = hdr->next;
     }
-    return true;
+    return areas;
 }
 
-/*
- * BAR NR as the device's memory mapped into the guest (a RAM region over
- * the pread/pwrite window), so accesses need no exit: when the kernel
- * allows it, the BAR is page-sized at least and holds no MSI-X table or
- * PBA (baton emulates those). Otherwise, or if mmap fails, the BAR keeps
- * working through pread/pwrite.
- */
-static void vfio_bar_mmap(VFIOPCIDevice *vdev, VFIOBar *bar)
+/* The MSI-X table and PBA ranges in BAR (0 to 2 of them) into EXCL. */
+static unsigned int vfio_bar_msix_ranges(VFIOPCIDevice *vdev, VFIOBar *bar,
+                                         VFIOArea *excl)
 {
     PCIDevice *d = &vdev->parent_obj;
+    unsigned int n = 0;
+    uint32_t table, pba;
+
+    if (!d->msix_cap) {
+        return 0;
+    }
+    table = pci_get_long(d->config + d->msix_cap + PCI_MSIX_TABLE);
+    pba = pci_get_long(d->config + d->msix_cap + PCI_MSIX_PBA);
+    if (d->msix_table_bar == &bar->mem) {
+        excl[n].offset = table & ~PCI_MSIX_FLAGS_BIRMASK;
+        excl[n++].size = d->msix_table_len;
+    }
+    if (d->msix_pba_bar == &bar->mem) {
+        excl[n].offset = pba & ~PCI_MSIX_FLAGS_BIRMASK;
+        excl[n++].size = d->msix_pba_len;
+    }
+    return n;
+}
+
+/* Part A of BAR as a RAM region over its pread/pwrite window. */
+static bool vfio_bar_mmap_one(VFIOPCIDevice *vdev, VFIOBar *bar,
+                              const VFIOArea *a, bool whole)
+{
+    VFIOBarMmap *m = &bar->mmaps[bar->nr_mmaps];
     g_autofree char *name = NULL;
     GError *local_err = NULL;
     int fd;
 
-    if (!bar->size || bar->nr == PCI_ROM_SLOT ||
-        (bar->type & PCI_BASE_ADDRESS_SPACE_IO) ||
-        bar->size < (uint64_t)getpagesize() ||
-        (d->msix_cap &&
-         (d->msix_table_bar == &bar->mem || d->msix_pba_bar == &bar->mem)) ||
-        !vfio_bar_mmap_whole(vdev, bar)) {
-        return;
-    }
     fd = fcntl(vdev->fd, F_DUPFD_CLOEXEC, 0);
     if (fd < 0) {
-        return;
-    }
-    name = g_strdup_printf("%s BAR %d mmap", vdev->name, bar->nr);
-    bar->rb = ram_block_new_from_fd(name, bar->size, fd, bar->offset,
-                                    RAM_SHARED, false, &local_err);
-    if (!bar->rb) {
-        close(fd);
         warn_report("vfio %s: BAR %d is accessed by read/write: %s", vdev->name,
-                    bar->nr, local_err->message);
+                    bar->nr, g_strerror(errno));
+        return false;
+    }
+    /* The RAM block's name is its identity in a live update's stream. */
+    name = whole ? g_strdup_printf("%s BAR %d mmap", vdev->name, bar->nr)
+                 : g_strdup_printf("%s BAR %d mmap 0x%" PRIx64, vdev->name,
+                                   bar->nr, a->offset);
+    m->rb = ram_block_new_from_fd(name, a->size, fd, bar->offset + a->offset,
+                                  RAM_SHARED, false, &local_err);
+    if (!m->rb) {
+        close(fd);
+        warn_report("vfio %s: BAR %d at 0x%" PRIx64 " is accessed by "
+                    "read/write: %s",
+                    vdev->name, bar->nr, a->offset, local_err->message);
         g_error_free(local_err);
+        return false;
+    }
+    m->offset = a->offset;
+    m->size = a->size;
+    memory_region_init_ram_from_block(&m->ram, OBJECT(vdev), name, m->rb, 0,
+                                      a->size);
+    memory_region_add_subregion_overlap(&bar->mem, a->offset, &m->ram, 1);
+    trace_vfio_bar_mmap(vdev->name, bar->nr, a->offset, a->size);
+    bar->nr_mmaps++;
+    return true;
+}
+
+/*
+ * BAR NR's mmap-able parts as the device's memory mapped into the guest
+ * (RAM regions over the pread/pwrite window), so accesses need no exit:
+ * the parts the kernel allows, in whole pages, less the pages of the
+ * MSI-X table and PBA (baton emulates those; the rest of their pages
+ * stays read/write). If an mmap fails, that part keeps working through
+ * pread/pwrite.
+ */
+static void vfio_bar_mmap(VFIOPCIDevice *vdev, VFIOBar *bar)
+{
+    g_autoptr(GArray) allowed = NULL;
+    g_autoptr(GArray) parts = NULL;
+    VFIOArea excl[2];
+    unsigned int nexcl;
+
+    if (!bar->size || bar->nr == PCI_ROM_SLOT ||
+        (bar->type & PCI_BASE_ADDRESS_SPACE_IO)) {
         return;
     }
-    memory_region_init_ram_from_block(&bar->ram, OBJECT(vdev), name, bar->rb, 0,
-                                      bar->size);
-    memory_region_add_subregion_overlap(&bar->mem, 0, &bar->ram, 1);
+    allowed = vfio_bar_mmap_allowed(vdev, bar);
+    if (!allowed) {
+        return;
+    }
+    nexcl = vfio_bar_msix_ranges(vdev, bar, excl);
+    parts = vfio_bar_mmap_areas((VFIOArea *)allowed->data, allowed->len,
+                                bar->size, excl, nexcl, getpagesize());
+    bar->mmaps = g_new0(VFIOBarMmap, MAX(parts->len, 1));
+    for (unsigned int i = 0; i < parts->len; i++) {
+        const VFIOArea *a = &g_array_index(parts, VFIOArea, i);
+
+        vfio_bar_mmap_one(vdev, bar, a,
+                          parts->len == 1 && a->size == bar->size);
+    }
+}
+
+const GPtrArray *vfio_pci_list(void)
+{
+    if (!vfio_pci_devices) {
+        vfio_pci_devices = g_ptr_array_new();
+    }
+    return vfio_pci_devices;
+}
+
+int vfio_pci_bar_nr(VFIOPCIDevice *vdev, const MemoryRegion *mr)
+{
+    for (int nr = 0; nr < PCI_NUM_REGIONS; nr++) {
+        for (unsigned int i = 0; i < vdev->bars[nr].nr_mmaps; i++) {
+            if (&vdev->bars[nr].mmaps[i].ram == mr) {
+                return nr;
+            }
+        }
+    }
+    return -1;
 }
 
 static void vfio_bars_register(VFIOPCIDevice *vdev)
@@ -262,11 +368,15 @@ static void vfio_bars_finalize(VFIOPCIDevice *vdev)
     for (int nr = 0; nr < PCI_NUM_REGIONS; nr++) {
         VFIOBar *bar = &vdev->bars[nr];
 
-        if (bar->rb) {
-            memory_region_del_subregion(&bar->mem, &bar->ram);
-            memory_region_finalize(&bar->ram);
-            g_clear_pointer(&bar->rb, ram_block_free);
+        for (unsigned int i = 0; i < bar->nr_mmaps; i++) {
+            VFIOBarMmap *m = &bar->mmaps[i];
+
+            memory_region_del_subregion(&bar->mem, &m->ram);
+            memory_region_finalize(&m->ram);
+            g_clear_pointer(&m->rb, ram_block_free);
         }
+        g_clear_pointer(&bar->mmaps, g_free);
+        bar->nr_mmaps = 0;
         if (bar->size) {
             memory_region_del_subregion(&bar->mem, &bar->io);
             memory_region_finalize(&bar->io);

@@ -25,6 +25,11 @@ typedef struct VFIOIovaRange {
 
 typedef struct VFIOIOMMU VFIOIOMMU;
 
+/* A byte range [offset, offset + size) within a region. */
+typedef struct VFIOArea {
+    uint64_t offset, size;
+} VFIOArea;
+
 /*
  * A live DMA mapping: what the listener mapped, from which vaddr, and
  * (FD >= 0) where its pages are in the RAM block's file. BY_FD: the
@@ -46,7 +51,12 @@ typedef struct VFIODmaMap {
  * Both return 0 or -errno and report nothing.
  */
 typedef struct VFIOIOMMUOps {
-    const char *name; /* "container" or "ioas": traces */
+    const char *name; /* "container" or "ioas": traces, warnings */
+    /*
+     * Set when the transport does not DMA-map device memory (mmap'ed
+     * BARs, for peer-to-peer DMA): why, for the warning.
+     */
+    const char *no_bar_map;
     int (*dma_map)(VFIOIOMMU *b, VFIODmaMap *m);
     int (*dma_unmap)(VFIOIOMMU *b, const VFIODmaMap *m);
 } VFIOIOMMUOps;
@@ -125,6 +135,16 @@ struct VFIOGroup {
 
 typedef struct VFIOPCIDevice VFIOPCIDevice;
 
+/*
+ * One mmap'ed part of a BAR: OFFSET and SIZE in the BAR (whole pages),
+ * a RAM block over the device fd there, as a RAM region of the BAR.
+ */
+typedef struct VFIOBarMmap {
+    uint64_t offset, size;
+    RAMBlock *rb;
+    MemoryRegion ram;
+} VFIOBarMmap;
+
 /* A BAR or the ROM: its region on the device fd and the guest's view. */
 typedef struct VFIOBar {
     VFIOPCIDevice *vdev;
@@ -135,9 +155,12 @@ typedef struct VFIOBar {
     uint8_t type;     /* PCI_BASE_ADDRESS_* bits from the device's BAR */
     MemoryRegion mem; /* what pci_register_bar() maps: a container */
     MemoryRegion io;  /* pread/pwrite window over all of it, below MSI-X */
-    /* An mmap-able region: the device's memory itself, over IO. */
-    RAMBlock *rb;
-    MemoryRegion ram;
+    /*
+     * The parts the kernel lets baton mmap (less the MSI-X table and PBA
+     * pages): the device's memory itself, over IO.
+     */
+    VFIOBarMmap *mmaps;
+    unsigned int nr_mmaps;
 } VFIOBar;
 
 /* An MSI or MSI-X vector: the eventfd the device signals. */
@@ -214,6 +237,7 @@ struct VFIOPCIDevice {
      * may configure or reset it.
      */
     bool cpr_reused;
+    bool cpr_loaded; /* new process: its device state is loaded */
     bool quiet;
     bool handed_over;
     bool mdev;
@@ -244,6 +268,17 @@ bool vfio_iova_ranges_contain(const VFIOIovaRange *ranges, unsigned int n,
  * the canonical "DDDD:BB:SS.F"; NULL + errp on a malformed one.
  */
 char *vfio_parse_host_bdf(const char *host, GError **errp);
+/*
+ * The parts of a BAR of BAR_SIZE bytes to mmap: each of the kernel's
+ * mmap-able AREAS (N, offsets in the BAR; a sparse-mmap capability's)
+ * trimmed inward to whole pages of PGSIZE (a power of two), less every
+ * page that holds any of the NEXCL ranges EXCL (the MSI-X table and PBA,
+ * which baton emulates). A new GArray of VFIOArea, sorted by offset,
+ * possibly empty.
+ */
+GArray *vfio_bar_mmap_areas(const VFIOArea *areas, unsigned int n,
+                            uint64_t bar_size, const VFIOArea *excl,
+                            unsigned int nexcl, uint64_t pgsize);
 
 /* ---- container-base.c ---- */
 
@@ -330,6 +365,13 @@ void vfio_ioas_cpr_unregister(VFIOIOASContainer *c);
 /* Whether a live update can keep VDEV's IOAS (no vaddr mapping). */
 bool vfio_iommufd_cpr_check(VFIOPCIDevice *vdev, unsigned int mode,
                             GError **errp);
+
+/* ---- pci.c ---- */
+
+/* The vfio-pci devices realized in this process (VFIOPCIDevice *). */
+const GPtrArray *vfio_pci_list(void);
+/* The BAR whose mmap'ed part MR is, or -1. */
+int vfio_pci_bar_nr(VFIOPCIDevice *vdev, const MemoryRegion *mr);
 
 /* ---- pci-config.c ---- */
 

@@ -7,7 +7,8 @@ under -accel qtest: medians of BENCH_VFIO_RUNS (5) updates of STOP on
 the old side -> RESUME on the new side (QMP event timestamps), and the
 number of VFIO and iommufd ioctls both processes made inside that pause
 (trace timestamps). Legacy: one UNMAP_DMA (VADDR|ALL) per container in
-the old process and one MAP_DMA (VADDR) per RAM section in the new one;
+the old process and one MAP_DMA (VADDR) per RAM section and per mmap'ed
+BAR part (peer-to-peer DMA; one per function) in the new one;
 iommufd: one IOAS_CHANGE_PROCESS per iommufd in the new process and
 nothing per RAM section (the IOAS keeps its file mappings), whatever the
 RAM size or device count. A simulator ioctl

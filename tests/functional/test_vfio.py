@@ -325,6 +325,122 @@ class Device(VmTestCase):
         self.assertRegex(flat, r"\(prio \d+, i/o\): %s BAR 0" % BDF)
         self.assertEqual(d.rd(ID), 0xba700001)
 
+    def test_msix_bar_split(self):
+        """A BAR that holds the MSI-X table and PBA (hostsim msix-bar=2:
+        table at 0x8000, PBA at 0x9000 of the 64 KiB BAR 2; the kernel's
+        sparse-mmap areas leave out the table's page) is mmap'ed except
+        for the table's and the PBA's pages: guest accesses elsewhere are
+        the device's memory, the trapped pages read and write through to
+        it too, MSI-X works through the emulated table (a masked vector
+        sets its PBA bit), and a cpr-transfer rebuilds the same mappings
+        in the new process from the inherited device fd."""
+        vm, qt = self.start(self.vfio() + ["-trace", "enable=vfio_bar_mmap"],
+                            devices=(BDF + ",type=dmatest,group=%d,"
+                                     "msix-bar=2" % GROUP,))
+        d = Dmatest(qt)
+        bar2 = d.cfg.read(d.b, 0x18) & ~0xf
+        pos = d.find_cap(0x11)
+        self.assertEqual(d.cfg.read(d.b, pos + 4), 0x8002)
+        self.assertEqual(d.cfg.read(d.b, pos + 8), 0x9002)
+        mmaps = r"%s BAR 2 mmap at (0x[0-9a-f]+) size (0x[0-9a-f]+)" % BDF
+        want = [("0x0", "0x8000"), ("0xa000", "0x6000")]
+        self.assertEqual(re.findall(mmaps, vm.stderr_text()), want)
+        flat = vm.qmp.cmd("human-monitor-command",
+                          **{"command-line": "info mtree -f"})
+        self.assertRegex(flat, r"%016x-%016x \(prio \d+, ram\): "
+                         r"%s BAR 2 mmap 0x0\b" % (bar2, bar2 + 0x7fff, BDF))
+        self.assertRegex(flat, r"%016x-%016x \(prio \d+, ram\): "
+                         r"%s BAR 2 mmap 0xa000" % (bar2 + 0xa000,
+                                                   bar2 + 0xffff, BDF))
+        self.assertRegex(flat, r"%016x-%016x \(prio \d+, i/o\): msix-table"
+                         % (bar2 + 0x8000, bar2 + 0x801f))
+        self.assertRegex(flat, r"%016x-%016x \(prio \d+, i/o\): msix-pba"
+                         % (bar2 + 0x9000, bar2 + 0x9007))
+        # The mmap'ed parts and the trapped pages' other bytes.
+        words = {0x100: 0x12345678, 0x7ffc: 0x0badcafe, 0x8100: 0x5a5a1234,
+                 0x9ffc: 0x76543210, 0xa000: 0x9abcdef0, 0xfffc: 0x13572468}
+        for off, val in words.items():
+            qt.writel(bar2 + off, val)
+        for off, val in words.items():
+            self.assertEqual(qt.readl(bar2 + off), val, hex(off))
+        # MSI-X through the trapped table; masked, the PBA bit (0x9000).
+        self.msix_vector0(d, qt)
+        d.start_ring(0x200000, 4096, period_us=100, irq_every=8,
+                     ctrl=CTRL_STREAM | CTRL_IRQ)
+        self.wait_msi(d, qt)
+        table = bar2 + 0x8000
+        qt.writel(table + 12, 1)
+        wait_for(lambda: d.drain() is not None and
+                 qt.readl(bar2 + 0x9000) & 1, what="PBA bit of vector 0")
+        qt.writel(table + 12, 0)
+        self.wait_msi(d, qt)
+        resets = d.rd(RESETS)
+        new = self.transfer(vm, "split-new")
+        vm.proc.terminate()
+        self.assertEqual(vm.proc.wait(10), 0)
+        self.assertEqual(re.findall(mmaps, new.stderr_text()), want)
+        for off, val in words.items():
+            self.assertEqual(qt.readl(bar2 + off), val, hex(off))
+        self.assertEqual(d.consume(d.n + 100), (0, 0))
+        self.wait_msi(d, qt)
+        self.assertEqual(d.rd(FAULTS), 0)
+        self.assertEqual(d.rd(RESETS), resets)
+
+    # Peer-to-peer: function A streams into B's BAR 2, which holds B's
+    # MSI-X table and PBA, so that it is mmap'ed (and DMA-mapped) in two
+    # parts, [0, 0x8000) and [0xa000, 0x10000).
+    P2P_DEVICES = ("0000:01:00.0,type=dmatest,group=5",
+                   "0000:02:00.0,type=dmatest,group=6,msix-bar=2")
+    P2P_RING = 0xa000
+
+    def p2p_start(self):
+        """A (slot 4) and B (slot 5), B's BAR 2 moved by the guest to
+        0x100000 above where the machine put it (a live update must find
+        it there, not at the reset-time address); returns vm, qt, A, the
+        address of the ring in B's BAR 2 (in its second mmap'ed part)."""
+        args = (self.vfio(host="0000:01:00.0", slot=SLOT, id="a") +
+                self.vfio(host="0000:02:00.0", slot=SLOT + 1, id="b"))
+        vm, qt = self.start(args, devices=self.P2P_DEVICES)
+        a, b = Dmatest(qt, SLOT), Dmatest(qt, SLOT + 1)
+        bar2 = (b.cfg.read(b.b, 0x18) & ~0xf) + 0x100000
+        b.cfg.write(b.b, 0x18, bar2)
+        self.assertEqual(b.cfg.read(b.b, 0x18) & ~0xf, bar2)
+        return vm, qt, a, bar2 + self.P2P_RING
+
+    def test_p2p(self):
+        """Peer-to-peer DMA over the legacy container: B's mmap'ed BAR 2
+        parts are DMA-mapped by their vaddr like RAM, so A's records land
+        in it
+        (read back through the guest's address space at B's BAR), none
+        missing, no fault; across a cpr-transfer and a cpr-exec (the BAR's
+        vaddr abandoned and re-registered like RAM's, at the address the
+        guest moved it to) the stream into it goes on."""
+        vm, qt, a, ring = self.p2p_start()
+        a.start_ring(ring, 1024, period_us=200)
+        self.assertEqual(a.consume(100), (0, 0))
+        self.assertEqual(a.rd(FAULTS), 0)
+        self.assertNotIn("not DMA-mapped", vm.stderr_text())
+        resets = a.rd(RESETS)
+        new = self.transfer(vm, "p2p-new")
+        vm.proc.terminate()
+        self.assertEqual(vm.proc.wait(10), 0)
+        self.assertEqual(a.consume(a.n + 300), (0, 0))
+        state = vm.path("state")
+        before = proc_image_id(new.pid)
+        vm.qmp.cmd("migrate-set-parameters",
+                   {"mode": "cpr-exec",
+                    "cpr-exec-command": vm.command() + ["-incoming",
+                                                        "defer"]})
+        vm.qmp.cmd("migrate", uri="file:" + state)
+        wait_for(lambda: new._died() or
+                 proc_image_id(new.pid) not in (before, None), what="exec")
+        vm.qmp.cmd("migrate-incoming", uri="file:" + state)
+        wait_runstate(vm.qmp, "running")
+        self.assertEqual(a.consume(a.n + 300), (0, 0))
+        self.assertEqual(a.rd(FAULTS), 0)
+        self.assertEqual(a.rd(RESETS), resets)
+        self.assertNotIn("not DMA-mapped", new.stderr_text())
+
     def test_dma_ring(self):
         vm, qt = self.start(self.vfio())
         d = Dmatest(qt)
@@ -820,13 +936,14 @@ class Device(VmTestCase):
         return ["-trace", "enable=vfio_cpr_vaddr"]
 
     def check_rollback(self, vm, new, point, rolled):
-        """Every mapping came back to the old process each time it had
-        abandoned them (ROLLED times so far)."""
+        """Every mapping (two of RAM, and the function's own mmap'ed BAR
+        2, mapped for peer-to-peer DMA) came back to the old process each
+        time it had abandoned them (ROLLED times so far)."""
         err = vm.stderr_text()
         self.assertEqual(len(re.findall(
-            r"abandon vaddr of 2 mappings -> 0\n", err)), rolled, err)
+            r"abandon vaddr of 3 mappings -> 0\n", err)), rolled, err)
         self.assertEqual(len(re.findall(
-            r"restore vaddr of 2 mappings -> 0\n", err)), rolled, err)
+            r"restore vaddr of 3 mappings -> 0\n", err)), rolled, err)
 
     def test_migrate_blocked(self):
         """Normal migration is refused, naming the device; cpr-reboot too."""

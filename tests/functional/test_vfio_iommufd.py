@@ -10,7 +10,8 @@ import re
 
 import baton_test
 import test_vfio
-from baton_test import BATON, Vm, cpr_channels, memfd_ram_args, tmpdir
+from baton_test import (BATON, Vm, cpr_channels, memfd_ram_args, tmpdir,
+                        wait_for)
 from test_vfio import (BASE, BDF, FAULTS, GROUP, ID, RESETS, SLOT, Dmatest,
                        Hostsim, run)
 
@@ -60,6 +61,34 @@ class DeviceIommufd(test_vfio.Device):
         if point not in ("incoming-cpr-state", "incoming-accepted"):
             self.assertIn((new.pid, 2), moves)
             self.assertEqual(moves[-1], (vm.pid, 2), moves)
+
+    def test_p2p(self):
+        """Over iommufd, mmap'ed BARs are not DMA-mapped (the kernel's
+        IOAS_MAP refuses a BAR's vaddr, and a vaddr mapping could not move
+        with IOAS_CHANGE_PROCESS): a warning names each device and BAR,
+        A's DMA into B's BAR faults, and nothing else changes: B streams
+        into guest RAM across a cpr-transfer, which the BARs do not block,
+        with its pinned pages moved to the new process."""
+        vm, qt, a, ring = self.p2p_start()
+        err = vm.stderr_text()
+        for dev in ("0000:01:00.0", "0000:02:00.0"):
+            self.assertRegex(
+                err, r"warning: vfio %s: BAR 2 at IOVA 0x[0-9a-f]+ size "
+                r"0x[0-9a-f]+ is not DMA-mapped \(ioas \d+: iommufd maps no "
+                r"device memory by virtual address\): PCI peer-to-peer "
+                r"transactions on BARs are not supported" % dev)
+        a.start_ring(ring, 1024)
+        wait_for(lambda: a.rd(FAULTS) > 0, what="A's DMA into B's BAR")
+        a.wr(test_vfio.CTRL, 0)
+        b = Dmatest(qt, SLOT + 1)
+        b.start_ring(0x200000, 4096, period_us=100)
+        self.assertEqual(b.consume(100), (0, 0))
+        new = self.transfer(vm, "p2p-new")
+        vm.proc.terminate()
+        self.assertEqual(vm.proc.wait(10), 0)
+        self.assertEqual(b.consume(b.n + 300), (0, 0))
+        self.assertEqual(b.rd(FAULTS), 0)
+        self.assertEqual(len(self.moves()), 1)
 
     def test_map_file(self):
         """memfd RAM is mapped by file (IOMMU_IOAS_MAP_FILE): no vaddr."""

@@ -46,6 +46,13 @@ enum {
 #define MSIX_PBA 0xc00u
 #define MSIX_VECTORS 2
 #define BAR2_SIZE 65536u
+/*
+ * msix-bar=2: the MSI-X table and PBA in BAR2, in pages of their own in
+ * the middle of it (vfio-pci's sparse-mmap areas then lie around the
+ * table's page; the PBA's page stays mmap-able, as on the kernel).
+ */
+#define MSIX_BAR2_TABLE 0x8000u
+#define MSIX_BAR2_PBA 0x9000u
 #define CONFIG_SIZE 256u
 #define RECORD_MAGIC 0x444d4154u
 #define NUM_REGIONS (VFIO_PCI_VGA_REGION_INDEX + 1)
@@ -58,6 +65,7 @@ struct HsDevice {
     int index;
     int group;
     bool mdev;
+    int msix_bar; /* the BAR of the MSI-X table and PBA: 0 or 2 */
     bool migration, precopy, dma_logging; /* kept for a later issue */
 
     uint32_t regs[R_NUM];
@@ -172,8 +180,13 @@ static void hs_config_init(HsDevice *d)
     cfg_set(d, 0x60, PCI_CAP_ID_MSIX, 2, 0);
     cfg_set(d, 0x62, MSIX_VECTORS - 1, 2,
             PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
-    cfg_set(d, 0x64, MSIX_TABLE | 0, 4, 0); /* BIR 0 */
-    cfg_set(d, 0x68, MSIX_PBA | 0, 4, 0);   /* BIR 0 */
+    if (d->msix_bar == 2) {
+        cfg_set(d, 0x64, MSIX_BAR2_TABLE | 2, 4, 0); /* BIR 2 */
+        cfg_set(d, 0x68, MSIX_BAR2_PBA | 2, 4, 0);
+    } else {
+        cfg_set(d, 0x64, MSIX_TABLE | 0, 4, 0); /* BIR 0 */
+        cfg_set(d, 0x68, MSIX_PBA | 0, 4, 0);
+    }
 }
 
 /* ---- interrupts ---- */
@@ -452,6 +465,13 @@ HsDevice *hs_dmatest_new(const char *spec, int index, GError **errp)
                 return NULL;
             }
             d->group = g;
+        } else if (!strcmp(key, "msix-bar")) {
+            if (strcmp(val, "0") && strcmp(val, "2")) {
+                g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                            "msix-bar '%s' is not 0 or 2", val);
+                return NULL;
+            }
+            d->msix_bar = atoi(val);
         } else if (!strcmp(key, "mdev")) {
             ok = hs_parse_onoff(key, val, &d->mdev, errp);
         } else if (!strcmp(key, "migration")) {
@@ -463,7 +483,7 @@ HsDevice *hs_dmatest_new(const char *spec, int index, GError **errp)
         } else {
             g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_UNKNOWN_OPTION,
                         "unknown key '%s' (valid: type, group, mdev, "
-                        "migration, precopy, dma-logging)",
+                        "msix-bar, migration, precopy, dma-logging)",
                         key);
             return NULL;
         }
@@ -596,8 +616,9 @@ static int64_t hs_get_region_info(HsDevFile *df, HsCall *c)
     struct vfio_region_info info = {0};
     struct {
         struct vfio_region_info_cap_sparse_mmap h;
-        struct vfio_region_sparse_mmap_area area;
+        struct vfio_region_sparse_mmap_area area[2];
     } sparse = {0};
+    uint32_t cap_len;
     uint32_t minsz = sizeof(info);
 
     memcpy(&info, c->in, MIN(c->in_len, sizeof(info)));
@@ -624,16 +645,26 @@ static int64_t hs_get_region_info(HsDevFile *df, HsCall *c)
                      VFIO_REGION_INFO_FLAG_MMAP | VFIO_REGION_INFO_FLAG_CAPS;
         sparse.h.header.id = VFIO_REGION_INFO_CAP_SPARSE_MMAP;
         sparse.h.header.version = 1;
-        sparse.h.nr_areas = 1;
-        sparse.area.offset = 0;
-        sparse.area.size = BAR2_SIZE;
-        if (info.argsz < sizeof(info) + sizeof(sparse) ||
-            c->in_len < sizeof(info) + sizeof(sparse)) {
-            info.argsz = sizeof(info) + sizeof(sparse);
+        if (df->dev->msix_bar == 2) {
+            /* vfio-pci: everything but the MSI-X table's page(s). */
+            sparse.h.nr_areas = 2;
+            sparse.area[0].offset = 0;
+            sparse.area[0].size = MSIX_BAR2_TABLE;
+            sparse.area[1].offset = MSIX_BAR2_TABLE + HS_PAGE_SIZE;
+            sparse.area[1].size = BAR2_SIZE - sparse.area[1].offset;
+        } else {
+            sparse.h.nr_areas = 1;
+            sparse.area[0].offset = 0;
+            sparse.area[0].size = BAR2_SIZE;
+        }
+        cap_len = sizeof(sparse.h) + sparse.h.nr_areas * sizeof(sparse.area[0]);
+        if (info.argsz < sizeof(info) + cap_len ||
+            c->in_len < sizeof(info) + cap_len) {
+            info.argsz = sizeof(info) + cap_len;
         } else {
             info.cap_offset = sizeof(info);
-            memcpy(c->out + sizeof(info), &sparse, sizeof(sparse));
-            c->out_len = sizeof(info) + sizeof(sparse);
+            memcpy(c->out + sizeof(info), &sparse, cap_len);
+            c->out_len = sizeof(info) + cap_len;
         }
         break;
     case VFIO_PCI_CONFIG_REGION_INDEX:
@@ -923,10 +954,15 @@ int64_t hs_devfile_ioctl(HsDevFile *df, HsCall *c)
 
 /* ---- region access ---- */
 
-static bool hs_in_msix(uint64_t off)
+/* Whether byte OFF of region INDEX is in the MSI-X table or PBA. */
+static bool hs_in_msix(HsDevice *d, uint64_t index, uint64_t off)
 {
-    return (off >= MSIX_TABLE && off < MSIX_TABLE + 16 * MSIX_VECTORS) ||
-           (off >= MSIX_PBA && off < MSIX_PBA + 8);
+    uint64_t table = d->msix_bar == 2 ? MSIX_BAR2_TABLE : MSIX_TABLE;
+    uint64_t pba = d->msix_bar == 2 ? MSIX_BAR2_PBA : MSIX_PBA;
+
+    return index == (uint64_t)d->msix_bar &&
+           ((off >= table && off < table + 16 * MSIX_VECTORS) ||
+            (off >= pba && off < pba + 8));
 }
 
 static void hs_reg_write(HsDevice *d, unsigned reg, uint32_t val)
@@ -986,7 +1022,7 @@ static int64_t hs_bar0_access(HsDevice *d, HsCall *c, uint64_t off,
     uint64_t i;
 
     if (write) {
-        if (hs_in_msix(off)) {
+        if (hs_in_msix(d, VFIO_PCI_BAR0_REGION_INDEX, off)) {
             return len; /* the table belongs to the VMM: dropped */
         }
         if ((off | len) & 3) {
@@ -1008,7 +1044,7 @@ static int64_t hs_bar0_access(HsDevice *d, HsCall *c, uint64_t off,
         if (o / 4 < R_NUM) {
             c->out[i] = d->regs[o / 4] >> (8 * (o % 4));
         } else {
-            c->out[i] = hs_in_msix(o) ? 0xff : 0;
+            c->out[i] = hs_in_msix(d, VFIO_PCI_BAR0_REGION_INDEX, o) ? 0xff : 0;
         }
     }
     c->out_len = len;
@@ -1070,10 +1106,17 @@ static int64_t hs_region_access(HsDevFile *df, HsCall *c, bool write)
     case VFIO_PCI_CONFIG_REGION_INDEX:
         return hs_config_access(d, c, off, len, write);
     }
-    if (write) {
-        memcpy(d->bar2 + off, c->in, len);
-    } else {
-        memcpy(c->out, d->bar2 + off, len);
+    /* BAR2 memory; an MSI-X table or PBA in it as in BAR0. */
+    for (uint64_t i = 0; i < len; i++) {
+        bool msix = hs_in_msix(d, index, off + i);
+
+        if (write && !msix) {
+            d->bar2[off + i] = c->in[i];
+        } else if (!write) {
+            c->out[i] = msix ? 0xff : d->bar2[off + i];
+        }
+    }
+    if (!write) {
         c->out_len = len;
     }
     return len;
@@ -1104,6 +1147,14 @@ int64_t hs_devfile_mmap(HsDevFile *df, HsCall *c)
     }
     if (!(flags & MAP_SHARED) || !len || off + len < off ||
         off + len > BAR2_SIZE || (off & (HS_PAGE_SIZE - 1))) {
+        return -EINVAL;
+    }
+    if (df->dev->msix_bar == 2 && off < MSIX_BAR2_TABLE + HS_PAGE_SIZE &&
+        off + len > MSIX_BAR2_TABLE) {
+        /* vfio-pci refuses an mmap over the MSI-X table. */
+        hs_log("device %s: mmap of BAR2 0x%" G_GINT64_MODIFIER
+               "x+0x%" G_GINT64_MODIFIER "x overlaps the MSI-X table; EINVAL",
+               df->dev->bdf, off, len);
         return -EINVAL;
     }
     c->out_fd = dup(df->dev->bar2_fd);

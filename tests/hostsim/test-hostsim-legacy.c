@@ -585,6 +585,77 @@ static void test_legacy_bar_dma(void)
     sim_stop(&sim);
 }
 
+/*
+ * msix-bar=2: the MSI-X capability points into BAR2 (table 0x8000, PBA
+ * 0x9000), whose sparse-mmap areas leave out the table's page as
+ * vfio-pci does; an mmap over it is EINVAL, the areas map the device's
+ * memory, and pread shows the table and PBA as all-ones.
+ */
+static void test_legacy_msix_bar2(void)
+{
+    Sim sim;
+    Legacy l;
+    uint8_t rbuf[sizeof(struct vfio_region_info) + 64] = {0};
+    struct vfio_region_info *rip = (void *)rbuf;
+    struct vfio_region_info_cap_sparse_mmap *sp;
+    uint64_t bar2_off = (uint64_t)VFIO_PCI_BAR2_REGION_INDEX << 40;
+    uint32_t table = 0, pba = 0, v = 0x11223344;
+    uint8_t *lo, *hi;
+
+    sim_start(&sim, "0000:00:05.0,type=dmatest,msix-bar=2", NULL);
+    legacy_open(&l, 0, "0000:00:05.0");
+    rip->argsz = sizeof(rbuf);
+    rip->index = VFIO_PCI_BAR2_REGION_INDEX;
+    g_assert_cmpint(ioctl(l.dev, VFIO_DEVICE_GET_REGION_INFO, rip), ==, 0);
+    g_assert_true(rip->flags & VFIO_REGION_INFO_FLAG_MMAP);
+    g_assert_cmpint(rip->cap_offset, ==, sizeof(*rip));
+    sp = (void *)(rbuf + rip->cap_offset);
+    g_assert_cmpint(sp->header.id, ==, VFIO_REGION_INFO_CAP_SPARSE_MMAP);
+    g_assert_cmpint(sp->nr_areas, ==, 2);
+    g_assert_cmphex(sp->areas[0].offset, ==, 0);
+    g_assert_cmphex(sp->areas[0].size, ==, 0x8000);
+    g_assert_cmphex(sp->areas[1].offset, ==, 0x9000);
+    g_assert_cmphex(sp->areas[1].size, ==, 0x7000);
+    g_assert_cmpint(pread(l.dev, &table, 4,
+                          ((uint64_t)VFIO_PCI_CONFIG_REGION_INDEX << 40) +
+                              0x64),
+                    ==, 4);
+    g_assert_cmpint(pread(l.dev, &pba, 4,
+                          ((uint64_t)VFIO_PCI_CONFIG_REGION_INDEX << 40) +
+                              0x68),
+                    ==, 4);
+    g_assert_cmphex(table, ==, 0x8002);
+    g_assert_cmphex(pba, ==, 0x9002);
+    g_assert_true(mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_SHARED,
+                       l.dev, bar2_off) == MAP_FAILED);
+    g_assert_cmpint(errno, ==, EINVAL);
+    lo = mmap(NULL, 0x8000, PROT_READ | PROT_WRITE, MAP_SHARED, l.dev,
+              bar2_off);
+    hi = mmap(NULL, 0x7000, PROT_READ | PROT_WRITE, MAP_SHARED, l.dev,
+              bar2_off + 0x9000);
+    g_assert_true(lo != MAP_FAILED && hi != MAP_FAILED);
+    /* Both mappings and pread/pwrite are the same device memory. */
+    memcpy(lo + 0x10, &v, 4);
+    g_assert_cmpint(pwrite(l.dev, &v, 4, bar2_off + 0x9100), ==, 4);
+    g_assert_cmphex(*(uint32_t *)(hi + 0x100), ==, v);
+    v = 0;
+    g_assert_cmpint(pread(l.dev, &v, 4, bar2_off + 0x10), ==, 4);
+    g_assert_cmphex(v, ==, 0x11223344);
+    /* The table and PBA read as all-ones and keep no writes. */
+    g_assert_cmpint(pwrite(l.dev, &v, 4, bar2_off + 0x8000), ==, 4);
+    g_assert_cmpint(pread(l.dev, &v, 4, bar2_off + 0x8000), ==, 4);
+    g_assert_cmphex(v, ==, 0xffffffff);
+    g_assert_cmpint(pread(l.dev, &v, 4, bar2_off + 0x9000), ==, 4);
+    g_assert_cmphex(v, ==, 0xffffffff);
+    /* BAR0 holds registers only. */
+    g_assert_cmpint(pread(l.dev, &v, 4, 0x800), ==, 4);
+    g_assert_cmphex(v, ==, 0);
+    munmap(lo, 0x8000);
+    munmap(hi, 0x7000);
+    legacy_close(&l);
+    sim_stop(&sim);
+}
+
 static int dirty_pages(int ct, uint32_t flags, uint64_t iova, uint64_t size,
                        uint64_t pgsize, uint64_t *bitmap, uint64_t bytes)
 {
@@ -956,6 +1027,7 @@ void hostsim_add_legacy_tests(void)
     g_test_add_func("/hostsim/legacy/two-groups", test_legacy_two_groups);
     g_test_add_func("/hostsim/legacy/memlock", test_legacy_memlock);
     g_test_add_func("/hostsim/legacy/bar-dma", test_legacy_bar_dma);
+    g_test_add_func("/hostsim/legacy/msix-bar2", test_legacy_msix_bar2);
     g_test_add_func("/hostsim/legacy/dirty-pages", test_legacy_dirty_pages);
     g_test_add_func("/hostsim/legacy/kvm-vfio", test_legacy_kvm_vfio);
     g_test_add_func("/hostsim/legacy/mdev", test_legacy_mdev);

@@ -96,6 +96,64 @@ static void test_config_merge(void)
                     0x0110ff0b);
 }
 
+/*
+ * vfio_bar_mmap_areas() of AREAS (N) in a BAR of SIZE less EXCL (NEXCL)
+ * at 4 KiB pages must give WANT (NWANT areas).
+ */
+static void check_areas(const VFIOArea *areas, unsigned int n, uint64_t size,
+                        const VFIOArea *excl, unsigned int nexcl,
+                        const VFIOArea *want, unsigned int nwant)
+{
+    g_autoptr(GArray) got =
+        vfio_bar_mmap_areas(areas, n, size, excl, nexcl, 0x1000);
+
+    g_assert_cmpuint(got->len, ==, nwant);
+    for (unsigned int i = 0; i < nwant; i++) {
+        VFIOArea a = g_array_index(got, VFIOArea, i);
+
+        g_assert_cmphex(a.offset, ==, want[i].offset);
+        g_assert_cmphex(a.size, ==, want[i].size);
+    }
+}
+
+static void test_mmap_areas(void)
+{
+    const VFIOArea whole[] = {{0, 0x10000}};
+    /* vfio-pci's sparse areas around a table at 0x8000 (one page). */
+    const VFIOArea around[] = {{0x9000, 0x7000}, {0, 0x8000}};
+    const VFIOArea table_pba[] = {{0x8000, 0x20}, {0x9000, 8}};
+
+    /* No MSI-X here: the whole BAR, in one piece. */
+    check_areas(whole, 1, 0x10000, NULL, 0, whole, 1);
+    /* Table and PBA in other pages: both pages trapped, whatever the
+     * kernel allows (sorted output whatever the kernel's order). */
+    check_areas(around, 2, 0x10000, table_pba, 2,
+                (const VFIOArea[]){{0, 0x8000}, {0xa000, 0x6000}}, 2);
+    check_areas(whole, 1, 0x10000, table_pba, 2,
+                (const VFIOArea[]){{0, 0x8000}, {0xa000, 0x6000}}, 2);
+    /* Table at the start, PBA in its page: one area after it. */
+    check_areas(whole, 1, 0x4000, (const VFIOArea[]){{0, 0x800}, {0x800, 8}}, 2,
+                (const VFIOArea[]){{0x1000, 0x3000}}, 1);
+    /* Table and PBA at the end, a table spanning two pages. */
+    check_areas(whole, 1, 0x4000,
+                (const VFIOArea[]){{0x2800, 0x1000}, {0x3ff8, 8}}, 2,
+                (const VFIOArea[]){{0, 0x2000}}, 1);
+    /* The whole BAR is the table's page: nothing to mmap. */
+    check_areas(whole, 1, 0x1000, (const VFIOArea[]){{0, 0x20}, {0x800, 8}}, 2,
+                NULL, 0);
+    /* A page-sized BAR part is mmap'ed; smaller parts are not. */
+    check_areas((const VFIOArea[]){{0x10, 0x1ff0}}, 1, 0x2000, NULL, 0,
+                (const VFIOArea[]){{0x1000, 0x1000}}, 1);
+    check_areas(whole, 1, 0x800, NULL, 0, NULL, 0);
+    /* An area past the BAR's end is cut at the end. */
+    check_areas((const VFIOArea[]){{0x1000, 0x10000}}, 1, 0x4000, NULL, 0,
+                (const VFIOArea[]){{0x1000, 0x3000}}, 1);
+    /* Overlapping exclusions (table and PBA in one page range). */
+    check_areas(whole, 1, 0x10000,
+                (const VFIOArea[]){{0x3000, 0x3000}, {0x4000, 0x100}}, 2,
+                (const VFIOArea[]){{0, 0x3000}, {0x6000, 0xa000}}, 2);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -103,5 +161,6 @@ int main(int argc, char **argv)
     g_test_add_func("/vfio/helpers/iova-ranges", test_iova_ranges);
     g_test_add_func("/vfio/helpers/host-bdf", test_host_bdf);
     g_test_add_func("/vfio/helpers/config-merge", test_config_merge);
+    g_test_add_func("/vfio/helpers/mmap-areas", test_mmap_areas);
     return g_test_run();
 }

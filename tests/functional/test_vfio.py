@@ -109,7 +109,7 @@ class Hostsim:
     """A hostsimd with DEVICES and the environment that makes a process
     see it."""
 
-    def __init__(self, case, devices):
+    def __init__(self, case, devices, faults=None):
         self.sock = os.path.join(tmpdir(), "hostsim-%d.sock" % id(self))
         args = [HOSTSIMD, "--socket", self.sock]
         for d in devices:
@@ -123,6 +123,10 @@ class Hostsim:
             env[var] = ":".join(o for o in env.get(var, "").split(":")
                                 if o and not o.startswith("log_path="))
         env["ASAN_OPTIONS"] += ":detect_leaks=0"
+        env.pop("HOSTSIMD_FAULT", None)
+        if faults:
+            # Calls that fail as a kernel's may (docs/devel/hostsim.md).
+            env["HOSTSIMD_FAULT"] = faults
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=self.log,
                                      env=env)
@@ -259,8 +263,9 @@ class Device(VmTestCase):
             raise unittest.SkipTest(why)
 
     def start(self, extra=(), devices=(BDF + ",type=dmatest,group=%d"
-                                       % GROUP,), mem="64M", machine="pc"):
-        self.hs = Hostsim(self, devices)
+                                       % GROUP,), mem="64M", machine="pc",
+              faults=None):
+        self.hs = Hostsim(self, devices, faults)
         ram = ["-object", "memory-backend-memfd,id=ram0,size=" + mem,
                "-machine", machine + ",memory-backend=ram0", "-m", mem]
         vm = Vm(BASE + ram + self.transport_args() + list(extra),
@@ -815,6 +820,94 @@ class Device(VmTestCase):
                       vm.stderr_text())
         wait_for(lambda: "last close" in resets(), what="the last close")
         self.assertEqual(resets(), before + ["last close"])
+
+    def launch_new(self, vm, name, inject=None):
+        """The new process of a cpr-transfer of VM, listening (held at
+        the fault-injection point INJECT if given); returns it and the
+        channels for migrate."""
+        main, cpr, argv = self.update_args(vm)
+        for path in (main, cpr):
+            if os.path.exists(path):
+                os.unlink(path)
+        new = Vm(argv, qmp=False, name=name)
+        new.extra_env = dict(self.hs.env)
+        if inject:
+            new.extra_env["BATON_FAULT_INJECT"] = inject
+            self.addCleanup(lambda: new.proc.poll() is None and
+                            os.kill(new.pid, signal.SIGCONT))
+        self.launch(new)
+        wait_for(lambda: unix_listening(cpr) or new._died(),
+                 what="cpr socket")
+        return new, cpr_channels(main, cpr)
+
+    def held(self, new, point):
+        """Wait until NEW stopped itself at fault-injection point POINT."""
+        def stopped():
+            with open("/proc/%d/stat" % new.pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0] == "T"
+        wait_for(lambda: new._died() or stopped(),
+                 what="new process at " + point)
+
+    def check_resumed(self, vm, d, qt, resets):
+        """The old process runs the guest again with the device as it
+        was: records go on with none missing or corrupt, no DMA fault, no
+        reset, MSI-X vector 0 fires; then a cpr-transfer succeeds."""
+        wait_runstate(vm.qmp, "running")
+        self.assertEqual(d.consume(d.n + 100), (0, 0))
+        self.assertEqual(d.rd(FAULTS), 0)
+        self.assertEqual(d.rd(RESETS), resets)
+        self.wait_msi(d, qt)
+        self.transfer(vm, "vfio-after")
+        vm.proc.terminate()
+        self.assertEqual(vm.proc.wait(10), 0)
+        qt.cmd("irq_intercept_msi")
+        self.assertEqual(d.consume(d.n + 200), (0, 0))
+        self.assertEqual(d.rd(FAULTS), 0)
+        self.assertEqual(d.rd(RESETS), resets)
+        self.wait_msi(d, qt)
+
+    def start_streaming(self, faults=None):
+        """A function streaming with MSI-X vector 0 on, pc's two RAM
+        sections (below and above the VGA hole) mapped."""
+        vm, qt = self.start(self.vfio() + self.rollback_trace(),
+                            faults=faults)
+        d = Dmatest(qt)
+        self.msix_vector0(d, qt)
+        d.start_ring(0x200000, 4096, period_us=100, irq_every=16,
+                     ctrl=CTRL_STREAM | CTRL_IRQ)
+        self.assertEqual(d.consume(50), (0, 0))
+        self.wait_msi(d, qt)
+        vm.qmp.cmd("migrate-set-parameters", mode="cpr-transfer")
+        return vm, qt, d
+
+    def test_cpr_unmap_partial(self):
+        """The old process's VFIO_DMA_UNMAP_FLAG_VADDR of all mappings
+        fails part-way, one of the two mappings invalidated (hostsim's
+        unmap-vaddr-partial, a kernel that does not unwind): the update
+        fails with the kernel's error, the old process gives both
+        mappings its vaddr again and resumes with the stream intact; the
+        new process exits 1; a cpr-transfer then works (its unmap-all
+        would fail if any vaddr were still invalid)."""
+        vm, qt, d = self.start_streaming(faults="unmap-vaddr-partial")
+        resets = d.rd(RESETS)
+        new, channels = self.launch_new(vm, "vfio-partial")
+        vm.qmp.cmd("migrate", channels=channels)
+        info = wait_migration(vm.qmp, until=("failed",))
+        self.assertEqual(info.get("error-desc"),
+                         "vfio: invalidating the container's vaddrs "
+                         "(VFIO_DMA_UNMAP_FLAG_VADDR) failed: Invalid "
+                         "argument")
+        self.assertEqual(new.wait(30), 1)
+        self.assertIn("load of migration failed", new.stderr_text())
+        with open(self.hs.log_path) as f:
+            self.assertIn("1 of 2 vaddr(s) invalidated, then failed",
+                          f.read())
+        err = vm.stderr_text()
+        self.assertEqual(err.count("abandon vaddr of 2 mappings -> -22\n"),
+                         1, err)
+        self.assertEqual(err.count("restore vaddr of 2 mappings -> 0\n"), 1,
+                         err)
+        self.check_resumed(vm, d, qt, resets)
 
     def rollback_trace(self):
         return ["-trace", "enable=vfio_cpr_vaddr"]

@@ -31,6 +31,8 @@ class DeviceIommufd(test_vfio.Device):
     NEW_TRACE = "vfio_ioas_new"
     # A mediated device is not refused here: test_mdev_cpr instead.
     test_mdev_blocks_cpr = None
+    # No vaddr to abandon over iommufd.
+    test_cpr_unmap_partial = None
 
     def transport_args(self):
         return ["-object", "iommufd,id=" + IOMMUFD_ID]

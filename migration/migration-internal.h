@@ -75,17 +75,27 @@ bool switchover_send_go(int fd, int64_t stop_start, int64_t stopped,
 bool switchover_confirm(int fd, int64_t loaded, int64_t times[4],
                         GError **errp);
 /*
- * Destination, GO received: RESUMING, the commit. Run the guest right
- * after it whatever happens (a failed send only warns: the source is
- * gone and cannot run it either).
+ * Destination, GO received: true if the channel has broken (the source's
+ * end closed or shut down, or ours shut down): the source, if it lives,
+ * takes the guest back, as it would if RESUMING never arrived.
  */
-void switchover_send_resuming(int fd);
-/* Destination: the load failed (REASON); best effort. */
+bool switchover_channel_broken(int fd);
+/*
+ * Destination, GO received: RESUMING, the commit. False if it could not
+ * be sent: the caller runs the guest only if the source cannot (it is
+ * gone), since a source that lives takes the guest back.
+ */
+bool switchover_send_resuming(int fd, GError **errp);
+/*
+ * Destination: the load failed, or (after GO, instead of RESUMING) the
+ * commit did (REASON); best effort.
+ */
 bool switchover_send_failed(int fd, const char *reason, GError **errp);
 /*
  * Source, after GO: wait until the destination says it resumes the guest
- * (RESUMING). False if it died or sent anything else first: the guest
- * never ran there, and the source takes it back.
+ * (RESUMING). False if it died, refused the guest (FAILED: the error has
+ * its reason) or sent anything else first: the guest never ran there,
+ * and the source takes it back.
  */
 bool switchover_wait_resuming(int fd, GError **errp);
 /* Source, the stream broke first: a FAILED within 100 ms replaces *ERR. */

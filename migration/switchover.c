@@ -291,18 +291,26 @@ bool switchover_confirm(int fd, int64_t loaded, int64_t times[4],
     return true;
 }
 
-void switchover_send_resuming(int fd)
+bool switchover_channel_broken(int fd)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLRDHUP };
+
+    /* The source sends nothing after GO: any of these is the end. */
+    return poll(&pfd, 1, 0) > 0 &&
+           (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
+bool switchover_send_resuming(int fd, GError **errp)
 {
     /*
      * The commit point: once RESUMING is out the source never runs the
-     * guest again, so nothing may fail between here and vm_start(). A
-     * source that died after GO cannot run it either, so a failed send
-     * is no reason to stop.
+     * guest again, so nothing may fail between here and vm_start().
      */
-    if (!switchover_send(fd, SWITCHOVER_RESUMING, NULL, 0, NULL)) {
-        warn_report("the migration source went away after GO; resuming "
-                    "the guest here");
+    if (!switchover_send(fd, SWITCHOVER_RESUMING, NULL, 0, errp)) {
+        g_prefix_error(errp, "sending RESUMING to the source: ");
+        return false;
     }
+    return true;
 }
 
 bool switchover_wait_resuming(int fd, GError **errp)
@@ -316,6 +324,11 @@ bool switchover_wait_resuming(int fd, GError **errp)
      */
     if (!switchover_recv(fd, -1, -1, -1, &m, errp)) {
         g_prefix_error(errp, "the destination did not confirm GO: ");
+        return false;
+    }
+    if (m.type == SWITCHOVER_FAILED) {
+        error_setg(errp, "the destination refused the guest after GO: %.*s",
+                   (int)m.len, (const char *)m.payload);
         return false;
     }
     if (m.type != SWITCHOVER_RESUMING || m.len != 0) {

@@ -13,10 +13,15 @@ system_reset resets the device exactly once, and the error paths name the
 device. Skips (exit 77) with the reason when hostsim is not built or its
 preload cannot work here."""
 
+import ctypes
+import fcntl
 import os
 import re
 import signal
+import socket
+import struct
 import subprocess
+import termios
 import unittest
 
 import baton_test
@@ -226,6 +231,49 @@ class Dmatest:
         wait_for(lambda: self.drain() is not None and self.n >= count,
                  what="dmatest records up to %d (at %d)" % (count, self.n))
         return self.missing, self.corrupt
+
+
+SYS_PIDFD_GETFD = 438  # x86-64
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def accepted_socket(pid, path):
+    """A duplicate (pidfd_getfd) of process PID's end of the connection it
+    accepted on the UNIX socket PATH, as a socket object. The kernel shows
+    an accepted socket under its listener's path in /proc/net/unix."""
+    inodes = set()
+    with open("/proc/net/unix") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            # Num RefCount Protocol Flags Type St Inode Path; St 03: connected
+            if len(fields) >= 8 and fields[7] == path and fields[5] == "03":
+                inodes.add("socket:[%s]" % fields[6])
+    fd_dir = "/proc/%d/fd" % pid
+    fds = [int(n) for n in os.listdir(fd_dir)
+           if os.readlink(os.path.join(fd_dir, n)) in inodes]
+    if len(fds) != 1:
+        raise AssertionError("process %d has %d connections on %s"
+                             % (pid, len(fds), path))
+    pidfd = os.pidfd_open(pid)
+    try:
+        fd = _libc.syscall(SYS_PIDFD_GETFD, pidfd, fds[0], 0)
+        if fd < 0:
+            raise OSError(ctypes.get_errno(), "pidfd_getfd")
+    finally:
+        os.close(pidfd)
+    return socket.socket(fileno=fd)
+
+
+def unread(sock):
+    """Bytes waiting in SOCK's receive queue."""
+    buf = fcntl.ioctl(sock.fileno(), termios.FIONREAD, struct.pack("i", 0))
+    return struct.unpack("i", buf)[0]
+
+
+# A switchover GO message: type, length, 4 x u64, CRC
+# (docs/devel/migration-stream.md).
+GO_BYTES = 5 + 32 + 4
 
 
 # The soak's allowance for VmRSS growth, in KiB. Measured here, the
@@ -821,16 +869,16 @@ class Device(VmTestCase):
         wait_for(lambda: "last close" in resets(), what="the last close")
         self.assertEqual(resets(), before + ["last close"])
 
-    def launch_new(self, vm, name, inject=None):
+    def launch_new(self, vm, name, inject=None, env=None):
         """The new process of a cpr-transfer of VM, listening (held at
-        the fault-injection point INJECT if given); returns it and the
-        channels for migrate."""
+        the fault-injection point INJECT if given; ENV added to its
+        environment); returns it and the channels for migrate."""
         main, cpr, argv = self.update_args(vm)
         for path in (main, cpr):
             if os.path.exists(path):
                 os.unlink(path)
         new = Vm(argv, qmp=False, name=name)
-        new.extra_env = dict(self.hs.env)
+        new.extra_env = dict(self.hs.env, **(env or {}))
         if inject:
             new.extra_env["BATON_FAULT_INJECT"] = inject
             self.addCleanup(lambda: new.proc.poll() is None and
@@ -838,6 +886,7 @@ class Device(VmTestCase):
         self.launch(new)
         wait_for(lambda: unix_listening(cpr) or new._died(),
                  what="cpr socket")
+        new.main_path = main
         return new, cpr_channels(main, cpr)
 
     def held(self, new, point):
@@ -907,6 +956,84 @@ class Device(VmTestCase):
                          1, err)
         self.assertEqual(err.count("restore vaddr of 2 mappings -> 0\n"), 1,
                          err)
+        self.check_resumed(vm, d, qt, resets)
+
+    def hostsim_lines(self, pid):
+        """hostsimd's log lines about calls of process PID."""
+        with open(self.hs.log_path) as f:
+            return [ln for ln in f if ln.startswith("hostsimd: pid %d:" % pid)]
+
+    def test_cpr_channel_broken(self):
+        """After the hand-over the migration channel breaks while the new
+        process lives (the test shuts its end down while it is held):
+        once with the old process waiting for READY (the new one loaded
+        the state and re-registered the vaddrs), once with GO already
+        waiting in the new one's socket. Each time the old process takes
+        the guest back (restoring its vaddrs; over iommufd the new one
+        never took the pinned pages' accounting) and resumes with the
+        stream, MSI-X and RESETS intact; the new process, continued,
+        exits 1 naming the broken channel, without running the guest,
+        resetting the device or asking the simulator for anything. Then
+        an update works."""
+        vm, qt, d = self.start_streaming()
+        resets = d.rd(RESETS)
+        cases = (("incoming-loaded", "the source did not hand the guest "
+                  "over: switchover message: write failed: Broken pipe"),
+                 ("incoming-ready", "the migration channel broke after GO, "
+                  "before this process confirmed it: the old process lives "
+                  "and keeps the guest"))
+        for rolled, (point, why) in enumerate(cases, 1):
+            new, channels = self.launch_new(vm, "vfio-cut-" + point,
+                                            inject=point)
+            vm.qmp.clear_events()
+            vm.qmp.cmd("migrate", channels=channels)
+            self.held(new, point)
+            vm.qmp.get_event("STOP")
+            with accepted_socket(new.pid, new.main_path) as sock:
+                if point == "incoming-ready":
+                    wait_for(lambda: unread(sock) >= GO_BYTES,
+                             what="GO in the new process's socket")
+                sock.shutdown(socket.SHUT_RDWR)
+            info = wait_migration(vm.qmp, until=("failed",))
+            self.assertIn("the peer closed the migration channel",
+                          info.get("error-desc", ""))
+            wait_runstate(vm.qmp, "running")
+            self.assertEqual(d.consume(d.n + 50), (0, 0), point)
+            calls = len(self.hostsim_lines(new.pid))
+            os.kill(new.pid, signal.SIGCONT)
+            self.assertEqual(new.wait(30), 1, new.stderr_text())
+            self.assertIn("load of migration failed: " + why,
+                          new.stderr_text())
+            self.assertEqual(len(self.hostsim_lines(new.pid)), calls,
+                             self.hostsim_lines(new.pid))
+            self.assertEqual(d.consume(d.n + 100), (0, 0), point)
+            self.assertEqual(d.rd(FAULTS), 0, point)
+            self.assertEqual(d.rd(RESETS), resets, point)
+            self.check_rollback(vm, new, point, rolled)
+        self.check_resumed(vm, d, qt, resets)
+
+    def commit_fault(self):
+        """(hostsimd faults, the new process's environment, its error)
+        that make the new process's commit fail after GO."""
+        return (None, {"BATON_FAULT_INJECT": "cpr-notify-commit"},
+                "live update commit failed (fault injected)")
+
+    def test_cpr_commit_fails(self):
+        """The new process's commit fails after GO (before RESUMING): it
+        says so to the old one (FAILED) and exits 1 without running the
+        guest; the old process takes the guest back with its vaddrs and
+        the stream intact; then an update works."""
+        faults, env, why = self.commit_fault()
+        vm, qt, d = self.start_streaming(faults=faults)
+        resets = d.rd(RESETS)
+        new, channels = self.launch_new(vm, "vfio-commit", env=env)
+        vm.qmp.cmd("migrate", channels=channels)
+        info = wait_migration(vm.qmp, until=("failed",))
+        self.assertEqual(info.get("error-desc"), "the destination refused "
+                         "the guest after GO: " + why)
+        self.assertEqual(new.wait(30), 1, new.stderr_text())
+        self.assertIn("load of migration failed: " + why, new.stderr_text())
+        self.check_rollback(vm, new, "commit", 1)
         self.check_resumed(vm, d, qt, resets)
 
     def rollback_trace(self):

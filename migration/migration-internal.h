@@ -75,17 +75,14 @@ bool switchover_send_go(int fd, int64_t stop_start, int64_t stopped,
 bool switchover_confirm(int fd, int64_t loaded, int64_t times[4],
                         GError **errp);
 /*
- * Destination, GO received: true if the channel has broken (the source's
- * end closed or shut down, or ours shut down): the source, if it lives,
- * takes the guest back, as it would if RESUMING never arrived.
+ * Destination, big lock held, loaded and (with the handshake, HS) GO
+ * received: commit (a live update's COMMIT notifiers, then RESUMING).
+ * False, with the reason, if this process must not run the guest: the
+ * commit failed (FAILED went to the source instead), or in cpr-transfer
+ * the channel broke while the old process lives (it takes the guest
+ * back). True: run the guest now.
  */
-bool switchover_channel_broken(int fd);
-/*
- * Destination, GO received: RESUMING, the commit. False if it could not
- * be sent: the caller runs the guest only if the source cannot (it is
- * gone), since a source that lives takes the guest back.
- */
-bool switchover_send_resuming(int fd, GError **errp);
+bool switchover_commit(int fd, int hs, GError **errp);
 /*
  * Destination: the load failed, or (after GO, instead of RESUMING) the
  * commit did (REASON); best effort.

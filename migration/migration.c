@@ -1014,52 +1014,6 @@ static gboolean incoming_finish_bh(gpointer opaque)
 }
 
 /*
- * Big lock held, loaded and (with the handshake, HS) GO received: commit.
- * The fd owners of a live update take what the old process kept until
- * now (COMMIT; a failure refuses the guest, FAILED instead of RESUMING),
- * then RESUMING goes out. The source takes the guest back unless
- * RESUMING reaches it, so in cpr-transfer a channel that broke after GO
- * (found before COMMIT, or by RESUMING's failed send) ends this process
- * without running the guest while the old process lives; only if it is
- * gone does nobody else run it. A normal migration's source is not
- * known here: RESUMING's failure only warns there.
- */
-static bool incoming_commit(int fd, int hs, GError **errp)
-{
-    bool transfer = cpr_is_incoming() &&
-                    cpr_incoming_mode() == MIG_MODE_CPR_TRANSFER;
-    g_autoptr(GError) err = NULL;
-
-    if (hs && transfer && switchover_channel_broken(fd) &&
-        !cpr_transfer_source_gone()) {
-        error_setg(errp, "the migration channel broke after GO, before this "
-                   "process confirmed it: the old process lives and keeps "
-                   "the guest");
-        return false;
-    }
-    if (cpr_is_incoming() && !cpr_notify(CPR_EVENT_COMMIT, &err)) {
-        if (hs) {
-            g_autoptr(GError) ignored = NULL;
-
-            switchover_send_failed(fd, err->message, &ignored);
-        }
-        g_propagate_error(errp, g_steal_pointer(&err));
-        return false;
-    }
-    if (!hs || switchover_send_resuming(fd, &err)) {
-        return true;
-    }
-    if (transfer && !cpr_transfer_source_gone()) {
-        error_setg(errp, "%s: the old process lives and takes the guest back",
-                   err->message);
-        return false;
-    }
-    warn_report("%s: the migration source went away after GO; resuming the "
-                "guest here", err->message);
-    return true;
-}
-
-/*
  * Thread, loaded: take the guest over. With the handshake (HS, its
  * version) READY and GO come first; the source may still take the guest
  * back until RESUMING is out, and once it is, a death here loses the
@@ -1092,7 +1046,7 @@ static bool incoming_take_over(IncomingState *mis, int fd, int hs,
         error_setg(errp, "this process is exiting");
         return false;
     }
-    if (!incoming_commit(fd, hs, errp)) {
+    if (!switchover_commit(fd, hs, errp)) {
         bql_unlock();
         return false;
     }

@@ -29,10 +29,11 @@ typedef struct IOMMUFDBackend {
     /*
      * Live update. Old process: HANDED_OVER from the hand-over to the end
      * of the update (a rollback takes the accounting back). New process:
-     * CHANGED once CHANGE_PROCESS moved the accounting here.
+     * INHERITED, the fd came from the old one (COMMIT moves the
+     * accounting here).
      */
     bool handed_over;
-    bool changed;
+    bool inherited;
 } IOMMUFDBackend;
 
 static IOMMUFDBackend *iommufd_backend(Object *obj)
@@ -201,28 +202,19 @@ static int iommufd_change_process(IOMMUFDBackend *s, const char *why)
     return ret;
 }
 
-bool iommufd_backend_cpr_change_process(Object *be, GError **errp)
-{
-    IOMMUFDBackend *s = iommufd_backend(be);
-    int ret;
-
-    if (s->changed) {
-        return true;
-    }
-    ret = iommufd_change_process(s, "take over");
-    if (ret < 0) {
-        error_setg(errp, "iommufd '%s': IOMMU_IOAS_CHANGE_PROCESS failed: %s",
-                   object_get_id(be), g_strerror(-ret));
-        return false;
-    }
-    s->changed = true;
-    return true;
-}
-
 /*
- * Rollback after the new process may have moved the accounting to
- * itself: take it back (a no-op if it had not), since the new process is
- * gone or going and its charge would go with it.
+ * New process, COMMIT: the old one has stopped the guest, sent GO, and
+ * touches the IOAS no more; once this process commits it cannot take the
+ * guest back, so its pinned pages are charged here from now on. Not
+ * earlier (at the load): a channel that breaks before GO leaves the guest
+ * with the old process, which must then keep its accounting, and a new
+ * process that moved it at the load could do so after the old one had
+ * already taken it back. A failure (ENOMEM under this process's
+ * RLIMIT_MEMLOCK) refuses the guest, which stays with the old process.
+ *
+ * Old process, ROLLBACK: take the accounting back, for a new process that
+ * moved it anyway (an older baton moved it at the load; a no-op
+ * otherwise), since that process is gone or going and its charge with it.
  */
 static bool iommufd_backend_cpr_notify(CprEvent event, void *opaque,
                                        GError **errp)
@@ -231,6 +223,18 @@ static bool iommufd_backend_cpr_notify(CprEvent event, void *opaque,
     int ret;
 
     switch (event) {
+    case CPR_EVENT_COMMIT:
+        if (!s->inherited) {
+            break;
+        }
+        ret = iommufd_change_process(s, "take over");
+        if (ret < 0) {
+            error_setg(errp, "iommufd '%s': IOMMU_IOAS_CHANGE_PROCESS failed: %s",
+                       object_get_id(&s->parent_obj), g_strerror(-ret));
+            return false;
+        }
+        s->inherited = false;
+        break;
     case CPR_EVENT_HANDOVER:
         s->handed_over = true;
         break;
@@ -265,6 +269,7 @@ static bool iommufd_backend_complete(Object *obj, GError **errp)
     s->fd = cpr_is_incoming() ? cpr_take_fd(obj, "iommufd", 0) : -1;
     if (s->fd >= 0) {
         how = "inherited";
+        s->inherited = true;
     } else if (s->fd_param) {
         s->fd = monitor_fd_param(s->fd_param, errp);
         if (s->fd < 0) {

@@ -704,6 +704,9 @@ static bool chr_cpr_notify(CprEvent event, void *opaque, GError **errp)
          */
         chardev_foreach(chr_hold_flush_one, NULL);
         break;
+    case CPR_EVENT_COMMIT:
+        /* Nothing to take: the fds are read from TAKEOVER on. */
+        break;
     }
     return true;
 }

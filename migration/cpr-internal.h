@@ -283,6 +283,14 @@ bool cpr_transfer_incoming_reply(GError **errp);
 void cpr_transfer_incoming_watch(bool on);
 void cpr_transfer_incoming_close(void);
 /*
+ * New process, after GO, the migration channel broken: true if the old
+ * process has exited (waiting up to a second for a killed one to be
+ * seen so); false while it lives, or if it is not known (the cpr channel
+ * is not a UNIX socket): then it may take the guest back, and this
+ * process must not run it.
+ */
+bool cpr_transfer_source_gone(void);
+/*
  * Old process, migration thread, big lock NOT held: connect to CH
  * (retrying for a few seconds), send the CPR state (takes the big lock to
  * read the registry), wait for the new process's reply (which owners it

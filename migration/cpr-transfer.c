@@ -15,6 +15,7 @@
 #include <glib-unix.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 
 #include "system/runstate.h"
 #include "util/error-report.h"
@@ -31,6 +32,13 @@
 /* New process: the accepted connection, open until the takeover. */
 static int cpr_in_fd = -1;
 static guint cpr_in_watch;
+/* New process: the old one (the connection's peer), -1 if unknown. */
+static int cpr_src_pidfd = -1;
+/*
+ * How long a source whose sockets closed may take to be seen exited: a
+ * killed process closes its files a moment before its pidfd reports it.
+ */
+#define CPR_SOURCE_EXIT_MS 1000
 
 bool cpr_transfer_check_channel(const MigChannel *ch, GError **errp)
 {
@@ -186,6 +194,35 @@ static int cpr_accept(int lfd, GError **errp)
     }
 }
 
+/*
+ * The old process, by a pidfd opened while it is connected (so its pid
+ * cannot have been reused): only a UNIX socket names its peer.
+ */
+static void cpr_source_watch(int fd)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+        cred.pid > 0) {
+        cpr_src_pidfd = syscall(SYS_pidfd_open, cred.pid, 0);
+    }
+}
+
+bool cpr_transfer_source_gone(void)
+{
+    struct pollfd pfd = { .fd = cpr_src_pidfd, .events = POLLIN };
+    int r;
+
+    if (cpr_src_pidfd < 0) {
+        return false;
+    }
+    do {
+        r = poll(&pfd, 1, CPR_SOURCE_EXIT_MS);
+    } while (r < 0 && errno == EINTR);
+    return r > 0;
+}
+
 bool cpr_transfer_incoming(const MigChannel *ch, GError **errp)
 {
     g_autofree char *name = mig_address_to_string(&ch->addr);
@@ -222,6 +259,7 @@ bool cpr_transfer_incoming(const MigChannel *ch, GError **errp)
     if (fd < 0) {
         return false;
     }
+    cpr_source_watch(fd);
     f = mig_stream_new_fd(fd, false, true, desc);
     ok = cpr_state_load(f, false, errp);
     if (ok) {
@@ -297,6 +335,10 @@ void cpr_transfer_incoming_close(void)
     if (cpr_in_fd >= 0) {
         close(cpr_in_fd);
         cpr_in_fd = -1;
+    }
+    if (cpr_src_pidfd >= 0) {
+        close(cpr_src_pidfd);
+        cpr_src_pidfd = -1;
     }
 }
 

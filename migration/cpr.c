@@ -708,13 +708,17 @@ static const char *const cpr_event_names[] = {
     [CPR_EVENT_HANDOVER] = "handover",
     [CPR_EVENT_ROLLBACK] = "rollback",
     [CPR_EVENT_TAKEOVER] = "takeover",
+    [CPR_EVENT_COMMIT] = "commit",
 };
 
 bool cpr_notify(CprEvent event, GError **errp)
 {
     /* A copy: a notifier may remove itself. */
     g_autoptr(GArray) copy = NULL;
-    bool reverse = event == CPR_EVENT_ROLLBACK || event == CPR_EVENT_TAKEOVER;
+    bool reverse = event == CPR_EVENT_ROLLBACK || event == CPR_EVENT_TAKEOVER ||
+                   event == CPR_EVENT_COMMIT;
+    bool can_fail = event == CPR_EVENT_PREPARE || event == CPR_EVENT_HANDOVER ||
+                    event == CPR_EVENT_COMMIT;
     g_autofree char *point = g_strdup_printf("cpr-notify-%s",
                                              cpr_event_names[event]);
     bool ok = true;
@@ -732,7 +736,7 @@ bool cpr_notify(CprEvent event, GError **errp)
             continue;
         }
         g_assert(err);
-        if (reverse) {
+        if (!can_fail) {
             warn_report("live update %s: %s", cpr_event_names[event],
                         err->message);
             continue;
@@ -742,7 +746,7 @@ bool cpr_notify(CprEvent event, GError **errp)
         break;
     }
     /* Tests make an update fail here (BATON_FAULT_INJECT). */
-    if (ok && !reverse && fault_inject_fail(point)) {
+    if (ok && can_fail && fault_inject_fail(point)) {
         error_setg(errp, "live update %s failed (fault injected)",
                    cpr_event_names[event]);
         ok = false;

@@ -75,17 +75,24 @@ bool switchover_send_go(int fd, int64_t stop_start, int64_t stopped,
 bool switchover_confirm(int fd, int64_t loaded, int64_t times[4],
                         GError **errp);
 /*
- * Destination, GO received: RESUMING, the commit. Run the guest right
- * after it whatever happens (a failed send only warns: the source is
- * gone and cannot run it either).
+ * Destination, big lock held, loaded and (with the handshake, HS) GO
+ * received: commit (a live update's COMMIT notifiers, then RESUMING).
+ * False, with the reason, if this process must not run the guest: the
+ * commit failed (FAILED went to the source instead), or in cpr-transfer
+ * the channel broke while the old process lives (it takes the guest
+ * back). True: run the guest now.
  */
-void switchover_send_resuming(int fd);
-/* Destination: the load failed (REASON); best effort. */
+bool switchover_commit(int fd, int hs, GError **errp);
+/*
+ * Destination: the load failed, or (after GO, instead of RESUMING) the
+ * commit did (REASON); best effort.
+ */
 bool switchover_send_failed(int fd, const char *reason, GError **errp);
 /*
  * Source, after GO: wait until the destination says it resumes the guest
- * (RESUMING). False if it died or sent anything else first: the guest
- * never ran there, and the source takes it back.
+ * (RESUMING). False if it died, refused the guest (FAILED: the error has
+ * its reason) or sent anything else first: the guest never ran there,
+ * and the source takes it back.
  */
 bool switchover_wait_resuming(int fd, GError **errp);
 /* Source, the stream broke first: a FAILED within 100 ms replaces *ERR. */

@@ -1046,8 +1046,11 @@ static bool incoming_take_over(IncomingState *mis, int fd, int hs,
         error_setg(errp, "this process is exiting");
         return false;
     }
+    if (!switchover_commit(fd, hs, errp)) {
+        bql_unlock();
+        return false;
+    }
     if (hs) {
-        switchover_send_resuming(fd);
         mis->resuming = now_us();
         fault_inject_point("incoming-resuming");
     }

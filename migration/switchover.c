@@ -7,7 +7,9 @@
  * the guest back after it), runs the guest, and says so with RESUMED,
  * which carries its times back (a cpr-transfer source, version 2, waits
  * for it to know the guest was not lost). Messages, waits, and the pause
- * figures (phases and their JSON); when to send what is migration.c's.
+ * figures (phases and their JSON), and the destination's commit (a live
+ * update's COMMIT notifiers, then RESUMING); when to send what else is
+ * migration.c's.
  * Format:
  * docs/devel/migration-stream.md, "Switchover handshake".
  */
@@ -21,6 +23,7 @@
 #include "util/error-report.h"
 #include "migration/cpr.h"
 
+#include "cpr-internal.h"
 #include "migration-internal.h"
 
 /* Type, be32 payload length in front; be32 CRC-32C of both + payload after. */
@@ -291,18 +294,72 @@ bool switchover_confirm(int fd, int64_t loaded, int64_t times[4],
     return true;
 }
 
-void switchover_send_resuming(int fd)
+static bool switchover_channel_broken(int fd)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLRDHUP };
+
+    /* The source sends nothing after GO: any of these is the end. */
+    return poll(&pfd, 1, 0) > 0 &&
+           (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
+static bool switchover_send_resuming(int fd, GError **errp)
 {
     /*
      * The commit point: once RESUMING is out the source never runs the
-     * guest again, so nothing may fail between here and vm_start(). A
-     * source that died after GO cannot run it either, so a failed send
-     * is no reason to stop.
+     * guest again, so nothing may fail between here and vm_start().
      */
-    if (!switchover_send(fd, SWITCHOVER_RESUMING, NULL, 0, NULL)) {
-        warn_report("the migration source went away after GO; resuming "
-                    "the guest here");
+    if (!switchover_send(fd, SWITCHOVER_RESUMING, NULL, 0, errp)) {
+        g_prefix_error(errp, "sending RESUMING to the source: ");
+        return false;
     }
+    return true;
+}
+
+/*
+ * Big lock held, loaded and (with the handshake, HS) GO received: commit.
+ * The fd owners of a live update take what the old process kept until
+ * now (COMMIT; a failure refuses the guest, FAILED instead of RESUMING),
+ * then RESUMING goes out. The source takes the guest back unless
+ * RESUMING reaches it, so in cpr-transfer a channel that broke after GO
+ * (found before COMMIT, or by RESUMING's failed send) ends this process
+ * without running the guest while the old process lives; only if it is
+ * gone does nobody else run it. A normal migration's source is not
+ * known here: RESUMING's failure only warns there.
+ */
+bool switchover_commit(int fd, int hs, GError **errp)
+{
+    bool transfer = cpr_is_incoming() &&
+                    cpr_incoming_mode() == MIG_MODE_CPR_TRANSFER;
+    g_autoptr(GError) err = NULL;
+
+    if (hs && transfer && switchover_channel_broken(fd) &&
+        !cpr_transfer_source_gone()) {
+        error_setg(errp, "the migration channel broke after GO, before this "
+                   "process confirmed it: the old process lives and keeps "
+                   "the guest");
+        return false;
+    }
+    if (cpr_is_incoming() && !cpr_notify(CPR_EVENT_COMMIT, &err)) {
+        if (hs) {
+            g_autoptr(GError) ignored = NULL;
+
+            switchover_send_failed(fd, err->message, &ignored);
+        }
+        g_propagate_error(errp, g_steal_pointer(&err));
+        return false;
+    }
+    if (!hs || switchover_send_resuming(fd, &err)) {
+        return true;
+    }
+    if (transfer && !cpr_transfer_source_gone()) {
+        error_setg(errp, "%s: the old process lives and takes the guest back",
+                   err->message);
+        return false;
+    }
+    warn_report("%s: the migration source went away after GO; resuming the "
+                "guest here", err->message);
+    return true;
 }
 
 bool switchover_wait_resuming(int fd, GError **errp)
@@ -316,6 +373,11 @@ bool switchover_wait_resuming(int fd, GError **errp)
      */
     if (!switchover_recv(fd, -1, -1, -1, &m, errp)) {
         g_prefix_error(errp, "the destination did not confirm GO: ");
+        return false;
+    }
+    if (m.type == SWITCHOVER_FAILED) {
+        error_setg(errp, "the destination refused the guest after GO: %.*s",
+                   (int)m.len, (const char *)m.payload);
         return false;
     }
     if (m.type != SWITCHOVER_RESUMING || m.len != 0) {

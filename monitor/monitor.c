@@ -908,6 +908,7 @@ static bool monitor_cpr_notify(CprEvent event, void *opaque, GError **errp)
         break;
     case CPR_EVENT_PREPARE:
     case CPR_EVENT_ROLLBACK:
+    case CPR_EVENT_COMMIT:
         break;
     }
     return true;

@@ -5,8 +5,8 @@
  * in a CPR vmstate section, and the new process binds, allocates,
  * attaches and maps nothing. Its IOAS listener replays without mapping,
  * and IOMMU_IOAS_CHANGE_PROCESS moves the pinned pages' accounting to it
- * when the device state loads (the old process takes it back on
- * rollback: backends/iommufd.c). No vaddr is involved when every
+ * at the commit, once the old process can no longer take the guest back
+ * (backends/iommufd.c). No vaddr is involved when every
  * mapping is by file (MAP_FILE), so mediated devices are fine here; a
  * mapping by vaddr cannot move, which refuses the update up front.
  */
@@ -110,26 +110,23 @@ void vfio_ioas_cpr_unregister(VFIOIOASContainer *c)
     cpr_remove_notifier(vfio_ioas_cpr_notify, c);
 }
 
+/*
+ * What the old process mapped, recorded; no ioctl. The pinned pages'
+ * accounting moves here only at the commit (backends/iommufd.c).
+ */
 bool vfio_iommufd_remap(VFIOPCIDevice *vdev, GError **errp)
 {
     VFIOIOASContainer *c = vdev->ioas;
     bool ok;
 
-    if (c->remap_pending) {
-        /* What the old process mapped, recorded; no ioctl. */
-        c->base.remapping = true;
-        ok = vfio_iommu_listen(&c->base, errp);
-        c->base.remapping = false;
-        c->remap_pending = false;
-        if (!ok) {
-            return false;
-        }
+    if (!c->remap_pending) {
+        return true;
     }
-    /*
-     * The guest is stopped and the old process touches the IOAS no more:
-     * its pinned pages are charged to this process from now on.
-     */
-    return iommufd_backend_cpr_change_process(c->be, errp);
+    c->base.remapping = true;
+    ok = vfio_iommu_listen(&c->base, errp);
+    c->base.remapping = false;
+    c->remap_pending = false;
+    return ok;
 }
 
 bool vfio_iommufd_cpr_check(VFIOPCIDevice *vdev, unsigned int mode,

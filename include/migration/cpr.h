@@ -185,14 +185,25 @@ typedef enum CprEvent {
      * fail (an error is logged).
      */
     CPR_EVENT_TAKEOVER,
+    /*
+     * New process, state loaded and (with the switchover handshake) GO
+     * received, the commit (RESUMING) not yet sent: the last point at
+     * which it may still refuse the guest. Take over what the old process
+     * must keep until it can no longer take the guest back (the pinned
+     * memory's accounting): never earlier, since a channel that breaks
+     * before GO leaves the guest with the old process. A failure ends
+     * this process without running the guest; the old one takes it back
+     * (cpr-exec: the guest is lost). Run in TAKEOVER's order.
+     */
+    CPR_EVENT_COMMIT,
 } CprEvent;
 
 /*
  * Phases: PREPARE and HANDOVER run them in increasing order (monitors
  * flush what they queued while the chardevs still write; devices stop
- * before the backends they use go quiet), ROLLBACK and TAKEOVER in
- * decreasing order (backends work again before the devices and monitors
- * that use them).
+ * before the backends they use go quiet), ROLLBACK, COMMIT and TAKEOVER
+ * in decreasing order (backends work again before the devices and
+ * monitors that use them).
  */
 typedef enum CprPhase {
     CPR_PHASE_MONITOR,
@@ -200,7 +211,7 @@ typedef enum CprPhase {
     CPR_PHASE_BACKEND,
 } CprPhase;
 
-/* Returns false with ERRP set to fail PREPARE or HANDOVER. */
+/* Returns false with ERRP set to fail PREPARE, HANDOVER or COMMIT. */
 typedef bool (*CprNotifyFn)(CprEvent event, void *opaque, GError **errp);
 void cpr_add_notifier(CprNotifyFn fn, void *opaque, CprPhase phase);
 void cpr_remove_notifier(CprNotifyFn fn, void *opaque);

@@ -46,12 +46,5 @@ int iommufd_backend_alloc_hwpt(Object *be, uint32_t dev_id, uint32_t pt_id,
 /* IOMMU_GET_HW_INFO: the IOMMU's type and capabilities for DEV_ID. */
 int iommufd_backend_get_hw_info(Object *be, uint32_t dev_id, uint32_t *type,
                                 uint64_t *caps);
-/*
- * Live update, new process: IOMMU_IOAS_CHANGE_PROCESS once (the pinned
- * pages of every IOAS are charged to this process from now on); the old
- * process takes them back the same way if the update rolls back. False
- * + errp naming the object (EINVAL: a mapping made by vaddr).
- */
-bool iommufd_backend_cpr_change_process(Object *be, GError **errp);
 
 #endif

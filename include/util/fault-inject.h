@@ -26,6 +26,8 @@ void fault_inject_point(const char *name);
  * (loading vCPU N's state into KVM fails, accel/kvm/kvm-migration.c),
  * "cpr-notify-prepare" and "cpr-notify-handover" (the old process's
  * live update fails after that event's notifiers, migration/cpr.c),
+ * "cpr-notify-commit" (the new process refuses the guest after GO, after
+ * that event's notifiers),
  * "stream-vmsplice" (a socket stream's vmsplice() of referenced memory
  * fails as for memory it cannot take; the stream copies instead,
  * migration/stream.c).

@@ -13,10 +13,15 @@ system_reset resets the device exactly once, and the error paths name the
 device. Skips (exit 77) with the reason when hostsim is not built or its
 preload cannot work here."""
 
+import ctypes
+import fcntl
 import os
 import re
 import signal
+import socket
+import struct
 import subprocess
+import termios
 import unittest
 
 import baton_test
@@ -109,7 +114,7 @@ class Hostsim:
     """A hostsimd with DEVICES and the environment that makes a process
     see it."""
 
-    def __init__(self, case, devices):
+    def __init__(self, case, devices, faults=None):
         self.sock = os.path.join(tmpdir(), "hostsim-%d.sock" % id(self))
         args = [HOSTSIMD, "--socket", self.sock]
         for d in devices:
@@ -123,6 +128,10 @@ class Hostsim:
             env[var] = ":".join(o for o in env.get(var, "").split(":")
                                 if o and not o.startswith("log_path="))
         env["ASAN_OPTIONS"] += ":detect_leaks=0"
+        env.pop("HOSTSIMD_FAULT", None)
+        if faults:
+            # Calls that fail as a kernel's may (docs/devel/hostsim.md).
+            env["HOSTSIMD_FAULT"] = faults
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=self.log,
                                      env=env)
@@ -224,6 +233,49 @@ class Dmatest:
         return self.missing, self.corrupt
 
 
+SYS_PIDFD_GETFD = 438  # x86-64
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def accepted_socket(pid, path):
+    """A duplicate (pidfd_getfd) of process PID's end of the connection it
+    accepted on the UNIX socket PATH, as a socket object. The kernel shows
+    an accepted socket under its listener's path in /proc/net/unix."""
+    inodes = set()
+    with open("/proc/net/unix") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            # Num RefCount Protocol Flags Type St Inode Path; St 03: connected
+            if len(fields) >= 8 and fields[7] == path and fields[5] == "03":
+                inodes.add("socket:[%s]" % fields[6])
+    fd_dir = "/proc/%d/fd" % pid
+    fds = [int(n) for n in os.listdir(fd_dir)
+           if os.readlink(os.path.join(fd_dir, n)) in inodes]
+    if len(fds) != 1:
+        raise AssertionError("process %d has %d connections on %s"
+                             % (pid, len(fds), path))
+    pidfd = os.pidfd_open(pid)
+    try:
+        fd = _libc.syscall(SYS_PIDFD_GETFD, pidfd, fds[0], 0)
+        if fd < 0:
+            raise OSError(ctypes.get_errno(), "pidfd_getfd")
+    finally:
+        os.close(pidfd)
+    return socket.socket(fileno=fd)
+
+
+def unread(sock):
+    """Bytes waiting in SOCK's receive queue."""
+    buf = fcntl.ioctl(sock.fileno(), termios.FIONREAD, struct.pack("i", 0))
+    return struct.unpack("i", buf)[0]
+
+
+# A switchover GO message: type, length, 4 x u64, CRC
+# (docs/devel/migration-stream.md).
+GO_BYTES = 5 + 32 + 4
+
+
 # The soak's allowance for VmRSS growth, in KiB. Measured here, the
 # process after 100 transfers and 20 execs is within a few hundred KiB of
 # the one after three transfers (the driver touches the same ring pages of
@@ -259,8 +311,9 @@ class Device(VmTestCase):
             raise unittest.SkipTest(why)
 
     def start(self, extra=(), devices=(BDF + ",type=dmatest,group=%d"
-                                       % GROUP,), mem="64M", machine="pc"):
-        self.hs = Hostsim(self, devices)
+                                       % GROUP,), mem="64M", machine="pc",
+              faults=None):
+        self.hs = Hostsim(self, devices, faults)
         ram = ["-object", "memory-backend-memfd,id=ram0,size=" + mem,
                "-machine", machine + ",memory-backend=ram0", "-m", mem]
         vm = Vm(BASE + ram + self.transport_args() + list(extra),
@@ -931,6 +984,173 @@ class Device(VmTestCase):
                       vm.stderr_text())
         wait_for(lambda: "last close" in resets(), what="the last close")
         self.assertEqual(resets(), before + ["last close"])
+
+    def launch_new(self, vm, name, inject=None, env=None):
+        """The new process of a cpr-transfer of VM, listening (held at
+        the fault-injection point INJECT if given; ENV added to its
+        environment); returns it and the channels for migrate."""
+        main, cpr, argv = self.update_args(vm)
+        for path in (main, cpr):
+            if os.path.exists(path):
+                os.unlink(path)
+        new = Vm(argv, qmp=False, name=name)
+        new.extra_env = dict(self.hs.env, **(env or {}))
+        if inject:
+            new.extra_env["BATON_FAULT_INJECT"] = inject
+            self.addCleanup(lambda: new.proc.poll() is None and
+                            os.kill(new.pid, signal.SIGCONT))
+        self.launch(new)
+        wait_for(lambda: unix_listening(cpr) or new._died(),
+                 what="cpr socket")
+        new.main_path = main
+        return new, cpr_channels(main, cpr)
+
+    def held(self, new, point):
+        """Wait until NEW stopped itself at fault-injection point POINT."""
+        def stopped():
+            with open("/proc/%d/stat" % new.pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0] == "T"
+        wait_for(lambda: new._died() or stopped(),
+                 what="new process at " + point)
+
+    def check_resumed(self, vm, d, qt, resets):
+        """The old process runs the guest again with the device as it
+        was: records go on with none missing or corrupt, no DMA fault, no
+        reset, MSI-X vector 0 fires; then a cpr-transfer succeeds."""
+        wait_runstate(vm.qmp, "running")
+        self.assertEqual(d.consume(d.n + 100), (0, 0))
+        self.assertEqual(d.rd(FAULTS), 0)
+        self.assertEqual(d.rd(RESETS), resets)
+        self.wait_msi(d, qt)
+        self.transfer(vm, "vfio-after")
+        vm.proc.terminate()
+        self.assertEqual(vm.proc.wait(10), 0)
+        qt.cmd("irq_intercept_msi")
+        self.assertEqual(d.consume(d.n + 200), (0, 0))
+        self.assertEqual(d.rd(FAULTS), 0)
+        self.assertEqual(d.rd(RESETS), resets)
+        self.wait_msi(d, qt)
+
+    def start_streaming(self, faults=None):
+        """A function streaming with MSI-X vector 0 on, pc's two RAM
+        sections (below and above the VGA hole) mapped."""
+        vm, qt = self.start(self.vfio() + self.rollback_trace(),
+                            faults=faults)
+        d = Dmatest(qt)
+        self.msix_vector0(d, qt)
+        d.start_ring(0x200000, 4096, period_us=100, irq_every=16,
+                     ctrl=CTRL_STREAM | CTRL_IRQ)
+        self.assertEqual(d.consume(50), (0, 0))
+        self.wait_msi(d, qt)
+        vm.qmp.cmd("migrate-set-parameters", mode="cpr-transfer")
+        return vm, qt, d
+
+    def test_cpr_unmap_partial(self):
+        """The old process's VFIO_DMA_UNMAP_FLAG_VADDR of all mappings
+        fails part-way, one of the two mappings invalidated (hostsim's
+        unmap-vaddr-partial, a kernel that does not unwind): the update
+        fails with the kernel's error, the old process gives both
+        mappings its vaddr again and resumes with the stream intact; the
+        new process exits 1; a cpr-transfer then works (its unmap-all
+        would fail if any vaddr were still invalid)."""
+        vm, qt, d = self.start_streaming(faults="unmap-vaddr-partial")
+        resets = d.rd(RESETS)
+        new, channels = self.launch_new(vm, "vfio-partial")
+        vm.qmp.cmd("migrate", channels=channels)
+        info = wait_migration(vm.qmp, until=("failed",))
+        self.assertEqual(info.get("error-desc"),
+                         "vfio: invalidating the container's vaddrs "
+                         "(VFIO_DMA_UNMAP_FLAG_VADDR) failed: Invalid "
+                         "argument")
+        self.assertEqual(new.wait(30), 1)
+        self.assertIn("load of migration failed", new.stderr_text())
+        with open(self.hs.log_path) as f:
+            self.assertIn("1 of 2 vaddr(s) invalidated, then failed",
+                          f.read())
+        err = vm.stderr_text()
+        self.assertEqual(err.count("abandon vaddr of 2 mappings -> -22\n"),
+                         1, err)
+        self.assertEqual(err.count("restore vaddr of 2 mappings -> 0\n"), 1,
+                         err)
+        self.check_resumed(vm, d, qt, resets)
+
+    def hostsim_lines(self, pid):
+        """hostsimd's log lines about calls of process PID."""
+        with open(self.hs.log_path) as f:
+            return [ln for ln in f if ln.startswith("hostsimd: pid %d:" % pid)]
+
+    def test_cpr_channel_broken(self):
+        """After the hand-over the migration channel breaks while the new
+        process lives (the test shuts its end down while it is held):
+        once with the old process waiting for READY (the new one loaded
+        the state and re-registered the vaddrs), once with GO already
+        waiting in the new one's socket. Each time the old process takes
+        the guest back (restoring its vaddrs; over iommufd the new one
+        never took the pinned pages' accounting) and resumes with the
+        stream, MSI-X and RESETS intact; the new process, continued,
+        exits 1 naming the broken channel, without running the guest,
+        resetting the device or asking the simulator for anything. Then
+        an update works."""
+        vm, qt, d = self.start_streaming()
+        resets = d.rd(RESETS)
+        cases = (("incoming-loaded", "the source did not hand the guest "
+                  "over: switchover message: write failed: Broken pipe"),
+                 ("incoming-ready", "the migration channel broke after GO, "
+                  "before this process confirmed it: the old process lives "
+                  "and keeps the guest"))
+        for rolled, (point, why) in enumerate(cases, 1):
+            new, channels = self.launch_new(vm, "vfio-cut-" + point,
+                                            inject=point)
+            vm.qmp.clear_events()
+            vm.qmp.cmd("migrate", channels=channels)
+            self.held(new, point)
+            vm.qmp.get_event("STOP")
+            with accepted_socket(new.pid, new.main_path) as sock:
+                if point == "incoming-ready":
+                    wait_for(lambda: unread(sock) >= GO_BYTES,
+                             what="GO in the new process's socket")
+                sock.shutdown(socket.SHUT_RDWR)
+            info = wait_migration(vm.qmp, until=("failed",))
+            self.assertIn("the peer closed the migration channel",
+                          info.get("error-desc", ""))
+            wait_runstate(vm.qmp, "running")
+            self.assertEqual(d.consume(d.n + 50), (0, 0), point)
+            calls = len(self.hostsim_lines(new.pid))
+            os.kill(new.pid, signal.SIGCONT)
+            self.assertEqual(new.wait(30), 1, new.stderr_text())
+            self.assertIn("load of migration failed: " + why,
+                          new.stderr_text())
+            self.assertEqual(len(self.hostsim_lines(new.pid)), calls,
+                             self.hostsim_lines(new.pid))
+            self.assertEqual(d.consume(d.n + 100), (0, 0), point)
+            self.assertEqual(d.rd(FAULTS), 0, point)
+            self.assertEqual(d.rd(RESETS), resets, point)
+            self.check_rollback(vm, new, point, rolled)
+        self.check_resumed(vm, d, qt, resets)
+
+    def commit_fault(self):
+        """(hostsimd faults, the new process's environment, its error)
+        that make the new process's commit fail after GO."""
+        return (None, {"BATON_FAULT_INJECT": "cpr-notify-commit"},
+                "live update commit failed (fault injected)")
+
+    def test_cpr_commit_fails(self):
+        """The new process's commit fails after GO (before RESUMING): it
+        says so to the old one (FAILED) and exits 1 without running the
+        guest; the old process takes the guest back with its vaddrs and
+        the stream intact; then an update works."""
+        faults, env, why = self.commit_fault()
+        vm, qt, d = self.start_streaming(faults=faults)
+        resets = d.rd(RESETS)
+        new, channels = self.launch_new(vm, "vfio-commit", env=env)
+        vm.qmp.cmd("migrate", channels=channels)
+        info = wait_migration(vm.qmp, until=("failed",))
+        self.assertEqual(info.get("error-desc"), "the destination refused "
+                         "the guest after GO: " + why)
+        self.assertEqual(new.wait(30), 1, new.stderr_text())
+        self.assertIn("load of migration failed: " + why, new.stderr_text())
+        self.check_rollback(vm, new, "commit", 1)
+        self.check_resumed(vm, d, qt, resets)
 
     def rollback_trace(self):
         return ["-trace", "enable=vfio_cpr_vaddr"]

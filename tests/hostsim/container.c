@@ -475,6 +475,32 @@ static int64_t hs_map_dma(HsContainer *ct, HsCall *c)
     return 0;
 }
 
+static gint hs_mapping_cmp_iova(gconstpointer a, gconstpointer b)
+{
+    const HsMapping *ma = *(HsMapping *const *)a;
+    const HsMapping *mb = *(HsMapping *const *)b;
+
+    return ma->iova < mb->iova ? -1 : ma->iova > mb->iova;
+}
+
+/*
+ * HOSTSIMD_FAULT=unmap-vaddr-partial: UNMAP_DMA with VADDR | ALL as a
+ * kernel that fails part-way and does not unwind: every mapping but the
+ * last (in IOVA order) loses its vaddr, then EINVAL. The caller cannot
+ * tell which ones did.
+ */
+static int64_t hs_unmap_vaddr_partial(HsContainer *ct, HsCall *c,
+                                      GPtrArray *hit)
+{
+    g_ptr_array_sort(hit, hs_mapping_cmp_iova);
+    for (guint i = 0; i + 1 < hit->len; i++) {
+        ((HsMapping *)hit->pdata[i])->vaddr_valid = false;
+    }
+    hs_log("pid %d: container %u: %u of %u vaddr(s) invalidated, then "
+           "failed; EINVAL", (int)c->pid, ct->serial, hit->len - 1, hit->len);
+    return -EINVAL;
+}
+
 static int64_t hs_unmap_dma(HsContainer *ct, HsCall *c)
 {
     struct vfio_iommu_type1_dma_unmap un;
@@ -533,6 +559,9 @@ static int64_t hs_unmap_dma(HsContainer *ct, HsCall *c)
             }
             g_ptr_array_add(hit, m);
         }
+    }
+    if (all && vaddr && hit->len && hs_fault_take("unmap-vaddr-partial")) {
+        return hs_unmap_vaddr_partial(ct, c, hit);
     }
     for (i = 0; i < hit->len; i++) {
         m = hit->pdata[i];

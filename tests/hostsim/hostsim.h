@@ -88,6 +88,11 @@ HsDevice *hs_device_by_index(int index);
 int hs_device_count(void);
 /* The object behind a connection fd passed with a request, or NULL. */
 void *hs_conn_object_of_fd(int fd, int *kind);
+/*
+ * True (once per listing in HOSTSIMD_FAULT, logged) if the call that asks
+ * is to fail as NAME says; NAME must be one of hostsimd.c's list.
+ */
+bool hs_fault_take(const char *name);
 
 enum {
     HS_OBJ_NONE,

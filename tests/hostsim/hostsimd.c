@@ -33,6 +33,8 @@ typedef struct HsConn {
 
 static GPtrArray *hs_devices;
 static GHashTable *hs_conns_by_ino;
+/* HOSTSIMD_FAULT: name -> how many more matching calls fail. */
+static GHashTable *hs_faults;
 static char *hs_root;
 static GMainLoop *hs_loop;
 
@@ -87,6 +89,62 @@ void *hs_conn_object_of_fd(int fd, int *kind)
     }
     *kind = cn->kind;
     return cn->obj;
+}
+
+/* ---- failure injection (HOSTSIMD_FAULT) ---- */
+
+/*
+ * Failures a kernel may produce but a test cannot provoke otherwise, each
+ * documented in docs/devel/hostsim.md and answered where the call is
+ * simulated (container.c, iommufd.c).
+ */
+static const char *const hs_fault_names[] = {
+    "unmap-vaddr-partial",
+    "change-process-enomem",
+    NULL,
+};
+
+/* HOSTSIMD_FAULT=NAME[,NAME...]: each listing arms the next such call. */
+static bool hs_faults_parse(const char *spec, GError **errp)
+{
+    g_auto(GStrv) names = g_strsplit(spec, ",", -1);
+
+    hs_faults = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (guint i = 0; names[i]; i++) {
+        const char *n = names[i];
+        guint count;
+
+        if (!*n) {
+            continue;
+        }
+        if (!g_strv_contains(hs_fault_names, n)) {
+            g_autofree char *known = g_strjoinv(", ",
+                                                (char **)hs_fault_names);
+
+            g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "unknown fault '%s' (known: %s)", n, known);
+            return false;
+        }
+        count = GPOINTER_TO_UINT(g_hash_table_lookup(hs_faults, n));
+        g_hash_table_insert(hs_faults, g_strdup(n),
+                            GUINT_TO_POINTER(count + 1));
+    }
+    return true;
+}
+
+bool hs_fault_take(const char *name)
+{
+    guint count;
+
+    g_assert(g_strv_contains(hs_fault_names, name));
+    count = hs_faults ? GPOINTER_TO_UINT(g_hash_table_lookup(hs_faults, name))
+                      : 0;
+    if (!count) {
+        return false;
+    }
+    g_hash_table_insert(hs_faults, g_strdup(name), GUINT_TO_POINTER(count - 1));
+    hs_log("fault '%s' injected (HOSTSIMD_FAULT)", name);
+    return true;
 }
 
 /* ---- the /dev and /sys tree ($socket.root) ---- */
@@ -569,7 +627,9 @@ static void hs_usage(FILE *f)
             "        [,precopy=on|off][,dma-logging=on|off]\n"
             "Runs until SIGTERM. Processes started with\n"
             "  LD_PRELOAD=.../libhostsim.so HOSTSIM_SOCKET=PATH\n"
-            "see the simulated /dev/vfio, /dev/iommu and /sys entries.\n");
+            "see the simulated /dev/vfio, /dev/iommu and /sys entries.\n"
+            "HOSTSIMD_FAULT=NAME[,NAME...] fails the next such call (tests):\n"
+            "  unmap-vaddr-partial, change-process-enomem\n");
 }
 
 int main(int argc, char **argv)
@@ -618,6 +678,11 @@ int main(int argc, char **argv)
     }
     if (!specs->len) {
         fprintf(stderr, "hostsimd: at least one --device SPEC is required\n");
+        return 1;
+    }
+    if (g_getenv("HOSTSIMD_FAULT") &&
+        !hs_faults_parse(g_getenv("HOSTSIMD_FAULT"), &err)) {
+        fprintf(stderr, "hostsimd: HOSTSIMD_FAULT: %s\n", err->message);
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);

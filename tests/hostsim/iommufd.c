@@ -534,6 +534,12 @@ static int64_t hs_io_change_process(HsIommufd *ictx, HsCall *c)
     if (cp.__reserved) {
         return -EOPNOTSUPP;
     }
+    if (hs_fault_take("change-process-enomem")) {
+        /* As when the caller's RLIMIT_MEMLOCK is too low. */
+        hs_log("pid %d: IOAS_CHANGE_PROCESS: nothing moved; ENOMEM",
+               (int)c->pid);
+        return -ENOMEM;
+    }
     g_hash_table_iter_init(&it, ictx->objs);
     while (g_hash_table_iter_next(&it, &k, &v)) {
         HsIoObj *o = v;

@@ -317,6 +317,54 @@ static void test_iommufd_change_process(void)
 }
 
 /*
+ * HOSTSIMD_FAULT=change-process-enomem: the next IOAS_CHANGE_PROCESS
+ * fails with ENOMEM although the caller's limit allows it, and moves
+ * nothing; the fault fires once.
+ */
+static void test_iommufd_fault_change_process(void)
+{
+    Sim sim;
+    Cdev c;
+    uint8_t *ram;
+    int ramfd, status;
+    pid_t pid;
+
+    g_setenv("HOSTSIMD_FAULT", "change-process-enomem", TRUE);
+    sim_start(&sim, "0000:00:05.0,type=dmatest", NULL);
+    g_unsetenv("HOSTSIMD_FAULT");
+    cdev_open(&c, 0);
+    ram = ram_new(&ramfd);
+    g_assert_cmpint(map_file(&c, ramfd, 0, RAM_SIZE, RING_IOVA), ==, 0);
+    stream_start(c.dev, 65536, 200, 0, 1);
+    wait_head(c.dev, 5);
+    pid = fork();
+    if (pid == 0) {
+        drop_ipc_lock();
+        set_memlock(RAM_SIZE + (192 << 10));
+        if (change_process(c.iommufd) != -ENOMEM) {
+            _exit(1);
+        }
+        /* Nothing was charged here: 256 KiB fit (2 MiB more would not). */
+        if (map_file(&c, ramfd, 0, 256 << 10, 0x40000000) != 0) {
+            _exit(2);
+        }
+        _exit(0);
+    }
+    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+    g_assert_cmpint(change_process(c.iommufd), ==, 0);
+    wait_head(c.dev, reg_read(c.dev, R_HEAD) + 5);
+    g_assert_cmpint(ring_check(ram, reg_read(c.dev, R_HEAD), 65536), ==, 0);
+    g_assert_cmpint(reg_read(c.dev, R_FAULTS), ==, 0);
+    close(c.dev);
+    close(c.iommufd);
+    munmap(ram, RAM_SIZE);
+    close(ramfd);
+    sim_stop(&sim);
+}
+
+/*
  * A device region's mmap cannot be IOAS_MAP'ed by vaddr: iommufd pins
  * with pin_user_pages, which refuses a VM_PFNMAP vma (EFAULT); nothing is
  * left mapped, so IOAS_CHANGE_PROCESS still works. RAM by vaddr works.
@@ -361,6 +409,8 @@ void hostsim_add_iommufd_tests(void)
     g_test_add_func("/hostsim/iommufd/bar-mmap", test_iommufd_bar_mmap);
     g_test_add_func("/hostsim/iommufd/stream", test_iommufd_stream);
     g_test_add_func("/hostsim/iommufd/handover", test_iommufd_handover);
+    g_test_add_func("/hostsim/iommufd/fault-change-process",
+                    test_iommufd_fault_change_process);
     g_test_add_func("/hostsim/iommufd/change-process",
                     test_iommufd_change_process);
 }

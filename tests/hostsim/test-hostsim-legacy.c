@@ -840,6 +840,71 @@ static void test_legacy_mdev(void)
     sim_stop(&sim);
 }
 
+/*
+ * HOSTSIMD_FAULT=unmap-vaddr-partial: the next UNMAP_DMA with VADDR | ALL
+ * invalidates every mapping but the last (IOVA order) and fails EINVAL;
+ * the pages stay pinned throughout (DMA goes on), the invalidated
+ * mappings take a vaddr back, the other one still has its own; the fault
+ * fires once.
+ */
+static void test_legacy_fault_unmap_partial(void)
+{
+    static const uint64_t iovas[] = {RING_IOVA, 0x400000, 0x800000};
+    const uint64_t part = RAM_SIZE / 4;
+    Sim sim;
+    Legacy l;
+    uint8_t *ram;
+    uint32_t head;
+    int ramfd;
+    unsigned i;
+
+    g_setenv("HOSTSIMD_FAULT", "unmap-vaddr-partial", TRUE);
+    sim_start(&sim, "0000:00:05.0,type=dmatest", NULL);
+    g_unsetenv("HOSTSIMD_FAULT");
+    legacy_open(&l, 0, "0000:00:05.0");
+    ram = ram_new(&ramfd);
+    /* Three mappings, the ring (64 KiB) in the first. */
+    for (i = 0; i < G_N_ELEMENTS(iovas); i++) {
+        g_assert_cmpint(map_dma(l.ct, ram + i * part, iovas[i], part,
+                                VFIO_DMA_MAP_FLAG_READ |
+                                    VFIO_DMA_MAP_FLAG_WRITE),
+                        ==, 0);
+    }
+    stream_start(l.dev, 4096, 200, 0, 1);
+    wait_head(l.dev, 5);
+    g_assert_cmpint(
+        unmap_dma(l.ct, 0, 0,
+                  VFIO_DMA_UNMAP_FLAG_ALL | VFIO_DMA_UNMAP_FLAG_VADDR),
+        ==, -EINVAL);
+    /* The first two lost their vaddr, the last one did not. */
+    for (i = 0; i < G_N_ELEMENTS(iovas); i++) {
+        g_assert_cmpint(map_dma(l.ct, ram + i * part, iovas[i], part,
+                                VFIO_DMA_MAP_FLAG_VADDR),
+                        ==, i + 1 < G_N_ELEMENTS(iovas) ? 0 : -EINVAL);
+    }
+    head = reg_read(l.dev, R_HEAD);
+    wait_head(l.dev, head + 5);
+    /* Once only: the next unmap-all invalidates all three. */
+    g_assert_cmpint(
+        unmap_dma(l.ct, 0, 0,
+                  VFIO_DMA_UNMAP_FLAG_ALL | VFIO_DMA_UNMAP_FLAG_VADDR),
+        ==, 0);
+    for (i = 0; i < G_N_ELEMENTS(iovas); i++) {
+        g_assert_cmpint(map_dma(l.ct, ram + i * part, iovas[i], part,
+                                VFIO_DMA_MAP_FLAG_VADDR),
+                        ==, 0);
+    }
+    head = reg_read(l.dev, R_HEAD);
+    wait_head(l.dev, head + 5);
+    head = reg_read(l.dev, R_HEAD);
+    g_assert_cmpint(ring_check(ram, head, 4096), ==, 0);
+    g_assert_cmpint(reg_read(l.dev, R_FAULTS), ==, 0);
+    legacy_close(&l);
+    munmap(ram, RAM_SIZE);
+    close(ramfd);
+    sim_stop(&sim);
+}
+
 int hostsim_helper_b(int ct, int grp, int sock)
 {
     int fds[2], dev, ramfd, otherfd;
@@ -1031,6 +1096,8 @@ void hostsim_add_legacy_tests(void)
     g_test_add_func("/hostsim/legacy/dirty-pages", test_legacy_dirty_pages);
     g_test_add_func("/hostsim/legacy/kvm-vfio", test_legacy_kvm_vfio);
     g_test_add_func("/hostsim/legacy/mdev", test_legacy_mdev);
+    g_test_add_func("/hostsim/legacy/fault-unmap-partial",
+                    test_legacy_fault_unmap_partial);
     g_test_add_func("/hostsim/legacy/handover", test_legacy_handover);
     g_test_add_func("/hostsim/legacy/no-leak", test_legacy_no_leak);
 }

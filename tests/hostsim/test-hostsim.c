@@ -458,6 +458,26 @@ static void test_cmdline(void)
             g_error("case %zu: '%s' not in: %s", i, cases[i].msg, err);
         }
     }
+    /* A fault it does not know, named with the ones it does. */
+    {
+        const char *argv[] = {g_getenv("HOSTSIMD"), "--socket", "/tmp/x",
+                              "--device", "0000:00:05.0,type=dmatest", NULL};
+        g_auto(GStrv) fenv = g_environ_setenv(g_strdupv(env), "HOSTSIMD_FAULT",
+                                              "unmap-vaddr-partial,bogus",
+                                              TRUE);
+        g_autofree char *err = NULL;
+        g_autoptr(GError) error = NULL;
+        int status;
+
+        g_spawn_sync(NULL, (char **)argv, fenv, G_SPAWN_STDOUT_TO_DEV_NULL,
+                     NULL, NULL, NULL, &err, &status, &error);
+        g_assert_no_error(error);
+        g_assert_true(WIFEXITED(status));
+        g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+        g_assert_nonnull(strstr(err, "HOSTSIMD_FAULT: unknown fault 'bogus' "
+                                     "(known: unmap-vaddr-partial, "
+                                     "change-process-enomem)"));
+    }
 }
 
 static void test_sysfs(void)

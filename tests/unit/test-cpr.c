@@ -284,7 +284,8 @@ static const char *fail_at;
 static bool note(CprEvent ev, void *opaque, GError **errp)
 {
     g_string_append_printf(notified, "%s%d ", (const char *)opaque, ev);
-    if (fail_at && !strcmp(fail_at, opaque) && ev == CPR_EVENT_HANDOVER) {
+    if (fail_at && !strcmp(fail_at, opaque) &&
+        (ev == CPR_EVENT_HANDOVER || ev == CPR_EVENT_COMMIT)) {
         error_setg(errp, "%s refuses", (const char *)opaque);
         return false;
     }
@@ -293,8 +294,9 @@ static bool note(CprEvent ev, void *opaque, GError **errp)
 
 /*
  * Phase order: monitors, devices, backends on PREPARE and HANDOVER, the
- * reverse on ROLLBACK and TAKEOVER; registration order within a phase.
- * A HANDOVER failure stops there with the notifier's error.
+ * reverse on ROLLBACK, COMMIT and TAKEOVER; registration order within a
+ * phase. A HANDOVER or COMMIT failure stops there with the notifier's
+ * error (a ROLLBACK or TAKEOVER one is only logged).
  */
 static void test_notifiers(void)
 {
@@ -314,7 +316,18 @@ static void test_notifiers(void)
     g_assert_false(cpr_notify(CPR_EVENT_HANDOVER, &err));
     g_assert_cmpstr(err->message, ==, "d refuses");
     g_assert_cmpstr(notified->str, ==, "m1 d1 ");
+    g_clear_error(&err);
+
+    /* The new process's COMMIT: backends first; a refusal stops it. */
+    g_string_truncate(notified, 0);
+    g_assert_false(cpr_notify(CPR_EVENT_COMMIT, &err));
+    g_assert_cmpstr(err->message, ==, "d refuses");
+    g_assert_cmpstr(notified->str, ==, "b4 d24 d4 ");
     fail_at = NULL;
+    g_clear_error(&err);
+    g_string_truncate(notified, 0);
+    g_assert_true(cpr_notify(CPR_EVENT_COMMIT, &err));
+    g_assert_cmpstr(notified->str, ==, "b4 d24 d4 m4 ");
 
     g_string_truncate(notified, 0);
     cpr_remove_notifier(note, (void *)"d");

@@ -4,7 +4,8 @@
  * from a destination on this host, from another host (another boot id)
  * and from an older destination that only closes the channel; and the
  * phase arithmetic on the source, including a destination that finished
- * loading before the source took its "saved" time.
+ * loading before the source took its "saved" time; the destination's
+ * commit after GO (RESUMING, or FAILED with its reason).
  */
 #include "util/osdep.h"
 
@@ -80,6 +81,35 @@ static void test_resumed_closed(void)
     close(sv[0]);
 }
 
+/*
+ * After GO: a destination that commits sends RESUMING; one that refuses
+ * the guest sends FAILED, which the source reports with the reason; a
+ * normal migration's destination (no live update: the source unknown)
+ * whose RESUMING cannot go out still runs the guest.
+ */
+static void test_commit(void)
+{
+    g_autoptr(GError) err = NULL;
+    int sv[2];
+
+    make_socketpair(sv);
+    g_assert_true(switchover_commit(sv[1], 1, &err));
+    g_assert_no_error(err);
+    g_assert_true(switchover_wait_resuming(sv[0], &err));
+    g_assert_no_error(err);
+
+    g_assert_true(switchover_send_failed(sv[1], "no room", NULL));
+    g_assert_false(switchover_wait_resuming(sv[0], &err));
+    g_assert_cmpstr(err->message, ==,
+                    "the destination refused the guest after GO: no room");
+    g_clear_error(&err);
+
+    close(sv[0]);
+    g_assert_true(switchover_commit(sv[1], 1, &err));
+    g_assert_no_error(err);
+    close(sv[1]);
+}
+
 static void test_phases_source(void)
 {
     PauseTimes t = {
@@ -153,6 +183,7 @@ int main(int argc, char **argv)
                     test_resumed_other_host);
     g_test_add_func("/migration/switchover/resumed-closed",
                     test_resumed_closed);
+    g_test_add_func("/migration/switchover/commit", test_commit);
     g_test_add_func("/migration/switchover/phases-source", test_phases_source);
     g_test_add_func("/migration/switchover/extra-pass", test_extra_pass);
     return g_test_run();

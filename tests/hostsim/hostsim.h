@@ -30,6 +30,7 @@ typedef struct HsGroup HsGroup;
 typedef struct HsContainer HsContainer;
 typedef struct HsIommufd HsIommufd;
 typedef struct HsDevFile HsDevFile;
+typedef struct HsMigFile HsMigFile;
 
 /* One request being served. */
 typedef struct HsCall {
@@ -94,8 +95,15 @@ enum {
     HS_OBJ_CONTAINER,
     HS_OBJ_GROUP,
     HS_OBJ_DEVICE,
-    HS_OBJ_IOMMUFD
+    HS_OBJ_IOMMUFD,
+    HS_OBJ_MIGFILE
 };
+/*
+ * Raw messages queued on a data fd's connection (the VMM's write()s)
+ * go to hs_migfile_write now; stops at a request, which the main loop
+ * serves in turn.
+ */
+void hs_conn_drain_writes(int fd, HsMigFile *f);
 
 /* pin.c */
 int hs_pin_vaddr(pid_t pid, uint64_t vaddr, uint64_t size, bool write,
@@ -169,5 +177,22 @@ int64_t hs_devfile_ioctl(HsDevFile *df, HsCall *c);
 int64_t hs_devfile_pread(HsDevFile *df, HsCall *c);
 int64_t hs_devfile_pwrite(HsDevFile *df, HsCall *c);
 int64_t hs_devfile_mmap(HsDevFile *df, HsCall *c);
+
+/*
+ * dmatest-mig.c: VFIO_DEVICE_FEATURE, and the migration data file that a
+ * SET of MIG_DEVICE_STATE returns as data_fd. A SET that starts a data
+ * transfer session returns the file in *newf; newf is NULL on the plain
+ * ioctl path, which cannot return an fd (EINVAL then: the preload sends
+ * such a SET as HOSTSIM_OP_MIG_SET on a new connection).
+ */
+int64_t hs_mig_feature(HsDevFile *df, HsCall *c, HsMigFile **newf);
+/* The daemon's end of the file's connection, to drain pending writes. */
+void hs_migfile_bind(HsMigFile *f, int conn_fd);
+int64_t hs_migfile_read(HsMigFile *f, HsCall *c);
+/* One write() of the VMM (truncated: it did not fit one message). */
+void hs_migfile_write(HsMigFile *f, const uint8_t *buf, size_t len,
+                      bool truncated);
+int64_t hs_migfile_ioctl(HsMigFile *f, HsCall *c);
+void hs_migfile_release(HsMigFile *f);
 
 #endif

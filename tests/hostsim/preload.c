@@ -589,6 +589,13 @@ HS_EXPORT char *realpath(const char *path, char *resolved)
     return strdup(out);
 }
 
+/* fstat without asking the daemon (a new connection is not an object yet). */
+static int hs_real_fstat(int fd, struct stat *st)
+{
+    REAL(fstat);
+    return real_fstat(fd, st);
+}
+
 /* VFIO and iommufd ioctls whose argument is a size-prefixed struct. */
 static bool hs_takes_struct(unsigned long request)
 {
@@ -612,6 +619,7 @@ static bool hs_takes_struct(unsigned long request)
     case 18:
     case 19:
     case 20: /* cdev: bind, attach, detach */
+    case 21: /* VFIO_MIG_GET_PRECOPY_INFO */
         return true;
     }
     return false;
@@ -635,6 +643,77 @@ hs_dirty_range(unsigned long request, void *argp, uint32_t len)
     return (void *)d->data;
 }
 
+/* Largest message a plain write() on a data fd sends (SO_SNDBUF). */
+#define HS_DATA_SNDBUF 32768
+
+/* VFIO_DEVICE_FEATURE SET of MIG_DEVICE_STATE (may return a data fd). */
+static bool hs_is_mig_set(unsigned long request, const void *argp)
+{
+    const struct vfio_device_feature *f = argp;
+    uint32_t flags;
+
+    if (request != VFIO_DEVICE_FEATURE || !argp ||
+        f->argsz < sizeof(*f) + sizeof(struct vfio_device_feature_mig_state)) {
+        return false;
+    }
+    flags = f->flags;
+    return (flags & VFIO_DEVICE_FEATURE_MASK) ==
+               VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE &&
+           (flags & VFIO_DEVICE_FEATURE_SET) &&
+           !(flags & (VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_PROBE));
+}
+
+/*
+ * The SET goes on a new connection that names the device file; if the
+ * arc starts a data transfer session, that connection is the data fd
+ * (close-on-exec, as the kernel's): its reading side is shut down, so
+ * read() returns 0 at once and comes here (HOSTSIM_OP_READ), and its
+ * send buffer keeps a plain write() to one message the daemon can take.
+ */
+static int hs_mig_set_sim(int fd, struct vfio_device_feature *f)
+{
+    HostsimReq req = {.op = HOSTSIM_OP_MIG_SET};
+    struct vfio_device_feature_mig_state *mig = (void *)f->data;
+    uint8_t buf[sizeof(*f) + sizeof(*mig)];
+    HsReply r = {0};
+    int sndbuf = HS_DATA_SNDBUF;
+    struct stat st;
+    int64_t ret;
+    int dfd, i;
+
+    dfd = hs_connect(true);
+    if (dfd < 0) {
+        errno = EIO;
+        return -1;
+    }
+    if (hs_real_fstat(dfd, &st) == 0) {
+        req.ino = st.st_ino;
+    }
+    setsockopt(dfd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+    req.payload_len = sizeof(buf);
+    r.payload = buf;
+    r.cap = sizeof(buf);
+    ret = hs_call(dfd, &req, f, &fd, 1, &r);
+    for (i = 0; i < r.nfds; i++) {
+        close(r.fds[i]);
+    }
+    if (ret >= 0 && r.rep.payload_len == sizeof(buf)) {
+        memcpy(f, buf, sizeof(buf));
+    }
+    mig->data_fd = -1;
+    if (ret < 0 || r.rep.aux != 1) {
+        close(dfd);
+        if (ret < 0) {
+            errno = -ret;
+            return -1;
+        }
+        return 0;
+    }
+    shutdown(dfd, SHUT_RD);
+    mig->data_fd = dfd;
+    return 0;
+}
+
 /*
  * How a simulated ioctl's argument travels: a scalar, nothing, an int fd,
  * or a struct whose first u32 is its size (argsz / size).
@@ -651,6 +730,9 @@ static int hs_ioctl_sim(int fd, unsigned long request, void *argp)
     int64_t ret;
     int i;
 
+    if (hs_is_mig_set(request, argp)) {
+        return hs_mig_set_sim(fd, argp);
+    }
     switch (request) {
     case VFIO_GET_API_VERSION:
     case VFIO_GROUP_UNSET_CONTAINER:
@@ -675,6 +757,7 @@ static int hs_ioctl_sim(int fd, unsigned long request, void *argp)
         /* A new object: its own connection, told which group it is from. */
         HostsimReq oreq = {.op = HOSTSIM_OP_GET_DEVICE_FD};
         size_t len = argp ? strnlen(argp, 256) : 0;
+        struct stat st;
         int dfd;
 
         if (!argp) {
@@ -685,6 +768,9 @@ static int hs_ioctl_sim(int fd, unsigned long request, void *argp)
         if (dfd < 0) {
             errno = EIO;
             return -1;
+        }
+        if (hs_real_fstat(dfd, &st) == 0) {
+            oreq.ino = st.st_ino; /* so that the fd can be passed later */
         }
         oreq.payload_len = len + 1;
         buf = calloc(1, len + 1);
@@ -955,6 +1041,77 @@ HS_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t count,
         return hs_pwrite_sim(fd, buf, count, offset);
     }
     return n;
+}
+
+/*
+ * read() and write() of a migration data fd. Its reading side is shut
+ * down, so a plain read() returns 0 at once: only then is the daemon
+ * asked. A write() is a message to the daemon; one larger than the send
+ * buffer fails with EMSGSIZE and is sent in pieces.
+ */
+static ssize_t hs_read_sim(int fd, void *buf, size_t count)
+{
+    HostsimReq req = {.op = HOSTSIM_OP_READ};
+    HsReply r = {0};
+    int64_t ret;
+
+    if (count > HOSTSIM_MAX_PAYLOAD) {
+        count = HOSTSIM_MAX_PAYLOAD;
+    }
+    req.len = count;
+    r.payload = buf;
+    r.cap = count;
+    ret = hs_call(fd, &req, NULL, NULL, 0, &r);
+    if (ret < 0) {
+        errno = -ret;
+        return -1;
+    }
+    return ret;
+}
+
+HS_EXPORT ssize_t read(int fd, void *buf, size_t count)
+{
+    REAL(read);
+    ssize_t n = real_read(fd, buf, count);
+
+    if (n == 0 && count && hs_is_sim_fd(fd)) {
+        return hs_read_sim(fd, buf, count);
+    }
+    return n;
+}
+
+HS_EXPORT ssize_t __read_chk(int fd, void *buf, size_t count, size_t buflen);
+
+ssize_t __read_chk(int fd, void *buf, size_t count, size_t buflen)
+{
+    return read(fd, buf, count < buflen ? count : buflen);
+}
+
+HS_EXPORT ssize_t write(int fd, const void *buf, size_t count)
+{
+    REAL(write);
+    const uint8_t *p = buf;
+    size_t done = 0;
+    ssize_t n;
+
+    if (!count && hs_is_sim_fd(fd)) {
+        return 0; /* an empty message would read as a close */
+    }
+    n = real_write(fd, buf, count);
+    if (n >= 0 || errno != EMSGSIZE || !hs_is_sim_fd(fd)) {
+        return n;
+    }
+    while (done < count) {
+        size_t k =
+            count - done < HS_DATA_SNDBUF ? count - done : HS_DATA_SNDBUF;
+
+        n = real_write(fd, p + done, k);
+        if (n < 0) {
+            return done ? (ssize_t)done : -1;
+        }
+        done += n;
+    }
+    return done;
 }
 
 /*

@@ -256,7 +256,7 @@ bool hs_mig_init(HsDevice *d, GError **errp)
     }
     d->mut_since = g_get_monotonic_time();
     d->log_ranges = g_array_new(FALSE, FALSE, sizeof(HsRange));
-    d->log_dirty = g_hash_table_new(g_int64_hash, g_int64_equal);
+    d->log_dirty = g_hash_table_new(g_direct_hash, g_direct_equal);
     return true;
 }
 
@@ -925,8 +925,7 @@ static int mig_set_state(HsDevice *d, uint32_t target, HsMigFile **newf)
 
 /* ---- VFIO_DEVICE_FEATURE ---- */
 
-/* The vfio core's vfio_check_feature(): 1 to go on, else 0 or -errno. */
-static int check_feature(uint32_t flags, uint32_t argsz, uint32_t ops,
+int hs_mig_check_feature(uint32_t flags, uint32_t argsz, uint32_t ops,
                          uint32_t minsz)
 {
     if ((flags & (VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET)) & ~ops) {
@@ -948,7 +947,7 @@ static int64_t feature_mig_state(HsDevice *d, uint32_t flags, uint8_t *data,
                                  uint32_t dlen, HsMigFile **newf)
 {
     struct vfio_device_feature_mig_state mig;
-    int ret = check_feature(flags, dlen,
+    int ret = hs_mig_check_feature(flags, dlen,
                             VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET,
                             sizeof(mig));
 
@@ -993,15 +992,15 @@ int64_t hs_mig_feature(HsDevFile *df, HsCall *c, HsMigFile **newf)
         return -EINVAL;
     }
     /* The reply is the argument with data[] filled in. */
-    memcpy(c->out, c->in, c->in_len);
-    c->out_len = c->in_len;
-    dlen = MIN(h.argsz, c->in_len) - sizeof(h);
+    c->out_len = MIN(h.argsz, c->in_len);
+    memcpy(c->out, c->in, c->out_len);
+    dlen = c->out_len - sizeof(h);
     switch (h.flags & VFIO_DEVICE_FEATURE_MASK) {
     case VFIO_DEVICE_FEATURE_MIGRATION:
         if (!d->migration) {
             return -ENOTTY;
         }
-        ret = check_feature(h.flags, dlen, VFIO_DEVICE_FEATURE_GET, 8);
+        ret = hs_mig_check_feature(h.flags, dlen, VFIO_DEVICE_FEATURE_GET, 8);
         if (ret == 1) {
             v = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
                 (d->precopy ? VFIO_MIGRATION_PRE_COPY : 0);
@@ -1018,13 +1017,17 @@ int64_t hs_mig_feature(HsDevFile *df, HsCall *c, HsMigFile **newf)
         if (!d->migration) {
             return -ENOTTY;
         }
-        ret = check_feature(h.flags, dlen, VFIO_DEVICE_FEATURE_GET, 8);
+        ret = hs_mig_check_feature(h.flags, dlen, VFIO_DEVICE_FEATURE_GET, 8);
         if (ret == 1) {
             v = stop_copy_length(d);
             memcpy(data, &v, 8);
             ret = 0;
         }
         return ret;
+    case VFIO_DEVICE_FEATURE_DMA_LOGGING_START:
+    case VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP:
+    case VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT:
+        return hs_log_feature(d, h.flags, data, dlen, c, h.argsz);
     }
     /* vfio-pci answers the other features ENOTTY for this function. */
     return -ENOTTY;
@@ -1045,11 +1048,4 @@ void hs_migfile_release(HsMigFile *f)
     }
     session_free(f);
     g_free(f);
-}
-
-void hs_mig_dma_written(HsDevice *d, uint64_t iova, uint64_t len)
-{
-    (void)d;
-    (void)iova;
-    (void)len;
 }

@@ -51,6 +51,11 @@ bool hs_device_is_mdev(HsDevice *d)
     return d->mdev;
 }
 
+bool hs_device_iommu_dirty(HsDevice *d)
+{
+    return d->iommu_dirty;
+}
+
 bool hs_device_region_file(dev_t dev, ino_t ino)
 {
     int i;
@@ -530,6 +535,7 @@ void hs_devfile_release(HsDevFile *df)
     if (df->opened && --d->opens == 0) {
         /* Last close: interrupts off and a reset, as vfio-pci does. */
         hs_irq_disable(d);
+        hs_log_stop(d);
         hs_dmatest_reset(d, "last close");
     }
     if (df->group) {

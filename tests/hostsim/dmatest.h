@@ -119,7 +119,16 @@ void hs_mig_mutate(HsDevice *d, int64_t now);
 /* A reset: RUNNING, the open session ends, partial state is dropped. */
 void hs_mig_reset(HsDevice *d);
 uint32_t hs_mig_reg_read(HsDevice *d, unsigned reg);
+/* The vfio core's vfio_check_feature(): 1 to go on, else 0 or -errno. */
+int hs_mig_check_feature(uint32_t flags, uint32_t argsz, uint32_t ops,
+                         uint32_t minsz);
+
+/* dmatest-log.c */
 /* The device wrote [iova, iova + len) by DMA: DMA log and IOMMU dirty. */
 void hs_mig_dma_written(HsDevice *d, uint64_t iova, uint64_t len);
+/* DMA_LOGGING_START/STOP/REPORT; argsz: where the argument ends in c->in. */
+int64_t hs_log_feature(HsDevice *d, uint32_t flags, uint8_t *data,
+                       uint32_t dlen, HsCall *c, uint32_t argsz);
+void hs_log_stop(HsDevice *d);
 
 #endif

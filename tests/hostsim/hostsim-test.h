@@ -137,6 +137,7 @@ void pair_close(Pair *p);
 
 void hostsim_add_legacy_tests(void);
 void hostsim_add_mig_tests(void);
+void hostsim_add_dirty_tests(void);
 void hostsim_add_iommufd_tests(void);
 int hostsim_helper_a(int report);
 int hostsim_helper_b(int ct, int grp, int sock);

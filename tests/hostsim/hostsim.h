@@ -132,6 +132,8 @@ int hs_group_open_device(HsCall *c, HsGroup *g, const char *name, void **obj);
 HsSpace *hs_group_space(HsGroup *g);
 int hs_group_id(HsGroup *g);
 void hs_group_device_closed(HsGroup *g);
+/* A device of the group wrote [iova, iova + len) by DMA (dirty tracking). */
+void hs_group_dirty_note(HsGroup *g, uint64_t iova, uint64_t len);
 
 /* iommufd.c */
 int hs_iommufd_open(HsCall *c, void **obj);
@@ -144,6 +146,8 @@ int64_t hs_iommufd_attach(HsDevFile *df, HsCall *c);
 int64_t hs_iommufd_detach(HsDevFile *df, HsCall *c);
 void hs_iommufd_unbind(HsDevFile *df);
 HsSpace *hs_iommufd_space(HsDevFile *df);
+/* The device wrote [iova, iova + len) by DMA through its HWPT. */
+void hs_iommufd_dirty_note(HsDevFile *df, uint64_t iova, uint64_t len);
 
 /* dmatest.c: one simulated PCI function and its open files. */
 struct HsDevFile {
@@ -164,6 +168,8 @@ const char *hs_device_bdf(HsDevice *d);
 int hs_device_group(HsDevice *d);
 int hs_device_index(HsDevice *d);
 bool hs_device_is_mdev(HsDevice *d);
+/* iommu-dirty=on: the device's IOMMU can track dirty pages. */
+bool hs_device_iommu_dirty(HsDevice *d);
 /* True if (dev, ino) is the file behind a device region's mmap. */
 bool hs_device_region_file(dev_t dev, ino_t ino);
 int hs_device_open_count(HsDevice *d);

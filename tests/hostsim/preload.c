@@ -22,6 +22,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -714,6 +715,146 @@ static int hs_mig_set_sim(int fd, struct vfio_device_feature *f)
     return 0;
 }
 
+/* VFIO_DEVICE_FEATURE of a feature with any of the given operations. */
+static bool hs_is_feature(unsigned long request, const void *argp,
+                          uint32_t feature, uint32_t ops, uint32_t datasz)
+{
+    const struct vfio_device_feature *f = argp;
+
+    return request == VFIO_DEVICE_FEATURE && argp &&
+           f->argsz >= sizeof(*f) + datasz &&
+           (f->flags & VFIO_DEVICE_FEATURE_MASK) == feature &&
+           (f->flags & ops) && !(f->flags & VFIO_DEVICE_FEATURE_PROBE);
+}
+
+/*
+ * DMA_LOGGING_START: the ranges behind control.ranges travel after the
+ * argument; the argument comes back (page_size as the device chose it).
+ */
+static int hs_log_start_sim(int fd, struct vfio_device_feature *f)
+{
+    HostsimReq req = {.op = HOSTSIM_OP_IOCTL, .cmd = VFIO_DEVICE_FEATURE};
+    struct vfio_device_feature_dma_logging_control *ctl = (void *)f->data;
+    uint32_t argsz = f->argsz, rbytes;
+    HsReply r = {0};
+    uint8_t *buf;
+    int64_t ret;
+    int i;
+
+    if (argsz > 4096) {
+        argsz = 4096;
+    }
+    rbytes = HOSTSIM_MAX_PAYLOAD - argsz;
+    if ((uint64_t)ctl->num_ranges * 16 < rbytes) {
+        rbytes = ctl->num_ranges * 16;
+    }
+    if (rbytes && !ctl->ranges) {
+        errno = EFAULT;
+        return -1;
+    }
+    buf = malloc(argsz + rbytes);
+    if (!buf) {
+        errno = ENOMEM;
+        return -1;
+    }
+    memcpy(buf, f, argsz);
+    memcpy(buf + argsz, (void *)(uintptr_t)ctl->ranges, rbytes);
+    req.payload_len = argsz + rbytes;
+    r.payload = buf;
+    r.cap = argsz;
+    ret = hs_call(fd, &req, buf, NULL, 0, &r);
+    for (i = 0; i < r.nfds; i++) {
+        close(r.fds[i]);
+    }
+    if (ret >= 0 && r.rep.payload_len == argsz) {
+        memcpy(f, buf, argsz);
+    }
+    free(buf);
+    if (ret < 0) {
+        errno = -ret;
+        return -1;
+    }
+    return ret;
+}
+
+/*
+ * A dirty bitmap behind a pointer of the argument (DMA logging REPORT,
+ * IOMMU_HWPT_GET_DIRTY_BITMAP): one bit per page_size of [iova, iova +
+ * length), and the kernel only sets bits in it. A reply carries at most
+ * HOSTSIM_MAX_PAYLOAD bytes of bitmap, so a larger one is asked for in
+ * pieces of whole bytes; each piece's bits are ORed into the caller's.
+ * The offsets say where iova, length, page_size and the pointer are.
+ */
+static int hs_bitmap_sim(int fd, unsigned long request, void *argp,
+                         uint32_t argsz, size_t iova_off, size_t len_off,
+                         size_t pgsz_off, size_t ptr_off)
+{
+    const uint64_t piece_bits = (uint64_t)HOSTSIM_MAX_PAYLOAD * 8;
+    HostsimReq req = {.op = HOSTSIM_OP_IOCTL, .cmd = request};
+    uint8_t arg[128], *out, *user;
+    uint64_t iova, length, pgsz, ptr, nbits, done = 0, bits;
+    HsReply r = {0};
+    int64_t ret = 0;
+    uint32_t i;
+    int k;
+
+    if (argsz > sizeof(arg)) {
+        argsz = sizeof(arg);
+    }
+    memcpy(arg, argp, argsz);
+    memcpy(&iova, arg + iova_off, 8);
+    memcpy(&length, arg + len_off, 8);
+    memcpy(&pgsz, arg + pgsz_off, 8);
+    memcpy(&ptr, arg + ptr_off, 8);
+    user = (uint8_t *)(uintptr_t)ptr;
+    /* What the daemon refuses anyway goes as it is, in one piece. */
+    if (!pgsz || (pgsz & (pgsz - 1)) || !length || iova + length < iova) {
+        nbits = 0;
+    } else {
+        nbits = (length - 1) / pgsz + 1;
+    }
+    out = malloc(argsz + HOSTSIM_MAX_PAYLOAD);
+    if (!out) {
+        errno = ENOMEM;
+        return -1;
+    }
+    do {
+        bits = nbits - done < piece_bits ? nbits - done : piece_bits;
+        if (nbits) {
+            uint64_t piova = iova + done * pgsz;
+            uint64_t plen = done + bits == nbits ? length - done * pgsz
+                                                 : bits * pgsz;
+
+            memcpy(arg + iova_off, &piova, 8);
+            memcpy(arg + len_off, &plen, 8);
+        }
+        req.payload_len = argsz;
+        r.payload = out;
+        r.cap = argsz + (bits + 63) / 64 * 8;
+        ret = hs_call(fd, &req, arg, NULL, 0, &r);
+        for (k = 0; k < r.nfds; k++) {
+            close(r.fds[k]);
+        }
+        if (ret < 0) {
+            break;
+        }
+        if (r.rep.aux_len && user) {
+            uint8_t *aux = out + r.rep.payload_len - r.rep.aux_len;
+
+            for (i = 0; i < r.rep.aux_len; i++) {
+                user[done / 8 + i] |= aux[i];
+            }
+        }
+        done += bits;
+    } while (done < nbits);
+    free(out);
+    if (ret < 0) {
+        errno = -ret;
+        return -1;
+    }
+    return ret;
+}
+
 /*
  * How a simulated ioctl's argument travels: a scalar, nothing, an int fd,
  * or a struct whose first u32 is its size (argsz / size).
@@ -732,6 +873,34 @@ static int hs_ioctl_sim(int fd, unsigned long request, void *argp)
 
     if (hs_is_mig_set(request, argp)) {
         return hs_mig_set_sim(fd, argp);
+    }
+    if (hs_is_feature(request, argp, VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+                      VFIO_DEVICE_FEATURE_SET,
+                      sizeof(struct vfio_device_feature_dma_logging_control))) {
+        return hs_log_start_sim(fd, argp);
+    }
+    if (hs_is_feature(request, argp, VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+                      VFIO_DEVICE_FEATURE_GET,
+                      sizeof(struct vfio_device_feature_dma_logging_report))) {
+        const size_t d = offsetof(struct vfio_device_feature, data);
+
+        return hs_bitmap_sim(
+            fd, request, argp, *(uint32_t *)argp,
+            d + offsetof(struct vfio_device_feature_dma_logging_report, iova),
+            d + offsetof(struct vfio_device_feature_dma_logging_report, length),
+            d + offsetof(struct vfio_device_feature_dma_logging_report,
+                         page_size),
+            d + offsetof(struct vfio_device_feature_dma_logging_report,
+                         bitmap));
+    }
+    if (request == IOMMU_HWPT_GET_DIRTY_BITMAP && argp &&
+        *(uint32_t *)argp >= sizeof(struct iommu_hwpt_get_dirty_bitmap)) {
+        return hs_bitmap_sim(
+            fd, request, argp, *(uint32_t *)argp,
+            offsetof(struct iommu_hwpt_get_dirty_bitmap, iova),
+            offsetof(struct iommu_hwpt_get_dirty_bitmap, length),
+            offsetof(struct iommu_hwpt_get_dirty_bitmap, page_size),
+            offsetof(struct iommu_hwpt_get_dirty_bitmap, data));
     }
     switch (request) {
     case VFIO_GET_API_VERSION:

@@ -613,5 +613,6 @@ int main(int argc, char **argv)
     hostsim_add_legacy_tests();
     hostsim_add_iommufd_tests();
     hostsim_add_mig_tests();
+    hostsim_add_dirty_tests();
     return g_test_run();
 }

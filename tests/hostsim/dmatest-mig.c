@@ -377,7 +377,7 @@ static HsMigFile *session_new(HsDevice *d, bool saving)
         f->pending = g_byte_array_new();
         d->regs[R_SAVED_PRE] = d->regs[R_SAVED_STOP] = 0;
     } else {
-        f->in_state = g_malloc(MAX(d->state_size, 1));
+        f->in_state = g_malloc(MAX(d->state_size, 8));
         f->have = g_malloc0(f->nchunks / 8 + 1);
         f->phase = PH_HDR;
         f->rec_need = sizeof(MigHdr);
@@ -765,6 +765,7 @@ static bool load_finish(HsDevice *d)
 {
     HsMigFile *f = d->migf;
     const char *why = NULL;
+    uint8_t *new_state;
     size_t i;
 
     if (f && f->conn_fd >= 0) {
@@ -790,7 +791,10 @@ static bool load_finish(HsDevice *d)
         hs_log("device %s: RESUMING -> STOP refused: %s; EINVAL", d->bdf, why);
         return false;
     }
-    memcpy(d->state, f->in_state, d->state_size);
+    /* Take the new state's buffer; the session frees the old one. */
+    new_state = f->in_state;
+    f->in_state = d->state;
+    d->state = new_state;
     for (i = 0; i < N_MIG_REGS; i++) {
         d->regs[mig_regs[i]] = f->in_regs[i];
     }

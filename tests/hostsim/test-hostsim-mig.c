@@ -24,11 +24,15 @@ static int feature(int dev, uint32_t flags, void *data, uint32_t len)
     g_assert_cmpint(len, <=, 64);
     f->argsz = sizeof(*f) + len;
     f->flags = flags;
-    memcpy(f->data, data, len);
+    if (len) {
+        memcpy(f->data, data, len);
+    }
     if (ioctl(dev, VFIO_DEVICE_FEATURE, f) < 0) {
         return -errno;
     }
-    memcpy(data, f->data, len);
+    if (len) {
+        memcpy(data, f->data, len);
+    }
     return 0;
 }
 
@@ -712,6 +716,84 @@ static void test_mig_precopy_cancel(void)
     pair_close(&p);
 }
 
+/*
+ * A figure, not a check (only with -m perf): downtime and total time of
+ * moving a 64 MiB state that changes at 8 MiB/s from one device to the
+ * other, with and without pre-copy. Downtime is from the source's stop
+ * to the destination running; the VMM side here is this test's loop.
+ */
+static void bench_one(bool precopy)
+{
+    Pair p;
+    g_autoptr(GByteArray) buf = g_byte_array_new();
+    const char *opts = precopy ? ",migration=on,precopy=on,state-size=64M,"
+                                 "state-dirty-rate=8M"
+                               : ",migration=on,state-size=64M,"
+                                 "state-dirty-rate=8M";
+    uint64_t pre = 0, stop, initial, dirty;
+    int64_t t0, t1, t2;
+    int fd, dfd, rounds = 0;
+
+    pair_open(&p, opts, opts);
+    stream_start(p.src.dev, 1024, 100, 0, 1);
+    wait_head(p.src.dev, 10);
+    g_assert_cmpint(mig_set(p.dst.dev, VFIO_DEVICE_STATE_RESUMING, &dfd), ==,
+                    0);
+    t0 = g_get_monotonic_time();
+    if (precopy) {
+        g_assert_cmpint(mig_set(p.src.dev, VFIO_DEVICE_STATE_PRE_COPY, &fd),
+                        ==, 0);
+        /* Iterate until what is dirty is small (a VMM's threshold). */
+        do {
+            struct vfio_precopy_info info = {.argsz = sizeof(info)};
+
+            g_byte_array_set_size(buf, 0);
+            mig_read(fd, buf, true);
+            mig_write(dfd, buf->data, buf->len);
+            pre += buf->len;
+            rounds++;
+            g_assert_cmpint(ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &info), ==,
+                            0);
+            initial = info.initial_bytes;
+            dirty = info.dirty_bytes;
+        } while (initial || (dirty > (256 << 10) && rounds < 20));
+        t1 = g_get_monotonic_time();
+        g_assert_cmpint(mig_set(p.src.dev, VFIO_DEVICE_STATE_STOP_COPY, NULL),
+                        ==, 0);
+    } else {
+        t1 = g_get_monotonic_time();
+        g_assert_cmpint(mig_set(p.src.dev, VFIO_DEVICE_STATE_STOP_COPY, &fd),
+                        ==, 0);
+    }
+    g_byte_array_set_size(buf, 0);
+    mig_read(fd, buf, false);
+    mig_write(dfd, buf->data, buf->len);
+    stop = buf->len;
+    g_assert_cmpint(mig_set(p.dst.dev, VFIO_DEVICE_STATE_RUNNING, NULL), ==,
+                    0);
+    t2 = g_get_monotonic_time();
+    close(fd);
+    close(dfd);
+    g_assert_cmpint(reg_read(p.dst.dev, R_HEAD), >=,
+                    reg_read(p.src.dev, R_HEAD));
+    g_test_message("pre-copy %s: downtime %.1f ms, total %.1f ms; pre-copy "
+                   "%.1f MiB in %d round(s), stop-copy %.2f MiB",
+                   precopy ? "on " : "off", (t2 - t1) / 1000.0,
+                   (t2 - t0) / 1000.0, pre / 1048576.0, rounds,
+                   stop / 1048576.0);
+    pair_close(&p);
+}
+
+static void test_mig_bench(void)
+{
+    if (!g_test_perf()) {
+        g_test_skip("a figure: run with -m perf");
+        return;
+    }
+    bench_one(false);
+    bench_one(true);
+}
+
 void hostsim_add_mig_tests(void)
 {
     g_test_add_func("/hostsim/mig/feature", test_mig_feature);
@@ -722,4 +804,5 @@ void hostsim_add_mig_tests(void)
     g_test_add_func("/hostsim/mig/other-device", test_mig_other_device);
     g_test_add_func("/hostsim/mig/precopy", test_mig_precopy);
     g_test_add_func("/hostsim/mig/precopy-cancel", test_mig_precopy_cancel);
+    g_test_add_func("/hostsim/mig/bench", test_mig_bench);
 }

@@ -25,6 +25,8 @@
 
 enum { REC_DATA = 1, REC_REGS, REC_END };
 
+#define MIG_FAIL_ARMED 0x100u
+
 /* The stream starts with this header (little-endian, 40 bytes). */
 typedef struct MigHdr {
     uint32_t magic;
@@ -867,6 +869,17 @@ static int mig_step(HsDevice *d, uint32_t next, HsMigFile **newf)
     uint32_t cur = d->mig_state;
     bool was_running = hs_mig_running(d);
 
+    if (d->regs[R_MIG_FAIL] == (MIG_FAIL_ARMED | next)) {
+        /* A device failure a test asked for: the arc fails, ERROR. */
+        d->regs[R_MIG_FAIL] = 0;
+        session_end(d);
+        d->mig_state = S_ER;
+        hs_log("device %s: migration state %s -> %s fails as MIG_FAIL asked; "
+               "ERROR, EIO",
+               d->bdf, state_name(cur), state_name(next));
+        g_cond_signal(&d->cond);
+        return -EIO;
+    }
     if (cur == S_RE && next == S_ST) {
         if (!load_finish(d)) {
             session_end(d);

@@ -130,6 +130,21 @@ class Identity(BlkCase):
         head = self.do(reqs, q, T_OUT, 0, out=bytes(512))
         self.assertEqual(reqs.status(head), S_IOERR)
 
+    def test_ioeventfd_off(self):
+        """Kicks by the notify write itself: the same service."""
+        vm, qt = self.start(",ioeventfd=off")
+        dev, q = self.device(vm, qt)
+        reqs = BlkRequests(q)
+        data = pattern(9, 4096)
+        self.do(reqs, q, T_OUT, 8, out=data)
+        h = self.do(reqs, q, T_IN, 8, in_len=4096)
+        self.assertEqual(reqs.data(h, 4096), data)
+        vm.qmp.cmd("stop")
+        reqs.submit(T_FLUSH)
+        self.assertEqual(q.used_idx(), 2)   # not while stopped
+        vm.qmp.cmd("cont")
+        q.wait_used(3)
+
     def test_version_1_required(self):
         vm, qt = self.start()
         dev = VirtioPci(vm, qt, SLOT)

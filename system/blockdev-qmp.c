@@ -54,8 +54,8 @@ static void block_build_image(JsonBuilder *b, DriveInfo *drive)
 static void block_build_inserted(JsonBuilder *b, DriveInfo *drive)
 {
     static const char *const zero_limits[] = {
-        "bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr",
-        "write_threshold",
+        "bps",     "bps_rd",  "bps_wr",          "iops",
+        "iops_rd", "iops_wr", "write_threshold",
     };
 
     json_builder_set_member_name(b, "inserted");

@@ -38,8 +38,10 @@ static bool drive_parse_interface(const char *str, DriveInterface *out,
     } else if (!strcmp(str, "virtio")) {
         *out = IF_VIRTIO;
     } else {
-        error_setg(errp, "unsupported bus type '%s' (baton has 'ide', "
-                   "'virtio' and 'none')", str);
+        error_setg(errp,
+                   "unsupported bus type '%s' (baton has 'ide', "
+                   "'virtio' and 'none')",
+                   str);
         return false;
     }
     return true;
@@ -146,8 +148,8 @@ static bool drive_parse_options(DriveInfo *drive, const OptList *opts,
         error_setg(errp, "Invalid discard option");
         return false;
     }
-    drive->discard_unmap = discard && (!strcmp(discard, "unmap") ||
-                                       !strcmp(discard, "on"));
+    drive->discard_unmap =
+        discard && (!strcmp(discard, "unmap") || !strcmp(discard, "on"));
     if (!drive_parse_interface(opts_get(opts, "if"), &drive->interface,
                                errp) ||
         !opts_get_bool(opts, "readonly", false, &ro, errp) ||
@@ -186,9 +188,8 @@ DriveInfo *drive_new(const OptList *opts, GError **errp)
 
         name = drive->interface == IF_IDE
                    ? g_strdup_printf("ide%u-hd%u", n / 2, n % 2)
-               : drive->interface == IF_VIRTIO
-                   ? g_strdup_printf("virtio%u", n)
-                   : g_strdup_printf("none%u", n);
+               : drive->interface == IF_VIRTIO ? g_strdup_printf("virtio%u", n)
+                                               : g_strdup_printf("none%u", n);
     }
     drive->id = g_strdup(name);
     /* In the tree first: its cpr key is built from its id there. */
@@ -245,9 +246,10 @@ static bool drive_range_ok(DriveInfo *drive, uint64_t offset, uint64_t len,
         return false;
     }
     if (offset > drive->size || len > drive->size - offset) {
-        error_setg(errp, "drive '%s': %s of %" PRIu64 " bytes at %" PRIu64
-                   " is beyond the end of the image", drive->id, what, len,
-                   offset);
+        error_setg(errp,
+                   "drive '%s': %s of %" PRIu64 " bytes at %" PRIu64
+                   " is beyond the end of the image",
+                   drive->id, what, len, offset);
         return false;
     }
     return true;
@@ -260,11 +262,12 @@ bool drive_discard(DriveInfo *drive, uint64_t offset, uint64_t len,
         return false;
     }
     if (drive->discard_unmap && len &&
-        fallocate(drive->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                  offset, len) < 0 &&
+        fallocate(drive->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset,
+                  len) < 0 &&
         errno != EOPNOTSUPP) {
-        error_setg_errno(errp, errno, "drive '%s': discard at %" PRIu64
-                         " failed", drive->id, offset);
+        error_setg_errno(errp, errno,
+                         "drive '%s': discard at %" PRIu64 " failed", drive->id,
+                         offset);
         return false;
     }
     return true;

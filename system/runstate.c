@@ -103,7 +103,7 @@ void vm_add_start_notifier(VmStartNotifyFn fn, void *opaque)
 
 void vm_add_stop_notifier(VmStartNotifyFn fn, void *opaque)
 {
-    VmStartNotifier n = { fn, opaque };
+    VmStartNotifier n = {fn, opaque};
 
     if (!stop_notifiers) {
         stop_notifiers = g_array_new(false, false, sizeof(n));
@@ -124,8 +124,7 @@ void vm_stop(RunState state)
     }
     /* The vCPUs are out: no new guest work can arrive while these drain. */
     for (guint i = 0; stop_notifiers && i < stop_notifiers->len; i++) {
-        VmStartNotifier *n = &g_array_index(stop_notifiers,
-                                            VmStartNotifier, i);
+        VmStartNotifier *n = &g_array_index(stop_notifiers, VmStartNotifier, i);
 
         n->fn(n->opaque);
     }

@@ -123,9 +123,8 @@ static bool blk_range_ok(VirtIOBlock *s, uint64_t sector, uint64_t bytes)
     uint64_t off = sector * SECTOR_SIZE;
 
     return sector < (UINT64_MAX / SECTOR_SIZE) &&
-           !(off % s->logical_block_size) &&
-           !(bytes % s->logical_block_size) && off <= s->drive->size &&
-           bytes <= s->drive->size - off;
+           !(off % s->logical_block_size) && !(bytes % s->logical_block_size) &&
+           off <= s->drive->size && bytes <= s->drive->size - off;
 }
 
 static void blk_io_error(VirtIOBlock *s, GError *err)
@@ -135,8 +134,8 @@ static void blk_io_error(VirtIOBlock *s, GError *err)
 }
 
 /* READ: the image into the in buffers; *LEN the bytes written there. */
-static uint8_t blk_read(VirtIOBlock *s, VirtQueueElement *elem,
-                        uint64_t sector, uint32_t *len)
+static uint8_t blk_read(VirtIOBlock *s, VirtQueueElement *elem, uint64_t sector,
+                        uint32_t *len)
 {
     VirtIODevice *vdev = &s->parent_obj;
     uint64_t bytes = elem->in_len - 1, done = 0;
@@ -189,10 +188,9 @@ static uint8_t blk_write(VirtIOBlock *s, VirtQueueElement *elem,
     return VIRTIO_BLK_S_OK;
 }
 
-static uint8_t blk_get_id(VirtIOBlock *s, VirtQueueElement *elem,
-                          uint32_t *len)
+static uint8_t blk_get_id(VirtIOBlock *s, VirtQueueElement *elem, uint32_t *len)
 {
-    uint8_t id[VIRTIO_BLK_ID_BYTES] = { 0 };
+    uint8_t id[VIRTIO_BLK_ID_BYTES] = {0};
     size_t n = MIN(elem->in_len - 1, (uint64_t)VIRTIO_BLK_ID_BYTES);
 
     /* Zero-padded, not terminated when it fills all 20 bytes (5.2.6.1). */
@@ -351,9 +349,8 @@ static void virtio_blk_get_config(VirtIODevice *vdev, uint8_t *c)
     put_le32(c + CFG_CAPACITY + 4, (uint32_t)(capacity >> 32));
     put_le32(c + CFG_SEG_MAX, s->vq->num_max - 2);
     put_le32(c + CFG_BLK_SIZE, s->logical_block_size);
-    c[CFG_PHYS_EXP] =
-        (uint8_t)g_bit_nth_msf(s->physical_block_size / s->logical_block_size,
-                               -1);
+    c[CFG_PHYS_EXP] = (uint8_t)g_bit_nth_msf(
+        s->physical_block_size / s->logical_block_size, -1);
     put_le16(c + CFG_MIN_IO, (uint16_t)align);
     c[CFG_WRITEBACK] = 1; /* writes reach the host page cache: FLUSH them */
     put_le16(c + CFG_NUM_QUEUES, 1);
@@ -388,35 +385,42 @@ static bool virtio_blk_check(VirtIOBlock *s, const char *id, GError **errp)
     uint32_t lbs = s->logical_block_size, pbs = s->physical_block_size;
 
     if (lbs < SECTOR_SIZE || lbs > 32768 || (lbs & (lbs - 1))) {
-        error_setg(errp, "Property virtio-blk-pci.logical_block_size "
+        error_setg(errp,
+                   "Property virtio-blk-pci.logical_block_size "
                    "doesn't take value '%u' (a power of 2 from 512 to "
-                   "32768)", lbs);
+                   "32768)",
+                   lbs);
         return false;
     }
     if (!pbs) {
         s->physical_block_size = pbs = lbs;
     }
     if (pbs < lbs || pbs > 32768 || (pbs & (pbs - 1))) {
-        error_setg(errp, "physical_block_size %u must be a power of 2 of "
-                   "at least logical_block_size %u", pbs, lbs);
+        error_setg(errp,
+                   "physical_block_size %u must be a power of 2 of "
+                   "at least logical_block_size %u",
+                   pbs, lbs);
         return false;
     }
     if (s->queue_size < 4 || s->queue_size > VIRTQUEUE_MAX_SIZE ||
         (s->queue_size & (s->queue_size - 1))) {
-        error_setg(errp, "invalid queue-size property (%u), must be a "
-                   "power of 2 from 4 to %u", s->queue_size,
-                   VIRTQUEUE_MAX_SIZE);
+        error_setg(errp,
+                   "invalid queue-size property (%u), must be a "
+                   "power of 2 from 4 to %u",
+                   s->queue_size, VIRTQUEUE_MAX_SIZE);
         return false;
     }
     if (s->num_queues != 1) {
-        error_setg(errp, "num-queues property %u is not supported: baton's "
-                   "virtio-blk has one request queue", s->num_queues);
+        error_setg(errp,
+                   "num-queues property %u is not supported: baton's "
+                   "virtio-blk has one request queue",
+                   s->num_queues);
         return false;
     }
     if (s->serial && strlen(s->serial) > VIRTIO_BLK_ID_BYTES) {
         warn_report("%s: serial '%s' is longer than %u bytes: the guest "
-                    "sees its first %u", id, s->serial, VIRTIO_BLK_ID_BYTES,
-                    VIRTIO_BLK_ID_BYTES);
+                    "sees its first %u",
+                    id, s->serial, VIRTIO_BLK_ID_BYTES, VIRTIO_BLK_ID_BYTES);
     }
     return true;
 }
@@ -484,8 +488,8 @@ static const Property virtio_blk_pci_props[] = {
                 .defval = "256", .desc = "request queue size"),
     DEFINE_PROP("num-queues", PROP_UINT16, VirtIOBlkPCI, blk.num_queues,
                 .defval = "1", .desc = "request queues (1)"),
-    DEFINE_PROP("discard", PROP_BOOL, VirtIOBlkPCI, blk.discard,
-                .defval = "on", .desc = "offer DISCARD"),
+    DEFINE_PROP("discard", PROP_BOOL, VirtIOBlkPCI, blk.discard, .defval = "on",
+                .desc = "offer DISCARD"),
     DEFINE_PROP("write-zeroes", PROP_BOOL, VirtIOBlkPCI, blk.write_zeroes,
                 .defval = "on", .desc = "offer WRITE_ZEROES"),
     DEFINE_PROP("max-discard-sectors", PROP_UINT32, VirtIOBlkPCI,

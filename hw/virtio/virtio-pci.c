@@ -212,8 +212,8 @@ static void virtio_pci_irq_sync(VirtIOPCIProxy *proxy)
             needed = want[n] && vdev->vq[n].vector == v;
         }
         if (needed && proxy->virq[v] < 0) {
-            proxy->virq[v] = irqchip_add_msi_route(msix_get_message(d, v),
-                                                   &err);
+            proxy->virq[v] =
+                irqchip_add_msi_route(msix_get_message(d, v), &err);
         } else if (needed) {
             irqchip_update_msi_route(proxy->virq[v], msix_get_message(d, v),
                                      &err);
@@ -222,8 +222,8 @@ static void virtio_pci_irq_sync(VirtIOPCIProxy *proxy)
             proxy->virq[v] = -1;
         }
         if (err) {
-            warn_report("%s: MSI-X vector %u stays in baton: %s",
-                        vdev->name, v, err->message);
+            warn_report("%s: MSI-X vector %u stays in baton: %s", vdev->name, v,
+                        err->message);
             g_clear_error(&err);
         }
     }
@@ -293,16 +293,15 @@ static void virtio_pci_host_watch(VirtIOPCIProxy *proxy, unsigned int n)
     bool on = q->host_fd >= 0 && q->host_handled && proxy->running;
 
     if (on && !q->host_watch) {
-        q->host_watch = g_unix_fd_add(q->host_fd, G_IO_IN,
-                                      virtio_pci_host_ready, proxy);
+        q->host_watch =
+            g_unix_fd_add(q->host_fd, G_IO_IN, virtio_pci_host_ready, proxy);
     } else if (!on && q->host_watch) {
         g_source_remove(q->host_watch);
         q->host_watch = 0;
     }
 }
 
-static uint64_t virtio_pci_notify_read(void *opaque, hwaddr addr,
-                                       unsigned size)
+static uint64_t virtio_pci_notify_read(void *opaque, hwaddr addr, unsigned size)
 {
     return 0;
 }
@@ -320,9 +319,9 @@ static void virtio_pci_notify_write(void *opaque, hwaddr addr, uint64_t val,
     unsigned int n = addr / NOTIFY_MULT;
 
     if (n >= proxy->vdev->nvqs) {
-        log_mask(LOG_GUEST_ERROR, "%s: kick at notify offset 0x%" PRIx64
-                 " (it has %u queues)", proxy->vdev->name, addr,
-                 proxy->vdev->nvqs);
+        log_mask(LOG_GUEST_ERROR,
+                 "%s: kick at notify offset 0x%" PRIx64 " (it has %u queues)",
+                 proxy->vdev->name, addr, proxy->vdev->nvqs);
         return;
     }
     if (proxy->q[n].host_fd >= 0 && proxy->q[n].host_handled) {
@@ -347,8 +346,7 @@ static VirtQueue *selected_vq(VirtIOPCIProxy *proxy)
                : NULL;
 }
 
-static uint64_t virtio_pci_common_read(void *opaque, hwaddr addr,
-                                       unsigned size)
+static uint64_t virtio_pci_common_read(void *opaque, hwaddr addr, unsigned size)
 {
     VirtIOPCIProxy *proxy = opaque;
     VirtIODevice *vdev = proxy->vdev;
@@ -436,17 +434,18 @@ static void virtio_pci_queue_write(VirtIOPCIProxy *proxy, VirtQueue *vq,
         return;
     }
     if (vq->enabled) {
-        log_mask(LOG_GUEST_ERROR, "%s: queue %u written at 0x%" PRIx64
-                 " while enabled: ignored", proxy->vdev->name,
-                 vq->queue_index, addr);
+        log_mask(LOG_GUEST_ERROR,
+                 "%s: queue %u written at 0x%" PRIx64 " while enabled: ignored",
+                 proxy->vdev->name, vq->queue_index, addr);
         return;
     }
     switch (addr) {
     case COMMON_Q_SIZE:
         if (!val || val > vq->num_max || (val & (val - 1))) {
-            log_mask(LOG_GUEST_ERROR, "%s: queue %u size %" PRIu64 " is not "
-                     "a power of 2 up to %u: ignored", proxy->vdev->name,
-                     vq->queue_index, val, vq->num_max);
+            log_mask(LOG_GUEST_ERROR,
+                     "%s: queue %u size %" PRIu64 " is not "
+                     "a power of 2 up to %u: ignored",
+                     proxy->vdev->name, vq->queue_index, val, vq->num_max);
             return;
         }
         vq->num = val;
@@ -496,8 +495,7 @@ static void virtio_pci_common_write(void *opaque, hwaddr addr, uint64_t val,
         virtio_set_guest_features_word(vdev, proxy->gfselect, val);
         return;
     case COMMON_MSIX:
-        vdev->config_vector =
-            vector_valid(proxy, val) ? val : VIRTIO_NO_VECTOR;
+        vdev->config_vector = vector_valid(proxy, val) ? val : VIRTIO_NO_VECTOR;
         return;
     case COMMON_STATUS:
         virtio_pci_status_write(proxy, val);
@@ -538,8 +536,7 @@ static const MemoryRegionOps virtio_pci_isr_ops = {
     .impl.max_access_size = 1,
 };
 
-static uint64_t virtio_pci_device_read(void *opaque, hwaddr addr,
-                                       unsigned size)
+static uint64_t virtio_pci_device_read(void *opaque, hwaddr addr, unsigned size)
 {
     return virtio_config_read(((VirtIOPCIProxy *)opaque)->vdev, addr, size);
 }
@@ -566,8 +563,7 @@ static bool cfg_cap_access(VirtIOPCIProxy *proxy, uint32_t *off,
     uint32_t len = pci_get_long(cap + CAP_LENGTH);
 
     if (cap[CAP_BAR] != VIRTIO_PCI_MODERN_BAR ||
-        (len != 1 && len != 2 && len != 4) || o % len ||
-        o >= MODERN_BAR_SIZE) {
+        (len != 1 && len != 2 && len != 4) || o % len || o >= MODERN_BAR_SIZE) {
         return false;
     }
     *off = o % REGION_SIZE;
@@ -671,8 +667,7 @@ static void virtio_pci_drain(VirtIOPCIProxy *proxy)
     for (unsigned int n = 0; n < vdev->nvqs; n++) {
         VirtIOPCIQueue *q = &proxy->q[n];
 
-        if (q->host_fd >= 0 && q->host_handled &&
-            eventfd_consume(q->host_fd)) {
+        if (q->host_fd >= 0 && q->host_handled && eventfd_consume(q->host_fd)) {
             virtio_queue_notify(vdev, n);
         }
         virtio_pci_host_watch(proxy, n);
@@ -725,21 +720,24 @@ static bool virtio_pci_check_modes(VirtIOPCIProxy *proxy, const char *type,
 
     if (strcmp(dl, "on") && strcmp(dl, "off") && strcmp(dl, "auto")) {
         error_setg(errp, "Parameter 'disable-legacy' expects 'on', 'off' "
-                   "or 'auto'");
+                         "or 'auto'");
         return false;
     }
     if (proxy->disable_modern && !strcmp(dl, "on")) {
         error_setg(errp, "device cannot work as neither modern nor legacy "
-                   "mode is enabled");
+                         "mode is enabled");
         return false;
     }
     if (proxy->disable_modern) {
-        error_setg(errp, "%s: disable-modern=on is not supported: baton "
-                   "implements modern virtio (1.x) only", type);
+        error_setg(errp,
+                   "%s: disable-modern=on is not supported: baton "
+                   "implements modern virtio (1.x) only",
+                   type);
         return false;
     }
     if (!strcmp(dl, "off")) {
-        error_setg(errp, "%s: disable-legacy=off is not supported: baton "
+        error_setg(errp,
+                   "%s: disable-legacy=off is not supported: baton "
                    "implements modern virtio (1.x) only (use on or auto)",
                    type);
         return false;
@@ -747,9 +745,8 @@ static bool virtio_pci_check_modes(VirtIOPCIProxy *proxy, const char *type,
     return true;
 }
 
-static void virtio_pci_add_cap(VirtIOPCIProxy *proxy, uint8_t pos,
-                               uint8_t type, uint32_t off, uint32_t len,
-                               uint8_t cap_len)
+static void virtio_pci_add_cap(VirtIOPCIProxy *proxy, uint8_t pos, uint8_t type,
+                               uint32_t off, uint32_t len, uint8_t cap_len)
 {
     uint8_t *c = proxy_pci(proxy)->config + pos;
 
@@ -769,13 +766,13 @@ static bool virtio_pci_caps(VirtIOPCIProxy *proxy, GError **errp)
         uint32_t off, len;
         uint8_t cap_len;
     } caps[] = {
-        { VIRTIO_PCI_CAP_COMMON_CFG, COMMON_OFF, REGION_SIZE,
-          VIRTIO_PCI_CAP_LEN },
-        { VIRTIO_PCI_CAP_ISR_CFG, ISR_OFF, REGION_SIZE, VIRTIO_PCI_CAP_LEN },
-        { VIRTIO_PCI_CAP_DEVICE_CFG, DEVICE_OFF, REGION_SIZE,
-          VIRTIO_PCI_CAP_LEN },
-        { VIRTIO_PCI_CAP_NOTIFY_CFG, NOTIFY_OFF, REGION_SIZE,
-          VIRTIO_PCI_NOTIFY_CAP_LEN },
+        {VIRTIO_PCI_CAP_COMMON_CFG, COMMON_OFF, REGION_SIZE,
+         VIRTIO_PCI_CAP_LEN},
+        {VIRTIO_PCI_CAP_ISR_CFG, ISR_OFF, REGION_SIZE, VIRTIO_PCI_CAP_LEN},
+        {VIRTIO_PCI_CAP_DEVICE_CFG, DEVICE_OFF, REGION_SIZE,
+         VIRTIO_PCI_CAP_LEN},
+        {VIRTIO_PCI_CAP_NOTIFY_CFG, NOTIFY_OFF, REGION_SIZE,
+         VIRTIO_PCI_NOTIFY_CAP_LEN},
     };
     int pos;
 
@@ -791,8 +788,8 @@ static bool virtio_pci_caps(VirtIOPCIProxy *proxy, GError **errp)
         }
     }
     /* The cfg access window: bar, offset, length and data are the driver's. */
-    pos = pci_add_capability(d, PCI_CAP_ID_VNDR, 0, VIRTIO_PCI_CFG_CAP_LEN,
-                             errp);
+    pos =
+        pci_add_capability(d, PCI_CAP_ID_VNDR, 0, VIRTIO_PCI_CFG_CAP_LEN, errp);
     if (pos < 0) {
         return false;
     }
@@ -813,21 +810,18 @@ static void virtio_pci_regions(VirtIOPCIProxy *proxy)
 
     memory_region_init(&proxy->modern_bar, owner, "virtio-pci",
                        MODERN_BAR_SIZE);
-    memory_region_init_io(&proxy->common, owner, &virtio_pci_common_ops,
-                          proxy, "virtio-pci-common", REGION_SIZE);
+    memory_region_init_io(&proxy->common, owner, &virtio_pci_common_ops, proxy,
+                          "virtio-pci-common", REGION_SIZE);
     memory_region_init_io(&proxy->isr, owner, &virtio_pci_isr_ops, proxy,
                           "virtio-pci-isr", REGION_SIZE);
-    memory_region_init_io(&proxy->device, owner, &virtio_pci_device_ops,
-                          proxy, "virtio-pci-device", REGION_SIZE);
-    memory_region_init_io(&proxy->notify, owner, &virtio_pci_notify_ops,
-                          proxy, "virtio-pci-notify", REGION_SIZE);
-    memory_region_add_subregion(&proxy->modern_bar, COMMON_OFF,
-                                &proxy->common);
+    memory_region_init_io(&proxy->device, owner, &virtio_pci_device_ops, proxy,
+                          "virtio-pci-device", REGION_SIZE);
+    memory_region_init_io(&proxy->notify, owner, &virtio_pci_notify_ops, proxy,
+                          "virtio-pci-notify", REGION_SIZE);
+    memory_region_add_subregion(&proxy->modern_bar, COMMON_OFF, &proxy->common);
     memory_region_add_subregion(&proxy->modern_bar, ISR_OFF, &proxy->isr);
-    memory_region_add_subregion(&proxy->modern_bar, DEVICE_OFF,
-                                &proxy->device);
-    memory_region_add_subregion(&proxy->modern_bar, NOTIFY_OFF,
-                                &proxy->notify);
+    memory_region_add_subregion(&proxy->modern_bar, DEVICE_OFF, &proxy->device);
+    memory_region_add_subregion(&proxy->modern_bar, NOTIFY_OFF, &proxy->notify);
     pci_register_bar(proxy_pci(proxy), VIRTIO_PCI_MODERN_BAR,
                      PCI_BASE_ADDRESS_SPACE_MEMORY |
                          PCI_BASE_ADDRESS_MEM_TYPE_64 |
@@ -890,14 +884,14 @@ static void virtio_pci_teardown(VirtIOPCIProxy *proxy)
             g_source_remove(q->host_watch);
         }
         if (q->host_fd >= 0) {
-            memory_region_del_eventfd(&proxy->notify, n * NOTIFY_MULT, 2,
-                                      false, 0, q->host_fd);
+            memory_region_del_eventfd(&proxy->notify, n * NOTIFY_MULT, 2, false,
+                                      0, q->host_fd);
             close(q->host_fd);
         }
         if (q->guest_fd >= 0) {
             close(q->guest_fd);
         }
-        *q = (VirtIOPCIQueue){ .host_fd = -1, .guest_fd = -1 };
+        *q = (VirtIOPCIQueue){.host_fd = -1, .guest_fd = -1};
     }
     for (unsigned int v = 0; proxy->virq && v < proxy->nvectors; v++) {
         if (proxy->virq[v] >= 0) {
@@ -1049,8 +1043,8 @@ const VMStateDescription vmstate_virtio_pci = {
 };
 
 static const Property virtio_pci_props[] = {
-    DEFINE_PROP("disable-legacy", PROP_STRING, VirtIOPCIProxy,
-                disable_legacy, .defval = "auto",
+    DEFINE_PROP("disable-legacy", PROP_STRING, VirtIOPCIProxy, disable_legacy,
+                .defval = "auto",
                 .desc = "on/auto (legacy virtio is not implemented)"),
     DEFINE_PROP("disable-modern", PROP_BOOL, VirtIOPCIProxy, disable_modern,
                 .defval = "off", .desc = "off (only modern virtio exists)"),

@@ -123,11 +123,11 @@ static bool virtio_features_ok(VirtIODevice *vdev)
     if (!virtio_has_feature(vdev->guest_features, VIRTIO_F_VERSION_1)) {
         log_mask(LOG_GUEST_ERROR,
                  "%s: driver did not accept VIRTIO_F_VERSION_1: "
-                 "FEATURES_OK refused (no legacy interface)", vdev->name);
+                 "FEATURES_OK refused (no legacy interface)",
+                 vdev->name);
         return false;
     }
-    return !vdev->vdc->validate_features ||
-           vdev->vdc->validate_features(vdev);
+    return !vdev->vdc->validate_features || vdev->vdc->validate_features(vdev);
 }
 
 void virtio_set_status(VirtIODevice *vdev, uint8_t status)
@@ -145,8 +145,8 @@ void virtio_set_status(VirtIODevice *vdev, uint8_t status)
     }
     if ((status & VIRTIO_CONFIG_S_DRIVER_OK) &&
         !(status & VIRTIO_CONFIG_S_FEATURES_OK)) {
-        log_mask(LOG_GUEST_ERROR,
-                 "%s: DRIVER_OK without FEATURES_OK: ignored", vdev->name);
+        log_mask(LOG_GUEST_ERROR, "%s: DRIVER_OK without FEATURES_OK: ignored",
+                 vdev->name);
         status &= ~VIRTIO_CONFIG_S_DRIVER_OK;
     }
     /* NEEDS_RESET is the device's: a driver write neither sets nor clears. */
@@ -325,16 +325,20 @@ static bool virtio_post_load(void *opaque, int version_id, GError **errp)
         return false;
     }
     if (extra) {
-        error_setg(errp, "%s: features 0x%" PRIx64 " acked by the driver "
-                   "are not offered here", vdev->name, extra);
+        error_setg(errp,
+                   "%s: features 0x%" PRIx64 " acked by the driver "
+                   "are not offered here",
+                   vdev->name, extra);
         return false;
     }
     for (unsigned int i = 0; i < vdev->nvqs; i++) {
         VirtQueue *vq = &vdev->vq[i];
 
         if (!vq->num || vq->num > vq->num_max || (vq->num & (vq->num - 1))) {
-            error_setg(errp, "%s: queue %u size %u is not a power of 2 "
-                       "up to %u", vdev->name, i, vq->num, vq->num_max);
+            error_setg(errp,
+                       "%s: queue %u size %u is not a power of 2 "
+                       "up to %u",
+                       vdev->name, i, vq->num, vq->num_max);
             return false;
         }
         vq->inuse = 0;
@@ -356,9 +360,8 @@ const VMStateDescription vmstate_virtio_device = {
             VMSTATE_UINT8(generation, VirtIODevice),
             VMSTATE_UINT64(guest_features, VirtIODevice),
             VMSTATE_BOOL(broken, VirtIODevice),
-            VMSTATE_STRUCT_VARRAY(vq, VirtIODevice, mig_nvqs,
-                                  VIRTIO_QUEUE_MAX, vmstate_virtqueue,
-                                  VirtQueue),
+            VMSTATE_STRUCT_VARRAY(vq, VirtIODevice, mig_nvqs, VIRTIO_QUEUE_MAX,
+                                  vmstate_virtqueue, VirtQueue),
             VMSTATE_END_OF_LIST(),
         },
 };

@@ -53,8 +53,7 @@ static bool vq_read(VirtQueue *vq, uint64_t addr, void *buf, size_t len)
     return address_space_rw(vq_as(vq), addr, buf, len, false);
 }
 
-static bool vq_write(VirtQueue *vq, uint64_t addr, const void *buf,
-                     size_t len)
+static bool vq_write(VirtQueue *vq, uint64_t addr, const void *buf, size_t len)
 {
     return address_space_rw(vq_as(vq), addr, (void *)buf, len, true);
 }
@@ -64,8 +63,10 @@ static bool vq_read16(VirtQueue *vq, uint64_t addr, uint16_t *val)
     uint8_t b[2];
 
     if (!vq_read(vq, addr, b, 2)) {
-        virtio_error(vq->vdev, "queue %u: ring at 0x%" PRIx64 " is not in "
-                     "guest memory", vq->queue_index, addr);
+        virtio_error(vq->vdev,
+                     "queue %u: ring at 0x%" PRIx64 " is not in "
+                     "guest memory",
+                     vq->queue_index, addr);
         return false;
     }
     *val = (uint16_t)(b[0] | b[1] << 8);
@@ -74,17 +75,22 @@ static bool vq_read16(VirtQueue *vq, uint64_t addr, uint16_t *val)
 
 static bool vq_write16(VirtQueue *vq, uint64_t addr, uint16_t val)
 {
-    uint8_t b[2] = { (uint8_t)val, (uint8_t)(val >> 8) };
+    uint8_t b[2] = {(uint8_t)val, (uint8_t)(val >> 8)};
 
     if (!vq_write(vq, addr, b, 2)) {
-        virtio_error(vq->vdev, "queue %u: ring at 0x%" PRIx64 " is not in "
-                     "guest memory", vq->queue_index, addr);
+        virtio_error(vq->vdev,
+                     "queue %u: ring at 0x%" PRIx64 " is not in "
+                     "guest memory",
+                     vq->queue_index, addr);
         return false;
     }
     return true;
 }
 
-/* avail: flags, idx, ring[num], used_event. used: flags, idx, ring, avail_event. */
+/*
+ * avail: flags, idx, ring[num], used_event.
+ * used: flags, idx, ring[num], avail_event.
+ */
 static uint64_t vq_avail_ring(VirtQueue *vq, unsigned int i)
 {
     return vq->avail + 4 + 2 * (uint64_t)i;
@@ -113,8 +119,10 @@ static bool vq_read_desc(VirtQueue *vq, uint64_t table, unsigned int i,
     uint64_t addr = table + (uint64_t)i * VRING_DESC_SIZE;
 
     if (!vq_read(vq, addr, b, sizeof(b))) {
-        virtio_error(vq->vdev, "queue %u: descriptor at 0x%" PRIx64
-                     " is not in guest memory", vq->queue_index, addr);
+        virtio_error(vq->vdev,
+                     "queue %u: descriptor at 0x%" PRIx64
+                     " is not in guest memory",
+                     vq->queue_index, addr);
         return false;
     }
     d->addr = vq_le32(b) | (uint64_t)vq_le32(b + 4) << 32;
@@ -146,18 +154,21 @@ static bool vq_add_buffer(VirtQueue *vq, VqWalk *w, const VRingDesc *d)
         return false;
     }
     if (!in && w->in_num) {
-        virtio_error(vdev, "queue %u: device-readable buffer after a "
-                     "device-writable one", vq->queue_index);
+        virtio_error(vdev,
+                     "queue %u: device-readable buffer after a "
+                     "device-writable one",
+                     vq->queue_index);
         return false;
     }
-    if (d->len &&
-        (d->addr + d->len < d->addr ||
-         !address_space_map_ram(vq_as(vq), d->addr, d->len))) {
-        virtio_error(vdev, "queue %u: buffer 0x%" PRIx64 "+0x%x is not in "
-                     "guest memory", vq->queue_index, d->addr, d->len);
+    if (d->len && (d->addr + d->len < d->addr ||
+                   !address_space_map_ram(vq_as(vq), d->addr, d->len))) {
+        virtio_error(vdev,
+                     "queue %u: buffer 0x%" PRIx64 "+0x%x is not in "
+                     "guest memory",
+                     vq->queue_index, d->addr, d->len);
         return false;
     }
-    w->sg[w->out_num + w->in_num] = (VirtioSg){ d->addr, d->len };
+    w->sg[w->out_num + w->in_num] = (VirtioSg){d->addr, d->len};
     if (in) {
         w->in_num++;
         w->in_len += d->len;
@@ -185,8 +196,10 @@ static bool vq_walk(VirtQueue *vq, unsigned int head, VqWalk *w)
             if (!virtio_has_feature(vdev->guest_features,
                                     VIRTIO_RING_F_INDIRECT_DESC) ||
                 indirect || (d.flags & VRING_DESC_F_NEXT)) {
-                virtio_error(vdev, "queue %u: invalid indirect descriptor "
-                             "%u", vq->queue_index, i);
+                virtio_error(vdev,
+                             "queue %u: invalid indirect descriptor "
+                             "%u",
+                             vq->queue_index, i);
                 return false;
             }
             if (!d.len || d.len % VRING_DESC_SIZE ||
@@ -210,8 +223,10 @@ static bool vq_walk(VirtQueue *vq, unsigned int head, VqWalk *w)
         }
         i = d.next;
         if (i >= table_num) {
-            virtio_error(vdev, "queue %u: next descriptor %u beyond the "
-                         "table (%u)", vq->queue_index, i, table_num);
+            virtio_error(vdev,
+                         "queue %u: next descriptor %u beyond the "
+                         "table (%u)",
+                         vq->queue_index, i, table_num);
             return false;
         }
         if (++visited >= table_num) {
@@ -250,17 +265,18 @@ VirtQueueElement *virtqueue_pop(VirtQueue *vq)
     uint16_t avail_idx, head;
     unsigned int n;
 
-    if (!virtio_device_ok(vdev) || !vq->enabled || !vq_avail_idx(vq,
-                                                                 &avail_idx)) {
+    if (!virtio_device_ok(vdev) || !vq->enabled ||
+        !vq_avail_idx(vq, &avail_idx)) {
         return NULL;
     }
     if (avail_idx == vq->last_avail_idx) {
         return NULL;
     }
     if ((uint16_t)(avail_idx - vq->last_avail_idx) > vq->num) {
-        virtio_error(vdev, "queue %u: avail index %u is more than %u ahead "
-                     "of %u", vq->queue_index, avail_idx, vq->num,
-                     vq->last_avail_idx);
+        virtio_error(vdev,
+                     "queue %u: avail index %u is more than %u ahead "
+                     "of %u",
+                     vq->queue_index, avail_idx, vq->num, vq->last_avail_idx);
         return NULL;
     }
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
@@ -269,8 +285,10 @@ VirtQueueElement *virtqueue_pop(VirtQueue *vq)
         return NULL;
     }
     if (head >= vq->num) {
-        virtio_error(vdev, "queue %u: head descriptor %u beyond the ring "
-                     "(%u)", vq->queue_index, head, vq->num);
+        virtio_error(vdev,
+                     "queue %u: head descriptor %u beyond the ring "
+                     "(%u)",
+                     vq->queue_index, head, vq->num);
         return NULL;
     }
     w = g_new0(VqWalk, 1);
@@ -304,8 +322,7 @@ void virtqueue_unpop(VirtQueue *vq, VirtQueueElement *elem)
     vq->inuse--;
 }
 
-void virtqueue_push(VirtQueue *vq, const VirtQueueElement *elem,
-                    uint32_t len)
+void virtqueue_push(VirtQueue *vq, const VirtQueueElement *elem, uint32_t len)
 {
     uint64_t slot = vq->used + 4 + 8 * (uint64_t)(vq->used_idx % vq->num);
     uint8_t b[8];
@@ -318,8 +335,10 @@ void virtqueue_push(VirtQueue *vq, const VirtQueueElement *elem,
     vq_set_le32(b, elem->index);
     vq_set_le32(b + 4, len);
     if (!vq_write(vq, slot, b, sizeof(b))) {
-        virtio_error(vq->vdev, "queue %u: used ring at 0x%" PRIx64
-                     " is not in guest memory", vq->queue_index, slot);
+        virtio_error(vq->vdev,
+                     "queue %u: used ring at 0x%" PRIx64
+                     " is not in guest memory",
+                     vq->queue_index, slot);
         return;
     }
     /* The entry before the index that publishes it. */

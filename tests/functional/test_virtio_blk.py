@@ -479,6 +479,10 @@ class QueuedAcrossUpdate(BlkCase):
         for i in reqs2:                  # and more, kicked while stopped
             reqs.submit(T_OUT, 8 * (self.N + i), out=pattern(self.N + i,
                                                             4096))
+        # The new process must use the old one's open image, not the
+        # path: moved away, the path no longer opens.
+        moved = old.img + ".moved"
+        os.rename(old.img, moved)
         main, cpr = old.path("m.sock"), old.path("c.sock")
         new = self.launch(Vm(old.command()[1:] + cpr_incoming_args(main, cpr),
                              qmp=False, name="cpr-new"))
@@ -492,7 +496,7 @@ class QueuedAcrossUpdate(BlkCase):
         old.proc.terminate()
         self.assertEqual(old.proc.wait(10), 0)
         self.N *= 2
-        self.check(qt, q, reqs, old.img)
+        self.check(qt, q, reqs, moved)
 
     def test_migration(self):
         src, sqt = self.start(name="src")

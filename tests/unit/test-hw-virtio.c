@@ -104,8 +104,7 @@ static void setup(Fixture *f, uint64_t features)
     f->rb = ram_block_new_anon("virtio-test.ram", RAM_SIZE, false, &err);
     g_assert_no_error(err);
     memory_region_init(&f->root, NULL, "root", UINT64_MAX);
-    memory_region_init_ram_from_block(&f->ram, NULL, "ram", f->rb, 0,
-                                      RAM_SIZE);
+    memory_region_init_ram_from_block(&f->ram, NULL, "ram", f->rb, 0, RAM_SIZE);
     memory_region_add_subregion(&f->root, 0, &f->ram);
     address_space_init(&f->as, &f->root, "virtio-test");
     virtio_init(&f->vdev, &fake_class, 8);
@@ -239,12 +238,16 @@ static void test_malformed(void)
         const char *what;
         uint64_t features;
     } cases[] = {
-        {"loop", 0}, {"out-of-ram", 0}, {"next-beyond", 0},
+        {"loop", 0},
+        {"out-of-ram", 0},
+        {"next-beyond", 0},
         {"indirect-unnegotiated", 0},
         {"indirect-nested", 1ull << VIRTIO_RING_F_INDIRECT_DESC},
         {"indirect-oversize", 1ull << VIRTIO_RING_F_INDIRECT_DESC},
         {"indirect-loop", 1ull << VIRTIO_RING_F_INDIRECT_DESC},
-        {"read-after-write", 0}, {"head-beyond", 0}, {"avail-jump", 0},
+        {"read-after-write", 0},
+        {"head-beyond", 0},
+        {"avail-jump", 0},
         {"wrapping-addr", 0},
     };
 
@@ -298,7 +301,8 @@ static void test_malformed(void)
     }
 }
 
-/* virtio 1.2 2.7.10: with EVENT_IDX, an interrupt when used passes used_event. */
+/* virtio 1.2 2.7.10: with EVENT_IDX, an interrupt when used passes used_event.
+ */
 static void test_event_idx(void)
 {
     Fixture f;

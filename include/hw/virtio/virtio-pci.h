@@ -36,7 +36,7 @@ typedef struct VirtIOPCIProxy {
     /* properties */
     char *disable_legacy; /* "on", "off", "auto" (QEMU's OnOffAuto) */
     bool disable_modern;
-    uint32_t nvectors;    /* "vectors": MSI-X table size, 0: INTx only */
+    uint32_t nvectors; /* "vectors": MSI-X table size, 0: INTx only */
     bool ioeventfd;
 
     /* migrated */
@@ -47,8 +47,8 @@ typedef struct VirtIOPCIProxy {
     VirtIODevice *vdev;
     MemoryRegion modern_bar, common, isr, device, notify;
     VirtIOPCIQueue q[VIRTIO_QUEUE_MAX];
-    int *virq;   /* per MSI-X vector: its KVM MSI route, or -1 */
-    bool running; /* the vCPUs run, so irqfds are attached */
+    int *virq;       /* per MSI-X vector: its KVM MSI route, or -1 */
+    bool running;    /* the vCPUs run, so irqfds are attached */
     uint8_t cfg_cap; /* offset of the PCI cfg access capability */
 } VirtIOPCIProxy;
 

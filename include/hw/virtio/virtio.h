@@ -164,9 +164,9 @@ struct VirtQueue {
     VirtQueueHandler handle_output;
 
     /* migrated */
-    uint16_t num;     /* size the driver chose (<= num_max) */
-    uint16_t enabled; /* queue_enable */
-    uint16_t vector;  /* queue_msix_vector */
+    uint16_t num;               /* size the driver chose (<= num_max) */
+    uint16_t enabled;           /* queue_enable */
+    uint16_t vector;            /* queue_msix_vector */
     uint64_t desc, avail, used; /* ring addresses */
     uint16_t last_avail_idx;    /* next avail entry to take */
     uint16_t used_idx;          /* our copy of used->idx */
@@ -174,7 +174,7 @@ struct VirtQueue {
     bool signalled_used_valid;
 
     /* runtime */
-    uint16_t num_max; /* the device's maximum (reset value of num) */
+    uint16_t num_max;   /* the device's maximum (reset value of num) */
     unsigned int inuse; /* popped, not pushed yet */
 };
 
@@ -185,9 +185,9 @@ struct VirtIODevice {
     uint16_t config_vector;
     uint8_t generation;
     uint64_t guest_features;
-    bool broken; /* DEVICE_NEEDS_RESET set by the device */
+    bool broken;                    /* DEVICE_NEEDS_RESET set by the device */
     VirtQueue vq[VIRTIO_QUEUE_MAX]; /* the first nvqs are in use */
-    uint32_t mig_nvqs; /* in the stream: must equal nvqs */
+    uint32_t mig_nvqs;              /* in the stream: must equal nvqs */
 
     /* runtime */
     uint32_t nvqs; /* queues added */
@@ -231,8 +231,7 @@ VirtQueueElement *virtqueue_pop(VirtQueue *vq);
 /* Give ELEM back untouched (it is popped again next time). */
 void virtqueue_unpop(VirtQueue *vq, VirtQueueElement *elem);
 /* ELEM is done, LEN bytes written into its in buffers: add it to used. */
-void virtqueue_push(VirtQueue *vq, const VirtQueueElement *elem,
-                    uint32_t len);
+void virtqueue_push(VirtQueue *vq, const VirtQueueElement *elem, uint32_t len);
 /* Interrupt the driver for VQ unless it suppressed it (flags/event idx). */
 void virtio_notify(VirtIODevice *vdev, VirtQueue *vq);
 /* The device config changed: bump the generation, config interrupt. */
@@ -241,8 +240,7 @@ void virtio_notify_config(VirtIODevice *vdev);
  * The driver broke the device's rules (FMT, for LOG_GUEST_ERROR): set
  * DEVICE_NEEDS_RESET and tell it; everything stops until a reset.
  */
-void virtio_error(VirtIODevice *vdev, const char *fmt, ...)
-    G_GNUC_PRINTF(2, 3);
+void virtio_error(VirtIODevice *vdev, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 /*
  * Copy between a chain's buffers (from byte OFFSET of its out or in

@@ -10,8 +10,8 @@ while it runs; afterwards the image is checked on the host: every block
 holds an intact pattern of the last write the guest made to it.
 
 The issue asks for 50 live updates and 5 migrations; make check runs
-BATON_VIRTIO_GUEST_UPDATES (default 10) updates and
-BATON_VIRTIO_GUEST_MIGRATIONS (default 2) migrations to keep its share
+BATON_VIRTIO_GUEST_UPDATES (default 20) updates and
+BATON_VIRTIO_GUEST_MIGRATIONS (default 3) migrations to keep its share
 small; set them to 50 and 5 for the full run (docs/devel/testing.md)."""
 
 import os
@@ -29,8 +29,8 @@ NBLK = 256
 BLOCK = 4096
 MAGIC = 0x564c424b
 GOLDEN = 0x9e3779b97f4a7c15
-UPDATES = int(os.environ.get("BATON_VIRTIO_GUEST_UPDATES", "10"))
-MIGRATIONS = int(os.environ.get("BATON_VIRTIO_GUEST_MIGRATIONS", "2"))
+UPDATES = int(os.environ.get("BATON_VIRTIO_GUEST_UPDATES", "20"))
+MIGRATIONS = int(os.environ.get("BATON_VIRTIO_GUEST_MIGRATIONS", "3"))
 
 _PROGRESS = re.compile(rb"(?m)^vblk (\d+) irq (\d+)\n")
 _ERROR = re.compile(rb"vblk error[^\n]*")

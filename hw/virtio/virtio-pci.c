@@ -180,9 +180,9 @@ static void queue_irqfd_off(VirtIOPCIProxy *proxy, unsigned int n)
     VirtIOPCIQueue *q = &proxy->q[n];
 
     if (q->irqfd) {
-        irqchip_remove_irqfd(q->guest_fd,
-                             proxy->virq[proxy->vdev->vq[n].vector]);
+        irqchip_remove_irqfd(q->guest_fd, q->irqfd_virq);
         q->irqfd = false;
+        q->irqfd_virq = -1;
     }
 }
 
@@ -198,10 +198,16 @@ static void virtio_pci_irq_sync(VirtIOPCIProxy *proxy)
     bool want[VIRTIO_QUEUE_MAX];
     GError *err = NULL;
 
-    /* Irqfds first off, on the vector they were added with. */
+    /*
+     * Irqfds first off, from the route they were added with: the queue's
+     * vector may have changed since (or be gone, after a reset).
+     */
     for (unsigned int n = 0; n < vdev->nvqs; n++) {
+        VirtIOPCIQueue *q = &proxy->q[n];
+
         want[n] = queue_wants_irqfd(proxy, n);
-        if (proxy->q[n].irqfd && !want[n]) {
+        if (q->irqfd &&
+            (!want[n] || q->irqfd_virq != proxy->virq[vdev->vq[n].vector])) {
             queue_irqfd_off(proxy, n);
         }
     }
@@ -235,6 +241,7 @@ static void virtio_pci_irq_sync(VirtIOPCIProxy *proxy)
         if (want[n] && !q->irqfd && proxy->virq[v] >= 0) {
             if (irqchip_add_irqfd(q->guest_fd, -1, proxy->virq[v], &err)) {
                 q->irqfd = true;
+                q->irqfd_virq = proxy->virq[v];
             } else {
                 warn_report("%s: queue %u interrupts stay in baton: %s",
                             vdev->name, n, err->message);
@@ -667,6 +674,15 @@ static void virtio_pci_drain(VirtIOPCIProxy *proxy)
     for (unsigned int n = 0; n < vdev->nvqs; n++) {
         VirtIOPCIQueue *q = &proxy->q[n];
 
+        /*
+         * A signal KVM had not taken when it detached the irqfd (the
+         * detach flushes what it had): send it from here, into the
+         * LAPIC state the save takes.
+         */
+        if (q->irqfd && eventfd_consume(q->guest_fd)) {
+            vdev->isr |= VIRTIO_ISR_QUEUE;
+            virtio_pci_send(proxy, vdev->vq[n].vector);
+        }
         if (q->host_fd >= 0 && q->host_handled && eventfd_consume(q->host_fd)) {
             virtio_queue_notify(vdev, n);
         }
@@ -891,7 +907,7 @@ static void virtio_pci_teardown(VirtIOPCIProxy *proxy)
         if (q->guest_fd >= 0) {
             close(q->guest_fd);
         }
-        *q = (VirtIOPCIQueue){.host_fd = -1, .guest_fd = -1};
+        *q = (VirtIOPCIQueue){.host_fd = -1, .guest_fd = -1, .irqfd_virq = -1};
     }
     for (unsigned int v = 0; proxy->virq && v < proxy->nvectors; v++) {
         if (proxy->virq[v] >= 0) {
@@ -911,6 +927,7 @@ static bool virtio_pci_realize(PCIDevice *d, GError **errp)
 
     for (unsigned int n = 0; n < VIRTIO_QUEUE_MAX; n++) {
         proxy->q[n].host_fd = proxy->q[n].guest_fd = -1;
+        proxy->q[n].irqfd_virq = -1;
     }
     if (!virtio_pci_check_modes(proxy, type, errp)) {
         return false;

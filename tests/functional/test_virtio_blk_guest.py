@@ -108,9 +108,15 @@ class Guest:
     def goes_on(self, lines=2):
         """LINES more progress lines (ROUND writes each) from now."""
         base = self.progress()[0]
-        wait_for(lambda: self.check_errors() or
-                 self.progress()[0] >= base + 64 * lines, TIMEOUT,
-                 what="guest progress past %d" % base)
+        try:
+            wait_for(lambda: self.check_errors() or
+                     self.progress()[0] >= base + 64 * lines, TIMEOUT,
+                     what="guest progress past %d" % base)
+        except TimeoutError:
+            print("  guest output ends %r; %s" %
+                  (self.serial.snapshot()[-200:],
+                   self.qmp.cmd("query-status")))
+            raise
         seq, irq = self.progress()
         # Two requests (write, read back) and one interrupt each.
         self.tc.assertEqual(irq, 2 * seq)

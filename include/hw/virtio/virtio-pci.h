@@ -27,7 +27,8 @@ typedef struct VirtIOPCIQueue {
     bool host_handled; /* baton serves the kicks (not a vhost kernel) */
     int guest_fd;      /* eventfd that interrupts the guest */
     guint guest_watch; /* reading guest_fd while no irqfd takes it */
-    bool irqfd;        /* guest_fd attached to its vector's MSI route */
+    bool irqfd;        /* guest_fd attached to an MSI route: */
+    int irqfd_virq;    /* the one it was attached to (the vector may change) */
 } VirtIOPCIQueue;
 
 typedef struct VirtIOPCIProxy {

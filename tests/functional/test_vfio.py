@@ -1047,11 +1047,12 @@ class Device(VmTestCase):
 
     def test_cpr_unmap_partial(self):
         """The old process's VFIO_DMA_UNMAP_FLAG_VADDR of all mappings
-        fails part-way, one of the two mappings invalidated (hostsim's
-        unmap-vaddr-partial, a kernel that does not unwind): the update
-        fails with the kernel's error, the old process gives both
-        mappings its vaddr again and resumes with the stream intact; the
-        new process exits 1; a cpr-transfer then works (its unmap-all
+        fails part-way, all but the last of the three mappings (pc's two
+        RAM ranges and the function's own mmap'ed BAR 2) invalidated
+        (hostsim's unmap-vaddr-partial, a kernel that does not unwind):
+        the update fails with the kernel's error, the old process gives
+        every mapping its vaddr again and resumes with the stream intact;
+        the new process exits 1; a cpr-transfer then works (its unmap-all
         would fail if any vaddr were still invalid)."""
         vm, qt, d = self.start_streaming(faults="unmap-vaddr-partial")
         resets = d.rd(RESETS)
@@ -1065,12 +1066,12 @@ class Device(VmTestCase):
         self.assertEqual(new.wait(30), 1)
         self.assertIn("load of migration failed", new.stderr_text())
         with open(self.hs.log_path) as f:
-            self.assertIn("1 of 2 vaddr(s) invalidated, then failed",
+            self.assertIn("2 of 3 vaddr(s) invalidated, then failed",
                           f.read())
         err = vm.stderr_text()
-        self.assertEqual(err.count("abandon vaddr of 2 mappings -> -22\n"),
+        self.assertEqual(err.count("abandon vaddr of 3 mappings -> -22\n"),
                          1, err)
-        self.assertEqual(err.count("restore vaddr of 2 mappings -> 0\n"), 1,
+        self.assertEqual(err.count("restore vaddr of 3 mappings -> 0\n"), 1,
                          err)
         self.check_resumed(vm, d, qt, resets)
 

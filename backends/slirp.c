@@ -432,15 +432,29 @@ static void user_instance_finalize(Object *obj)
     g_free(s->domainname);
 }
 
+/*
+ * Not across cpr-transfer/cpr-exec yet: libslirp's host sockets (hostfwd
+ * listeners, the guest's connections) belong to this process, libslirp
+ * cannot adopt another process's, and the new process could not bind a
+ * hostfwd port the old one still listens on.
+ */
+static bool user_cpr_check(Object *obj, unsigned int mode, GError **errp)
+{
+    if (!(MIG_MODE_BIT(mode) & CPR_MODES_PRESERVING)) {
+        return true;
+    }
+    error_setg(errp, "netdev '%s': -netdev user cannot be live-updated: "
+               "its host sockets (hostfwd listeners, connections) belong "
+               "to this process; use a tap", ((NetDev *)obj)->id);
+    return false;
+}
+
 static void user_class_init(ObjectClass *oc, const void *data)
 {
     NetDevClass *nc = (NetDevClass *)oc;
 
-    /*
-     * Not across cpr-transfer/cpr-exec yet: libslirp's connections are
-     * this process's sockets, and their state does not travel yet.
-     */
-    oc->cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT);
+    oc->cpr_modes = MIG_MODE_BIT(MIG_MODE_CPR_REBOOT) | CPR_MODES_PRESERVING;
+    oc->cpr_check = user_cpr_check;
     oc->desc = "user-mode networking (libslirp)";
     nc->type_name = "user";
     nc->known_opts = user_opts;

@@ -120,7 +120,8 @@ class Netdev(unittest.TestCase):
         path = vm.path("x.sock")
         with self.assertRaises(QmpError) as cm:
             vm.qmp.cmd("migrate", channels=cpr_channels(path, path + "c"))
-        self.assertIn("object 'u0' (netdev-user)", cm.exception.desc)
+        self.assertIn("netdev 'u0': -netdev user cannot be live-updated",
+                      cm.exception.desc)
         print("  error: %s" % cm.exception.desc)
         self.assertEqual(vm.qmp.cmd("query-status")["status"], "running")
 

@@ -174,6 +174,16 @@ bool netdev_can_receive(NetDev *nd, unsigned int q)
 {
     NetNic *nic = nd->nic;
 
+    /* Frames kept for the NIC go first: nothing new before them. */
+    return nic && q < nic->queues && g_queue_is_empty(&nd->pending[q]) &&
+           nic->ops->can_receive(nic->opaque, q);
+}
+
+/* The NIC takes the next kept frame if it can (ignoring the queue). */
+static bool netdev_nic_ready(NetDev *nd, unsigned int q)
+{
+    NetNic *nic = nd->nic;
+
     return nic && q < nic->queues && nic->ops->can_receive(nic->opaque, q);
 }
 
@@ -183,7 +193,7 @@ static void netdev_flush_pending(NetDev *nd, unsigned int q)
     GBytes *b;
 
     while ((b = g_queue_peek_head(&nd->pending[q])) &&
-           netdev_can_receive(nd, q)) {
+           netdev_nic_ready(nd, q)) {
         gsize len;
         struct iovec iov = { .iov_base = (void *)g_bytes_get_data(b, &len) };
 
@@ -219,7 +229,7 @@ void netdev_deliver(NetDev *nd, unsigned int q, const struct iovec *iov,
         nd->dropped++;
         return;
     }
-    if (g_queue_is_empty(&nd->pending[q]) && netdev_can_receive(nd, q) &&
+    if (netdev_can_receive(nd, q) &&
         nic->ops->receive(nic->opaque, q, iov, iovcnt)) {
         return;
     }

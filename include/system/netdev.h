@@ -147,7 +147,9 @@ bool net_nic_set_offload(NetNic *nic, bool csum, bool tso4, bool tso6,
  * NIC can take it; otherwise kept (up to pending_max frames per queue,
  * then dropped and counted) until net_nic_receive_ready(). Dropped when
  * a link is down. A backend that can leave frames on its host side (tap)
- * checks netdev_can_receive() first and leaves them there instead.
+ * checks netdev_can_receive() first and leaves them there instead: it
+ * is false while a kept frame waits, so a NIC that refuses a frame in
+ * receive() (its can_receive was optimistic) costs one kept frame.
  */
 void netdev_deliver(NetDev *nd, unsigned int q, const struct iovec *iov,
                     int iovcnt);

@@ -39,6 +39,7 @@ static const char *netns_reason;
 typedef struct FakeNic {
     NetNic *nic;
     bool ready;
+    bool refuse;       /* can_receive says yes, receive says no */
     GPtrArray *frames; /* GBytes *, what the NIC took, in order */
     bool link_up;
     int link_events;
@@ -53,8 +54,12 @@ static bool fake_receive(void *opaque, unsigned int q,
                          const struct iovec *iov, int iovcnt)
 {
     FakeNic *f = opaque;
-    GByteArray *b = g_byte_array_new();
+    GByteArray *b;
 
+    if (f->refuse) {
+        return false;
+    }
+    b = g_byte_array_new();
     for (int i = 0; i < iovcnt; i++) {
         g_byte_array_append(b, iov[i].iov_base, iov[i].iov_len);
     }
@@ -244,6 +249,25 @@ static void test_tap_flow_control(void)
     net_nic_receive_ready(f.nic, 0);
     WAIT_FOR(ours(&f, 0) == 150);
     g_assert_cmpuint(our_seq(&f, 149, 0), ==, 150);
+
+    /*
+     * A NIC whose can_receive was optimistic refuses in receive(): one
+     * frame is kept, the rest stay in the kernel, none is dropped.
+     */
+    f.refuse = true;
+    for (uint32_t i = 151; i <= 200; i++) {
+        host_send(s, i);
+    }
+    WAIT_FOR(g_queue_get_length(&nd->pending[0]) == 1);
+    spin();
+    g_assert_cmpuint(g_queue_get_length(&nd->pending[0]), ==, 1);
+    f.refuse = false;
+    net_nic_receive_ready(f.nic, 0);
+    WAIT_FOR(ours(&f, 0) == 200);
+    for (unsigned int i = 0; i < 200; i++) {
+        g_assert_cmpuint(our_seq(&f, i, 0), ==, i + 1);
+    }
+    g_assert_cmpuint(nd->dropped, ==, 0);
 
     close(s);
     fake_fini(&f);

@@ -361,6 +361,98 @@ void net_format_info(GString *out)
     }
 }
 
+/* ---- announcements ---- */
+
+typedef struct Announce {
+    uint64_t max, step, delay;
+    uint64_t rounds_left;
+    char **ifaces;
+    guint timer;
+} Announce;
+
+static Announce announce;
+
+/* A RARP request (reverse ARP, ethertype 0x8035) from MAC, padded to 60. */
+static void net_send_rarp(NetNic *nic, const uint8_t *mac)
+{
+    uint8_t f[60] = {0};
+    struct iovec iov = { .iov_base = f, .iov_len = sizeof(f) };
+    static const uint8_t hdr[10] = {
+        0x80, 0x35,             /* ethertype RARP */
+        0x00, 0x01, 0x08, 0x00, /* Ethernet, IPv4 */
+        6, 4, 0x00, 0x03,       /* lengths, reverse request */
+    };
+    static const uint8_t zero_hdr[16];
+    struct iovec v[2] = {
+        { .iov_base = (void *)zero_hdr, .iov_len = 0 },
+        { .iov_base = f, .iov_len = sizeof(f) },
+    };
+
+    memset(f, 0xff, 6);
+    memcpy(f + 6, mac, 6);
+    memcpy(f + 12, hdr, sizeof(hdr));
+    memcpy(f + 22, mac, 6);     /* sender hardware address */
+    memcpy(f + 32, mac, 6);     /* target hardware address */
+    if (nic->netdev && nic->netdev->vnet_hdr_on) {
+        /* The backend expects the NIC's header in front. */
+        v[0].iov_len = nic->netdev->vnet_hdr_len;
+        net_nic_send(nic, 0, v, 2);
+        return;
+    }
+    net_nic_send(nic, 0, &iov, 1);
+}
+
+static gboolean net_announce_round(gpointer opaque)
+{
+    announce.timer = 0;
+    for (unsigned int i = 0; nics && i < nics->len; i++) {
+        NetNic *nic = g_ptr_array_index(nics, i);
+        uint8_t mac[6];
+
+        if (announce.ifaces &&
+            !g_strv_contains((const char *const *)announce.ifaces,
+                             nic->name)) {
+            continue;
+        }
+        if (nic->ops->announce && nic->ops->announce(nic->opaque)) {
+            trace_net_announce(nic->name, "guest");
+            continue;
+        }
+        if (nic->ops->get_mac) {
+            nic->ops->get_mac(nic->opaque, mac);
+            net_send_rarp(nic, mac);
+            trace_net_announce(nic->name, "rarp");
+        }
+    }
+    if (--announce.rounds_left) {
+        announce.delay = MIN(announce.delay + announce.step, announce.max);
+        announce.timer = g_timeout_add(announce.delay, net_announce_round,
+                                       NULL);
+    } else {
+        g_clear_pointer(&announce.ifaces, g_strfreev);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+void net_announce(uint64_t initial, uint64_t max, uint64_t rounds,
+                  uint64_t step, char **ifaces)
+{
+    if (announce.timer) {
+        g_source_remove(announce.timer);
+        announce.timer = 0;
+    }
+    g_clear_pointer(&announce.ifaces, g_strfreev);
+    if (!rounds) {
+        return;
+    }
+    announce.max = max;
+    announce.step = step;
+    announce.delay = MIN(initial, max);
+    announce.rounds_left = rounds;
+    announce.ifaces = g_strdupv(ifaces);
+    announce.timer = g_timeout_add(announce.delay, net_announce_round, NULL);
+}
+
 /* ---- monitor ---- */
 
 static bool qmp_set_link(JsonObject *args, JsonNode **ret, GError **errp)
@@ -395,6 +487,62 @@ static void hmp_info_network(Monitor *mon, int argc, char **argv)
     monitor_printf(mon, "%s", out->str);
 }
 
+/* announce-self: QEMU's AnnounceParameters (initial, max, rounds, step). */
+static bool qmp_announce_self(JsonObject *args, JsonNode **ret,
+                              GError **errp)
+{
+    static const char *const keys[] = { "initial", "max", "rounds", "step" };
+    gint64 v[4];
+    g_auto(GStrv) ifaces = NULL;
+
+    for (unsigned int i = 0; i < 4; i++) {
+        v[i] = qmp_arg_int(args, keys[i], -1);
+        if (v[i] < 0) {
+            error_setg(errp, "Parameter '%s' expects a non-negative "
+                       "integer", keys[i]);
+            return false;
+        }
+    }
+    if (v[0] > 100000 || v[1] > 100000 || v[2] > 1000 || v[3] < 1 ||
+        v[3] > 10000) {
+        error_setg(errp, "announce parameters out of range (initial and "
+                   "max 0-100000 ms, rounds 0-1000, step 1-10000 ms)");
+        return false;
+    }
+    if (qmp_arg_has(args, "interfaces")) {
+        JsonArray *a = json_object_get_array_member(args, "interfaces");
+        GPtrArray *names = g_ptr_array_new();
+
+        for (unsigned int i = 0; i < json_array_get_length(a); i++) {
+            JsonNode *n = json_array_get_element(a, i);
+
+            if (JSON_NODE_TYPE(n) != JSON_NODE_VALUE ||
+                json_node_get_value_type(n) != G_TYPE_STRING) {
+                g_ptr_array_free(names, TRUE);
+                error_setg(errp, "Invalid parameter type for "
+                           "'interfaces[%u]', expected: string", i);
+                return false;
+            }
+            g_ptr_array_add(names, g_strdup(json_node_get_string(n)));
+        }
+        g_ptr_array_add(names, NULL);
+        ifaces = (GStrv)g_ptr_array_free(names, FALSE);
+    }
+    net_announce(v[0], v[1], v[2], v[3], ifaces);
+    *ret = qmp_return_empty();
+    return true;
+}
+
+static const QmpArgSpec announce_self_args[] = {
+    {"initial", QMP_ARG_UINT},
+    {"max", QMP_ARG_UINT},
+    {"rounds", QMP_ARG_UINT},
+    {"step", QMP_ARG_UINT},
+    {"interfaces", QMP_ARG_ARRAY, true},
+    {"id", QMP_ARG_STR, true},
+    {NULL},
+};
+
 static const QmpArgSpec set_link_args[] = {
     {"name", QMP_ARG_STR},
     {"up", QMP_ARG_BOOL},
@@ -403,6 +551,7 @@ static const QmpArgSpec set_link_args[] = {
 
 static const QmpCommandDef net_qmp_commands[] = {
     {"set_link", qmp_set_link, set_link_args},
+    {"announce-self", qmp_announce_self, announce_self_args},
 };
 
 static const HmpCommandDef net_hmp_cmds[] = {

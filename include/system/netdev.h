@@ -53,6 +53,13 @@ typedef struct NetNicOps {
     void (*link_changed)(void *opaque, bool up);
     /* info network's "model=...,macaddr=..." part of the NIC's line. */
     void (*format_info)(void *opaque, GString *out);
+    /* Its MAC address now (announcements are sent from it). */
+    void (*get_mac)(void *opaque, uint8_t *mac);
+    /*
+     * Announce round: true if the guest announces itself (virtio-net's
+     * GUEST_ANNOUNCE); false lets the network layer send a RARP.
+     */
+    bool (*announce)(void *opaque);
 } NetNicOps;
 
 struct NetNic {
@@ -163,5 +170,16 @@ bool net_set_link(const char *name, bool up, GError **errp);
 
 /* HMP "info network", QEMU's layout. */
 void net_format_info(GString *out);
+
+/*
+ * Announce the NICs so switches learn where the guest is now (after an
+ * incoming migration; QMP announce-self): ROUNDS rounds, the first after
+ * INITIAL ms, each next STEP ms later than the one before, at most MAX
+ * ms apart (QEMU's announce-* parameters). Each round a NIC's guest
+ * announces itself, or baton sends a RARP from the NIC's MAC. IFACES
+ * (NULL: all) names the NICs. A new announcement replaces a running one.
+ */
+void net_announce(uint64_t initial, uint64_t max, uint64_t rounds,
+                  uint64_t step, char **ifaces);
 
 #endif

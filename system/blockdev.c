@@ -8,6 +8,7 @@
  */
 #include "util/osdep.h"
 
+#include <linux/falloc.h>
 #include <sys/stat.h>
 
 #include "hw/core/object.h"
@@ -34,12 +35,26 @@ static bool drive_parse_interface(const char *str, DriveInterface *out,
         *out = IF_IDE;
     } else if (!strcmp(str, "none")) {
         *out = IF_NONE;
+    } else if (!strcmp(str, "virtio")) {
+        *out = IF_VIRTIO;
     } else {
-        error_setg(errp, "unsupported bus type '%s' (baton has 'ide' and "
-                   "'none')", str);
+        error_setg(errp, "unsupported bus type '%s' (baton has 'ide', "
+                   "'virtio' and 'none')", str);
         return false;
     }
     return true;
+}
+
+const char *drive_interface_name(DriveInterface interface)
+{
+    switch (interface) {
+    case IF_IDE:
+        return "ide";
+    case IF_VIRTIO:
+        return "virtio";
+    default:
+        return "none";
+    }
 }
 
 static bool drive_open(DriveInfo *drive, GError **errp)
@@ -93,6 +108,7 @@ static void drive_instance_finalize(Object *obj)
     }
     g_free(drive->id);
     g_free(drive->filename);
+    g_free(drive->device);
 }
 
 static bool drive_parse_options(DriveInfo *drive, const OptList *opts,
@@ -100,6 +116,7 @@ static bool drive_parse_options(DriveInfo *drive, const OptList *opts,
 {
     const char *format = opts_get(opts, "format");
     const char *media = opts_get(opts, "media");
+    const char *discard = opts_get(opts, "discard");
     uint64_t index;
     bool ro, ro2;
 
@@ -124,6 +141,13 @@ static bool drive_parse_options(DriveInfo *drive, const OptList *opts,
         error_setg(errp, "unsupported media '%s'", media);
         return false;
     }
+    if (discard && strcmp(discard, "ignore") && strcmp(discard, "off") &&
+        strcmp(discard, "unmap") && strcmp(discard, "on")) {
+        error_setg(errp, "Invalid discard option");
+        return false;
+    }
+    drive->discard_unmap = discard && (!strcmp(discard, "unmap") ||
+                                       !strcmp(discard, "on"));
     if (!drive_parse_interface(opts_get(opts, "if"), &drive->interface,
                                errp) ||
         !opts_get_bool(opts, "readonly", false, &ro, errp) ||
@@ -133,7 +157,7 @@ static bool drive_parse_options(DriveInfo *drive, const OptList *opts,
     }
     drive->read_only = ro2;
     drive->index = index == UINT64_MAX ? -1 : (int)MIN(index, 2);
-    if (index != UINT64_MAX && index > 1) {
+    if (index != UINT64_MAX && index > 1 && drive->interface == IF_IDE) {
         error_setg(errp, "index %" PRIu64 " is out of range: baton has one "
                    "IDE channel (index 0 or 1)", index);
         return false;
@@ -162,6 +186,8 @@ DriveInfo *drive_new(const OptList *opts, GError **errp)
 
         name = drive->interface == IF_IDE
                    ? g_strdup_printf("ide%u-hd%u", n / 2, n % 2)
+               : drive->interface == IF_VIRTIO
+                   ? g_strdup_printf("virtio%u", n)
                    : g_strdup_printf("none%u", n);
     }
     drive->id = g_strdup(name);
@@ -198,6 +224,76 @@ bool drive_attach(DriveInfo *drive, const char *device, GError **errp)
         return false;
     }
     drive->attached = true;
+    drive->device = g_strdup(device);
+    return true;
+}
+
+bool drive_flush(DriveInfo *drive, GError **errp)
+{
+    if (!drive->read_only && fdatasync(drive->fd) < 0) {
+        error_setg_errno(errp, errno, "drive '%s': flush failed", drive->id);
+        return false;
+    }
+    return true;
+}
+
+static bool drive_range_ok(DriveInfo *drive, uint64_t offset, uint64_t len,
+                           const char *what, GError **errp)
+{
+    if (drive->read_only) {
+        error_setg(errp, "drive '%s' is read-only", drive->id);
+        return false;
+    }
+    if (offset > drive->size || len > drive->size - offset) {
+        error_setg(errp, "drive '%s': %s of %" PRIu64 " bytes at %" PRIu64
+                   " is beyond the end of the image", drive->id, what, len,
+                   offset);
+        return false;
+    }
+    return true;
+}
+
+bool drive_discard(DriveInfo *drive, uint64_t offset, uint64_t len,
+                   GError **errp)
+{
+    if (!drive_range_ok(drive, offset, len, "discard", errp)) {
+        return false;
+    }
+    if (drive->discard_unmap && len &&
+        fallocate(drive->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  offset, len) < 0 &&
+        errno != EOPNOTSUPP) {
+        error_setg_errno(errp, errno, "drive '%s': discard at %" PRIu64
+                         " failed", drive->id, offset);
+        return false;
+    }
+    return true;
+}
+
+bool drive_write_zeroes(DriveInfo *drive, uint64_t offset, uint64_t len,
+                        bool may_unmap, GError **errp)
+{
+    static const uint8_t zeroes[65536];
+    int mode = may_unmap && drive->discard_unmap
+                   ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+                   : FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+
+    if (!drive_range_ok(drive, offset, len, "write-zeroes", errp)) {
+        return false;
+    }
+    if (!len || fallocate(drive->fd, mode, offset, len) == 0) {
+        return true;
+    }
+    /* A file system without either mode: write them. */
+    while (len) {
+        size_t n = MIN(len, sizeof(zeroes));
+
+        if (!drive_pwrite(drive, offset, zeroes, n, errp)) {
+            return false;
+        }
+        offset += n;
+        len -= n;
+    }
     return true;
 }
 

@@ -89,6 +89,7 @@ typedef struct VmStartNotifier {
 } VmStartNotifier;
 
 static GArray *start_notifiers; /* VmStartNotifier, in registration order */
+static GArray *stop_notifiers;  /* the same, for vm_stop() */
 
 void vm_add_start_notifier(VmStartNotifyFn fn, void *opaque)
 {
@@ -98,6 +99,16 @@ void vm_add_start_notifier(VmStartNotifyFn fn, void *opaque)
         start_notifiers = g_array_new(false, false, sizeof(n));
     }
     g_array_append_val(start_notifiers, n);
+}
+
+void vm_add_stop_notifier(VmStartNotifyFn fn, void *opaque)
+{
+    VmStartNotifier n = { fn, opaque };
+
+    if (!stop_notifiers) {
+        stop_notifiers = g_array_new(false, false, sizeof(n));
+    }
+    g_array_append_val(stop_notifiers, n);
 }
 
 void vm_stop(RunState state)
@@ -110,6 +121,13 @@ void vm_stop(RunState state)
     }
     if (accel && accel->pause_all) {
         accel->pause_all();
+    }
+    /* The vCPUs are out: no new guest work can arrive while these drain. */
+    for (guint i = 0; stop_notifiers && i < stop_notifiers->len; i++) {
+        VmStartNotifier *n = &g_array_index(stop_notifiers,
+                                            VmStartNotifier, i);
+
+        n->fn(n->opaque);
     }
     runstate_set(state);
     qmp_event_send("STOP", NULL);

@@ -719,7 +719,24 @@ static bool pc_create_default_devices(MachineState *ms, GError **errp)
     return true;
 }
 
-/* Each -drive on the IDE interface (the default) gets a disk, as in QEMU. */
+/* if=virtio: a virtio-blk-pci of its own on the first PCI bus, as QEMU. */
+static bool pc_create_virtio_drive(DriveInfo *drive, GError **errp)
+{
+    DeviceState *dev = qdev_new("virtio-blk-pci");
+    bool ok = object_property_parse(OBJECT(dev), "drive", drive->id, errp) &&
+              qdev_realize(dev, NULL, errp);
+
+    if (!ok) {
+        object_unparent(OBJECT(dev));
+    }
+    object_unref(OBJECT(dev)); /* the tree holds it */
+    return ok;
+}
+
+/*
+ * Each -drive on the IDE interface (the default) gets a disk, and each on
+ * if=virtio a virtio-blk-pci, as in QEMU.
+ */
 static bool pc_create_drive_devices(MachineState *ms, GError **errp)
 {
     const GPtrArray *drives = drive_list();
@@ -729,6 +746,12 @@ static bool pc_create_drive_devices(MachineState *ms, GError **errp)
         DriveInfo *drive = g_ptr_array_index(drives, i);
         DeviceState *dev;
 
+        if (drive->interface == IF_VIRTIO && !drive->attached) {
+            if (!pc_create_virtio_drive(drive, errp)) {
+                return false;
+            }
+            continue;
+        }
         if (drive->interface != IF_IDE || drive->attached) {
             continue;
         }

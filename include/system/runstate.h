@@ -66,6 +66,16 @@ void vm_start(void);
  */
 typedef void (*VmStartNotifyFn)(void *opaque);
 void vm_add_start_notifier(VmStartNotifyFn fn, void *opaque);
+/*
+ * FN(OPAQUE) runs in vm_stop(), big lock held, after every vCPU has
+ * stopped and before the run state changes and STOP is emitted: work
+ * that must be finished before the guest counts as stopped and its
+ * state can be saved (a device completes the requests it has in flight).
+ * Every stop goes through it: stop, a migration's or live update's
+ * switch-over, an internal error. Not called when the VM was not
+ * running.
+ */
+void vm_add_stop_notifier(VmStartNotifyFn fn, void *opaque);
 
 /*
  * Requests: safe from any thread (vCPU threads, signal handlers via the

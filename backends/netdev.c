@@ -245,6 +245,70 @@ void netdev_deliver(NetDev *nd, unsigned int q, const struct iovec *iov,
     g_queue_push_tail(&nd->pending[q], g_byte_array_free_to_bytes(copy));
 }
 
+/* A record: u8 queue, 3 bytes zero, le32 length, the frame. */
+#define PENDING_REC_HDR 8
+#define PENDING_FRAME_MAX (65536 + 64)
+
+size_t net_nic_save_pending(NetNic *nic, uint8_t *buf, size_t max)
+{
+    NetDev *nd = nic->netdev;
+    size_t used = 0;
+
+    for (unsigned int q = 0; nd && q < nic->queues; q++) {
+        for (GList *l = nd->pending[q].head; l; l = l->next) {
+            gsize len;
+            const uint8_t *f = g_bytes_get_data(l->data, &len);
+
+            if (used + PENDING_REC_HDR + len > max) {
+                nd->dropped++;
+                continue;
+            }
+            memset(buf + used, 0, PENDING_REC_HDR);
+            buf[used] = q;
+            buf[used + 4] = len;
+            buf[used + 5] = len >> 8;
+            buf[used + 6] = len >> 16;
+            buf[used + 7] = len >> 24;
+            memcpy(buf + used + PENDING_REC_HDR, f, len);
+            used += PENDING_REC_HDR + len;
+        }
+    }
+    return used;
+}
+
+bool net_nic_load_pending(NetNic *nic, const uint8_t *buf, size_t len,
+                          GError **errp)
+{
+    NetDev *nd = nic->netdev;
+    size_t off = 0;
+
+    while (off < len) {
+        uint32_t flen;
+        unsigned int q;
+
+        if (len - off < PENDING_REC_HDR) {
+            error_setg(errp, "%s: truncated kept-frame record", nic->name);
+            return false;
+        }
+        q = buf[off];
+        flen = buf[off + 4] | buf[off + 5] << 8 | buf[off + 6] << 16 |
+               (uint32_t)buf[off + 7] << 24;
+        if (q >= nic->queues || flen > PENDING_FRAME_MAX ||
+            flen > len - off - PENDING_REC_HDR) {
+            error_setg(errp, "%s: kept frame of %u bytes for queue %u does "
+                       "not fit (%u queues)", nic->name, flen, q,
+                       nic->queues);
+            return false;
+        }
+        if (nd) {
+            g_queue_push_tail(&nd->pending[q],
+                              g_bytes_new(buf + off + PENDING_REC_HDR, flen));
+        }
+        off += PENDING_REC_HDR + flen;
+    }
+    return true;
+}
+
 bool net_nic_has_vnet_hdr(NetNic *nic)
 {
     NetDev *nd = nic->netdev;

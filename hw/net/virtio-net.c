@@ -92,6 +92,9 @@
 #define MAC_TABLE_ENTRIES 64
 #define MAX_VLAN 4096
 
+/* Room for the frames a backend kept for the NIC, in the stream. */
+#define PENDING_MIG_MAX (2u << 20)
+
 /* Largest frame: a 64 KiB GSO frame and its header. */
 #define NET_BUF_SIZE (NET_HDR_LEN + 65536 + 14 + 4)
 /* Frames sent per tx kick before the main loop gets a turn. */
@@ -130,6 +133,8 @@ typedef struct VirtIONet {
     uint8_t macs[MAC_TABLE_ENTRIES * 6];
     uint32_t vlans[MAX_VLAN / 32];
     uint64_t offloads;                   /* guest offloads in force */
+    uint32_t mig_pending_len;            /* frames kept by the netdev */
+    uint8_t *mig_pending;                /* PENDING_MIG_MAX bytes */
 
     /* runtime */
     NetNic *nic;
@@ -335,6 +340,9 @@ static bool virtio_net_receive(void *opaque, unsigned int qi,
         lens[nelem] = len;
         elems[nelem++] = e;
         off += len;
+    }
+    if (!nelem) {
+        return true; /* not reached: a frame has at least its header */
     }
     /* num_buffers, into the first chain's header. */
     {
@@ -886,7 +894,7 @@ static VirtIODevice *virtio_net_pci_realize_vdev(VirtIOPCIProxy *proxy,
 {
     VirtIONet *n = &((VirtIONetPCI *)proxy)->net;
     DeviceState *dev = DEVICE(proxy);
-    static unsigned int nic_index;
+    static unsigned int nic_index, anon_index;
     unsigned int pairs = 1;
 
     if (!queue_size_ok("rx_queue_size", n->rx_queue_size, errp) ||
@@ -911,8 +919,10 @@ static VirtIODevice *virtio_net_pci_realize_vdev(VirtIOPCIProxy *proxy,
         pairs = MIN(n->netdev->queues, NET_MAX_QUEUES);
     }
     n->max_pairs = pairs;
+    /* QEMU's name for a NIC without id: its model and a count. */
     n->name = dev->id ? g_strdup(dev->id)
-                      : g_strdup_printf("net%u", nic_index - 1);
+                      : g_strdup_printf("%s.%u", TYPE_VIRTIO_NET_PCI,
+                                        anon_index++);
     n->nic = net_nic_new(&virtio_net_nic_ops, n, n->name, "virtio-net-pci",
                          n->netdev, pairs, errp);
     if (!n->nic) {
@@ -939,6 +949,8 @@ static VirtIODevice *virtio_net_pci_realize_vdev(VirtIOPCIProxy *proxy,
                                    virtio_net_handle_ctrl);
     }
     n->buf = g_malloc(NET_BUF_SIZE + NET_HDR_LEN);
+    /* Touched only when frames are kept at a migration. */
+    n->mig_pending = g_malloc(PENDING_MIG_MAX);
     n->rx_filter_notify = true;
     vm_add_start_notifier(virtio_net_vm_started, n);
     if (!all_nics) {
@@ -962,6 +974,7 @@ static void virtio_net_pci_unrealize_vdev(VirtIOPCIProxy *proxy)
     }
     g_clear_pointer(&n->nic, net_nic_free);
     g_clear_pointer(&n->buf, g_free);
+    g_clear_pointer(&n->mig_pending, g_free);
     g_clear_pointer(&n->name, g_free);
 }
 
@@ -1000,6 +1013,49 @@ static bool virtio_net_pci_post_load(void *opaque, int version_id,
     return virtio_pci_post_load(&p->parent_obj, errp);
 }
 
+/*
+ * Frames the backend had already handed over when the guest stopped
+ * (the receive queue was full): they travel, so none is lost with the
+ * old process. Only sent when there are some.
+ */
+static bool virtio_net_pending_needed(void *opaque)
+{
+    VirtIONet *n = &((VirtIONetPCI *)opaque)->net;
+
+    n->mig_pending_len = net_nic_save_pending(n->nic, n->mig_pending,
+                                              PENDING_MIG_MAX);
+    return n->mig_pending_len > 0;
+}
+
+static bool virtio_net_pending_post_load(void *opaque, int version_id,
+                                         GError **errp)
+{
+    VirtIONet *n = &((VirtIONetPCI *)opaque)->net;
+
+    return net_nic_load_pending(n->nic, n->mig_pending, n->mig_pending_len,
+                                errp);
+}
+
+static const VMStateDescription vmstate_virtio_net_pending = {
+    .name = "virtio-net-pci/pending",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = virtio_net_pending_needed,
+    .post_load = virtio_net_pending_post_load,
+    .fields =
+        (const VMStateField[]){
+            VMSTATE_UINT8_VARRAY_POINTER(net.mig_pending, VirtIONetPCI,
+                                         net.mig_pending_len,
+                                         PENDING_MIG_MAX),
+            VMSTATE_END_OF_LIST(),
+        },
+};
+
+static const VMStateDescription *const virtio_net_subsections[] = {
+    &vmstate_virtio_net_pending,
+    NULL,
+};
+
 static const VMStateDescription vmstate_virtio_net_pci = {
     .name = "virtio-net-pci",
     .version_id = 1,
@@ -1027,6 +1083,7 @@ static const VMStateDescription vmstate_virtio_net_pci = {
             VMSTATE_UINT64(net.offloads, VirtIONetPCI),
             VMSTATE_END_OF_LIST(),
         },
+    .subsections = virtio_net_subsections,
 };
 
 /* ---- query-rx-filter ---- */

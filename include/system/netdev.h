@@ -142,6 +142,17 @@ void net_nic_send(NetNic *nic, unsigned int q, const struct iovec *iov,
 /* Queue Q can take frames again (after a refusal, or on resume). */
 void net_nic_receive_ready(NetNic *nic, unsigned int q);
 
+/*
+ * The frames kept for the NIC (taken from the backend, not delivered
+ * yet), so a migration or live update carries them: at most MAX bytes
+ * of records into BUF (what does not fit is left out and counted as
+ * dropped); returns the bytes used. The frames stay kept here, for a
+ * failed migration. Load appends them (validated; false + errp).
+ */
+size_t net_nic_save_pending(NetNic *nic, uint8_t *buf, size_t max);
+bool net_nic_load_pending(NetNic *nic, const uint8_t *buf, size_t len,
+                          GError **errp);
+
 /* Whether the backend can carry a virtio-net header (a vnet_hdr tap). */
 bool net_nic_has_vnet_hdr(NetNic *nic);
 /* Use a virtio-net header of LEN bytes (10 or 12) in both directions. */

@@ -352,6 +352,71 @@ class LiveUpdate(NetCase):
         self.assertEqual(seqs(got), list(range(40)))
 
 
+class Migration(NetCase):
+
+    def test_migration_between_bridged_taps(self):
+        """Source and destination taps on one bridge: before, the bridge
+        sends the guest's frames to the source's port (it learned the
+        guest's MAC there); after the switch-over the destination's
+        announcement (RARP) moves it, and every frame sent after the
+        announcement reaches the destination. Frames sent in between go
+        to the stopped source and are lost, as QEMU's; reported."""
+        subprocess.run(["ip", "link", "add", "bmbr", "type", "bridge"],
+                       check=True)
+        self.addCleanup(subprocess.run, ["ip", "link", "del", "bmbr"])
+        subprocess.run(["ip", "link", "set", "bmbr", "up"], check=True)
+        src, sqt = self.start("tap,id=n0,ifname=bms,script=no,downscript=no",
+                              name="src")
+        path = src.path("mig.sock")
+        dst = Vm(BASE + ["-m", "64M", "-netdev",
+                         "tap,id=n0,ifname=bmd,script=no,downscript=no",
+                         "-device", "virtio-net-pci,id=nic0,netdev=n0,addr=%d"
+                         % SLOT, "-incoming", "unix:" + path], name="dst")
+        dst.qtest_path = dst.path("qtest.sock")
+        dst.args += ["-qtest", "unix:%s,server=on,wait=off" % dst.qtest_path]
+        self.launch(dst)
+        dqt = QtestClient(dst.qtest_path)
+        self.addCleanup(dqt.close)
+        for tap in ("bms", "bmd"):
+            subprocess.run(["ip", "link", "set", tap, "master", "bmbr", "up"],
+                           check=True)
+        host = socket.socket(socket.AF_PACKET, socket.SOCK_RAW,
+                             socket.htons(ETH_P))
+        host.bind(("bmbr", ETH_P))
+        self.addCleanup(host.close)
+        rarp = socket.socket(socket.AF_PACKET, socket.SOCK_RAW,
+                             socket.htons(0x8035))
+        rarp.bind(("bmbr", 0x8035))
+        rarp.settimeout(baton_test.DEFAULT_TIMEOUT)
+        self.addCleanup(rarp.close)
+
+        nic = Nic(src, sqt, rx_bufs=200)
+        # The guest talks first: the bridge learns its MAC on bms (the
+        # frame floods to bmd too, so it is of another type than ours).
+        nic.send(HOST_MAC + MAC + b"\x88\xb6" + bytes(50))
+        for i in range(10):
+            host.send(frame(i))
+        got = self.collect(nic, 10)
+        src.qmp.cmd("migrate-set-parameters",
+                    {"announce-initial": 0, "announce-rounds": 3,
+                     "announce-step": 1, "announce-max": 5})
+        dst.qmp.cmd("migrate-set-parameters",
+                    {"announce-initial": 0, "announce-rounds": 3,
+                     "announce-step": 1, "announce-max": 5})
+        src.qmp.cmd("migrate", uri="unix:" + path)
+        wait_migration(src.qmp)
+        wait_runstate(dst.qmp, "running")
+        # Before the announcement reaches the bridge, frames still go to
+        # the source's port.
+        f = rarp.recv(2048)
+        self.assertEqual(f[6:12], MAC)
+        nic.switch(dqt)
+        for i in range(10, 30):
+            host.send(frame(i))
+        got = self.collect(nic, 30, got)
+        self.assertEqual(seqs(got), list(range(30)))
+
+
 if __name__ == "__main__":
     NETNS = enter_netns()
     baton_test.main()

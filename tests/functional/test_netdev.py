@@ -8,7 +8,6 @@ would change); a -netdev user blocks live update with its name, the
 guest running on; bad options fail with one line naming what is wrong.
 That frames queued meanwhile reach the guest is virtio-net's test."""
 
-import ctypes
 import os
 import socket
 import subprocess
@@ -20,21 +19,7 @@ from baton_test import (QmpError, Vm, cpr_channels, cpr_incoming_args,
                         wait_migration)
 
 BASE = ["-nodefaults", "-display", "none", "-accel", "qtest"]
-CLONE_NEWNET = 0x40000000
 NETNS = None
-
-
-def enter_netns():
-    """Run this test (and every baton it starts) in a new network
-    namespace, loopback up, no IPv6 chatter. Returns None or why not."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(CLONE_NEWNET) != 0:
-        return "no network namespace of our own (unshare: %s)" \
-            % os.strerror(ctypes.get_errno())
-    with open("/proc/sys/net/ipv6/conf/default/disable_ipv6", "w") as f:
-        f.write("1")
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-    return None
 
 
 class Netdev(unittest.TestCase):
@@ -143,5 +128,5 @@ class Netdev(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    NETNS = enter_netns()
+    NETNS = baton_test.enter_netns()
     baton_test.main()

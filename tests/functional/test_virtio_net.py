@@ -14,8 +14,6 @@ them; set_link reaches the config's status; announce-self sends RARPs
 from the NIC's MAC; malformed chains break the device, not baton;
 -netdev user answers ARP for its gateway."""
 
-import ctypes
-import os
 import socket
 import struct
 import subprocess
@@ -29,7 +27,6 @@ from virtio_driver import (F_VERSION_1, NEEDS_RESET, VirtioPci)
 BASE = ["-nodefaults", "-display", "none", "-accel", "qtest", "-serial",
         "null", "-machine", "pc"]
 SLOT = 4
-CLONE_NEWNET = 0x40000000
 ETH_P = 0x88b5          # local experimental: the kernel's frames don't match
 MAC = bytes([0x52, 0x54, 0x00, 0x12, 0x34, 0x56])
 HOST_MAC = bytes([0x02, 0, 0, 0, 0, 1])
@@ -47,17 +44,6 @@ RX_BUFS, RX_BUF_LEN = 0x400000, 2048
 TX_BUFS, CTRL_BUFS = 0x800000, 0x900000
 
 NETNS = None
-
-
-def enter_netns():
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(CLONE_NEWNET) != 0:
-        return "no network namespace of our own (unshare: %s)" \
-            % os.strerror(ctypes.get_errno())
-    with open("/proc/sys/net/ipv6/conf/default/disable_ipv6", "w") as f:
-        f.write("1")
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-    return None
 
 
 def frame(seq, dst=MAC, size=64):
@@ -418,5 +404,5 @@ class Migration(NetCase):
 
 
 if __name__ == "__main__":
-    NETNS = enter_netns()
+    NETNS = baton_test.enter_netns()
     baton_test.main()

@@ -20,8 +20,9 @@ import subprocess
 
 import baton_test
 from baton_test import (QtestClient, Vm, VmTestCase, cpr_channels,
-                        cpr_incoming_args, memfd_ram_args, unix_listening,
-                        wait_for, wait_migration, wait_runstate)
+                        cpr_incoming_args, memfd_ram_args, proc_image_id,
+                        unix_listening, wait_for, wait_migration,
+                        wait_runstate)
 from virtio_driver import (F_VERSION_1, NEEDS_RESET, VirtioPci)
 
 BASE = ["-nodefaults", "-display", "none", "-accel", "qtest", "-serial",
@@ -336,6 +337,37 @@ class LiveUpdate(NetCase):
         nic.post(32)
         got = self.collect(nic, 40, got)
         self.assertEqual(seqs(got), list(range(40)))
+
+    def test_cpr_exec_loses_nothing(self):
+        """cpr-exec: the same process execs a new image with the tap fd;
+        frames sent while the guest is stopped for it all arrive."""
+        vm, qt = self.start("tap,id=n0,ifname=bv6,script=no,downscript=no",
+                            mem=memfd_ram_args("64M"), name="exec")
+        s = self.tap("bv6")
+        nic = Nic(vm, qt, rx_bufs=128)
+        for i in range(10):
+            s.send(frame(i))
+        got = self.collect(nic, 10)
+        vm.qmp.cmd("stop")
+        for i in range(10, 40):
+            s.send(frame(i))
+        state = vm.path("state")
+        before = proc_image_id(vm.pid)
+        vm.qmp.cmd("migrate-set-parameters",
+                   {"mode": "cpr-exec", "cpr-exec-command":
+                    vm.command() + ["-incoming", "defer"]})
+        vm.qmp.cmd("migrate", uri="file:" + state)
+        wait_for(lambda: vm._died() or
+                 proc_image_id(vm.pid) not in (before, None),
+                 interval=0.002, what="exec")
+        vm.qmp.cmd("migrate-incoming", uri="file:" + state)
+        wait_runstate(vm.qmp, "paused")
+        for i in range(40, 50):
+            s.send(frame(i))
+        self.assertEqual(seqs(nic.received()), [])
+        vm.qmp.cmd("cont")
+        got = self.collect(nic, 50, got)
+        self.assertEqual(seqs(got), list(range(50)))
 
 
 class Migration(NetCase):

@@ -22,6 +22,7 @@
 #include "migration/stream.h"
 #include "monitor/monitor.h"
 #include "system/cpus.h"
+#include "system/netdev.h"
 #include "system/runstate.h"
 #include "util/error-report.h"
 
@@ -1062,6 +1063,16 @@ static bool incoming_take_over(IncomingState *mis, int fd, int hs,
         }
     } else {
         runstate_set(target);
+    }
+    if (!cpr_is_incoming()) {
+        /*
+         * The guest is on another port now: tell the switches (QEMU's
+         * announce-* parameters). A live update keeps the same tap.
+         */
+        uint64_t a[4];
+
+        migrate_announce_params(&a[0], &a[1], &a[2], &a[3]);
+        net_announce(a[0], a[1], a[2], a[3], NULL);
     }
     if (cpr_is_incoming()) {
         /* Ours now: the adopted fds may be read, accepted and written. */

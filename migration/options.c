@@ -662,6 +662,16 @@ uint64_t migrate_downtime_limit(void)
     return params[P_DOWNTIME_LIMIT].u;
 }
 
+void migrate_announce_params(uint64_t *initial, uint64_t *max,
+                             uint64_t *rounds, uint64_t *step)
+{
+    params_init();
+    *initial = params[P_ANNOUNCE_INITIAL].u;
+    *max = params[P_ANNOUNCE_MAX].u;
+    *rounds = params[P_ANNOUNCE_ROUNDS].u;
+    *step = params[P_ANNOUNCE_STEP].u;
+}
+
 MigMode migrate_mode(void)
 {
     params_init();

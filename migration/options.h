@@ -28,6 +28,9 @@ bool migrate_ignore_shared(void);
 uint64_t migrate_max_bandwidth(void);              /* bytes/s, 0 = none */
 uint64_t migrate_avail_switchover_bandwidth(void); /* bytes/s, 0 = estimate */
 uint64_t migrate_downtime_limit(void);             /* ms */
+/* announce-initial, -max, -rounds, -step (ms, ms, count, ms). */
+void migrate_announce_params(uint64_t *initial, uint64_t *max,
+                             uint64_t *rounds, uint64_t *step);
 /* cpr-exec-command (NULL-terminated argv), or NULL when unset. */
 char **migrate_cpr_exec_command(void);
 /* The tls-creds parameter ("" when unset). */

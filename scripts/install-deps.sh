@@ -5,7 +5,7 @@
 set -e
 # gcc brings the sanitizer runtimes of make check's build-san (gcc-12 ->
 # libgcc-12-dev -> libasan8, libubsan1, liblsan0).
-PKGS="meson ninja-build pkg-config gcc binutils libglib2.0-dev libjson-glib-dev python3"
+PKGS="meson ninja-build pkg-config gcc binutils libglib2.0-dev libjson-glib-dev libslirp-dev python3"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

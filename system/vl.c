@@ -20,6 +20,7 @@
 #include "monitor/monitor.h"
 #include "monitor/qmp-misc.h"
 #include "system/blockdev.h"
+#include "system/netdev.h"
 #include "system/cpus.h"
 #include "system/main-loop.h"
 #include "system/runstate.h"
@@ -50,6 +51,7 @@ typedef struct Config {
     GPtrArray *chardevs;      /* CmdOpt * */
     GPtrArray *monitors;      /* MonitorSpec * */
     GPtrArray *drives;        /* CmdOpt * */
+    GPtrArray *netdevs;       /* CmdOpt * */
     GPtrArray *devices;       /* CmdOpt * */
     GPtrArray *objects;       /* CmdOpt * */
     GPtrArray *incoming;      /* char * */
@@ -69,7 +71,7 @@ typedef enum OptId {
     OPT_ACCEL, OPT_ENABLE_KVM, OPT_MACHINE, OPT_M, OPT_SMP, OPT_NAME,
     OPT_SERIAL, OPT_CHARDEV, OPT_QMP, OPT_QMP_PRETTY, OPT_MONITOR, OPT_MON,
     OPT_QTEST, OPT_QTEST_LOG, OPT_DISPLAY, OPT_NOGRAPHIC, OPT_NODEFAULTS,
-    OPT_DAEMONIZE, OPT_PIDFILE, OPT_DRIVE, OPT_DEVICE, OPT_OBJECT,
+    OPT_DAEMONIZE, OPT_PIDFILE, OPT_DRIVE, OPT_NETDEV, OPT_DEVICE, OPT_OBJECT,
     OPT_AUDIO, OPT_RUN_WITH, OPT_S, OPT_NO_SHUTDOWN, OPT_D, OPT_LOGFILE,
     OPT_INCOMING, OPT_GLOBAL, OPT_CPU, OPT_VGA, OPT_NO_USER_CONFIG, OPT_VERSION,
     OPT_HELP, OPT_TRACE,
@@ -104,6 +106,7 @@ static const OptionDef option_table[] = {
     { "daemonize", OPT_DAEMONIZE, false, "detach once the VM is set up" },
     { "pidfile", OPT_PIDFILE, true, "FILE  write the process id to FILE" },
     { "drive", OPT_DRIVE, true, "file=FILE,format=raw[,if=ide|none,id=ID,...]" },
+    { "netdev", OPT_NETDEV, true, "tap,id=ID[,ifname=NAME|fd=N|fds=A:B][,vnet_hdr=on|off,queues=N]|user,id=ID[,net=ADDR/BITS,hostfwd=RULE,...]" },
     { "device", OPT_DEVICE, true, "DRIVER[,prop=value,...]  add a device" },
     { "object", OPT_OBJECT, true, "TYPE,id=ID[,...]  create an object (memory backends)" },
     { "audio", OPT_AUDIO, true, "none  (baton has no audio)" },
@@ -445,6 +448,9 @@ static void parse_one(Config *cfg, const OptionDef *def, const char *arg)
     case OPT_DRIVE:
         g_ptr_array_add(cfg->drives, cmdopt_new("-drive", arg, NULL));
         break;
+    case OPT_NETDEV:
+        g_ptr_array_add(cfg->netdevs, cmdopt_new("-netdev", arg, "type"));
+        break;
     case OPT_DEVICE:
         g_ptr_array_add(cfg->devices, cmdopt_new("-device", arg, "driver"));
         break;
@@ -567,6 +573,18 @@ static void create_drives(Config *cfg)
         GError *err = NULL;
 
         if (!drive_new(c->opts, &err)) {
+            die_err(c->loc, err);
+        }
+    }
+}
+
+static void create_netdevs(Config *cfg)
+{
+    for (guint i = 0; i < cfg->netdevs->len; i++) {
+        CmdOpt *c = g_ptr_array_index(cfg->netdevs, i);
+        GError *err = NULL;
+
+        if (!netdev_new(c->opts, &err)) {
             die_err(c->loc, err);
         }
     }
@@ -946,6 +964,7 @@ static Config *config_new(void)
     cfg->chardevs = g_ptr_array_new_with_free_func(cmdopt_free);
     cfg->monitors = g_ptr_array_new();
     cfg->drives = g_ptr_array_new_with_free_func(cmdopt_free);
+    cfg->netdevs = g_ptr_array_new_with_free_func(cmdopt_free);
     cfg->devices = g_ptr_array_new_with_free_func(cmdopt_free);
     cfg->objects = g_ptr_array_new_with_free_func(cmdopt_free);
     cfg->incoming = g_ptr_array_new_with_free_func(g_free);
@@ -966,6 +985,7 @@ static void config_free(Config *cfg)
     g_ptr_array_unref(cfg->serials);
     g_ptr_array_unref(cfg->chardevs);
     g_ptr_array_unref(cfg->drives);
+    g_ptr_array_unref(cfg->netdevs);
     g_ptr_array_unref(cfg->devices);
     g_ptr_array_unref(cfg->objects);
     g_ptr_array_unref(cfg->incoming);
@@ -989,6 +1009,7 @@ static void create_vm(Config *cfg)
     create_objects(cfg);
     create_chardevs(cfg);
     create_drives(cfg);
+    create_netdevs(cfg);
     accel = select_accel(cfg);
     ms = create_machine(cfg);
     mc = MACHINE_GET_CLASS(ms);
@@ -1090,6 +1111,7 @@ int baton_main(int argc, char **argv)
     }
     chardev_cleanup_all();
     drive_cleanup_all();
+    netdev_cleanup_all();
     config_free(cfg);
     return status;
 }

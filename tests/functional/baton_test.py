@@ -913,6 +913,24 @@ def seq_numbers(data):
     return [int(n) for n in _SEQ_LINE.findall(bytes(data))]
 
 
+def enter_netns():
+    """Move this test process (and every process it starts later) into a
+    network namespace of its own, loopback up and IPv6 off (no router
+    solicitations on the taps it creates), so a test may create taps and
+    bridges without touching the host's. Returns None, or why not (the
+    test then skips with that reason)."""
+    import ctypes
+    clone_newnet = 0x40000000
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(clone_newnet) != 0:
+        return "no network namespace of our own (unshare: %s)" \
+            % os.strerror(ctypes.get_errno())
+    with open("/proc/sys/net/ipv6/conf/default/disable_ipv6", "w") as f:
+        f.write("1")
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    return None
+
+
 def free_tcp_port():
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

@@ -235,6 +235,51 @@ MigMode migration_mode(void)
                                  : migrate_mode();
 }
 
+/* ---- query-migrate members of other subsystems ---- */
+
+typedef struct MigrationInfo {
+    const char *member;
+    MigrationInfoFn fn;
+    void (*begin)(void);
+} MigrationInfo;
+
+static GArray *mig_infos; /* MigrationInfo, in registration order */
+
+void migration_add_info(const char *member, MigrationInfoFn fn,
+                        void (*begin)(void))
+{
+    MigrationInfo i = {member, fn, begin};
+
+    if (!mig_infos) {
+        mig_infos = g_array_new(false, false, sizeof(i));
+    }
+    g_array_append_val(mig_infos, i);
+}
+
+static void migration_infos_begin(void)
+{
+    for (guint k = 0; mig_infos && k < mig_infos->len; k++) {
+        MigrationInfo *i = &g_array_index(mig_infos, MigrationInfo, k);
+
+        if (i->begin) {
+            i->begin();
+        }
+    }
+}
+
+static void add_infos(JsonBuilder *b)
+{
+    for (guint k = 0; mig_infos && k < mig_infos->len; k++) {
+        MigrationInfo *i = &g_array_index(mig_infos, MigrationInfo, k);
+        JsonNode *v = i->fn();
+
+        if (v) {
+            json_builder_set_member_name(b, i->member);
+            json_builder_add_value(b, v);
+        }
+    }
+}
+
 /* ---- source: the migration thread ---- */
 
 static void migration_set_error(MigrationState *s, const GError *err)
@@ -887,6 +932,7 @@ bool migration_qmp_migrate(const char *uri, JsonArray *channels,
         }
     }
     migration_init(s, ch, mode);
+    migration_infos_begin();
     global_state_register();
     s->conn.fd = -1;
     if (!mig_outgoing_is_async(&ch->addr) &&
@@ -1361,6 +1407,7 @@ static void add_source_progress(JsonBuilder *b, MigrationState *s,
     bool completed = st == MIG_STATUS_COMPLETED;
 
     add_ram_stats(b, s, st);
+    add_infos(b);
     add_int(b, "total-time",
             completed ? s->total_time : now_ms() - s->start_time);
     if (completed) {

@@ -408,6 +408,7 @@ static void vfio_pci_teardown(VFIOPCIDevice *vdev)
 {
     PCIDevice *d = &vdev->parent_obj;
 
+    vfio_migration_exit(vdev);
     vfio_cpr_unregister(vdev);
     /* Before the BARs go: MSI-X overlays them and uses the vectors. */
     msix_uninit(d);
@@ -459,6 +460,9 @@ static bool vfio_pci_realize(PCIDevice *d, GError **errp)
     if (!vdev->cpr_reused && !vfio_intx_enable(vdev, errp)) {
         goto fail;
     }
+    if (!vfio_migration_realize(vdev, errp)) {
+        goto fail;
+    }
     vfio_cpr_register(vdev);
     if (!vfio_pci_devices) {
         vfio_pci_devices = g_ptr_array_new();
@@ -504,11 +508,20 @@ static void vfio_pci_reset(PCIDevice *d)
                          g_strerror(-ret));
         }
     }
+    if (ret == 0) {
+        vfio_migration_reset(vdev);
+    }
     trace_vfio_reset(vdev->name, ret);
     if (!vfio_intx_enable(vdev, &local_err)) {
         g_prefix_error(&local_err, "vfio %s: ", vdev->name);
         error_report_err(local_err);
     }
+}
+
+static bool vfio_pci_check_migratable(DeviceState *dev, unsigned int mode,
+                                      GError **errp)
+{
+    return vfio_migration_check(VFIO_PCI(dev), mode, errp);
 }
 
 static const Property vfio_pci_props[] = {
@@ -523,6 +536,11 @@ static const Property vfio_pci_props[] = {
     DEFINE_PROP_LINK("iommufd", VFIOPCIDevice, iommufd, TYPE_IOMMUFD_BACKEND,
                      .desc = "the iommufd object (-object iommufd,id=ID) to "
                              "use instead of the legacy VFIO container"),
+    DEFINE_PROP("enable-migration", PROP_ON_OFF_AUTO, VFIOPCIDevice,
+                enable_migration, .defval = "auto",
+                .desc = "migration of the device's state (auto: when the "
+                        "host device supports it, else a blocker; on: "
+                        "required)"),
     {NULL},
 };
 
@@ -534,11 +552,12 @@ static void vfio_pci_class_init(ObjectClass *oc, const void *data)
     device_class_set_props(dc, vfio_pci_props);
     dc->user_creatable = true;
     /*
-     * QEMU's blocker text for a VFIO device without migration support:
-     * with the vmsd, it blocks every mode but the CPR ones (qdev.h).
+     * Normal migration moves the config and interrupts (vmsd) with the
+     * device's own state (migration.c), when the host device can;
+     * check_migratable names the device that cannot.
      */
-    dc->unmigratable = "VFIO device doesn't support migration";
     dc->vmsd = &vmstate_vfio_pci;
+    dc->check_migratable = vfio_pci_check_migratable;
     pc->realize = vfio_pci_realize;
     pc->exit = vfio_pci_exit;
     pc->reset = vfio_pci_reset;
@@ -576,6 +595,7 @@ static void vfio_pci_register_types(void)
 {
     type_register(&vfio_pci_type);
     vfio_cpr_init(TYPE_VFIO_PCI);
+    vfio_migration_init();
 }
 
 type_init(vfio_pci_register_types)

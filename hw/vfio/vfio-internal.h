@@ -124,6 +124,8 @@ struct VFIOGroup {
 };
 
 typedef struct VFIOPCIDevice VFIOPCIDevice;
+/* A device's migration (migration.c), when its host device supports it. */
+typedef struct VFIOMigration VFIOMigration;
 
 /* A BAR or the ROM: its region on the device fd and the guest's view. */
 typedef struct VFIOBar {
@@ -165,6 +167,7 @@ struct VFIOPCIDevice {
     char *sysfsdev;
     char *fd_param;
     Object *iommufd; /* the iommufd object (iommufd=ID), else legacy */
+    OnOffAuto enable_migration;
 
     /* runtime only: the host device (nothing is migrated) */
     char *name; /* "0000:01:00.0": error prefix, GET_DEVICE_FD name */
@@ -218,6 +221,13 @@ struct VFIOPCIDevice {
     bool handed_over;
     bool mdev;
     uint32_t mig_irq_mode, mig_nr_vectors; /* the stream's copy */
+
+    /*
+     * Migration (migration.c): set up when the host device supports it,
+     * else (enable-migration=auto/off) why normal migration is blocked.
+     */
+    VFIOMigration *migration;
+    GError *migration_blocker;
 };
 
 /* ---- helpers.c ---- */
@@ -330,6 +340,23 @@ void vfio_ioas_cpr_unregister(VFIOIOASContainer *c);
 /* Whether a live update can keep VDEV's IOAS (no vaddr mapping). */
 bool vfio_iommufd_cpr_check(VFIOPCIDevice *vdev, unsigned int mode,
                             GError **errp);
+
+/* ---- migration.c ---- */
+
+/*
+ * Probe the migration feature: set up VDEV's live section and run-state
+ * handlers, or record a blocker; with enable-migration=on a device that
+ * cannot migrate fails (false + errp, unprefixed wording of QEMU's).
+ */
+bool vfio_migration_realize(VFIOPCIDevice *vdev, GError **errp);
+void vfio_migration_exit(VFIOPCIDevice *vdev);
+/* VFIO_DEVICE_RESET happened: the device is RUNNING, any transfer gone. */
+void vfio_migration_reset(VFIOPCIDevice *vdev);
+/* DeviceClass.check_migratable: the blocker, multiple devices without P2P. */
+bool vfio_migration_check(VFIOPCIDevice *vdev, unsigned int mode,
+                          GError **errp);
+/* Type registration: query-migrate's "vfio". */
+void vfio_migration_init(void);
 
 /* ---- pci-config.c ---- */
 

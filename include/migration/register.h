@@ -110,4 +110,15 @@ void vmstate_unregister_opaque(void *opaque);
  */
 bool savevm_live_split(MigStream *f);
 
+/*
+ * A member of query-migrate's reply for the outgoing migration (QEMU's
+ * "vfio"), after "ram": FN returns its value, or NULL to leave it out.
+ * BEGIN (optional) runs as each migration starts (counters to zero).
+ * Main thread, big lock held.
+ */
+typedef struct _JsonNode JsonNode;
+typedef JsonNode *(*MigrationInfoFn)(void);
+void migration_add_info(const char *member, MigrationInfoFn fn,
+                        void (*begin)(void));
+
 #endif

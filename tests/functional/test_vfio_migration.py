@@ -1,0 +1,246 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""vfio-pci device migration (VFIO migration protocol v2; docs/system/vfio.md)
+against the host simulator: two dmatest functions in one hostsimd, the
+source's 0000:01:00.0 migrating to the destination's 0000:02:00.0, each
+baton driven through qtest in the guest's place.
+
+Blockers and enable-migration run with any hostsim. The migrations need
+the simulator's migration=on (VFIO_DEVICE_FEATURE_MIGRATION): where the
+simulator in this tree does not offer it, those tests skip and say so.
+"""
+
+import glob
+import os
+import unittest
+
+import baton_test
+from baton_test import (QtestClient, Vm, VmTestCase, wait_for,
+                        wait_migration, wait_runstate)
+from test_vfio import (BASE, CTRL, CTRL_STREAM, FAULTS, HEAD, RESETS,
+                       Dmatest, Hostsim, preload_works, run)
+
+SRC, DST = "0000:01:00.0", "0000:02:00.0"
+SRC_GROUP, DST_GROUP = 5, 6
+SLOT = 4
+RING, ENTRIES = 0x200000, 4096
+
+
+def dmatest(host, group, extra=""):
+    return "%s,type=dmatest,group=%d%s" % (host, group, extra)
+
+
+class Setup(VmTestCase):
+    """One hostsimd; batons with a vfio-pci function over memfd RAM."""
+
+    @classmethod
+    def setUpClass(cls):
+        why = preload_works()
+        if why:
+            raise unittest.SkipTest(why)
+
+    def transport_args(self):
+        return []
+
+    def transport_prop(self):
+        return ""
+
+    def hostsim(self, devices):
+        try:
+            self.hs = Hostsim(self, devices)
+        except RuntimeError:
+            # A key the simulator in this tree does not know: say which.
+            logs = glob.glob(os.path.join(baton_test.tmpdir(),
+                                          "hostsimd-*.log"))
+            text = open(max(logs, key=os.path.getmtime)).read()
+            if "unknown key" in text:
+                self.skipTest("the simulator here lacks a feature: " +
+                              text.strip())
+            raise
+        return self.hs
+
+    def vfio(self, host, props="", slot=SLOT, id="vf0"):
+        return ["-device", "vfio-pci,host=%s,addr=%x,id=%s%s%s"
+                % (host, slot, id, self.transport_prop(), props)]
+
+    def baton(self, args, name=None, incoming=None, mem="64M"):
+        ram = ["-object", "memory-backend-memfd,id=ram0,size=" + mem,
+               "-machine", "pc,memory-backend=ram0", "-m", mem]
+        vm = Vm(BASE + ram + self.transport_args() + list(args), name=name)
+        if incoming:
+            vm.args += ["-incoming", incoming]
+        vm.extra_env = self.hs.env
+        qtest_path = vm.path("qtest.sock")
+        vm.args += ["-qtest", "unix:%s,server=on,wait=off" % qtest_path]
+        self.launch(vm)
+        qt = QtestClient(qtest_path)
+        self.addCleanup(qt.close)
+        return vm, qt
+
+
+class Blockers(Setup):
+    """A device without migration support blocks normal migration
+    (enable-migration=auto) or fails realize (on); live update is not
+    affected."""
+
+    def test_auto_blocks(self):
+        """The blocker names the device, in query-migrate's blocked-reasons
+        and migrate's error; the guest runs on."""
+        self.hostsim([dmatest(SRC, SRC_GROUP)])
+        vm, qt = self.baton(self.vfio(SRC))
+        want = SRC + ": VFIO migration is not supported in kernel"
+        self.assertEqual(vm.qmp.cmd("query-migrate").get("blocked-reasons"),
+                         [want])
+        with self.assertRaises(baton_test.QmpError) as e:
+            vm.qmp.cmd("migrate", uri="unix:" + vm.path("x.sock"))
+        self.assertIn(want, str(e.exception))
+        self.assertEqual(vm.qmp.cmd("query-status")["status"], "running")
+        self.assertEqual(vm.qmp.cmd("qom-get", path="vf0",
+                                    property="enable-migration"), "auto")
+
+    def test_off_blocks(self):
+        """enable-migration=off: QEMU's blocker, whatever the device."""
+        self.hostsim([dmatest(SRC, SRC_GROUP)])
+        vm, qt = self.baton(self.vfio(SRC, ",enable-migration=off"))
+        with self.assertRaises(baton_test.QmpError) as e:
+            vm.qmp.cmd("migrate", uri="unix:" + vm.path("x.sock"))
+        self.assertIn(SRC + ": Migration is disabled for VFIO device",
+                      str(e.exception))
+
+    def test_on_fails_realize(self):
+        """enable-migration=on with a device that cannot migrate: baton
+        does not start, and says why."""
+        hs = self.hostsim([dmatest(SRC, SRC_GROUP)])
+        ram = ["-object", "memory-backend-memfd,id=ram0,size=64M",
+               "-machine", "pc,memory-backend=ram0", "-m", "64M"]
+        status, err = run(ram + self.transport_args() +
+                          self.vfio(SRC, ",enable-migration=on"),
+                          env=dict(os.environ, **hs.env))
+        self.assertEqual(status, 1, err)
+        self.assertIn("vfio %s: %s: VFIO migration is not supported in kernel"
+                      % (SRC, SRC), err)
+
+    def test_bad_value(self):
+        status, err = run(["-device",
+                           "vfio-pci,host=01:00.0,enable-migration=maybe"])
+        self.assertEqual(status, 1, err)
+        self.assertIn("Parameter 'enable-migration' does not accept value "
+                      "'maybe'", err)
+
+    def test_cpr_not_blocked(self):
+        """The blocker is for normal migration: cpr-transfer's checks pass
+        it (test_vfio.py runs the transfers themselves)."""
+        self.hostsim([dmatest(SRC, SRC_GROUP)])
+        vm, qt = self.baton(self.vfio(SRC))
+        vm.qmp.cmd("migrate-set-parameters", mode="cpr-transfer")
+        self.assertNotIn("blocked-reasons", vm.qmp.cmd("query-migrate"))
+
+
+class BlockersIommufd(Blockers):
+    def transport_args(self):
+        return ["-object", "iommufd,id=iommufd0"]
+
+    def transport_prop(self):
+        return ",iommufd=iommufd0"
+
+
+class Migrate(Setup):
+    """Two batons, one hostsimd with two migration-capable dmatest
+    functions: 01:00.0 streams records into the source's ring and its
+    state moves to 02:00.0, which goes on streaming into the
+    destination's ring."""
+
+    DEVICE_EXTRA = ",migration=on"
+
+    def pair(self, extra="", props=""):
+        self.hostsim([dmatest(SRC, SRC_GROUP, self.DEVICE_EXTRA + extra),
+                      dmatest(DST, DST_GROUP, self.DEVICE_EXTRA + extra)])
+        src, sqt = self.baton(self.vfio(SRC, props), name="src")
+        if "blocked-reasons" in src.qmp.cmd("query-migrate"):
+            self.skipTest("the simulator here has no VFIO migration "
+                          "(hostsimd --device ...,migration=on): %s"
+                          % src.qmp.cmd("query-migrate")["blocked-reasons"])
+        uri = "unix:" + src.path("mig.sock")
+        dst, dqt = self.baton(self.vfio(DST, props), name="dst",
+                              incoming=uri)
+        return src, sqt, dst, dqt, uri
+
+    def check_continues(self, d, dqt, more=300):
+        """On the destination: every record since the driver's last one is
+        in the ring (none stale, none missing) and the stream goes on."""
+        dd = Dmatest(dqt)
+        dd.ring, dd.entries, dd.n = d.ring, d.entries, d.n
+        dd.missing = dd.corrupt = 0
+        self.assertEqual(dd.consume(d.n + more), (0, 0))
+        self.assertEqual(dd.rd(FAULTS), 0)
+        return dd
+
+    def test_migrate(self):
+        """The device's state (registers, HEAD) moves: the destination
+        device continues the stream from the source's HEAD, every record
+        lands in the destination's RAM, and query-migrate counts the
+        device's bytes."""
+        src, sqt, dst, dqt, uri = self.pair()
+        d = Dmatest(sqt)
+        d.start_ring(RING, ENTRIES, period_us=200)
+        self.assertEqual(d.consume(100), (0, 0))
+        src.qmp.cmd("migrate", uri=uri)
+        info = wait_migration(src.qmp)
+        self.assertGreater(info["vfio"]["transferred"], 0)
+        wait_runstate(dst.qmp, "running")
+        dd = self.check_continues(d, dqt)
+        self.assertGreater(dd.rd(HEAD), d.n)
+        hmp = src.qmp.cmd("human-monitor-command",
+                          **{"command-line": "info migrate"})
+        self.assertIn("vfio device transferred: ", hmp)
+
+    def test_cancel_precopy(self):
+        """A cancel while RAM is still being sent: the source device runs
+        on (its stream intact), the guest too."""
+        src, sqt, dst, dqt, uri = self.pair()
+        d = Dmatest(sqt)
+        d.start_ring(RING, ENTRIES, period_us=200)
+        self.assertEqual(d.consume(50), (0, 0))
+        # 1 byte/s: the first pass cannot finish before the cancel.
+        src.qmp.cmd("migrate-set-parameters", **{"max-bandwidth": 1})
+        src.qmp.cmd("migrate", uri=uri)
+        wait_migration(src.qmp, until=("active",))
+        src.qmp.cmd("migrate_cancel")
+        wait_migration(src.qmp, until=("cancelled",))
+        self.assertEqual(src.qmp.cmd("query-status")["status"], "running")
+        self.assertEqual(d.consume(d.n + 200), (0, 0))
+        self.assertEqual(d.rd(FAULTS), 0)
+
+    def test_destination_refuses(self):
+        """A destination whose load fails (its device is of another
+        kind's state size) makes the source take the guest back: the
+        device runs again, its stream intact."""
+        self.hostsim([
+            dmatest(SRC, SRC_GROUP, self.DEVICE_EXTRA + ",state-size=64K"),
+            dmatest(DST, DST_GROUP, self.DEVICE_EXTRA + ",state-size=128K")])
+        src, sqt = self.baton(self.vfio(SRC), name="src")
+        if "blocked-reasons" in src.qmp.cmd("query-migrate"):
+            self.skipTest("the simulator here has no VFIO migration")
+        uri = "unix:" + src.path("mig.sock")
+        dst, dqt = self.baton(self.vfio(DST), name="dst", incoming=uri)
+        d = Dmatest(sqt)
+        d.start_ring(RING, ENTRIES, period_us=200)
+        self.assertEqual(d.consume(50), (0, 0))
+        resets = d.rd(RESETS)
+        src.qmp.cmd("migrate", uri=uri)
+        wait_migration(src.qmp, until=("failed",))
+        wait_runstate(src.qmp, "running")
+        self.assertEqual(d.consume(d.n + 200), (0, 0))
+        self.assertEqual(d.rd(RESETS), resets)
+        self.assertEqual(d.rd(CTRL) & CTRL_STREAM, CTRL_STREAM)
+
+
+class MigrateIommufd(Migrate):
+    def transport_args(self):
+        return ["-object", "iommufd,id=iommufd0"]
+
+    def transport_prop(self):
+        return ",iommufd=iommufd0"
+
+
+if __name__ == "__main__":
+    baton_test.main()

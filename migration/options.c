@@ -774,6 +774,11 @@ void migrate_inherit_events(bool on)
     caps[CAP_EVENTS] = on;
 }
 
+bool migrate_switchover_ack(void)
+{
+    return caps[CAP_SWITCHOVER_ACK];
+}
+
 bool migrate_ignore_shared(void)
 {
     return caps[CAP_X_IGNORE_SHARED];

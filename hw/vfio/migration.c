@@ -30,6 +30,7 @@
  */
 #define VFIO_MIG_TAG_SETUP 0xffffffffef100003ULL
 #define VFIO_MIG_TAG_DATA 0xffffffffef100004ULL
+#define VFIO_MIG_TAG_INIT_DATA_SENT 0xffffffffef100005ULL
 #define VFIO_MIG_TAG_COMPLETE 0xffffffffef100010ULL
 
 /* What one save_iterate reads (register.h: a bounded chunk). */
@@ -46,6 +47,7 @@ struct VFIOMigration {
     int data_fd;
     uint8_t *buf;
     uint64_t precopy_init, precopy_dirty;
+    bool initial_data_sent;
     bool loading; /* destination: RESUMING entered for this load */
     bool loaded;  /* destination: COMPLETE applied (device in STOP) */
     char *idstr;  /* the live section */
@@ -249,6 +251,7 @@ static bool vfio_save_setup(MigStream *f, void *opaque, GError **errp)
     VFIOMigration *m = opaque;
 
     m->buf = g_malloc(VFIO_MIG_BUFFER_SIZE);
+    m->initial_data_sent = false;
     mig_put_be64(f, VFIO_MIG_TAG_SETUP);
     /* A guest already stopped goes straight to STOP_COPY at completion. */
     if (vfio_mig_precopy_supported(m) &&
@@ -282,6 +285,12 @@ static int vfio_save_iterate(MigStream *f, void *opaque, GError **errp)
 
         m->precopy_init -= k;
         m->precopy_dirty -= MIN(m->precopy_dirty, (uint64_t)n - k);
+    }
+    if (migration_switchover_ack_enabled() && !m->precopy_init &&
+        !m->initial_data_sent) {
+        /* The destination acknowledges once it has loaded this far. */
+        mig_put_be64(f, VFIO_MIG_TAG_INIT_DATA_SENT);
+        m->initial_data_sent = true;
     }
     trace_vfio_save_iterate(m->vdev->name, m->precopy_init, m->precopy_dirty);
     return !m->precopy_init && !m->precopy_dirty;
@@ -360,6 +369,12 @@ static void vfio_save_cleanup(void *opaque)
     m->precopy_init = m->precopy_dirty = 0;
     trace_vfio_save_cleanup(m->vdev->name,
                             vfio_mig_state_name(m->device_state));
+}
+
+/* In pre-copy after setup: INIT_DATA_SENT will follow its initial bytes. */
+static bool vfio_switchover_ack_needed(void *opaque)
+{
+    return vfio_mig_in_precopy(opaque);
 }
 
 /* Normal migration only: the CPR modes keep the device as it runs. */
@@ -460,6 +475,16 @@ static bool vfio_load_item(VFIOMigration *m, MigStream *f, uint64_t tag,
         }
         return mig_stream_check(f, errp) && vfio_mig_load_data(m, f, len, errp);
     }
+    case VFIO_MIG_TAG_INIT_DATA_SENT:
+        if (!vfio_mig_precopy_supported(m) ||
+            !migration_switchover_ack_enabled()) {
+            error_setg(errp,
+                       "%s: Received INIT_DATA_SENT but switchover ack "
+                       "is not used",
+                       m->vdev->name);
+            return false;
+        }
+        return migration_switchover_approve(errp);
     case VFIO_MIG_TAG_COMPLETE:
         return vfio_mig_load_complete(m, errp);
     default:
@@ -519,6 +544,7 @@ static const SaveVMHandlers vfio_savevm_handlers = {
     .load_cleanup = vfio_load_cleanup,
     .load_state = vfio_load_state,
     .is_active = vfio_is_active,
+    .switchover_ack_needed = vfio_switchover_ack_needed,
 };
 
 /* ---- the guest's stop and start ---- */
@@ -660,6 +686,25 @@ bool vfio_migration_realize(VFIOPCIDevice *vdev, GError **errp)
                     "err: %d (%s)",
                     vdev->name, ret, g_strerror(-ret));
         return vfio_mig_block(vdev, reason, errp);
+    }
+    vdev->dma_logging = vfio_dma_logging_probe(vdev);
+    if ((!vdev->dma_logging ||
+         vdev->device_dirty_page_tracking == ON_OFF_AUTO_OFF) &&
+        !vdev->dma->iommu_dirty) {
+        /*
+         * QEMU's rule: without any tracking every mapped page is resent
+         * at every pass, which only enable-migration=on asks for.
+         */
+        if (vdev->enable_migration == ON_OFF_AUTO_AUTO) {
+            g_set_error(&reason, BATON_ERROR, BATON_ERROR_GENERIC,
+                        "%s: VFIO device doesn't support device and IOMMU "
+                        "dirty tracking",
+                        vdev->name);
+            return vfio_mig_block(vdev, reason, errp);
+        }
+        warn_report("%s: VFIO device doesn't support device and IOMMU dirty "
+                    "tracking",
+                    vdev->name);
     }
     m = g_new0(VFIOMigration, 1);
     m->vdev = vdev;

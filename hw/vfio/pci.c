@@ -409,6 +409,9 @@ static void vfio_pci_teardown(VFIOPCIDevice *vdev)
     PCIDevice *d = &vdev->parent_obj;
 
     vfio_migration_exit(vdev);
+    if (vdev->dma) {
+        vfio_iommu_del_device(vdev->dma, vdev);
+    }
     vfio_cpr_unregister(vdev);
     /* Before the BARs go: MSI-X overlays them and uses the vectors. */
     msix_uninit(d);
@@ -460,6 +463,7 @@ static bool vfio_pci_realize(PCIDevice *d, GError **errp)
     if (!vdev->cpr_reused && !vfio_intx_enable(vdev, errp)) {
         goto fail;
     }
+    vfio_iommu_add_device(vdev->dma, vdev);
     if (!vfio_migration_realize(vdev, errp)) {
         goto fail;
     }
@@ -536,6 +540,18 @@ static const Property vfio_pci_props[] = {
     DEFINE_PROP_LINK("iommufd", VFIOPCIDevice, iommufd, TYPE_IOMMUFD_BACKEND,
                      .desc = "the iommufd object (-object iommufd,id=ID) to "
                              "use instead of the legacy VFIO container"),
+    DEFINE_PROP("x-device-dirty-page-tracking", PROP_ON_OFF_AUTO, VFIOPCIDevice,
+                device_dirty_page_tracking, .defval = "on",
+                .desc = "off: do not use the device's DMA logging for "
+                        "dirty page tracking"),
+    DEFINE_PROP("x-pre-copy-dirty-page-tracking", PROP_ON_OFF_AUTO,
+                VFIOPCIDevice, pre_copy_dirty_page_tracking, .defval = "on",
+                .desc = "off: collect the pages DMA wrote only at the "
+                        "switch-over, not while the guest runs"),
+    DEFINE_PROP("x-dirty-tracking", PROP_ON_OFF_AUTO, VFIOPCIDevice,
+                dirty_tracking, .defval = "auto",
+                .desc = "off (tests only): track no DMA write at all, so "
+                        "a migration leaves stale pages behind"),
     DEFINE_PROP("enable-migration", PROP_ON_OFF_AUTO, VFIOPCIDevice,
                 enable_migration, .defval = "auto",
                 .desc = "migration of the device's state (auto: when the "

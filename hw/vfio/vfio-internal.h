@@ -24,6 +24,19 @@ typedef struct VFIOIovaRange {
 } VFIOIovaRange;
 
 typedef struct VFIOIOMMU VFIOIOMMU;
+typedef struct VFIOPCIDevice VFIOPCIDevice;
+
+/*
+ * How DMA writes are found during a normal migration (dirty.c). OFF: not
+ * tracking; NONE: x-dirty-tracking=off, test only (nothing is dirty).
+ */
+typedef enum VFIODirtyMethod {
+    VFIO_DIRTY_OFF,
+    VFIO_DIRTY_NONE,
+    VFIO_DIRTY_DEVICE,
+    VFIO_DIRTY_IOMMU,
+    VFIO_DIRTY_ALL,
+} VFIODirtyMethod;
 
 /*
  * A live DMA mapping: what the listener mapped, from which vaddr, and
@@ -49,6 +62,14 @@ typedef struct VFIOIOMMUOps {
     const char *name; /* "container" or "ioas": traces */
     int (*dma_map)(VFIOIOMMU *b, VFIODmaMap *m);
     int (*dma_unmap)(VFIOIOMMU *b, const VFIODmaMap *m);
+    /*
+     * The IOMMU's dirty tracking (when base.iommu_dirty): start or stop
+     * it; read and clear the bitmap of [IOVA, IOVA + SIZE) in PGSIZE
+     * pages into BITMAP (zeroed by the caller). 0 or -errno.
+     */
+    int (*dirty_set)(VFIOIOMMU *b, bool on);
+    int (*dirty_get)(VFIOIOMMU *b, uint64_t iova, uint64_t size,
+                     uint64_t pgsize, uint64_t *bitmap);
 } VFIOIOMMUOps;
 
 /*
@@ -74,6 +95,10 @@ struct VFIOIOMMU {
     bool remapping;
     bool collecting;
     GError *error;
+    /* Dirty tracking (dirty.c): the devices DMA-ing through it. */
+    GPtrArray *devices; /* VFIOPCIDevice * */
+    bool iommu_dirty;   /* the IOMMU can track (transport's ops) */
+    VFIODirtyMethod dirty;
 };
 
 /*
@@ -123,7 +148,6 @@ struct VFIOGroup {
     unsigned int users; /* devices open in it */
 };
 
-typedef struct VFIOPCIDevice VFIOPCIDevice;
 /* A device's migration (migration.c), when its host device supports it. */
 typedef struct VFIOMigration VFIOMigration;
 
@@ -228,6 +252,17 @@ struct VFIOPCIDevice {
      */
     VFIOMigration *migration;
     GError *migration_blocker;
+    /*
+     * Dirty tracking: QEMU's x-device-dirty-page-tracking and
+     * x-pre-copy-dirty-page-tracking, and x-dirty-tracking=off (tests:
+     * nothing is tracked, so stale pages must show); whether the device
+     * can log its DMA (probed) and does now.
+     */
+    OnOffAuto device_dirty_page_tracking;
+    OnOffAuto pre_copy_dirty_page_tracking;
+    OnOffAuto dirty_tracking;
+    bool dma_logging;
+    bool dma_logging_started;
 };
 
 /* ---- helpers.c ---- */
@@ -268,6 +303,9 @@ bool vfio_iommu_listen(VFIOIOMMU *b, GError **errp);
 void vfio_iommu_unlisten(VFIOIOMMU *b);
 /* A mapping made by vaddr (not by file), or NULL. */
 const VFIODmaMap *vfio_iommu_find_vaddr_map(VFIOIOMMU *b);
+/* VDEV DMAs through B from realize to teardown (dirty tracking). */
+void vfio_iommu_add_device(VFIOIOMMU *b, VFIOPCIDevice *vdev);
+void vfio_iommu_del_device(VFIOIOMMU *b, VFIOPCIDevice *vdev);
 
 /* ---- container.c ---- */
 
@@ -340,6 +378,23 @@ void vfio_ioas_cpr_unregister(VFIOIOASContainer *c);
 /* Whether a live update can keep VDEV's IOAS (no vaddr mapping). */
 bool vfio_iommufd_cpr_check(VFIOPCIDevice *vdev, unsigned int mode,
                             GError **errp);
+
+/* ---- dirty.c ---- */
+
+const char *vfio_dirty_method_name(VFIODirtyMethod m);
+/*
+ * Sort RANGES (N of them, [start, end] inclusive), join touching ones,
+ * then close the smallest gaps until at most MAX (>= 1) are left; returns
+ * how many. The fewest bytes outside the given ranges are added.
+ */
+unsigned int vfio_dirty_merge_ranges(VFIOIovaRange *ranges, unsigned int n,
+                                     unsigned int max);
+/* Whether VDEV supports DMA logging (FEATURE_PROBE of DMA_LOGGING_START). */
+bool vfio_dma_logging_probe(VFIOPCIDevice *vdev);
+/* The listener's log_global_start, log_global_stop and log_sync. */
+bool vfio_dirty_start(VFIOIOMMU *b, GError **errp);
+void vfio_dirty_stop(VFIOIOMMU *b);
+bool vfio_dirty_sync(VFIOIOMMU *b, MemoryRegionSection *s, GError **errp);
 
 /* ---- migration.c ---- */
 

@@ -33,6 +33,7 @@ struct HsContainer {
     bool iommu_set;
     bool file_open; /* the container file itself */
     bool dirty_tracking; /* VFIO_IOMMU_DIRTY_PAGES_FLAG_START */
+    GHashTable *dirty;   /* iommu-dirty: 4 KiB pages written since read */
     HsSpace space;
 };
 
@@ -70,6 +71,40 @@ int hs_group_id(HsGroup *g)
     return g->id;
 }
 
+/*
+ * The IOMMU tracks dirty pages itself when every device of the container
+ * has iommu-dirty=on; otherwise type1 reports every mapped page dirty.
+ */
+static bool hs_container_precise(HsContainer *ct)
+{
+    guint i, j;
+
+    for (i = 0; i < ct->groups->len; i++) {
+        HsGroup *g = ct->groups->pdata[i];
+
+        for (j = 0; j < g->devices->len; j++) {
+            if (!hs_device_iommu_dirty(g->devices->pdata[j])) {
+                return false;
+            }
+        }
+    }
+    return ct->groups->len > 0;
+}
+
+void hs_group_dirty_note(HsGroup *g, uint64_t iova, uint64_t len)
+{
+    HsContainer *ct = g ? g->container : NULL;
+    uint64_t pfn;
+
+    if (!ct || !ct->dirty_tracking || !len) {
+        return;
+    }
+    for (pfn = iova / HS_PAGE_SIZE; pfn <= (iova + len - 1) / HS_PAGE_SIZE;
+         pfn++) {
+        g_hash_table_add(ct->dirty, GSIZE_TO_POINTER(pfn));
+    }
+}
+
 HsSpace *hs_group_space(HsGroup *g)
 {
     return g && g->container && g->container->iommu_set ? &g->container->space
@@ -83,6 +118,7 @@ int hs_container_open(HsCall *c, void **obj)
 
     ct->serial = ++serial;
     ct->groups = g_ptr_array_new();
+    ct->dirty = g_hash_table_new(g_direct_hash, g_direct_equal);
     ct->file_open = true;
     hs_space_init(&ct->space);
     hs_log("pid %d: container %u opened", (int)c->pid, ct->serial);
@@ -111,6 +147,7 @@ static void hs_container_free_if_unused(HsContainer *ct)
     hs_space_destroy(&ct->space);
     g_ptr_array_free(ct->space.maps, TRUE);
     g_ptr_array_free(ct->groups, TRUE);
+    g_hash_table_destroy(ct->dirty);
     g_free(ct);
 }
 
@@ -555,10 +592,13 @@ static int64_t hs_unmap_dma(HsContainer *ct, HsCall *c)
 /*
  * VFIO_IOMMU_DIRTY_PAGES as type1 does it for devices that do not narrow
  * the scope to pages they pinned: while tracking is on, every page of
- * every mapping reads as dirty. GET_BITMAP must cover whole mappings; the
- * bitmap comes back as the reply's trailing part, which the preload
- * copies to range.bitmap.data (bits of unmapped pages are 0 there, where
- * the kernel leaves them as they were).
+ * every mapping reads as dirty. With iommu-dirty=on on every device of
+ * the container, the IOMMU knows better: the pages devices wrote by DMA
+ * since tracking started or the range was last read, cleared as read.
+ * GET_BITMAP must cover whole mappings; the bitmap comes back as the
+ * reply's trailing part, which the preload copies to range.bitmap.data
+ * (bits of unmapped pages are 0 there, where the kernel leaves them as
+ * they were).
  */
 static int64_t hs_dirty_pages(HsContainer *ct, HsCall *c)
 {
@@ -581,8 +621,11 @@ static int64_t hs_dirty_pages(HsContainer *ct, HsCall *c)
     }
     if (d.flags == VFIO_IOMMU_DIRTY_PAGES_FLAG_START) {
         if (!ct->dirty_tracking) {
-            hs_log("pid %d: container %u: dirty page tracking on", (int)c->pid,
-                   ct->serial);
+            hs_log("pid %d: container %u: dirty page tracking on (%s)",
+                   (int)c->pid, ct->serial,
+                   hs_container_precise(ct) ? "pages written by DMA"
+                                            : "every mapped page");
+            g_hash_table_remove_all(ct->dirty);
         }
         ct->dirty_tracking = true;
         return 0;
@@ -619,6 +662,23 @@ static int64_t hs_dirty_pages(HsContainer *ct, HsCall *c)
         return -EINVAL;
     }
     memset(c->out, 0, bytes);
+    if (hs_container_precise(ct)) {
+        GHashTableIter it;
+        gpointer key;
+
+        g_hash_table_iter_init(&it, ct->dirty);
+        while (g_hash_table_iter_next(&it, &key, NULL)) {
+            p = GPOINTER_TO_SIZE(key) * HS_PAGE_SIZE;
+            if (p >= r.iova && p - r.iova < r.size) {
+                p = (p - r.iova) / HS_PAGE_SIZE;
+                c->out[p / 8] |= 1u << (p % 8);
+                g_hash_table_iter_remove(&it);
+            }
+        }
+        c->aux_len = bytes;
+        c->out_len = bytes;
+        return 0;
+    }
     for (i = 0; i < ct->space.maps->len; i++) {
         m = ct->space.maps->pdata[i];
         if (m->iova < r.iova || m->iova + m->size > r.iova + r.size) {

@@ -19,72 +19,17 @@
 #include <glib-unix.h>
 
 #include "standard-headers/linux/vfio-extra.h"
-#include "hostsim.h"
+#include "dmatest.h"
 
-enum {
-    R_ID,
-    R_CTRL,
-    R_RING_LO,
-    R_RING_HI,
-    R_RING_ENTRIES,
-    R_PERIOD_US,
-    R_HEAD,
-    R_TAIL,
-    R_OVERFLOWS,
-    R_RESETS,
-    R_IRQ_EVERY,
-    R_FAULTS,
-    R_STALLS,
-    R_NUM,
-};
-
-#define DMATEST_ID 0xba700001u
-#define CTRL_STREAM 1u
-#define CTRL_IRQ 2u
 #define BAR0_SIZE 4096u
 #define MSIX_TABLE 0x800u
 #define MSIX_PBA 0xc00u
-#define MSIX_VECTORS 2
 #define BAR2_SIZE 65536u
-#define CONFIG_SIZE 256u
 #define RECORD_MAGIC 0x444d4154u
 #define NUM_REGIONS (VFIO_PCI_VGA_REGION_INDEX + 1)
 #define NUM_IRQS (VFIO_PCI_REQ_IRQ_INDEX + 1)
 #define REGION_SHIFT 40
 #define IRQ_NONE (-1)
-
-struct HsDevice {
-    char bdf[32];
-    int index;
-    int group;
-    bool mdev;
-    bool migration, precopy, dma_logging; /* kept for a later issue */
-
-    uint32_t regs[R_NUM];
-    uint8_t config[CONFIG_SIZE];
-    uint8_t wmask[CONFIG_SIZE];
-    int bar2_fd;
-    uint8_t *bar2;
-    dev_t bar2_dev; /* identity of bar2_fd, as a mapping's pages show it */
-    ino_t bar2_ino;
-
-    int irq_type; /* VFIO_PCI_*_IRQ_INDEX or IRQ_NONE */
-    int intx_trigger;
-    int intx_unmask;
-    guint intx_unmask_watch;
-    bool intx_masked, intx_pending;
-    int msi_trigger[MSIX_VECTORS]; /* MSI uses entry 0 */
-    int req_trigger;
-
-    int opens;            /* open device files */
-    HsDevFile *cdev_file; /* the bound cdev file, if any */
-    uint32_t faults_logged;
-
-    GThread *thread;
-    GCond cond;
-    bool stop;
-    int64_t next_due;
-};
 
 const char *hs_device_bdf(HsDevice *d)
 {
@@ -104,6 +49,11 @@ int hs_device_index(HsDevice *d)
 bool hs_device_is_mdev(HsDevice *d)
 {
     return d->mdev;
+}
+
+bool hs_device_iommu_dirty(HsDevice *d)
+{
+    return d->iommu_dirty;
 }
 
 bool hs_device_region_file(dev_t dev, ino_t ino)
@@ -201,7 +151,8 @@ static void hs_intx_fire(HsDevice *d)
 static void hs_intx_unmask(HsDevice *d)
 {
     d->intx_masked = false;
-    if (d->intx_pending) {
+    /* A stopped device raises nothing: what is pending waits for RUNNING. */
+    if (d->intx_pending && hs_mig_running(d)) {
         d->intx_pending = false;
         hs_intx_fire(d);
     }
@@ -229,6 +180,15 @@ static void hs_close_fd(int *fd)
 }
 
 static void hs_intx_set_unmask_fd(HsDevice *d, int fd);
+
+void hs_dmatest_resumed(HsDevice *d)
+{
+    d->next_due = g_get_monotonic_time() + d->regs[R_PERIOD_US];
+    if (d->irq_type == VFIO_PCI_INTX_IRQ_INDEX && !d->intx_masked) {
+        hs_intx_unmask(d);
+    }
+    g_cond_signal(&d->cond);
+}
 
 static void hs_irq_disable(HsDevice *d)
 {
@@ -285,6 +245,7 @@ static void hs_dmatest_reset(HsDevice *d, const char *why)
     d->regs[R_ID] = DMATEST_ID;
     d->regs[R_RESETS] = resets;
     d->intx_pending = false;
+    hs_mig_reset(d);
     hs_log("device %s reset (%s); RESETS=%u", d->bdf, why, resets);
     g_cond_signal(&d->cond);
 }
@@ -329,10 +290,15 @@ static void hs_dmatest_tick(HsDevice *d)
         d->regs[R_STALLS]++;
         return;
     }
+    if (m->pin.mmio && hs_mig_p2p_quiesced(d)) {
+        /* RUNNING_P2P: no DMA into a device's BAR; retried later. */
+        return;
+    }
     p = m->pin.host + (iova - m->iova);
     memcpy(p, &n, 8);
     *(uint32_t *)(p + 8) = ~(uint32_t)n;
     __atomic_store_n((uint32_t *)(p + 12), RECORD_MAGIC, __ATOMIC_RELEASE);
+    hs_mig_dma_written(d, iova, 16);
     d->regs[R_HEAD] = head + 1;
     if (d->regs[R_IRQ_EVERY] && (d->regs[R_CTRL] & CTRL_IRQ) &&
         (head + 1) % d->regs[R_IRQ_EVERY] == 0) {
@@ -340,20 +306,34 @@ static void hs_dmatest_tick(HsDevice *d)
     }
 }
 
+/*
+ * The device's own thread: records on time while the stream is on, and
+ * changes to the internal state at state-dirty-rate, both only while the
+ * device runs (not in STOP, STOP_COPY, RESUMING or ERROR).
+ */
 static gpointer hs_dmatest_thread(gpointer opaque)
 {
     HsDevice *d = opaque;
-    int64_t now;
+    int64_t now, wake;
 
     g_mutex_lock(&hs_lock);
     while (!d->stop) {
-        if (!(d->regs[R_CTRL] & CTRL_STREAM)) {
-            g_cond_wait(&d->cond, &hs_lock);
+        now = g_get_monotonic_time();
+        wake = G_MAXINT64;
+        if (hs_mig_running(d) && d->dirty_rate) {
+            hs_mig_mutate(d, now);
+            wake = now + G_USEC_PER_SEC / 100;
+        }
+        if (!(d->regs[R_CTRL] & CTRL_STREAM) || !hs_mig_running(d)) {
+            if (wake == G_MAXINT64) {
+                g_cond_wait(&d->cond, &hs_lock);
+            } else {
+                g_cond_wait_until(&d->cond, &hs_lock, wake);
+            }
             continue;
         }
-        now = g_get_monotonic_time();
         if (now < d->next_due) {
-            g_cond_wait_until(&d->cond, &hs_lock, d->next_due);
+            g_cond_wait_until(&d->cond, &hs_lock, MIN(wake, d->next_due));
             continue;
         }
         hs_dmatest_tick(d);
@@ -385,8 +365,7 @@ void hs_dmatest_stop(HsDevice *d)
 
 /* ---- creation ---- */
 
-static bool hs_parse_onoff(const char *key, const char *val, bool *out,
-                           GError **errp)
+bool hs_parse_onoff(const char *key, const char *val, bool *out, GError **errp)
 {
     if (!strcmp(val, "on")) {
         *out = true;
@@ -422,6 +401,8 @@ HsDevice *hs_dmatest_new(const char *spec, int index, GError **errp)
     snprintf(d->bdf, sizeof(d->bdf), "%04x:%02x:%02x.%x", dom, bus, slot, fn);
     d->index = index;
     d->group = index;
+    d->state_size = 1 << 20;
+    d->log_max_ranges = 256; /* what the vfio core guarantees */
     for (i = 1; parts[i]; i++) {
         char *eq = strchr(parts[i], '=');
         const char *key = parts[i], *val;
@@ -454,16 +435,11 @@ HsDevice *hs_dmatest_new(const char *spec, int index, GError **errp)
             d->group = g;
         } else if (!strcmp(key, "mdev")) {
             ok = hs_parse_onoff(key, val, &d->mdev, errp);
-        } else if (!strcmp(key, "migration")) {
-            ok = hs_parse_onoff(key, val, &d->migration, errp);
-        } else if (!strcmp(key, "precopy")) {
-            ok = hs_parse_onoff(key, val, &d->precopy, errp);
-        } else if (!strcmp(key, "dma-logging")) {
-            ok = hs_parse_onoff(key, val, &d->dma_logging, errp);
-        } else {
+        } else if (!hs_mig_parse_key(d, key, val, &ok, errp)) {
             g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_UNKNOWN_OPTION,
                         "unknown key '%s' (valid: type, group, mdev, "
-                        "migration, precopy, dma-logging)",
+                        "migration, precopy, state-size, state-dirty-rate, "
+                        "dma-logging, dma-logging-max-ranges, iommu-dirty)",
                         key);
             return NULL;
         }
@@ -500,6 +476,9 @@ HsDevice *hs_dmatest_new(const char *spec, int index, GError **errp)
     }
     g_cond_init(&d->cond);
     hs_config_init(d);
+    if (!hs_mig_init(d, errp)) {
+        return NULL;
+    }
     return g_steal_pointer(&d);
 }
 
@@ -556,6 +535,7 @@ void hs_devfile_release(HsDevFile *df)
     if (df->opened && --d->opens == 0) {
         /* Last close: interrupts off and a reset, as vfio-pci does. */
         hs_irq_disable(d);
+        hs_log_stop(d);
         hs_dmatest_reset(d, "last close");
     }
     if (df->group) {
@@ -913,6 +893,8 @@ int64_t hs_devfile_ioctl(HsDevFile *df, HsCall *c)
         hs_dmatest_reset(df->dev, "VFIO_DEVICE_RESET");
         hs_log("  (reset requested by pid %d)", (int)c->pid);
         return 0;
+    case VFIO_DEVICE_FEATURE:
+        return hs_mig_feature(df, c, NULL);
     case VFIO_DEVICE_GET_PCI_HOT_RESET_INFO:
         return hs_hot_reset(df, c, true);
     case VFIO_DEVICE_PCI_HOT_RESET:
@@ -983,6 +965,7 @@ static void hs_reg_write(HsDevice *d, unsigned reg, uint32_t val)
 static int64_t hs_bar0_access(HsDevice *d, HsCall *c, uint64_t off,
                               uint64_t len, bool write)
 {
+    uint32_t v = 0;
     uint64_t i;
 
     if (write) {
@@ -993,8 +976,6 @@ static int64_t hs_bar0_access(HsDevice *d, HsCall *c, uint64_t off,
             return -EINVAL;
         }
         for (i = 0; i < len; i += 4) {
-            uint32_t v;
-
             memcpy(&v, c->in + i, 4);
             if ((off + i) / 4 < R_NUM) {
                 hs_reg_write(d, (off + i) / 4, v);
@@ -1006,7 +987,12 @@ static int64_t hs_bar0_access(HsDevice *d, HsCall *c, uint64_t off,
         uint64_t o = off + i;
 
         if (o / 4 < R_NUM) {
-            c->out[i] = d->regs[o / 4] >> (8 * (o % 4));
+            /* Computed registers are computed once per access. */
+            if (i == 0 || o % 4 == 0) {
+                v = o / 4 >= R_MIG_STATE ? hs_mig_reg_read(d, o / 4)
+                                         : d->regs[o / 4];
+            }
+            c->out[i] = v >> (8 * (o % 4));
         } else {
             c->out[i] = hs_in_msix(o) ? 0xff : 0;
         }

@@ -18,6 +18,13 @@
  * process. The reply (HostsimRep, payload, SCM_RIGHTS of returned fds)
  * goes to the per-request reply socket, so two processes or threads using
  * one fd at once never read each other's replies.
+ *
+ * A migration data fd (HOSTSIM_OP_MIG_SET) is such a connection too, but
+ * the preload shuts its reading side down, so a plain read() returns 0 at
+ * once and the preload sends HOSTSIM_OP_READ instead; a plain write() goes
+ * to the daemon as a message without fds (no reply socket), which is the
+ * data written. The client's SO_SNDBUF keeps such a message below
+ * HOSTSIM_MAX_PAYLOAD; the preload splits a larger write().
  */
 #ifndef HOSTSIM_PROTO_H
 #define HOSTSIM_PROTO_H
@@ -39,6 +46,14 @@ typedef enum HostsimOp {
     HOSTSIM_OP_PWRITE,        /* offset, payload */
     HOSTSIM_OP_MMAP,          /* offset, len, arg = prot | flags << 32 */
     HOSTSIM_OP_STAT,          /* ret = st_mode, aux = st_rdev */
+    /*
+     * First request of a new connection: VFIO_DEVICE_FEATURE SET of
+     * MIG_DEVICE_STATE on the device file fds[0], payload = the argument.
+     * If the arc starts a data transfer session, rep.aux = 1 and this
+     * connection is its data fd from now on.
+     */
+    HOSTSIM_OP_MIG_SET,
+    HOSTSIM_OP_READ, /* read() of a data fd: len */
 } HostsimOp;
 
 /*

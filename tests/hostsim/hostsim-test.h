@@ -50,6 +50,12 @@
 #define R_IRQ_EVERY 0x28
 #define R_FAULTS 0x2c
 #define R_STALLS 0x30
+#define R_MIG_STATE 0x34
+#define R_STATE_SUM 0x38
+#define R_SAVED_PRE 0x3c
+#define R_SAVED_STOP 0x40
+#define R_LOADED 0x44
+#define R_DMA_LOGGED 0x48
 
 #define RAM_SIZE (2u << 20)
 #define RING_IOVA 0x100000ull
@@ -66,6 +72,14 @@ typedef struct Sim {
 typedef struct Legacy {
     int ct, grp, dev;
 } Legacy;
+
+/* A migration source and destination, each in a container of its own. */
+typedef struct Pair {
+    Sim sim;
+    Legacy src, dst;
+    uint8_t *ram;
+    int ramfd;
+} Pair;
 
 /* In helper processes: fail with an exit code (no GTest there). */
 #define CHECK(cond, code)                                                      \
@@ -111,7 +125,19 @@ ssize_t __pread64_chk(int fd, void *buf, size_t count, off64_t offset,
 ssize_t __readlink_chk(const char *path, char *out, size_t size, size_t buflen);
 char *__realpath_chk(const char *path, char *resolved, size_t resolvedlen);
 
+/* test-hostsim-mig.c: what a VMM does to migrate a device. */
+int mig_set(int dev, uint32_t state, int *data_fd);
+uint32_t mig_get(int dev);
+uint64_t mig_data_size(int dev);
+void mig_read(int fd, GByteArray *out, bool precopy);
+void mig_write(int fd, const uint8_t *p, size_t len);
+int mig_load(int dev, const uint8_t *p, size_t len);
+void pair_open(Pair *p, const char *src_opts, const char *dst_opts);
+void pair_close(Pair *p);
+
 void hostsim_add_legacy_tests(void);
+void hostsim_add_mig_tests(void);
+void hostsim_add_dirty_tests(void);
 void hostsim_add_iommufd_tests(void);
 int hostsim_helper_a(int report);
 int hostsim_helper_b(int ct, int grp, int sock);

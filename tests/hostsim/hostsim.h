@@ -30,6 +30,7 @@ typedef struct HsGroup HsGroup;
 typedef struct HsContainer HsContainer;
 typedef struct HsIommufd HsIommufd;
 typedef struct HsDevFile HsDevFile;
+typedef struct HsMigFile HsMigFile;
 
 /* One request being served. */
 typedef struct HsCall {
@@ -94,8 +95,15 @@ enum {
     HS_OBJ_CONTAINER,
     HS_OBJ_GROUP,
     HS_OBJ_DEVICE,
-    HS_OBJ_IOMMUFD
+    HS_OBJ_IOMMUFD,
+    HS_OBJ_MIGFILE
 };
+/*
+ * Raw messages queued on a data fd's connection (the VMM's write()s)
+ * go to hs_migfile_write now; stops at a request, which the main loop
+ * serves in turn.
+ */
+void hs_conn_drain_writes(int fd, HsMigFile *f);
 
 /* pin.c */
 int hs_pin_vaddr(pid_t pid, uint64_t vaddr, uint64_t size, bool write,
@@ -124,6 +132,8 @@ int hs_group_open_device(HsCall *c, HsGroup *g, const char *name, void **obj);
 HsSpace *hs_group_space(HsGroup *g);
 int hs_group_id(HsGroup *g);
 void hs_group_device_closed(HsGroup *g);
+/* A device of the group wrote [iova, iova + len) by DMA (dirty tracking). */
+void hs_group_dirty_note(HsGroup *g, uint64_t iova, uint64_t len);
 
 /* iommufd.c */
 int hs_iommufd_open(HsCall *c, void **obj);
@@ -136,6 +146,8 @@ int64_t hs_iommufd_attach(HsDevFile *df, HsCall *c);
 int64_t hs_iommufd_detach(HsDevFile *df, HsCall *c);
 void hs_iommufd_unbind(HsDevFile *df);
 HsSpace *hs_iommufd_space(HsDevFile *df);
+/* The device wrote [iova, iova + len) by DMA through its HWPT. */
+void hs_iommufd_dirty_note(HsDevFile *df, uint64_t iova, uint64_t len);
 
 /* dmatest.c: one simulated PCI function and its open files. */
 struct HsDevFile {
@@ -156,6 +168,8 @@ const char *hs_device_bdf(HsDevice *d);
 int hs_device_group(HsDevice *d);
 int hs_device_index(HsDevice *d);
 bool hs_device_is_mdev(HsDevice *d);
+/* iommu-dirty=on: the device's IOMMU can track dirty pages. */
+bool hs_device_iommu_dirty(HsDevice *d);
 /* True if (dev, ino) is the file behind a device region's mmap. */
 bool hs_device_region_file(dev_t dev, ino_t ino);
 int hs_device_open_count(HsDevice *d);
@@ -169,5 +183,22 @@ int64_t hs_devfile_ioctl(HsDevFile *df, HsCall *c);
 int64_t hs_devfile_pread(HsDevFile *df, HsCall *c);
 int64_t hs_devfile_pwrite(HsDevFile *df, HsCall *c);
 int64_t hs_devfile_mmap(HsDevFile *df, HsCall *c);
+
+/*
+ * dmatest-mig.c: VFIO_DEVICE_FEATURE, and the migration data file that a
+ * SET of MIG_DEVICE_STATE returns as data_fd. A SET that starts a data
+ * transfer session returns the file in *newf; newf is NULL on the plain
+ * ioctl path, which cannot return an fd (EINVAL then: the preload sends
+ * such a SET as HOSTSIM_OP_MIG_SET on a new connection).
+ */
+int64_t hs_mig_feature(HsDevFile *df, HsCall *c, HsMigFile **newf);
+/* The daemon's end of the file's connection, to drain pending writes. */
+void hs_migfile_bind(HsMigFile *f, int conn_fd);
+int64_t hs_migfile_read(HsMigFile *f, HsCall *c);
+/* One write() of the VMM (truncated: it did not fit one message). */
+void hs_migfile_write(HsMigFile *f, const uint8_t *buf, size_t len,
+                      bool truncated);
+int64_t hs_migfile_ioctl(HsMigFile *f, HsCall *c);
+void hs_migfile_release(HsMigFile *f);
 
 #endif

@@ -276,6 +276,9 @@ static int64_t hs_stat(HsConn *cn, HsCall *c)
     case HS_OBJ_GROUP:
         c->out_aux = makedev(HOSTSIM_MAJOR_GROUP, hs_group_id(cn->obj));
         return chr;
+    case HS_OBJ_MIGFILE:
+        c->out_aux = 0;
+        return 0600; /* an anonymous inode, as the kernel's */
     case HS_OBJ_DEVICE:
         if (((HsDevFile *)cn->obj)->cdev) {
             c->out_aux = makedev(HOSTSIM_MAJOR_CDEV,
@@ -288,12 +291,84 @@ static int64_t hs_stat(HsConn *cn, HsCall *c)
     return -EBADF;
 }
 
+/* The SET of MIG_DEVICE_STATE; the connection may become the data fd. */
+static int64_t hs_mig_set(HsConn *cn, HsCall *c)
+{
+    int kind = HS_OBJ_NONE;
+    void *df = c->nfds == 1 ? hs_conn_object_of_fd(c->fds[0], &kind) : NULL;
+    HsMigFile *f = NULL;
+    int64_t ret;
+
+    if (cn->kind != HS_OBJ_NONE) {
+        return -EINVAL;
+    }
+    if (!df || kind != HS_OBJ_DEVICE) {
+        return -EBADF;
+    }
+    ret = hs_mig_feature(df, c, &f);
+    if (ret == 0 && f) {
+        cn->kind = HS_OBJ_MIGFILE;
+        cn->obj = f;
+        cn->ino = c->req->ino;
+        g_hash_table_insert(hs_conns_by_ino, &cn->ino, cn);
+        hs_migfile_bind(f, cn->fd);
+        c->out_aux = 1;
+    }
+    return ret;
+}
+
+void hs_conn_drain_writes(int fd, HsMigFile *f)
+{
+    static uint8_t buf[sizeof(HostsimReq) + HOSTSIM_MAX_PAYLOAD];
+    char cbuf[CMSG_SPACE(sizeof(struct ucred)) +
+              CMSG_SPACE(sizeof(int) * (HOSTSIM_MAX_FDS + 1))];
+    struct iovec iov = {buf, sizeof(buf)};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    struct cmsghdr *cm;
+    bool request;
+    ssize_t n;
+
+    for (;;) {
+        /* A peek installs passed fds too: close them, the loop serves it. */
+        msg.msg_control = cbuf;
+        msg.msg_controllen = sizeof(cbuf);
+        n = recvmsg(fd, &msg, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n <= 0) {
+            return;
+        }
+        request = false;
+        for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+            if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+                int k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                int *fds = (int *)CMSG_DATA(cm);
+
+                while (k--) {
+                    close(fds[k]);
+                }
+                request = true;
+            }
+        }
+        if (request) {
+            return;
+        }
+        msg.msg_control = NULL;
+        msg.msg_controllen = 0;
+        n = recvmsg(fd, &msg, MSG_DONTWAIT);
+        if (n <= 0) {
+            return;
+        }
+        hs_migfile_write(f, buf, n, msg.msg_flags & MSG_TRUNC);
+    }
+}
+
 static int64_t hs_dispatch(HsConn *cn, HsCall *c)
 {
     const HostsimReq *req = c->req;
     int64_t ret;
 
     switch (req->op) {
+    case HOSTSIM_OP_MIG_SET:
+        return hs_mig_set(cn, c);
     case HOSTSIM_OP_OPEN:
     case HOSTSIM_OP_GET_DEVICE_FD:
         if (cn->kind != HS_OBJ_NONE || !c->in_len ||
@@ -330,8 +405,13 @@ static int64_t hs_dispatch(HsConn *cn, HsCall *c)
             return hs_devfile_ioctl(cn->obj, c);
         case HS_OBJ_IOMMUFD:
             return hs_iommufd_ioctl(cn->obj, c);
+        case HS_OBJ_MIGFILE:
+            return hs_migfile_ioctl(cn->obj, c);
         }
         return -ENOTTY;
+    case HOSTSIM_OP_READ:
+        return cn->kind == HS_OBJ_MIGFILE ? hs_migfile_read(cn->obj, c)
+                                          : -EINVAL;
     case HOSTSIM_OP_PREAD:
         return cn->kind == HS_OBJ_DEVICE ? hs_devfile_pread(cn->obj, c)
                                          : -EINVAL;
@@ -366,6 +446,9 @@ static void hs_conn_release(HsConn *cn)
         break;
     case HS_OBJ_IOMMUFD:
         hs_iommufd_release(cn->obj);
+        break;
+    case HS_OBJ_MIGFILE:
+        hs_migfile_release(cn->obj);
         break;
     }
     g_mutex_unlock(&hs_lock);
@@ -470,6 +553,13 @@ static gboolean hs_conn_readable(gint fd, GIOCondition cond, gpointer opaque)
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
         return G_SOURCE_CONTINUE;
     }
+    if (n > 0 && nfds == 0 && cn->kind == HS_OBJ_MIGFILE) {
+        /* write() on a data fd: the message is the data. */
+        g_mutex_lock(&hs_lock);
+        hs_migfile_write(cn->obj, in, n, flags & MSG_TRUNC);
+        g_mutex_unlock(&hs_lock);
+        return G_SOURCE_CONTINUE;
+    }
     if (n <= 0 || nfds == 0) {
         for (i = 0; i < nfds; i++) {
             close(fds[i]);
@@ -566,7 +656,10 @@ static void hs_usage(FILE *f)
             "usage: hostsimd --socket PATH --device SPEC [--device SPEC...]\n"
             "  SPEC: BDF,type=dmatest[,group=N][,mdev=on|off]"
             "[,migration=on|off]\n"
-            "        [,precopy=on|off][,dma-logging=on|off]\n"
+            "        [,precopy=on|off][,state-size=SIZE]"
+            "[,state-dirty-rate=BYTES_PER_S]\n"
+            "        [,dma-logging=on|off][,dma-logging-max-ranges=N]"
+            "[,iommu-dirty=on|off]\n"
             "Runs until SIGTERM. Processes started with\n"
             "  LD_PRELOAD=.../libhostsim.so HOSTSIM_SOCKET=PATH\n"
             "see the simulated /dev/vfio, /dev/iommu and /sys entries.\n");

@@ -24,6 +24,10 @@ typedef struct HsIoObj {
     uint32_t ioas_id; /* HWPT: its IOAS; DEVICE: 0 */
     bool auto_hwpt;   /* HWPT made by an attach to an IOAS */
     HsDevFile *df;    /* DEVICE */
+    /* HWPT allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING */
+    bool dirty_capable;
+    bool dirty_on;     /* IOMMU_HWPT_SET_DIRTY_TRACKING enabled */
+    GHashTable *dirty; /* 4 KiB pages written by DMA while dirty_on */
 } HsIoObj;
 
 struct HsIommufd {
@@ -67,6 +71,9 @@ static void hs_io_free(gpointer p)
     if (o->kind == HS_IO_IOAS) {
         hs_space_destroy(&o->space);
         g_ptr_array_free(o->space.maps, TRUE);
+    }
+    if (o->dirty) {
+        g_hash_table_destroy(o->dirty);
     }
     g_free(o);
 }
@@ -416,20 +423,29 @@ static int64_t hs_io_hwpt_alloc(HsIommufd *ictx, HsCall *c)
 {
     struct iommu_hwpt_alloc h;
     uint32_t minsz = offsetof(struct iommu_hwpt_alloc, data_uptr) + 8;
-    HsIoObj *o;
+    HsIoObj *o, *dev;
     int ret = hs_io_in(c, &h, sizeof(h), minsz);
 
     if (ret < 0) {
         return ret;
     }
-    if (h.flags & ~IOMMU_HWPT_ALLOC_NEST_PARENT) {
-        return -EOPNOTSUPP; /* no dirty tracking, no fault queues */
+    if (h.flags &
+        ~(IOMMU_HWPT_ALLOC_NEST_PARENT | IOMMU_HWPT_ALLOC_DIRTY_TRACKING)) {
+        return -EOPNOTSUPP; /* no fault queues */
     }
     if (h.data_type != IOMMU_HWPT_DATA_NONE || h.data_len || h.__reserved) {
         return -EOPNOTSUPP;
     }
-    if (!hs_io_obj(ictx, h.dev_id, HS_IO_DEVICE)) {
+    dev = hs_io_obj(ictx, h.dev_id, HS_IO_DEVICE);
+    if (!dev) {
         return -ENOENT;
+    }
+    if ((h.flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) &&
+        !hs_device_iommu_dirty(dev->df->dev)) {
+        hs_log("device %s: its IOMMU cannot track dirty pages "
+               "(iommu-dirty=off); HWPT_ALLOC EOPNOTSUPP",
+               hs_device_bdf(dev->df->dev));
+        return -EOPNOTSUPP;
     }
     if (!hs_io_obj(ictx, h.pt_id, 0)) {
         return -ENOENT;
@@ -439,6 +455,10 @@ static int64_t hs_io_hwpt_alloc(HsIommufd *ictx, HsCall *c)
     }
     o = hs_io_new(ictx, HS_IO_HWPT);
     o->ioas_id = h.pt_id;
+    if (h.flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) {
+        o->dirty_capable = true;
+        o->dirty = g_hash_table_new(g_direct_hash, g_direct_equal);
+    }
     h.out_hwpt_id = o->id;
     hs_io_out(c, &h, sizeof(h));
     return 0;
@@ -448,6 +468,7 @@ static int64_t hs_io_hw_info(HsIommufd *ictx, HsCall *c)
 {
     struct iommu_hw_info hi;
     uint32_t minsz = offsetof(struct iommu_hw_info, out_capabilities);
+    HsIoObj *dev;
     int ret = hs_io_in(c, &hi, sizeof(hi), minsz);
 
     if (ret < 0) {
@@ -456,7 +477,8 @@ static int64_t hs_io_hw_info(HsIommufd *ictx, HsCall *c)
     if (hi.flags) {
         return -EOPNOTSUPP;
     }
-    if (!hs_io_obj(ictx, hi.dev_id, HS_IO_DEVICE)) {
+    dev = hs_io_obj(ictx, hi.dev_id, HS_IO_DEVICE);
+    if (!dev) {
         return -ENOENT;
     }
     /* No type-specific data: the user's buffer is zeroed. */
@@ -465,9 +487,107 @@ static int64_t hs_io_hw_info(HsIommufd *ictx, HsCall *c)
     memset(c->out + sizeof(hi), 0, c->aux_len);
     hi.data_len = 0;
     hi.out_data_type = IOMMU_HW_INFO_TYPE_NONE;
-    hi.out_capabilities = 0;
+    hi.out_capabilities = hs_device_iommu_dirty(dev->df->dev)
+                              ? IOMMU_HW_CAP_DIRTY_TRACKING
+                              : 0;
     memcpy(c->out, &hi, sizeof(hi));
     c->out_len = sizeof(hi) + c->aux_len;
+    return 0;
+}
+
+static int64_t hs_io_set_dirty(HsIommufd *ictx, HsCall *c)
+{
+    struct iommu_hwpt_set_dirty_tracking s;
+    HsIoObj *h;
+    int ret = hs_io_in(c, &s, sizeof(s), sizeof(s));
+
+    if (ret < 0) {
+        return ret;
+    }
+    if (s.flags & ~IOMMU_HWPT_DIRTY_TRACKING_ENABLE) {
+        return -EOPNOTSUPP;
+    }
+    h = hs_io_obj(ictx, s.hwpt_id, HS_IO_HWPT);
+    if (!h) {
+        return -ENOENT;
+    }
+    if (!h->dirty_capable) {
+        return -EOPNOTSUPP; /* a domain without dirty ops */
+    }
+    if (s.flags & IOMMU_HWPT_DIRTY_TRACKING_ENABLE) {
+        /* Enabling starts clean, as iopt_set_dirty_tracking() does. */
+        g_hash_table_remove_all(h->dirty);
+    }
+    if (h->dirty_on != !!s.flags) {
+        hs_log("pid %d: HWPT %u: dirty tracking %s", (int)c->pid, h->id,
+               s.flags ? "on" : "off");
+    }
+    h->dirty_on = s.flags;
+    return 0;
+}
+
+/*
+ * The pages written by DMA through this HWPT since tracking was enabled
+ * or the page was last read and cleared, as a bitmap (one bit per
+ * page_size from iova) after the argument in the reply; the preload ORs
+ * it into the caller's and splits what does not fit one reply.
+ */
+static int64_t hs_io_get_dirty(HsIommufd *ictx, HsCall *c)
+{
+    struct iommu_hwpt_get_dirty_bitmap g;
+    uint8_t *bitmap = c->out + sizeof(g);
+    uint64_t last, nbytes, p;
+    GHashTableIter it;
+    gpointer key;
+    HsIoObj *h;
+    int ret = hs_io_in(c, &g, sizeof(g), sizeof(g));
+
+    if (ret < 0) {
+        return ret;
+    }
+    if ((g.flags & ~IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR) || g.__reserved) {
+        return -EOPNOTSUPP;
+    }
+    h = hs_io_obj(ictx, g.hwpt_id, HS_IO_HWPT);
+    if (!h) {
+        return -ENOENT;
+    }
+    if (!h->dirty_capable) {
+        return -EOPNOTSUPP;
+    }
+    /* iommufd_check_iova_range(): the IOAS's 4 KiB and page_size. */
+    if (!g.length || __builtin_add_overflow(g.iova, g.length - 1, &last)) {
+        return -EOVERFLOW;
+    }
+    if (((g.iova | (last + 1)) & (HS_PAGE_SIZE - 1)) || !g.page_size ||
+        (g.page_size & (g.page_size - 1)) ||
+        ((g.iova | (last + 1)) & (g.page_size - 1))) {
+        return -EINVAL;
+    }
+    if (!h->dirty_on) {
+        /* As VT-d and AMD answer a read with tracking off. */
+        return -EINVAL;
+    }
+    nbytes = ((g.length / g.page_size) + 63) / 64 * 8;
+    if (nbytes > HOSTSIM_MAX_PAYLOAD) {
+        return -EINVAL; /* the preload splits larger bitmaps */
+    }
+    memset(bitmap, 0, nbytes);
+    g_hash_table_iter_init(&it, h->dirty);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        p = GPOINTER_TO_SIZE(key) * HS_PAGE_SIZE;
+        if (p < g.iova || p > last) {
+            continue;
+        }
+        p = (p - g.iova) / g.page_size;
+        bitmap[p / 8] |= 1u << (p % 8);
+        if (!(g.flags & IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR)) {
+            g_hash_table_iter_remove(&it);
+        }
+    }
+    memcpy(c->out, &g, sizeof(g));
+    c->out_len = sizeof(g) + nbytes;
+    c->aux_len = nbytes;
     return 0;
 }
 
@@ -608,6 +728,10 @@ int64_t hs_iommufd_ioctl(HsIommufd *ictx, HsCall *c)
         return hs_io_hwpt_alloc(ictx, c);
     case IOMMU_GET_HW_INFO:
         return hs_io_hw_info(ictx, c);
+    case IOMMU_HWPT_SET_DIRTY_TRACKING:
+        return hs_io_set_dirty(ictx, c);
+    case IOMMU_HWPT_GET_DIRTY_BITMAP:
+        return hs_io_get_dirty(ictx, c);
     case IOMMU_IOAS_CHANGE_PROCESS:
         return hs_io_change_process(ictx, c);
     }
@@ -695,6 +819,13 @@ int64_t hs_iommufd_attach(HsDevFile *df, HsCall *c)
     } else {
         h = pt;
     }
+    if (h->dirty_capable && !hs_device_iommu_dirty(df->dev)) {
+        /* A dirty-tracking domain on an IOMMU that cannot track. */
+        hs_log("device %s: HWPT %u tracks dirty pages, its IOMMU cannot; "
+               "EINVAL",
+               hs_device_bdf(df->dev), h->id);
+        return -EINVAL;
+    }
     if (df->pt_id != h->id) {
         uint32_t keep = h->id;
 
@@ -733,6 +864,24 @@ void hs_iommufd_unbind(HsDevFile *df)
     df->ictx = NULL;
     ictx->bound--;
     hs_iommufd_free_if_unused(ictx);
+}
+
+void hs_iommufd_dirty_note(HsDevFile *df, uint64_t iova, uint64_t len)
+{
+    HsIoObj *h;
+    uint64_t pfn;
+
+    if (!df->ictx || !df->pt_id || !len) {
+        return;
+    }
+    h = hs_io_obj(df->ictx, df->pt_id, HS_IO_HWPT);
+    if (!h || !h->dirty_on) {
+        return;
+    }
+    for (pfn = iova / HS_PAGE_SIZE; pfn <= (iova + len - 1) / HS_PAGE_SIZE;
+         pfn++) {
+        g_hash_table_add(h->dirty, GSIZE_TO_POINTER(pfn));
+    }
 }
 
 HsSpace *hs_iommufd_space(HsDevFile *df)

@@ -22,6 +22,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -589,6 +590,13 @@ HS_EXPORT char *realpath(const char *path, char *resolved)
     return strdup(out);
 }
 
+/* fstat without asking the daemon (a new connection is not an object yet). */
+static int hs_real_fstat(int fd, struct stat *st)
+{
+    REAL(fstat);
+    return real_fstat(fd, st);
+}
+
 /* VFIO and iommufd ioctls whose argument is a size-prefixed struct. */
 static bool hs_takes_struct(unsigned long request)
 {
@@ -612,6 +620,7 @@ static bool hs_takes_struct(unsigned long request)
     case 18:
     case 19:
     case 20: /* cdev: bind, attach, detach */
+    case 21: /* VFIO_MIG_GET_PRECOPY_INFO */
         return true;
     }
     return false;
@@ -635,6 +644,217 @@ hs_dirty_range(unsigned long request, void *argp, uint32_t len)
     return (void *)d->data;
 }
 
+/* Largest message a plain write() on a data fd sends (SO_SNDBUF). */
+#define HS_DATA_SNDBUF 32768
+
+/* VFIO_DEVICE_FEATURE SET of MIG_DEVICE_STATE (may return a data fd). */
+static bool hs_is_mig_set(unsigned long request, const void *argp)
+{
+    const struct vfio_device_feature *f = argp;
+    uint32_t flags;
+
+    if (request != VFIO_DEVICE_FEATURE || !argp ||
+        f->argsz < sizeof(*f) + sizeof(struct vfio_device_feature_mig_state)) {
+        return false;
+    }
+    flags = f->flags;
+    return (flags & VFIO_DEVICE_FEATURE_MASK) ==
+               VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE &&
+           (flags & VFIO_DEVICE_FEATURE_SET) &&
+           !(flags & (VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_PROBE));
+}
+
+/*
+ * The SET goes on a new connection that names the device file; if the
+ * arc starts a data transfer session, that connection is the data fd
+ * (close-on-exec, as the kernel's): its reading side is shut down, so
+ * read() returns 0 at once and comes here (HOSTSIM_OP_READ), and its
+ * send buffer keeps a plain write() to one message the daemon can take.
+ */
+static int hs_mig_set_sim(int fd, struct vfio_device_feature *f)
+{
+    HostsimReq req = {.op = HOSTSIM_OP_MIG_SET};
+    struct vfio_device_feature_mig_state *mig = (void *)f->data;
+    uint8_t buf[sizeof(*f) + sizeof(*mig)];
+    HsReply r = {0};
+    int sndbuf = HS_DATA_SNDBUF;
+    struct stat st;
+    int64_t ret;
+    int dfd, i;
+
+    dfd = hs_connect(true);
+    if (dfd < 0) {
+        errno = EIO;
+        return -1;
+    }
+    if (hs_real_fstat(dfd, &st) == 0) {
+        req.ino = st.st_ino;
+    }
+    setsockopt(dfd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+    req.payload_len = sizeof(buf);
+    r.payload = buf;
+    r.cap = sizeof(buf);
+    ret = hs_call(dfd, &req, f, &fd, 1, &r);
+    for (i = 0; i < r.nfds; i++) {
+        close(r.fds[i]);
+    }
+    if (ret >= 0 && r.rep.payload_len == sizeof(buf)) {
+        memcpy(f, buf, sizeof(buf));
+    }
+    mig->data_fd = -1;
+    if (ret < 0 || r.rep.aux != 1) {
+        close(dfd);
+        if (ret < 0) {
+            errno = -ret;
+            return -1;
+        }
+        return 0;
+    }
+    shutdown(dfd, SHUT_RD);
+    mig->data_fd = dfd;
+    return 0;
+}
+
+/* VFIO_DEVICE_FEATURE of a feature with any of the given operations. */
+static bool hs_is_feature(unsigned long request, const void *argp,
+                          uint32_t feature, uint32_t ops, uint32_t datasz)
+{
+    const struct vfio_device_feature *f = argp;
+
+    return request == VFIO_DEVICE_FEATURE && argp &&
+           f->argsz >= sizeof(*f) + datasz &&
+           (f->flags & VFIO_DEVICE_FEATURE_MASK) == feature &&
+           (f->flags & ops) && !(f->flags & VFIO_DEVICE_FEATURE_PROBE);
+}
+
+/*
+ * DMA_LOGGING_START: the ranges behind control.ranges travel after the
+ * argument; the argument comes back (page_size as the device chose it).
+ */
+static int hs_log_start_sim(int fd, struct vfio_device_feature *f)
+{
+    HostsimReq req = {.op = HOSTSIM_OP_IOCTL, .cmd = VFIO_DEVICE_FEATURE};
+    struct vfio_device_feature_dma_logging_control *ctl = (void *)f->data;
+    uint32_t argsz = f->argsz, rbytes;
+    HsReply r = {0};
+    uint8_t *buf;
+    int64_t ret;
+    int i;
+
+    if (argsz > 4096) {
+        argsz = 4096;
+    }
+    rbytes = HOSTSIM_MAX_PAYLOAD - argsz;
+    if ((uint64_t)ctl->num_ranges * 16 < rbytes) {
+        rbytes = ctl->num_ranges * 16;
+    }
+    if (rbytes && !ctl->ranges) {
+        errno = EFAULT;
+        return -1;
+    }
+    buf = malloc(argsz + rbytes);
+    if (!buf) {
+        errno = ENOMEM;
+        return -1;
+    }
+    memcpy(buf, f, argsz);
+    memcpy(buf + argsz, (void *)(uintptr_t)ctl->ranges, rbytes);
+    req.payload_len = argsz + rbytes;
+    r.payload = buf;
+    r.cap = argsz;
+    ret = hs_call(fd, &req, buf, NULL, 0, &r);
+    for (i = 0; i < r.nfds; i++) {
+        close(r.fds[i]);
+    }
+    if (ret >= 0 && r.rep.payload_len == argsz) {
+        memcpy(f, buf, argsz);
+    }
+    free(buf);
+    if (ret < 0) {
+        errno = -ret;
+        return -1;
+    }
+    return ret;
+}
+
+/*
+ * A dirty bitmap behind a pointer of the argument (DMA logging REPORT,
+ * IOMMU_HWPT_GET_DIRTY_BITMAP): one bit per page_size of [iova, iova +
+ * length), and the kernel only sets bits in it. A reply carries at most
+ * HOSTSIM_MAX_PAYLOAD bytes of bitmap, so a larger one is asked for in
+ * pieces of whole bytes; each piece's bits are ORed into the caller's.
+ * The offsets say where iova, length, page_size and the pointer are.
+ */
+static int hs_bitmap_sim(int fd, unsigned long request, void *argp,
+                         uint32_t argsz, size_t iova_off, size_t len_off,
+                         size_t pgsz_off, size_t ptr_off)
+{
+    const uint64_t piece_bits = (uint64_t)HOSTSIM_MAX_PAYLOAD * 8;
+    HostsimReq req = {.op = HOSTSIM_OP_IOCTL, .cmd = request};
+    uint8_t arg[128], *out, *user;
+    uint64_t iova, length, pgsz, ptr, nbits, done = 0, bits;
+    HsReply r = {0};
+    int64_t ret = 0;
+    uint32_t i;
+    int k;
+
+    if (argsz > sizeof(arg)) {
+        argsz = sizeof(arg);
+    }
+    memcpy(arg, argp, argsz);
+    memcpy(&iova, arg + iova_off, 8);
+    memcpy(&length, arg + len_off, 8);
+    memcpy(&pgsz, arg + pgsz_off, 8);
+    memcpy(&ptr, arg + ptr_off, 8);
+    user = (uint8_t *)(uintptr_t)ptr;
+    /* What the daemon refuses anyway goes as it is, in one piece. */
+    if (!pgsz || (pgsz & (pgsz - 1)) || !length || iova + length < iova) {
+        nbits = 0;
+    } else {
+        nbits = (length - 1) / pgsz + 1;
+    }
+    out = malloc(argsz + HOSTSIM_MAX_PAYLOAD);
+    if (!out) {
+        errno = ENOMEM;
+        return -1;
+    }
+    do {
+        bits = nbits - done < piece_bits ? nbits - done : piece_bits;
+        if (nbits) {
+            uint64_t piova = iova + done * pgsz;
+            uint64_t plen = done + bits == nbits ? length - done * pgsz
+                                                 : bits * pgsz;
+
+            memcpy(arg + iova_off, &piova, 8);
+            memcpy(arg + len_off, &plen, 8);
+        }
+        req.payload_len = argsz;
+        r.payload = out;
+        r.cap = argsz + (bits + 63) / 64 * 8;
+        ret = hs_call(fd, &req, arg, NULL, 0, &r);
+        for (k = 0; k < r.nfds; k++) {
+            close(r.fds[k]);
+        }
+        if (ret < 0) {
+            break;
+        }
+        if (r.rep.aux_len && user) {
+            uint8_t *aux = out + r.rep.payload_len - r.rep.aux_len;
+
+            for (i = 0; i < r.rep.aux_len; i++) {
+                user[done / 8 + i] |= aux[i];
+            }
+        }
+        done += bits;
+    } while (done < nbits);
+    free(out);
+    if (ret < 0) {
+        errno = -ret;
+        return -1;
+    }
+    return ret;
+}
+
 /*
  * How a simulated ioctl's argument travels: a scalar, nothing, an int fd,
  * or a struct whose first u32 is its size (argsz / size).
@@ -651,6 +871,37 @@ static int hs_ioctl_sim(int fd, unsigned long request, void *argp)
     int64_t ret;
     int i;
 
+    if (hs_is_mig_set(request, argp)) {
+        return hs_mig_set_sim(fd, argp);
+    }
+    if (hs_is_feature(request, argp, VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+                      VFIO_DEVICE_FEATURE_SET,
+                      sizeof(struct vfio_device_feature_dma_logging_control))) {
+        return hs_log_start_sim(fd, argp);
+    }
+    if (hs_is_feature(request, argp, VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+                      VFIO_DEVICE_FEATURE_GET,
+                      sizeof(struct vfio_device_feature_dma_logging_report))) {
+        const size_t d = offsetof(struct vfio_device_feature, data);
+
+        return hs_bitmap_sim(
+            fd, request, argp, *(uint32_t *)argp,
+            d + offsetof(struct vfio_device_feature_dma_logging_report, iova),
+            d + offsetof(struct vfio_device_feature_dma_logging_report, length),
+            d + offsetof(struct vfio_device_feature_dma_logging_report,
+                         page_size),
+            d + offsetof(struct vfio_device_feature_dma_logging_report,
+                         bitmap));
+    }
+    if (request == IOMMU_HWPT_GET_DIRTY_BITMAP && argp &&
+        *(uint32_t *)argp >= sizeof(struct iommu_hwpt_get_dirty_bitmap)) {
+        return hs_bitmap_sim(
+            fd, request, argp, *(uint32_t *)argp,
+            offsetof(struct iommu_hwpt_get_dirty_bitmap, iova),
+            offsetof(struct iommu_hwpt_get_dirty_bitmap, length),
+            offsetof(struct iommu_hwpt_get_dirty_bitmap, page_size),
+            offsetof(struct iommu_hwpt_get_dirty_bitmap, data));
+    }
     switch (request) {
     case VFIO_GET_API_VERSION:
     case VFIO_GROUP_UNSET_CONTAINER:
@@ -675,6 +926,7 @@ static int hs_ioctl_sim(int fd, unsigned long request, void *argp)
         /* A new object: its own connection, told which group it is from. */
         HostsimReq oreq = {.op = HOSTSIM_OP_GET_DEVICE_FD};
         size_t len = argp ? strnlen(argp, 256) : 0;
+        struct stat st;
         int dfd;
 
         if (!argp) {
@@ -685,6 +937,9 @@ static int hs_ioctl_sim(int fd, unsigned long request, void *argp)
         if (dfd < 0) {
             errno = EIO;
             return -1;
+        }
+        if (hs_real_fstat(dfd, &st) == 0) {
+            oreq.ino = st.st_ino; /* so that the fd can be passed later */
         }
         oreq.payload_len = len + 1;
         buf = calloc(1, len + 1);
@@ -955,6 +1210,77 @@ HS_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t count,
         return hs_pwrite_sim(fd, buf, count, offset);
     }
     return n;
+}
+
+/*
+ * read() and write() of a migration data fd. Its reading side is shut
+ * down, so a plain read() returns 0 at once: only then is the daemon
+ * asked. A write() is a message to the daemon; one larger than the send
+ * buffer fails with EMSGSIZE and is sent in pieces.
+ */
+static ssize_t hs_read_sim(int fd, void *buf, size_t count)
+{
+    HostsimReq req = {.op = HOSTSIM_OP_READ};
+    HsReply r = {0};
+    int64_t ret;
+
+    if (count > HOSTSIM_MAX_PAYLOAD) {
+        count = HOSTSIM_MAX_PAYLOAD;
+    }
+    req.len = count;
+    r.payload = buf;
+    r.cap = count;
+    ret = hs_call(fd, &req, NULL, NULL, 0, &r);
+    if (ret < 0) {
+        errno = -ret;
+        return -1;
+    }
+    return ret;
+}
+
+HS_EXPORT ssize_t read(int fd, void *buf, size_t count)
+{
+    REAL(read);
+    ssize_t n = real_read(fd, buf, count);
+
+    if (n == 0 && count && hs_is_sim_fd(fd)) {
+        return hs_read_sim(fd, buf, count);
+    }
+    return n;
+}
+
+HS_EXPORT ssize_t __read_chk(int fd, void *buf, size_t count, size_t buflen);
+
+ssize_t __read_chk(int fd, void *buf, size_t count, size_t buflen)
+{
+    return read(fd, buf, count < buflen ? count : buflen);
+}
+
+HS_EXPORT ssize_t write(int fd, const void *buf, size_t count)
+{
+    REAL(write);
+    const uint8_t *p = buf;
+    size_t done = 0;
+    ssize_t n;
+
+    if (!count && hs_is_sim_fd(fd)) {
+        return 0; /* an empty message would read as a close */
+    }
+    n = real_write(fd, buf, count);
+    if (n >= 0 || errno != EMSGSIZE || !hs_is_sim_fd(fd)) {
+        return n;
+    }
+    while (done < count) {
+        size_t k =
+            count - done < HS_DATA_SNDBUF ? count - done : HS_DATA_SNDBUF;
+
+        n = real_write(fd, p + done, k);
+        if (n < 0) {
+            return done ? (ssize_t)done : -1;
+        }
+        done += n;
+    }
+    return done;
 }
 
 /*

@@ -436,6 +436,21 @@ static void test_cmdline(void)
         {{"--socket", "/tmp/x", "--device",
           "0000:00:05.0,type=dmatest,group=99"},
          "group '99'"},
+        {{"--socket", "/tmp/x", "--device",
+          "0000:00:05.0,type=dmatest,state-size=12Q"},
+         "Parameter 'state-size' expects a size up to 1073741824"},
+        {{"--socket", "/tmp/x", "--device",
+          "0000:00:05.0,type=dmatest,state-size=2G"},
+         "Parameter 'state-size' expects a size"},
+        {{"--socket", "/tmp/x", "--device",
+          "0000:00:05.0,type=dmatest,state-dirty-rate=-1"},
+         "Parameter 'state-dirty-rate' expects a size"},
+        {{"--socket", "/tmp/x", "--device",
+          "0000:00:05.0,type=dmatest,precopy=on"},
+         "precopy=on needs migration=on"},
+        {{"--socket", "/tmp/x", "--device",
+          "0000:00:05.0,type=dmatest,dma-logging-max-ranges=0"},
+         "Parameter 'dma-logging-max-ranges' must be at least 1"},
     };
     g_auto(GStrv) env = g_environ_unsetenv(g_get_environ(), "LD_PRELOAD");
     size_t i;
@@ -597,5 +612,7 @@ int main(int argc, char **argv)
     g_test_add_func("/hostsim/sysfs", test_sysfs);
     hostsim_add_legacy_tests();
     hostsim_add_iommufd_tests();
+    hostsim_add_mig_tests();
+    hostsim_add_dirty_tests();
     return g_test_run();
 }

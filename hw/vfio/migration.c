@@ -438,13 +438,17 @@ static bool vfio_mig_load_complete(VFIOMigration *m, GError **errp)
                    m->vdev->name);
         return false;
     }
-    if (m->data_fd >= 0) {
-        close(m->data_fd);
-        m->data_fd = -1;
-    }
+    /*
+     * The fd stays open across the arc: a driver may read the last of
+     * the state then (and hostsim refuses the arc without it).
+     */
     if (!vfio_mig_set_state(m, VFIO_DEVICE_STATE_STOP, VFIO_DEVICE_STATE_ERROR,
                             errp)) {
         return false;
+    }
+    if (m->data_fd >= 0) {
+        close(m->data_fd);
+        m->data_fd = -1;
     }
     m->loaded = true;
     return true;

@@ -226,7 +226,7 @@ static void vfio_bar_mmap(VFIOPCIDevice *vdev, VFIOBar *bar)
     }
     name = g_strdup_printf("%s BAR %d mmap", vdev->name, bar->nr);
     bar->rb = ram_block_new_from_fd(name, bar->size, fd, bar->offset,
-                                    RAM_SHARED, false, &local_err);
+                                    RAM_SHARED | RAM_DEVICE, false, &local_err);
     if (!bar->rb) {
         close(fd);
         warn_report("vfio %s: BAR %d is accessed by read/write: %s", vdev->name,

@@ -147,22 +147,31 @@ class Migrate(Setup):
     """Two batons, one hostsimd with two migration-capable dmatest
     functions: 01:00.0 streams records into the source's ring and its
     state moves to 02:00.0, which goes on streaming into the
-    destination's ring."""
+    destination's ring. Subclasses pick the dirty tracking method (the
+    simulator's features and baton's properties) and the transport."""
 
-    DEVICE_EXTRA = ",migration=on"
+    # hostsimd --device keys of both functions, vfio-pci properties.
+    DEVICE_EXTRA = ",migration=on,dma-logging=on"
+    PROPS = ""
+    METHOD = "device dma logging"
 
     def pair(self, extra="", props=""):
         self.hostsim([dmatest(SRC, SRC_GROUP, self.DEVICE_EXTRA + extra),
                       dmatest(DST, DST_GROUP, self.DEVICE_EXTRA + extra)])
-        src, sqt = self.baton(self.vfio(SRC, props), name="src")
-        if "blocked-reasons" in src.qmp.cmd("query-migrate"):
-            self.skipTest("the simulator here has no VFIO migration "
-                          "(hostsimd --device ...,migration=on): %s"
-                          % src.qmp.cmd("query-migrate")["blocked-reasons"])
+        props = self.PROPS + props
+        trace = ["-trace", "enable=vfio_dirty_tracking,file=%s"
+                 % os.path.join(baton_test.tmpdir(), "src-dirty.trace")]
+        src, sqt = self.baton(self.vfio(SRC, props) + trace, name="src")
+        blocked = src.qmp.cmd("query-migrate").get("blocked-reasons")
+        self.assertIsNone(blocked)
         uri = "unix:" + src.path("mig.sock")
         dst, dqt = self.baton(self.vfio(DST, props), name="dst",
                               incoming=uri)
         return src, sqt, dst, dqt, uri
+
+    def method_used(self):
+        with open(os.path.join(baton_test.tmpdir(), "src-dirty.trace")) as f:
+            return f.read()
 
     def check_continues(self, d, dqt, more=300):
         """On the destination: every record since the driver's last one is
@@ -170,31 +179,64 @@ class Migrate(Setup):
         dd = Dmatest(dqt)
         dd.ring, dd.entries, dd.n = d.ring, d.entries, d.n
         dd.missing = dd.corrupt = 0
-        self.assertEqual(dd.consume(d.n + more), (0, 0))
-        self.assertEqual(dd.rd(FAULTS), 0)
+        dd.consume(d.n + more)
         return dd
+
+    def migrate_streaming(self, props="", method=None):
+        """Migrate while the device streams and records are written after
+        the first RAM pass: downtime-limit 1 ms keeps the migration
+        iterating (the device's 8 MiB state never fits) until the device
+        has written past what the driver read before the migration began,
+        then a large limit lets it switch over. Returns the destination's
+        driver."""
+        src, sqt, dst, dqt, uri = self.pair(",state-size=8M", props)
+        d = Dmatest(sqt)
+        d.start_ring(RING, ENTRIES, period_us=100)
+        self.assertEqual(d.consume(100), (0, 0))
+        src.qmp.cmd("migrate-set-parameters", **{"downtime-limit": 1})
+        src.qmp.cmd("migrate", uri=uri)
+        wait_for(lambda: src.qmp.cmd("query-migrate").get("ram", {})
+                 .get("dirty-sync-count", 0) >= 2, what="two RAM passes")
+        # The driver keeps reading on the source (so the ring never
+        # fills) until records came after the second pass began, then
+        # stops; one more record must follow, written after its page
+        # was sent at least once: only dirty tracking brings it over.
+        head = d.rd(HEAD)
+        wait_for(lambda: d.drain() is not None and d.n > head + 50,
+                 what="records written during the iterations")
+        self.assertEqual((d.missing, d.corrupt), (0, 0))
+        wait_for(lambda: d.rd(HEAD) > d.n + 1, what="one more record")
+        src.qmp.cmd("migrate-set-parameters", **{"downtime-limit": 100000})
+        info = wait_migration(src.qmp, timeout=120)
+        self.assertGreater(info["vfio"]["transferred"], 8 << 20)
+        wait_runstate(dst.qmp, "running")
+        self.assertIn("dirty page tracking: " + (method or self.METHOD),
+                      self.method_used())
+        return src, d, self.check_continues(d, dqt)
 
     def test_migrate(self):
         """The device's state (registers, HEAD) moves: the destination
         device continues the stream from the source's HEAD, every record
-        lands in the destination's RAM, and query-migrate counts the
-        device's bytes."""
-        src, sqt, dst, dqt, uri = self.pair()
-        d = Dmatest(sqt)
-        d.start_ring(RING, ENTRIES, period_us=200)
-        self.assertEqual(d.consume(100), (0, 0))
-        src.qmp.cmd("migrate", uri=uri)
-        info = wait_migration(src.qmp)
-        self.assertGreater(info["vfio"]["transferred"], 0)
-        wait_runstate(dst.qmp, "running")
-        dd = self.check_continues(d, dqt)
-        self.assertGreater(dd.rd(HEAD), d.n)
+        lands in the destination's RAM (the pages DMA wrote on the source
+        during the migration were resent), and query-migrate and info
+        migrate count the device's bytes."""
+        src, d, dd = self.migrate_streaming()
+        self.assertEqual((dd.missing, dd.corrupt), (0, 0))
+        self.assertEqual(dd.rd(FAULTS), 0)
         hmp = src.qmp.cmd("human-monitor-command",
                           **{"command-line": "info migrate"})
         self.assertIn("vfio device transferred: ", hmp)
 
+    def test_tracking_off_detected(self):
+        """x-dirty-tracking=off: the same migration leaves the pages the
+        device wrote after they were sent stale on the destination, and
+        the check sees records missing: proof that it can fail."""
+        src, d, dd = self.migrate_streaming(",x-dirty-tracking=off",
+                                            method="none (test only")
+        self.assertGreater(dd.missing, 0)
+
     def test_cancel_precopy(self):
-        """A cancel while RAM is still being sent: the source device runs
+        """A cancel while the migration iterates: the source device runs
         on (its stream intact), the guest too."""
         src, sqt, dst, dqt, uri = self.pair()
         d = Dmatest(sqt)
@@ -211,30 +253,54 @@ class Migrate(Setup):
         self.assertEqual(d.rd(FAULTS), 0)
 
     def test_destination_refuses(self):
-        """A destination whose load fails (its device is of another
-        kind's state size) makes the source take the guest back: the
-        device runs again, its stream intact."""
+        """A destination device that refuses the state (another
+        state-size) fails the load: the source takes the guest back, its
+        device runs again with its stream intact and was not reset."""
         self.hostsim([
             dmatest(SRC, SRC_GROUP, self.DEVICE_EXTRA + ",state-size=64K"),
             dmatest(DST, DST_GROUP, self.DEVICE_EXTRA + ",state-size=128K")])
-        src, sqt = self.baton(self.vfio(SRC), name="src")
-        if "blocked-reasons" in src.qmp.cmd("query-migrate"):
-            self.skipTest("the simulator here has no VFIO migration")
+        src, sqt = self.baton(self.vfio(SRC, self.PROPS), name="src")
         uri = "unix:" + src.path("mig.sock")
-        dst, dqt = self.baton(self.vfio(DST), name="dst", incoming=uri)
+        dst, dqt = self.baton(self.vfio(DST, self.PROPS), name="dst",
+                              incoming=uri)
         d = Dmatest(sqt)
         d.start_ring(RING, ENTRIES, period_us=200)
         self.assertEqual(d.consume(50), (0, 0))
         resets = d.rd(RESETS)
+        # Switch over at once, whatever the method resends.
+        src.qmp.cmd("migrate-set-parameters", **{"downtime-limit": 100000})
         src.qmp.cmd("migrate", uri=uri)
-        wait_migration(src.qmp, until=("failed",))
+        info = wait_migration(src.qmp, until=("failed",))
+        self.assertIn(DST + ": Failed setting device state to STOP",
+                      info["error-desc"])
         wait_runstate(src.qmp, "running")
         self.assertEqual(d.consume(d.n + 200), (0, 0))
         self.assertEqual(d.rd(RESETS), resets)
         self.assertEqual(d.rd(CTRL) & CTRL_STREAM, CTRL_STREAM)
 
 
+class MigrateIommu(Migrate):
+    """The legacy container's precise VFIO_IOMMU_DIRTY_PAGES."""
+    DEVICE_EXTRA = ",migration=on,iommu-dirty=on"
+    METHOD = "iommu"
+
+
 class MigrateIommufd(Migrate):
+    def transport_args(self):
+        return ["-object", "iommufd,id=iommufd0"]
+
+    def transport_prop(self):
+        return ",iommufd=iommufd0"
+
+
+class MigrateAllDirtyIommufd(Migrate):
+    """No tracking at all: every mapped page resent at every sync (only
+    with enable-migration=on, QEMU's rule). Over iommufd: hostsim's legacy
+    container always offers its (imprecise) IOMMU tracking."""
+    DEVICE_EXTRA = ",migration=on"
+    PROPS = ",enable-migration=on"
+    METHOD = "all mapped pages"
+
     def transport_args(self):
         return ["-object", "iommufd,id=iommufd0"]
 

@@ -582,7 +582,9 @@ static void vfio_vm_state_prepare(void *opaque, bool running, RunState state)
                         ? VFIO_DEVICE_STATE_PRE_COPY_P2P
                         : VFIO_DEVICE_STATE_RUNNING_P2P;
 
-    if (!vfio_mig_follows_vm(m)) {
+    /* A device that runs already has nothing to prepare for a start. */
+    if (!vfio_mig_follows_vm(m) ||
+        (running && m->device_state == VFIO_DEVICE_STATE_RUNNING)) {
         return;
     }
     vfio_mig_set_state(m, next, VFIO_DEVICE_STATE_ERROR, &err);

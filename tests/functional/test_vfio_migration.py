@@ -16,6 +16,7 @@ import unittest
 import baton_test
 from baton_test import (QtestClient, Vm, VmTestCase, wait_for,
                         wait_migration, wait_runstate)
+import test_vfio
 from test_vfio import (BASE, CTRL, CTRL_STREAM, FAULTS, HEAD, RESETS,
                        Dmatest, Hostsim, preload_works, run)
 
@@ -184,16 +185,17 @@ class Migrate(Setup):
 
     def migrate_streaming(self, props="", method=None):
         """Migrate while the device streams and records are written after
-        the first RAM pass: downtime-limit 1 ms keeps the migration
-        iterating (the device's 8 MiB state never fits) until the device
-        has written past what the driver read before the migration began,
-        then a large limit lets it switch over. Returns the destination's
+        the first RAM pass: downtime-limit 0 keeps the migration
+        iterating (0 ms: nothing but an empty rest fits, and the
+        device's state never is) until the device has written past what
+        the driver read before the migration began, then a large limit
+        lets it switch over. Returns the destination's
         driver."""
         src, sqt, dst, dqt, uri = self.pair(",state-size=8M", props)
         d = Dmatest(sqt)
         d.start_ring(RING, ENTRIES, period_us=100)
         self.assertEqual(d.consume(100), (0, 0))
-        src.qmp.cmd("migrate-set-parameters", **{"downtime-limit": 1})
+        src.qmp.cmd("migrate-set-parameters", **{"downtime-limit": 0})
         src.qmp.cmd("migrate", uri=uri)
         wait_for(lambda: src.qmp.cmd("query-migrate").get("ram", {})
                  .get("dirty-sync-count", 0) >= 2, what="two RAM passes")
@@ -279,6 +281,84 @@ class Migrate(Setup):
         self.assertEqual(d.rd(CTRL) & CTRL_STREAM, CTRL_STREAM)
 
 
+class MigratePrecopy(Migrate):
+    """Pre-copy: the device's state streams while the guest runs (and
+    changes at 1 MiB/s), device DMA logging."""
+    DEVICE_EXTRA = (",migration=on,dma-logging=on,precopy=on,"
+                    "state-dirty-rate=1M")
+
+    def test_two_devices_p2p(self):
+        """Two devices on each side: both migrate, and on the stop every
+        device reached RUNNING_P2P (PRE_COPY_P2P) before either stopped,
+        and on the destination's start both were in RUNNING_P2P before
+        either ran."""
+        src2, dst2 = "0000:03:00.0", "0000:04:00.0"
+        self.hostsim([dmatest(h, g, self.DEVICE_EXTRA) for h, g in
+                      ((SRC, SRC_GROUP), (DST, DST_GROUP), (src2, 7),
+                       (dst2, 8))])
+        src, sqt = self.baton(self.vfio(SRC) +
+                              self.vfio(src2, slot=SLOT + 1, id="vf1"),
+                              name="src")
+        uri = "unix:" + src.path("mig.sock")
+        dst, dqt = self.baton(self.vfio(DST) +
+                              self.vfio(dst2, slot=SLOT + 1, id="vf1"),
+                              name="dst", incoming=uri)
+        ds = [Dmatest(sqt), Dmatest(sqt, slot=SLOT + 1)]
+        for k, d in enumerate(ds):
+            d.start_ring(RING + k * 0x100000, ENTRIES, period_us=200)
+            self.assertEqual(d.consume(50), (0, 0))
+        src.qmp.cmd("migrate", uri=uri)
+        wait_migration(src.qmp, timeout=120)
+        wait_runstate(dst.qmp, "running")
+        for k, d in enumerate(ds):
+            dd = Dmatest(dqt, slot=SLOT + k)
+            dd.ring, dd.entries, dd.n = d.ring, d.entries, d.n
+            dd.missing = dd.corrupt = 0
+            self.assertEqual(dd.consume(d.n + 100), (0, 0))
+        with open(self.hs.log_path) as f:
+            log = [l for l in f.read().splitlines() if "migration state" in l]
+
+        def first(dev, arc):
+            return min(i for i, l in enumerate(log) if dev in l and arc in l)
+        for a, b in ((SRC, src2), (src2, SRC)):
+            self.assertLess(first(a, "-> PRE_COPY_P2P"),
+                            first(b, "PRE_COPY_P2P -> STOP_COPY"))
+        for a, b in ((DST, dst2), (dst2, DST)):
+            self.assertLess(first(a, "STOP -> RUNNING_P2P"),
+                            first(b, "RUNNING_P2P -> RUNNING"))
+
+    def test_switchover_ack(self):
+        """switchover-ack on both sides: with a downtime limit that any
+        pass fits, the source still does not stop the guest before the
+        destination acknowledged the device's initial state."""
+        trace = os.path.join(baton_test.tmpdir(), "src-ack.trace")
+        src, sqt, dst, dqt, uri = self.pair(",state-size=8M")
+        for vm in (src, dst):
+            vm.qmp.cmd("migrate-set-capabilities", capabilities=[
+                {"capability": "switchover-ack", "state": True}])
+        for ev in ("migration_switchover_ack", "vm_state_notify"):
+            src.qmp.cmd("trace-event-set-state",
+                        arguments={"name": ev, "enable": True})
+        d = Dmatest(sqt)
+        d.start_ring(RING, ENTRIES, period_us=200)
+        self.assertEqual(d.consume(50), (0, 0))
+        src.qmp.cmd("migrate-set-parameters", **{"downtime-limit": 100000})
+        src.qmp.cmd("migrate", uri=uri)
+        wait_migration(src.qmp, timeout=120)
+        wait_runstate(dst.qmp, "running")
+        self.check_continues(d, dqt)
+        with open(self.trace_path(src)) as f:
+            lines = f.read().splitlines()
+        ack = [i for i, l in enumerate(lines) if "1 of 1 acknowledged" in l]
+        stop = [i for i, l in enumerate(lines)
+                if "vm_state_notify" in l and "finish-migrate" in l]
+        self.assertTrue(ack and stop, lines)
+        self.assertLess(ack[0], stop[0])
+
+    def trace_path(self, vm):
+        return os.path.join(baton_test.tmpdir(), "src-dirty.trace")
+
+
 class MigrateIommu(Migrate):
     """The legacy container's precise VFIO_IOMMU_DIRTY_PAGES."""
     DEVICE_EXTRA = ",migration=on,iommu-dirty=on"
@@ -306,6 +386,30 @@ class MigrateAllDirtyIommufd(Migrate):
 
     def transport_prop(self):
         return ",iommufd=iommufd0"
+
+
+class CprMigratable(test_vfio.Device):
+    """Live update of migration-capable devices (pre-copy, DMA logging,
+    IOMMU tracking) is exactly issue 9's: test_vfio's cpr-transfer and
+    cpr-exec, the device never reset, never stopped (no migration state
+    change), its stream and MSI-X going on in the new process."""
+
+    def start(self, extra=(), devices=None, **kw):
+        return super().start(extra, devices=(
+            test_vfio.BDF + ",type=dmatest,group=%d,migration=on,"
+            "precopy=on,dma-logging=on,iommu-dirty=on" % test_vfio.GROUP,),
+            **kw)
+
+    def tearDown(self):
+        with open(self.hs.log_path) as f:
+            self.assertNotIn("migration state", f.read())
+
+
+# Only the live updates of the Device tests run here.
+for _name in dir(CprMigratable):
+    if _name.startswith("test_") and _name not in ("test_cpr_transfer",
+                                                   "test_cpr_exec"):
+        setattr(CprMigratable, _name, None)
 
 
 if __name__ == "__main__":

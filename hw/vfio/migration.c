@@ -19,6 +19,7 @@
 #include "migration/register.h"
 #include "migration/stream.h"
 #include "standard-headers/linux/vfio-extra.h"
+#include "util/fault-inject.h"
 #include "system/runstate.h"
 #include "trace.h"
 #include "util/error-report.h"
@@ -253,6 +254,11 @@ static bool vfio_save_setup(MigStream *f, void *opaque, GError **errp)
     m->buf = g_malloc(VFIO_MIG_BUFFER_SIZE);
     m->initial_data_sent = false;
     mig_put_be64(f, VFIO_MIG_TAG_SETUP);
+    if (fault_inject_fail("vfio-save-setup")) {
+        error_setg(errp, "%s: save setup failed (fault injected)",
+                   m->vdev->name);
+        return false;
+    }
     /* A guest already stopped goes straight to STOP_COPY at completion. */
     if (vfio_mig_precopy_supported(m) &&
         m->device_state == VFIO_DEVICE_STATE_RUNNING) {
@@ -323,6 +329,13 @@ static bool vfio_save_complete(MigStream *f, void *opaque, GError **errp)
 
     if (!vfio_mig_set_state(m, VFIO_DEVICE_STATE_STOP_COPY,
                             VFIO_DEVICE_STATE_STOP, errp)) {
+        return false;
+    }
+    if (fault_inject_fail("vfio-stop-copy")) {
+        error_setg(errp,
+                   "%s: reading the device state failed (fault "
+                   "injected)",
+                   m->vdev->name);
         return false;
     }
     do {

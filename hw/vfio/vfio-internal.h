@@ -136,6 +136,7 @@ typedef struct VFIOIOASContainer {
     Object *be; /* the iommufd object */
     uint32_t ioas_id;
     uint32_t hwpt_id; /* the first device's HWPT, others try it first */
+    bool hwpt_dirty;  /* it was allocated with dirty tracking */
     unsigned int users;
     bool remap_pending;
 } VFIOIOASContainer;
@@ -204,6 +205,8 @@ struct VFIOPCIDevice {
      */
     uint32_t devid, hwpt_id, cpr_ioas_id;
     bool own_hwpt;
+    /* The IOMMU can track dirty pages; HWPT_ID was allocated to. */
+    bool iommu_dirty_cap, hwpt_dirty;
     int fd;
     uint32_t num_regions, num_irqs;
     bool can_reset;

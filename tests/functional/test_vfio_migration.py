@@ -21,6 +21,8 @@ from test_vfio import (BASE, CTRL, CTRL_STREAM, FAULTS, HEAD, RESETS,
                        Dmatest, Hostsim, preload_works, run)
 
 SRC, DST = "0000:01:00.0", "0000:02:00.0"
+# dmatest's RO register with the device's migration state (hostsim.md).
+MIG_STATE, RUNNING = 0x34, 2
 SRC_GROUP, DST_GROUP = 5, 6
 SLOT = 4
 RING, ENTRIES = 0x200000, 4096
@@ -63,13 +65,13 @@ class Setup(VmTestCase):
         return ["-device", "vfio-pci,host=%s,addr=%x,id=%s%s%s"
                 % (host, slot, id, self.transport_prop(), props)]
 
-    def baton(self, args, name=None, incoming=None, mem="64M"):
+    def baton(self, args, name=None, incoming=None, mem="64M", env=None):
         ram = ["-object", "memory-backend-memfd,id=ram0,size=" + mem,
                "-machine", "pc,memory-backend=ram0", "-m", mem]
         vm = Vm(BASE + ram + self.transport_args() + list(args), name=name)
         if incoming:
             vm.args += ["-incoming", incoming]
-        vm.extra_env = self.hs.env
+        vm.extra_env = dict(self.hs.env, **(env or {}))
         qtest_path = vm.path("qtest.sock")
         vm.args += ["-qtest", "unix:%s,server=on,wait=off" % qtest_path]
         self.launch(vm)
@@ -251,8 +253,39 @@ class Migrate(Setup):
         src.qmp.cmd("migrate_cancel")
         wait_migration(src.qmp, until=("cancelled",))
         self.assertEqual(src.qmp.cmd("query-status")["status"], "running")
+        self.assertEqual(d.rd(MIG_STATE), RUNNING)
         self.assertEqual(d.consume(d.n + 200), (0, 0))
         self.assertEqual(d.rd(FAULTS), 0)
+
+    def fail_at(self, point, want):
+        """The source fails at POINT (BATON_FAULT_INJECT): the migration
+        fails with WANT, the guest and its device run again (RUNNING),
+        the stream intact and the device never reset."""
+        self.hostsim([dmatest(SRC, SRC_GROUP, self.DEVICE_EXTRA),
+                      dmatest(DST, DST_GROUP, self.DEVICE_EXTRA)])
+        src, sqt = self.baton(self.vfio(SRC, self.PROPS), name="src",
+                              env={"BATON_FAULT_INJECT": point})
+        uri = "unix:" + src.path("mig.sock")
+        dst, dqt = self.baton(self.vfio(DST, self.PROPS), name="dst",
+                              incoming=uri)
+        d = Dmatest(sqt)
+        d.start_ring(RING, ENTRIES, period_us=200)
+        self.assertEqual(d.consume(50), (0, 0))
+        resets = d.rd(RESETS)
+        src.qmp.cmd("migrate-set-parameters", **{"downtime-limit": 100000})
+        src.qmp.cmd("migrate", uri=uri)
+        info = wait_migration(src.qmp, until=("failed",))
+        self.assertIn(want, info["error-desc"])
+        wait_runstate(src.qmp, "running")
+        self.assertEqual(d.rd(MIG_STATE), RUNNING)
+        self.assertEqual(d.consume(d.n + 200), (0, 0))
+        self.assertEqual(d.rd(RESETS), resets)
+
+    def test_fail_setup(self):
+        self.fail_at("vfio-save-setup", SRC + ": save setup failed")
+
+    def test_fail_stop_copy(self):
+        self.fail_at("vfio-stop-copy", SRC + ": reading the device state")
 
     def test_destination_refuses(self):
         """A destination device that refuses the state (another
@@ -276,6 +309,7 @@ class Migrate(Setup):
         self.assertIn(DST + ": Failed setting device state to STOP",
                       info["error-desc"])
         wait_runstate(src.qmp, "running")
+        self.assertEqual(d.rd(MIG_STATE), RUNNING)
         self.assertEqual(d.consume(d.n + 200), (0, 0))
         self.assertEqual(d.rd(RESETS), resets)
         self.assertEqual(d.rd(CTRL) & CTRL_STREAM, CTRL_STREAM)
@@ -366,6 +400,16 @@ class MigrateIommu(Migrate):
 
 
 class MigrateIommufd(Migrate):
+    def transport_args(self):
+        return ["-object", "iommufd,id=iommufd0"]
+
+    def transport_prop(self):
+        return ",iommufd=iommufd0"
+
+
+class MigrateIommuIommufd(MigrateIommu):
+    """iommufd's HWPT dirty tracking (the HWPT allocated with it)."""
+
     def transport_args(self):
         return ["-object", "iommufd,id=iommufd0"]
 

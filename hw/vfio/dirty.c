@@ -117,7 +117,9 @@ static int vfio_dma_logging_feature(VFIOPCIDevice *vdev, uint32_t flags,
 
     f->argsz = sizeof(*f) + len;
     f->flags = flags;
-    memcpy(f->data, data, len);
+    if (len) {
+        memcpy(f->data, data, len); /* PROBE and STOP have no payload */
+    }
     ret = VFIO_IOCTL(vdev->fd, VFIO_DEVICE_FEATURE, f);
     return ret < 0 ? ret : 0;
 }

@@ -25,6 +25,8 @@
 
 enum { REC_DATA = 1, REC_REGS, REC_END };
 
+#define MIG_FAIL_ARMED 0x100u
+
 /* The stream starts with this header (little-endian, 40 bytes). */
 typedef struct MigHdr {
     uint32_t magic;
@@ -377,7 +379,7 @@ static HsMigFile *session_new(HsDevice *d, bool saving)
         f->pending = g_byte_array_new();
         d->regs[R_SAVED_PRE] = d->regs[R_SAVED_STOP] = 0;
     } else {
-        f->in_state = g_malloc(MAX(d->state_size, 1));
+        f->in_state = g_malloc(MAX(d->state_size, 8));
         f->have = g_malloc0(f->nchunks / 8 + 1);
         f->phase = PH_HDR;
         f->rec_need = sizeof(MigHdr);
@@ -765,6 +767,7 @@ static bool load_finish(HsDevice *d)
 {
     HsMigFile *f = d->migf;
     const char *why = NULL;
+    uint8_t *new_state;
     size_t i;
 
     if (f && f->conn_fd >= 0) {
@@ -790,7 +793,10 @@ static bool load_finish(HsDevice *d)
         hs_log("device %s: RESUMING -> STOP refused: %s; EINVAL", d->bdf, why);
         return false;
     }
-    memcpy(d->state, f->in_state, d->state_size);
+    /* Take the new state's buffer; the session frees the old one. */
+    new_state = f->in_state;
+    f->in_state = d->state;
+    d->state = new_state;
     for (i = 0; i < N_MIG_REGS; i++) {
         d->regs[mig_regs[i]] = f->in_regs[i];
     }
@@ -863,6 +869,17 @@ static int mig_step(HsDevice *d, uint32_t next, HsMigFile **newf)
     uint32_t cur = d->mig_state;
     bool was_running = hs_mig_running(d);
 
+    if (d->regs[R_MIG_FAIL] == (MIG_FAIL_ARMED | next)) {
+        /* A device failure a test asked for: the arc fails, ERROR. */
+        d->regs[R_MIG_FAIL] = 0;
+        session_end(d);
+        d->mig_state = S_ER;
+        hs_log("device %s: migration state %s -> %s fails as MIG_FAIL asked; "
+               "ERROR, EIO",
+               d->bdf, state_name(cur), state_name(next));
+        g_cond_signal(&d->cond);
+        return -EIO;
+    }
     if (cur == S_RE && next == S_ST) {
         if (!load_finish(d)) {
             session_end(d);

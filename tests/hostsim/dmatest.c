@@ -955,6 +955,7 @@ static void hs_reg_write(HsDevice *d, unsigned reg, uint32_t val)
     case R_RING_ENTRIES:
     case R_PERIOD_US:
     case R_IRQ_EVERY:
+    case R_MIG_FAIL:
         d->regs[reg] = val;
         break;
     default:

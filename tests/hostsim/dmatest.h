@@ -34,6 +34,7 @@ enum {
     R_SAVED_STOP, /* RO: bytes read in STOP_COPY, last save session */
     R_LOADED,     /* RO: bytes written, last resume session */
     R_DMA_LOGGED, /* RO: pages set in the DMA log since logging started */
+    R_MIG_FAIL,   /* RW, tests: 0x100 | state: the next arc into it fails */
     R_NUM,
 };
 

@@ -56,6 +56,7 @@
 #define R_SAVED_STOP 0x40
 #define R_LOADED 0x44
 #define R_DMA_LOGGED 0x48
+#define R_MIG_FAIL 0x4c
 
 #define RAM_SIZE (2u << 20)
 #define RING_IOVA 0x100000ull

@@ -24,11 +24,15 @@ static int feature(int dev, uint32_t flags, void *data, uint32_t len)
     g_assert_cmpint(len, <=, 64);
     f->argsz = sizeof(*f) + len;
     f->flags = flags;
-    memcpy(f->data, data, len);
+    if (len) {
+        memcpy(f->data, data, len);
+    }
     if (ioctl(dev, VFIO_DEVICE_FEATURE, f) < 0) {
         return -errno;
     }
-    memcpy(data, f->data, len);
+    if (len) {
+        memcpy(data, f->data, len);
+    }
     return 0;
 }
 
@@ -343,6 +347,17 @@ static void test_mig_fsm(void)
     g_assert_cmpint(mig_set(l.dev, VFIO_DEVICE_STATE_STOP_COPY, &fd), ==, 0);
     g_assert_cmpint(fcntl(fd, F_GETFD), ==, FD_CLOEXEC);
     close(fd);
+    /* A failure a test injects: the arc into STOP_COPY fails, ERROR. */
+    g_assert_cmpint(mig_set(l.dev, VFIO_DEVICE_STATE_RUNNING, NULL), ==, 0);
+    reg_write(l.dev, R_MIG_FAIL, 0x100 | VFIO_DEVICE_STATE_STOP_COPY);
+    g_assert_cmpint(mig_set(l.dev, VFIO_DEVICE_STATE_STOP_COPY, &fd), ==,
+                    -EIO);
+    g_assert_cmpint(fd, ==, -1);
+    g_assert_cmpint(mig_get(l.dev), ==, VFIO_DEVICE_STATE_ERROR);
+    g_assert_cmpint(reg_read(l.dev, R_MIG_FAIL), ==, 0);
+    g_assert_cmpint(ioctl(l.dev, VFIO_DEVICE_RESET), ==, 0);
+    g_assert_cmpint(mig_set(l.dev, VFIO_DEVICE_STATE_STOP_COPY, &fd), ==, 0);
+    close(fd);
     /* The last close resets: the next open finds RUNNING. */
     close(l.dev);
     l.dev = ioctl(l.grp, VFIO_GROUP_GET_DEVICE_FD, "0000:00:05.0");
@@ -429,6 +444,66 @@ static void test_mig_stop_copy(void)
     g_assert_cmpint(reg_read(p.src.dev, R_HEAD), ==, head);
     close(efd);
     pair_close(&p);
+}
+
+/*
+ * RUNNING_P2P quiesces peer-to-peer DMA only: a device whose ring is in
+ * another device's BAR (mapped into the container, as a VMM maps every
+ * mmap'ed BAR) writes no record there until RUNNING again, while the
+ * other device's records into RAM go on.
+ */
+static void test_mig_p2p(void)
+{
+    Sim sim;
+    Legacy l;
+    int grp2, dev2, ramfd;
+    uint8_t *ram, *bar2;
+    uint32_t head;
+
+    sim_start(&sim, "0000:00:05.0,type=dmatest,group=1,migration=on",
+              "0000:00:06.0,type=dmatest,group=2,migration=on");
+    legacy_open(&l, 1, "0000:00:05.0");
+    grp2 = open("/dev/vfio/2", O_RDWR | O_CLOEXEC);
+    g_assert_cmpint(ioctl(grp2, VFIO_GROUP_SET_CONTAINER, &l.ct), ==, 0);
+    dev2 = ioctl(grp2, VFIO_GROUP_GET_DEVICE_FD, "0000:00:06.0");
+    g_assert_cmpint(dev2, >=, 0);
+    ram = ram_new(&ramfd);
+    bar2 = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, dev2,
+                (uint64_t)VFIO_PCI_BAR2_REGION_INDEX << 40);
+    g_assert_true(bar2 != MAP_FAILED);
+    g_assert_cmpint(map_dma(l.ct, ram, RING_IOVA, RAM_SIZE,
+                            VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE),
+                    ==, 0);
+    g_assert_cmpint(map_dma(l.ct, bar2, 0x40000000, 65536,
+                            VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE),
+                    ==, 0);
+    /* The first device writes into the second's BAR; the second to RAM. */
+    reg_write(l.dev, R_RING_LO, 0x40000000);
+    reg_write(l.dev, R_RING_ENTRIES, 64);
+    reg_write(l.dev, R_PERIOD_US, 100);
+    reg_write(l.dev, R_CTRL, 1);
+    stream_start(dev2, 256, 100, 0, 1);
+    wait_head(l.dev, 20);
+    /* Both in RUNNING_P2P: the BAR stream waits, the RAM stream goes on. */
+    g_assert_cmpint(mig_set(l.dev, VFIO_DEVICE_STATE_RUNNING_P2P, NULL), ==, 0);
+    g_assert_cmpint(mig_set(dev2, VFIO_DEVICE_STATE_RUNNING_P2P, NULL), ==, 0);
+    reg_write(l.dev, R_TAIL, reg_read(l.dev, R_HEAD));
+    assert_still(l.dev, dev2, 50);
+    g_assert_cmpint(reg_read(l.dev, R_FAULTS), ==, 0);
+    /* RUNNING again: the records that waited come, none lost. */
+    g_assert_cmpint(mig_set(l.dev, VFIO_DEVICE_STATE_RUNNING, NULL), ==, 0);
+    head = reg_read(l.dev, R_HEAD);
+    wait_head(l.dev, head + 100);
+    wait_head_full(l.dev, reg_read(l.dev, R_TAIL) + 64, false);
+    g_assert_cmpint(ring_check(bar2, reg_read(l.dev, R_HEAD), 64), ==, 0);
+    g_assert_cmpint(ring_settle_check(dev2, ram), ==, 0);
+    close(dev2);
+    close(grp2);
+    legacy_close(&l);
+    munmap(bar2, 65536);
+    munmap(ram, RAM_SIZE);
+    close(ramfd);
+    sim_stop(&sim);
 }
 
 /* Cancel in STOP_COPY: the source runs again, its stream intact. */
@@ -712,14 +787,94 @@ static void test_mig_precopy_cancel(void)
     pair_close(&p);
 }
 
+/*
+ * A figure, not a check (only with -m perf): downtime and total time of
+ * moving a 64 MiB state that changes at 8 MiB/s from one device to the
+ * other, with and without pre-copy. Downtime is from the source's stop
+ * to the destination running; the VMM side here is this test's loop.
+ */
+static void bench_one(bool precopy)
+{
+    Pair p;
+    g_autoptr(GByteArray) buf = g_byte_array_new();
+    const char *opts = precopy ? ",migration=on,precopy=on,state-size=64M,"
+                                 "state-dirty-rate=8M"
+                               : ",migration=on,state-size=64M,"
+                                 "state-dirty-rate=8M";
+    uint64_t pre = 0, stop, initial, dirty;
+    int64_t t0, t1, t2;
+    int fd, dfd, rounds = 0;
+
+    pair_open(&p, opts, opts);
+    stream_start(p.src.dev, 1024, 100, 0, 1);
+    wait_head(p.src.dev, 10);
+    g_assert_cmpint(mig_set(p.dst.dev, VFIO_DEVICE_STATE_RESUMING, &dfd), ==,
+                    0);
+    t0 = g_get_monotonic_time();
+    if (precopy) {
+        g_assert_cmpint(mig_set(p.src.dev, VFIO_DEVICE_STATE_PRE_COPY, &fd),
+                        ==, 0);
+        /* Iterate until what is dirty is small (a VMM's threshold). */
+        do {
+            struct vfio_precopy_info info = {.argsz = sizeof(info)};
+
+            g_byte_array_set_size(buf, 0);
+            mig_read(fd, buf, true);
+            mig_write(dfd, buf->data, buf->len);
+            pre += buf->len;
+            rounds++;
+            g_assert_cmpint(ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &info), ==,
+                            0);
+            initial = info.initial_bytes;
+            dirty = info.dirty_bytes;
+        } while (initial || (dirty > (256 << 10) && rounds < 20));
+        t1 = g_get_monotonic_time();
+        g_assert_cmpint(mig_set(p.src.dev, VFIO_DEVICE_STATE_STOP_COPY, NULL),
+                        ==, 0);
+    } else {
+        t1 = g_get_monotonic_time();
+        g_assert_cmpint(mig_set(p.src.dev, VFIO_DEVICE_STATE_STOP_COPY, &fd),
+                        ==, 0);
+    }
+    g_byte_array_set_size(buf, 0);
+    mig_read(fd, buf, false);
+    mig_write(dfd, buf->data, buf->len);
+    stop = buf->len;
+    g_assert_cmpint(mig_set(p.dst.dev, VFIO_DEVICE_STATE_RUNNING, NULL), ==,
+                    0);
+    t2 = g_get_monotonic_time();
+    close(fd);
+    close(dfd);
+    g_assert_cmpint(reg_read(p.dst.dev, R_HEAD), >=,
+                    reg_read(p.src.dev, R_HEAD));
+    g_test_message("pre-copy %s: downtime %.1f ms, total %.1f ms; pre-copy "
+                   "%.1f MiB in %d round(s), stop-copy %.2f MiB",
+                   precopy ? "on " : "off", (t2 - t1) / 1000.0,
+                   (t2 - t0) / 1000.0, pre / 1048576.0, rounds,
+                   stop / 1048576.0);
+    pair_close(&p);
+}
+
+static void test_mig_bench(void)
+{
+    if (!g_test_perf()) {
+        g_test_skip("a figure: run with -m perf");
+        return;
+    }
+    bench_one(false);
+    bench_one(true);
+}
+
 void hostsim_add_mig_tests(void)
 {
     g_test_add_func("/hostsim/mig/feature", test_mig_feature);
     g_test_add_func("/hostsim/mig/fsm", test_mig_fsm);
     g_test_add_func("/hostsim/mig/stop-copy", test_mig_stop_copy);
+    g_test_add_func("/hostsim/mig/p2p", test_mig_p2p);
     g_test_add_func("/hostsim/mig/cancel", test_mig_cancel);
     g_test_add_func("/hostsim/mig/refused", test_mig_refused);
     g_test_add_func("/hostsim/mig/other-device", test_mig_other_device);
     g_test_add_func("/hostsim/mig/precopy", test_mig_precopy);
     g_test_add_func("/hostsim/mig/precopy-cancel", test_mig_precopy_cancel);
+    g_test_add_func("/hostsim/mig/bench", test_mig_bench);
 }

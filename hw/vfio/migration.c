@@ -52,6 +52,12 @@ struct VFIOMigration {
     bool loading; /* destination: RESUMING entered for this load */
     bool loaded;  /* destination: COMPLETE applied (device in STOP) */
     char *idstr;  /* the live section */
+    /*
+     * An arc the guest's stop or start failed (a run state handler cannot
+     * fail the change): a migration in progress fails with it, as QEMU's
+     * migration_file_set_error().
+     */
+    GError *vm_state_error;
     VmChangeStateEntry *vm_state;
 };
 
@@ -253,6 +259,7 @@ static bool vfio_save_setup(MigStream *f, void *opaque, GError **errp)
 
     m->buf = g_malloc(VFIO_MIG_BUFFER_SIZE);
     m->initial_data_sent = false;
+    g_clear_error(&m->vm_state_error);
     mig_put_be64(f, VFIO_MIG_TAG_SETUP);
     if (fault_inject_fail("vfio-save-setup")) {
         error_setg(errp, "%s: save setup failed (fault injected)",
@@ -327,6 +334,11 @@ static bool vfio_save_complete(MigStream *f, void *opaque, GError **errp)
     VFIOMigration *m = opaque;
     ssize_t n;
 
+    /* The device failed as the guest stopped: its state is gone. */
+    if (m->vm_state_error) {
+        g_propagate_error(errp, g_steal_pointer(&m->vm_state_error));
+        return false;
+    }
     if (!vfio_mig_set_state(m, VFIO_DEVICE_STATE_STOP_COPY,
                             VFIO_DEVICE_STATE_STOP, errp)) {
         return false;
@@ -379,6 +391,7 @@ static void vfio_save_cleanup(void *opaque)
         m->data_fd = -1;
     }
     g_clear_pointer(&m->buf, g_free);
+    g_clear_error(&m->vm_state_error);
     m->precopy_init = m->precopy_dirty = 0;
     trace_vfio_save_cleanup(m->vdev->name,
                             vfio_mig_state_name(m->device_state));
@@ -581,9 +594,13 @@ static bool vfio_mig_follows_vm(VFIOMigration *m)
 
 static void vfio_mig_report(VFIOMigration *m, GError *err)
 {
-    if (err) {
-        error_report_err(err);
+    if (!err) {
+        return;
     }
+    if (migration_is_active() && !m->vm_state_error) {
+        m->vm_state_error = g_error_copy(err);
+    }
+    error_report_err(err);
 }
 
 /* Every device quiesces its P2P first (stop) or starts it (start). */
@@ -762,6 +779,7 @@ void vfio_migration_exit(VFIOPCIDevice *vdev)
         close(m->data_fd);
     }
     g_free(m->buf);
+    g_clear_error(&m->vm_state_error);
     g_free(m->idstr);
     g_free(m);
     vdev->migration = NULL;

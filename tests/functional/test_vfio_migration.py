@@ -23,6 +23,8 @@ from test_vfio import (BASE, CTRL, CTRL_STREAM, FAULTS, HEAD, RESETS,
 SRC, DST = "0000:01:00.0", "0000:02:00.0"
 # dmatest's RO register with the device's migration state (hostsim.md).
 MIG_STATE, RUNNING = 0x34, 2
+# Fault injection: 0x100 | S fails the next arc into state S (EIO, ERROR).
+MIG_FAIL, STOP_COPY = 0x4c, 3
 SRC_GROUP, DST_GROUP = 5, 6
 SLOT = 4
 RING, ENTRIES = 0x200000, 4096
@@ -286,6 +288,30 @@ class Migrate(Setup):
 
     def test_fail_stop_copy(self):
         self.fail_at("vfio-stop-copy", SRC + ": reading the device state")
+
+    def test_device_error(self):
+        """The source device fails the arc into STOP_COPY and reports
+        ERROR: baton resets it (QEMU's behaviour), the migration fails
+        naming it, and the guest runs on with the device RUNNING again."""
+        self.hostsim([dmatest(SRC, SRC_GROUP, self.DEVICE_EXTRA),
+                      dmatest(DST, DST_GROUP, self.DEVICE_EXTRA)])
+        src, sqt = self.baton(self.vfio(SRC, self.PROPS), name="src")
+        uri = "unix:" + src.path("mig.sock")
+        dst, dqt = self.baton(self.vfio(DST, self.PROPS), name="dst",
+                              incoming=uri)
+        d = Dmatest(sqt)
+        d.start_ring(RING, ENTRIES, period_us=200)
+        self.assertEqual(d.consume(50), (0, 0))
+        resets = d.rd(RESETS)
+        d.wr(MIG_FAIL, 0x100 | STOP_COPY)
+        src.qmp.cmd("migrate-set-parameters", **{"downtime-limit": 100000})
+        src.qmp.cmd("migrate", uri=uri)
+        info = wait_migration(src.qmp, until=("failed",))
+        self.assertIn(SRC + ": Failed setting device state to STOP_COPY",
+                      info["error-desc"])
+        wait_runstate(src.qmp, "running")
+        self.assertEqual(d.rd(MIG_STATE), RUNNING)
+        self.assertEqual(d.rd(RESETS), resets + 1)
 
     def test_destination_refuses(self):
         """A destination device that refuses the state (another

@@ -162,11 +162,41 @@ int iommufd_backend_get_iova_ranges(Object *be, uint32_t ioas_id,
     return 0;
 }
 
+int iommufd_backend_set_dirty_tracking(Object *be, uint32_t hwpt_id, bool on)
+{
+    struct iommu_hwpt_set_dirty_tracking d = {
+        .size = sizeof(d),
+        .flags = on ? IOMMU_HWPT_DIRTY_TRACKING_ENABLE : 0,
+        .hwpt_id = hwpt_id,
+    };
+
+    return IOMMUFD_IOCTL(iommufd_backend_fd(be), IOMMU_HWPT_SET_DIRTY_TRACKING,
+                         &d);
+}
+
+int iommufd_backend_get_dirty_bitmap(Object *be, uint32_t hwpt_id,
+                                     uint64_t iova, uint64_t size,
+                                     uint64_t pgsize, uint64_t *bitmap)
+{
+    struct iommu_hwpt_get_dirty_bitmap g = {
+        .size = sizeof(g),
+        .hwpt_id = hwpt_id,
+        .iova = iova,
+        .length = size,
+        .page_size = pgsize,
+        .data = (uintptr_t)bitmap,
+    };
+
+    return IOMMUFD_IOCTL(iommufd_backend_fd(be), IOMMU_HWPT_GET_DIRTY_BITMAP,
+                         &g);
+}
+
 int iommufd_backend_alloc_hwpt(Object *be, uint32_t dev_id, uint32_t pt_id,
-                               uint32_t *hwpt_id)
+                               uint32_t flags, uint32_t *hwpt_id)
 {
     struct iommu_hwpt_alloc h = {
         .size = sizeof(h),
+        .flags = flags,
         .dev_id = dev_id,
         .pt_id = pt_id,
         .data_type = IOMMU_HWPT_DATA_NONE,

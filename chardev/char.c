@@ -522,8 +522,11 @@ static void chr_hold_flush_one(Chardev *chr, void *opaque)
  * The guest starts (or resumes after a failed migration) here: this
  * process owns its output now, and what is held goes out first.
  */
-static void chr_hold_vm_start(void *opaque)
+static void chr_hold_vm_start(void *opaque, bool running, RunState state)
 {
+    if (!running) {
+        return;
+    }
     chardev_foreach(chr_hold_release_one, NULL);
 }
 
@@ -744,7 +747,8 @@ static bool chr_cpr_init(Chardev *chr, GError **errp)
         registered = true;
         cpr_add_notifier(chr_cpr_notify, NULL, CPR_PHASE_BACKEND);
         cpr_add_late_handler(TYPE_CHARDEV, chr_cpr_late);
-        vm_add_start_notifier(chr_hold_vm_start, NULL);
+        vm_add_change_state_handler(chr_hold_vm_start, NULL, NULL,
+                                    VM_CHANGE_STATE_PRIO_DEFAULT);
     }
     chr->adopted_conn = false;
     chr->cpr_state = CHR_CPR_LIVE;

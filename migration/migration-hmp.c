@@ -247,6 +247,10 @@ static void hmp_info_migrate(Monitor *mon, int argc, char **argv)
     if (json_object_has_member(info, "ram")) {
         print_ram(mon, json_object_get_object_member(info, "ram"));
     }
+    if (json_object_has_member(info, "vfio")) {
+        print_kbytes(mon, json_object_get_object_member(info, "vfio"),
+                     "vfio device transferred", "transferred");
+    }
     if (json_object_has_member(info, "socket-address")) {
         print_list(mon, info, "socket-address", "socket address: [\n");
         monitor_printf(mon, "]\n");

@@ -97,6 +97,16 @@ bool switchover_send_failed(int fd, const char *reason, GError **errp);
 bool switchover_wait_resuming(int fd, GError **errp);
 /* Source, the stream broke first: a FAILED within 100 ms replaces *ERR. */
 void switchover_peer_reason(int fd, GError **err);
+/* Destination, while loading: SWITCHOVER_ACK (switchover-ack capability). */
+bool switchover_send_ack(int fd, GError **errp);
+/*
+ * Source, while iterating: count the SWITCHOVER_ACKs that arrived into
+ * *ACKS, waiting up to TIMEOUT_MS (0: not at all; -1: forever) for the
+ * first (a readable CANCEL_FD ends the wait). FAILED, anything else or a
+ * closed channel: false + errp.
+ */
+bool switchover_poll_acks(int fd, int cancel_fd, int timeout_ms,
+                          unsigned int *acks, GError **errp);
 
 /*
  * The pause of one switchover by phase (µs; -1: not known on this side),

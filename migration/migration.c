@@ -105,6 +105,9 @@ typedef struct MigrationState {
     double bw_per_ms;       /* estimate, bytes/ms; 0 before the first */
     uint64_t threshold;     /* bytes that fit in downtime-limit */
 
+    /* switchover-ack: acknowledgements awaited / received (thread only). */
+    unsigned int acks_needed, acks;
+
     RunState vm_old_state;  /* before the switchover stopped the guest */
     bool vm_stopped;
 
@@ -236,6 +239,51 @@ MigMode migration_mode(void)
                                  : migrate_mode();
 }
 
+/* ---- query-migrate members of other subsystems ---- */
+
+typedef struct MigrationInfo {
+    const char *member;
+    MigrationInfoFn fn;
+    void (*begin)(void);
+} MigrationInfo;
+
+static GArray *mig_infos; /* MigrationInfo, in registration order */
+
+void migration_add_info(const char *member, MigrationInfoFn fn,
+                        void (*begin)(void))
+{
+    MigrationInfo i = {member, fn, begin};
+
+    if (!mig_infos) {
+        mig_infos = g_array_new(false, false, sizeof(i));
+    }
+    g_array_append_val(mig_infos, i);
+}
+
+static void migration_infos_begin(void)
+{
+    for (guint k = 0; mig_infos && k < mig_infos->len; k++) {
+        MigrationInfo *i = &g_array_index(mig_infos, MigrationInfo, k);
+
+        if (i->begin) {
+            i->begin();
+        }
+    }
+}
+
+static void add_infos(JsonBuilder *b)
+{
+    for (guint k = 0; mig_infos && k < mig_infos->len; k++) {
+        MigrationInfo *i = &g_array_index(mig_infos, MigrationInfo, k);
+        JsonNode *v = i->fn();
+
+        if (v) {
+            json_builder_set_member_name(b, i->member);
+            json_builder_add_value(b, v);
+        }
+    }
+}
+
 /* ---- source: the migration thread ---- */
 
 static void migration_set_error(MigrationState *s, const GError *err)
@@ -316,8 +364,33 @@ static void migration_note_bytes(MigrationState *s, MigStream *f)
 }
 
 /*
+ * switchover-ack: take the acknowledgements that arrived, waiting up to
+ * WAIT_MS for one; true when all are in.
+ */
+static bool migration_acks_in(MigrationState *s, MigStream *f, int wait_ms,
+                              GError **errp)
+{
+    unsigned int before = s->acks;
+
+    if (s->acks >= s->acks_needed) {
+        return true;
+    }
+    if (!switchover_poll_acks(mig_stream_fd(f), s->cancel_fd, wait_ms, &s->acks,
+                              errp)) {
+        return false;
+    }
+    if (s->acks != before) {
+        trace_migration_switchover_ack(s->acks, s->acks_needed);
+    }
+    return true;
+}
+
+/*
  * Send passes until what remains after a dirty sync fits in the downtime
- * limit at the estimated bandwidth. Returns false on error or cancel.
+ * limit at the estimated bandwidth, and (switchover-ack) every section
+ * that asked for it was acknowledged: until then the passes go on,
+ * waiting up to 100 ms for an acknowledgement between two whose data
+ * fits. Returns false on error or cancel.
  */
 static bool migration_iterate(MigrationState *s, MigStream *f, GError **errp)
 {
@@ -329,6 +402,7 @@ static bool migration_iterate(MigrationState *s, MigStream *f, GError **errp)
     window_reset(s);
     for (;;) {
         uint64_t pending;
+        bool fits;
         int r;
 
         if (status_get(&s->state) != MIG_STATUS_ACTIVE) {
@@ -353,9 +427,13 @@ static bool migration_iterate(MigrationState *s, MigStream *f, GError **errp)
         bql_unlock();
         emit_pass_event();
         migration_update_counters(s, true);
-        if ((pending == 0 || pending <= s->threshold) &&
-            !switchover_extra_pass_pays(pending, s->bw_per_ms,
-                                        now_ms() - pass_start, extra++)) {
+        fits = (pending == 0 || pending <= s->threshold) &&
+               !switchover_extra_pass_pays(pending, s->bw_per_ms,
+                                           now_ms() - pass_start, extra++);
+        if (!migration_acks_in(s, f, fits ? 100 : 0, errp)) {
+            return false;
+        }
+        if (fits && s->acks >= s->acks_needed) {
             return true;
         }
         pass_start = now_ms();
@@ -717,6 +795,16 @@ static gpointer migration_thread(gpointer opaque)
     if (ok && status_get(&s->state) == MIG_STATUS_SETUP) {
         bql_lock();
         ok = savevm_write_header(f, &err) && savevm_setup(f, &s->opts, &err);
+        s->acks = 0;
+        s->acks_needed = s->mode == MIG_MODE_NORMAL && migrate_switchover_ack()
+                             ? savevm_switchover_acks_needed()
+                             : 0;
+        if (ok && s->acks_needed && !s->handshake) {
+            /* QEMU's wording: the acknowledgement needs a way back. */
+            error_setg(&err, "Capability 'switchover-ack' requires a return "
+                             "path: a socket migration channel");
+            ok = false;
+        }
         if (ok && mode_is_preserving(s->mode)) {
             /* The fd owners stop taking new work (chardev clients). */
             s->cpr_prepared = true;
@@ -888,6 +976,7 @@ bool migration_qmp_migrate(const char *uri, JsonArray *channels,
         }
     }
     migration_init(s, ch, mode);
+    migration_infos_begin();
     global_state_register();
     s->conn.fd = -1;
     if (!mig_outgoing_is_async(&ch->addr) &&
@@ -943,6 +1032,35 @@ void migration_cancel(void)
 }
 
 /* ---- destination ---- */
+
+bool migration_switchover_ack_enabled(void)
+{
+    return migrate_switchover_ack();
+}
+
+bool migration_switchover_approve(GError **errp)
+{
+    IncomingState *mis = &incoming;
+    struct stat st;
+    int fd = -1;
+
+    if (!migrate_switchover_ack()) {
+        error_setg(errp, "switchover acknowledged but the switchover-ack "
+                         "capability is off here");
+        return false;
+    }
+    g_mutex_lock(&mis->lock);
+    if (mis->stream) {
+        fd = mig_stream_fd(mis->stream);
+    }
+    g_mutex_unlock(&mis->lock);
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+        error_setg(errp, "switchover-ack needs a socket migration channel");
+        return false;
+    }
+    trace_migration_switchover_approve();
+    return switchover_send_ack(fd, errp);
+}
 
 static void incoming_fail(IncomingState *mis, GError *err)
 {
@@ -1375,6 +1493,7 @@ static void add_source_progress(JsonBuilder *b, MigrationState *s,
     bool completed = st == MIG_STATUS_COMPLETED;
 
     add_ram_stats(b, s, st);
+    add_infos(b);
     add_int(b, "total-time",
             completed ? s->total_time : now_ms() - s->start_time);
     if (completed) {

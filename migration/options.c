@@ -726,29 +726,30 @@ typedef struct CapDef {
 } CapDef;
 
 static const CapDef cap_defs[CAP__MAX] = {
-    [CAP_XBZRLE] = { "xbzrle", "x-xbzrle" },
-    [CAP_RDMA_PIN_ALL] = { "rdma-pin-all", "x-rdma-pin-all" },
-    [CAP_AUTO_CONVERGE] = { "auto-converge", "x-auto-converge" },
-    [CAP_ZERO_BLOCKS] = { "zero-blocks", "x-zero-blocks" },
-    [CAP_EVENTS] = { "events", "x-events", true },
-    [CAP_POSTCOPY_RAM] = { "postcopy-ram", "x-postcopy-ram" },
-    [CAP_X_COLO] = { "x-colo", "x-colo" },
-    [CAP_RELEASE_RAM] = { "release-ram", "x-release-ram" },
-    [CAP_RETURN_PATH] = { "return-path", "x-return-path" },
-    [CAP_PAUSE_BEFORE_SWITCHOVER] = { "pause-before-switchover", NULL },
-    [CAP_MULTIFD] = { "multifd", "x-multifd" },
-    [CAP_DIRTY_BITMAPS] = { "dirty-bitmaps", NULL },
-    [CAP_POSTCOPY_BLOCKTIME] = { "postcopy-blocktime", NULL },
-    [CAP_LATE_BLOCK_ACTIVATE] = { "late-block-activate", NULL },
-    [CAP_X_IGNORE_SHARED] = { "x-ignore-shared", NULL, true },
-    [CAP_VALIDATE_UUID] = { "validate-uuid", NULL },
-    [CAP_BACKGROUND_SNAPSHOT] = { "background-snapshot",
-                                  "x-background-snapshot" },
-    [CAP_ZERO_COPY_SEND] = { "zero-copy-send", "x-zero-copy-send" },
-    [CAP_POSTCOPY_PREEMPT] = { "postcopy-preempt", "x-postcopy-preempt" },
-    [CAP_SWITCHOVER_ACK] = { "switchover-ack", "x-switchover-ack" },
-    [CAP_DIRTY_LIMIT] = { "dirty-limit", "x-dirty-limit" },
-    [CAP_MAPPED_RAM] = { "mapped-ram", "mapped-ram" },
+    [CAP_XBZRLE] = {"xbzrle", "x-xbzrle"},
+    [CAP_RDMA_PIN_ALL] = {"rdma-pin-all", "x-rdma-pin-all"},
+    [CAP_AUTO_CONVERGE] = {"auto-converge", "x-auto-converge"},
+    [CAP_ZERO_BLOCKS] = {"zero-blocks", "x-zero-blocks"},
+    [CAP_EVENTS] = {"events", "x-events", true},
+    [CAP_POSTCOPY_RAM] = {"postcopy-ram", "x-postcopy-ram"},
+    [CAP_X_COLO] = {"x-colo", "x-colo"},
+    [CAP_RELEASE_RAM] = {"release-ram", "x-release-ram"},
+    [CAP_RETURN_PATH] = {"return-path", "x-return-path"},
+    [CAP_PAUSE_BEFORE_SWITCHOVER] = {"pause-before-switchover", NULL},
+    [CAP_MULTIFD] = {"multifd", "x-multifd"},
+    [CAP_DIRTY_BITMAPS] = {"dirty-bitmaps", NULL},
+    [CAP_POSTCOPY_BLOCKTIME] = {"postcopy-blocktime", NULL},
+    [CAP_LATE_BLOCK_ACTIVATE] = {"late-block-activate", NULL},
+    [CAP_X_IGNORE_SHARED] = {"x-ignore-shared", NULL, true},
+    [CAP_VALIDATE_UUID] = {"validate-uuid", NULL},
+    [CAP_BACKGROUND_SNAPSHOT] = {"background-snapshot",
+                                 "x-background-snapshot"},
+    [CAP_ZERO_COPY_SEND] = {"zero-copy-send", "x-zero-copy-send"},
+    [CAP_POSTCOPY_PREEMPT] = {"postcopy-preempt", "x-postcopy-preempt"},
+    /* A socket main channel is always two-way: no return-path needed. */
+    [CAP_SWITCHOVER_ACK] = {"switchover-ack", "x-switchover-ack", true},
+    [CAP_DIRTY_LIMIT] = {"dirty-limit", "x-dirty-limit"},
+    [CAP_MAPPED_RAM] = {"mapped-ram", "mapped-ram"},
 };
 
 /* Main thread writes (never during a migration); readers take words. */
@@ -782,6 +783,11 @@ bool migrate_events(void)
 void migrate_inherit_events(bool on)
 {
     caps[CAP_EVENTS] = on;
+}
+
+bool migrate_switchover_ack(void)
+{
+    return caps[CAP_SWITCHOVER_ACK];
 }
 
 bool migrate_ignore_shared(void)

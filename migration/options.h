@@ -25,6 +25,7 @@ bool migrate_events(void);
  */
 void migrate_inherit_events(bool on);
 bool migrate_ignore_shared(void);
+bool migrate_switchover_ack(void);
 uint64_t migrate_max_bandwidth(void);              /* bytes/s, 0 = none */
 uint64_t migrate_avail_switchover_bandwidth(void); /* bytes/s, 0 = estimate */
 uint64_t migrate_downtime_limit(void);             /* ms */

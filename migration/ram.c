@@ -332,7 +332,8 @@ static bool ram_ignore_shared(void)
 
 static bool ram_block_is_ignored(const RAMBlock *rb, bool ignore_shared)
 {
-    return ignore_shared && (rb->flags & RAM_SHARED) && rb->fd >= 0;
+    return (rb->flags & RAM_DEVICE) ||
+           (ignore_shared && (rb->flags & RAM_SHARED) && rb->fd >= 0);
 }
 
 /* Whether some block is not ignored, so that its pages are sent. */
@@ -384,11 +385,14 @@ static bool ram_save_collect_blocks(RamSaveState *rs, GError **errp)
                    list->len, RAM_MAX_BLOCKS);
         return false;
     }
-    rs->blocks = g_new0(RamSaveBlock, list->len);
-    rs->nblocks = list->len;
+    rs->blocks = g_new0(RamSaveBlock, MAX(list->len, 1));
+    rs->nblocks = 0;
     for (guint i = 0; i < list->len; i++) {
         RAMBlock *rb = g_ptr_array_index(list, i);
 
+        if (rb->flags & RAM_DEVICE) {
+            continue; /* a device's memory: the device's state has it */
+        }
         if (strlen(rb->idstr) > 255) {
             error_setg(errp, "RAM block name '%s' is longer than 255 bytes",
                        rb->idstr);
@@ -401,8 +405,10 @@ static bool ram_save_collect_blocks(RamSaveState *rs, GError **errp)
                        rb->idstr, rb->size, RAM_PAGE_SIZE);
             return false;
         }
-        rs->blocks[i].rb = rb;
-        rs->blocks[i].ignored = ram_block_is_ignored(rb, ignore_shared);
+        rs->blocks[rs->nblocks].rb = rb;
+        rs->blocks[rs->nblocks].ignored =
+            ram_block_is_ignored(rb, ignore_shared);
+        rs->nblocks++;
     }
     return true;
 }
@@ -915,11 +921,17 @@ static bool ram_load_block_list(MigStream *f, RamLoadState *ls, GError **errp)
             goto fail;
         }
     }
-    /* Every stream block matched a distinct local one: counts tell the rest. */
-    for (guint i = 0; n != local->len && i < local->len; i++) {
+    /*
+     * Every local block must have come, but a device's memory (RAM_DEVICE,
+     * which a source before it was skipped may still list as ignored).
+     */
+    for (guint i = 0; i < local->len; i++) {
         RAMBlock *rb = g_ptr_array_index(local, i);
         guint j;
 
+        if (rb->flags & RAM_DEVICE) {
+            continue;
+        }
         for (j = 0; j < n && ls->blocks[j].rb != rb; j++) {
         }
         if (j == n) {

@@ -513,6 +513,21 @@ int savevm_iterate(MigStream *f, GError **errp)
     return ret;
 }
 
+unsigned int savevm_switchover_acks_needed(void)
+{
+    unsigned int n = 0;
+
+    for (guint i = 0; i < entry_count(); i++) {
+        SaveStateEntry *se = entry_at(i);
+
+        if (se->ops && se->active && se->ops->switchover_ack_needed &&
+            se->ops->switchover_ack_needed(se->opaque)) {
+            n++;
+        }
+    }
+    return n;
+}
+
 uint64_t savevm_pending(bool sync)
 {
     uint64_t total = 0;

@@ -53,6 +53,11 @@ bool savevm_setup(MigStream *f, const SavevmOptions *opts, GError **errp);
  * remains, -1 on error.
  */
 int savevm_iterate(MigStream *f, GError **errp);
+/*
+ * After setup: the live sections that will be acknowledged by the
+ * destination (switchover_ack_needed), big lock held.
+ */
+unsigned int savevm_switchover_acks_needed(void);
 /* Bytes the live sections still have to send; SYNC: dirty sync first. */
 uint64_t savevm_pending(bool sync);
 /*

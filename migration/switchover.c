@@ -29,6 +29,8 @@
 /* Type, be32 payload length in front; be32 CRC-32C of both + payload after. */
 #define SWITCHOVER_HEADER 5
 #define SWITCHOVER_MAX_PAYLOAD 1024
+/* A message that began to arrive is whole within this (a hang guard). */
+#define SWITCHOVER_ACK_READ_MS 30000
 
 typedef enum SwitchoverType {
     /* destination: loaded; be64 when it finished */
@@ -41,6 +43,8 @@ typedef enum SwitchoverType {
     SWITCHOVER_RESUMING = 0x84,
     /* destination: the guest runs; boot id, be64 x 3: loaded, GO, running */
     SWITCHOVER_RESUMED = 0x85,
+    /* Destination → source, during the iterations: one section is ready. */
+    SWITCHOVER_ACK = 0x86,
 } SwitchoverType;
 
 #define SWITCHOVER_RESUMED_LEN (SWITCHOVER_BOOT_ID_LEN + 3 * 8)
@@ -184,7 +188,7 @@ static bool switchover_recv(int fd, int cancel_fd, int watch_fd,
     }
     m->type = hdr[0];
     m->len = (uint32_t)hdr[1] << 24 | hdr[2] << 16 | hdr[3] << 8 | hdr[4];
-    if (m->type < SWITCHOVER_READY || m->type > SWITCHOVER_RESUMED) {
+    if (m->type < SWITCHOVER_READY || m->type > SWITCHOVER_ACK) {
         error_setg(errp, "switchover message: unknown type 0x%x", m->type);
         return false;
     }
@@ -617,5 +621,50 @@ void pause_phases_to_json(JsonBuilder *b, const PausePhases *p)
     }
     if (any) {
         json_builder_end_object(b);
+    }
+}
+
+bool switchover_send_ack(int fd, GError **errp)
+{
+    return switchover_send(fd, SWITCHOVER_ACK, NULL, 0, errp);
+}
+
+bool switchover_poll_acks(int fd, int cancel_fd, int timeout_ms,
+                          unsigned int *acks, GError **errp)
+{
+    for (;;) {
+        struct pollfd pfd[2] = {
+            {.fd = fd, .events = POLLIN},
+            {.fd = cancel_fd, .events = POLLIN},
+        };
+        SwitchoverMsg m;
+        int r = poll(pfd, 2, timeout_ms);
+
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0) {
+            error_setg_errno(errp, errno, "switchover-ack: poll failed");
+            return false;
+        }
+        if (r == 0 || (cancel_fd >= 0 && pfd[1].revents) || !pfd[0].revents) {
+            return true; /* nothing (more) now, or cancelled */
+        }
+        /* A message has begun to arrive: the rest follows at once. */
+        if (!switchover_recv(fd, cancel_fd, -1, SWITCHOVER_ACK_READ_MS, &m,
+                             errp)) {
+            return false;
+        }
+        if (m.type == SWITCHOVER_FAILED) {
+            error_setg(errp, "the destination failed: %.*s", (int)m.len,
+                       (const char *)m.payload);
+            return false;
+        }
+        if (m.type != SWITCHOVER_ACK) {
+            error_setg(errp, "switchover message 0x%x while iterating", m.type);
+            return false;
+        }
+        (*acks)++;
+        timeout_ms = 0;
     }
 }

@@ -83,32 +83,64 @@ void runstate_set_no_shutdown(bool on)
     no_shutdown = on;
 }
 
-typedef struct VmStartNotifier {
-    VmStartNotifyFn fn;
+struct VmChangeStateEntry {
+    VmChangeStateFn cb, prepare;
     void *opaque;
-} VmStartNotifier;
+    int priority;
+};
 
-static GArray *start_notifiers; /* VmStartNotifier, in registration order */
-static GArray *stop_notifiers;  /* the same, for vm_stop() */
+/* VmChangeStateEntry *, ascending priority, registration order among equals. */
+static GPtrArray *state_handlers;
 
-void vm_add_start_notifier(VmStartNotifyFn fn, void *opaque)
+VmChangeStateEntry *vm_add_change_state_handler(VmChangeStateFn cb,
+                                                VmChangeStateFn prepare,
+                                                void *opaque, int priority)
 {
-    VmStartNotifier n = { fn, opaque };
+    VmChangeStateEntry *e = g_new0(VmChangeStateEntry, 1);
+    guint i;
 
-    if (!start_notifiers) {
-        start_notifiers = g_array_new(false, false, sizeof(n));
+    e->cb = cb;
+    e->prepare = prepare;
+    e->opaque = opaque;
+    e->priority = priority;
+    if (!state_handlers) {
+        state_handlers = g_ptr_array_new_with_free_func(g_free);
     }
-    g_array_append_val(start_notifiers, n);
+    for (i = 0; i < state_handlers->len; i++) {
+        VmChangeStateEntry *o = g_ptr_array_index(state_handlers, i);
+
+        if (o->priority > priority) {
+            break;
+        }
+    }
+    g_ptr_array_insert(state_handlers, (gint)i, e);
+    return e;
 }
 
-void vm_add_stop_notifier(VmStartNotifyFn fn, void *opaque)
+void vm_del_change_state_handler(VmChangeStateEntry *e)
 {
-    VmStartNotifier n = {fn, opaque};
-
-    if (!stop_notifiers) {
-        stop_notifiers = g_array_new(false, false, sizeof(n));
+    if (e && state_handlers) {
+        g_ptr_array_remove(state_handlers, e);
     }
-    g_array_append_val(stop_notifiers, n);
+}
+
+/* Every PREPARE, then every CB, in the order the header documents. */
+static void vm_state_notify(bool running, RunState state)
+{
+    guint n = state_handlers ? state_handlers->len : 0;
+
+    trace_vm_state_notify(running, runstate_name(state));
+    for (int pass = 0; pass < 2; pass++) {
+        for (guint k = 0; k < n; k++) {
+            VmChangeStateEntry *e =
+                g_ptr_array_index(state_handlers, running ? k : n - 1 - k);
+            VmChangeStateFn fn = pass ? e->cb : e->prepare;
+
+            if (fn) {
+                fn(e->opaque, running, state);
+            }
+        }
+    }
 }
 
 void vm_stop(RunState state)
@@ -122,13 +154,8 @@ void vm_stop(RunState state)
     if (accel && accel->pause_all) {
         accel->pause_all();
     }
-    /* The vCPUs are out: no new guest work can arrive while these drain. */
-    for (guint i = 0; stop_notifiers && i < stop_notifiers->len; i++) {
-        VmStartNotifier *n = &g_array_index(stop_notifiers, VmStartNotifier, i);
-
-        n->fn(n->opaque);
-    }
     runstate_set(state);
+    vm_state_notify(false, state);
     qmp_event_send("STOP", NULL);
 }
 
@@ -141,19 +168,11 @@ void vm_start(void)
         return;
     }
     runstate_set(RUN_STATE_RUNNING);
+    /* Devices run again before any vCPU can reach them (QEMU's order). */
+    vm_state_notify(true, RUN_STATE_RUNNING);
     now = g_get_real_time();
     if (accel && accel->resume_all) {
         accel->resume_all();
-    }
-    /*
-     * The woken vCPUs reach no device until the caller drops the big
-     * lock, so the notifiers still come before any new guest activity.
-     */
-    for (guint i = 0; start_notifiers && i < start_notifiers->len; i++) {
-        VmStartNotifier *n = &g_array_index(start_notifiers,
-                                            VmStartNotifier, i);
-
-        n->fn(n->opaque);
     }
     /*
      * Built after the vCPUs are woken, stamped with the moment they were:

@@ -161,6 +161,24 @@ static bool prop_parse_devfn(const char *value, int32_t *devfn)
     return true;
 }
 
+const char *on_off_auto_name(OnOffAuto v)
+{
+    static const char *const names[] = {"auto", "on", "off"};
+
+    return (unsigned)v < G_N_ELEMENTS(names) ? names[v] : "auto";
+}
+
+static bool prop_parse_on_off_auto(const char *value, OnOffAuto *out)
+{
+    for (OnOffAuto v = ON_OFF_AUTO_AUTO; v <= ON_OFF_AUTO_OFF; v++) {
+        if (!strcmp(value, on_off_auto_name(v))) {
+            *out = v;
+            return true;
+        }
+    }
+    return false;
+}
+
 static bool prop_set(Object *obj, const Property *p, const char *value,
                      GError **errp)
 {
@@ -195,6 +213,14 @@ static bool prop_set(Object *obj, const Property *p, const char *value,
         if (!prop_parse_devfn(value, (int32_t *)field)) {
             error_setg(errp, "Property '%s.%s' doesn't take value '%s'",
                        object_get_typename(obj), p->name, value);
+            return false;
+        }
+        return true;
+    case PROP_ON_OFF_AUTO:
+        if (!prop_parse_on_off_auto(value, (OnOffAuto *)field)) {
+            /* QEMU's wording for an enum value it does not know. */
+            error_setg(errp, "Parameter '%s' does not accept value '%s'",
+                       p->name, value);
             return false;
         }
         return true;
@@ -275,10 +301,15 @@ bool object_property_parse(Object *obj, const char *name, const char *value,
 char *object_prop_type_name(const Property *p)
 {
     static const char *const names[] = {
-        [PROP_STRING] = "string", [PROP_BOOL] = "bool",
-        [PROP_UINT8] = "uint8",   [PROP_UINT16] = "uint16",
-        [PROP_UINT32] = "uint32", [PROP_UINT64] = "uint64",
-        [PROP_SIZE] = "size",     [PROP_PCI_DEVFN] = "int32",
+        [PROP_STRING] = "string",
+        [PROP_BOOL] = "bool",
+        [PROP_UINT8] = "uint8",
+        [PROP_UINT16] = "uint16",
+        [PROP_UINT32] = "uint32",
+        [PROP_UINT64] = "uint64",
+        [PROP_SIZE] = "size",
+        [PROP_PCI_DEVFN] = "int32",
+        [PROP_ON_OFF_AUTO] = "OnOffAuto",
     };
 
     if (p->kind == PROP_LINK) {
@@ -329,6 +360,8 @@ char *object_property_print(Object *obj, const char *name, bool *found)
     case PROP_LINK:
         return *(Object **)field
                ? object_get_canonical_path(*(Object **)field) : g_strdup("");
+    case PROP_ON_OFF_AUTO:
+        return g_strdup(on_off_auto_name(*(OnOffAuto *)field));
     case PROP_UINT8:
         return g_strdup_printf("%u", *(uint8_t *)field);
     case PROP_UINT16:

@@ -191,7 +191,8 @@ static JsonNode *class_props_reply(ObjectClass *oc)
 
                 parse_bool(p->defval, &v);
                 json_builder_add_boolean_value(b, v);
-            } else if (p->kind == PROP_STRING || p->kind == PROP_LINK) {
+            } else if (p->kind == PROP_STRING || p->kind == PROP_LINK ||
+                       p->kind == PROP_ON_OFF_AUTO) {
                 json_builder_add_string_value(b, p->defval);
             } else {
                 uint64_t v = 0;
@@ -259,6 +260,7 @@ static void print_props(GString *out, DeviceState *dev, int indent)
         g_string_append_printf(out, "%*s%s = ", indent, "", p->name);
         switch (p->kind) {
         case PROP_STRING:
+        case PROP_ON_OFF_AUTO: /* an enum: QEMU quotes its name */
             g_string_append_printf(out, v ? "\"%s\"\n" : "<null>\n", v);
             break;
         case PROP_LINK: {

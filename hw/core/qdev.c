@@ -353,6 +353,9 @@ static int migratable_one(Object *obj, void *opaque)
         return 0;
     }
     dc = DEVICE_GET_CLASS(dev);
+    if (dc->check_migratable && !dc->check_migratable(dev, m->mode, &m->err)) {
+        return 1;
+    }
     if (dc->stateless || !dc->unmigratable ||
         (dc->vmsd &&
          (obj->klass->cpr_modes & CPR_MODES_PRESERVING & MIG_MODE_BIT(m->mode)))) {

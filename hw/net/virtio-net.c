@@ -144,6 +144,7 @@ typedef struct VirtIONet {
     VirtQueue *ctrl;
     bool vnet_hdr;                       /* the backend takes our header */
     bool rx_filter_notify;               /* NIC_RX_FILTER_CHANGED armed */
+    VmChangeStateEntry *vm_state;
     uint8_t *buf;
     uint64_t rx_dropped_filter;
 } VirtIONet;
@@ -383,9 +384,11 @@ static void virtio_net_rx_kick_all(VirtIONet *n)
 }
 
 /* The guest runs again (start, cont, the end of a migration or update). */
-static void virtio_net_vm_started(void *opaque)
+static void virtio_net_vm_state(void *opaque, bool running, RunState state)
 {
-    virtio_net_rx_kick_all(opaque);
+    if (running) {
+        virtio_net_rx_kick_all(opaque);
+    }
 }
 
 /* ---- transmit ---- */
@@ -952,7 +955,8 @@ static VirtIODevice *virtio_net_pci_realize_vdev(VirtIOPCIProxy *proxy,
     /* Touched only when frames are kept at a migration. */
     n->mig_pending = g_malloc(PENDING_MIG_MAX);
     n->rx_filter_notify = true;
-    vm_add_start_notifier(virtio_net_vm_started, n);
+    n->vm_state = vm_add_change_state_handler(virtio_net_vm_state, NULL, n,
+                                              VM_CHANGE_STATE_PRIO_DEFAULT);
     if (!all_nics) {
         all_nics = g_ptr_array_new();
     }
@@ -972,6 +976,7 @@ static void virtio_net_pci_unrealize_vdev(VirtIOPCIProxy *proxy)
     if (all_nics) {
         g_ptr_array_remove(all_nics, n);
     }
+    g_clear_pointer(&n->vm_state, vm_del_change_state_handler);
     g_clear_pointer(&n->nic, net_nic_free);
     g_clear_pointer(&n->buf, g_free);
     g_clear_pointer(&n->mig_pending, g_free);

@@ -206,6 +206,33 @@ void vfio_iommu_init(VFIOIOMMU *b, const VFIOIOMMUOps *ops, AddressSpace *as)
     b->as = as;
     b->iova_ranges = g_array_new(false, false, sizeof(VFIOIovaRange));
     b->mappings = g_array_new(false, false, sizeof(VFIODmaMap));
+    b->devices = g_ptr_array_new();
+}
+
+void vfio_iommu_add_device(VFIOIOMMU *b, VFIOPCIDevice *vdev)
+{
+    g_ptr_array_add(b->devices, vdev);
+}
+
+void vfio_iommu_del_device(VFIOIOMMU *b, VFIOPCIDevice *vdev)
+{
+    g_ptr_array_remove(b->devices, vdev);
+}
+
+static bool vfio_listener_log_start(MemoryListener *l, GError **errp)
+{
+    return vfio_dirty_start(container_of(l, VFIOIOMMU, listener), errp);
+}
+
+static void vfio_listener_log_stop(MemoryListener *l)
+{
+    vfio_dirty_stop(container_of(l, VFIOIOMMU, listener));
+}
+
+static bool vfio_listener_log_sync(MemoryListener *l, MemoryRegionSection *s,
+                                   GError **errp)
+{
+    return vfio_dirty_sync(container_of(l, VFIOIOMMU, listener), s, errp);
 }
 
 void vfio_iommu_destroy(VFIOIOMMU *b)
@@ -213,6 +240,7 @@ void vfio_iommu_destroy(VFIOIOMMU *b)
     vfio_iommu_unlisten(b);
     g_clear_pointer(&b->iova_ranges, g_array_unref);
     g_clear_pointer(&b->mappings, g_array_unref);
+    g_clear_pointer(&b->devices, g_ptr_array_unref);
     if (b->error) {
         g_clear_error(&b->error);
     }
@@ -225,6 +253,9 @@ bool vfio_iommu_listen(VFIOIOMMU *b, GError **errp)
         .priority = 10,
         .region_add = vfio_listener_region_add,
         .region_del = vfio_listener_region_del,
+        .log_global_start = vfio_listener_log_start,
+        .log_global_stop = vfio_listener_log_stop,
+        .log_sync = vfio_listener_log_sync,
     };
     b->collecting = true;
     memory_listener_register(&b->listener, b->as);

@@ -58,10 +58,49 @@ static int vfio_container_dma_unmap(VFIOIOMMU *b, const VFIODmaMap *m)
     return VFIO_IOCTL(vfio_container_of(b)->fd, VFIO_IOMMU_UNMAP_DMA, &unmap);
 }
 
+/* VFIO_IOMMU_DIRTY_PAGES START / STOP. */
+static int vfio_container_dirty_set(VFIOIOMMU *b, bool on)
+{
+    VFIOContainer *c = container_of(b, VFIOContainer, base);
+    struct vfio_iommu_type1_dirty_bitmap d = {
+        .argsz = sizeof(d),
+        .flags = on ? VFIO_IOMMU_DIRTY_PAGES_FLAG_START
+                    : VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP,
+    };
+    int ret = VFIO_IOCTL(c->fd, VFIO_IOMMU_DIRTY_PAGES, &d);
+
+    return ret < 0 ? ret : 0;
+}
+
+/* VFIO_IOMMU_DIRTY_PAGES GET_BITMAP: the pages written since last time. */
+static int vfio_container_dirty_get(VFIOIOMMU *b, uint64_t iova, uint64_t size,
+                                    uint64_t pgsize, uint64_t *bitmap)
+{
+    VFIOContainer *c = container_of(b, VFIOContainer, base);
+    uint64_t buf[(sizeof(struct vfio_iommu_type1_dirty_bitmap) +
+                  sizeof(struct vfio_iommu_type1_dirty_bitmap_get) + 7) /
+                 8] = {0};
+    struct vfio_iommu_type1_dirty_bitmap *d = (void *)buf;
+    struct vfio_iommu_type1_dirty_bitmap_get *r = (void *)d->data;
+    int ret;
+
+    d->argsz = sizeof(*d) + sizeof(*r);
+    d->flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
+    r->iova = iova;
+    r->size = size;
+    r->bitmap.pgsize = pgsize;
+    r->bitmap.size = (size / pgsize + 63) / 64 * 8;
+    r->bitmap.data = (__u64 *)bitmap;
+    ret = VFIO_IOCTL(c->fd, VFIO_IOMMU_DIRTY_PAGES, d);
+    return ret < 0 ? ret : 0;
+}
+
 static const VFIOIOMMUOps vfio_container_ops = {
     .name = "container",
     .dma_map = vfio_container_dma_map,
     .dma_unmap = vfio_container_dma_unmap,
+    .dirty_set = vfio_container_dirty_set,
+    .dirty_get = vfio_container_dirty_get,
 };
 
 /* The IOMMU's page sizes and IOVA ranges (the cap chain of GET_INFO). */
@@ -114,6 +153,13 @@ static bool vfio_container_get_info(VFIOContainer *c, GError **errp)
 
                 g_array_append_val(c->base.iova_ranges, r);
             }
+        }
+        /* Dirty tracking in the bitmaps' page size (dirty.c). */
+        if (hdr->id == VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION &&
+            off + sizeof(struct vfio_iommu_type1_info_cap_migration) <= argsz) {
+            struct vfio_iommu_type1_info_cap_migration *cap = (void *)hdr;
+
+            c->base.iommu_dirty = cap->pgsize_bitmap & RAM_DIRTY_PAGE_SIZE;
         }
         off = hdr->next;
     }

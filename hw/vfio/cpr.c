@@ -14,6 +14,8 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include "hw/pci/pci.h"
+
 #include "hw/pci/msi.h"
 #include "hw/pci/msix.h"
 #include "migration/cpr.h"
@@ -186,10 +188,42 @@ static bool vfio_pci_pre_save(void *opaque, GError **errp)
 }
 
 /*
- * Only a live update loads this state (normal migration is blocked): the
- * host device is the same one, set up as the stream says. The container
- * re-registers its vaddrs first (the old process abandoned its own before
- * it saved this), then the interrupts are adopted.
+ * Normal migration: a host device of the same kind whose own state came
+ * in its live section (migration.c, loaded first and now in STOP). The
+ * core restored the emulated config (BARs, MSI, MSI-X); the device gets
+ * the command register the guest set, and the host's interrupts follow
+ * the loaded capabilities as after a guest's config write.
+ */
+static bool vfio_pci_load_migrated(VFIOPCIDevice *vdev, GError **errp)
+{
+    PCIDevice *d = &vdev->parent_obj;
+    uint16_t cmd = GUINT16_TO_LE(pci_get_word(d->config + PCI_COMMAND));
+
+    if (!vdev->migration) {
+        error_setg(errp,
+                   "vfio %s: device state can only be loaded by a "
+                   "live update or by a migration of a device that "
+                   "supports it",
+                   vdev->name);
+        return false;
+    }
+    if (pwrite(vdev->fd, &cmd, sizeof(cmd),
+               (off_t)(vdev->config_offset + PCI_COMMAND)) != sizeof(cmd)) {
+        error_setg_errno(errp, errno,
+                         "vfio %s: failed to restore the "
+                         "command register",
+                         vdev->name);
+        return false;
+    }
+    vfio_irqs_update(vdev, 0, PCI_CONFIG_SPACE_SIZE);
+    return true;
+}
+
+/*
+ * A live update: the host device is the same one, set up as the stream
+ * says. The container re-registers its vaddrs first (the old process
+ * abandoned its own before it saved this), then the interrupts are
+ * adopted.
  */
 static bool vfio_pci_post_load(void *opaque, int version_id, GError **errp)
 {
@@ -197,12 +231,6 @@ static bool vfio_pci_post_load(void *opaque, int version_id, GError **errp)
     PCIDevice *d = &vdev->parent_obj;
     uint32_t mode = vdev->mig_irq_mode, n = vdev->mig_nr_vectors;
 
-    if (!vdev->cpr_reused) {
-        error_setg(errp, "vfio %s: device state can only be loaded by a live "
-                         "update that hands the device over",
-                   vdev->name);
-        return false;
-    }
     if (mode > VFIO_IRQ_MSIX ||
         (mode == VFIO_IRQ_MSIX && (!d->msix_cap || n != vdev->msix_entries)) ||
         (mode == VFIO_IRQ_MSI && (!d->msi_cap || !n || n > 32)) ||
@@ -212,6 +240,9 @@ static bool vfio_pci_post_load(void *opaque, int version_id, GError **errp)
                          "stream does not fit the device",
                    vdev->name, mode, n);
         return false;
+    }
+    if (!vdev->cpr_reused) {
+        return vfio_pci_load_migrated(vdev, errp);
     }
     vdev->cpr_loaded = true;
     if (!vfio_cpr_remap_all(errp)) {

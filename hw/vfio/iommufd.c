@@ -60,6 +60,67 @@ static int vfio_ioas_dma_unmap(VFIOIOMMU *b, const VFIODmaMap *m)
     return iommufd_backend_unmap_dma(c->be, c->ioas_id, m->iova, m->size);
 }
 
+/* Each distinct HWPT of the IOAS's devices, with FN; first error wins. */
+static int vfio_ioas_each_hwpt(VFIOIOMMU *b,
+                               int (*fn)(Object *be, uint32_t hwpt,
+                                         void *opaque),
+                               void *opaque)
+{
+    VFIOIOASContainer *c = container_of(b, VFIOIOASContainer, base);
+    g_autoptr(GArray) done = g_array_new(false, false, sizeof(uint32_t));
+
+    for (guint i = 0; i < b->devices->len; i++) {
+        VFIOPCIDevice *vdev = g_ptr_array_index(b->devices, i);
+        bool seen = false;
+        int ret;
+
+        for (guint j = 0; j < done->len; j++) {
+            seen |= g_array_index(done, uint32_t, j) == vdev->hwpt_id;
+        }
+        if (seen) {
+            continue;
+        }
+        g_array_append_val(done, vdev->hwpt_id);
+        ret = fn(c->be, vdev->hwpt_id, opaque);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+static int vfio_hwpt_dirty_set(Object *be, uint32_t hwpt, void *opaque)
+{
+    return iommufd_backend_set_dirty_tracking(be, hwpt, *(bool *)opaque);
+}
+
+static int vfio_ioas_dirty_set(VFIOIOMMU *b, bool on)
+{
+    return vfio_ioas_each_hwpt(b, vfio_hwpt_dirty_set, &on);
+}
+
+typedef struct VFIOHwptBitmap {
+    uint64_t iova, size, pgsize;
+    uint64_t *bitmap;
+} VFIOHwptBitmap;
+
+static int vfio_hwpt_dirty_get(Object *be, uint32_t hwpt, void *opaque)
+{
+    VFIOHwptBitmap *r = opaque;
+
+    /* The kernel sets bits: every HWPT's go into the one bitmap. */
+    return iommufd_backend_get_dirty_bitmap(be, hwpt, r->iova, r->size,
+                                            r->pgsize, r->bitmap);
+}
+
+static int vfio_ioas_dirty_get(VFIOIOMMU *b, uint64_t iova, uint64_t size,
+                               uint64_t pgsize, uint64_t *bitmap)
+{
+    VFIOHwptBitmap r = {iova, size, pgsize, bitmap};
+
+    return vfio_ioas_each_hwpt(b, vfio_hwpt_dirty_get, &r);
+}
+
 static const VFIOIOMMUOps vfio_ioas_ops = {
     .name = "ioas",
     /*
@@ -71,6 +132,8 @@ static const VFIOIOMMUOps vfio_ioas_ops = {
     .no_bar_map = "iommufd maps no device memory by virtual address",
     .dma_map = vfio_ioas_dma_map,
     .dma_unmap = vfio_ioas_dma_unmap,
+    .dirty_set = vfio_ioas_dirty_set,
+    .dirty_get = vfio_ioas_dirty_get,
 };
 
 /* The IOAS's IOVA ranges (narrowed once a device is attached). */
@@ -179,19 +242,27 @@ static bool vfio_iommufd_attach_ioas(VFIOPCIDevice *vdev, VFIOIOASContainer *c,
     *own = false;
     if (c->hwpt_id &&
         vfio_device_attach_pt(vdev, c->hwpt_id, &vdev->hwpt_id) == 0) {
+        vdev->hwpt_dirty = c->hwpt_dirty;
         return true;
     }
-    ret = iommufd_backend_alloc_hwpt(vdev->iommufd, vdev->devid, c->ioas_id,
-                                     &hwpt);
+    /*
+     * Dirty tracking is chosen when the HWPT is made (QEMU's): a device
+     * that cannot share a tracking HWPT gets its own.
+     */
+    ret = iommufd_backend_alloc_hwpt(
+        vdev->iommufd, vdev->devid, c->ioas_id,
+        vdev->iommu_dirty_cap ? IOMMU_HWPT_ALLOC_DIRTY_TRACKING : 0, &hwpt);
     if (ret == 0) {
         ret = vfio_device_attach_pt(vdev, hwpt, &vdev->hwpt_id);
         if (ret < 0) {
             iommufd_backend_free_id(vdev->iommufd, hwpt);
         } else if (!c->hwpt_id) {
             c->hwpt_id = hwpt;
+            c->hwpt_dirty = vdev->iommu_dirty_cap;
         } else {
             *own = true;
         }
+        vdev->hwpt_dirty = ret == 0 && vdev->iommu_dirty_cap;
     } else if (ret == -EOPNOTSUPP) {
         ret = vfio_device_attach_pt(vdev, c->ioas_id, &vdev->hwpt_id);
     }
@@ -226,6 +297,8 @@ static bool vfio_iommufd_connect(VFIOPCIDevice *vdev, GError **errp)
         return false;
     }
     vdev->own_hwpt = own;
+    /* IOMMU tracking for the IOAS when every device's HWPT has it. */
+    c->base.iommu_dirty = (fresh || c->base.iommu_dirty) && vdev->hwpt_dirty;
     /* A new IOAS: the ranges the attached IOMMU allows, then the RAM. */
     if (fresh && (!vfio_ioas_get_ranges(c, errp) ||
                   !vfio_iommu_listen(&c->base, errp))) {
@@ -303,6 +376,7 @@ bool vfio_iommufd_attach(VFIOPCIDevice *vdev, GError **errp)
         return false;
     }
     trace_vfio_iommufd_bind(vdev->name, vdev->devid, type, caps);
+    vdev->iommu_dirty_cap = caps & IOMMU_HW_CAP_DIRTY_TRACKING;
     if (!vfio_iommufd_connect(vdev, errp)) {
         return false;
     }

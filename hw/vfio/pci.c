@@ -271,7 +271,7 @@ static bool vfio_bar_mmap_one(VFIOPCIDevice *vdev, VFIOBar *bar,
                  : g_strdup_printf("%s BAR %d mmap 0x%" PRIx64, vdev->name,
                                    bar->nr, a->offset);
     m->rb = ram_block_new_from_fd(name, a->size, fd, bar->offset + a->offset,
-                                  RAM_SHARED, false, &local_err);
+                                  RAM_SHARED | RAM_DEVICE, false, &local_err);
     if (!m->rb) {
         close(fd);
         warn_report("vfio %s: BAR %d at 0x%" PRIx64 " is accessed by "
@@ -518,6 +518,10 @@ static void vfio_pci_teardown(VFIOPCIDevice *vdev)
 {
     PCIDevice *d = &vdev->parent_obj;
 
+    vfio_migration_exit(vdev);
+    if (vdev->dma) {
+        vfio_iommu_del_device(vdev->dma, vdev);
+    }
     vfio_cpr_unregister(vdev);
     /* Before the BARs go: MSI-X overlays them and uses the vectors. */
     msix_uninit(d);
@@ -569,6 +573,10 @@ static bool vfio_pci_realize(PCIDevice *d, GError **errp)
     if (!vdev->cpr_reused && !vfio_intx_enable(vdev, errp)) {
         goto fail;
     }
+    vfio_iommu_add_device(vdev->dma, vdev);
+    if (!vfio_migration_realize(vdev, errp)) {
+        goto fail;
+    }
     vfio_cpr_register(vdev);
     if (!vfio_pci_devices) {
         vfio_pci_devices = g_ptr_array_new();
@@ -614,11 +622,20 @@ static void vfio_pci_reset(PCIDevice *d)
                          g_strerror(-ret));
         }
     }
+    if (ret == 0) {
+        vfio_migration_reset(vdev);
+    }
     trace_vfio_reset(vdev->name, ret);
     if (!vfio_intx_enable(vdev, &local_err)) {
         g_prefix_error(&local_err, "vfio %s: ", vdev->name);
         error_report_err(local_err);
     }
+}
+
+static bool vfio_pci_check_migratable(DeviceState *dev, unsigned int mode,
+                                      GError **errp)
+{
+    return vfio_migration_check(VFIO_PCI(dev), mode, errp);
 }
 
 static const Property vfio_pci_props[] = {
@@ -633,6 +650,23 @@ static const Property vfio_pci_props[] = {
     DEFINE_PROP_LINK("iommufd", VFIOPCIDevice, iommufd, TYPE_IOMMUFD_BACKEND,
                      .desc = "the iommufd object (-object iommufd,id=ID) to "
                              "use instead of the legacy VFIO container"),
+    DEFINE_PROP("x-device-dirty-page-tracking", PROP_ON_OFF_AUTO, VFIOPCIDevice,
+                device_dirty_page_tracking, .defval = "on",
+                .desc = "off: do not use the device's DMA logging for "
+                        "dirty page tracking"),
+    DEFINE_PROP("x-pre-copy-dirty-page-tracking", PROP_ON_OFF_AUTO,
+                VFIOPCIDevice, pre_copy_dirty_page_tracking, .defval = "on",
+                .desc = "off: collect the pages DMA wrote only at the "
+                        "switch-over, not while the guest runs"),
+    DEFINE_PROP("x-dirty-tracking", PROP_ON_OFF_AUTO, VFIOPCIDevice,
+                dirty_tracking, .defval = "auto",
+                .desc = "off (tests only): track no DMA write at all, so "
+                        "a migration leaves stale pages behind"),
+    DEFINE_PROP("enable-migration", PROP_ON_OFF_AUTO, VFIOPCIDevice,
+                enable_migration, .defval = "auto",
+                .desc = "migration of the device's state (auto: when the "
+                        "host device supports it, else a blocker; on: "
+                        "required)"),
     {NULL},
 };
 
@@ -644,11 +678,12 @@ static void vfio_pci_class_init(ObjectClass *oc, const void *data)
     device_class_set_props(dc, vfio_pci_props);
     dc->user_creatable = true;
     /*
-     * QEMU's blocker text for a VFIO device without migration support:
-     * with the vmsd, it blocks every mode but the CPR ones (qdev.h).
+     * Normal migration moves the config and interrupts (vmsd) with the
+     * device's own state (migration.c), when the host device can;
+     * check_migratable names the device that cannot.
      */
-    dc->unmigratable = "VFIO device doesn't support migration";
     dc->vmsd = &vmstate_vfio_pci;
+    dc->check_migratable = vfio_pci_check_migratable;
     pc->realize = vfio_pci_realize;
     pc->exit = vfio_pci_exit;
     pc->reset = vfio_pci_reset;
@@ -686,6 +721,7 @@ static void vfio_pci_register_types(void)
 {
     type_register(&vfio_pci_type);
     vfio_cpr_init(TYPE_VFIO_PCI);
+    vfio_migration_init();
 }
 
 type_init(vfio_pci_register_types)

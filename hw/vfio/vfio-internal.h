@@ -24,6 +24,19 @@ typedef struct VFIOIovaRange {
 } VFIOIovaRange;
 
 typedef struct VFIOIOMMU VFIOIOMMU;
+typedef struct VFIOPCIDevice VFIOPCIDevice;
+
+/*
+ * How DMA writes are found during a normal migration (dirty.c). OFF: not
+ * tracking; NONE: x-dirty-tracking=off, test only (nothing is dirty).
+ */
+typedef enum VFIODirtyMethod {
+    VFIO_DIRTY_OFF,
+    VFIO_DIRTY_NONE,
+    VFIO_DIRTY_DEVICE,
+    VFIO_DIRTY_IOMMU,
+    VFIO_DIRTY_ALL,
+} VFIODirtyMethod;
 
 /* A byte range [offset, offset + size) within a region. */
 typedef struct VFIOArea {
@@ -59,6 +72,14 @@ typedef struct VFIOIOMMUOps {
     const char *no_bar_map;
     int (*dma_map)(VFIOIOMMU *b, VFIODmaMap *m);
     int (*dma_unmap)(VFIOIOMMU *b, const VFIODmaMap *m);
+    /*
+     * The IOMMU's dirty tracking (when base.iommu_dirty): start or stop
+     * it; read and clear the bitmap of [IOVA, IOVA + SIZE) in PGSIZE
+     * pages into BITMAP (zeroed by the caller). 0 or -errno.
+     */
+    int (*dirty_set)(VFIOIOMMU *b, bool on);
+    int (*dirty_get)(VFIOIOMMU *b, uint64_t iova, uint64_t size,
+                     uint64_t pgsize, uint64_t *bitmap);
 } VFIOIOMMUOps;
 
 /*
@@ -84,6 +105,10 @@ struct VFIOIOMMU {
     bool remapping;
     bool collecting;
     GError *error;
+    /* Dirty tracking (dirty.c): the devices DMA-ing through it. */
+    GPtrArray *devices; /* VFIOPCIDevice * */
+    bool iommu_dirty;   /* the IOMMU can track (transport's ops) */
+    VFIODirtyMethod dirty;
 };
 
 /*
@@ -121,6 +146,7 @@ typedef struct VFIOIOASContainer {
     Object *be; /* the iommufd object */
     uint32_t ioas_id;
     uint32_t hwpt_id; /* the first device's HWPT, others try it first */
+    bool hwpt_dirty;  /* it was allocated with dirty tracking */
     unsigned int users;
     bool remap_pending;
 } VFIOIOASContainer;
@@ -133,7 +159,8 @@ struct VFIOGroup {
     unsigned int users; /* devices open in it */
 };
 
-typedef struct VFIOPCIDevice VFIOPCIDevice;
+/* A device's migration (migration.c), when its host device supports it. */
+typedef struct VFIOMigration VFIOMigration;
 
 /*
  * One mmap'ed part of a BAR: OFFSET and SIZE in the BAR (whole pages),
@@ -188,6 +215,7 @@ struct VFIOPCIDevice {
     char *sysfsdev;
     char *fd_param;
     Object *iommufd; /* the iommufd object (iommufd=ID), else legacy */
+    OnOffAuto enable_migration;
 
     /* runtime only: the host device (nothing is migrated) */
     char *name; /* "0000:01:00.0": error prefix, GET_DEVICE_FD name */
@@ -200,6 +228,8 @@ struct VFIOPCIDevice {
      */
     uint32_t devid, hwpt_id, cpr_ioas_id;
     bool own_hwpt;
+    /* The IOMMU can track dirty pages; HWPT_ID was allocated to. */
+    bool iommu_dirty_cap, hwpt_dirty;
     int fd;
     uint32_t num_regions, num_irqs;
     bool can_reset;
@@ -242,6 +272,24 @@ struct VFIOPCIDevice {
     bool handed_over;
     bool mdev;
     uint32_t mig_irq_mode, mig_nr_vectors; /* the stream's copy */
+
+    /*
+     * Migration (migration.c): set up when the host device supports it,
+     * else (enable-migration=auto/off) why normal migration is blocked.
+     */
+    VFIOMigration *migration;
+    GError *migration_blocker;
+    /*
+     * Dirty tracking: QEMU's x-device-dirty-page-tracking and
+     * x-pre-copy-dirty-page-tracking, and x-dirty-tracking=off (tests:
+     * nothing is tracked, so stale pages must show); whether the device
+     * can log its DMA (probed) and does now.
+     */
+    OnOffAuto device_dirty_page_tracking;
+    OnOffAuto pre_copy_dirty_page_tracking;
+    OnOffAuto dirty_tracking;
+    bool dma_logging;
+    bool dma_logging_started;
 };
 
 /* ---- helpers.c ---- */
@@ -293,6 +341,9 @@ bool vfio_iommu_listen(VFIOIOMMU *b, GError **errp);
 void vfio_iommu_unlisten(VFIOIOMMU *b);
 /* A mapping made by vaddr (not by file), or NULL. */
 const VFIODmaMap *vfio_iommu_find_vaddr_map(VFIOIOMMU *b);
+/* VDEV DMAs through B from realize to teardown (dirty tracking). */
+void vfio_iommu_add_device(VFIOIOMMU *b, VFIOPCIDevice *vdev);
+void vfio_iommu_del_device(VFIOIOMMU *b, VFIOPCIDevice *vdev);
 
 /* ---- container.c ---- */
 
@@ -372,6 +423,40 @@ bool vfio_iommufd_cpr_check(VFIOPCIDevice *vdev, unsigned int mode,
 const GPtrArray *vfio_pci_list(void);
 /* The BAR whose mmap'ed part MR is, or -1. */
 int vfio_pci_bar_nr(VFIOPCIDevice *vdev, const MemoryRegion *mr);
+
+/* ---- dirty.c ---- */
+
+const char *vfio_dirty_method_name(VFIODirtyMethod m);
+/*
+ * Sort RANGES (N of them, [start, end] inclusive), join touching ones,
+ * then close the smallest gaps until at most MAX (>= 1) are left; returns
+ * how many. The fewest bytes outside the given ranges are added.
+ */
+unsigned int vfio_dirty_merge_ranges(VFIOIovaRange *ranges, unsigned int n,
+                                     unsigned int max);
+/* Whether VDEV supports DMA logging (FEATURE_PROBE of DMA_LOGGING_START). */
+bool vfio_dma_logging_probe(VFIOPCIDevice *vdev);
+/* The listener's log_global_start, log_global_stop and log_sync. */
+bool vfio_dirty_start(VFIOIOMMU *b, GError **errp);
+void vfio_dirty_stop(VFIOIOMMU *b);
+bool vfio_dirty_sync(VFIOIOMMU *b, MemoryRegionSection *s, GError **errp);
+
+/* ---- migration.c ---- */
+
+/*
+ * Probe the migration feature: set up VDEV's live section and run-state
+ * handlers, or record a blocker; with enable-migration=on a device that
+ * cannot migrate fails (false + errp, unprefixed wording of QEMU's).
+ */
+bool vfio_migration_realize(VFIOPCIDevice *vdev, GError **errp);
+void vfio_migration_exit(VFIOPCIDevice *vdev);
+/* VFIO_DEVICE_RESET happened: the device is RUNNING, any transfer gone. */
+void vfio_migration_reset(VFIOPCIDevice *vdev);
+/* DeviceClass.check_migratable: the blocker, multiple devices without P2P. */
+bool vfio_migration_check(VFIOPCIDevice *vdev, unsigned int mode,
+                          GError **errp);
+/* Type registration: query-migrate's "vfio". */
+void vfio_migration_init(void);
 
 /* ---- pci-config.c ---- */
 

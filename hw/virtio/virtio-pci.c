@@ -693,7 +693,7 @@ static void virtio_pci_drain(VirtIOPCIProxy *proxy)
                            g_get_monotonic_time() - t0);
 }
 
-static void virtio_pci_vm_stop(void *opaque)
+static void virtio_pci_vm_stop(void)
 {
     for (guint i = 0; proxies && i < proxies->len; i++) {
         virtio_pci_drain(g_ptr_array_index(proxies, i));
@@ -706,7 +706,7 @@ static void virtio_pci_vm_stop(void *opaque)
  * while stopped or counted in a previous process's eventfd (a queue with
  * nothing available costs one read of avail->idx).
  */
-static void virtio_pci_vm_start(void *opaque)
+static void virtio_pci_vm_start(void)
 {
     for (guint i = 0; proxies && i < proxies->len; i++) {
         VirtIOPCIProxy *proxy = g_ptr_array_index(proxies, i);
@@ -724,6 +724,20 @@ static void virtio_pci_vm_start(void *opaque)
                 virtio_queue_notify(vdev, n);
             }
         }
+    }
+}
+
+/*
+ * A VM change state handler: stopping, the vCPUs are out of KVM_RUN
+ * (the guest can make no new request) and the device state is not
+ * saved yet; starting, the vCPUs are not back yet.
+ */
+static void virtio_pci_vm_state(void *opaque, bool running, RunState state)
+{
+    if (running) {
+        virtio_pci_vm_start();
+    } else {
+        virtio_pci_vm_stop();
     }
 }
 
@@ -974,8 +988,8 @@ static bool virtio_pci_realize(PCIDevice *d, GError **errp)
     }
     if (!proxies) {
         proxies = g_ptr_array_new();
-        vm_add_stop_notifier(virtio_pci_vm_stop, NULL);
-        vm_add_start_notifier(virtio_pci_vm_start, NULL);
+        vm_add_change_state_handler(virtio_pci_vm_state, NULL, NULL,
+                                    VM_CHANGE_STATE_PRIO_DEFAULT);
     }
     g_ptr_array_add(proxies, proxy);
     proxy->running = runstate_is_running();

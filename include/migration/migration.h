@@ -64,6 +64,19 @@ bool migration_is_active(void);
 MigMode migration_mode(void);
 
 /*
+ * The switchover-ack capability (QEMU's): the source does not switch over
+ * before the destination acknowledged each live section that asks for it
+ * (SaveVMHandlers.switchover_ack_needed).
+ */
+bool migration_switchover_ack_enabled(void);
+/*
+ * Destination, a section's load_state: this section is ready for the
+ * switch-over (e.g. a VFIO device loaded its initial state): send the
+ * source SWITCHOVER_ACK. False + errp without the capability or a socket.
+ */
+bool migration_switchover_approve(GError **errp);
+
+/*
  * Process exit: cancel any migration and wait for its thread. May drop
  * and retake the big lock.
  */

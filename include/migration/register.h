@@ -76,6 +76,13 @@ typedef struct SaveVMHandlers {
     /* Optional: false skips the section in this migration entirely. */
     bool (*is_active)(void *opaque);
     /*
+     * Source, optional, after save_setup: with the switchover-ack
+     * capability, true means the destination will acknowledge this
+     * section once (migration_switchover_approve()), and the source does
+     * not switch over before every such acknowledgement arrived.
+     */
+    bool (*switchover_ack_needed)(void *opaque);
+    /*
      * A section that exists only at the switchover: nothing at setup or
      * while the guest runs; with the vCPUs stopped, is_active() decides
      * whether it goes out at all: then a SECTION_START holding what
@@ -109,5 +116,16 @@ void vmstate_unregister_opaque(void *opaque);
  * limit. Returns false if the stream has failed (sticky error on F).
  */
 bool savevm_live_split(MigStream *f);
+
+/*
+ * A member of query-migrate's reply for the outgoing migration (QEMU's
+ * "vfio"), after "ram": FN returns its value, or NULL to leave it out.
+ * BEGIN (optional) runs as each migration starts (counters to zero).
+ * Main thread, big lock held.
+ */
+typedef struct _JsonNode JsonNode;
+typedef JsonNode *(*MigrationInfoFn)(void);
+void migration_add_info(const char *member, MigrationInfoFn fn,
+                        void (*begin)(void));
 
 #endif

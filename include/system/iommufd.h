@@ -40,9 +40,21 @@ int iommufd_backend_unmap_dma(Object *be, uint32_t ioas_id, uint64_t iova,
  */
 int iommufd_backend_get_iova_ranges(Object *be, uint32_t ioas_id,
                                     GArray *ranges, uint64_t *align);
-/* IOMMU_HWPT_ALLOC for device DEV_ID on PT_ID (an IOAS), no data. */
+/*
+ * IOMMU_HWPT_ALLOC for device DEV_ID on PT_ID (an IOAS), no data; FLAGS:
+ * IOMMU_HWPT_ALLOC_* (dirty tracking).
+ */
 int iommufd_backend_alloc_hwpt(Object *be, uint32_t dev_id, uint32_t pt_id,
-                               uint32_t *hwpt_id);
+                               uint32_t flags, uint32_t *hwpt_id);
+/* IOMMU_HWPT_SET_DIRTY_TRACKING of HWPT_ID on or off. */
+int iommufd_backend_set_dirty_tracking(Object *be, uint32_t hwpt_id, bool on);
+/*
+ * IOMMU_HWPT_GET_DIRTY_BITMAP: the pages of [IOVA, IOVA + SIZE) written
+ * since last time (cleared), one bit per PGSIZE, set in BITMAP.
+ */
+int iommufd_backend_get_dirty_bitmap(Object *be, uint32_t hwpt_id,
+                                     uint64_t iova, uint64_t size,
+                                     uint64_t pgsize, uint64_t *bitmap);
 /* IOMMU_GET_HW_INFO: the IOMMU's type and capabilities for DEV_ID. */
 int iommufd_backend_get_hw_info(Object *be, uint32_t dev_id, uint32_t *type,
                                 uint64_t *caps);

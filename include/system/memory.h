@@ -24,8 +24,13 @@
 
 typedef enum RAMBlockFlags {
     RAM_SHARED = 1 << 0, /* MAP_SHARED: survives the process via its fd */
-    RAM_MEMFD  = 1 << 1, /* backed by memfd_create() */
-    RAM_FILE   = 1 << 2, /* backed by a file (mem-path) */
+    RAM_MEMFD = 1 << 1,  /* backed by memfd_create() */
+    RAM_FILE = 1 << 2,   /* backed by a file (mem-path) */
+    /*
+     * A device's own memory mapped for the guest (a VFIO BAR): not guest
+     * RAM; a migration never sends it (QEMU's ram_device regions).
+     */
+    RAM_DEVICE = 1 << 3,
 } RAMBlockFlags;
 
 typedef struct RAMBlock {

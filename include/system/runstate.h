@@ -58,24 +58,27 @@ void vm_stop(RunState state);
 /* Resume vCPUs, set running and emit RESUME. */
 void vm_start(void);
 /*
- * FN(OPAQUE) runs in vm_start(), big lock held, once the run state is
- * "running", after the vCPUs are woken but before any of them can reach
- * a device (that needs the lock): work that must come before any new
- * guest activity (a chardev sends output it kept for this moment).
- * QEMU's vm change state handlers, reduced to the start transition.
+ * VM change state handlers (QEMU's): CB(OPAQUE, RUNNING, STATE) runs,
+ * big lock held, whenever the guest starts or stops. vm_start() calls
+ * them once the run state is "running" and before the vCPUs resume;
+ * vm_stop() once every vCPU is out of KVM_RUN and the new run state is
+ * set. PREPARE (optional) runs for every handler before any CB does, so
+ * that e.g. every VFIO device reaches RUNNING_P2P before any one stops
+ * or runs. Starting, handlers run in ascending PRIORITY, stopping in
+ * descending order (among equals: registration order, reversed).
+ * Handlers cannot fail the transition: they report their own errors.
  */
-typedef void (*VmStartNotifyFn)(void *opaque);
-void vm_add_start_notifier(VmStartNotifyFn fn, void *opaque);
-/*
- * FN(OPAQUE) runs in vm_stop(), big lock held, after every vCPU has
- * stopped and before the run state changes and STOP is emitted: work
- * that must be finished before the guest counts as stopped and its
- * state can be saved (a device completes the requests it has in flight).
- * Every stop goes through it: stop, a migration's or live update's
- * switch-over, an internal error. Not called when the VM was not
- * running.
- */
-void vm_add_stop_notifier(VmStartNotifyFn fn, void *opaque);
+typedef void (*VmChangeStateFn)(void *opaque, bool running, RunState state);
+typedef struct VmChangeStateEntry VmChangeStateEntry;
+
+/* Priorities: devices after the generic handlers when starting. */
+#define VM_CHANGE_STATE_PRIO_DEFAULT 0
+#define VM_CHANGE_STATE_PRIO_VFIO 100
+
+VmChangeStateEntry *vm_add_change_state_handler(VmChangeStateFn cb,
+                                                VmChangeStateFn prepare,
+                                                void *opaque, int priority);
+void vm_del_change_state_handler(VmChangeStateEntry *e);
 
 /*
  * Requests: safe from any thread (vCPU threads, signal handlers via the

@@ -30,7 +30,8 @@ void fault_inject_point(const char *name);
  * that event's notifiers),
  * "stream-vmsplice" (a socket stream's vmsplice() of referenced memory
  * fails as for memory it cannot take; the stream copies instead,
- * migration/stream.c).
+ * migration/stream.c), "vfio-save-setup" and "vfio-stop-copy" (a VFIO
+ * device's live section fails at setup / in STOP_COPY, hw/vfio/migration.c).
  * "NAME:once" fails only the first time NAME is reached (a retry then
  * succeeds in the same process).
  */

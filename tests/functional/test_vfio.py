@@ -1167,10 +1167,14 @@ class Device(VmTestCase):
             r"restore vaddr of 3 mappings -> 0\n", err)), rolled, err)
 
     def test_migrate_blocked(self):
-        """Normal migration is refused, naming the device; cpr-reboot too."""
+        """Normal migration of a device without VFIO migration support is
+        refused, naming the device (test_vfio_migration.py has the rest);
+        cpr-reboot too."""
         vm, qt = self.start(self.vfio())
-        for mode, want in (("normal", "VFIO device doesn't support "
-                            "migration"), ("cpr-reboot", "vfio-pci")):
+        for mode, want in (("normal", BDF + ": VFIO migration is not "
+                            "supported in kernel"),
+                           ("cpr-reboot", "device 'vf0' (vfio-pci) does not "
+                            "support migration mode cpr-reboot")):
             vm.qmp.cmd("migrate-set-parameters", mode=mode)
             with self.assertRaises(baton_test.QmpError) as e:
                 vm.qmp.cmd("migrate", uri="unix:" + vm.path("x.sock"))

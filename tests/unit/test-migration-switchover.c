@@ -5,7 +5,8 @@
  * and from an older destination that only closes the channel; and the
  * phase arithmetic on the source, including a destination that finished
  * loading before the source took its "saved" time; the destination's
- * commit after GO (RESUMING, or FAILED with its reason).
+ * commit after GO (RESUMING, or FAILED with its reason); the
+ * switchover-ack messages the source collects while it iterates.
  */
 #include "util/osdep.h"
 
@@ -174,6 +175,35 @@ static void test_extra_pass(void)
     g_assert_false(switchover_extra_pass_pays(8 << 20, 0, 100, 0));
 }
 
+/*
+ * SWITCHOVER_ACKs are counted as they arrive, without waiting when none
+ * did; a FAILED among them ends the wait with the destination's reason.
+ */
+static void test_acks(void)
+{
+    g_autoptr(GError) err = NULL;
+    unsigned int acks = 0;
+    int sv[2];
+
+    make_socketpair(sv);
+    g_assert_true(switchover_poll_acks(sv[0], -1, 0, &acks, NULL));
+    g_assert_cmpuint(acks, ==, 0);
+    g_assert_true(switchover_send_ack(sv[1], NULL));
+    g_assert_true(switchover_send_ack(sv[1], NULL));
+    g_assert_true(switchover_poll_acks(sv[0], -1, -1, &acks, NULL));
+    g_assert_cmpuint(acks, ==, 2);
+    g_assert_true(switchover_send_ack(sv[1], NULL));
+    g_assert_true(switchover_send_failed(sv[1], "no room", NULL));
+    g_assert_false(switchover_poll_acks(sv[0], -1, -1, &acks, &err));
+    g_assert_cmpuint(acks, ==, 3);
+    g_assert_cmpstr(err->message, ==, "the destination failed: no room");
+    g_clear_error(&err);
+    /* A destination that went away. */
+    close(sv[1]);
+    g_assert_false(switchover_poll_acks(sv[0], -1, -1, &acks, &err));
+    close(sv[0]);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -186,5 +216,6 @@ int main(int argc, char **argv)
     g_test_add_func("/migration/switchover/commit", test_commit);
     g_test_add_func("/migration/switchover/phases-source", test_phases_source);
     g_test_add_func("/migration/switchover/extra-pass", test_extra_pass);
+    g_test_add_func("/migration/switchover/acks", test_acks);
     return g_test_run();
 }

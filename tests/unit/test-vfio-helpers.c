@@ -3,7 +3,8 @@
  * hw/vfio's pure helpers: which part of a RAM section an IOMMU of a
  * given page size can map, IOVA range checks against the IOMMU's
  * reported ranges, host= parsing, and how config reads merge baton's
- * emulated bits with the device's.
+ * emulated bits with the device's; and how the mapped IOVA ranges are
+ * merged to fit a device's limit on DMA logging ranges.
  */
 #include "util/osdep.h"
 
@@ -154,10 +155,59 @@ static void test_mmap_areas(void)
                 (const VFIOArea[]){{0, 0x3000}, {0x6000, 0xa000}}, 2);
 }
 
+#define R(a, b) ((VFIOIovaRange){(a), (b)})
+
+static void check_merge(const VFIOIovaRange *in, unsigned int n,
+                        unsigned int max, const VFIOIovaRange *want,
+                        unsigned int nwant)
+{
+    g_autofree VFIOIovaRange *r = g_memdup2(in, n * sizeof(*in));
+    unsigned int got = vfio_dirty_merge_ranges(r, n, max);
+
+    g_assert_cmpuint(got, ==, nwant);
+    for (unsigned int i = 0; i < got; i++) {
+        g_assert_cmphex(r[i].start, ==, want[i].start);
+        g_assert_cmphex(r[i].end, ==, want[i].end);
+    }
+}
+
+static void test_merge_ranges(void)
+{
+    /* pc's map, unsorted: below 640K, 1M-2G, above 4G, and a 64K gap. */
+    const VFIOIovaRange pc[] = {
+        R(0x100000, 0x7fffffff),
+        R(0, 0x9ffff),
+        R(0x100000000, 0x17fffffff),
+        R(0x80010000, 0x8001ffff),
+    };
+
+    /* Within the limit: only sorted. */
+    check_merge(pc, 4, 4,
+                (VFIOIovaRange[]){R(0, 0x9ffff), R(0x100000, 0x7fffffff),
+                                  R(0x80010000, 0x8001ffff),
+                                  R(0x100000000, 0x17fffffff)},
+                4);
+    /* One fewer: the 64K gap goes first, then the 384K hole. */
+    check_merge(pc, 4, 3,
+                (VFIOIovaRange[]){R(0, 0x9ffff), R(0x100000, 0x8001ffff),
+                                  R(0x100000000, 0x17fffffff)},
+                3);
+    check_merge(
+        pc, 4, 2,
+        (VFIOIovaRange[]){R(0, 0x8001ffff), R(0x100000000, 0x17fffffff)}, 2);
+    check_merge(pc, 4, 1, (VFIOIovaRange[]){R(0, 0x17fffffff)}, 1);
+    /* Touching and overlapping ranges are one before any limit. */
+    check_merge((VFIOIovaRange[]){R(0x2000, 0x2fff), R(0x1000, 0x1fff),
+                                  R(0x1800, 0x27ff)},
+                3, 8, (VFIOIovaRange[]){R(0x1000, 0x2fff)}, 1);
+    check_merge(NULL, 0, 1, NULL, 0);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/vfio/helpers/dma-align", test_align);
+    g_test_add_func("/vfio/dirty/merge-ranges", test_merge_ranges);
     g_test_add_func("/vfio/helpers/iova-ranges", test_iova_ranges);
     g_test_add_func("/vfio/helpers/host-bdf", test_host_bdf);
     g_test_add_func("/vfio/helpers/config-merge", test_config_merge);

@@ -38,13 +38,13 @@ typedef struct Property Property;
 #define TYPE_MEMORY_BACKEND "memory-backend"
 
 typedef enum PropKind {
-    PROP_STRING,  /* char * (g_strdup'ed, freed with the object) */
-    PROP_BOOL,    /* bool */
+    PROP_STRING, /* char * (g_strdup'ed, freed with the object) */
+    PROP_BOOL,   /* bool */
     PROP_UINT8,
     PROP_UINT16,
     PROP_UINT32,
     PROP_UINT64,
-    PROP_SIZE,    /* uint64_t with size suffixes */
+    PROP_SIZE, /* uint64_t with size suffixes */
     /*
      * int32_t PCI device/function: "SLOT[.FN]" in hex (QEMU's addr=
      * syntax), -1 for "any"; printed "SS.F".
@@ -57,7 +57,19 @@ typedef enum PropKind {
      * reference while set.
      */
     PROP_LINK,
+    /* OnOffAuto: "on", "off" or "auto" (QEMU's OnOffAuto). */
+    PROP_ON_OFF_AUTO,
 } PropKind;
+
+/* A PROP_ON_OFF_AUTO field, QEMU's OnOffAuto in its order. */
+typedef enum OnOffAuto {
+    ON_OFF_AUTO_AUTO,
+    ON_OFF_AUTO_ON,
+    ON_OFF_AUTO_OFF,
+} OnOffAuto;
+
+/* "auto", "on", "off". */
+const char *on_off_auto_name(OnOffAuto v);
 
 struct Property {
     const char *name;

@@ -58,6 +58,14 @@ typedef struct DeviceClass {
     bool stateless;
     const char *unmigratable;
     /*
+     * Optional, for a device whose support depends on the instance
+     * (vfio-pci: the host device's migration feature): false + errp, a
+     * message naming the device, blocks migration in MODE. Asked before
+     * the class's unmigratable check, for realized devices only.
+     */
+    bool (*check_migratable)(DeviceState *dev, unsigned int mode,
+                             GError **errp);
+    /*
      * For devices whose bus gives no path (ISA): the section keeps the
      * previous release's name, vmsd->name, with this instance number,
      * derived from what identifies the device (its I/O base), so streams
@@ -144,7 +152,8 @@ void qdev_reset_all(void);
 /*
  * Fail with an error naming the first device that blocks migration in
  * MODE (a MigMode, include/migration/cpr.h): declared .unmigratable, and
- * without a vmsd or MODE in its cpr_modes. Or return true.
+ * without a vmsd or MODE in its cpr_modes, or refused by its
+ * check_migratable(). Or return true.
  */
 bool qdev_check_migratable(unsigned int mode, GError **errp);
 /* HMP info qtree, QEMU's layout. */

@@ -5,14 +5,15 @@
 guest memory, and a packet socket plays the host's side of a tap, in a
 network namespace of the test's own (skipped, saying why, without the
 privilege for one). Checked: ids, features and config; frames both
-ways with the virtio-net header; frames that find no receive buffer
+ways with the virtio-net header; malformed receive, transmit and control
+chains breaking the device, not baton; frames that find no receive buffer
 wait in the tap and all arrive, in order, once buffers come; frames sent
 while a cpr-transfer's guest is stopped arrive in the new process, none
 lost or twice; receive filters set on the control queue drop what the
 guest did not ask for, query-rx-filter and NIC_RX_FILTER_CHANGED show
 them; set_link reaches the config's status; announce-self sends RARPs
-from the NIC's MAC; malformed chains break the device, not baton;
--netdev user answers ARP for its gateway."""
+from the NIC's MAC; multiqueue; cpr-exec; migration between two taps on
+one bridge; -netdev user answers ARP for its gateway."""
 
 import socket
 import struct
@@ -308,6 +309,30 @@ class Basics(NetCase):
         # A transmit chain with a device-writable buffer: broken device.
         nic.tx.add_chain([(TX_BUFS, 64, True)])
         nic.tx.kick()
+        wait_for(lambda: nic.dev.status() & NEEDS_RESET, what="NEEDS_RESET")
+        self.assertEqual(vm.qmp.cmd("query-status")["status"], "running")
+
+    def test_malformed_receive_and_control(self):
+        """A receive buffer the device may only read, and a control
+        command without its class and code, each break the device (not
+        baton); a reset and a new setup make it work again."""
+        vm, qt = self.start("tap,id=n0,ifname=bv8,script=no,downscript=no")
+        s = self.tap("bv8")
+        nic = Nic(vm, qt, rx_bufs=0)
+        nic.rx.add_chain([(RX_BUFS, RX_BUF_LEN, False)])   # device-readable
+        nic.rx.kick()
+        s.send(frame(1))
+        wait_for(lambda: nic.dev.status() & NEEDS_RESET, what="NEEDS_RESET")
+        self.assertEqual(vm.qmp.cmd("query-status")["status"], "running")
+
+        nic = Nic(vm, qt, rx_bufs=4)                     # reset, set up again
+        self.assertFalse(nic.dev.status() & NEEDS_RESET)
+        s.send(frame(2))
+        self.assertEqual(seqs(self.collect(nic, 1)), [2])
+        nic.qt.writeb(CTRL_BUFS, 0)
+        nic.ctrl.add_chain([(CTRL_BUFS, 1, False), (CTRL_BUFS + 0x800, 1,
+                                                   True)])
+        nic.ctrl.kick()
         wait_for(lambda: nic.dev.status() & NEEDS_RESET, what="NEEDS_RESET")
         self.assertEqual(vm.qmp.cmd("query-status")["status"], "running")
 

@@ -97,7 +97,8 @@ uint32_t reg_read(int dev, unsigned off);
 void reg_write(int dev, unsigned off, uint32_t v);
 void wait_head_full(int dev, uint32_t target, bool consume);
 void wait_head(int dev, uint32_t target);
-void wait_reg_nonzero(int dev, unsigned reg);
+/* Wait (hang limit only) until register REG reads at least MIN. */
+void wait_reg_at_least(int dev, unsigned reg, uint32_t min);
 void stream_start(int dev, uint32_t entries, uint32_t period,
                   uint32_t irq_every, uint32_t ctrl);
 unsigned ring_check(const uint8_t *ring, uint32_t head, uint32_t entries);

@@ -108,11 +108,11 @@ void wait_head(int dev, uint32_t target)
     wait_head_full(dev, target, true);
 }
 
-void wait_reg_nonzero(int dev, unsigned reg)
+void wait_reg_at_least(int dev, unsigned reg, uint32_t min)
 {
     int64_t deadline = g_get_monotonic_time() + HANG_US;
 
-    while (!reg_read(dev, reg)) {
+    while (reg_read(dev, reg) < min) {
         g_assert_cmpint(g_get_monotonic_time(), <, deadline);
         g_usleep(500);
     }

@@ -501,6 +501,56 @@ static void test_user_arp(void)
     object_unparent(&nd->parent_obj);
 }
 
+/*
+ * Kept frames as a migration carries them: saved (and still kept),
+ * loaded back in order; truncated or out-of-range records refused.
+ */
+static void test_pending_records(void)
+{
+    GError *err = NULL;
+    uint8_t buf[4096], bad[16];
+    NetDev *nd;
+    FakeNic f;
+    size_t len, flen;
+
+    nd = netdev_from("user,id=u2", &err);
+    g_assert_no_error(err);
+    fake_init(&f, nd, "nicu2");
+    guest_arp_request(&f, "10.0.2.2");
+    guest_arp_request(&f, "10.0.2.3");
+    g_assert_cmpuint(g_queue_get_length(&nd->pending[0]), ==, 2);
+    flen = g_bytes_get_size(g_queue_peek_head(&nd->pending[0]));
+    len = net_nic_save_pending(f.nic, buf, sizeof(buf));
+    g_assert_cmpuint(len, ==, 2 * (8 + flen));  /* 8-byte record headers */
+    g_assert_cmpuint(g_queue_get_length(&nd->pending[0]), ==, 2);
+    /* Too little room: what does not fit is left out and counted. */
+    g_assert_cmpuint(net_nic_save_pending(f.nic, buf, 8 + flen + 1), ==,
+                     8 + flen);
+    g_assert_cmpuint(nd->dropped, ==, 1);
+
+    g_queue_clear_full(&nd->pending[0], (GDestroyNotify)g_bytes_unref);
+    g_assert_true(net_nic_load_pending(f.nic, buf, len, &err));
+    g_assert_no_error(err);
+    f.ready = true;
+    net_nic_receive_ready(f.nic, 0);
+    g_assert_cmpuint(f.frames->len, ==, 2);
+    g_assert_true(arp_is(g_ptr_array_index(f.frames, 0), 2, "10.0.2.2"));
+
+    g_assert_false(net_nic_load_pending(f.nic, buf, 5, &err));
+    g_assert_nonnull(strstr(err->message, "truncated"));
+    g_clear_error(&err);
+    memcpy(bad, buf, sizeof(bad));
+    bad[0] = 1;                                 /* queue 1 of 1 queue */
+    g_assert_false(net_nic_load_pending(f.nic, bad, sizeof(bad), &err));
+    g_assert_nonnull(strstr(err->message, "does not fit"));
+    g_clear_error(&err);
+    g_assert_false(net_nic_load_pending(f.nic, buf, 8 + flen - 1, &err));
+    g_assert_nonnull(strstr(err->message, "does not fit"));
+    g_clear_error(&err);
+    fake_fini(&f);
+    object_unparent(&nd->parent_obj);
+}
+
 /* A host connection to a hostfwd port makes slirp reach for the guest. */
 static void test_user_hostfwd(void)
 {
@@ -560,5 +610,6 @@ int main(int argc, char **argv)
     g_test_add_func("/netdev/errors", test_errors);
     g_test_add_func("/netdev/user/arp", test_user_arp);
     g_test_add_func("/netdev/user/hostfwd", test_user_hostfwd);
+    g_test_add_func("/netdev/pending-records", test_pending_records);
     return g_test_run();
 }

@@ -10,6 +10,7 @@
 #include "monitor/monitor.h"
 #include "system/netdev.h"
 #include "trace.h"
+#include "util/byteorder.h"
 #include "util/error-report.h"
 #include "util/error.h"
 
@@ -265,10 +266,7 @@ size_t net_nic_save_pending(NetNic *nic, uint8_t *buf, size_t max)
             }
             memset(buf + used, 0, PENDING_REC_HDR);
             buf[used] = q;
-            buf[used + 4] = len;
-            buf[used + 5] = len >> 8;
-            buf[used + 6] = len >> 16;
-            buf[used + 7] = len >> 24;
+            put_le32(buf + used + 4, len);
             memcpy(buf + used + PENDING_REC_HDR, f, len);
             used += PENDING_REC_HDR + len;
         }
@@ -291,8 +289,7 @@ bool net_nic_load_pending(NetNic *nic, const uint8_t *buf, size_t len,
             return false;
         }
         q = buf[off];
-        flen = buf[off + 4] | buf[off + 5] << 8 | buf[off + 6] << 16 |
-               (uint32_t)buf[off + 7] << 24;
+        flen = get_le32(buf + off + 4);
         if (q >= nic->queues || flen > PENDING_FRAME_MAX ||
             flen > len - off - PENDING_REC_HDR) {
             error_setg(errp, "%s: kept frame of %u bytes for queue %u does "

@@ -15,6 +15,7 @@
 #include "migration/cpr.h"
 #include "system/blockdev.h"
 #include "util/error-report.h"
+#include "util/byteorder.h"
 
 #include "trace.h"
 
@@ -90,29 +91,6 @@ typedef struct VirtIOBlkPCI {
 static VirtIOBlock *to_blk(VirtIODevice *vdev)
 {
     return (VirtIOBlock *)vdev;
-}
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    put_le16(p, (uint16_t)v);
-    put_le16(p + 2, (uint16_t)(v >> 16));
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-    return get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
 }
 
 /* ---- requests ---- */

@@ -25,6 +25,7 @@
 #include "system/netdev.h"
 #include "system/runstate.h"
 #include "util/error-report.h"
+#include "util/byteorder.h"
 
 #include "trace.h"
 
@@ -159,17 +160,6 @@ static GPtrArray *all_nics; /* VirtIONet *, for query-rx-filter */
 static VirtIONet *to_net(VirtIODevice *vdev)
 {
     return (VirtIONet *)vdev;
-}
-
-static uint16_t get_le16(const uint8_t *p)
-{
-    return p[0] | p[1] << 8;
-}
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
 }
 
 static bool has(VirtIONet *n, unsigned int bit)
@@ -496,7 +486,7 @@ static uint8_t ctrl_mac(VirtIONet *n, uint8_t cmd, const uint8_t *d,
     if (cmd != CTRL_MAC_TABLE_SET || len < 4) {
         return VIRTIO_NET_ERR;
     }
-    uni = d[0] | d[1] << 8 | d[2] << 16 | (uint32_t)d[3] << 24;
+    uni = get_le32(d);
     if (uni > (len - 4) / 6 || len - 4 - uni * 6 < 4) {
         return VIRTIO_NET_ERR;
     }
@@ -505,7 +495,7 @@ static uint8_t ctrl_mac(VirtIONet *n, uint8_t cmd, const uint8_t *d,
     {
         const uint8_t *m = d + uni * 6;
 
-        multi = m[0] | m[1] << 8 | m[2] << 16 | (uint32_t)m[3] << 24;
+        multi = get_le32(m);
         if (multi > (len - uni * 6 - 4) / 6 ||
             len - uni * 6 - 4 != multi * 6) {
             return VIRTIO_NET_ERR;
@@ -577,16 +567,14 @@ static uint64_t guest_offload_mask(void)
 static uint8_t ctrl_offloads(VirtIONet *n, uint8_t cmd, const uint8_t *d,
                              size_t len)
 {
-    uint64_t o = 0;
+    uint64_t o;
     GError *err = NULL;
 
     if (cmd != CTRL_GUEST_OFFLOADS_SET || len != 8 ||
         !has(n, VIRTIO_NET_F_CTRL_GUEST_OFFLOADS)) {
         return VIRTIO_NET_ERR;
     }
-    for (int i = 7; i >= 0; i--) {
-        o = o << 8 | d[i];
-    }
+    o = get_le64(d);
     if (o & ~(n->parent_obj.guest_features & guest_offload_mask())) {
         return VIRTIO_NET_ERR;
     }

@@ -10,6 +10,7 @@
 #include "util/osdep.h"
 
 #include "hw/virtio/virtio.h"
+#include "util/byteorder.h"
 #include "util/error-report.h"
 
 #include "trace.h"
@@ -26,19 +27,6 @@ typedef struct VRingDesc {
     uint16_t flags;
     uint16_t next;
 } VRingDesc;
-
-static uint32_t vq_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-
-static void vq_set_le32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) {
-        p[i] = (uint8_t)(v >> (8 * i));
-    }
-}
 
 static AddressSpace *vq_as(VirtQueue *vq)
 {
@@ -125,8 +113,8 @@ static bool vq_read_desc(VirtQueue *vq, uint64_t table, unsigned int i,
                      vq->queue_index, addr);
         return false;
     }
-    d->addr = vq_le32(b) | (uint64_t)vq_le32(b + 4) << 32;
-    d->len = vq_le32(b + 8);
+    d->addr = get_le32(b) | (uint64_t)get_le32(b + 4) << 32;
+    d->len = get_le32(b + 8);
     d->flags = (uint16_t)(b[12] | b[13] << 8);
     d->next = (uint16_t)(b[14] | b[15] << 8);
     return true;
@@ -332,8 +320,8 @@ void virtqueue_push(VirtQueue *vq, const VirtQueueElement *elem, uint32_t len)
     if (vq->vdev->broken) {
         return; /* the driver resets the rings anyway */
     }
-    vq_set_le32(b, elem->index);
-    vq_set_le32(b + 4, len);
+    put_le32(b, elem->index);
+    put_le32(b + 4, len);
     if (!vq_write(vq, slot, b, sizeof(b))) {
         virtio_error(vq->vdev,
                      "queue %u: used ring at 0x%" PRIx64

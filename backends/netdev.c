@@ -548,6 +548,45 @@ static void hmp_info_network(Monitor *mon, int argc, char **argv)
     monitor_printf(mon, "%s", out->str);
 }
 
+/*
+ * query-rx-filter: the receive filter of each NIC that has one (NAME: of
+ * that NIC only), QEMU's errors for a name that is a netdev or nothing.
+ */
+static bool qmp_query_rx_filter(JsonObject *args, JsonNode **ret,
+                                GError **errp)
+{
+    const char *name = qmp_arg_str(args, "name");
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    bool found = false;
+
+    json_builder_begin_array(b);
+    for (unsigned int i = 0; nics && i < nics->len; i++) {
+        NetNic *nic = g_ptr_array_index(nics, i);
+
+        if (nic->ops->query_rx_filter &&
+            (!name || !strcmp(name, nic->name))) {
+            nic->ops->query_rx_filter(nic->opaque, b);
+            found = true;
+        }
+    }
+    json_builder_end_array(b);
+    if (name && !found) {
+        if (netdev_find(name)) {
+            error_setg(errp, "net client(%s) isn't a NIC", name);
+        } else {
+            error_setg(errp, "Invalid net client name: %s", name);
+        }
+        return false;
+    }
+    *ret = json_builder_get_root(b);
+    return true;
+}
+
+static const QmpArgSpec query_rx_filter_args[] = {
+    {"name", QMP_ARG_STR, true},
+    {NULL},
+};
+
 /* announce-self: QEMU's AnnounceParameters (initial, max, rounds, step). */
 static bool qmp_announce_self(JsonObject *args, JsonNode **ret,
                               GError **errp)
@@ -613,6 +652,7 @@ static const QmpArgSpec set_link_args[] = {
 static const QmpCommandDef net_qmp_commands[] = {
     {"set_link", qmp_set_link, set_link_args},
     {"announce-self", qmp_announce_self, announce_self_args},
+    {"query-rx-filter", qmp_query_rx_filter, query_rx_filter_args},
 };
 
 static const HmpCommandDef net_hmp_cmds[] = {

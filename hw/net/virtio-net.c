@@ -155,8 +155,6 @@ typedef struct VirtIONetPCI {
     VirtIONet net;
 } VirtIONetPCI;
 
-static GPtrArray *all_nics; /* VirtIONet *, for query-rx-filter */
-
 static VirtIONet *to_net(VirtIODevice *vdev)
 {
     return (VirtIONet *)vdev;
@@ -799,6 +797,72 @@ static const VirtioDeviceClass virtio_net_class = {
     .drain = virtio_net_drain,
 };
 
+/* ---- query-rx-filter ---- */
+
+static const char *rx_mode(bool all, bool none, bool overflow)
+{
+    return none ? "none" : (all || overflow) ? "all" : "normal";
+}
+
+static void add_mac(JsonBuilder *b, const uint8_t *m)
+{
+    g_autofree char *s = g_strdup_printf("%02x:%02x:%02x:%02x:%02x:%02x",
+                                         m[0], m[1], m[2], m[3], m[4], m[5]);
+
+    json_builder_add_string_value(b, s);
+}
+
+static void rx_filter_info(void *opaque, JsonBuilder *b)
+{
+    VirtIONet *n = opaque;
+    bool vlan_on = has(n, VIRTIO_NET_F_CTRL_VLAN);
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "name");
+    json_builder_add_string_value(b, n->name);
+    json_builder_set_member_name(b, "promiscuous");
+    json_builder_add_boolean_value(b, n->promisc);
+    json_builder_set_member_name(b, "multicast");
+    json_builder_add_string_value(b, rx_mode(n->allmulti, n->nomulti,
+                                             n->multi_overflow));
+    json_builder_set_member_name(b, "unicast");
+    json_builder_add_string_value(b, rx_mode(n->alluni, n->nouni,
+                                             n->uni_overflow));
+    json_builder_set_member_name(b, "vlan");
+    json_builder_add_string_value(b, vlan_on ? "normal" : "all");
+    json_builder_set_member_name(b, "broadcast-allowed");
+    json_builder_add_boolean_value(b, !n->nobcast);
+    json_builder_set_member_name(b, "multicast-overflow");
+    json_builder_add_boolean_value(b, n->multi_overflow);
+    json_builder_set_member_name(b, "unicast-overflow");
+    json_builder_add_boolean_value(b, n->uni_overflow);
+    json_builder_set_member_name(b, "main-mac");
+    add_mac(b, n->mac);
+    json_builder_set_member_name(b, "vlan-table");
+    json_builder_begin_array(b);
+    for (unsigned int vid = 0; vlan_on && vid < MAX_VLAN; vid++) {
+        if (n->vlans[vid >> 5] & (1u << (vid & 0x1f))) {
+            json_builder_add_int_value(b, vid);
+        }
+    }
+    json_builder_end_array(b);
+    json_builder_set_member_name(b, "unicast-table");
+    json_builder_begin_array(b);
+    for (uint32_t i = 0; i < n->first_multi; i++) {
+        add_mac(b, &n->macs[i * 6]);
+    }
+    json_builder_end_array(b);
+    json_builder_set_member_name(b, "multicast-table");
+    json_builder_begin_array(b);
+    for (uint32_t i = n->first_multi; i < n->mac_entries; i++) {
+        add_mac(b, &n->macs[i * 6]);
+    }
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    /* QEMU re-arms the change event when the filter is queried. */
+    n->rx_filter_notify = true;
+}
+
 /* ---- the NIC side ---- */
 
 static void virtio_net_link_changed(void *opaque, bool up)
@@ -848,6 +912,7 @@ static const NetNicOps virtio_net_nic_ops = {
     .format_info = virtio_net_format_info,
     .get_mac = virtio_net_get_mac,
     .announce = virtio_net_announce,
+    .query_rx_filter = rx_filter_info,
 };
 
 /* ---- realize ---- */
@@ -945,10 +1010,6 @@ static VirtIODevice *virtio_net_pci_realize_vdev(VirtIOPCIProxy *proxy,
     n->rx_filter_notify = true;
     n->vm_state = vm_add_change_state_handler(virtio_net_vm_state, NULL, n,
                                               VM_CHANGE_STATE_PRIO_DEFAULT);
-    if (!all_nics) {
-        all_nics = g_ptr_array_new();
-    }
-    g_ptr_array_add(all_nics, n);
     return &n->parent_obj;
 }
 
@@ -960,9 +1021,6 @@ static void virtio_net_pci_unrealize_vdev(VirtIOPCIProxy *proxy)
         if (n->q[i].tx_more) {
             g_source_remove(n->q[i].tx_more);
         }
-    }
-    if (all_nics) {
-        g_ptr_array_remove(all_nics, n);
     }
     g_clear_pointer(&n->vm_state, vm_del_change_state_handler);
     g_clear_pointer(&n->nic, net_nic_free);
@@ -1078,117 +1136,6 @@ static const VMStateDescription vmstate_virtio_net_pci = {
         },
     .subsections = virtio_net_subsections,
 };
-
-/* ---- query-rx-filter ---- */
-
-static const char *rx_mode(bool all, bool none, bool overflow)
-{
-    return none ? "none" : (all || overflow) ? "all" : "normal";
-}
-
-static void add_mac(JsonBuilder *b, const uint8_t *m)
-{
-    g_autofree char *s = g_strdup_printf("%02x:%02x:%02x:%02x:%02x:%02x",
-                                         m[0], m[1], m[2], m[3], m[4], m[5]);
-
-    json_builder_add_string_value(b, s);
-}
-
-static void rx_filter_info(VirtIONet *n, JsonBuilder *b)
-{
-    bool vlan_on = has(n, VIRTIO_NET_F_CTRL_VLAN);
-
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "name");
-    json_builder_add_string_value(b, n->name);
-    json_builder_set_member_name(b, "promiscuous");
-    json_builder_add_boolean_value(b, n->promisc);
-    json_builder_set_member_name(b, "multicast");
-    json_builder_add_string_value(b, rx_mode(n->allmulti, n->nomulti,
-                                             n->multi_overflow));
-    json_builder_set_member_name(b, "unicast");
-    json_builder_add_string_value(b, rx_mode(n->alluni, n->nouni,
-                                             n->uni_overflow));
-    json_builder_set_member_name(b, "vlan");
-    json_builder_add_string_value(b, vlan_on ? "normal" : "all");
-    json_builder_set_member_name(b, "broadcast-allowed");
-    json_builder_add_boolean_value(b, !n->nobcast);
-    json_builder_set_member_name(b, "multicast-overflow");
-    json_builder_add_boolean_value(b, n->multi_overflow);
-    json_builder_set_member_name(b, "unicast-overflow");
-    json_builder_add_boolean_value(b, n->uni_overflow);
-    json_builder_set_member_name(b, "main-mac");
-    add_mac(b, n->mac);
-    json_builder_set_member_name(b, "vlan-table");
-    json_builder_begin_array(b);
-    for (unsigned int vid = 0; vlan_on && vid < MAX_VLAN; vid++) {
-        if (n->vlans[vid >> 5] & (1u << (vid & 0x1f))) {
-            json_builder_add_int_value(b, vid);
-        }
-    }
-    json_builder_end_array(b);
-    json_builder_set_member_name(b, "unicast-table");
-    json_builder_begin_array(b);
-    for (uint32_t i = 0; i < n->first_multi; i++) {
-        add_mac(b, &n->macs[i * 6]);
-    }
-    json_builder_end_array(b);
-    json_builder_set_member_name(b, "multicast-table");
-    json_builder_begin_array(b);
-    for (uint32_t i = n->first_multi; i < n->mac_entries; i++) {
-        add_mac(b, &n->macs[i * 6]);
-    }
-    json_builder_end_array(b);
-    json_builder_end_object(b);
-    /* QEMU re-arms the change event when the filter is queried. */
-    n->rx_filter_notify = true;
-}
-
-static bool qmp_query_rx_filter(JsonObject *args, JsonNode **ret,
-                                GError **errp)
-{
-    const char *name = qmp_arg_str(args, "name");
-    JsonBuilder *b = json_builder_new();
-    bool found = false;
-
-    json_builder_begin_array(b);
-    for (unsigned int i = 0; all_nics && i < all_nics->len; i++) {
-        VirtIONet *n = g_ptr_array_index(all_nics, i);
-
-        if (!name || !strcmp(name, n->name)) {
-            rx_filter_info(n, b);
-            found = true;
-        }
-    }
-    json_builder_end_array(b);
-    if (name && !found) {
-        g_object_unref(b);
-        if (netdev_find(name)) {
-            error_setg(errp, "net client(%s) isn't a NIC", name);
-        } else {
-            error_setg(errp, "Invalid net client name: %s", name);
-        }
-        return false;
-    }
-    *ret = json_builder_get_root(b);
-    g_object_unref(b);
-    return true;
-}
-
-static const QmpArgSpec query_rx_filter_args[] = {
-    {"name", QMP_ARG_STR, true},
-    {NULL},
-};
-
-static const QmpCommandDef virtio_net_qmp_commands[] = {
-    {"query-rx-filter", qmp_query_rx_filter, query_rx_filter_args},
-};
-
-static void __attribute__((constructor)) virtio_net_monitor_register(void)
-{
-    qmp_register_commands(virtio_net_qmp_commands,
-                          ARRAY_SIZE(virtio_net_qmp_commands));
-}
 
 /* ---- the type ---- */
 

@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 #include "hw/core/object.h"
 #include "util/option.h"
@@ -60,6 +61,8 @@ typedef struct NetNicOps {
      * GUEST_ANNOUNCE); false lets the network layer send a RARP.
      */
     bool (*announce)(void *opaque);
+    /* query-rx-filter: its filter as one RxFilterInfo object into B. */
+    void (*query_rx_filter)(void *opaque, JsonBuilder *b);
 } NetNicOps;
 
 struct NetNic {

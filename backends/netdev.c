@@ -337,9 +337,11 @@ bool net_nic_set_offload(NetNic *nic, bool csum, bool tso4, bool tso6,
     NetDev *nd = nic->netdev;
 
     if (!nd || !NETDEV_GET_CLASS(nd)->set_offload) {
-        return !(csum || tso4 || tso6 || ecn || ufo) ||
-               (error_setg(errp, "netdev of '%s' has no offloads",
-                           nic->name), false);
+        if (csum || tso4 || tso6 || ecn || ufo) {
+            error_setg(errp, "netdev of '%s' has no offloads", nic->name);
+            return false;
+        }
+        return true;
     }
     return NETDEV_GET_CLASS(nd)->set_offload(nd, csum, tso4, tso6, ecn, ufo,
                                              errp);

@@ -343,7 +343,12 @@ class FromPrevious(VmTestCase):
         wait_migration(old.qmp, timeout=TIMEOUT)
         self.assertEqual(old.qmp.cmd("query-status")["status"],
                          "postmigrate")
-        before = bytes(old.serial.data)       # all it will get: stopped
+        # What the stopped guest wrote may still be on its way through the
+        # socket: all of it is there once the client has seen the end
+        # (before shutdown() reaps, which closes the client).
+        old.qmp.cmd("quit")
+        old.proc.wait(TIMEOUT)
+        before = old.serial.wait_eof(timeout=TIMEOUT)
         self.assertEqual(old.shutdown(), 0)
         new = self.launch(Vm(alpha_args(pinned_args("32M")) +
                              ["-incoming", "defer"], serial_socket=True,

@@ -1599,10 +1599,11 @@ class QmpFlood:
             return list(self.ids)
 
 
-def cpr_exec_to(vm, qmp, argv, timeout=30.0):
+def cpr_exec_to(vm, qmp, argv, timeout=30.0, until="running"):
     """Live-update VM by cpr-exec into ARGV (a command line without
     -incoming) through a file: state, as QEMU's CPR docs do it, and wait
-    until the guest runs again in the new image."""
+    until the new image is in run state UNTIL (a guest stopped before
+    the update comes back "paused")."""
     state = vm.path("cpr-exec-state")
     before = proc_image_id(vm.pid)
     qmp.cmd("migrate-set-parameters",
@@ -1613,5 +1614,5 @@ def cpr_exec_to(vm, qmp, argv, timeout=30.0):
              proc_image_id(vm.pid) not in (before, None),
              timeout, interval=0.002, what="exec of the new image")
     qmp.cmd("migrate-incoming", uri="file:" + state)
-    wait_runstate(qmp, "running", timeout)
+    wait_runstate(qmp, until, timeout)
     os.unlink(state)

@@ -21,7 +21,7 @@ import subprocess
 
 import baton_test
 from baton_test import (QtestClient, Vm, VmTestCase, cpr_channels,
-                        cpr_incoming_args, memfd_ram_args, proc_image_id,
+                        cpr_exec_to, cpr_incoming_args, memfd_ram_args,
                         unix_listening, wait_for, wait_migration,
                         wait_runstate)
 from virtio_driver import (F_VERSION_1, NEEDS_RESET, VirtioPci)
@@ -422,17 +422,7 @@ class LiveUpdate(NetCase):
         vm.qmp.cmd("stop")
         for i in range(10, 40):
             s.send(frame(i))
-        state = vm.path("state")
-        before = proc_image_id(vm.pid)
-        vm.qmp.cmd("migrate-set-parameters",
-                   {"mode": "cpr-exec", "cpr-exec-command":
-                    vm.command() + ["-incoming", "defer"]})
-        vm.qmp.cmd("migrate", uri="file:" + state)
-        wait_for(lambda: vm._died() or
-                 proc_image_id(vm.pid) not in (before, None),
-                 interval=0.002, what="exec")
-        vm.qmp.cmd("migrate-incoming", uri="file:" + state)
-        wait_runstate(vm.qmp, "paused")
+        cpr_exec_to(vm, vm.qmp, vm.command(), until="paused")
         for i in range(40, 50):
             s.send(frame(i))
         self.assertEqual(seqs(nic.received()), [])

@@ -15,6 +15,8 @@
 #include <slirp/libslirp.h>
 
 #include "migration/cpr.h"
+#include "migration/register.h"
+#include "migration/vmstate.h"
 #include "system/netdev.h"
 #include "trace.h"
 #include "util/error-report.h"
@@ -37,7 +39,17 @@ typedef struct SlirpState {
     bool restricted;
     char *hostname, *domainname;
     GPtrArray *hostfwds;    /* the rules as given, for info */
+    /* libslirp's own state, as its slirp_state_save() wrote it. */
+    uint8_t *mig_state;
+    uint32_t mig_state_len;
+    uint32_t mig_version;
 } SlirpState;
+
+/*
+ * What libslirp saves: its IP id counter, its DHCP leases and the
+ * guestfwd connections (none here: no guestfwd=); a few hundred bytes.
+ */
+#define SLIRP_STATE_MAX 4096
 
 typedef struct SlirpTimer {
     SlirpTimerCb cb;
@@ -332,10 +344,98 @@ bad:
     return false;
 }
 
+/* ---- migration: libslirp's state, as QEMU carries it ---- */
+
+static ssize_t user_state_write(const void *buf, size_t len, void *opaque)
+{
+    g_byte_array_append(opaque, buf, len);
+    return len;
+}
+
+static bool user_pre_save(void *opaque, GError **errp)
+{
+    SlirpState *s = opaque;
+    g_autoptr(GByteArray) out = g_byte_array_new();
+
+    slirp_state_save(s->slirp, user_state_write, out);
+    if (out->len > SLIRP_STATE_MAX) {
+        error_setg(errp, "netdev '%s': libslirp's state (%u bytes) is "
+                   "larger than %u", s->parent_obj.id, out->len,
+                   SLIRP_STATE_MAX);
+        return false;
+    }
+    memcpy(s->mig_state, out->data, out->len);
+    s->mig_state_len = out->len;
+    s->mig_version = slirp_state_version();
+    return true;
+}
+
+typedef struct StateReader {
+    const uint8_t *p;
+    size_t left;
+    bool short_read;
+} StateReader;
+
+/* libslirp checks few reads: past the end it gets zeroes, noted. */
+static ssize_t user_state_read(void *buf, size_t len, void *opaque)
+{
+    StateReader *r = opaque;
+    size_t n = MIN(len, r->left);
+
+    memcpy(buf, r->p, n);
+    memset((uint8_t *)buf + n, 0, len - n);
+    r->short_read |= n < len;
+    r->p += n;
+    r->left -= n;
+    return n;
+}
+
+static bool user_post_load(void *opaque, int version_id, GError **errp)
+{
+    SlirpState *s = opaque;
+    StateReader r = { s->mig_state, s->mig_state_len, false };
+    int ret;
+
+    if (s->mig_version > (uint32_t)slirp_state_version()) {
+        error_setg(errp, "netdev '%s': libslirp state version %u is newer "
+                   "than this libslirp's %d", s->parent_obj.id,
+                   s->mig_version, slirp_state_version());
+        return false;
+    }
+    ret = slirp_state_load(s->slirp, s->mig_version, user_state_read, &r);
+    if (ret < 0) {
+        error_setg(errp, "netdev '%s': libslirp refused its state: %s",
+                   s->parent_obj.id, g_strerror(-ret));
+        return false;
+    }
+    if (r.left || r.short_read) {
+        error_setg(errp, "netdev '%s': libslirp's state is %s",
+                   s->parent_obj.id, r.left ? "too long" : "truncated");
+        return false;
+    }
+    return true;
+}
+
+static const VMStateDescription vmstate_netdev_user = {
+    .name = "netdev-user",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .pre_save = user_pre_save,
+    .post_load = user_post_load,
+    .fields =
+        (const VMStateField[]){
+            VMSTATE_UINT32(mig_version, SlirpState),
+            VMSTATE_UINT8_VARRAY_POINTER(mig_state, SlirpState,
+                                         mig_state_len, SLIRP_STATE_MAX),
+            VMSTATE_END_OF_LIST(),
+        },
+};
+
 static bool user_open(NetDev *nd, const OptList *opts, GError **errp)
 {
     SlirpState *s = (SlirpState *)nd;
     SlirpConfig cfg = { .version = 1, .in_enabled = true };
+    g_autofree char *idstr = NULL;
     const char *v;
     bool ipv4, ipv6;
 
@@ -398,6 +498,9 @@ static bool user_open(NetDev *nd, const OptList *opts, GError **errp)
     s->source->s = s;
     s->source->pfds = g_ptr_array_new_with_free_func(g_free);
     g_source_attach(&s->source->source, NULL);
+    s->mig_state = g_malloc0(SLIRP_STATE_MAX);
+    idstr = g_strdup_printf("netdev-user/%s", nd->id);
+    vmstate_register(idstr, 0, &vmstate_netdev_user, s);
     return true;
 }
 
@@ -423,6 +526,10 @@ static void user_instance_finalize(Object *obj)
     if (s->source) {
         g_source_destroy(&s->source->source);
         g_source_unref(&s->source->source);
+    }
+    if (s->mig_state) {
+        vmstate_unregister_opaque(s);
+        g_free(s->mig_state);
     }
     if (s->slirp) {
         slirp_cleanup(s->slirp);

@@ -153,10 +153,23 @@ class Hostsim:
             return b"hostsimd: ready" in f.read()
 
     def stop(self):
-        if self.proc.poll() is None:
+        early = self.proc.poll()
+        if early is None:
             self.proc.terminate()
             self.proc.wait(10)
         self.log.close()
+        # What the simulated kernel saw go wrong on its side (a call it
+        # could not answer reaches baton as EIO, like a dead device).
+        with open(self.log_path, errors="replace") as f:
+            odd = [ln for ln in f if re.search(
+                r"reply lost|dropped|malformed|without credentials|"
+                r"runtime error|Sanitizer", ln)]
+        if odd:
+            print("\nhostsimd %s:\n%s" % (self.log_path, "".join(odd[-20:])))
+        if early is not None:
+            raise AssertionError("hostsimd exited during the test with "
+                                 "status %d; its log: %s"
+                                 % (early, self.log_path))
 
 
 def preload_works():

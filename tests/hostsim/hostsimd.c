@@ -623,8 +623,14 @@ static gboolean hs_conn_readable(gint fd, GIOCondition cond, gpointer opaque)
             close(fds[i]);
         }
         if (n > 0) {
-            hs_log("request without a reply socket; dropped");
+            hs_log("request without a reply socket%s; dropped",
+                   flags & MSG_CTRUNC ? " (its descriptors were cut off)"
+                                      : "");
             return G_SOURCE_CONTINUE;
+        }
+        if (n < 0) {
+            hs_log("receiving on a connection failed: %s; released",
+                   g_strerror(errno));
         }
         hs_conn_release(cn);
         return G_SOURCE_REMOVE;

@@ -26,8 +26,8 @@ import threading
 import time
 
 import baton_test
-from baton_test import (Vm, VmTestCase, cpr_channels, cpr_incoming_args,
-                        guest_image, needs_kvm, proc_image_id,
+from baton_test import (Vm, VmTestCase, cpr_channels, cpr_exec_to,
+                        cpr_incoming_args, guest_image, needs_kvm,
                         unix_listening, wait_for, wait_migration,
                         wait_runstate)
 from test_pci_irqfd import irq_fds, take_fd
@@ -174,20 +174,8 @@ class Guest:
         self.vm = new
 
     def cpr_exec(self, until="running"):
-        state = self.vm.path("state%d" % self.count)
         self.count += 1
-        before = proc_image_id(self.vm.pid)
-        self.qmp.cmd("migrate-set-parameters",
-                     {"mode": "cpr-exec",
-                      "cpr-exec-command": self.argv + ["-incoming",
-                                                       "defer"]})
-        self.qmp.cmd("migrate", uri="file:" + state)
-        wait_for(lambda: self.vm._died() or
-                 proc_image_id(self.vm.pid) not in (before, None),
-                 TIMEOUT, interval=0.002, what="exec of the new image")
-        self.qmp.cmd("migrate-incoming", uri="file:" + state)
-        wait_runstate(self.qmp, until, TIMEOUT)
-        os.unlink(state)
+        cpr_exec_to(self.vm, self.qmp, self.argv, TIMEOUT, until)
 
 
 class Signaller(threading.Thread):

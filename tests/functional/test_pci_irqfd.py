@@ -15,7 +15,7 @@ import struct
 
 import baton_test
 from baton_test import (QtestClient, Vm, VmTestCase, cpr_channels,
-                        cpr_incoming_args, memfd_ram_args, proc_image_id,
+                        cpr_exec_to, cpr_incoming_args, memfd_ram_args,
                         unix_listening, wait_for, wait_migration,
                         wait_runstate)
 
@@ -250,17 +250,7 @@ class LiveUpdate(IrqfdCase):
 
     def test_cpr_exec(self):
         vm, old_fds = self.vm, irq_fds(self.vm)
-        state = vm.path("state")
-        argv = vm.command() + ["-incoming", "defer"]
-        before = proc_image_id(vm.pid)
-        vm.qmp.cmd("migrate-set-parameters",
-                   {"mode": "cpr-exec", "cpr-exec-command": argv})
-        vm.qmp.cmd("migrate", uri="file:" + state)
-        wait_for(lambda: vm._died() or
-                 proc_image_id(vm.pid) not in (before, None), TIMEOUT,
-                 interval=0.002, what="exec")
-        vm.qmp.cmd("migrate-incoming", uri="file:" + state)
-        wait_runstate(vm.qmp, "running")
+        cpr_exec_to(vm, vm.qmp, vm.command(), TIMEOUT)
         self.check_new_process(old_fds)
 
 

@@ -24,8 +24,8 @@ import time
 import unittest
 
 from baton_test import (QmpError, Vm, VmTestCase, cpr_channels,
-                        cpr_incoming_args, guest_image, needs_kvm,
-                        proc_image_id, tmpdir, unix_listening, wait_for,
+                        cpr_exec_to, cpr_incoming_args, guest_image,
+                        needs_kvm, tmpdir, unix_listening, wait_for,
                         wait_migration, wait_runstate)
 from test_vfio import Hostsim, preload_works
 
@@ -161,19 +161,7 @@ class Guest:
 
     def cpr_exec(self):
         self.count += 1
-        state = self.vm.path("state%d" % self.count)
-        before = proc_image_id(self.vm.pid)
-        self.qmp.cmd("migrate-set-parameters",
-                     {"mode": "cpr-exec",
-                      "cpr-exec-command": self.argv + ["-incoming",
-                                                       "defer"]})
-        self.qmp.cmd("migrate", uri="file:" + state)
-        wait_for(lambda: self.vm._died() or
-                 proc_image_id(self.vm.pid) not in (before, None),
-                 TIMEOUT, what="exec of the new image")
-        self.qmp.cmd("migrate-incoming", uri="file:" + state)
-        wait_runstate(self.qmp, "running", TIMEOUT)
-        os.unlink(state)
+        cpr_exec_to(self.vm, self.qmp, self.argv, TIMEOUT)
 
     def stderr(self):
         return self.vm.stderr_text()

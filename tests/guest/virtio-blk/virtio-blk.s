@@ -12,11 +12,11 @@
     .include "uart.inc"
     .include "boot64.inc"
     .include "pcicfg.inc"
+    .include "virtio.inc"
 
     .set BOOT_N_PD, 4              /* 4 GiB: RAM, PCI hole, LAPIC */
     .set BOOT_N_GATES, 256
 
-    .set LAPIC, 0xfee00000
     .set VEC_MSIX, 0x41
     .set VEC_SPURIOUS, 0xff
 
@@ -24,12 +24,12 @@
     .set VARS, 0x5000
     .set V_IRQ, VARS + 0           /* MSI-X interrupts */
     .set V_REQS, VARS + 8          /* requests completed */
-    .set V_COMMON, VARS + 16       /* common config address */
     .set V_NOTIFY, VARS + 24       /* queue 0's notify address */
     .set V_SEQ, VARS + 32
     .set V_APICID, VARS + 40
     .set V_AVAIL, VARS + 48        /* next avail index */
     .set V_LSPUR, VARS + 56
+    .set VDEV, 0x5800              /* the function's virtio.inc context */
 
     /* The queue and the buffers. */
     .set QSIZE, 16
@@ -41,20 +41,6 @@
     .set WBUF, 0x110000
     .set RBUF, 0x120000
     .set BLOCK, 4096
-
-    /* Common configuration (virtio 1.2 4.1.4.3). */
-    .set C_GFSELECT, 0x08
-    .set C_GF, 0x0c
-    .set C_MSIX, 0x10
-    .set C_STATUS, 0x14
-    .set C_QSELECT, 0x16
-    .set C_QSIZE, 0x18
-    .set C_QMSIX, 0x1a
-    .set C_QENABLE, 0x1c
-    .set C_QNOFF, 0x1e
-    .set C_QDESC, 0x20
-    .set C_QAVAIL, 0x28
-    .set C_QUSED, 0x30
 
     .set MAGIC, 0x564c424b         /* "VBLK" in each block's first qword */
     .set GOLDEN, 0x9e3779b97f4a7c15
@@ -69,48 +55,13 @@
 
     BOOT64_LONG_MODE
 
-    movl    $16, %esi
-    movl    $IDT + VEC_MSIX * 16, %edi
-    movl    $msix_handler, %eax
-    movl    $1, %ecx
-    call    set_gates
-    movl    $IDT + VEC_SPURIOUS * 16, %edi
-    movl    $lapic_spurious, %eax
-    movl    $1, %ecx
-    call    set_gates
-
     movl    $VARS, %edi
     xorl    %eax, %eax
     movl    $16, %ecx
     rep stosl
 
-    /* Both 8259s initialised (vectors 0x20-0x2f) and fully masked. */
-    movb    $0x11, %al
-    outb    %al, $0x20
-    outb    %al, $0xa0
-    movb    $0x20, %al
-    outb    %al, $0x21
-    movb    $0x28, %al
-    outb    %al, $0xa1
-    movb    $4, %al
-    outb    %al, $0x21
-    movb    $2, %al
-    outb    %al, $0xa1
-    movb    $1, %al
-    outb    %al, $0x21
-    outb    %al, $0xa1
-    movb    $0xff, %al
-    outb    %al, $0x21
-    outb    %al, $0xa1
-
-    /* LAPIC: LINT0 masked, TPR 0, software-enabled. */
-    movl    $LAPIC, %ecx
-    movl    0x20(%rcx), %eax
-    shrl    $24, %eax
+    VIO_RING0_MSIX VEC_MSIX, msix_handler, VEC_SPURIOUS, lapic_spurious
     movq    %rax, V_APICID
-    movl    $0x10000, 0x350(%rcx)
-    movl    $0, 0x80(%rcx)
-    movl    $0x100 | VEC_SPURIOUS, 0xf0(%rcx)
 
     BOOT64_ENTER_RING3 user_main, 1
 
@@ -118,7 +69,7 @@
 msix_handler:
     pushq   %rax
     incq    V_IRQ
-    movl    $LAPIC, %eax
+    movl    $VIO_LAPIC, %eax
     movl    $0, 0xb0(%rax)             /* EOI */
     popq    %rax
     iretq
@@ -138,13 +89,18 @@ fault:
 
 /* ------------------------------------------------------------- ring 3 */
 user_main:
-    movl    param_block + 8, %edi
-    xorl    %esi, %esi
-    call    cfg_read32
-    cmpl    $0x10421af4, %eax          /* virtio-blk-pci, modern */
-    jne     no_device
-    call    find_caps
-    call    setup_msix
+    movl    $VDEV, %r15d               /* the context, for good */
+    movl    param_block + 8, %eax
+    movl    %eax, VIO_CFG(%r15)
+    movl    $0x10421af4, %eax          /* virtio-blk-pci, modern */
+    call    vio_probe
+    testl   %eax, %eax
+    jnz     no_device
+    xorl    %edi, %edi                 /* entry 0: this CPU, VEC_MSIX */
+    movl    $VEC_MSIX, %esi
+    movq    V_APICID, %rdx
+    call    vio_msix_entry
+    call    vio_msix_enable
     call    virtio_init
     /*
      * One read, then a driver reset (status 0) while its interrupt goes
@@ -302,115 +258,27 @@ request:
     jne     bad_status
     ret
 
-/* Capabilities: the common and notify regions in BAR 4. */
-find_caps:
-    movl    $0x24, %esi
-    call    cfg_read32
-    movq    %rax, %r14
-    shlq    $32, %r14
-    movl    $0x20, %esi
-    call    cfg_read32
-    andl    $~0xf, %eax
-    orq     %rax, %r14                 /* BAR 4 (64-bit) */
-    movl    $0x34, %esi
-    call    cfg_read8
-    movl    %eax, %ebx
-1:  testl   %ebx, %ebx
-    jz      4f
-    movl    %ebx, %esi
-    call    cfg_read8
-    cmpl    $9, %eax                   /* vendor: a virtio capability */
-    jne     3f
-    leal    3(%rbx), %esi
-    call    cfg_read8
-    movl    %eax, %ebp                 /* cfg_type */
-    leal    8(%rbx), %esi
-    call    cfg_read32
-    addq    %r14, %rax
-    cmpl    $1, %ebp
-    jne     2f
-    movq    %rax, V_COMMON
-2:  cmpl    $2, %ebp
-    jne     3f
-    movq    %rax, V_NOTIFY             /* queue_notify_off 0 below */
-3:  leal    1(%rbx), %esi
-    call    cfg_read8
-    movl    %eax, %ebx
-    jmp     1b
-4:  cmpq    $0, V_COMMON
-    je      no_device
-    cmpq    $0, V_NOTIFY
-    je      no_device
-    ret
-
-/* MSI-X: vector 0 to this CPU's VEC_MSIX; the capability enabled. */
-setup_msix:
-    movl    $0x14, %esi
-    call    cfg_read32                 /* BAR 1: the table */
-    andl    $~0xf, %eax
-    movq    V_APICID, %rdx
-    shll    $12, %edx
-    orl     $LAPIC, %edx
-    movl    %edx, (%rax)
-    movl    $0, 4(%rax)
-    movl    $VEC_MSIX, 8(%rax)
-    movl    $0, 12(%rax)
-    movl    $0x34, %esi
-    call    cfg_read8
-    movl    %eax, %ebx
-1:  testl   %ebx, %ebx
-    jz      no_device
-    movl    %ebx, %esi
-    call    cfg_read8
-    cmpl    $0x11, %eax
-    je      2f
-    leal    1(%rbx), %esi
-    call    cfg_read8
-    movl    %eax, %ebx
-    jmp     1b
-2:  leal    2(%rbx), %esi
-    movl    $0x8000, %ecx              /* MSI-X enable */
-    call    cfg_write16
-    ret
-
 /* Reset, ACK, DRIVER, VERSION_1, FEATURES_OK, queue 0, DRIVER_OK. */
 virtio_init:
-    movq    V_COMMON, %rbx
-    movb    $0, C_STATUS(%rbx)
-    movb    $1, C_STATUS(%rbx)
-    movb    $3, C_STATUS(%rbx)
-    movl    $1, C_GFSELECT(%rbx)
-    movl    $1, C_GF(%rbx)             /* bit 32: VERSION_1 */
-    movl    $0, C_GFSELECT(%rbx)
-    movl    $0, C_GF(%rbx)
-    movb    $0xb, C_STATUS(%rbx)
-    movb    C_STATUS(%rbx), %al
-    testb   $8, %al
-    jz      no_features
-    movw    $0xffff, C_MSIX(%rbx)      /* no config interrupt */
-    movw    $0, C_QSELECT(%rbx)
-    movw    $QSIZE, C_QSIZE(%rbx)
-    movw    $0, C_QMSIX(%rbx)
-    cmpw    $0, C_QMSIX(%rbx)
-    jne     no_device
-    cmpw    $0, C_QNOFF(%rbx)
-    jne     no_device
+    movabsq $1 << 32, %rdi             /* VERSION_1 */
+    call    vio_negotiate
+    testl   %eax, %eax
+    jnz     no_features
     movl    $DESC, %edi
     movl    $0x3000 / 8, %ecx
     xorl    %eax, %eax
     rep stosq
-    movq    $DESC, %rax
-    movl    %eax, C_QDESC(%rbx)
-    movl    $0, C_QDESC + 4(%rbx)
-    movq    $AVAIL, %rax
-    movl    %eax, C_QAVAIL(%rbx)
-    movl    $0, C_QAVAIL + 4(%rbx)
-    movq    $USED, %rax
-    movl    %eax, C_QUSED(%rbx)
-    movl    $0, C_QUSED + 4(%rbx)
-    movw    $1, C_QENABLE(%rbx)
-    movb    $0xf, C_STATUS(%rbx)
-    ret
+    xorl    %edi, %edi                 /* queue 0 */
+    movl    $QSIZE, %esi
+    xorl    %edx, %edx                 /* MSI-X vector 0 */
+    movl    $DESC, %r8d
+    movl    $AVAIL, %r9d
+    movl    $USED, %r10d
+    call    vio_queue
+    testq   %rax, %rax
+    jz      no_device
+    movq    %rax, V_NOTIFY
+    jmp     vio_driver_ok
 
 bad_data:
     movl    $msg_data, %esi
@@ -452,6 +320,8 @@ user_halt:
     jmp     user_halt
 
     PCI_CFG_ROUTINES
+
+    VIO_ROUTINES
 
     UART_ROUTINES64
 

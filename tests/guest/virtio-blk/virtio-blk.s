@@ -13,6 +13,7 @@
     .include "boot64.inc"
     .include "pcicfg.inc"
     .include "virtio.inc"
+    .include "vblk.inc"
 
     .set BOOT_N_PD, 4              /* 4 GiB: RAM, PCI hole, LAPIC */
     .set BOOT_N_GATES, 256
@@ -24,26 +25,10 @@
     .set VARS, 0x5000
     .set V_IRQ, VARS + 0           /* MSI-X interrupts */
     .set V_REQS, VARS + 8          /* requests completed */
-    .set V_NOTIFY, VARS + 24       /* queue 0's notify address */
     .set V_SEQ, VARS + 32
     .set V_APICID, VARS + 40
-    .set V_AVAIL, VARS + 48        /* next avail index */
     .set V_LSPUR, VARS + 56
     .set VDEV, 0x5800              /* the function's virtio.inc context */
-
-    /* The queue and the buffers. */
-    .set QSIZE, 16
-    .set DESC, 0x100000
-    .set AVAIL, 0x101000
-    .set USED, 0x102000
-    .set HDR, 0x103000
-    .set STATUS, 0x103100
-    .set WBUF, 0x110000
-    .set RBUF, 0x120000
-    .set BLOCK, 4096
-
-    .set MAGIC, 0x564c424b         /* "VBLK" in each block's first qword */
-    .set GOLDEN, 0x9e3779b97f4a7c15
 
 /* Sector 0, then the parameter block (0x7e00). */
     BOOT64_SECTOR0 "VIRTBLK1", "vblk error:"
@@ -108,11 +93,10 @@ user_main:
      */
     xorl    %edi, %edi
     xorl    %esi, %esi
-    movl    $RBUF, %edx
+    movl    $VBLK_RBUF, %edx
     movl    $2, %ecx
     call    request
     call    virtio_init
-    movq    $0, V_AVAIL
     movq    $0, V_REQS
     movq    $0, V_IRQ
     movl    $msg_ready, %esi
@@ -129,25 +113,25 @@ main_loop:
     movl    param_block + 12, %ecx
     divq    %rcx
     movq    %rdx, %r13                 /* the block */
-    movl    $WBUF, %edi
-    call    fill_block
+    movl    $VBLK_WBUF, %edi
+    call    vblk_fill
     movl    $1, %edi                   /* WRITE: device reads WBUF */
     movq    %r13, %rsi
-    movl    $WBUF, %edx
+    movl    $VBLK_WBUF, %edx
     xorl    %ecx, %ecx
     call    request
-    movl    $RBUF, %edi
-    movl    $BLOCK / 8, %ecx
+    movl    $VBLK_RBUF, %edi
+    movl    $VBLK_BLOCK / 8, %ecx
     xorl    %eax, %eax
     rep stosq
     xorl    %edi, %edi                 /* READ: device writes RBUF */
     movq    %r13, %rsi
-    movl    $RBUF, %edx
+    movl    $VBLK_RBUF, %edx
     movl    $2, %ecx
     call    request
-    movl    $WBUF, %esi
-    movl    $RBUF, %edi
-    movl    $BLOCK / 8, %ecx
+    movl    $VBLK_WBUF, %esi
+    movl    $VBLK_RBUF, %edi
+    movl    $VBLK_BLOCK / 8, %ecx
     repe cmpsq
     jne     bad_data
     incq    V_SEQ
@@ -170,67 +154,17 @@ main_loop:
     jmp     main_loop
 
 /*
- * The block for sequence %r12, block %r13, at %rdi: qword 0 the magic
- * and block, qword 1 the sequence, qword i > 1 (seq << 16 | i) * GOLDEN.
- */
-fill_block:
-    movq    $MAGIC, %rax
-    shlq    $32, %rax
-    orq     %r13, %rax
-    movq    %rax, (%rdi)
-    movq    %r12, 8(%rdi)
-    movl    $2, %ecx
-1:  movq    %r12, %rax
-    shlq    $16, %rax
-    orq     %rcx, %rax
-    movabsq $GOLDEN, %rdx
-    imulq   %rdx, %rax
-    movq    %rax, (%rdi,%rcx,8)
-    incl    %ecx
-    cmpl    $BLOCK / 8, %ecx
-    jb      1b
-    ret
-
-/*
  * One request: type %edi, block %rsi, data at %rdx with descriptor
  * flags %ecx (2: device-writable). Waits until the used ring has exactly
  * one more entry and exactly one more interrupt came; checks the entry
  * and the status.
  */
 request:
-    movl    %edi, HDR
-    movl    $0, HDR + 4
-    shlq    $3, %rsi                   /* 8 sectors a block */
-    movq    %rsi, HDR + 8
-    movb    $0xff, STATUS
-    /* desc 0: header; 1: data; 2: status. */
-    movq    $HDR, DESC
-    movl    $16, DESC + 8
-    movw    $1, DESC + 12
-    movw    $1, DESC + 14
-    movq    %rdx, DESC + 16
-    movl    $BLOCK, DESC + 24
-    orl     $1, %ecx
-    movw    %cx, DESC + 28
-    movw    $2, DESC + 30
-    movq    $STATUS, DESC + 32
-    movl    $1, DESC + 40
-    movw    $2, DESC + 44
-    movw    $0, DESC + 46
-    movq    V_AVAIL, %rax
-    andl    $QSIZE - 1, %eax
-    movw    $0, AVAIL + 4(,%rax,2)
-    incq    V_AVAIL
-    movq    V_AVAIL, %rax
-    mfence
-    movw    %ax, AVAIL + 2
-    mfence
-    movq    V_NOTIFY, %rax
-    movw    $0, (%rax)                 /* kick queue 0 */
+    call    vblk_submit
     /* The used ring: one more entry, not two. */
     incq    V_REQS
     movq    param_block + 24, %rcx
-1:  movzwl  USED + 2, %eax
+1:  movzwl  VBLK_USED + 2, %eax
     cmpw    V_REQS, %ax
     je      2f
     decq    %rcx
@@ -246,39 +180,27 @@ request:
     movl    $msg_noirq, %esi
     jmp     fail
 4:  jne     twice                      /* more interrupts than requests */
-    movzwl  USED + 2, %eax
+    movzwl  VBLK_USED + 2, %eax
     cmpw    V_REQS, %ax
     jne     twice
     movq    V_REQS, %rax
     decl    %eax
-    andl    $QSIZE - 1, %eax
-    cmpl    $0, USED + 4(,%rax,8)      /* id: head 0 */
+    andl    $VBLK_QSIZE - 1, %eax
+    cmpl    $0, VBLK_USED + 4(,%rax,8) /* id: head 0 */
     jne     twice
-    cmpb    $0, STATUS
+    cmpb    $0, VBLK_STATUS
     jne     bad_status
     ret
 
 /* Reset, ACK, DRIVER, VERSION_1, FEATURES_OK, queue 0, DRIVER_OK. */
 virtio_init:
-    movabsq $1 << 32, %rdi             /* VERSION_1 */
-    call    vio_negotiate
+    xorl    %edx, %edx                 /* MSI-X vector 0 */
+    call    vblk_init
+    cmpl    $VIO_ENOCAP, %eax
+    je      no_device
     testl   %eax, %eax
     jnz     no_features
-    movl    $DESC, %edi
-    movl    $0x3000 / 8, %ecx
-    xorl    %eax, %eax
-    rep stosq
-    xorl    %edi, %edi                 /* queue 0 */
-    movl    $QSIZE, %esi
-    xorl    %edx, %edx                 /* MSI-X vector 0 */
-    movl    $DESC, %r8d
-    movl    $AVAIL, %r9d
-    movl    $USED, %r10d
-    call    vio_queue
-    testq   %rax, %rax
-    jz      no_device
-    movq    %rax, V_NOTIFY
-    jmp     vio_driver_ok
+    ret
 
 bad_data:
     movl    $msg_data, %esi
@@ -311,7 +233,7 @@ fail:
     call    putdec64
     movl    $msg_used, %esi
     call    puts64
-    movzwl  USED + 2, %eax
+    movzwl  VBLK_USED + 2, %eax
     call    putdec64
     movb    $'\n', %al
     call    putc64
@@ -322,6 +244,8 @@ user_halt:
     PCI_CFG_ROUTINES
 
     VIO_ROUTINES
+
+    VBLK_ROUTINES
 
     UART_ROUTINES64
 

@@ -9,13 +9,17 @@
  * (both checksums stay valid), anything else is counted and dropped.
  * Buffers go back to the receive queue after each batch; the queues are
  * kicked once a batch, the receive queue only when the device had run
- * out. A line every ROUND echoes. See README.md.
+ * out. A line every ROUND echoes. With a virtio-blk-pci function named
+ * in the parameter block it also keeps one request in flight on it
+ * (common/vblk.inc: write a block, read it back, compare), polled.
+ * See README.md.
  */
 
     .include "uart.inc"
     .include "boot64.inc"
     .include "pcicfg.inc"
     .include "virtio.inc"
+    .include "vblk.inc"
 
     .set BOOT_N_PD, 4              /* 4 GiB: RAM, PCI hole, LAPIC */
     .set BOOT_N_GATES, 256
@@ -45,20 +49,25 @@
     .set V_MAC, VARS + 136         /* 6 bytes */
     .set V_BATCH, VARS + 144       /* frames in this receive batch */
     .set V_PRINT, VARS + 152       /* a progress line is due */
+    .set V_BSEQ, VARS + 160        /* blocks written and read back */
+    .set V_BREQS, VARS + 168       /* disk requests submitted */
+    .set V_BSTATE, VARS + 176      /* 0 no disk I/O, 1 write, 2 read */
+    .set V_BBLK, VARS + 184        /* the block of the request */
     .set V_RXSTATE, VARS + 0x100   /* a byte per descriptor: 1 = device's */
     .set V_TXSTATE, VARS + 0x140
     .set VARS_END, VARS + 0x180
     .set VDEV, 0x5800              /* the function's virtio.inc context */
+    .set VDEV_BLK, 0x5840          /* the disk's */
 
     /* The queues and their buffers: descriptor i uses buffer i. */
     .set QSIZE, 64
-    .set RXDESC, 0x100000
-    .set RXAVAIL, 0x101000
-    .set RXUSED, 0x102000
-    .set TXDESC, 0x104000
-    .set TXAVAIL, 0x105000
-    .set TXUSED, 0x106000
-    .set RINGS_END, 0x107000
+    .set RXDESC, 0x140000          /* below: the disk's (vblk.inc) */
+    .set RXAVAIL, 0x141000
+    .set RXUSED, 0x142000
+    .set TXDESC, 0x144000
+    .set TXAVAIL, 0x145000
+    .set TXUSED, 0x146000
+    .set RINGS_END, 0x147000
     .set RXBUF, 0x200000
     .set TXBUF, 0x300000
     .set BUFSHIFT, 11              /* 2 KiB apart */
@@ -75,6 +84,9 @@
     .long   1000                   /* +16 ROUND: echoes between lines */
     .long   1                      /* +20 receive interrupts: 1 on, 0 off */
     .quad   0x400000000            /* +24 wait limit: loop iterations */
+    .long   0                      /* +32 disk config address, 0: none */
+    .long   256                    /* +36 NBLK: 4 KiB blocks used */
+    .long   0                      /* +40 disk idle: 1 = set up, no I/O */
 
     BOOT64_LONG_MODE
 
@@ -165,12 +177,15 @@ user_main:
     jz      fail
     movq    %rax, V_TXNOTIFY
     call    vio_driver_ok              /* the receive buffers are there */
-
-    call    print_ready
+    cmpl    $0, param_block + 32
+    je      1f
+    call    blk_setup
+1:  call    print_ready
     movl    param_block + 16, %eax
     movq    %rax, V_NEXTLINE
 
 main_loop:
+    call    blk_poll
     movzwl  RXUSED + 2, %eax
     cmpw    V_RXLAST, %ax
     jne     1f
@@ -479,6 +494,100 @@ tx_reclaim:
 4:  movl    $msg_twice, %esi
     jmp     fail
 
+/* ------------------------------------------------ the disk (optional) */
+/* The virtio-blk function of param +32, polled (no interrupts). */
+blk_setup:
+    pushq   %r15
+    movl    $VDEV_BLK, %r15d
+    movl    param_block + 32, %eax
+    movl    %eax, VIO_CFG(%r15)
+    movl    $0x10421af4, %eax          /* virtio-blk-pci, modern */
+    call    vio_probe
+    movl    $msg_noblk, %esi
+    testl   %eax, %eax
+    jnz     fail
+    movl    $VIO_NO_VECTOR, %edx
+    call    vblk_init
+    movl    $msg_blkinit, %esi
+    testl   %eax, %eax
+    jnz     fail
+    popq    %r15
+    cmpl    $0, param_block + 40
+    jne     1f
+    movq    $1, V_BSTATE
+    jmp     blk_write
+1:  ret
+
+/* Block V_BSEQ % NBLK written with its pattern (vblk.inc). */
+blk_write:
+    movq    V_BSEQ, %r12
+    movq    %r12, %rax
+    xorl    %edx, %edx
+    movl    param_block + 36, %ecx
+    divq    %rcx
+    movq    %rdx, %r13
+    movq    %rdx, V_BBLK
+    movl    $VBLK_WBUF, %edi
+    call    vblk_fill
+    movl    $1, %edi                   /* WRITE: the device reads WBUF */
+    movq    %r13, %rsi
+    movl    $VBLK_WBUF, %edx
+    xorl    %ecx, %ecx
+    call    vblk_submit
+    incq    V_BREQS
+    ret
+
+/*
+ * The request in flight: nothing yet, or done (exactly one more used
+ * entry, head 0, status 0): a write is read back, a read compared and
+ * the next block written.
+ */
+blk_poll:
+    cmpq    $0, V_BSTATE
+    je      9f
+    movzwl  VBLK_USED + 2, %eax
+    movq    V_BREQS, %rcx
+    cmpw    %cx, %ax
+    je      1f
+    decl    %ecx
+    cmpw    %cx, %ax
+    je      9f                         /* in flight */
+    movl    $msg_btwice, %esi
+    jmp     fail
+1:  movq    V_BREQS, %rax
+    decl    %eax
+    andl    $VBLK_QSIZE - 1, %eax
+    movl    $msg_btwice, %esi
+    cmpl    $0, VBLK_USED + 4(,%rax,8) /* id: head 0 */
+    jne     fail
+    movl    $msg_bstatus, %esi
+    cmpb    $0, VBLK_STATUS
+    jne     fail
+    cmpq    $1, V_BSTATE
+    jne     2f
+    movl    $VBLK_RBUF, %edi
+    movl    $VBLK_BLOCK / 8, %ecx
+    xorl    %eax, %eax
+    rep stosq
+    xorl    %edi, %edi                 /* READ: the device writes RBUF */
+    movq    V_BBLK, %rsi
+    movl    $VBLK_RBUF, %edx
+    movl    $VRING_DESC_F_WRITE, %ecx
+    call    vblk_submit
+    incq    V_BREQS
+    movq    $2, V_BSTATE
+    ret
+2:  movl    $VBLK_WBUF, %esi
+    movl    $VBLK_RBUF, %edi
+    movl    $VBLK_BLOCK / 8, %ecx
+    repe cmpsq
+    movl    $msg_bdata, %esi
+    jne     fail
+    incq    V_BSEQ
+    movq    $1, V_BSTATE
+    jmp     blk_write
+9:  ret
+
 /* "vnet ready mac M ip A\n" */
 print_ready:
     movl    $msg_ready, %esi
@@ -515,7 +624,7 @@ print_ready:
     call    putc64
     ret
 
-/* "echo E rx R tx T arp A drop D irq I kick K" */
+/* "echo E rx R tx T arp A drop D irq I kick K blk B" */
 print_counts:
     xorl    %ebx, %ebx
 1:  movq    count_names(,%rbx,8), %rsi
@@ -524,7 +633,7 @@ print_counts:
     movq    (%rax), %rax
     call    putdec64
     incl    %ebx
-    cmpl    $7, %ebx
+    cmpl    $8, %ebx
     jb      1b
     ret
 
@@ -544,13 +653,15 @@ user_halt:
 
     VIO_ROUTINES
 
+    VBLK_ROUTINES
+
     UART_ROUTINES64
 
     .balign 8
 count_names:
-    .quad   n_echo, n_rx, n_tx, n_arp, n_drop, n_irq, n_kick
+    .quad   n_echo, n_rx, n_tx, n_arp, n_drop, n_irq, n_kick, n_blk
 count_vars:
-    .quad   V_ECHO, V_RX, V_TX, V_ARP, V_DROP, V_IRQ, V_KICKS
+    .quad   V_ECHO, V_RX, V_TX, V_ARP, V_DROP, V_IRQ, V_KICKS, V_BSEQ
 n_echo:
     .asciz  " echo "
 n_rx:
@@ -565,6 +676,8 @@ n_irq:
     .asciz  " irq "
 n_kick:
     .asciz  " kick "
+n_blk:
+    .asciz  " blk "
 msg_ready:
     .asciz  "vnet ready mac "
 msg_ip:
@@ -589,6 +702,16 @@ msg_features:
     .asciz  "vnet error: FEATURES_OK refused"
 msg_queue:
     .asciz  "vnet error: queue set-up refused"
+msg_noblk:
+    .asciz  "vnet error: no virtio-blk-pci (1af4:1042) at the disk's config address"
+msg_blkinit:
+    .asciz  "vnet error: disk set-up refused"
+msg_btwice:
+    .asciz  "vnet error: disk request completed twice or out of order"
+msg_bstatus:
+    .asciz  "vnet error: disk request failed"
+msg_bdata:
+    .asciz  "vnet error: disk read back differs from what was written"
 msg_fault:
     .asciz  "vnet error: exception or unexpected interrupt, vector "
 

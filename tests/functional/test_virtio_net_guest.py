@@ -33,6 +33,7 @@ import threading
 import time
 
 import baton_test
+import test_virtio_blk_guest as vbg
 from baton_test import (DEFAULT_TIMEOUT, QmpError, Vm, VmTestCase,
                         cpr_channels, cpr_exec_to, cpr_incoming_args,
                         guest_image, memfd_ram_args, needs_kvm,
@@ -54,6 +55,7 @@ PARAMS = 512            # the parameter block's offset in the image
 TAP_QUEUE = 50000
 SOCK_BUF = 32 << 20
 SO_RCVBUFFORCE = 33     # past net.core.rmem_max (we are root)
+DISK_BLOCKS = 16        # the live-update test's disk, 4 KiB blocks
 
 _LINE = re.compile(rb"(?m)^vnet echo (\d+) rx (\d+) tx (\d+) arp (\d+) "
                    rb"drop (\d+) irq (\d+) kick (\d+) blk (\d+)\n")
@@ -62,7 +64,7 @@ _ERROR = re.compile(rb"vnet error[^\n]*")
 NETNS = None
 
 
-def net_image(ip, round_=1000, disk=0, disk_idle=False):
+def net_image(ip, round_=1000, disk=0, disk_idle=False, disk_blocks=256):
     """A copy of virtio-net.img with the guest's address IP and ROUND,
     and the config address of a virtio-blk-pci it keeps busy (DISK, 0:
     none; DISK_IDLE: set up, no I/O)."""
@@ -73,6 +75,7 @@ def net_image(ip, round_=1000, disk=0, disk_idle=False):
     image[PARAMS + 12:PARAMS + 16] = socket.inet_aton(ip)
     image[PARAMS + 16:PARAMS + 20] = round_.to_bytes(4, "little")
     image[PARAMS + 32:PARAMS + 36] = disk.to_bytes(4, "little")
+    image[PARAMS + 36:PARAMS + 40] = disk_blocks.to_bytes(4, "little")
     image[PARAMS + 40:PARAMS + 44] = int(disk_idle).to_bytes(4, "little")
     path = os.path.join(baton_test.tmpdir(), "vnet-%s-%x-%d.img"
                         % (ip, disk, disk_idle))
@@ -356,10 +359,19 @@ class TapGuest(NetGuestCase):
 
     def test_live_updates(self):
         """UPDATES live updates, cpr-transfer and cpr-exec alternating,
-        under a datagram a millisecond: every datagram comes back, once;
-        the guest never reports an error."""
+        under a datagram a millisecond while the guest keeps a disk
+        request in flight too: every datagram comes back, once; the
+        guest never reports an error; every block of the disk holds an
+        intact pattern of its last write."""
+        disk = os.path.join(baton_test.tmpdir(), "vnu-disk.img")
+        with open(disk, "wb") as f:
+            f.truncate(DISK_BLOCKS * vbg.BLOCK)
         g = NetGuest(self, "tap,id=n0,ifname=vng0,script=no,downscript=no",
-                     "vnu", net_image(GUEST_IP))
+                     "vnu", net_image(GUEST_IP, disk=0x80002800,
+                                      disk_blocks=DISK_BLOCKS),
+                     extra=["-drive", "if=none,id=d0,format=raw,file="
+                            + disk, "-device",
+                            "virtio-blk-pci,drive=d0,addr=5"])
         ip("addr", "add", HOST_IP + "/24", "dev", "vng0")
         ip("link", "set", "vng0", "up", "txqueuelen", str(TAP_QUEUE))
         s = self.stream(HOST_IP, (GUEST_IP, PORT))
@@ -385,6 +397,11 @@ class TapGuest(NetGuestCase):
                       % (s.missing(first, s.sent)[:10], tap_dropped("vng0")))
         self.assertEqual(dup, 0)
         self.assertGreater(sent, UPDATES)
+        # Each block written at least once before the last line: its
+        # pattern is that of the last write the line counts, or later.
+        g.qmp.cmd("stop")
+        self.assertGreaterEqual(line[7], DISK_BLOCKS)
+        vbg.check_image(self, disk, line[7], DISK_BLOCKS)
 
 
 @needs_kvm

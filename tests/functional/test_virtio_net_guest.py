@@ -11,7 +11,8 @@ namespace of the test's own (skipped, saying why, without one):
 - over a tap, across BATON_VIRTIO_NET_UPDATES (default 100, the
   issue's figure: about 25 s here, the whole file about 35 s; twice that
   on a loaded host) live updates, cpr-transfer and cpr-exec
-  alternating: no datagram lost, none echoed twice;
+  alternating, with the guest keeping a virtio-blk disk busy too: no
+  datagram lost, none echoed twice, the disk image intact;
 - between two batons whose taps sit on one bridge, across a migration:
   the destination's announcement moves the guest's MAC to its port and
   the echoes resume at once; the datagrams lost are reported beside the

@@ -28,6 +28,7 @@ typedef struct SlirpSource {
     struct SlirpState *s;
     GPtrArray *pfds;        /* GPollFD *, the ones added this iteration */
     unsigned int used;
+    bool input;             /* the guest sent a frame since the last poll */
 } SlirpSource;
 
 typedef struct SlirpState {
@@ -199,7 +200,7 @@ static gboolean user_source_prepare(GSource *source, gint *timeout)
     src->used = 0;
     slirp_pollfds_fill(src->s->slirp, &t, user_add_poll, src);
     *timeout = t == UINT32_MAX ? -1 : (gint)MIN(t, G_MAXINT);
-    return FALSE;
+    return src->input;
 }
 
 static gboolean user_source_check(GSource *source)
@@ -219,6 +220,7 @@ static gboolean user_source_dispatch(GSource *source, GSourceFunc cb,
 {
     SlirpSource *src = (SlirpSource *)source;
 
+    src->input = false;
     slirp_pollfds_poll(src->s->slirp, 0, user_get_revents, src);
     return G_SOURCE_CONTINUE;
 }
@@ -244,6 +246,14 @@ static void user_send(NetDev *nd, unsigned int q, const struct iovec *iov,
     g_autofree uint8_t *buf = NULL;
     size_t len = 0;
 
+    /*
+     * libslirp sends what it queued (frames waiting for the guest's ARP
+     * reply, say) only from slirp_pollfds_poll(), and polls a UDP
+     * session with more than four frames queued no more: so after any
+     * input the source runs once, as QEMU polls libslirp on every main
+     * loop iteration. Otherwise such a session would wait forever.
+     */
+    s->source->input = true;
     if (iovcnt == 1) {
         slirp_input(s->slirp, iov[0].iov_base, iov[0].iov_len);
         return;

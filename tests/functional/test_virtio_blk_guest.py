@@ -43,20 +43,21 @@ def block_pattern(seq, blk):
     return struct.pack("<%dQ" % len(words), *words)
 
 
-def check_image(tc, path, done):
-    """Every block written before sequence DONE holds an intact pattern
-    of its last write (or a later one); the rest are untouched."""
+def check_image(tc, path, done, nblk=NBLK):
+    """Every block of the NBLK used written before sequence DONE holds
+    an intact pattern of its last write (or a later one); the rest are
+    untouched."""
     with open(path, "rb") as f:
         data = f.read()
-    for blk in range(NBLK):
+    for blk in range(nblk):
         raw = data[blk * BLOCK:(blk + 1) * BLOCK]
-        last = max((s for s in range(blk, done, NBLK)), default=None)
+        last = max((s for s in range(blk, done, nblk)), default=None)
         if last is None:
             tc.assertEqual(raw, bytes(BLOCK), "block %d" % blk)
             continue
         magic, seq = struct.unpack_from("<QQ", raw)
         tc.assertEqual(magic, MAGIC << 32 | blk, "block %d" % blk)
-        tc.assertEqual(seq % NBLK, blk)
+        tc.assertEqual(seq % nblk, blk)
         tc.assertGreaterEqual(seq, last, "block %d lost a write" % blk)
         tc.assertEqual(raw, block_pattern(seq, blk), "block %d torn" % blk)
 

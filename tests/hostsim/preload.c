@@ -213,6 +213,28 @@ typedef struct HsReply {
 } HsReply;
 
 /*
+ * A call that gets no answer reaches the caller as EIO, as from a dead
+ * device; the test's log says which and why (the daemon logs its side).
+ */
+static void hs_call_lost(int fd, const HostsimReq *req, const char *what,
+                         int err)
+{
+    REAL(write);
+    char line[200];
+    int len;
+
+    len = snprintf(line, sizeof(line),
+                   "libhostsim: pid %d: op %u cmd 0x%llx on fd %d: %s "
+                   "failed%s%s; EIO\n",
+                   (int)getpid(), req->op, (unsigned long long)req->cmd, fd,
+                   what, err ? ": " : "", err ? strerror(err) : "");
+    if (len > 0) {
+        (void)!real_write(2, line, len < (int)sizeof(line) ? (size_t)len
+                                                           : sizeof(line) - 1);
+    }
+}
+
+/*
  * One round trip on the object connection fd: the request and its fds go
  * there, the reply comes back on a private socketpair. Returns rep.ret
  * (>= 0 or -errno).
@@ -261,7 +283,11 @@ static int64_t hs_call(int fd, HostsimReq *req, const void *payload,
         int err = errno;
 
         close(pair[0]);
-        return err == EPIPE || err == ECONNRESET ? -EIO : -err;
+        if (err == EPIPE || err == ECONNRESET) {
+            hs_call_lost(fd, req, "sending the request", err);
+            return -EIO;
+        }
+        return -err;
     }
 
     iov[0].iov_base = &r->rep;
@@ -286,6 +312,8 @@ static int64_t hs_call(int fd, HostsimReq *req, const void *payload,
     }
     if (n < (ssize_t)sizeof(r->rep)) {
         /* The daemon went away: what a dead device looks like. */
+        hs_call_lost(fd, req, n < 0 ? "receiving the reply" : "no reply",
+                     n < 0 ? errno : 0);
         for (i = 0; i < r->nfds; i++) {
             close(r->fds[i]);
         }

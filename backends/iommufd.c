@@ -34,6 +34,11 @@ typedef struct IOMMUFDBackend {
      */
     bool handed_over;
     bool inherited;
+    /*
+     * IOAS of this fd in use here (iommufd_backend_ioas_get). None: no
+     * page is pinned through the fd, so there is no accounting to move.
+     */
+    unsigned int ioas_users;
 } IOMMUFDBackend;
 
 static IOMMUFDBackend *iommufd_backend(Object *obj)
@@ -222,6 +227,19 @@ int iommufd_backend_get_hw_info(Object *be, uint32_t dev_id, uint32_t *type,
     return ret;
 }
 
+void iommufd_backend_ioas_get(Object *be)
+{
+    iommufd_backend(be)->ioas_users++;
+}
+
+void iommufd_backend_ioas_put(Object *be)
+{
+    IOMMUFDBackend *s = iommufd_backend(be);
+
+    g_assert(s->ioas_users > 0);
+    s->ioas_users--;
+}
+
 static int iommufd_change_process(IOMMUFDBackend *s, const char *why)
 {
     struct iommu_ioas_change_process cp = {.size = sizeof(cp)};
@@ -245,6 +263,10 @@ static int iommufd_change_process(IOMMUFDBackend *s, const char *why)
  * Old process, ROLLBACK: take the accounting back, for a new process that
  * moved it anyway (an older baton moved it at the load; a no-op
  * otherwise), since that process is gone or going and its charge with it.
+ *
+ * Neither while no IOAS is in use (an iommufd no device attached to):
+ * nothing is mapped through the fd, so the kernel would move nothing,
+ * and the commit's ioctl would only lengthen the pause.
  */
 static bool iommufd_backend_cpr_notify(CprEvent event, void *opaque,
                                        GError **errp)
@@ -254,7 +276,8 @@ static bool iommufd_backend_cpr_notify(CprEvent event, void *opaque,
 
     switch (event) {
     case CPR_EVENT_COMMIT:
-        if (!s->inherited) {
+        if (!s->inherited || !s->ioas_users) {
+            s->inherited = false;
             break;
         }
         ret = iommufd_change_process(s, "take over");
@@ -269,7 +292,7 @@ static bool iommufd_backend_cpr_notify(CprEvent event, void *opaque,
         s->handed_over = true;
         break;
     case CPR_EVENT_ROLLBACK:
-        if (s->handed_over) {
+        if (s->handed_over && s->ioas_users) {
             ret = iommufd_change_process(s, "roll back");
             if (ret < 0) {
                 error_report("iommufd '%s': taking the pinned memory's "

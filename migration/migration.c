@@ -576,14 +576,16 @@ static void migration_force_completed(MigrationState *s)
 /*
  * cpr-transfer, after GO: the new process owns the guest. Release the
  * KVM VM and the vCPU threads (the guest RAM stays mapped until exit; it
- * is the new process's now too).
+ * is the new process's now too). Without waiting for the kernel to tear
+ * the VM down: this thread holds the big lock, and the monitor, which
+ * still answers for this process (postmigrate), would wait as long.
  */
 static void migration_release_guest(MigrationState *s)
 {
     const AccelOps *accel = accel_current();
 
     if (s->mode == MIG_MODE_CPR_TRANSFER && accel && accel->cleanup) {
-        accel->cleanup();
+        accel->cleanup(false);
     }
 }
 

@@ -1107,7 +1107,7 @@ int baton_main(int argc, char **argv)
     monitor_cleanup_all();
     qtest_server_cleanup();
     if (accel && accel->cleanup) {
-        accel->cleanup();
+        accel->cleanup(true);
     }
     chardev_cleanup_all();
     drive_cleanup_all();

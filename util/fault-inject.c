@@ -5,7 +5,10 @@
  */
 #include "util/osdep.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include "util/fault-inject.h"
 #include "util/error-report.h"
@@ -53,4 +56,39 @@ bool fault_inject_fail(const char *name)
         return true;
     }
     return false;
+}
+
+void fault_inject_hold(const char *name)
+{
+    g_autofree char *hold = g_strconcat(name, ":hold", NULL);
+    const char *path;
+    char buf[64];
+    ssize_t n;
+    int fd;
+
+    if (!fault_inject_listed(hold)) {
+        return;
+    }
+    path = g_getenv("BATON_FAULT_HOLD");
+    if (!path) {
+        warn_report("fault injection: not holding at '%s': BATON_FAULT_HOLD "
+                    "names no FIFO",
+                    name);
+        return;
+    }
+    info_report("fault injection: holding at '%s'", name);
+    /* Blocks until a writer opens the FIFO, then reads until it closes. */
+    do {
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+        warn_report("fault injection: not holding at '%s': %s: %s", name, path,
+                    g_strerror(errno));
+        return;
+    }
+    do {
+        n = read(fd, buf, sizeof(buf));
+    } while (n > 0 || (n < 0 && errno == EINTR));
+    close(fd);
+    info_report("fault injection: released at '%s'", name);
 }

@@ -17,6 +17,7 @@
 #include "system/cpus.h"
 #include "system/memory.h"
 #include "util/error-report.h"
+#include "util/fault-inject.h"
 
 #include "kvm-internal.h"
 #include "trace.h"
@@ -286,17 +287,53 @@ static bool kvm_get_supported_cpuid(KVMState *s, GError **errp)
     return false;
 }
 
-static void kvm_accel_cleanup(void)
+/*
+ * The VM fd's last close: the kernel tears the VM down right there
+ * (kvm_destroy_vm: the PIT's SRCU and the MMU notifier's RCU grace
+ * periods among others), up to seconds on a loaded host. The vCPU fds
+ * were closed before, so this close is the last. It needs nothing of
+ * baton's and takes no lock.
+ */
+static gpointer kvm_vm_close_thread(gpointer opaque)
+{
+    int fd = GPOINTER_TO_INT(opaque);
+
+    /* Tests hold it here to show the monitor answers meanwhile. */
+    fault_inject_hold("kvm-vm-close");
+    trace_kvm_vm_close(fd, "closing");
+    close(fd);
+    trace_kvm_vm_close(fd, "closed");
+    return NULL;
+}
+
+/*
+ * Release the VM fd: from here no VM ioctl (vm_fd -1). The close runs on
+ * a thread of its own; WAIT: until it is done (also one released earlier
+ * without waiting).
+ */
+static void kvm_vm_release(KVMState *s, bool wait)
+{
+    if (s->vm_fd >= 0) {
+        g_assert(!s->vm_closer);
+        s->vm_closer = g_thread_new("kvm-vm-close", kvm_vm_close_thread,
+                                    GINT_TO_POINTER(s->vm_fd));
+        s->vm_fd = -1;
+    }
+    if (wait && s->vm_closer) {
+        /* The thread takes no lock: joining with the big lock is safe. */
+        g_thread_join(s->vm_closer);
+        s->vm_closer = NULL;
+    }
+}
+
+static void kvm_accel_cleanup(bool wait)
 {
     KVMState *s = kvm_state();
 
     kvm_migration_cleanup(s); /* its sections point at the vCPUs */
     kvm_cpus_destroy(s);
-    if (s->vm_fd >= 0) {
-        close(s->vm_fd);
-        s->vm_fd = -1;
-    }
-    kvm_memory_cleanup(s); /* after the close: no slot ioctls */
+    kvm_vm_release(s, wait);
+    kvm_memory_cleanup(s); /* after the release: no slot ioctls */
     kvm_irqchip_cleanup(s);
     g_clear_pointer(&s->supported_cpuid, g_free);
     g_clear_pointer(&s->cap_values, g_free);
@@ -326,7 +363,7 @@ static bool kvm_accel_init(MachineState *ms, GError **errp)
     if (!kvm_create_vm(s, errp) || !kvm_memory_init(s, errp) ||
         !kvm_irqchip_create(s, errp) || !kvm_get_supported_cpuid(s, errp) ||
         !kvm_cpus_create(s, ncpus, errp) || !kvm_migration_init(s, errp)) {
-        kvm_accel_cleanup();
+        kvm_accel_cleanup(true);
         return false;
     }
     return true;

@@ -48,7 +48,8 @@ typedef struct KVMSlot {
 
 typedef struct KVMState {
     int fd;    /* /dev/kvm, -1 if closed */
-    int vm_fd; /* -1 before KVM_CREATE_VM */
+    int vm_fd; /* -1 before KVM_CREATE_VM and once released */
+    GThread *vm_closer; /* closing a released VM fd (kvm-all.c) */
     size_t vcpu_mmap_size;
     int *cap_values; /* parallel to the capability table */
     struct kvm_cpuid2 *supported_cpuid;
@@ -171,7 +172,7 @@ const char *kvm_ioctl_name(unsigned long req);
 /*
  * The in-kernel irqchip and PIT, GSI routing, irqfds and MSIs
  * (kvm-irqchip.c): create them with the VM (before any vCPU) / forget the
- * routing table after the VM fd is closed. kvm_irqchip_ops is what
+ * routing table once the VM fd is released. kvm_irqchip_ops is what
  * system/irqchip.h reaches through AccelOps.irqchip.
  */
 bool kvm_irqchip_create(KVMState *s, GError **errp);
@@ -197,7 +198,8 @@ extern const IrqchipOps kvm_irqchip_ops;
 /*
  * Memory slots, ioeventfds and dirty logging (kvm-mem.c): register the
  * listeners (the replay creates the slots of the current map; a failure
- * there fails init) / unregister them after the VM fd is closed.
+ * there fails init) / unregister them once the VM fd is released (vm_fd
+ * -1: no ioctl; its close may still be running, kvm-all.c).
  */
 bool kvm_memory_init(KVMState *s, GError **errp);
 void kvm_memory_cleanup(KVMState *s);

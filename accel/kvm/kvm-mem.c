@@ -463,8 +463,8 @@ bool kvm_memory_init(KVMState *s, GError **errp)
 }
 
 /*
- * Called after the VM fd is closed: the listeners' dels then only free
- * the bookkeeping (the slots died with the VM).
+ * Called once the VM fd is released (vm_fd -1): the listeners' dels then
+ * only free the bookkeeping (the slots die with the VM).
  */
 void kvm_memory_cleanup(KVMState *s)
 {

@@ -165,7 +165,7 @@ static void qtest_accel_reset_all(MachineState *ms)
 {
 }
 
-static void qtest_accel_cleanup(void)
+static void qtest_accel_cleanup(bool wait)
 {
 }
 

@@ -170,6 +170,7 @@ static VFIOIOASContainer *vfio_ioas_new(Object *be, AddressSpace *as,
     c->be = be;
     c->ioas_id = ioas_id;
     c->base.id = (int)ioas_id;
+    iommufd_backend_ioas_get(be);
     if (!vfio_ioas_list) {
         vfio_ioas_list = g_ptr_array_new();
     }
@@ -193,6 +194,7 @@ static void vfio_ioas_put(VFIOIOASContainer *c)
         }
         iommufd_backend_free_id(c->be, c->ioas_id);
     }
+    iommufd_backend_ioas_put(c->be);
     vfio_ioas_cpr_unregister(c);
     g_ptr_array_remove(vfio_ioas_list, c);
     vfio_iommu_destroy(&c->base);

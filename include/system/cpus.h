@@ -42,7 +42,15 @@ typedef struct AccelOps {
      * Dirty-page logging is not here: an accelerator that runs guest code
      * registers a memory listener with log_global_start/stop/log_sync.
      */
-    void (*cleanup)(void);
+    /*
+     * Release the VM and the vCPUs. The kernel's teardown of a VM at its
+     * last close can take a second or more on a loaded host; WAIT false
+     * lets it go on after the return, off the big lock (a cpr-transfer's
+     * old process, whose guest runs elsewhere, keeps its monitor
+     * answering meanwhile); a later cleanup(true), at exit, waits for it.
+     * Big lock held.
+     */
+    void (*cleanup)(bool wait);
 } AccelOps;
 
 void accel_register(const AccelOps *ops);

@@ -58,5 +58,13 @@ int iommufd_backend_get_dirty_bitmap(Object *be, uint32_t hwpt_id,
 /* IOMMU_GET_HW_INFO: the IOMMU's type and capabilities for DEV_ID. */
 int iommufd_backend_get_hw_info(Object *be, uint32_t dev_id, uint32_t *type,
                                 uint64_t *caps);
+/*
+ * An IOAS of BE is in use in this process (allocated here, or adopted
+ * from the old process in a live update) / no longer (put as many times
+ * as got). While none is, nothing is pinned through BE, and a live
+ * update moves no accounting (no IOMMU_IOAS_CHANGE_PROCESS).
+ */
+void iommufd_backend_ioas_get(Object *be);
+void iommufd_backend_ioas_put(Object *be);
 
 #endif

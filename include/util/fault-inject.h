@@ -37,4 +37,15 @@ void fault_inject_point(const char *name);
  */
 bool fault_inject_fail(const char *name);
 
+/*
+ * Hold points: "NAME:hold" listed blocks the calling thread only (the
+ * rest of the process goes on) until the FIFO named by BATON_FAULT_HOLD,
+ * opened for writing by the test, is closed again; a line on stderr says
+ * when it holds and when it is released. Unset, one test. Points:
+ * "kvm-vm-close" (the KVM VM fd's last close, on its own thread, once
+ * the VM is released: after a cpr-transfer, or at exit, which then waits
+ * for the release; accel/kvm/kvm-all.c).
+ */
+void fault_inject_hold(const char *name);
+
 #endif

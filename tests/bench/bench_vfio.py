@@ -9,9 +9,10 @@ number of VFIO and iommufd ioctls both processes made inside that pause
 (trace timestamps). Legacy: one UNMAP_DMA (VADDR|ALL) per container in
 the old process and one MAP_DMA (VADDR) per RAM section and per mmap'ed
 BAR part (peer-to-peer DMA; one per function) in the new one;
-iommufd: one IOAS_CHANGE_PROCESS per iommufd in the new process and
-nothing per RAM section (the IOAS keeps its file mappings), whatever the
-RAM size or device count. A simulator ioctl
+iommufd: one IOAS_CHANGE_PROCESS per iommufd with a device attached (none
+with 0 devices: nothing is pinned) in the new process and nothing per RAM
+section (the IOAS keeps its file mappings), whatever the RAM size or
+device count. A simulator ioctl
 costs far more than a kernel one, so the count is the honest figure.
 Then the growth per added device (least-squares slope over the counts).
 Checks that no record was lost and no fault happened; never judges time."""

@@ -14,7 +14,9 @@ the same path (refused, the old guest runs on); cpr-exec into a new
 to say what it takes over. Under KVM, with the dirty guest: the literal
 QEMU flow with the serial socket inherited and the monitor not, and a
 serial chardev whose path changes (-incoming defer, then
-migrate-incoming on the new process's own monitor). The file exits 77
+migrate-incoming on the new process's own monitor); the old monitor
+answering while the old process's VM fd close is held (a paused KVM
+VM: no guest code needed). The file exits 77
 after the qtest tests pass if KVM is not usable."""
 
 import os
@@ -349,6 +351,59 @@ class Guest(Base):
         last = seq_numbers(ser2.data)[-1]
         ser2.read_until(b"seq %d\n" % (last + 3), timeout=20)
         dirty_check_serial(before + bytes(ser2.data))
+
+
+def vm_fds(pid):
+    """The KVM VM fds PID holds."""
+    return [fd for fd, t in baton_test.proc_fds(pid).items()
+            if t == "anon_inode:kvm-vm"]
+
+
+@baton_test.needs_kvm
+class Release(Base):
+    """A KVM VM (paused: no guest code needed) whose old process
+    releases its VM after the update."""
+
+    def test_monitor_answers_during_vm_close(self):
+        """The old process releases its VM after a cpr-transfer, and the
+        kernel's teardown of it (the last close of the VM fd) can take
+        seconds on a loaded host. The close is held there
+        (kvm-vm-close:hold, include/util/fault-inject.h) with the VM fd
+        still open: the old monitor answers meanwhile (postmigrate,
+        completed), the close then ends, and quit exits 0."""
+        fifo = os.path.join(baton_test.tmpdir(), "vm-close.fifo")
+        os.mkfifo(fifo)
+        old = Vm(KVM + memfd_ram_args("64M") + ["-S"], name="vmclose")
+        old.extra_env = {"BATON_FAULT_INJECT": "kvm-vm-close:hold",
+                         "BATON_FAULT_HOLD": fifo}
+        self.launch(old)
+        self.assertEqual(len(vm_fds(old.pid)), 1)
+        argv = replaced(old.command(), server(old.qmp_path),
+                        server(old.path("new-qmp.sock")))
+        main, cpr = old.path("main.sock"), old.path("cpr.sock")
+        new = self.launch(Vm(argv[1:] + cpr_incoming_args(main, cpr),
+                             qmp=False, name="vmclose-new"))
+        wait_for(lambda: unix_listening(cpr) or new._died(),
+                 what="cpr socket")
+        migrate_cpr(old.qmp, main, cpr)
+        wait_migration_event(old.qmp, "completed")
+        wait_for(lambda: "fault injection: holding at 'kvm-vm-close'"
+                 in old.stderr_text(), what="the held VM fd close")
+        # Held: the VM fd is open, and the monitor answers.
+        self.assertEqual(len(vm_fds(old.pid)), 1)
+        self.assertEqual(old.qmp.cmd("query-status")["status"],
+                         "postmigrate")
+        self.assertEqual(old.qmp.cmd("query-migrate")["status"],
+                         "completed")
+        self.assertEqual(len(vm_fds(old.pid)), 1)
+        # Let the close go on: the VM fd goes, the process quits cleanly.
+        with open(fifo, "w"):
+            pass
+        wait_for(lambda: not vm_fds(old.pid), what="the VM fd's close")
+        self.assertIn("fault injection: released at 'kvm-vm-close'",
+                      old.stderr_text())
+        old.qmp.cmd("quit")
+        self.assertEqual(old.wait(), 0)
 
 
 if __name__ == "__main__":

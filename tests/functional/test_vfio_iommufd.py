@@ -165,9 +165,32 @@ class DeviceIommufd(test_vfio.Device):
                       "VFIO_DEVICE_SET_IRQS"):
             self.assertNotIn(ioctl, err)
         self.assertIn("%s take over -> 0" % IOMMUFD_ID, err)
-        self.assertEqual(self.moves()[-1], (new.pid, 2))
+        # Exactly one move, the new process's, and no other such ioctl.
+        self.assertEqual(self.moves(), [(new.pid, 2)])
+        self.assertEqual(err.count("IOMMU_IOAS_CHANGE_PROCESS"), 1, err)
+        self.assertNotIn("IOMMU_IOAS_CHANGE_PROCESS", vm.stderr_text())
         self.assertEqual(d.rd(FAULTS), 0)
         self.assertEqual(d.rd(RESETS), resets)
+
+    def test_cpr_no_device(self):
+        """An iommufd object no device is attached to has no IOAS and
+        nothing pinned: a cpr-transfer hands its fd over, and neither
+        process makes an IOMMU_IOAS_CHANGE_PROCESS (the kernel's would
+        move nothing); the guest runs on in the new process."""
+        trace = ["-trace", "enable=iommufd_*"]
+        vm, qt = self.start(trace)
+        new = self.transfer(vm, "nodev-new")
+        vm.proc.terminate()
+        self.assertEqual(vm.proc.wait(10), 0)
+        err = new.stderr_text()
+        self.assertRegex(err, r"iommufd_backend_connect %s fd \d+ inherited"
+                         % IOMMUFD_ID)
+        for text in (err, vm.stderr_text()):
+            self.assertNotIn("IOMMU_IOAS_CHANGE_PROCESS", text)
+            self.assertNotIn("iommufd_backend_change_process", text)
+        self.assertEqual(self.moves(), [])
+        with open(self.hs.log_path) as f:
+            self.assertNotIn("IOAS_CHANGE_PROCESS", f.read())
 
     def test_mdev_cpr(self):
         """A mediated device over iommufd: its RAM is mapped by file, so

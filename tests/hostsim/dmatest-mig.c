@@ -65,6 +65,7 @@ struct HsMigFile {
     HsDevice *dev; /* NULL once its session ended */
     bool saving;
     int conn_fd;
+    bool fd_closed; /* the VMM's fd is gone; the device holds the session */
     uint64_t session;
     uint64_t nchunks;
     uint64_t *hash; /* per chunk: as sent / as received */
@@ -350,7 +351,10 @@ static void session_free(HsMigFile *f)
     }
 }
 
-/* The data transfer session ends: its fd reads ENODEV from now on. */
+/*
+ * The data transfer session ends: its fd reads ENODEV from now on; a
+ * session whose fd was closed is gone.
+ */
 static void session_end(HsDevice *d)
 {
     HsMigFile *f = d->migf;
@@ -361,6 +365,9 @@ static void session_end(HsDevice *d)
     session_free(f);
     f->dev = NULL;
     d->migf = NULL;
+    if (f->fd_closed) {
+        g_free(f);
+    }
 }
 
 static HsMigFile *session_new(HsDevice *d, bool saving)
@@ -770,12 +777,12 @@ static bool load_finish(HsDevice *d)
     uint8_t *new_state;
     size_t i;
 
-    if (f && f->conn_fd >= 0) {
+    /* RESUMING always has its session, whether or not its fd is open. */
+    g_assert(f);
+    if (f->conn_fd >= 0) {
         hs_conn_drain_writes(f->conn_fd, f);
     }
-    if (!f) {
-        why = "its data fd was closed";
-    } else if (f->err) {
+    if (f->err) {
         why = f->err;
     } else if (!f->got_hdr) {
         why = "no state was written";
@@ -1057,11 +1064,21 @@ void hs_migfile_bind(HsMigFile *f, int conn_fd)
     f->conn_fd = conn_fd;
 }
 
+/*
+ * The VMM closed its data fd. The session goes on until the arc that
+ * ends it, as in the kernel, whose drivers hold a reference of their own
+ * on the file while the device is in the session's states (get_file()
+ * at the arc that starts it): leaving RESUMING still takes and checks
+ * what was written, and the arc is refused only for what is wrong with
+ * that (vfio_mig_get_next_state() allows RESUMING -> STOP whatever the
+ * fd). All writes were taken before the close reached the daemon.
+ */
 void hs_migfile_release(HsMigFile *f)
 {
     if (f->dev && f->dev->migf == f) {
-        /* The device stays in its state; the session has no fd now. */
-        session_end(f->dev);
+        f->conn_fd = -1;
+        f->fd_closed = true;
+        return;
     }
     session_free(f);
     g_free(f);

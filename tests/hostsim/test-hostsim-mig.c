@@ -5,9 +5,10 @@
  * MIG_DATA_SIZE), the state machine's arcs and errors, a stopped device
  * (no record, no interrupt, no state change), stop-copy from one device
  * into another of the same hostsimd with the record stream continuing,
- * refused states (truncated, corrupt, another device's, stale), cancel,
- * and reset. Source and destination sit in containers of their own, as
- * on two hosts, both mapping the same guest RAM.
+ * refused states (truncated, corrupt, another device's, stale), a data
+ * fd closed before its session's end, cancel, and reset. Source and
+ * destination sit in containers of their own, as on two hosts, both
+ * mapping the same guest RAM.
  */
 #include "hostsim-test.h"
 
@@ -596,6 +597,69 @@ static void test_mig_refused(void)
     pair_close(&p);
 }
 
+/*
+ * Close data fd FD of device DEV and return once the daemon handled the
+ * close (its ->release), so that what follows meets a session without
+ * an fd. LOADED: the bytes written to a resuming FD, which the daemon
+ * takes one message per loop iteration; once it took them all, the EOF
+ * is all that is left on that connection, ready before the first of two
+ * register reads is sent. The daemon's loop dispatches in one iteration
+ * everything its poll found ready, so the iteration that answers that
+ * read handles the EOF too, and the second read comes after it.
+ */
+static void close_settled(int dev, int fd, uint32_t loaded)
+{
+    wait_reg_at_least(dev, R_LOADED, loaded);
+    close(fd);
+    reg_read(dev, R_ID);
+    reg_read(dev, R_ID);
+}
+
+/*
+ * The VMM may close a data fd before the arc that ends its session: the
+ * kernel's drivers hold the file themselves until then. Leaving RESUMING
+ * still takes what was written (and still refuses what is wrong with
+ * it); a saving session closed early ends at its arc.
+ */
+static void test_mig_fd_closed(void)
+{
+    Pair p;
+    g_autoptr(GByteArray) st = NULL;
+    uint32_t sum;
+    int fd;
+
+    pair_open(&p, ",migration=on,state-size=64K",
+              ",migration=on,state-size=64K");
+    stream_start(p.src.dev, 256, 100, 0, 1);
+    wait_head(p.src.dev, 10);
+    st = save_stopped(p.src.dev);
+    sum = reg_read(p.dst.dev, R_STATE_SUM);
+    /* Truncated, then closed: refused for the truncation. */
+    g_assert_cmpint(mig_set(p.dst.dev, VFIO_DEVICE_STATE_RESUMING, &fd), ==, 0);
+    mig_write(fd, st->data, st->len - 10);
+    close_settled(p.dst.dev, fd, st->len - 10);
+    g_assert_cmpint(mig_set(p.dst.dev, VFIO_DEVICE_STATE_STOP, NULL), ==,
+                    -EINVAL);
+    g_assert_cmpint(mig_get(p.dst.dev), ==, VFIO_DEVICE_STATE_ERROR);
+    g_assert_cmpint(ioctl(p.dst.dev, VFIO_DEVICE_RESET), ==, 0);
+    g_assert_cmpint(reg_read(p.dst.dev, R_STATE_SUM), ==, sum);
+    /* Whole, then closed: taken. */
+    g_assert_cmpint(mig_set(p.dst.dev, VFIO_DEVICE_STATE_RESUMING, &fd), ==, 0);
+    mig_write(fd, st->data, st->len);
+    close_settled(p.dst.dev, fd, st->len);
+    g_assert_cmpint(mig_set(p.dst.dev, VFIO_DEVICE_STATE_STOP, NULL), ==, 0);
+    g_assert_cmpint(reg_read(p.dst.dev, R_LOADED), ==, st->len);
+    g_assert_cmpint(reg_read(p.dst.dev, R_STATE_SUM), ==,
+                    reg_read(p.src.dev, R_STATE_SUM));
+    /* Saving, closed unread: the arc out of STOP_COPY ends it. */
+    g_assert_cmpint(mig_set(p.src.dev, VFIO_DEVICE_STATE_STOP_COPY, &fd), ==,
+                    0);
+    close_settled(p.src.dev, fd, 0);
+    g_assert_cmpint(mig_set(p.src.dev, VFIO_DEVICE_STATE_STOP, NULL), ==, 0);
+    g_assert_cmpint(mig_set(p.src.dev, VFIO_DEVICE_STATE_RUNNING, NULL), ==, 0);
+    pair_close(&p);
+}
+
 /* Another device's state (a different state-size) is refused. */
 static void test_mig_other_device(void)
 {
@@ -873,6 +937,7 @@ void hostsim_add_mig_tests(void)
     g_test_add_func("/hostsim/mig/p2p", test_mig_p2p);
     g_test_add_func("/hostsim/mig/cancel", test_mig_cancel);
     g_test_add_func("/hostsim/mig/refused", test_mig_refused);
+    g_test_add_func("/hostsim/mig/fd-closed", test_mig_fd_closed);
     g_test_add_func("/hostsim/mig/other-device", test_mig_other_device);
     g_test_add_func("/hostsim/mig/precopy", test_mig_precopy);
     g_test_add_func("/hostsim/mig/precopy-cancel", test_mig_precopy_cancel);

@@ -34,6 +34,17 @@ def dmatest(host, group, extra=""):
     return "%s,type=dmatest,group=%d%s" % (host, group, extra)
 
 
+def allow_switchover(qmp):
+    """Let the migration switch over at its next decision: a downtime
+    limit of 100 s at an assumed 1 GiB/s (avail-switchover-bandwidth),
+    not at the measured bandwidth, which falls to almost nothing once
+    the device's ring is full and little is left to send (on a busy
+    host the migration then never fits and iterates on)."""
+    qmp.cmd("migrate-set-parameters", **{"downtime-limit": 100000,
+                                         "avail-switchover-bandwidth":
+                                         1 << 30})
+
+
 class Setup(VmTestCase):
     """One hostsimd; batons with a vfio-pci function over memfd RAM."""
 
@@ -212,7 +223,7 @@ class Migrate(Setup):
                  what="records written during the iterations")
         self.assertEqual((d.missing, d.corrupt), (0, 0))
         wait_for(lambda: d.rd(HEAD) > d.n + 1, what="one more record")
-        src.qmp.cmd("migrate-set-parameters", **{"downtime-limit": 100000})
+        allow_switchover(src.qmp)
         info = wait_migration(src.qmp, timeout=120)
         self.assertGreater(info["vfio"]["transferred"], 8 << 20)
         wait_runstate(dst.qmp, "running")
@@ -274,7 +285,7 @@ class Migrate(Setup):
         d.start_ring(RING, ENTRIES, period_us=200)
         self.assertEqual(d.consume(50), (0, 0))
         resets = d.rd(RESETS)
-        src.qmp.cmd("migrate-set-parameters", **{"downtime-limit": 100000})
+        allow_switchover(src.qmp)
         src.qmp.cmd("migrate", uri=uri)
         info = wait_migration(src.qmp, until=("failed",))
         self.assertIn(want, info["error-desc"])
@@ -304,7 +315,7 @@ class Migrate(Setup):
         self.assertEqual(d.consume(50), (0, 0))
         resets = d.rd(RESETS)
         d.wr(MIG_FAIL, 0x100 | STOP_COPY)
-        src.qmp.cmd("migrate-set-parameters", **{"downtime-limit": 100000})
+        allow_switchover(src.qmp)
         src.qmp.cmd("migrate", uri=uri)
         info = wait_migration(src.qmp, until=("failed",))
         self.assertIn(SRC + ": Failed setting device state to STOP_COPY",
@@ -329,7 +340,7 @@ class Migrate(Setup):
         self.assertEqual(d.consume(50), (0, 0))
         resets = d.rd(RESETS)
         # Switch over at once, whatever the method resends.
-        src.qmp.cmd("migrate-set-parameters", **{"downtime-limit": 100000})
+        allow_switchover(src.qmp)
         src.qmp.cmd("migrate", uri=uri)
         info = wait_migration(src.qmp, until=("failed",))
         self.assertIn(DST + ": Failed setting device state to STOP",
@@ -402,7 +413,7 @@ class MigratePrecopy(Migrate):
         d = Dmatest(sqt)
         d.start_ring(RING, ENTRIES, period_us=200)
         self.assertEqual(d.consume(50), (0, 0))
-        src.qmp.cmd("migrate-set-parameters", **{"downtime-limit": 100000})
+        allow_switchover(src.qmp)
         src.qmp.cmd("migrate", uri=uri)
         wait_migration(src.qmp, timeout=120)
         wait_runstate(dst.qmp, "running")

@@ -312,8 +312,11 @@ static int64_t hs_call(int fd, HostsimReq *req, const void *payload,
     }
     if (n < (ssize_t)sizeof(r->rep)) {
         /* The daemon went away: what a dead device looks like. */
-        hs_call_lost(fd, req, n < 0 ? "receiving the reply" : "no reply",
-                     n < 0 ? errno : 0);
+        char what[48];
+
+        snprintf(what, sizeof(what), n < 0 ? "receiving the reply"
+                                           : "a reply (%zd bytes)", n);
+        hs_call_lost(fd, req, what, n < 0 ? errno : 0);
         for (i = 0; i < r->nfds; i++) {
             close(r->fds[i]);
         }

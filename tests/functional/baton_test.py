@@ -1613,6 +1613,30 @@ class QmpFlood:
             return list(self.ids)
 
 
+def cpr_transfer_to(launch, vm, qmp, argv, name, timeout=30.0):
+    """Live-update VM by cpr-transfer into a new process running ARGV
+    (a command line without -incoming; QMP stays on the old socket path,
+    which the new process takes over), started by LAUNCH (a test case's
+    launch) as NAME. Waits until it runs, checks that the old process
+    exits 0, and returns the new Vm."""
+    main = vm.path("%s-main.sock" % name)
+    cpr = vm.path("%s-cpr.sock" % name)
+    new = launch(Vm(list(argv[1:]) + cpr_incoming_args(main, cpr), qmp=False,
+                    binary=argv[0], name=name))
+    wait_for(lambda: unix_listening(cpr) or new._died(), timeout,
+             interval=0.005, what="cpr channel %s" % cpr)
+    qmp.cmd("migrate-set-parameters", mode="cpr-transfer")
+    qmp.cmd("migrate", channels=cpr_channels(main, cpr))
+    wait_migration(qmp, timeout=timeout, interval=0.005)
+    wait_runstate(qmp, "running", timeout)
+    vm.proc.terminate()
+    status = vm.wait()
+    if status != 0:
+        raise AssertionError("the old process exited with %d: %s"
+                             % (status, vm.stderr_text()))
+    return new
+
+
 def cpr_exec_to(vm, qmp, argv, timeout=30.0, until="running"):
     """Live-update VM by cpr-exec into ARGV (a command line without
     -incoming) through a file: state, as QEMU's CPR docs do it, and wait

@@ -19,10 +19,10 @@ import re
 import struct
 
 import baton_test
-from baton_test import (DEFAULT_TIMEOUT, Vm, VmTestCase, cpr_channels,
-                        cpr_incoming_args, guest_image, needs_kvm,
-                        proc_image_id, unix_listening, wait_for,
-                        wait_migration, wait_runstate)
+from baton_test import (DEFAULT_TIMEOUT, Vm, VmTestCase, cpr_exec_to,
+                        cpr_transfer_to, guest_image, needs_kvm,
+                        unix_listening, wait_for, wait_migration,
+                        wait_runstate)
 
 TIMEOUT = max(DEFAULT_TIMEOUT, 60)
 NBLK = 256
@@ -122,41 +122,14 @@ class Guest:
         # Two requests (write, read back) and one interrupt each.
         self.tc.assertEqual(irq, 2 * seq)
 
-    def start_new(self, incoming):
-        self.count += 1
-        return self.tc.launch(Vm(self.argv[1:] + incoming, qmp=False,
-                                 binary=self.argv[0],
-                                 name="vb%d" % self.count))
-
     def transfer(self):
-        main = self.vm.path("main%d.sock" % (self.count + 1))
-        cpr = self.vm.path("cpr%d.sock" % (self.count + 1))
-        new = self.start_new(cpr_incoming_args(main, cpr))
-        wait_for(lambda: unix_listening(cpr) or new._died(), TIMEOUT,
-                 interval=0.005, what="cpr channel %s" % cpr)
-        self.qmp.cmd("migrate-set-parameters", mode="cpr-transfer")
-        self.qmp.cmd("migrate", channels=cpr_channels(main, cpr))
-        wait_migration(self.qmp, timeout=TIMEOUT, interval=0.005)
-        wait_runstate(self.qmp, "running", TIMEOUT)
-        self.vm.proc.terminate()
-        self.tc.assertEqual(self.vm.wait(), 0, self.vm.stderr_text())
-        self.vm = new
+        self.count += 1
+        self.vm = cpr_transfer_to(self.tc.launch, self.vm, self.qmp,
+                                  self.argv, "vb%d" % self.count, TIMEOUT)
 
     def cpr_exec(self):
         self.count += 1
-        state = self.vm.path("state%d" % self.count)
-        before = proc_image_id(self.vm.pid)
-        self.qmp.cmd("migrate-set-parameters",
-                     {"mode": "cpr-exec",
-                      "cpr-exec-command": self.argv + ["-incoming",
-                                                       "defer"]})
-        self.qmp.cmd("migrate", uri="file:" + state)
-        wait_for(lambda: self.vm._died() or
-                 proc_image_id(self.vm.pid) not in (before, None),
-                 TIMEOUT, interval=0.002, what="exec of the new image")
-        self.qmp.cmd("migrate-incoming", uri="file:" + state)
-        wait_runstate(self.qmp, "running", TIMEOUT)
-        os.unlink(state)
+        cpr_exec_to(self.vm, self.qmp, self.argv, TIMEOUT)
 
     def migrate(self):
         """Precopy to a new process (the same image file: one host)."""

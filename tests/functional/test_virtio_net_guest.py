@@ -36,7 +36,7 @@ import time
 import baton_test
 import test_virtio_blk_guest as vbg
 from baton_test import (DEFAULT_TIMEOUT, QmpError, Vm, VmTestCase,
-                        cpr_channels, cpr_exec_to, cpr_incoming_args,
+                        cpr_channels, cpr_exec_to, cpr_transfer_to,
                         guest_image, memfd_ram_args, needs_kvm,
                         unix_listening, wait_for, wait_migration,
                         wait_runstate)
@@ -177,7 +177,7 @@ class Stream:
         while not self._stop.is_set():
             now = time.monotonic()
             if now < due:
-                time.sleep(due - now)
+                time.sleep(due - now)   # pacing the stream, not a barrier
             due = max(due + self.period, time.monotonic() - 0.05)
             with self.cond:
                 seq, dst = self.sent, self.dst
@@ -310,20 +310,9 @@ class NetGuest:
     def transfer(self):
         """cpr-transfer to a new process with the same command line."""
         self.count += 1
-        main = self.vm.path("main%d.sock" % self.count)
-        cpr = self.vm.path("cpr%d.sock" % self.count)
-        new = self.tc.launch(Vm(self.argv[1:] + cpr_incoming_args(main, cpr),
-                                qmp=False, binary=self.argv[0],
-                                name="%s%d" % (self.name, self.count)))
-        wait_for(lambda: unix_listening(cpr) or new._died(), TIMEOUT,
-                 interval=0.005, what="cpr channel %s" % cpr)
-        self.qmp.cmd("migrate-set-parameters", mode="cpr-transfer")
-        self.qmp.cmd("migrate", channels=cpr_channels(main, cpr))
-        wait_migration(self.qmp, timeout=TIMEOUT, interval=0.005)
-        wait_runstate(self.qmp, "running", TIMEOUT)
-        self.vm.proc.terminate()
-        self.tc.assertEqual(self.vm.wait(), 0, self.vm.stderr_text())
-        self.vm = new
+        self.vm = cpr_transfer_to(self.tc.launch, self.vm, self.qmp,
+                                  self.argv, "%s%d" % (self.name, self.count),
+                                  TIMEOUT)
 
     def cpr_exec(self):
         self.count += 1

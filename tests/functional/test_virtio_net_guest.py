@@ -182,10 +182,20 @@ class Stream:
             with self.cond:
                 seq, dst = self.sent, self.dst
                 self.sent += 1
-            try:
-                self.sock.sendto(struct.pack(">Q", seq) + bytes(24), dst)
-            except OSError:
-                pass    # no route or neighbour yet: counted as sent
+            while True:
+                try:
+                    self.sock.sendto(struct.pack(">Q", seq) + bytes(24), dst)
+                except socket.timeout:
+                    # The host's send buffer is full (datagrams wait for
+                    # the neighbour to resolve, or in a tap nobody reads
+                    # yet): this one goes late, as a real sender's would.
+                    if not self._stop.is_set():
+                        continue
+                    with self.cond:
+                        self.sent -= 1   # stopped before it could go
+                except OSError:
+                    pass    # no route or neighbour yet: counted as sent
+                break
 
     def _recv(self):
         while not self._closed:

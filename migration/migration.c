@@ -580,13 +580,25 @@ static void migration_force_completed(MigrationState *s)
  * the VM down: this thread holds the big lock, and the monitor, which
  * still answers for this process (postmigrate), would wait as long.
  */
+static gint guest_released;
+
 static void migration_release_guest(MigrationState *s)
 {
     const AccelOps *accel = accel_current();
 
-    if (s->mode == MIG_MODE_CPR_TRANSFER && accel && accel->cleanup) {
+    if (s->mode != MIG_MODE_CPR_TRANSFER) {
+        return;
+    }
+    /* First: the cleanup may let the monitor in (a "cont" must fail). */
+    g_atomic_int_set(&guest_released, 1);
+    if (accel && accel->cleanup) {
         accel->cleanup(false);
     }
+}
+
+bool migration_guest_released(void)
+{
+    return g_atomic_int_get(&guest_released);
 }
 
 /*

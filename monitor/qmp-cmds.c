@@ -132,6 +132,12 @@ static bool qmp_stop(JsonObject *args, JsonNode **ret, GError **errp)
 
 static bool qmp_cont(JsonObject *args, JsonNode **ret, GError **errp)
 {
+    if (migration_guest_released()) {
+        error_setg(errp, "The guest runs in the new process since the "
+                   "cpr-transfer; this process released it and cannot "
+                   "run it again");
+        return false;
+    }
     switch (runstate_get()) {
     case RUN_STATE_SHUTDOWN:
     case RUN_STATE_INTERNAL_ERROR:

@@ -64,6 +64,12 @@ bool migration_is_active(void);
 MigMode migration_mode(void);
 
 /*
+ * cpr-transfer went through: the new process runs the guest and this one
+ * has released it (KVM VM and vCPUs gone), so it can never run it again.
+ */
+bool migration_guest_released(void);
+
+/*
  * The switchover-ack capability (QEMU's): the source does not switch over
  * before the destination acknowledged each live section that asks for it
  * (SaveVMHandlers.switchover_ack_needed).

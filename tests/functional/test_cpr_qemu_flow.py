@@ -26,7 +26,8 @@ import time
 import unittest
 
 import baton_test
-from baton_test import (CprGuest, QmpClient, QtestClient, SerialClient,
+from baton_test import (CprGuest, QmpClient, QmpError, QtestClient,
+                        SerialClient,
                         Vm, cpr_channels, cpr_incoming_args,
                         dirty_check_memory, dirty_check_serial,
                         memfd_ram_args,
@@ -279,6 +280,10 @@ class Guest(Base):
         wait_migration_event(old, "completed")
         self.assertEqual(old.cmd("query-migrate")["status"], "completed")
         self.assertEqual(old.cmd("query-status")["status"], "postmigrate")
+        # The guest is the new process's: the old one refuses to run it.
+        with self.assertRaises(QmpError) as cm:
+            old.cmd("cont")
+        self.assertIn("cpr-transfer", str(cm.exception))
         nq = self.client(QmpClient, new_path)
         nq.negotiate()
         wait_runstate(nq, "running")

@@ -162,7 +162,7 @@ class Hostsim:
         # could not answer reaches baton as EIO, like a dead device).
         with open(self.log_path, errors="replace") as f:
             odd = [ln for ln in f if re.search(
-                r"reply lost|dropped|malformed|without credentials|"
+                r"reply lost|dropped|malformed|without credentials|failed|"
                 r"runtime error|Sanitizer", ln)]
         if odd:
             print("\nhostsimd %s:\n%s" % (self.log_path, "".join(odd[-20:])))

@@ -10,14 +10,16 @@
  * the last reference closes, as the kernel calls ->release).
  *
  * A request is one message on the object's connection: a HostsimReq, then
- * payload_len bytes; SCM_RIGHTS carries the reply socket first, then any
+ * payload_len bytes; SCM_RIGHTS carries the reply channel first, then any
  * fds the call passes (eventfds, the container fd of SET_CONTAINER, ...).
+ * The reply channel is the writing end of a pipe (HostsimRep, then its
+ * payload, as a byte stream), or, for a call that returns fds (MMAP), a
+ * SOCK_SEQPACKET socket that gets the reply as one message.
  * The sender sets SO_PASSCRED so the kernel attaches the sending process's
  * credentials to every message: the daemon learns the caller per request,
  * not per connection, because the fd may since have moved to another
- * process. The reply (HostsimRep, payload, SCM_RIGHTS of returned fds)
- * goes to the per-request reply socket, so two processes or threads using
- * one fd at once never read each other's replies.
+ * process. The reply goes to the per-request channel, so two processes or
+ * threads using one fd at once never read each other's replies.
  *
  * A migration data fd (HOSTSIM_OP_MIG_SET) is such a connection too, but
  * the preload shuts its reading side down, so a plain read() returns 0 at

@@ -37,6 +37,8 @@ static GHashTable *hs_conns_by_ino;
 static GHashTable *hs_faults;
 static char *hs_root;
 static GMainLoop *hs_loop;
+/* HOSTSIMD_TRACE=1: a line per connection event and request (debugging). */
+static bool hs_trace;
 
 void hs_log(const char *fmt, ...)
 {
@@ -415,6 +417,9 @@ void hs_conn_drain_writes(int fd, HsMigFile *f)
         if (n <= 0) {
             return;
         }
+        if (hs_trace) {
+            hs_log("trace: conn fd %d: %zd bytes drained", fd, n);
+        }
         hs_migfile_write(f, buf, n, msg.msg_flags & MSG_TRUNC);
     }
 }
@@ -488,6 +493,9 @@ static int64_t hs_dispatch(HsConn *cn, HsCall *c)
 /* The last reference to the open file is gone: the kernel's ->release. */
 static void hs_conn_release(HsConn *cn)
 {
+    if (hs_trace) {
+        hs_log("trace: conn fd %d kind %d released", cn->fd, cn->kind);
+    }
     g_mutex_lock(&hs_lock);
     if (cn->ino) {
         g_hash_table_remove(hs_conns_by_ino, &cn->ino);
@@ -514,6 +522,37 @@ static void hs_conn_release(HsConn *cn)
     g_free(cn);
 }
 
+static bool hs_is_pipe(int fd)
+{
+    struct stat st;
+
+    return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
+/* A reply on a pipe: written whole; the caller reads as it goes. */
+static bool hs_write_full(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    ssize_t n;
+
+    while (len) {
+        n = write(fd, p, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        p += n;
+        len -= n;
+    }
+    return true;
+}
+
+/*
+ * The reply goes to the channel that came with the request: a pipe, or a
+ * socket when it returns fds (docs/devel/hostsim.md).
+ */
 static void hs_reply(int rfd, HsCall *c, int64_t ret)
 {
     HostsimRep rep = {.ret = ret};
@@ -541,6 +580,15 @@ static void hs_reply(int rfd, HsCall *c, int64_t ret)
         cm->cmsg_len = CMSG_LEN(sizeof(int));
         memcpy(CMSG_DATA(cm), &c->out_fd, sizeof(int));
         rep.nfds = 1;
+    }
+    if (hs_is_pipe(rfd)) {
+        /* The preload asks for a socket when the reply carries fds. */
+        if (rep.nfds || !hs_write_full(rfd, &rep, sizeof(rep)) ||
+            !hs_write_full(rfd, iov[1].iov_base, iov[1].iov_len)) {
+            hs_log("pid %d: reply lost: %s", (int)c->pid,
+                   rep.nfds ? "fds returned on a pipe" : g_strerror(errno));
+        }
+        return;
     }
     if (sendmsg(rfd, &msg, MSG_NOSIGNAL) < 0) {
         hs_log("pid %d: reply lost: %s", (int)c->pid, g_strerror(errno));
@@ -655,7 +703,12 @@ static gboolean hs_conn_readable(gint fd, GIOCondition cond, gpointer opaque)
         g_mutex_unlock(&hs_lock);
     }
     hs_reply(fds[0], &call, ret);
-    /* The reply socket, and passed fds no handler kept (kept ones are -1). */
+    if (hs_trace) {
+        hs_log("trace: conn fd %d kind %d: pid %d op %u cmd 0x%llx %d fds "
+               "(reply fd %d) -> %lld", fd, cn->kind, (int)pid, req.op,
+               (unsigned long long)req.cmd, nfds, fds[0], (long long)ret);
+    }
+    /* The reply channel, and passed fds no handler kept (kept ones are -1). */
     for (i = 0; i < nfds; i++) {
         if (fds[i] >= 0) {
             close(fds[i]);
@@ -680,6 +733,9 @@ static gboolean hs_accept(gint lfd, GIOCondition cond, gpointer opaque)
     setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
     cn = g_new0(HsConn, 1);
     cn->fd = fd;
+    if (hs_trace) {
+        hs_log("trace: conn fd %d accepted", fd);
+    }
     g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR, hs_conn_readable, cn);
     return G_SOURCE_CONTINUE;
 }
@@ -728,7 +784,8 @@ static void hs_usage(FILE *f)
             "  LD_PRELOAD=.../libhostsim.so HOSTSIM_SOCKET=PATH\n"
             "see the simulated /dev/vfio, /dev/iommu and /sys entries.\n"
             "HOSTSIMD_FAULT=NAME[,NAME...] fails the next such call (tests):\n"
-            "  unmap-vaddr-partial, change-process-enomem\n");
+            "  unmap-vaddr-partial, change-process-enomem\n"
+            "HOSTSIMD_TRACE=1 logs every connection and request.\n");
 }
 
 int main(int argc, char **argv)
@@ -785,6 +842,7 @@ int main(int argc, char **argv)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
+    hs_trace = g_strcmp0(g_getenv("HOSTSIMD_TRACE"), "1") == 0;
     hs_devices = g_ptr_array_new();
     hs_conns_by_ino = g_hash_table_new(g_int64_hash, g_int64_equal);
     for (j = 0; j < specs->len; j++) {

@@ -28,8 +28,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -220,28 +222,95 @@ static void hs_call_lost(int fd, const HostsimReq *req, const char *what,
                          int err)
 {
     REAL(write);
-    char line[200];
+    char line[300];
     int len;
+    struct pollfd pfd = {.fd = fd, .events = POLLIN | POLLOUT};
+    struct stat st = {0};
+    int outq = -1;
 
+    /* The connection's state tells a daemon that dropped the request
+     * (nothing left unread, still connected) from a connection cut. */
+    (void)!poll(&pfd, 1, 0);
+    /* The raw calls: this library's own ioctl and fstat would forward. */
+    (void)!syscall(SYS_ioctl, fd, TIOCOUTQ, &outq);
+    (void)!syscall(SYS_fstat, fd, &st);
     len = snprintf(line, sizeof(line),
-                   "libhostsim: pid %d: op %u cmd 0x%llx on fd %d: %s "
+                   "libhostsim: pid %d: op %u cmd 0x%llx on fd %d (ino %llu, "
+                   "revents 0x%x, %d bytes unread by the daemon): %s "
                    "failed%s%s; EIO\n",
                    (int)getpid(), req->op, (unsigned long long)req->cmd, fd,
-                   what, err ? ": " : "", err ? strerror(err) : "");
+                   (unsigned long long)st.st_ino, pfd.revents, outq, what,
+                   err ? ": " : "", err ? strerror(err) : "");
     if (len > 0) {
         (void)!real_write(2, line, len < (int)sizeof(line) ? (size_t)len
                                                            : sizeof(line) - 1);
     }
 }
 
+/* All of len bytes from a pipe: what was read (less only at EOF). */
+static ssize_t hs_read_full(int fd, void *buf, size_t len)
+{
+    REAL(read);
+    size_t got = 0;
+    ssize_t n;
+
+    while (got < len) {
+        n = real_read(fd, (uint8_t *)buf + got, len - got);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return got ? (ssize_t)got : -1;
+        }
+        if (n == 0) {
+            break;
+        }
+        got += n;
+    }
+    return got;
+}
+
+/*
+ * The reply of a call that returns no fds, from its pipe: the header, the
+ * payload up to the caller's cap (the rest is dropped, as a datagram's
+ * would be). Returns the bytes of the header read, or -1.
+ */
+static ssize_t hs_read_reply(int pfd, HsReply *r)
+{
+    uint8_t sink[4096];
+    size_t want, left;
+    ssize_t n;
+
+    n = hs_read_full(pfd, &r->rep, sizeof(r->rep));
+    if (n < (ssize_t)sizeof(r->rep)) {
+        return n;
+    }
+    want = r->rep.payload_len < r->cap ? r->rep.payload_len : r->cap;
+    if (hs_read_full(pfd, r->payload, want) != (ssize_t)want) {
+        return 0;
+    }
+    for (left = r->rep.payload_len - want; left > 0; left -= n) {
+        n = hs_read_full(pfd, sink, left < sizeof(sink) ? left : sizeof(sink));
+        if (n <= 0) {
+            return 0;
+        }
+    }
+    return sizeof(r->rep);
+}
+
 /*
  * One round trip on the object connection fd: the request and its fds go
- * there, the reply comes back on a private socketpair. Returns rep.ret
- * (>= 0 or -errno).
+ * there, the reply comes back on a private channel passed with it, so two
+ * processes or threads using one fd at once never read each other's
+ * replies. The channel is a pipe unless the call returns fds (mmap): with
+ * a socket in flight on every call, requests vanished under load with
+ * their reply socket (docs/devel/hostsim.md). Returns rep.ret (>= 0 or
+ * -errno).
  */
 static int64_t hs_call(int fd, HostsimReq *req, const void *payload,
                        const int *fds, int nfds, HsReply *r)
 {
+    bool want_fds = req->op == HOSTSIM_OP_MMAP;
     int pair[2];
     int all[HOSTSIM_MAX_FDS + 1];
     char cbuf[CMSG_SPACE(sizeof(all))];
@@ -258,7 +327,10 @@ static int64_t hs_call(int fd, HostsimReq *req, const void *payload,
     if (nfds > HOSTSIM_MAX_FDS) {
         return -EINVAL;
     }
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
+    /* pipe: [0] reads, [1] writes, as the socketpair's [0] and [1]. */
+    if ((want_fds
+             ? socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair)
+             : pipe2(pair, O_CLOEXEC)) < 0) {
         return -errno;
     }
     req->magic = HOSTSIM_PROTO_MAGIC;
@@ -290,26 +362,30 @@ static int64_t hs_call(int fd, HostsimReq *req, const void *payload,
         return -err;
     }
 
-    iov[0].iov_base = &r->rep;
-    iov[0].iov_len = sizeof(r->rep);
-    iov[1].iov_base = r->payload;
-    iov[1].iov_len = r->cap;
-    memset(&msg, 0, sizeof(msg));
-    msg.msg_iov = iov;
-    msg.msg_iovlen = r->cap ? 2 : 1;
-    msg.msg_control = rbuf;
-    msg.msg_controllen = sizeof(rbuf);
-    do {
-        n = recvmsg(pair[0], &msg, MSG_CMSG_CLOEXEC);
-    } while (n < 0 && errno == EINTR);
-    close(pair[0]);
     r->nfds = 0;
-    for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-            r->nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            memcpy(r->fds, CMSG_DATA(cm), sizeof(int) * r->nfds);
+    if (want_fds) {
+        iov[0].iov_base = &r->rep;
+        iov[0].iov_len = sizeof(r->rep);
+        iov[1].iov_base = r->payload;
+        iov[1].iov_len = r->cap;
+        memset(&msg, 0, sizeof(msg));
+        msg.msg_iov = iov;
+        msg.msg_iovlen = r->cap ? 2 : 1;
+        msg.msg_control = rbuf;
+        msg.msg_controllen = sizeof(rbuf);
+        do {
+            n = recvmsg(pair[0], &msg, MSG_CMSG_CLOEXEC);
+        } while (n < 0 && errno == EINTR);
+        for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+            if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+                r->nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                memcpy(r->fds, CMSG_DATA(cm), sizeof(int) * r->nfds);
+            }
         }
+    } else {
+        n = hs_read_reply(pair[0], r);
     }
+    close(pair[0]);
     if (n < (ssize_t)sizeof(r->rep)) {
         /* The daemon went away: what a dead device looks like. */
         char what[48];

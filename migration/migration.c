@@ -573,6 +573,9 @@ static void migration_force_completed(MigrationState *s)
     }
 }
 
+/* migration_guest_released(): set once, never cleared. */
+static gint guest_released;
+
 /*
  * cpr-transfer, after GO: the new process owns the guest. Release the
  * KVM VM and the vCPU threads (the guest RAM stays mapped until exit; it
@@ -580,8 +583,6 @@ static void migration_force_completed(MigrationState *s)
  * the VM down: this thread holds the big lock, and the monitor, which
  * still answers for this process (postmigrate), would wait as long.
  */
-static gint guest_released;
-
 static void migration_release_guest(MigrationState *s)
 {
     const AccelOps *accel = accel_current();

@@ -31,7 +31,6 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -214,6 +213,12 @@ typedef struct HsReply {
     int nfds;
 } HsReply;
 
+static int hs_real_fstat(int fd, struct stat *st)
+{
+    REAL(fstat);
+    return real_fstat(fd, st);
+}
+
 /*
  * A call that gets no answer reaches the caller as EIO, as from a dead
  * device; the test's log says which and why (the daemon logs its side).
@@ -222,6 +227,7 @@ static void hs_call_lost(int fd, const HostsimReq *req, const char *what,
                          int err)
 {
     REAL(write);
+    REAL(ioctl);
     char line[300];
     int len;
     struct pollfd pfd = {.fd = fd, .events = POLLIN | POLLOUT};
@@ -231,9 +237,9 @@ static void hs_call_lost(int fd, const HostsimReq *req, const char *what,
     /* The connection's state tells a daemon that dropped the request
      * (nothing left unread, still connected) from a connection cut. */
     (void)!poll(&pfd, 1, 0);
-    /* The raw calls: this library's own ioctl and fstat would forward. */
-    (void)!syscall(SYS_ioctl, fd, TIOCOUTQ, &outq);
-    (void)!syscall(SYS_fstat, fd, &st);
+    /* libc's own: this library's ioctl and fstat would forward. */
+    (void)!real_ioctl(fd, TIOCOUTQ, &outq);
+    (void)!hs_real_fstat(fd, &st);
     len = snprintf(line, sizeof(line),
                    "libhostsim: pid %d: op %u cmd 0x%llx on fd %d (ino %llu, "
                    "revents 0x%x, %d bytes unread by the daemon): %s "
@@ -698,11 +704,6 @@ HS_EXPORT char *realpath(const char *path, char *resolved)
 }
 
 /* fstat without asking the daemon (a new connection is not an object yet). */
-static int hs_real_fstat(int fd, struct stat *st)
-{
-    REAL(fstat);
-    return real_fstat(fd, st);
-}
 
 /* VFIO and iommufd ioctls whose argument is a size-prefixed struct. */
 static bool hs_takes_struct(unsigned long request)

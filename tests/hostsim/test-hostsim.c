@@ -554,6 +554,46 @@ static void test_sysfs(void)
 
 /* ---- setup ---- */
 
+static gpointer api_version_thread(gpointer opaque)
+{
+    int ct = GPOINTER_TO_INT(opaque);
+    int ret = ioctl(ct, VFIO_GET_API_VERSION);
+
+    return GINT_TO_POINTER(ret < 0 ? -errno : ret);
+}
+
+/*
+ * The daemon dies with a call in its queue (its reply channel in flight)
+ * and after it: both calls come back EIO, as from a dead device, and the
+ * caller does not hang. The first call waits while the daemon is stopped,
+ * so it is queued or, if the kill came first, refused at send: EIO either
+ * way.
+ */
+static void test_daemon_gone(void)
+{
+    g_autofree char *cmd = NULL;
+    Sim sim;
+    GThread *t;
+    int ct, status;
+
+    sim_start(&sim, "0000:00:05.0,type=dmatest,group=3", NULL);
+    ct = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+    g_assert_cmpint(ct, >=, 0);
+    g_assert_cmpint(ioctl(ct, VFIO_GET_API_VERSION), ==, VFIO_API_VERSION);
+    g_assert_cmpint(kill(sim.pid, SIGSTOP), ==, 0);
+    t = g_thread_new("call", api_version_thread, GINT_TO_POINTER(ct));
+    g_assert_cmpint(kill(sim.pid, SIGKILL), ==, 0);
+    g_assert_cmpint(waitpid(sim.pid, &status, 0), ==, sim.pid);
+    g_assert_cmpint(GPOINTER_TO_INT(g_thread_join(t)), ==, -EIO);
+    g_assert_cmpint(ioctl(ct, VFIO_GET_API_VERSION), ==, -1);
+    g_assert_cmpint(errno, ==, EIO);
+    close(ct);
+    cmd = g_strdup_printf("rm -rf '%s'", sim.dir);
+    g_assert_cmpint(system(cmd), ==, 0);
+    g_free(sim.dir);
+    g_free(sim.sock);
+}
+
 static int find_asan(struct dl_phdr_info *info, size_t size, void *opaque)
 {
     if (strstr(info->dlpi_name, "libasan")) {
@@ -630,6 +670,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/hostsim/cmdline", test_cmdline);
     g_test_add_func("/hostsim/sysfs", test_sysfs);
+    g_test_add_func("/hostsim/daemon-gone", test_daemon_gone);
     hostsim_add_legacy_tests();
     hostsim_add_iommufd_tests();
     hostsim_add_mig_tests();
